@@ -1,0 +1,259 @@
+package sso
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// Config describes the relying party as registered at the provider.
+type Config struct {
+	Issuer       string // exact issuer URL; https unless the host is loopback
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string   // the portal's /auth/callback, absolute
+	Scopes       []string // default "openid profile email"; "openid" is always added
+	GroupsClaim  string   // claim holding group names; default "groups"
+	HTTPClient   *http.Client
+}
+
+// Identity is a verified person. (Issuer, Subject) identifies them; Email
+// and Name are for display and notifications only.
+type Identity struct {
+	Issuer   string
+	Subject  string
+	Email    string
+	Name     string
+	Groups   []string  // never nil; empty when the provider sent no groups claim
+	AuthTime time.Time // when the person last authenticated at the provider; zero if the provider did not say
+	IDToken  string    // raw ID token, only for EndSessionURL's id_token_hint
+}
+
+// Attempt is one sign-in in flight. The caller stores it server-side, bound
+// to the browser that started it, passes it to Finish exactly once and
+// deletes it afterwards. Every field except ReturnTo is secret.
+type Attempt struct {
+	State        string
+	Nonce        string
+	CodeVerifier string
+	ReturnTo     string        // already passed through SafeReturnPath
+	MaxAge       time.Duration // 0 = no max_age requested
+	CreatedAt    time.Time
+}
+
+// AttemptLifetime is how long a browser may take at the provider. Finish
+// refuses older attempts; callers should expire stored attempts after it too.
+const AttemptLifetime = 10 * time.Minute
+
+const (
+	defaultHTTPTimeout = 10 * time.Second
+	discoveryTimeout   = 15 * time.Second
+	// clockSkew is the leeway between the provider's clock and ours for iat
+	// and auth_time.
+	clockSkew = time.Minute
+)
+
+// Client is a relying party bound to one provider. It is safe for
+// concurrent use.
+type Client struct {
+	issuer       string
+	clientSecret string
+	groupsClaim  string
+	httpClient   *http.Client
+	provider     *oidc.Provider
+	verifier     *oidc.IDTokenVerifier
+	oauth        oauth2.Config
+	endSession   string
+	now          func() time.Time
+}
+
+// discoveryExtras are discovery fields go-oidc does not expose.
+type discoveryExtras struct {
+	JWKSURI            string   `json:"jwks_uri"`
+	EndSessionEndpoint string   `json:"end_session_endpoint"`
+	TokenAuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+}
+
+// New fetches the provider's discovery document and returns a Client. It
+// gives up after a bounded time even when ctx has no deadline.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: defaultHTTPTimeout}
+	} else if hc.Timeout == 0 {
+		// Background JWKS refreshes in go-oidc run without a deadline of
+		// ours, so the client itself must have one.
+		copied := *hc
+		copied.Timeout = defaultHTTPTimeout
+		hc = &copied
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	provider, err := oidc.NewProvider(oidc.ClientContext(dctx, hc), cfg.Issuer)
+	if err != nil {
+		if _, ok := errors.AsType[*oidc.IssuerMismatchError](err); ok {
+			return nil, newError(ReasonDiscoveryInvalid, fmt.Sprintf("discovery at %s", cfg.Issuer), err, cfg.ClientSecret)
+		}
+		return nil, newError(ReasonProviderUnreachable, fmt.Sprintf("discovery at %s", cfg.Issuer), err, cfg.ClientSecret)
+	}
+	endpoint := provider.Endpoint()
+	var extras discoveryExtras
+	if err := provider.Claims(&extras); err != nil {
+		return nil, newError(ReasonDiscoveryInvalid, fmt.Sprintf("discovery at %s", cfg.Issuer), err, cfg.ClientSecret)
+	}
+	for name, u := range map[string]string{"authorization_endpoint": endpoint.AuthURL, "token_endpoint": endpoint.TokenURL, "jwks_uri": extras.JWKSURI} {
+		if !isAbsoluteHTTPURL(u) {
+			return nil, newError(ReasonDiscoveryInvalid, fmt.Sprintf("discovery at %s: %s is missing or not an http(s) URL", cfg.Issuer, name), nil)
+		}
+	}
+	if extras.EndSessionEndpoint != "" && !isAbsoluteHTTPURL(extras.EndSessionEndpoint) {
+		extras.EndSessionEndpoint = ""
+	}
+	// Pick the client authentication the provider supports rather than
+	// letting oauth2 probe: a probe sends the single-use code twice.
+	// RFC 8414 makes client_secret_basic the default when none is listed.
+	endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	if len(extras.TokenAuthMethods) > 0 &&
+		!slices.Contains(extras.TokenAuthMethods, "client_secret_basic") &&
+		slices.Contains(extras.TokenAuthMethods, "client_secret_post") {
+		endpoint.AuthStyle = oauth2.AuthStyleInParams
+	}
+
+	scopes := cfg.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{oidc.ScopeOpenID, "profile", "email"}
+	}
+	if !slices.Contains(scopes, oidc.ScopeOpenID) {
+		scopes = append([]string{oidc.ScopeOpenID}, scopes...)
+	}
+	groupsClaim := cfg.GroupsClaim
+	if groupsClaim == "" {
+		groupsClaim = "groups"
+	}
+
+	return &Client{
+		issuer:       cfg.Issuer,
+		clientSecret: cfg.ClientSecret,
+		groupsClaim:  groupsClaim,
+		httpClient:   hc,
+		provider:     provider,
+		// Every check of go-oidc's verifier stays on; the algorithm list
+		// is ours, not the provider's, so "none" and HS256 never parse.
+		verifier: provider.Verifier(&oidc.Config{
+			ClientID:             cfg.ClientID,
+			SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256},
+		}),
+		oauth: oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			Endpoint:     endpoint,
+			RedirectURL:  cfg.RedirectURL,
+			Scopes:       scopes,
+		},
+		endSession: extras.EndSessionEndpoint,
+		now:        time.Now,
+	}, nil
+}
+
+func checkConfig(cfg Config) error {
+	iss, err := url.Parse(cfg.Issuer)
+	switch {
+	case cfg.Issuer == "" || err != nil || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http"):
+		return newError(ReasonConfigInvalid, fmt.Sprintf("issuer %q is not an absolute http(s) URL", cfg.Issuer), nil)
+	case iss.Scheme == "http" && !isLoopback(iss.Hostname()):
+		// Discovery and keys over plain HTTP let anyone on the path mint
+		// identities; only a provider on this machine may skip TLS.
+		return newError(ReasonConfigInvalid, fmt.Sprintf("issuer %q must use https", cfg.Issuer), nil)
+	case cfg.ClientID == "":
+		return newError(ReasonConfigInvalid, "client id is empty", nil)
+	case cfg.ClientSecret == "":
+		return newError(ReasonConfigInvalid, "client secret is empty", nil)
+	case !isAbsoluteHTTPURL(cfg.RedirectURL):
+		return newError(ReasonConfigInvalid, fmt.Sprintf("redirect URL %q is not an absolute http(s) URL", cfg.RedirectURL), nil)
+	}
+	return nil
+}
+
+func isAbsoluteHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Begin starts a sign-in. It returns the provider URL to send the browser to
+// and the Attempt to keep server-side until the callback. A maxAge above
+// zero asks the provider to re-authenticate anyone whose last
+// authentication is older, and Finish then insists on it.
+func (c *Client) Begin(returnTo string, maxAge time.Duration) (authURL string, a Attempt) {
+	a = Attempt{
+		State:        randomToken(),
+		Nonce:        randomToken(),
+		CodeVerifier: oauth2.GenerateVerifier(),
+		ReturnTo:     SafeReturnPath(returnTo),
+		MaxAge:       max(maxAge, 0),
+		CreatedAt:    c.now(),
+	}
+	opts := []oauth2.AuthCodeOption{
+		oidc.Nonce(a.Nonce),
+		oauth2.S256ChallengeOption(a.CodeVerifier),
+	}
+	if a.MaxAge > 0 {
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatInt(int64(a.MaxAge/time.Second), 10)))
+	}
+	return c.oauth.AuthCodeURL(a.State, opts...), a
+}
+
+// randomToken returns 256 bits from crypto/rand, URL-safe.
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// EndSessionURL returns the provider's RP-initiated logout URL, or false
+// when discovery announced no end_session_endpoint.
+func (c *Client) EndSessionURL(idTokenHint, postLogoutRedirect string) (string, bool) {
+	if c.endSession == "" {
+		return "", false
+	}
+	u, err := url.Parse(c.endSession)
+	if err != nil {
+		return "", false
+	}
+	q := u.Query()
+	q.Set("client_id", c.oauth.ClientID)
+	if idTokenHint != "" {
+		q.Set("id_token_hint", idTokenHint)
+	}
+	if postLogoutRedirect != "" {
+		q.Set("post_logout_redirect_uri", postLogoutRedirect)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), true
+}
+
+// Issuer returns the issuer this Client trusts, the first half of every
+// Identity's key.
+func (c *Client) Issuer() string { return c.issuer }

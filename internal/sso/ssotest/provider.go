@@ -1,0 +1,259 @@
+// Package ssotest runs a real OpenID Connect provider inside a test process,
+// for tests of rolegate's sign-in anywhere in the repository, including
+// browser tests.
+//
+// The provider listens on a loopback httptest server and really signs its
+// ID tokens (RS256 or ES256, with go-jose). It serves:
+//
+//	GET  /.well-known/openid-configuration  discovery
+//	GET  /jwks                               the published signing keys
+//	GET  /authorize                          authorization endpoint (code flow, PKCE S256 required)
+//	POST /authorize                          the sign-in page's buttons post here
+//	POST /token                              client_secret_basic or client_secret_post; codes are single-use
+//	GET  /userinfo                           bearer access token
+//	GET  /end_session                        RP-initiated logout
+//
+// /authorize with login_hint=<subject or email> of a known user signs that
+// user in at once and redirects back with a code. Without login_hint it
+// shows a page with one "Sign in as <Name>" button per user, in a form
+// without any script, so a real browser can click through.
+//
+// Misbehaviour is asked for explicitly with [Provider.MutateNextToken],
+// [Provider.RotateKeys], [Provider.RotateKeysKeepingOld] and
+// [Provider.SetDown].
+package ssotest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Options configures a Provider. Zero values get the defaults shown.
+type Options struct {
+	ClientID     string // "rolegate-test"
+	ClientSecret string // "rolegate-test-secret"
+	// RedirectURL, when set, is the only redirect_uri accepted, and
+	// post-logout redirects must share its origin. Empty accepts any
+	// http(s) URL.
+	RedirectURL  string
+	GroupsClaim  string // "groups"
+	SigningAlg   string // "RS256" or "ES256"; "RS256"
+	NoEndSession bool   // leave end_session_endpoint out of discovery
+}
+
+// User is a person the provider can sign in.
+type User struct {
+	Subject string
+	Email   string
+	Name    string
+	Groups  []string
+}
+
+// Mutation makes the next token response misbehave. The zero value is an
+// honest response. Knobs combine.
+type Mutation struct {
+	WrongAudience bool // aud names another client
+	WrongIssuer   bool // iss names another provider
+	Expired       bool // exp and iat lie in the past
+	WrongNonce    bool // nonce differs from the authorization request's
+	UnknownKey    bool // signed with a key (and kid) the JWKS never publishes
+	AlgNone       bool // unsigned: header alg "none", empty signature
+	OmitSub       bool // no sub claim
+	OmitIat       bool // no iat claim
+	OmitAuthTime  bool // no auth_time claim
+	OmitGroups    bool // no groups claim, neither in the ID token nor from userinfo
+	// ClaimsOnlyInUserinfo leaves name, email and groups out of the ID
+	// token; userinfo still answers them.
+	ClaimsOnlyInUserinfo bool
+	// UserinfoSubject, when set, is the sub userinfo answers for this
+	// token's access token.
+	UserinfoSubject string
+	// AuthTime, when set, is the auth_time claim instead of the moment the
+	// user signed in.
+	AuthTime time.Time
+	// EditClaims, when set, edits the ID token's claims after every other
+	// knob and just before signing.
+	EditClaims func(claims map[string]any)
+}
+
+// EndSession records one call to the end-session endpoint.
+type EndSession struct {
+	Subject               string // from a valid id_token_hint; empty without one
+	PostLogoutRedirectURI string
+	State                 string
+}
+
+// Provider is a running OpenID Connect provider. Its methods are safe for
+// concurrent use.
+type Provider struct {
+	opts      Options
+	srv       *httptest.Server
+	closeOnce sync.Once
+
+	mu          sync.Mutex
+	keys        []*signingKey // keys[0] signs; all are published
+	users       []User
+	pending     map[string]authRequest // sign-in pages shown, by request id
+	codes       map[string]*codeGrant
+	tokens      map[string]*accessGrant
+	next        *Mutation
+	down        bool
+	endSessions []EndSession
+}
+
+// authRequest is what /authorize was asked.
+type authRequest struct {
+	redirectURI string
+	state       string
+	nonce       string
+	challenge   string
+	scope       string
+	created     time.Time
+}
+
+type codeGrant struct {
+	req          authRequest
+	user         User
+	authTime     time.Time
+	expires      time.Time
+	used         bool
+	accessTokens []string // revoked if the code is replayed
+}
+
+type accessGrant struct {
+	user     User
+	mutation Mutation
+	expires  time.Time
+	revoked  bool
+}
+
+const (
+	codeLifetime  = time.Minute
+	tokenLifetime = time.Hour
+	pageLifetime  = 10 * time.Minute
+)
+
+// New starts a Provider for the test and closes it when the test ends.
+func New(t testing.TB, opts Options) *Provider {
+	t.Helper()
+	p, err := Start(opts)
+	if err != nil {
+		t.Fatalf("ssotest: %v", err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Start starts a Provider outside of a test; call Close when done.
+func Start(opts Options) (*Provider, error) {
+	if opts.ClientID == "" {
+		opts.ClientID = "rolegate-test"
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = "rolegate-test-secret"
+	}
+	if opts.GroupsClaim == "" {
+		opts.GroupsClaim = "groups"
+	}
+	if opts.SigningAlg == "" {
+		opts.SigningAlg = "RS256"
+	}
+	key, err := newSigningKey(opts.SigningAlg)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("ssotest: listen: %w", err)
+	}
+	p := &Provider{
+		opts:    opts,
+		keys:    []*signingKey{key},
+		pending: map[string]authRequest{},
+		codes:   map[string]*codeGrant{},
+		tokens:  map[string]*accessGrant{},
+	}
+	p.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second}}
+	p.srv.Start()
+	return p, nil
+}
+
+// Close stops the provider. Further requests fail to connect.
+func (p *Provider) Close() { p.closeOnce.Do(p.srv.Close) }
+
+// Issuer is the provider's issuer URL (http://127.0.0.1:port).
+func (p *Provider) Issuer() string { return p.srv.URL }
+
+// ClientID is the one client the provider knows.
+func (p *Provider) ClientID() string { return p.opts.ClientID }
+
+// ClientSecret is that client's secret.
+func (p *Provider) ClientSecret() string { return p.opts.ClientSecret }
+
+// AddUser adds a user, or replaces the one with the same Subject. Changes
+// show in tokens issued afterwards.
+func (p *Provider) AddUser(u User) {
+	u.Groups = slices.Clone(u.Groups)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.users {
+		if p.users[i].Subject == u.Subject {
+			p.users[i] = u
+			return
+		}
+	}
+	p.users = append(p.users, u)
+}
+
+// MutateNextToken makes the next successful /token response misbehave as
+// m says; the one after is honest again. A later call replaces an earlier
+// one not yet used.
+func (p *Provider) MutateNextToken(m Mutation) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next = &m
+}
+
+// RotateKeys signs from now on with a new key and publishes only that one,
+// so a relying party must fetch the JWKS again, and tokens signed before no
+// longer verify.
+func (p *Provider) RotateKeys() { p.rotate(false) }
+
+// RotateKeysKeepingOld signs from now on with a new key and keeps publishing
+// the old ones too, as providers do during a rollover.
+func (p *Provider) RotateKeysKeepingOld() { p.rotate(true) }
+
+func (p *Provider) rotate(keepOld bool) {
+	key, err := newSigningKey(p.opts.SigningAlg)
+	if err != nil {
+		panic(err) // the algorithm was accepted by Start
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if keepOld {
+		p.keys = append([]*signingKey{key}, p.keys...)
+	} else {
+		p.keys = []*signingKey{key}
+	}
+}
+
+// SetDown makes every endpoint drop connections without an answer (true),
+// as an unreachable provider would, or serve again (false).
+func (p *Provider) SetDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+}
+
+// EndSessions returns the calls made to the end-session endpoint so far.
+func (p *Provider) EndSessions() []EndSession {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.endSessions)
+}
