@@ -1,0 +1,27 @@
+package main
+
+import (
+	"flag"
+	"io"
+)
+
+// dbFlag reads -db (or ROLEGATE_DB, or the default) for the subcommands that
+// only need the database.
+func dbFlag(name string, args []string, getenv func(string) string, stderr io.Writer) (string, error) {
+	fs := flag.NewFlagSet("rolegate "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "", "SQLite file (ROLEGATE_DB)")
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", errUsage
+	}
+	switch {
+	case *db != "":
+		return *db, nil
+	case getenv("ROLEGATE_DB") != "":
+		return getenv("ROLEGATE_DB"), nil
+	}
+	return "./data/rolegate.db", nil
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/catalog"
+	"github.com/rolegate/rolegate/internal/config"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/sso"
+	"github.com/rolegate/rolegate/static"
+	"github.com/rolegate/rolegate/web"
+)
+
+// serve runs the portal until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(args, getenv, stderr)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if cfg.Dev {
+		applyDevDefaults(cfg)
+	}
+	logger := newLogger(cfg, stderr)
+
+	db, err := sqlite.Open(ctx, cfg.DBPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	unlock, err := lockDatabase(cfg.DBPath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	// The upstream: the built-in simulator in dev mode, OpenAI otherwise.
+	var keys adminapi.KeySource
+	baseURL := cfg.OpenAIBaseURL
+	switch {
+	case cfg.UseSimulator:
+		key := "sk-admin-dev-" + randomHex(16)
+		sim := simulator.New(simulator.Options{AdminKey: key})
+		simURL, stopSim, err := startLoopback(sim)
+		if err != nil {
+			return fmt.Errorf("start the Admin API simulator: %w", err)
+		}
+		defer stopSim()
+		baseURL, keys = simURL+"/v1", adminapi.StaticKey(key)
+		logger.Warn("dev mode: using the built-in Admin API simulator", "url", simURL+"/v1")
+	case cfg.AdminKeyFile != "":
+		keys = adminapi.FileKey(cfg.AdminKeyFile)
+	default:
+		keys = adminapi.StaticKey(cfg.AdminKey.Reveal())
+	}
+	upstream := adminapi.New(baseURL, keys, &http.Client{Timeout: cfg.ProvisionTimeout})
+
+	cat, err := catalog.NewService(ctx, cfg.CatalogFile, db, func(ctx context.Context) ([]rolegate.ExistingRole, error) {
+		return listExistingRoles(ctx, upstream)
+	})
+	if err != nil {
+		return err
+	}
+	if _, at := cat.Roles(); at.IsZero() {
+		// First start: read the organization's roles so that the catalog and
+		// the name checks know them. Failing is not fatal; an admin can resync.
+		if err := cat.Refresh(ctx, rolegate.System("catalog")); err != nil {
+			logger.Warn("could not read the organization's roles at start; the catalog file alone is used until an admin resyncs", "err", err)
+		}
+	}
+
+	worker := newProvisioner(cfg, db, upstream, logger)
+	requests := sqlite.NewRequests(db, sqlite.RequestsConfig{
+		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL, HandedOff: worker.Wake,
+	})
+
+	var ssoClient *sso.Client
+	if cfg.OIDCIssuer != "" {
+		ssoClient, err = sso.New(ctx, sso.Config{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret.Reveal(),
+			RedirectURL: cfg.BaseURL.JoinPath("/auth/callback").String(), Scopes: cfg.OIDCScopes, GroupsClaim: cfg.GroupsClaim,
+		})
+		if err != nil {
+			return fmt.Errorf("ROLEGATE_OIDC_ISSUER: %w", err)
+		}
+	}
+	assets, err := static.Load()
+	if err != nil {
+		return err
+	}
+	var metrics web.Metrics // internal/metrics wires Prometheus here
+	server := web.NewServer(web.Deps{
+		Config: cfg, DB: db, Requests: requests, Catalog: cat, SSO: ssoClient,
+		Assets: assets, Logger: logger, Metrics: metrics,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ROLEGATE_ADDR: listen on %s: %w", cfg.Addr, err)
+	}
+	httpServer := &http.Server{
+		Handler:           server,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute, // a large audit export streams for a while
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runBackground(bg, cfg, db, requests, worker, logger)
+	}()
+
+	url := "http://" + ln.Addr().String()
+	if cfg.Dev {
+		fmt.Fprintf(stdout, "\n  rolegate is running in DEV MODE at %s (loopback only; built-in sign-in and Admin API simulator)\n  Never use dev mode in production.\n\n", url)
+	}
+	logger.Info("rolegate started", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "db", cfg.DBPath, "dev", cfg.Dev)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		stopBackground()
+		<-done
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("rolegate shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		logger.Error("shutdown", "err", err)
+	}
+	stopBackground()
+	<-done
+	logger.Info("rolegate stopped")
+	return nil
+}
+
+// runBackground runs the provisioning worker and the housekeeping loops.
+func runBackground(ctx context.Context, cfg *config.Config, db *sqlite.DB, requests *sqlite.Requests, worker provisioner, logger *slog.Logger) {
+	go worker.Run(ctx)
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if n, err := requests.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("expire requests", "err", err)
+		} else if n > 0 {
+			logger.Info("expired pending requests", "count", n)
+		}
+		if err := db.DeleteExpiredSessions(ctx, cfg.SessionIdle); err != nil && ctx.Err() == nil {
+			logger.Error("delete expired sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// applyDevDefaults gives the dev personas their groups when none are set.
+func applyDevDefaults(cfg *config.Config) {
+	if len(cfg.ApproverGroups) == 0 {
+		cfg.ApproverGroups = []string{web.DevApproverGroup}
+	}
+	if len(cfg.AuditorGroups) == 0 {
+		cfg.AuditorGroups = []string{web.DevAuditorGroup}
+	}
+	if len(cfg.AdminGroups) == 0 {
+		cfg.AdminGroups = []string{web.DevAdminGroup}
+	}
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if cfg.LogLevelDebug {
+		opts.Level = slog.LevelDebug
+	}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// startLoopback serves h on a random loopback port.
+func startLoopback(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// lockDatabase holds an exclusive lock beside the database file: one
+// rolegate serves a database, which is what lets the worker reclaim jobs
+// left running by a crashed process at once.
+func lockDatabase(dbPath string) (func(), error) {
+	path := dbPath + ".lock"
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ROLEGATE_DB: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("ROLEGATE_DB: another rolegate is already serving %s", dbPath)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// listExistingRoles reads every role upstream as the domain sees them.
+func listExistingRoles(ctx context.Context, c *adminapi.Client) ([]rolegate.ExistingRole, error) {
+	roles, err := c.ListRoles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rolegate.ExistingRole, 0, len(roles))
+	for _, r := range roles {
+		out = append(out, rolegate.ExistingRole{ID: r.ID, Name: r.Name, Permissions: r.Permissions, Predefined: r.Predefined})
+	}
+	return out, nil
+}
+
+var errUsage = errors.New("usage: see rolegate help")
+
+// migrate applies the migrations and exits.
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	dbPath, err := dbFlag("migrate", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	current, _, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is at schema version %d\n", dbPath, current)
+	return nil
+}

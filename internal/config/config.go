@@ -1,0 +1,404 @@
+// Package config reads rolegate's settings from the environment (and the
+// flags that mirror them) in one place. A missing or malformed setting stops
+// the start with one line naming the variable; secrets may come from files
+// (*_FILE) and are never printed.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a running rolegate.
+type Config struct {
+	Dev     bool
+	Addr    string
+	BaseURL *url.URL
+	DBPath  string
+
+	// OIDC; empty Issuer only in dev mode, where the dev sign-in replaces it.
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret Secret
+	OIDCScopes       []string
+	GroupsClaim      string
+
+	RequesterGroups []string
+	ApproverGroups  []string
+	AuditorGroups   []string
+	AdminGroups     []string
+
+	RequiredApprovals int
+	RequestTTL        time.Duration // a pending request expires after this
+	SessionIdle       time.Duration
+	SessionMax        time.Duration
+	ApproveMaxAuthAge time.Duration // re-authenticate before approving when older
+
+	// The admin key: either inline or a file re-read when it changes. In dev
+	// mode with neither set, the built-in simulator is used.
+	AdminKey      Secret
+	AdminKeyFile  string
+	OpenAIBaseURL string
+	// UseSimulator: dev mode runs the built-in Admin API simulator.
+	UseSimulator bool
+
+	ProvisionAttempts int           // attempts before a retryable failure fails the request
+	ProvisionTimeout  time.Duration // one upstream call
+
+	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
+	CatalogFile    string         // optional override of the embedded permission catalog
+
+	CheckpointKeyFile string        // Ed25519 signer key (note format); empty = no checkpoints
+	CheckpointEvery   time.Duration // how often to sign a checkpoint
+
+	// Notifications.
+	SMTPAddr      string
+	SMTPFrom      string
+	SMTPUsername  string
+	SMTPPassword  Secret
+	WebhookURLs   []string
+	WebhookFormat string
+	WebhookSecret Secret
+	ReminderAfter time.Duration
+	LogFormat     string // "json" or "text"
+	LogLevelDebug bool
+}
+
+// Secret is a string that does not print itself.
+type Secret string
+
+// String hides the value from fmt and slog.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Reveal returns the secret's value, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Error is a configuration error naming the variable at fault.
+type Error struct {
+	Var string
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Msg }
+
+// Load reads the configuration from args (without the program name) and
+// getenv. Flags take precedence over the environment.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet("rolegate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dev := fs.Bool("dev", false, "dev mode: built-in sign-in and Admin API simulator, loopback only (ROLEGATE_DEV)")
+	addr := fs.String("addr", "", "listen address (ROLEGATE_ADDR)")
+	dbPath := fs.String("db", "", "SQLite file (ROLEGATE_DB)")
+	baseURL := fs.String("base-url", "", "external URL of the portal (ROLEGATE_BASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, &Error{Var: "arguments", Msg: fmt.Sprintf("unexpected %q", fs.Arg(0))}
+	}
+	r := reader{getenv: getenv}
+	c := &Config{}
+
+	c.Dev = r.boolean("ROLEGATE_DEV") || *dev
+	c.Addr = firstNonEmpty(*addr, r.str("ROLEGATE_ADDR"), "127.0.0.1:8080")
+	r.check("ROLEGATE_ADDR", validateAddr(c.Addr, c.Dev))
+	c.BaseURL = r.url("ROLEGATE_BASE_URL", firstNonEmpty(*baseURL, r.str("ROLEGATE_BASE_URL"), "http://localhost:8080"))
+	c.DBPath = firstNonEmpty(*dbPath, r.str("ROLEGATE_DB"), "./data/rolegate.db")
+
+	c.OIDCIssuer = r.str("ROLEGATE_OIDC_ISSUER")
+	c.OIDCClientID = r.str("ROLEGATE_OIDC_CLIENT_ID")
+	c.OIDCClientSecret = r.secret("ROLEGATE_OIDC_CLIENT_SECRET")
+	c.OIDCScopes = strings.Fields(firstNonEmpty(r.str("ROLEGATE_OIDC_SCOPES"), "openid profile email"))
+	c.GroupsClaim = firstNonEmpty(r.str("ROLEGATE_OIDC_GROUPS_CLAIM"), "groups")
+	if !c.Dev || c.OIDCIssuer != "" {
+		r.require("ROLEGATE_OIDC_ISSUER", c.OIDCIssuer)
+		if c.OIDCIssuer != "" {
+			r.url("ROLEGATE_OIDC_ISSUER", c.OIDCIssuer)
+		}
+		r.require("ROLEGATE_OIDC_CLIENT_ID", c.OIDCClientID)
+		r.require("ROLEGATE_OIDC_CLIENT_SECRET", string(c.OIDCClientSecret))
+		if len(c.OIDCScopes) > 0 && !contains(c.OIDCScopes, "openid") {
+			r.fail("ROLEGATE_OIDC_SCOPES", "must include openid")
+		}
+	}
+
+	c.RequesterGroups = r.list("ROLEGATE_REQUESTER_GROUPS")
+	c.ApproverGroups = r.list("ROLEGATE_APPROVER_GROUPS")
+	c.AuditorGroups = r.list("ROLEGATE_AUDITOR_GROUPS")
+	c.AdminGroups = r.list("ROLEGATE_ADMIN_GROUPS")
+	if !c.Dev && len(c.ApproverGroups) == 0 {
+		r.fail("ROLEGATE_APPROVER_GROUPS", "is required: name the groups whose members approve requests")
+	}
+	c.RequiredApprovals = r.integer("ROLEGATE_REQUIRED_APPROVALS", 1, 1, 10)
+	c.RequestTTL = r.duration("ROLEGATE_REQUEST_TTL", 14*24*time.Hour)
+	c.SessionIdle = r.duration("ROLEGATE_SESSION_IDLE", 8*time.Hour)
+	c.SessionMax = r.duration("ROLEGATE_SESSION_MAX", 24*time.Hour)
+	c.ApproveMaxAuthAge = r.duration("ROLEGATE_APPROVE_MAX_AUTH_AGE", time.Hour)
+
+	c.AdminKey = Secret(r.str("OPENAI_ADMIN_KEY"))
+	c.AdminKeyFile = r.str("OPENAI_ADMIN_KEY_FILE")
+	switch {
+	case c.AdminKey != "" && c.AdminKeyFile != "":
+		r.fail("OPENAI_ADMIN_KEY", "set either OPENAI_ADMIN_KEY or OPENAI_ADMIN_KEY_FILE, not both")
+	case c.AdminKeyFile != "":
+		if b, err := os.ReadFile(c.AdminKeyFile); err != nil {
+			r.fail("OPENAI_ADMIN_KEY_FILE", "cannot read the file: "+pathError(err))
+		} else if strings.TrimSpace(string(b)) == "" {
+			r.fail("OPENAI_ADMIN_KEY_FILE", "the file is empty")
+		}
+	case c.AdminKey == "" && !c.Dev:
+		r.fail("OPENAI_ADMIN_KEY", "is required (or OPENAI_ADMIN_KEY_FILE)")
+	}
+	c.OpenAIBaseURL = r.str("OPENAI_BASE_URL")
+	if c.OpenAIBaseURL != "" {
+		r.url("OPENAI_BASE_URL", c.OpenAIBaseURL)
+	}
+	c.UseSimulator = c.Dev && c.AdminKey == "" && c.AdminKeyFile == ""
+	if c.OpenAIBaseURL == "" {
+		c.OpenAIBaseURL = "https://api.openai.com/v1"
+	}
+	c.ProvisionAttempts = r.integer("ROLEGATE_PROVISION_ATTEMPTS", 8, 1, 100)
+	c.ProvisionTimeout = r.duration("ROLEGATE_PROVISION_TIMEOUT", 30*time.Second)
+
+	c.TrustedProxies = r.prefixes("ROLEGATE_TRUSTED_PROXIES")
+	c.CatalogFile = r.str("ROLEGATE_CATALOG_FILE")
+	if c.CatalogFile != "" {
+		if _, err := os.Stat(c.CatalogFile); err != nil {
+			r.fail("ROLEGATE_CATALOG_FILE", "cannot read the file: "+pathError(err))
+		}
+	}
+	c.CheckpointKeyFile = r.str("ROLEGATE_CHECKPOINT_KEY_FILE")
+	c.CheckpointEvery = r.duration("ROLEGATE_CHECKPOINT_EVERY", time.Hour)
+
+	c.SMTPAddr = r.str("ROLEGATE_SMTP_ADDR")
+	c.SMTPFrom = r.str("ROLEGATE_SMTP_FROM")
+	c.SMTPUsername = r.str("ROLEGATE_SMTP_USERNAME")
+	c.SMTPPassword = r.secret("ROLEGATE_SMTP_PASSWORD")
+	if c.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
+			r.fail("ROLEGATE_SMTP_ADDR", "must be host:port")
+		}
+		r.require("ROLEGATE_SMTP_FROM", c.SMTPFrom)
+		if c.SMTPFrom != "" && !strings.Contains(c.SMTPFrom, "@") {
+			r.fail("ROLEGATE_SMTP_FROM", "must be an email address")
+		}
+	}
+	c.WebhookURLs = r.list("ROLEGATE_WEBHOOK_URLS")
+	for _, u := range c.WebhookURLs {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			r.fail("ROLEGATE_WEBHOOK_URLS", "each entry must be an http(s) URL")
+			break
+		}
+	}
+	c.WebhookFormat = firstNonEmpty(r.str("ROLEGATE_WEBHOOK_FORMAT"), "json")
+	if !contains([]string{"json", "slack", "teams"}, c.WebhookFormat) {
+		r.fail("ROLEGATE_WEBHOOK_FORMAT", "must be json, slack or teams")
+	}
+	c.WebhookSecret = r.secret("ROLEGATE_WEBHOOK_SECRET")
+	if len(c.WebhookURLs) > 0 {
+		r.require("ROLEGATE_WEBHOOK_SECRET", string(c.WebhookSecret))
+	}
+	c.ReminderAfter = r.duration("ROLEGATE_REMINDER_AFTER", 24*time.Hour)
+
+	c.LogFormat = r.str("ROLEGATE_LOG_FORMAT")
+	switch c.LogFormat {
+	case "":
+		c.LogFormat = "json"
+		if c.Dev {
+			c.LogFormat = "text"
+		}
+	case "json", "text":
+	default:
+		r.fail("ROLEGATE_LOG_FORMAT", "must be json or text")
+	}
+	c.LogLevelDebug = r.boolean("ROLEGATE_DEBUG")
+
+	if r.err != nil {
+		return nil, r.err
+	}
+	return c, nil
+}
+
+// SecureCookies reports whether the portal is served over https.
+func (c *Config) SecureCookies() bool { return c.BaseURL.Scheme == "https" }
+
+// reader collects the first error while reading variables, so Load reads
+// on and reports the first problem in a single line.
+type reader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (r *reader) fail(name, msg string) {
+	if r.err == nil {
+		r.err = &Error{Var: name, Msg: msg}
+	}
+}
+
+func (r *reader) check(name string, err error) {
+	if err != nil {
+		r.fail(name, err.Error())
+	}
+}
+
+func (r *reader) str(name string) string { return strings.TrimSpace(r.getenv(name)) }
+
+func (r *reader) require(name, v string) {
+	if v == "" {
+		r.fail(name, "is required")
+	}
+}
+
+func (r *reader) boolean(name string) bool {
+	switch strings.ToLower(r.str(name)) {
+	case "", "0", "false", "no", "off":
+		return false
+	case "1", "true", "yes", "on":
+		return true
+	}
+	r.fail(name, fmt.Sprintf("must be 1 or 0, got %q", r.str(name)))
+	return false
+}
+
+func (r *reader) integer(name string, def, lo, hi int) int {
+	v := r.str(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("must be a whole number from %d to %d, got %q", lo, hi, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, fmt.Sprintf("must be a positive Go duration such as 90m or 24h, got %q", v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) url(name, v string) *url.URL {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(name, fmt.Sprintf("must be an absolute http(s) URL, got %q", v))
+		return &url.URL{Scheme: "http", Host: "localhost"}
+	}
+	return u
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, s := range strings.Split(r.str(name), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range r.list(name) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				r.fail(name, fmt.Sprintf("must be a comma list of IP addresses or CIDR ranges, got %q", s))
+				return nil
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// secret reads NAME or the file named by NAME_FILE (not both).
+func (r *reader) secret(name string) Secret {
+	v, file := r.getenv(name), r.str(name+"_FILE")
+	switch {
+	case v != "" && file != "":
+		r.fail(name, "set either "+name+" or "+name+"_FILE, not both")
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			r.fail(name+"_FILE", "cannot read the file: "+pathError(err))
+			return ""
+		}
+		return Secret(strings.TrimSpace(string(b)))
+	}
+	return Secret(strings.TrimSpace(v))
+}
+
+// pathError describes a file error without echoing anything read.
+func pathError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return "unreadable"
+}
+
+func validateAddr(addr string, dev bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port, got %q", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("the port must be a number from 0 to 65535, got %q", port)
+	}
+	if dev && !isLoopback(host) {
+		return fmt.Errorf("dev mode listens on loopback only (127.0.0.1, ::1 or localhost), got %q", host)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// production is a complete, valid production environment.
+func production(t *testing.T) map[string]string {
+	return map[string]string{
+		"ROLEGATE_OIDC_ISSUER":        "https://idp.example.com",
+		"ROLEGATE_OIDC_CLIENT_ID":     "rolegate",
+		"ROLEGATE_OIDC_CLIENT_SECRET": "client-secret-value",
+		"ROLEGATE_APPROVER_GROUPS":    "approvers",
+		"OPENAI_ADMIN_KEY":            "sk-admin-secret",
+	}
+}
+
+func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	return Load(args, func(k string) string { return env[k] }, io.Discard)
+}
+
+func TestProductionDefaults(t *testing.T) {
+	c, err := load(t, production(t))
+	if err != nil {
+		t.Fatalf("Load(valid production env) = %v; want nil", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Addr", c.Addr, "127.0.0.1:8080"},
+		{"BaseURL", c.BaseURL.String(), "http://localhost:8080"},
+		{"DBPath", c.DBPath, "./data/rolegate.db"},
+		{"Scopes", strings.Join(c.OIDCScopes, " "), "openid profile email"},
+		{"GroupsClaim", c.GroupsClaim, "groups"},
+		{"RequiredApprovals", c.RequiredApprovals, 1},
+		{"OpenAIBaseURL", c.OpenAIBaseURL, "https://api.openai.com/v1"},
+		{"ReminderAfter", c.ReminderAfter, 24 * time.Hour},
+		{"WebhookFormat", c.WebhookFormat, "json"},
+		{"SessionIdle", c.SessionIdle, 8 * time.Hour},
+		{"SessionMax", c.SessionMax, 24 * time.Hour},
+		{"RequestTTL", c.RequestTTL, 14 * 24 * time.Hour},
+		{"Dev", c.Dev, false},
+		{"UseSimulator", c.UseSimulator, false},
+		{"LogFormat", c.LogFormat, "json"},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s = %v; want %v", ck.name, ck.got, ck.want)
+		}
+	}
+}
+
+func TestDevModeNeedsNothing(t *testing.T) {
+	c, err := load(t, map[string]string{}, "-dev")
+	if err != nil {
+		t.Fatalf("Load(-dev) = %v; want nil", err)
+	}
+	if !c.Dev || !c.UseSimulator || c.OIDCIssuer != "" || c.LogFormat != "text" {
+		t.Errorf("dev config = %+v; want dev, simulator, no OIDC, text logs", c)
+	}
+	c, err = load(t, map[string]string{"ROLEGATE_DEV": "1"})
+	if err != nil || !c.Dev {
+		t.Errorf("ROLEGATE_DEV=1: dev=%v err=%v; want dev mode", c != nil && c.Dev, err)
+	}
+}
+
+// Each case breaks one variable; the error must name it.
+func TestErrorsNameTheVariable(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		variable string
+		env      map[string]string // applied over production
+		unset    string
+	}{
+		{"ROLEGATE_ADDR", map[string]string{"ROLEGATE_ADDR": "nonsense"}, ""},
+		{"ROLEGATE_ADDR", map[string]string{"ROLEGATE_ADDR": "0.0.0.0:8080", "ROLEGATE_DEV": "1"}, ""},
+		{"ROLEGATE_BASE_URL", map[string]string{"ROLEGATE_BASE_URL": "ftp://x"}, ""},
+		{"ROLEGATE_OIDC_ISSUER", nil, "ROLEGATE_OIDC_ISSUER"},
+		{"ROLEGATE_OIDC_ISSUER", map[string]string{"ROLEGATE_OIDC_ISSUER": "not a url"}, ""},
+		{"ROLEGATE_OIDC_CLIENT_ID", nil, "ROLEGATE_OIDC_CLIENT_ID"},
+		{"ROLEGATE_OIDC_CLIENT_SECRET", nil, "ROLEGATE_OIDC_CLIENT_SECRET"},
+		{"ROLEGATE_OIDC_CLIENT_SECRET_FILE", map[string]string{"ROLEGATE_OIDC_CLIENT_SECRET": "", "ROLEGATE_OIDC_CLIENT_SECRET_FILE": filepath.Join(dir, "missing")}, ""},
+		{"ROLEGATE_OIDC_SCOPES", map[string]string{"ROLEGATE_OIDC_SCOPES": "profile email"}, ""},
+		{"ROLEGATE_APPROVER_GROUPS", nil, "ROLEGATE_APPROVER_GROUPS"},
+		{"ROLEGATE_REQUIRED_APPROVALS", map[string]string{"ROLEGATE_REQUIRED_APPROVALS": "two"}, ""},
+		{"ROLEGATE_REQUIRED_APPROVALS", map[string]string{"ROLEGATE_REQUIRED_APPROVALS": "0"}, ""},
+		{"OPENAI_ADMIN_KEY", nil, "OPENAI_ADMIN_KEY"},
+		{"OPENAI_ADMIN_KEY_FILE", map[string]string{"OPENAI_ADMIN_KEY": "", "OPENAI_ADMIN_KEY_FILE": empty}, ""},
+		{"OPENAI_ADMIN_KEY_FILE", map[string]string{"OPENAI_ADMIN_KEY": "", "OPENAI_ADMIN_KEY_FILE": filepath.Join(dir, "missing")}, ""},
+		{"OPENAI_BASE_URL", map[string]string{"OPENAI_BASE_URL": "api.openai.com"}, ""},
+		{"ROLEGATE_DEV", map[string]string{"ROLEGATE_DEV": "maybe"}, ""},
+		{"ROLEGATE_SMTP_ADDR", map[string]string{"ROLEGATE_SMTP_ADDR": "mail", "ROLEGATE_SMTP_FROM": "a@b"}, ""},
+		{"ROLEGATE_SMTP_FROM", map[string]string{"ROLEGATE_SMTP_ADDR": "mail:25"}, ""},
+		{"ROLEGATE_WEBHOOK_URLS", map[string]string{"ROLEGATE_WEBHOOK_URLS": "not-a-url", "ROLEGATE_WEBHOOK_SECRET": "s"}, ""},
+		{"ROLEGATE_WEBHOOK_FORMAT", map[string]string{"ROLEGATE_WEBHOOK_FORMAT": "xml"}, ""},
+		{"ROLEGATE_WEBHOOK_SECRET", map[string]string{"ROLEGATE_WEBHOOK_URLS": "https://hooks.example.com/x"}, ""},
+		{"ROLEGATE_REMINDER_AFTER", map[string]string{"ROLEGATE_REMINDER_AFTER": "tomorrow"}, ""},
+		{"ROLEGATE_SESSION_IDLE", map[string]string{"ROLEGATE_SESSION_IDLE": "-1h"}, ""},
+		{"ROLEGATE_TRUSTED_PROXIES", map[string]string{"ROLEGATE_TRUSTED_PROXIES": "10.0.0.0/99"}, ""},
+		{"ROLEGATE_LOG_FORMAT", map[string]string{"ROLEGATE_LOG_FORMAT": "xml"}, ""},
+	}
+	for _, tc := range cases {
+		env := production(t)
+		delete(env, tc.unset)
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		_, err := load(t, env)
+		if err == nil {
+			t.Errorf("Load with %v (unset %q) = nil; want an error naming %s", tc.env, tc.unset, tc.variable)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), tc.variable+":") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Load with %v (unset %q) = %q; want one line starting %q", tc.env, tc.unset, err, tc.variable+":")
+		}
+	}
+}
+
+func TestSecretsFromFilesNeverPrint(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(secretFile, []byte("from-file-secret\n"), 0o600)
+	os.WriteFile(keyFile, []byte("sk-admin-file\n"), 0o600)
+	env := production(t)
+	env["ROLEGATE_OIDC_CLIENT_SECRET"] = ""
+	env["ROLEGATE_OIDC_CLIENT_SECRET_FILE"] = secretFile
+	env["OPENAI_ADMIN_KEY"] = ""
+	env["OPENAI_ADMIN_KEY_FILE"] = keyFile
+	c, err := load(t, env)
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	if got := c.OIDCClientSecret.Reveal(); got != "from-file-secret" {
+		t.Errorf("client secret = %q; want %q", got, "from-file-secret")
+	}
+	if c.AdminKeyFile != keyFile {
+		t.Errorf("AdminKeyFile = %q; want %q", c.AdminKeyFile, keyFile)
+	}
+	if s := c.OIDCClientSecret.String(); strings.Contains(s, "from-file") {
+		t.Errorf("Secret.String() = %q; must not reveal the value", s)
+	}
+}
+
+func TestFlagsMirrorVariables(t *testing.T) {
+	c, err := load(t, map[string]string{}, "-dev", "-addr", "127.0.0.1:9999", "-db", "/tmp/x.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.DBPath != "/tmp/x.db" {
+		t.Errorf("addr=%q db=%q; want the flags' values", c.Addr, c.DBPath)
+	}
+}

@@ -1,0 +1,330 @@
+// Package provisioning turns approved requests into roles upstream, exactly
+// once: a worker takes jobs from the durable queue in SQLite, reconciles
+// with the upstream before any attempt that may follow one that reached it,
+// owns every retry, and checks the created role against what was approved.
+package provisioning
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+)
+
+// Upstream is what the worker needs of the Admin API (adminapi.Client).
+type Upstream interface {
+	FindRoleByName(ctx context.Context, name string) (adminapi.Role, bool, error)
+	CreateRole(ctx context.Context, body []byte) (adminapi.Role, error)
+	GetRole(ctx context.Context, id string) (adminapi.Role, error)
+}
+
+// Queue is the durable job queue (sqlite.DB).
+type Queue interface {
+	ReleaseLeases(ctx context.Context) (int64, error)
+	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*sqlite.Job, error)
+	CompleteJob(ctx context.Context, job *sqlite.Job, role sqlite.ProvisionedRole, adopted bool) error
+	RetryJobLater(ctx context.Context, job *sqlite.Job, delay time.Duration, reason string) error
+	FailJob(ctx context.Context, job *sqlite.Job, action, message string, role *sqlite.ProvisionedRole) error
+	QueueStats(ctx context.Context) (sqlite.QueueStats, error)
+}
+
+// Config tunes the worker.
+type Config struct {
+	Queue       Queue
+	Upstream    Upstream
+	Logger      *slog.Logger
+	MaxAttempts int           // attempts before a retryable failure fails the request (default 8)
+	CallTimeout time.Duration // one upstream call (default 30s)
+	BackoffBase time.Duration // first retry delay (default 2s), doubled each attempt
+	BackoffMax  time.Duration // longest computed delay (default 5m)
+	// Poll bounds how long the worker sleeps without a wake-up (default 30s).
+	Poll time.Duration
+	// OnOutcome is told of each attempt's outcome (metrics); may be nil.
+	OnOutcome func(outcome string)
+}
+
+// Worker provisions approved requests one at a time.
+type Worker struct {
+	cfg   Config
+	owner string
+	wake  chan struct{}
+}
+
+// New returns a worker; Run starts it.
+func New(cfg Config) *Worker {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 30 * time.Second
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 2 * time.Second
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 5 * time.Minute
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{cfg: cfg, owner: fmt.Sprintf("worker-%d-%d", time.Now().UnixNano(), rand.Int64()), wake: make(chan struct{}, 1)}
+}
+
+// Wake tells the worker a job is ready, without blocking: an approval is
+// picked up at once rather than at the next poll.
+func (w *Worker) Wake(int64) {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// lease is how long a claim lasts: every call of an attempt fits in it.
+func (w *Worker) lease() time.Duration { return 4*w.cfg.CallTimeout + 10*time.Second }
+
+// Run works until ctx ends. At start it reclaims jobs left running by a
+// process that died (one rolegate serves a database; see serve's lock).
+func (w *Worker) Run(ctx context.Context) {
+	if n, err := w.cfg.Queue.ReleaseLeases(ctx); err != nil {
+		w.cfg.Logger.Error("provisioning: release leases", "err", err)
+	} else if n > 0 {
+		w.cfg.Logger.Warn("provisioning: resuming jobs interrupted by a restart", "count", n)
+	}
+	for ctx.Err() == nil {
+		job, err := w.cfg.Queue.ClaimJob(ctx, w.owner, w.lease())
+		if err != nil {
+			if ctx.Err() == nil {
+				w.cfg.Logger.Error("provisioning: claim", "err", err)
+				w.sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if job != nil {
+			w.process(ctx, job)
+			continue
+		}
+		w.sleep(ctx, w.untilNext(ctx))
+	}
+}
+
+// untilNext is how long to sleep: until the next job is due, at most Poll.
+func (w *Worker) untilNext(ctx context.Context) time.Duration {
+	d := w.cfg.Poll
+	st, err := w.cfg.Queue.QueueStats(ctx)
+	if err != nil {
+		return d
+	}
+	for _, t := range []time.Time{st.NextRunAt, st.LeaseExpiry} {
+		if !t.IsZero() {
+			d = min(d, max(time.Until(t), 10*time.Millisecond))
+		}
+	}
+	return d
+}
+
+func (w *Worker) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-w.wake:
+	case <-t.C:
+	}
+}
+
+// approvedBody is the payload as approved.
+type approvedBody struct {
+	RoleName    string   `json:"role_name"`
+	Permissions []string `json:"permissions"`
+	Description *string  `json:"description"`
+}
+
+// process makes one attempt at one job and records its outcome.
+func (w *Worker) process(ctx context.Context, job *sqlite.Job) {
+	log := w.cfg.Logger.With("request_id", job.RequestID, "attempt", job.Attempt)
+	var want approvedBody
+	if err := checkApproved(job); err != nil {
+		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, err.Error(), nil)
+		return
+	}
+	if err := json.Unmarshal(job.Payload, &want); err != nil {
+		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, "The approved payload is not valid JSON.", nil)
+		return
+	}
+	if job.Reconcile {
+		role, found, err := w.find(ctx, want.RoleName)
+		if err != nil {
+			w.upstreamFailed(ctx, log, job, "look up", err)
+			return
+		}
+		if found {
+			if diff := mismatch(want, role); diff != "" {
+				w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, fmt.Sprintf(
+					"A role named %q already exists upstream but %s; it was not created by this request as approved.", role.Name, diff), provisioned(role))
+				return
+			}
+			w.complete(ctx, log, job, role, true)
+			return
+		}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	created, err := w.cfg.Upstream.CreateRole(callCtx, job.Payload)
+	cancel()
+	if err != nil {
+		w.upstreamFailed(ctx, log, job, "create", err)
+		return
+	}
+	// Read the role back: what exists upstream must be what was approved.
+	callCtx, cancel = context.WithTimeout(ctx, w.cfg.CallTimeout)
+	got, err := w.cfg.Upstream.GetRole(callCtx, created.ID)
+	cancel()
+	if err != nil {
+		// The role exists; the next attempt reconciles and adopts it.
+		w.upstreamFailed(ctx, log, job, "read back", err)
+		return
+	}
+	if diff := mismatch(want, got); diff != "" {
+		w.fail(ctx, log, job, rolegate.ActionProvisioningMismatch, fmt.Sprintf(
+			"The role %s was created but %s. It is left in place for an admin to inspect.", got.ID, diff), provisioned(got))
+		return
+	}
+	w.complete(ctx, log, job, got, false)
+}
+
+func (w *Worker) find(ctx context.Context, name string) (adminapi.Role, bool, error) {
+	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	defer cancel()
+	return w.cfg.Upstream.FindRoleByName(callCtx, name)
+}
+
+// checkApproved refuses a payload that does not hash to what every approver
+// approved: nothing else is ever sent.
+func checkApproved(job *sqlite.Job) error {
+	if len(job.ApprovedHashes) == 0 {
+		return errors.New("The request has no approvals on file; nothing was sent.")
+	}
+	sum := rolegate.PayloadHash(job.Payload)
+	for _, h := range job.ApprovedHashes {
+		if h != sum {
+			return errors.New("The payload on file does not match the one approved; nothing was sent.")
+		}
+	}
+	return nil
+}
+
+// mismatch describes how role differs from the approved body, "" if not.
+func mismatch(want approvedBody, role adminapi.Role) string {
+	if !rolegate.SameRoleName(want.RoleName, role.Name) {
+		return fmt.Sprintf("its name is %q, not %q", role.Name, want.RoleName)
+	}
+	a, b := slices.Clone(want.Permissions), slices.Clone(role.Permissions)
+	slices.Sort(a)
+	slices.Sort(b)
+	if !slices.Equal(a, b) {
+		return fmt.Sprintf("it grants %v instead of the approved %v", b, a)
+	}
+	wantDesc := ""
+	if want.Description != nil {
+		wantDesc = *want.Description
+	}
+	if role.Description != wantDesc {
+		return fmt.Sprintf("its description is %q instead of %q", role.Description, wantDesc)
+	}
+	return ""
+}
+
+func provisioned(r adminapi.Role) *sqlite.ProvisionedRole {
+	return &sqlite.ProvisionedRole{ID: r.ID, Name: r.Name, Description: r.Description, Permissions: r.Permissions, ResourceType: r.ResourceType}
+}
+
+// upstreamFailed retries what may pass later, within the budget, and fails
+// the request on anything else.
+func (w *Worker) upstreamFailed(ctx context.Context, log *slog.Logger, job *sqlite.Job, op string, err error) {
+	if ctx.Err() != nil {
+		// Shutting down: the job stays leased and is resumed at the next start.
+		log.Info("provisioning: interrupted by shutdown", "op", op)
+		return
+	}
+	var ae *adminapi.Error
+	if !errors.As(err, &ae) {
+		ae = &adminapi.Error{Op: op, Message: "unexpected error", Kind: adminapi.Retryable}
+		log.Error("provisioning: unexpected error", "op", op, "err", err)
+	}
+	msg := upstreamMessage(op, ae)
+	if ae.Kind != adminapi.Retryable {
+		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, msg, nil)
+		return
+	}
+	if job.Attempt >= w.cfg.MaxAttempts {
+		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, fmt.Sprintf("Gave up after %d attempts. Last error: %s", job.Attempt, msg), nil)
+		return
+	}
+	delay := w.backoff(job.Attempt, ae.RetryAfter)
+	w.outcome("retry")
+	log.Warn("provisioning: attempt failed, will retry", "op", op, "err", ae, "retry_in", delay)
+	if err := w.cfg.Queue.RetryJobLater(ctx, job, delay, msg); err != nil {
+		log.Error("provisioning: record retry", "err", err)
+	}
+}
+
+// upstreamMessage is what people are shown: the upstream's own (already
+// redacted) message, with its status.
+func upstreamMessage(op string, ae *adminapi.Error) string {
+	if ae.Status != 0 {
+		return fmt.Sprintf("OpenAI answered %d to %s: %s", ae.Status, op, ae.Message)
+	}
+	return fmt.Sprintf("%s failed: %s", op, ae.Message)
+}
+
+// backoff is exponential with jitter, and never shorter than the
+// upstream's Retry-After.
+func (w *Worker) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	d := w.cfg.BackoffBase << min(attempt-1, 20)
+	if d > w.cfg.BackoffMax || d <= 0 {
+		d = w.cfg.BackoffMax
+	}
+	d = d/2 + rand.N(d/2+1)
+	if retryAfter > d {
+		d = min(retryAfter, time.Hour)
+	}
+	return d
+}
+
+func (w *Worker) complete(ctx context.Context, log *slog.Logger, job *sqlite.Job, role adminapi.Role, adopted bool) {
+	if err := w.cfg.Queue.CompleteJob(ctx, job, *provisioned(role), adopted); err != nil {
+		log.Error("provisioning: record success", "err", err)
+		return
+	}
+	if adopted {
+		w.outcome("adopted")
+	} else {
+		w.outcome("succeeded")
+	}
+	log.Info("provisioning: role in place", "role_id", role.ID, "adopted", adopted)
+}
+
+func (w *Worker) fail(ctx context.Context, log *slog.Logger, job *sqlite.Job, action, msg string, role *sqlite.ProvisionedRole) {
+	if err := w.cfg.Queue.FailJob(ctx, job, action, msg, role); err != nil {
+		log.Error("provisioning: record failure", "err", err)
+		return
+	}
+	w.outcome("failed")
+	log.Warn("provisioning: failed", "reason", msg)
+}
+
+func (w *Worker) outcome(o string) {
+	if w.cfg.OnOutcome != nil {
+		w.cfg.OnOutcome(o)
+	}
+}

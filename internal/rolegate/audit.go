@@ -1,0 +1,108 @@
+package rolegate
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Audit actions: stable dotted names, kept forever in the trail.
+const (
+	ActionSignInSucceeded = "auth.signin.succeeded"
+	ActionSignInFailed    = "auth.signin.failed"
+	ActionSignOut         = "auth.signout"
+	ActionAccessDenied    = "access.denied"
+
+	ActionRequestCreated   = "request.created"
+	ActionRequestApproved  = "request.approved" // one approval; details say whether it completed the request
+	ActionRequestRejected  = "request.rejected"
+	ActionRequestCancelled = "request.cancelled"
+	ActionRequestExpired   = "request.expired"
+
+	ActionProvisioningQueued    = "provisioning.queued"
+	ActionProvisioningAttempt   = "provisioning.attempt"
+	ActionProvisioningRetrying  = "provisioning.retry_scheduled"
+	ActionProvisioningSucceeded = "provisioning.succeeded"
+	ActionProvisioningAdopted   = "provisioning.adopted"
+	ActionProvisioningFailed    = "provisioning.failed"
+	ActionProvisioningMismatch  = "provisioning.verify_mismatch"
+	ActionProvisioningRetried   = "provisioning.retried"   // an admin asked again
+	ActionProvisioningAbandoned = "provisioning.abandoned" // an admin gave up
+
+	ActionCatalogRefreshed = "catalog.refreshed"
+	ActionAuditExported    = "audit.exported"
+	ActionAuditCheckpoint  = "audit.checkpoint"
+)
+
+// Outcomes of an audited action.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeDenied  = "denied"
+)
+
+// Actor is who did something, and from where, as the audit trail records it.
+type Actor struct {
+	Principal
+	ClientIP      string
+	UserAgent     string
+	HTTPRequestID string
+}
+
+// System is the actor for what the portal does by itself (the provisioning
+// worker, expiry, checkpoints).
+func System(name string) Actor {
+	return Actor{Principal: Principal{Person: Person{Issuer: "rolegate", Subject: "system:" + name, Name: "rolegate " + name}}}
+}
+
+// Event is one entry of the append-only audit trail.
+type Event struct {
+	Seq        int64
+	At         time.Time // UTC, millisecond precision
+	ActorKey   string    // Person.Key()
+	ActorEmail string
+	ActorName  string
+	ActorRoles string // comma list of portal roles held at the time
+	Action     string
+	RequestID  int64 // 0 when the event concerns no request
+	RoleName   string
+	Outcome    string
+	Details    json.RawMessage // a small JSON object
+	ClientIP   string
+	UserAgent  string
+	HTTPReqID  string
+	PrevHash   string
+	Hash       string
+}
+
+// NewEvent fills an event's actor and origin fields from a.
+func NewEvent(a Actor, action, outcome string, details map[string]any) Event {
+	raw := json.RawMessage("{}")
+	if len(details) > 0 {
+		if b, err := json.Marshal(details); err == nil {
+			raw = b
+		}
+	}
+	return Event{
+		ActorKey:   a.Key(),
+		ActorEmail: a.Email,
+		ActorName:  a.DisplayName(),
+		ActorRoles: a.RoleNames(),
+		Action:     action,
+		Outcome:    outcome,
+		Details:    raw,
+		ClientIP:   a.ClientIP,
+		UserAgent:  a.UserAgent,
+		HTTPReqID:  a.HTTPRequestID,
+	}
+}
+
+// AuditFilter selects audit events; zero values mean "any".
+type AuditFilter struct {
+	Actor     string // matches the actor's name, email or subject (prefix)
+	Action    string // exact action, or a prefix ending in "." such as "request."
+	RequestID int64
+	From, To  time.Time // To is exclusive
+	Text      string    // free text over the details
+	BeforeSeq int64     // keyset pagination: only events older than this
+	Limit     int
+}

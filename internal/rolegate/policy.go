@@ -1,0 +1,59 @@
+package rolegate
+
+// The rules of who may act on a request live here, so that storage and the
+// web layer ask the same question and get the same answer.
+
+// RequiredApprovals is how many distinct approvals a request needs: the
+// configured base, plus one when it asks for a sensitive permission.
+func RequiredApprovals(base int, sensitive bool) int {
+	if base < 1 {
+		base = 1
+	}
+	if sensitive {
+		return base + 1
+	}
+	return base
+}
+
+// CanView reports whether p may see request r (its fields and timeline).
+func CanView(p Principal, r *Request) bool {
+	return r.OwnedBy(p.Person) || p.Has(RoleApprover) || p.Has(RoleAuditor) || p.Has(RoleAdmin)
+}
+
+// CheckDecide returns nil when p may approve or reject r now, or the reason not.
+// Nobody decides on their own request, whatever their groups.
+func CheckDecide(p Principal, r *Request) error {
+	switch {
+	case !p.Has(RoleApprover):
+		return Errorf(EFORBIDDEN, "Only approvers can decide on requests.")
+	case r.OwnedBy(p.Person):
+		return Errorf(EFORBIDDEN, "You cannot approve or reject your own request.")
+	case r.Status != StatusPending:
+		return Errorf(ECONFLICT, "This request is %s; it can no longer be decided.", r.Status.Label())
+	case r.ApprovedBy(p.Person):
+		return Errorf(ECONFLICT, "You have already approved this request.")
+	}
+	return nil
+}
+
+// CheckCancel returns nil when p may cancel r now.
+func CheckCancel(p Principal, r *Request) error {
+	switch {
+	case !r.OwnedBy(p.Person):
+		return Errorf(EFORBIDDEN, "Only the person who filed a request can cancel it.")
+	case r.Status != StatusPending:
+		return Errorf(ECONFLICT, "This request is %s; only pending requests can be cancelled.", r.Status.Label())
+	}
+	return nil
+}
+
+// CheckRetry returns nil when p may retry or abandon the provisioning of r.
+func CheckRetry(p Principal, r *Request) error {
+	switch {
+	case !p.Has(RoleAdmin):
+		return Errorf(EFORBIDDEN, "Only admins can retry provisioning.")
+	case r.Status != StatusFailed:
+		return Errorf(ECONFLICT, "This request is %s; only failed requests can be retried.", r.Status.Label())
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package rolegate
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on what a request may hold. The upstream states none; these keep
+// names readable in the OpenAI dashboard and rows small.
+const (
+	MaxRoleNameLen      = 64
+	MinRoleNameLen      = 3
+	MaxDescriptionLen   = 500
+	MaxJustificationLen = 2000
+	MinJustificationLen = 10
+	MaxPermissions      = 50
+	MaxCommentLen       = 1000
+)
+
+// roleNamePattern: letters, digits, spaces, dot, dash, underscore; starts and
+// ends with a letter or digit (e.g. "API Group Manager", "billing-reader").
+var roleNamePattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9 ._-]*[A-Za-z0-9])?$`)
+
+// RequestInput is what a person submits on the New request form.
+type RequestInput struct {
+	RoleName      string
+	Permissions   []string
+	Description   string
+	Justification string
+}
+
+// FieldErrors maps a form field ("role_name", "permissions", "description",
+// "justification", "comment") to the message shown beside it.
+type FieldErrors map[string]string
+
+// Normalize trims surrounding space and removes duplicate permissions,
+// keeping them sorted so that the same choice always yields the same payload.
+func (in RequestInput) Normalize() RequestInput {
+	out := RequestInput{
+		RoleName:      strings.TrimSpace(in.RoleName),
+		Description:   strings.TrimSpace(in.Description),
+		Justification: strings.TrimSpace(in.Justification),
+	}
+	for _, p := range in.Permissions {
+		p = strings.TrimSpace(p)
+		if p != "" && !slices.Contains(out.Permissions, p) {
+			out.Permissions = append(out.Permissions, p)
+		}
+	}
+	slices.Sort(out.Permissions)
+	return out
+}
+
+// ValidateRoleName checks a role name's form (not whether it is taken).
+func ValidateRoleName(name string) string {
+	switch n := utf8.RuneCountInString(name); {
+	case name == "":
+		return "Enter a role name."
+	case !utf8.ValidString(name):
+		return "The role name must be valid text."
+	case n < MinRoleNameLen:
+		return "The role name must be at least 3 characters."
+	case n > MaxRoleNameLen:
+		return "The role name must be at most 64 characters."
+	case strings.Contains(name, "  "):
+		return "The role name must not contain two spaces in a row."
+	case !roleNamePattern.MatchString(name):
+		return "Use letters, digits, spaces, dots, dashes and underscores, starting and ending with a letter or digit."
+	}
+	return ""
+}
+
+// Validate checks a normalized input against the rules and the catalog. It is
+// the one place these rules live: the form, the live checks and the store use it.
+func (in RequestInput) Validate(catalog *Catalog) FieldErrors {
+	errs := FieldErrors{}
+	if msg := ValidateRoleName(in.RoleName); msg != "" {
+		errs["role_name"] = msg
+	}
+	switch {
+	case len(in.Permissions) == 0:
+		errs["permissions"] = "Pick at least one permission."
+	case len(in.Permissions) > MaxPermissions:
+		errs["permissions"] = "Pick at most 50 permissions."
+	default:
+		for _, p := range in.Permissions {
+			if _, ok := catalog.Lookup(p); !ok {
+				errs["permissions"] = "Unknown permission: " + truncate(p, 80) + "."
+				break
+			}
+		}
+	}
+	if !utf8.ValidString(in.Description) || utf8.RuneCountInString(in.Description) > MaxDescriptionLen {
+		errs["description"] = "The description must be at most 500 characters."
+	} else if hasControl(in.Description) {
+		errs["description"] = "The description must not contain control characters."
+	}
+	switch n := utf8.RuneCountInString(in.Justification); {
+	case in.Justification == "":
+		errs["justification"] = "Say why this role is needed."
+	case !utf8.ValidString(in.Justification) || n > MaxJustificationLen:
+		errs["justification"] = "The justification must be at most 2000 characters."
+	case n < MinJustificationLen:
+		errs["justification"] = "Say a little more (at least 10 characters) so approvers can decide."
+	case hasControl(in.Justification):
+		errs["justification"] = "The justification must not contain control characters."
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// ValidateComment checks a reviewer's comment; required for rejections.
+func ValidateComment(comment string, required bool) string {
+	switch {
+	case required && strings.TrimSpace(comment) == "":
+		return "Say why you reject the request."
+	case !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCommentLen:
+		return "The comment must be at most 1000 characters."
+	case hasControl(comment):
+		return "The comment must not contain control characters."
+	}
+	return ""
+}
+
+// hasControl reports control characters other than newlines and tabs.
+func hasControl(s string) bool {
+	for _, r := range s {
+		if (r < 0x20 && r != '\n' && r != '\r' && r != '\t') || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+// createRoleBody mirrors the upstream's PublicCreateOrganizationRoleBody.
+type createRoleBody struct {
+	RoleName    string   `json:"role_name"`
+	Permissions []string `json:"permissions"`
+	Description *string  `json:"description,omitempty"`
+}
+
+// Payload returns the exact JSON body for POST /v1/organization/roles and its
+// SHA-256 in hex. Deterministic: the same normalized input, the same bytes.
+func (in RequestInput) Payload() ([]byte, string) {
+	body := createRoleBody{RoleName: in.RoleName, Permissions: in.Permissions}
+	if body.Permissions == nil {
+		body.Permissions = []string{}
+	}
+	if in.Description != "" {
+		d := in.Description
+		body.Description = &d
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		panic("rolegate: marshal of a plain struct failed: " + err.Error())
+	}
+	return b, PayloadHash(b)
+}
+
+// PayloadHash is the hex SHA-256 of a payload.
+func PayloadHash(payload []byte) string {
+	sum := sha256.Sum256(payload)
+	return hex.EncodeToString(sum[:])
+}
+
+// SameRoleName reports whether two role names collide upstream; we treat
+// names case-insensitively so people do not create near-duplicates.
+func SameRoleName(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}

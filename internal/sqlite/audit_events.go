@@ -1,0 +1,92 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// appendEvent adds e to the trail inside tx, chaining it to the previous
+// event. Writes are serialized by the single write connection, so reading
+// the head and inserting after it cannot interleave with another append.
+func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
+	var prevSeq int64
+	prevHash := audit.GenesisHash
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: read audit head: %w", err)
+	}
+	e.Seq = prevSeq + 1
+	e.At = tx.now
+	e.PrevHash = prevHash
+	if len(e.Details) == 0 {
+		e.Details = []byte("{}")
+	}
+	e.Hash = audit.Hash(e)
+	var requestID any
+	if e.RequestID != 0 {
+		requestID = e.RequestID
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO audit_events (seq, at, actor_key, actor_email, actor_name, actor_roles, action,
+			request_id, role_name, outcome, details, client_ip, user_agent, http_request_id, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, ms(e.At), e.ActorKey, e.ActorEmail, e.ActorName, e.ActorRoles, e.Action,
+		requestID, e.RoleName, e.Outcome, string(e.Details), e.ClientIP, e.UserAgent, e.HTTPReqID, e.PrevHash, e.Hash)
+	if err != nil {
+		return fmt.Errorf("sqlite: append audit event %s: %w", e.Action, err)
+	}
+	if tx.db.onEvent != nil {
+		tx.db.onEvent(e.Action)
+	}
+	return nil
+}
+
+// AppendEvent records an event that accompanies no other change (a failed
+// sign-in, an access denied, an export).
+func (db *DB) AppendEvent(ctx context.Context, e rolegate.Event) error {
+	return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ctx, e) })
+}
+
+// OnEventAppended registers a callback run for every event appended (metrics).
+// It must be set before the database is shared.
+func (db *DB) OnEventAppended(fn func(action string)) { db.onEvent = fn }
+
+const eventColumns = `seq, at, actor_key, actor_email, actor_name, actor_roles, action,
+	COALESCE(request_id, 0), role_name, outcome, details, client_ip, user_agent, http_request_id, prev_hash, hash`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(row scanner) (rolegate.Event, error) {
+	var e rolegate.Event
+	var at int64
+	var details string
+	err := row.Scan(&e.Seq, &at, &e.ActorKey, &e.ActorEmail, &e.ActorName, &e.ActorRoles, &e.Action,
+		&e.RequestID, &e.RoleName, &e.Outcome, &details, &e.ClientIP, &e.UserAgent, &e.HTTPReqID, &e.PrevHash, &e.Hash)
+	e.At = fromMS(at)
+	e.Details = []byte(details)
+	return e, err
+}
+
+// RequestEvents returns a request's events, oldest first: its timeline.
+func (db *DB) RequestEvents(ctx context.Context, requestID int64) ([]rolegate.Event, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+		WHERE request_id = ? ORDER BY seq`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: request events: %w", err)
+	}
+	defer rows.Close()
+	var events []rolegate.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: request events: %w", err)
+		}
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}

@@ -1,0 +1,162 @@
+// Package sqlite stores rolegate's state in one SQLite file: requests,
+// approvals, the provisioning queue, sessions and the audit trail. Every
+// service method is one transaction, and the audit events describing a
+// change are written in the same transaction as the change.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	_ "modernc.org/sqlite" // pure-Go driver: a static binary, no cgo
+)
+
+// DB is the open database: one connection for writes (SQLite allows one
+// writer at a time; queueing in Go is cheaper than SQLITE_BUSY retries) and
+// a small pool for reads, which WAL lets run beside the writer.
+type DB struct {
+	write *sql.DB
+	read  *sql.DB
+	path  string
+	// now is the clock; tests replace it.
+	now func() time.Time
+	// onEvent is told of every audit event appended (metrics); may be nil.
+	onEvent func(action string)
+}
+
+// pragmas are set on every connection.
+//   - WAL: readers never block the writer, and the reverse.
+//   - synchronous=FULL: an acknowledged approval or audit event survives a
+//     power cut, not only a process crash; the cost is one fsync per commit,
+//     which our write rate (people clicking) affords easily.
+//   - foreign_keys: the schema's REFERENCES are enforced.
+//   - busy_timeout: a second process (rolegate backup, audit verify) waits
+//     instead of failing.
+var pragmas = []string{
+	"journal_mode(WAL)",
+	"synchronous(FULL)",
+	"foreign_keys(1)",
+	"busy_timeout(5000)",
+	"temp_store(MEMORY)",
+	"cache_size(-16000)",
+}
+
+// Open opens (creating if needed) the database at path and applies pending
+// migrations. A database newer than this binary is refused.
+func Open(ctx context.Context, path string) (*DB, error) {
+	db, err := OpenNoMigrate(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenNoMigrate opens the database without touching its schema.
+func OpenNoMigrate(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: create the database folder: %w", err)
+		}
+	}
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	// BEGIN IMMEDIATE takes the write lock up front, so a read-then-write
+	// transaction can never fail half way with SQLITE_BUSY.
+	writeDSN := "file:" + path + "?" + q.Encode() + "&_txlock=immediate"
+	readDSN := "file:" + path + "?" + q.Encode() + "&mode=ro"
+
+	write, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	n := max(4, runtime.NumCPU()*2)
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return &DB{write: write, read: read, path: path, now: time.Now}, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// SetClock replaces the clock (tests only).
+func (db *DB) SetClock(now func() time.Time) { db.now = now }
+
+// Ping checks that the database answers a query, for /readyz.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Tx is a write transaction; helpers that change data take it, so that a
+// service method and its audit events commit or roll back together.
+type Tx struct {
+	*sql.Tx
+	db  *DB
+	now time.Time
+}
+
+// update runs fn in one write transaction.
+func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, db: db, now: db.now().UTC().Truncate(time.Millisecond)}
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// ms converts a time to the stored Unix milliseconds.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UTC().UnixMilli()
+}
+
+// fromMS converts stored Unix milliseconds to a UTC time.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}

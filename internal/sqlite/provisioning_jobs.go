@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Job is one claimed unit of provisioning work: create the role of one
+// approved request.
+type Job struct {
+	RequestID int64
+	RoleName  string
+	// Payload is the exact body approved; ApprovedHashes are the hashes each
+	// approval bound to. The worker refuses to send a payload that does not
+	// hash to every one of them.
+	Payload        []byte
+	ApprovedHashes []string
+	Attempt        int // 1 for the first claim
+	// Reconcile is true when an earlier attempt may have reached the
+	// upstream: the worker must look the role up before creating it.
+	Reconcile bool
+	Owner     string
+}
+
+// enqueueProvisioning writes the hand-off row for a fully approved request.
+func (tx *Tx) enqueueProvisioning(ctx context.Context, req *rolegate.Request) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO provisioning_jobs (request_id, state, run_after, created_at, updated_at)
+		VALUES (?, 'queued', ?, ?, ?)`, req.ID, ms(tx.now), ms(tx.now), ms(tx.now))
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue provisioning of %d: %w", req.ID, err)
+	}
+	return nil
+}
+
+// requeueProvisioning makes a failed job runnable again, with a fresh budget.
+func (tx *Tx) requeueProvisioning(ctx context.Context, requestID int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'queued', attempts = 0, run_after = ?,
+		lease_owner = '', lease_until = 0, last_error = '', updated_at = ? WHERE request_id = ? AND state = 'failed'`,
+		ms(tx.now), ms(tx.now), requestID)
+	if err != nil {
+		return fmt.Errorf("sqlite: requeue provisioning of %d: %w", requestID, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return rolegate.Errorf(rolegate.ECONFLICT, "This request's provisioning is not in a failed state.")
+	}
+	return nil
+}
+
+// ClaimJob takes the next runnable job (queued and due, or running with an
+// expired lease) for owner, for the length of lease. It returns nil when
+// nothing is runnable. The claim moves the request to provisioning and
+// records the attempt in the audit trail.
+func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*Job, error) {
+	var job *Job
+	err := db.update(ctx, func(tx *Tx) error {
+		var id int64
+		var state string
+		var attempts int
+		var maybeUpstream bool
+		err := tx.QueryRowContext(ctx, `SELECT request_id, state, attempts, maybe_upstream FROM provisioning_jobs
+			WHERE (state = 'queued' AND run_after <= ?) OR (state = 'running' AND lease_until <= ?)
+			ORDER BY run_after, request_id LIMIT 1`, ms(tx.now), ms(tx.now)).Scan(&id, &state, &attempts, &maybeUpstream)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("sqlite: find runnable job: %w", err)
+		}
+		req, err := getRequest(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		from := req.Status
+		if from != rolegate.StatusApproved && from != rolegate.StatusProvisioning {
+			return fmt.Errorf("sqlite: job %d is runnable but its request is %s", id, from)
+		}
+		// A claim that follows any earlier claim may follow a call that
+		// reached the upstream; so may a lease that ran out.
+		reconcile := maybeUpstream || attempts > 0 || state == "running"
+		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'running', attempts = attempts + 1,
+			lease_owner = ?, lease_until = ?, maybe_upstream = 1, updated_at = ? WHERE request_id = ?`,
+			owner, ms(tx.now.Add(lease)), ms(tx.now), id); err != nil {
+			return fmt.Errorf("sqlite: claim job %d: %w", id, err)
+		}
+		if err := tx.move(ctx, req, from, rolegate.StatusProvisioning); err != nil {
+			return err
+		}
+		job = &Job{RequestID: id, RoleName: req.RoleName, Payload: req.Payload, Attempt: attempts + 1, Reconcile: reconcile, Owner: owner}
+		for _, a := range req.Approvals {
+			job.ApprovedHashes = append(job.ApprovedHashes, a.PayloadHash)
+		}
+		details := map[string]any{"attempt": job.Attempt, "reconcile": reconcile}
+		if state == "running" {
+			details["reason"] = "the previous worker's lease expired"
+		}
+		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.ActionProvisioningAttempt, rolegate.OutcomeSuccess, details)
+	})
+	return job, err
+}
+
+// ReleaseLeases makes every running job claimable at once. The server calls
+// it at start: one rolegate process serves a database (the serve command
+// holds a lock file), so a running job at start belongs to a dead process.
+func (db *DB) ReleaseLeases(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET lease_until = 0, updated_at = ? WHERE state = 'running'`, ms(tx.now))
+		if err != nil {
+			return fmt.Errorf("sqlite: release leases: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+// ProvisionedRole is what the upstream returned for a created (or adopted) role.
+type ProvisionedRole struct {
+	ID           string
+	Name         string
+	Description  string
+	Permissions  []string
+	ResourceType string
+}
+
+// CompleteJob marks job done and its request provisioned with role. adopted
+// says the role was found upstream rather than created by this attempt.
+func (db *DB) CompleteJob(ctx context.Context, job *Job, role ProvisionedRole, adopted bool) error {
+	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
+		raw, _ := json.Marshal(role)
+		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'done', lease_owner = '', lease_until = 0,
+			last_error = '', updated_at = ? WHERE request_id = ?`, ms(tx.now), job.RequestID); err != nil {
+			return fmt.Errorf("sqlite: complete job %d: %w", job.RequestID, err)
+		}
+		if err := tx.move(ctx, req, rolegate.StatusProvisioning, rolegate.StatusProvisioned); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE requests SET upstream_role_id = ?, upstream_resource_type = ?,
+			upstream_role = ?, failure_message = '' WHERE id = ?`, role.ID, role.ResourceType, string(raw), job.RequestID); err != nil {
+			return fmt.Errorf("sqlite: store role of %d: %w", job.RequestID, err)
+		}
+		action := rolegate.ActionProvisioningSucceeded
+		if adopted {
+			action = rolegate.ActionProvisioningAdopted
+		}
+		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, action, rolegate.OutcomeSuccess, map[string]any{
+			"role_id": role.ID, "resource_type": role.ResourceType, "permissions": role.Permissions, "attempt": job.Attempt,
+		})
+	})
+}
+
+// RetryJobLater records a failed attempt that may succeed later and makes
+// the job runnable again after delay.
+func (db *DB) RetryJobLater(ctx context.Context, job *Job, delay time.Duration, reason string) error {
+	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'queued', run_after = ?, lease_owner = '',
+			lease_until = 0, last_error = ?, updated_at = ? WHERE request_id = ?`,
+			ms(tx.now.Add(delay)), reason, ms(tx.now), job.RequestID); err != nil {
+			return fmt.Errorf("sqlite: reschedule job %d: %w", job.RequestID, err)
+		}
+		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.ActionProvisioningRetrying, rolegate.OutcomeFailure, map[string]any{
+			"attempt": job.Attempt, "error": reason, "retry_in": delay.Round(time.Millisecond).String(),
+		})
+	})
+}
+
+// FailJob ends the job: the request becomes failed with message (already
+// redacted), which is shown to the people involved. action says why
+// (provisioning.failed, or provisioning.verify_mismatch); role is set when a
+// role exists upstream but does not match what was approved.
+func (db *DB) FailJob(ctx context.Context, job *Job, action, message string, role *ProvisionedRole) error {
+	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'failed', lease_owner = '', lease_until = 0,
+			last_error = ?, updated_at = ? WHERE request_id = ?`, message, ms(tx.now), job.RequestID); err != nil {
+			return fmt.Errorf("sqlite: fail job %d: %w", job.RequestID, err)
+		}
+		if err := tx.move(ctx, req, rolegate.StatusProvisioning, rolegate.StatusFailed); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE requests SET failure_message = ? WHERE id = ?`, message, job.RequestID); err != nil {
+			return fmt.Errorf("sqlite: store failure of %d: %w", job.RequestID, err)
+		}
+		details := map[string]any{"attempt": job.Attempt, "error": message}
+		if role != nil {
+			details["role_id"], details["permissions"] = role.ID, role.Permissions
+		}
+		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, action, rolegate.OutcomeFailure, details)
+	})
+}
+
+// finishJob runs fn only while job is still leased to its owner: a worker
+// whose lease ran out and was taken over must not overwrite the new owner.
+func (db *DB) finishJob(ctx context.Context, job *Job, fn func(tx *Tx, req *rolegate.Request) error) error {
+	return db.update(ctx, func(tx *Tx) error {
+		var owner, state string
+		err := tx.QueryRowContext(ctx, `SELECT lease_owner, state FROM provisioning_jobs WHERE request_id = ?`, job.RequestID).Scan(&owner, &state)
+		if err != nil {
+			return fmt.Errorf("sqlite: read job %d: %w", job.RequestID, err)
+		}
+		if state != "running" || owner != job.Owner {
+			return ErrLeaseLost
+		}
+		req, err := getRequest(ctx, tx, job.RequestID)
+		if err != nil {
+			return err
+		}
+		return fn(tx, req)
+	})
+}
+
+// ErrLeaseLost means another worker now owns the job.
+var ErrLeaseLost = errors.New("sqlite: the job's lease was lost to another worker")
+
+// QueueStats describes the provisioning queue, for metrics and the worker.
+type QueueStats struct {
+	Depth       int           // jobs queued or running
+	OldestAge   time.Duration // age of the oldest of them
+	NextRunAt   time.Time     // earliest run_after of a queued job (zero: none)
+	LeaseExpiry time.Time     // earliest lease end of a running job (zero: none)
+}
+
+// QueueStats reads the queue's state.
+func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
+	var st QueueStats
+	var oldest, next, lease sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at),
+		MIN(CASE WHEN state = 'queued' THEN run_after END), MIN(CASE WHEN state = 'running' THEN lease_until END)
+		FROM provisioning_jobs WHERE state IN ('queued','running')`).Scan(&st.Depth, &oldest, &next, &lease)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: queue stats: %w", err)
+	}
+	if oldest.Valid {
+		st.OldestAge = db.now().Sub(fromMS(oldest.Int64))
+	}
+	if next.Valid {
+		st.NextRunAt = fromMS(next.Int64)
+	}
+	if lease.Valid {
+		st.LeaseExpiry = fromMS(lease.Int64)
+	}
+	return st, nil
+}
+
+// CountByStatus returns how many requests are in each status (metrics).
+func (db *DB) CountByStatus(ctx context.Context) (map[rolegate.Status]int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM requests GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count by status: %w", err)
+	}
+	defer rows.Close()
+	out := map[rolegate.Status]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[rolegate.Status(st)] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,450 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Requests is the life cycle of role requests: every transition is one
+// write transaction with a conditional update on the current status, and
+// writes its audit events in the same transaction.
+type Requests struct {
+	db                *DB
+	requiredApprovals int
+	expireAfter       time.Duration
+	// handedOff is told (after commit) that a request was queued for
+	// provisioning, so that the worker wakes at once; may be nil.
+	handedOff func(requestID int64)
+}
+
+// RequestsConfig holds the policy knobs of the life cycle.
+type RequestsConfig struct {
+	RequiredApprovals int           // distinct approvals needed (before the sensitive bonus)
+	ExpireAfter       time.Duration // a pending request expires after this long
+	HandedOff         func(requestID int64)
+}
+
+// NewRequests returns the request service over db.
+func NewRequests(db *DB, cfg RequestsConfig) *Requests {
+	if cfg.RequiredApprovals < 1 {
+		cfg.RequiredApprovals = 1
+	}
+	if cfg.ExpireAfter <= 0 {
+		cfg.ExpireAfter = 14 * 24 * time.Hour
+	}
+	return &Requests{db: db, requiredApprovals: cfg.RequiredApprovals, expireAfter: cfg.ExpireAfter, handedOff: cfg.HandedOff}
+}
+
+// Create validates in against the catalog and the names already taken, and
+// stores a new pending request with its exact payload.
+func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate.RequestInput, catalog *rolegate.Catalog) (*rolegate.Request, error) {
+	if !actor.Has(rolegate.RoleRequester) {
+		return nil, rolegate.Errorf(rolegate.EFORBIDDEN, "You are not allowed to file role requests.")
+	}
+	in = in.Normalize()
+	if errs := in.Validate(catalog); errs != nil {
+		return nil, rolegate.Invalid(errs)
+	}
+	payload, hash := in.Payload()
+	perms, _ := json.Marshal(in.Permissions)
+	req := &rolegate.Request{
+		RoleName: in.RoleName, Permissions: in.Permissions, Description: in.Description,
+		Justification: in.Justification, Payload: payload, PayloadHash: hash,
+		Status: rolegate.StatusPending, Requester: actor.Person,
+		RequiredApprovals: rolegate.RequiredApprovals(s.requiredApprovals, catalog.AnySensitive(in.Permissions)),
+	}
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if msg, err := tx.roleNameTaken(ctx, in.RoleName); err != nil {
+			return err
+		} else if msg != "" {
+			return rolegate.Invalid(rolegate.FieldErrors{"role_name": msg})
+		}
+		req.CreatedAt, req.UpdatedAt = tx.now, tx.now
+		req.ExpiresAt = tx.now.Add(s.expireAfter)
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO requests (role_name, role_name_key, permissions, description, justification,
+				payload, payload_hash, status, requester_key, requester_email, requester_name,
+				required_approvals, created_at, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
+			req.RoleName, strings.ToLower(req.RoleName), string(perms), req.Description, req.Justification,
+			req.Payload, req.PayloadHash, actor.Key(), actor.Email, actor.DisplayName(),
+			req.RequiredApprovals, ms(tx.now), ms(tx.now), ms(req.ExpiresAt))
+		if err != nil {
+			if isUniqueViolation(err) {
+				return rolegate.Invalid(rolegate.FieldErrors{"role_name": "An open request already asks for a role with this name."})
+			}
+			return fmt.Errorf("sqlite: insert request: %w", err)
+		}
+		if req.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("sqlite: insert request: %w", err)
+		}
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestCreated, rolegate.OutcomeSuccess, map[string]any{
+			"permissions": in.Permissions, "payload_sha256": hash, "required_approvals": req.RequiredApprovals,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// RoleNameTaken says why name cannot be used ("" when it is free): an open
+// request, a provisioned request or a role already upstream has it.
+func (s *Requests) RoleNameTaken(ctx context.Context, name string) (string, error) {
+	return roleNameTaken(ctx, s.db.read, name)
+}
+
+func (tx *Tx) roleNameTaken(ctx context.Context, name string) (string, error) {
+	return roleNameTaken(ctx, tx, name)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func roleNameTaken(ctx context.Context, q querier, name string) (string, error) {
+	var id int64
+	var status string
+	err := q.QueryRowContext(ctx, `SELECT id, status FROM requests
+		WHERE role_name_key = ? AND status IN ('pending','approved','provisioning','failed','provisioned')
+		ORDER BY id DESC LIMIT 1`, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status)
+	switch {
+	case err == nil && status == string(rolegate.StatusProvisioned):
+		return fmt.Sprintf("A role with this name was already created through request #%d.", id), nil
+	case err == nil:
+		return fmt.Sprintf("Request #%d already asks for a role with this name.", id), nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", fmt.Errorf("sqlite: check role name: %w", err)
+	}
+	roles, _, err := upstreamRoles(ctx, q)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range roles {
+		if rolegate.SameRoleName(r.Name, name) {
+			return "A role with this name already exists in the organization.", nil
+		}
+	}
+	return "", nil
+}
+
+// Get returns request id with its approvals.
+func (s *Requests) Get(ctx context.Context, id int64) (*rolegate.Request, error) {
+	return getRequest(ctx, s.db.read, id)
+}
+
+const requestColumns = `id, role_name, permissions, description, justification, payload, payload_hash,
+	status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
+	expires_at, upstream_role_id, upstream_resource_type, failure_message,
+	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id)`
+
+func scanRequest(row scanner) (*rolegate.Request, error) {
+	var r rolegate.Request
+	var perms, key string
+	var created, updated, expires int64
+	err := row.Scan(&r.ID, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
+		&r.Status, &key, &r.Requester.Email, &r.Requester.Name, &r.RequiredApprovals, &created, &updated,
+		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &r.NumApprovals)
+	if err != nil {
+		return nil, err
+	}
+	r.Requester.Issuer, r.Requester.Subject, _ = strings.Cut(key, "|")
+	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(created), fromMS(updated), fromMS(expires)
+	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
+		return nil, fmt.Errorf("sqlite: request %d permissions: %w", r.ID, err)
+	}
+	return &r, nil
+}
+
+func getRequest(ctx context.Context, q querier, id int64) (*rolegate.Request, error) {
+	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT approver_key, approver_email, approver_name, payload_hash, comment, created_at
+		FROM approvals WHERE request_id = ? ORDER BY created_at, approver_key`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: approvals of %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a rolegate.Approval
+		var key string
+		var at int64
+		if err := rows.Scan(&key, &a.Approver.Email, &a.Approver.Name, &a.PayloadHash, &a.Comment, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: approvals of %d: %w", id, err)
+		}
+		a.Approver.Issuer, a.Approver.Subject, _ = strings.Cut(key, "|")
+		a.At = fromMS(at)
+		r.Approvals = append(r.Approvals, a)
+	}
+	return r, rows.Err()
+}
+
+// List returns the requests matching f, newest first unless f.OldestFirst,
+// and how many match in all (for pagination).
+func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*rolegate.Request, int, error) {
+	var where []string
+	var args []any
+	if f.RequesterKey != "" {
+		where = append(where, "requester_key = ?")
+		args = append(args, f.RequesterKey)
+	}
+	if f.NotRequester != "" {
+		where = append(where, "requester_key <> ?")
+		args = append(args, f.NotRequester)
+	}
+	if len(f.Statuses) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(f.Statuses)), ",")
+		where = append(where, "status IN ("+marks+")")
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: count requests: %w", err)
+	}
+	order := " ORDER BY id DESC"
+	if f.OldestFirst {
+		order = " ORDER BY id"
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests`+cond+order+` LIMIT ? OFFSET ?`,
+		append(args, limit, max(f.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list requests: %w", err)
+	}
+	defer rows.Close()
+	var list []*rolegate.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sqlite: list requests: %w", err)
+		}
+		list = append(list, r)
+	}
+	return list, total, rows.Err()
+}
+
+// Approve records actor's approval of the exact payload whose hash they were
+// shown. The approval that completes the count moves the request to
+// approved and queues it for provisioning, in the same transaction.
+func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string) (*rolegate.Request, error) {
+	comment = strings.TrimSpace(comment)
+	if msg := rolegate.ValidateComment(comment, false); msg != "" {
+		return nil, rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
+	}
+	var handedOff bool
+	var req *rolegate.Request
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if req, err = getRequest(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := rolegate.CheckDecide(actor.Principal, req); err != nil {
+			return err
+		}
+		if seenHash != req.PayloadHash {
+			return rolegate.Errorf(rolegate.ECONFLICT, "The payload you reviewed is not the one on file; reload the request and review it again.")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO approvals (request_id, approver_key, approver_email, approver_name, payload_hash, comment, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, actor.Key(), actor.Email, actor.DisplayName(), req.PayloadHash, comment, ms(tx.now)); err != nil {
+			if isUniqueViolation(err) {
+				return rolegate.Errorf(rolegate.ECONFLICT, "You have already approved this request.")
+			}
+			return fmt.Errorf("sqlite: insert approval: %w", err)
+		}
+		req.Approvals = append(req.Approvals, rolegate.Approval{Approver: actor.Person, PayloadHash: req.PayloadHash, Comment: comment, At: tx.now})
+		complete := len(req.Approvals) >= req.RequiredApprovals
+		if err := tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestApproved, rolegate.OutcomeSuccess, map[string]any{
+			"comment": comment, "payload_sha256": req.PayloadHash, "approvals": len(req.Approvals),
+			"required_approvals": req.RequiredApprovals, "complete": complete,
+		}); err != nil {
+			return err
+		}
+		if !complete {
+			return tx.touch(ctx, id)
+		}
+		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusApproved); err != nil {
+			return err
+		}
+		if err := tx.enqueueProvisioning(ctx, req); err != nil {
+			return err
+		}
+		handedOff = true
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionProvisioningQueued, rolegate.OutcomeSuccess, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if handedOff && s.handedOff != nil {
+		s.handedOff(id)
+	}
+	return req, nil
+}
+
+// Reject ends a pending request; one rejection is enough.
+func (s *Requests) Reject(ctx context.Context, actor rolegate.Actor, id int64, comment string) (*rolegate.Request, error) {
+	comment = strings.TrimSpace(comment)
+	if msg := rolegate.ValidateComment(comment, true); msg != "" {
+		return nil, rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
+	}
+	return s.decide(ctx, id, func(tx *Tx, req *rolegate.Request) error {
+		if err := rolegate.CheckDecide(actor.Principal, req); err != nil {
+			return err
+		}
+		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusRejected); err != nil {
+			return err
+		}
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestRejected, rolegate.OutcomeSuccess, map[string]any{"comment": comment})
+	})
+}
+
+// Cancel withdraws a pending request; only its requester may.
+func (s *Requests) Cancel(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
+	return s.decide(ctx, id, func(tx *Tx, req *rolegate.Request) error {
+		if err := rolegate.CheckCancel(actor.Principal, req); err != nil {
+			return err
+		}
+		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusCancelled); err != nil {
+			return err
+		}
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestCancelled, rolegate.OutcomeSuccess, nil)
+	})
+}
+
+// RetryProvisioning puts a failed request back in the provisioning queue (admins).
+func (s *Requests) RetryProvisioning(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
+	req, err := s.decide(ctx, id, func(tx *Tx, req *rolegate.Request) error {
+		if err := rolegate.CheckRetry(actor.Principal, req); err != nil {
+			return err
+		}
+		if err := tx.move(ctx, req, rolegate.StatusFailed, rolegate.StatusApproved); err != nil {
+			return err
+		}
+		if err := tx.requeueProvisioning(ctx, req.ID); err != nil {
+			return err
+		}
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionProvisioningRetried, rolegate.OutcomeSuccess, nil)
+	})
+	if err == nil && s.handedOff != nil {
+		s.handedOff(id)
+	}
+	return req, err
+}
+
+// ExpireDue expires every pending request past its expiry time and returns
+// how many it expired.
+func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?`, ms(s.db.now()))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: due requests: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	n := 0
+	for _, id := range ids {
+		_, err := s.decide(ctx, id, func(tx *Tx, req *rolegate.Request) error {
+			if req.Status != rolegate.StatusPending || req.ExpiresAt.After(tx.now) {
+				return errSkip
+			}
+			if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusExpired); err != nil {
+				return err
+			}
+			return tx.appendRequestEvent(ctx, rolegate.System("expiry"), req, rolegate.ActionRequestExpired, rolegate.OutcomeSuccess,
+				map[string]any{"reason": fmt.Sprintf("No decision within %s of submission.", s.expireAfter)})
+		})
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, errSkip):
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// errSkip rolls a transaction back without it being a failure.
+var errSkip = errors.New("skip")
+
+// decide loads request id in a write transaction and runs fn on it.
+func (s *Requests) decide(ctx context.Context, id int64, fn func(tx *Tx, req *rolegate.Request) error) (*rolegate.Request, error) {
+	var req *rolegate.Request
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if req, err = getRequest(ctx, tx, id); err != nil {
+			return err
+		}
+		return fn(tx, req)
+	})
+	return req, err
+}
+
+// move changes a request's status only if it is still in from: the
+// conditional update is what makes racing transitions safe.
+func (tx *Tx) move(ctx context.Context, req *rolegate.Request, from, to rolegate.Status) error {
+	if !rolegate.CanMove(from, to) {
+		return fmt.Errorf("sqlite: request %d: %s → %s is not a transition of the life cycle", req.ID, from, to)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
+		string(to), ms(tx.now), req.ID, string(from))
+	if err != nil {
+		return fmt.Errorf("sqlite: move request %d to %s: %w", req.ID, to, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return rolegate.Errorf(rolegate.ECONFLICT, "This request changed in the meantime; reload it.")
+	}
+	req.Status, req.UpdatedAt = to, tx.now
+	return nil
+}
+
+func (tx *Tx) touch(ctx context.Context, id int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE requests SET updated_at = ? WHERE id = ?`, ms(tx.now), id)
+	return err
+}
+
+// appendRequestEvent records an event about req.
+func (tx *Tx) appendRequestEvent(ctx context.Context, actor rolegate.Actor, req *rolegate.Request, action, outcome string, details map[string]any) error {
+	e := rolegate.NewEvent(actor, action, outcome, details)
+	e.RequestID, e.RoleName = req.ID, req.RoleName
+	return tx.appendEvent(ctx, e)
+}
+
+// isUniqueViolation reports a UNIQUE or PRIMARY KEY constraint failure,
+// by the driver's extended result code rather than its message.
+func isUniqueViolation(err error) bool {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	return coded.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || coded.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}

@@ -1,0 +1,172 @@
+// Package views renders rolegate's pages with templ. View models live next
+// to the components; views know the domain types but nothing of HTTP or SQL.
+package views
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Chrome is what every page's frame needs: who is signed in, the CSRF token
+// for forms, which navigation entry is current, and the asset URLs.
+type Chrome struct {
+	Principal *rolegate.Principal // nil when signed out
+	CSRFToken string
+	Dev       bool
+	Active    string // "new", "mine", "reviews", "audit"
+	CSSURL    string
+	JSURL     string
+	Flash     Flash
+}
+
+// Flash is a one-line message at the top of a page.
+type Flash struct {
+	Kind string // "ok", "bad", "warn"
+	Text string
+}
+
+// hxHeaders is the hx-headers value that sends the CSRF token with every
+// htmx request.
+func (c Chrome) hxHeaders() string {
+	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": c.CSRFToken})
+	return string(b)
+}
+
+// htmxConfig keeps htmx within a strict CSP: no eval, no injected styles, no
+// scripts from swapped content, no history snapshots in localStorage.
+const htmxConfig = `{"allowEval":false,"allowScriptTags":false,"includeIndicatorStyles":false,"historyCacheSize":0,"refreshOnHistoryMiss":true,"selfRequestsOnly":true,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
+
+func (c Chrome) has(role rolegate.PortalRole) bool {
+	return c.Principal != nil && c.Principal.Has(role)
+}
+
+func current(active, name string) string {
+	if active == name {
+		return "page"
+	}
+	return ""
+}
+
+// when formats a time for people: UTC, to the minute.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// whenPrecise formats a time to the millisecond (audit rows).
+func whenPrecise(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05.000Z")
+}
+
+func statusClass(s rolegate.Status) string { return "status " + string(s) }
+
+func requestURL(id int64) string { return fmt.Sprintf("/requests/%d", id) }
+
+func itoa(n int) string { return fmt.Sprint(n) }
+
+func i64(n int64) string { return fmt.Sprint(n) }
+
+// PrettyJSON indents a JSON payload for display; the bytes sent upstream are
+// the compact original.
+func PrettyJSON(b []byte) string {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return string(b)
+	}
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return string(b)
+	}
+	return string(out)
+}
+
+// TimelineItem is one line of a request's timeline.
+type TimelineItem struct {
+	At      time.Time
+	Actor   string
+	What    string
+	Comment string
+	Detail  string
+	Failed  bool
+}
+
+// Timeline turns a request's audit events into sentences.
+func Timeline(events []rolegate.Event) []TimelineItem {
+	items := make([]TimelineItem, 0, len(events))
+	for _, e := range events {
+		var d map[string]any
+		_ = json.Unmarshal(e.Details, &d)
+		str := func(k string) string {
+			if v, ok := d[k]; ok && v != nil {
+				return fmt.Sprint(v)
+			}
+			return ""
+		}
+		item := TimelineItem{At: e.At, Actor: e.ActorName, Comment: str("comment"), Failed: e.Outcome == rolegate.OutcomeFailure}
+		switch e.Action {
+		case rolegate.ActionRequestCreated:
+			item.What = "Submitted the request"
+			item.Detail = "Payload SHA-256 " + str("payload_sha256") + "; approvals needed: " + str("required_approvals")
+		case rolegate.ActionRequestApproved:
+			item.What = fmt.Sprintf("Approved (%s of %s)", str("approvals"), str("required_approvals"))
+			item.Detail = "Approved payload SHA-256 " + str("payload_sha256")
+		case rolegate.ActionRequestRejected:
+			item.What = "Rejected the request"
+		case rolegate.ActionRequestCancelled:
+			item.What = "Cancelled the request"
+		case rolegate.ActionRequestExpired:
+			item.What = "The request expired"
+			item.Detail = str("reason")
+		case rolegate.ActionProvisioningQueued:
+			item.What = "Handed to provisioning"
+		case rolegate.ActionProvisioningAttempt:
+			item.What = "Provisioning attempt " + str("attempt")
+			if r := str("reason"); r != "" {
+				item.Detail = r
+			}
+		case rolegate.ActionProvisioningRetrying:
+			item.What = "Attempt " + str("attempt") + " failed; retrying in " + str("retry_in")
+			item.Detail = str("error")
+		case rolegate.ActionProvisioningSucceeded:
+			item.What = "Created the role " + str("role_id")
+		case rolegate.ActionProvisioningAdopted:
+			item.What = "Found the role " + str("role_id") + " already created and adopted it"
+		case rolegate.ActionProvisioningFailed:
+			item.What = "Provisioning failed"
+			item.Detail = str("error")
+		case rolegate.ActionProvisioningMismatch:
+			item.What = "The created role does not match what was approved"
+			item.Detail = str("error")
+		case rolegate.ActionProvisioningRetried:
+			item.What = "Asked to retry provisioning"
+		case rolegate.ActionProvisioningAbandoned:
+			item.What = "Abandoned provisioning"
+		default:
+			item.What = e.Action
+		}
+		items = append(items, item)
+	}
+	return items
+}
+
+// Pager is a simple offset pager.
+type Pager struct {
+	Page, PerPage, Total int
+	BaseURL             string // with the filter's query, without page
+}
+
+func (p Pager) HasPrev() bool { return p.Page > 1 }
+func (p Pager) HasNext() bool { return p.Page*p.PerPage < p.Total }
+func (p Pager) link(page int) string {
+	sep := "?"
+	if strings.Contains(p.BaseURL, "?") {
+		sep = "&"
+	}
+	return fmt.Sprintf("%s%spage=%d", p.BaseURL, sep, page)
+}

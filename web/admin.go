@@ -1,0 +1,33 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/views"
+)
+
+// adminPage shows failed provisioning and the catalog's state.
+func (s *Server) adminPage(c echo.Context) error {
+	failed, _, err := s.Requests.List(ctx(c), rolegate.RequestFilter{Statuses: []rolegate.Status{rolegate.StatusFailed}, Limit: 200})
+	if err != nil {
+		return err
+	}
+	roles, at := s.Catalog.Roles()
+	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles}
+	if !at.IsZero() {
+		v.CatalogRefreshed = at.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return s.render(c, http.StatusOK, views.AdminPage(s.chrome(c, "admin"), v))
+}
+
+// refreshCatalog reads the organization's roles again.
+func (s *Server) refreshCatalog(c echo.Context) error {
+	if err := s.Catalog.Refresh(ctx(c), s.actor(c)); err != nil {
+		s.Logger.Error("catalog refresh", "err", err)
+		return rolegate.Errorf(rolegate.EUNAVAILABLE, "The organization's roles could not be read: %s", rolegate.ErrorMessage(err))
+	}
+	return redirectAfterPost(c, "/admin?done=refreshed")
+}

@@ -1,0 +1,203 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/sso"
+	"github.com/rolegate/rolegate/views"
+)
+
+// cookieNames take the __Host- prefix over https: the browser then refuses
+// them unless Secure, host-only and Path=/.
+type cookieNames struct {
+	session, signin string
+	secure          bool
+}
+
+func newCookieNames(secure bool) cookieNames {
+	if secure {
+		return cookieNames{session: "__Host-rolegate_session", signin: "__Host-rolegate_signin", secure: true}
+	}
+	return cookieNames{session: "rolegate_session", signin: "rolegate_signin"}
+}
+
+func (s *Server) setCookie(c echo.Context, name, value string, maxAge time.Duration) {
+	c.SetCookie(&http.Cookie{
+		Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.cookies.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(maxAge.Seconds()),
+	})
+}
+
+func (s *Server) clearCookie(c echo.Context, name string) {
+	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/", HttpOnly: true, Secure: s.cookies.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+// signinTTL bounds how long a sign-in may take at the identity provider.
+const signinTTL = sso.AttemptLifetime
+
+// login starts a sign-in at the identity provider (or the dev page).
+func (s *Server) login(c echo.Context) error {
+	returnTo := sso.SafeReturnPath(c.QueryParam("return_to"))
+	if s.SSO == nil {
+		return c.Redirect(http.StatusSeeOther, "/auth/dev?return_to="+urlQueryEscape(returnTo))
+	}
+	return s.startSignIn(c, returnTo, 0, "")
+}
+
+// startSignIn redirects to the identity provider, keeping the attempt's
+// secrets server-side, bound to this browser by a short-lived cookie.
+func (s *Server) startSignIn(c echo.Context, returnTo string, maxAge time.Duration, pending string) error {
+	authURL, a := s.SSO.Begin(returnTo, maxAge)
+	token, err := s.DB.SaveSigninAttempt(ctx(c), sqlite.SigninAttempt{
+		State: a.State, Nonce: a.Nonce, CodeVerifier: a.CodeVerifier, ReturnTo: a.ReturnTo, MaxAge: a.MaxAge, PendingAction: pending,
+	}, signinTTL)
+	if err != nil {
+		return err
+	}
+	s.setCookie(c, s.cookies.signin, token, signinTTL)
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", authURL)
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.Redirect(http.StatusSeeOther, authURL)
+}
+
+// callback completes a sign-in: the attempt is taken (single use), the
+// provider's answer checked by internal/sso, and a fresh session created.
+func (s *Server) callback(c echo.Context) error {
+	if s.SSO == nil {
+		return echo.ErrNotFound
+	}
+	cookie, err := c.Cookie(s.cookies.signin)
+	s.clearCookie(c, s.cookies.signin)
+	if err != nil || cookie.Value == "" {
+		return s.signInFailed(c, "no_attempt", errors.New("no sign-in attempt cookie"))
+	}
+	stored, err := s.DB.TakeSigninAttempt(ctx(c), cookie.Value)
+	if errors.Is(err, sqlite.ErrNoSession) {
+		return s.signInFailed(c, "attempt_unknown", err)
+	} else if err != nil {
+		return err
+	}
+	attempt := sso.Attempt{State: stored.State, Nonce: stored.Nonce, CodeVerifier: stored.CodeVerifier,
+		ReturnTo: stored.ReturnTo, MaxAge: stored.MaxAge, CreatedAt: s.Now().Add(-time.Second)}
+	q := c.QueryParams()
+	if q.Get("error") != "" {
+		return s.signInFailed(c, "provider_error", sso.CallbackError(attempt, q.Get("state"), q.Get("error"), q.Get("error_description")))
+	}
+	id, err := s.SSO.Finish(ctx(c), attempt, q.Get("state"), q.Get("code"))
+	if err != nil {
+		return s.signInFailed(c, string(sso.ReasonOf(err)), err)
+	}
+	policy := rolegate.GroupPolicy{RequesterGroups: s.Config.RequesterGroups, ApproverGroups: s.Config.ApproverGroups,
+		AuditorGroups: s.Config.AuditorGroups, AdminGroups: s.Config.AdminGroups}
+	principal := rolegate.Principal{
+		Person: rolegate.Person{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, Name: id.Name},
+		Roles:  policy.RolesFor(id.Groups),
+	}
+	if err := s.beginSession(c, principal, id.AuthTime); err != nil {
+		return err
+	}
+	if stored.PendingAction != "" {
+		return s.resumePendingAction(c, principal, stored.PendingAction)
+	}
+	return c.Redirect(http.StatusSeeOther, stored.ReturnTo)
+}
+
+// beginSession replaces whatever session the browser had with a new one.
+func (s *Server) beginSession(c echo.Context, p rolegate.Principal, authTime time.Time) error {
+	if old := sessionTokenFrom(ctx(c)); old != "" {
+		if err := s.DB.DeleteSession(ctx(c), old, s.actor(c)); err != nil {
+			s.Logger.Warn("delete previous session", "err", err)
+		}
+	}
+	actor := s.actor(c)
+	actor.Principal = p
+	token, sess, err := s.DB.CreateSession(ctx(c), actor, authTime, s.limits)
+	if err != nil {
+		return err
+	}
+	if s.Metrics != nil {
+		s.Metrics.SignIn("success")
+	}
+	s.setCookie(c, s.cookies.session, token, time.Until(sess.ExpiresAt))
+	c.SetRequest(c.Request().WithContext(withSession(ctx(c), sess, token)))
+	return nil
+}
+
+// signInFailed records a failed sign-in and shows a page to try again. The
+// reason is a code; the detail (without secrets) goes to the log only.
+func (s *Server) signInFailed(c echo.Context, reason string, err error) error {
+	s.Logger.Warn("sign-in failed", "reason", reason, "err", err, "request_id", requestIDFrom(ctx(c)))
+	if s.Metrics != nil {
+		s.Metrics.SignIn("failure")
+	}
+	e := rolegate.NewEvent(s.actor(c), rolegate.ActionSignInFailed, rolegate.OutcomeFailure, map[string]any{"reason": reason})
+	e.ActorKey = "anonymous"
+	if aerr := s.DB.AppendEvent(ctx(c), e); aerr != nil {
+		s.Logger.Error("record failed sign-in", "err", aerr)
+	}
+	msg := "We could not sign you in. This can happen when a sign-in link is used twice or took too long. Please try again."
+	if reason == string(sso.ReasonProviderUnreachable) {
+		msg = "The company's sign-in service did not answer. Please try again in a moment."
+	}
+	return s.render(c, http.StatusUnauthorized, views.ErrorPage(s.chrome(c, ""), http.StatusUnauthorized,
+		"Sign-in failed", msg, "/auth/login", "Try again"))
+}
+
+// logoutConfirm is the sign-out page for browsers without JavaScript.
+func (s *Server) logoutConfirm(c echo.Context) error {
+	return s.render(c, http.StatusOK, views.SignOutPage(s.chrome(c, "")))
+}
+
+// logout deletes the session server-side.
+func (s *Server) logout(c echo.Context) error {
+	if err := s.DB.DeleteSession(ctx(c), sessionTokenFrom(ctx(c)), s.actor(c)); err != nil {
+		return err
+	}
+	s.clearCookie(c, s.cookies.session)
+	c.SetRequest(c.Request().WithContext(withSession(ctx(c), nil, "")))
+	providerLogout := ""
+	if s.SSO != nil {
+		if u, ok := s.SSO.EndSessionURL("", ""); ok {
+			providerLogout = u
+		}
+	}
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Retarget", "body")
+	}
+	return s.render(c, http.StatusOK, views.SignedOutPage(s.chrome(c, ""), providerLogout))
+}
+
+// pendingApproval is an approval waiting for a fresh authentication.
+type pendingApproval struct {
+	Kind        string `json:"kind"`
+	PersonKey   string `json:"person"`
+	RequestID   int64  `json:"request_id"`
+	PayloadHash string `json:"payload_hash"`
+	Comment     string `json:"comment"`
+}
+
+// resumePendingAction completes the approval that sent the person to
+// re-authenticate, if they came back as the same person.
+func (s *Server) resumePendingAction(c echo.Context, p rolegate.Principal, raw string) error {
+	var pa pendingApproval
+	if err := json.Unmarshal([]byte(raw), &pa); err != nil || pa.Kind != "approve" {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	if pa.PersonKey != p.Key() {
+		return rolegate.Errorf(rolegate.EFORBIDDEN, "You signed in as someone else; the approval was not recorded.")
+	}
+	if _, err := s.Requests.Approve(ctx(c), s.actor(c), pa.RequestID, pa.PayloadHash, pa.Comment); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, requestPath(pa.RequestID)+"?done=approved")
+}

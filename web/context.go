@@ -1,0 +1,58 @@
+package web
+
+import (
+	"context"
+
+	"github.com/rolegate/rolegate/internal/sqlite"
+)
+
+// Typed context helpers: per-request data rides on the request's context,
+// never on a shared struct.
+type ctxKey int
+
+const (
+	sessionKey ctxKey = iota
+	sessionTokenKey
+	requestIDKey
+	routeKey
+)
+
+func withSession(ctx context.Context, s *sqlite.Session, token string) context.Context {
+	ctx = context.WithValue(ctx, sessionKey, s)
+	return context.WithValue(ctx, sessionTokenKey, token)
+}
+
+// sessionFrom returns the signed-in session, or nil.
+func sessionFrom(ctx context.Context) *sqlite.Session {
+	s, _ := ctx.Value(sessionKey).(*sqlite.Session)
+	return s
+}
+
+func sessionTokenFrom(ctx context.Context) string {
+	t, _ := ctx.Value(sessionTokenKey).(string)
+	return t
+}
+
+func withRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// routeInfo is the matched route, for logs, metrics and access decisions.
+type routeInfo struct {
+	Method, Path string
+	Access       Access
+}
+
+func withRoute(ctx context.Context, r routeInfo) context.Context {
+	return context.WithValue(ctx, routeKey, r)
+}
+
+func routeFrom(ctx context.Context) (routeInfo, bool) {
+	r, ok := ctx.Value(routeKey).(routeInfo)
+	return r, ok
+}

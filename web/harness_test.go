@@ -1,0 +1,239 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/catalog"
+	"github.com/rolegate/rolegate/internal/config"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/sso"
+	"github.com/rolegate/rolegate/static"
+	"github.com/rolegate/rolegate/web"
+)
+
+// harness is a whole portal over real HTTP: a real SQLite file, the Admin
+// API simulator behind the real client, and either the dev sign-in or a
+// real OIDC provider (set opts.SSO).
+type harness struct {
+	t        *testing.T
+	URL      string
+	DB       *sqlite.DB
+	Requests *sqlite.Requests
+	Catalog  *catalog.Service
+	Sim      *simulator.Simulator
+	Config   *config.Config
+	Server   *web.Server
+	// HandedOff receives the ids queued for provisioning (no worker runs).
+	HandedOff chan int64
+}
+
+type harnessOptions struct {
+	// Env overrides configuration variables (dev mode is on unless SSO is set).
+	Env map[string]string
+	// SSO, when set, signs people in through a real identity provider.
+	SSO func(redirectURL string) *sso.Client
+}
+
+const testAdminKey = "sk-admin-test-key-never-shown"
+
+func newHarness(t *testing.T, opts harnessOptions) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{t: t, HandedOff: make(chan int64, 100)}
+
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	h.URL = srv.URL
+
+	env := map[string]string{"ROLEGATE_BASE_URL": srv.URL}
+	if opts.SSO == nil {
+		env["ROLEGATE_DEV"] = "1"
+		env["ROLEGATE_APPROVER_GROUPS"] = web.DevApproverGroup
+		env["ROLEGATE_AUDITOR_GROUPS"] = web.DevAuditorGroup
+		env["ROLEGATE_ADMIN_GROUPS"] = web.DevAdminGroup
+	} else {
+		env["ROLEGATE_OIDC_ISSUER"] = "https://placeholder.invalid" // replaced by the SSO client below
+		env["ROLEGATE_OIDC_CLIENT_ID"] = "rolegate-test"
+		env["ROLEGATE_OIDC_CLIENT_SECRET"] = "rolegate-test-secret"
+		env["ROLEGATE_APPROVER_GROUPS"] = "approvers"
+		env["ROLEGATE_AUDITOR_GROUPS"] = "auditors"
+		env["ROLEGATE_ADMIN_GROUPS"] = "admins"
+		env["OPENAI_ADMIN_KEY"] = testAdminKey
+	}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	cfg, err := config.Load(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	h.Config = cfg
+
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rolegate.db"))
+	if err != nil {
+		t.Fatalf("open db: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h.DB = db
+
+	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey})
+	simSrv := httptest.NewServer(h.Sim)
+	t.Cleanup(simSrv.Close)
+	upstream := adminapi.New(simSrv.URL+"/v1", adminapi.StaticKey(testAdminKey), simSrv.Client())
+	h.Catalog, err = catalog.NewService(ctx, "", db, func(ctx context.Context) ([]rolegate.ExistingRole, error) {
+		roles, err := upstream.ListRoles(ctx)
+		var out []rolegate.ExistingRole
+		for _, r := range roles {
+			out = append(out, rolegate.ExistingRole{ID: r.ID, Name: r.Name, Permissions: r.Permissions, Predefined: r.Predefined})
+		}
+		return out, err
+	})
+	if err != nil {
+		t.Fatalf("catalog: %v", err)
+	}
+	if err := h.Catalog.Refresh(ctx, rolegate.System("test")); err != nil {
+		t.Fatalf("catalog refresh: %v", err)
+	}
+	h.Requests = sqlite.NewRequests(db, sqlite.RequestsConfig{
+		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL,
+		HandedOff: func(id int64) { h.HandedOff <- id },
+	})
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ssoClient *sso.Client
+	if opts.SSO != nil {
+		ssoClient = opts.SSO(srv.URL + "/auth/callback")
+	}
+	h.Server = web.NewServer(web.Deps{
+		Config: cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, SSO: ssoClient,
+		Assets: assets, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	mux.Handle("/", h.Server)
+	return h
+}
+
+// browser is a cookie-keeping client that does not follow redirects, so
+// tests see each answer.
+type browser struct {
+	h *harness
+	*http.Client
+}
+
+func (h *harness) newBrowser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{h: h, Client: &http.Client{
+		Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// signInAs signs a dev persona in ("requester", "approver1", "approver2",
+// "auditor", "admin").
+func (h *harness) signInAs(persona string) *browser {
+	h.t.Helper()
+	b := h.newBrowser()
+	res := b.post("/auth/dev", url.Values{"persona": {persona}})
+	if res.StatusCode != http.StatusSeeOther {
+		h.t.Fatalf("dev sign-in as %s: status %d; want 303", persona, res.StatusCode)
+	}
+	return b
+}
+
+// page is a fetched answer with its body read.
+type page struct {
+	StatusCode int
+	Header     http.Header
+	Body       string
+}
+
+func (b *browser) get(path string) page {
+	b.h.t.Helper()
+	res, err := b.Get(b.h.URL + path)
+	if err != nil {
+		b.h.t.Fatalf("GET %s: %v", path, err)
+	}
+	return readPage(b.h.t, res)
+}
+
+// post sends a form as a same-origin browser would (Origin header set).
+func (b *browser) post(path string, form url.Values) page {
+	b.h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.h.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.h.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := b.Do(req)
+	if err != nil {
+		b.h.t.Fatalf("POST %s: %v", path, err)
+	}
+	return readPage(b.h.t, res)
+}
+
+// postWithToken fetches the CSRF token from a page of the session first.
+func (b *browser) postWithToken(path string, form url.Values) page {
+	b.h.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf_token", b.csrfToken())
+	return b.post(path, form)
+}
+
+var csrfPattern = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+func (b *browser) csrfToken() string {
+	b.h.t.Helper()
+	p := b.get("/auth/logout") // any signed-in page with a form
+	m := csrfPattern.FindStringSubmatch(p.Body)
+	if m == nil {
+		b.h.t.Fatalf("no CSRF token on the page (status %d)", p.StatusCode)
+	}
+	return m[1]
+}
+
+func readPage(t *testing.T, res *http.Response) page {
+	t.Helper()
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return page{StatusCode: res.StatusCode, Header: res.Header, Body: string(body)}
+}
+
+// fileRequest files a valid request as b and returns its id.
+func (h *harness) fileRequest(b *browser, roleName string, perms ...string) int64 {
+	h.t.Helper()
+	if len(perms) == 0 {
+		perms = []string{"api.groups.read"}
+	}
+	res := b.postWithToken("/requests", url.Values{
+		"role_name": {roleName}, "permissions": perms, "justification": {"Needed for the quarterly access review."},
+	})
+	if res.StatusCode != http.StatusSeeOther {
+		h.t.Fatalf("file request %q: status %d; want 303\n%s", roleName, res.StatusCode, res.Body)
+	}
+	var id int64
+	loc := res.Header.Get("Location")
+	if _, err := fmtSscanf(loc, "/requests/%d", &id); err != nil {
+		h.t.Fatalf("file request: Location %q", loc)
+	}
+	return id
+}

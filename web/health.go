@@ -1,0 +1,47 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// healthz says the process is up; it touches nothing.
+func (s *Server) healthz(c echo.Context) error {
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// readyz says the database answers.
+func (s *Server) readyz(c echo.Context) error {
+	cctx, cancel := context.WithTimeout(ctx(c), 2*time.Second)
+	defer cancel()
+	if err := s.DB.Ping(cctx); err != nil {
+		s.Logger.Error("readiness: database", "err", err)
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	return c.String(http.StatusOK, "ready\n")
+}
+
+// metrics serves Prometheus text, when metrics are configured.
+func (s *Server) metrics(c echo.Context) error {
+	if s.Metrics == nil {
+		return echo.ErrNotFound
+	}
+	s.Metrics.Handler().ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// staticAsset serves an embedded file under its fingerprinted name, cached
+// for a year: a new version has a new name.
+func (s *Server) staticAsset(c echo.Context) error {
+	asset, ok := s.Assets.ByPath(c.Request().URL.Path)
+	if !ok || strings.Contains(c.Request().URL.Path, "..") {
+		return echo.ErrNotFound
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	return c.Blob(http.StatusOK, asset.ContentType, asset.Body)
+}

@@ -1,0 +1,178 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+)
+
+// assignRequestID gives every request a fresh id (a client-sent one is not
+// trusted: it ends up in the audit trail).
+func (s *Server) assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		id := hex.EncodeToString(b)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.SetRequest(c.Request().WithContext(withRequestID(ctx(c), id)))
+		return next(c)
+	}
+}
+
+// logRequests logs one line per request: method, path (never the query,
+// which can hold an authorization code), status, duration and request id.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		d := time.Since(start)
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		if s.Metrics != nil {
+			s.Metrics.ObserveHTTP(route, c.Request().Method, status, d)
+		}
+		level := slogLevelFor(status)
+		s.Logger.Log(ctx(c), level, "http request",
+			"method", c.Request().Method, "path", c.Request().URL.Path, "route", route, "status", status,
+			"duration_ms", float64(d.Microseconds())/1000, "request_id", requestIDFrom(ctx(c)), "client", c.RealIP())
+		return nil
+	}
+}
+
+// securityHeaders sets a strict CSP and friends on every answer, and
+// no-store on everything but the fingerprinted assets.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	csp := "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+		"form-action " + s.formAction + "; frame-ancestors 'none'; base-uri 'none'"
+	hsts := s.Config.SecureCookies()
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+// loadSession attaches the signed-in session, if the cookie names a live one.
+func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if strings.HasPrefix(c.Request().URL.Path, "/static/") || c.Request().URL.Path == "/healthz" {
+			return next(c)
+		}
+		cookie, err := c.Cookie(s.cookies.session)
+		if err != nil || cookie.Value == "" {
+			return next(c)
+		}
+		sess, err := s.DB.LookupSession(ctx(c), cookie.Value, s.limits)
+		switch {
+		case errors.Is(err, sqlite.ErrNoSession):
+			s.clearCookie(c, s.cookies.session)
+		case err != nil:
+			return err
+		default:
+			c.SetRequest(c.Request().WithContext(withSession(ctx(c), sess, cookie.Value)))
+		}
+		return next(c)
+	}
+}
+
+// authorize enforces a route's access level and, on changes, the CSRF token.
+func (s *Server) authorize(r Route) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.SetRequest(c.Request().WithContext(withRoute(ctx(c), routeInfo{Method: r.Method, Path: r.Path, Access: r.Access})))
+			if r.Access == Public || r.Access == DevOnly {
+				return next(c)
+			}
+			sess := sessionFrom(ctx(c))
+			if sess == nil {
+				return s.sendToSignIn(c)
+			}
+			if role := r.Access.Role(); role != "" && !sess.Principal.Has(role) {
+				s.recordDenied(c, "missing portal role "+string(role))
+				return rolegate.Errorf(rolegate.EFORBIDDEN, "This page is for people with the %s role in rolegate.", role)
+			}
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				if !validCSRF(c, sess.CSRFToken) {
+					s.recordDenied(c, "missing or wrong CSRF token")
+					return rolegate.Errorf(rolegate.EFORBIDDEN, "This form has expired or did not come from rolegate. Reload the page and try again.")
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+// validCSRF accepts the session's token from the htmx header or a form field.
+func validCSRF(c echo.Context, want string) bool {
+	got := c.Request().Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = c.FormValue("csrf_token")
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// sendToSignIn redirects a signed-out browser to sign in, remembering where
+// it was going (GET only; a form post cannot be replayed).
+func (s *Server) sendToSignIn(c echo.Context) error {
+	target := "/auth/login"
+	if c.Request().Method == http.MethodGet {
+		target += "?return_to=" + url.QueryEscape(c.Request().URL.RequestURI())
+	}
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", target)
+		return c.NoContent(http.StatusUnauthorized)
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}
+
+// recordDenied writes an access.denied event; a failure to record is logged
+// but does not change the answer.
+func (s *Server) recordDenied(c echo.Context, why string) {
+	e := rolegate.NewEvent(s.actor(c), rolegate.ActionAccessDenied, rolegate.OutcomeDenied, map[string]any{
+		"method": c.Request().Method, "path": c.Request().URL.Path, "reason": why,
+	})
+	if err := s.DB.AppendEvent(ctx(c), e); err != nil {
+		s.Logger.Error("record access denied", "err", err)
+	}
+}
+
+// ipExtractor believes X-Forwarded-For only from the configured proxies, so
+// a forged header changes neither rate limits nor the audit trail.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(prefixToIPNet(p)))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

@@ -1,0 +1,67 @@
+package web
+
+import (
+	"bytes"
+	"net/http"
+	"sync"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/views"
+)
+
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render renders a component into a buffer first, so that an error midway
+// becomes an error page rather than half a page with status 200.
+func (s *Server) render(c echo.Context, status int, comp templ.Component) error {
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer buffers.Put(buf)
+	if err := comp.Render(ctx(c), buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// chrome is the frame of a page for the current person.
+func (s *Server) chrome(c echo.Context, active string) views.Chrome {
+	ch := views.Chrome{
+		Dev:    s.Config.Dev,
+		Active: active,
+		CSSURL: s.Assets.URL("rolegate.css"),
+		JSURL:  s.Assets.URL("htmx-2.0.8.min.js"),
+		Flash:  flashFrom(c),
+	}
+	if sess := sessionFrom(ctx(c)); sess != nil {
+		p := sess.Principal
+		ch.Principal, ch.CSRFToken = &p, sess.CSRFToken
+	}
+	return ch
+}
+
+// Flash messages travel in the query string of the redirect after a POST
+// (a fixed set of keys, so nobody can make the page say anything).
+var flashes = map[string]views.Flash{
+	"created":   {Kind: "ok", Text: "Your request was submitted. Approvers have been told."},
+	"approved":  {Kind: "ok", Text: "Your approval was recorded."},
+	"rejected":  {Kind: "ok", Text: "The request was rejected."},
+	"cancelled": {Kind: "ok", Text: "The request was cancelled."},
+	"retried":   {Kind: "ok", Text: "Provisioning will be tried again."},
+	"refreshed": {Kind: "ok", Text: "The permission catalog was read again from the organization."},
+}
+
+func flashFrom(c echo.Context) views.Flash {
+	return flashes[c.QueryParam("done")]
+}
+
+// redirectAfterPost answers a successful form post: a 303 for plain forms,
+// HX-Redirect for htmx.
+func redirectAfterPost(c echo.Context, target string) error {
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", target)
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}

@@ -1,0 +1,272 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/views"
+)
+
+const perPage = 25
+
+func requestPath(id int64) string { return fmt.Sprintf("/requests/%d", id) }
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// requestID parses the :id path parameter.
+func requestID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, rolegate.Errorf(rolegate.ENOTFOUND, "There is no such request.")
+	}
+	return id, nil
+}
+
+// requestInput reads the New request form.
+func requestInput(c echo.Context) (rolegate.RequestInput, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return rolegate.RequestInput{}, rolegate.Errorf(rolegate.EINVALID, "The form could not be read.")
+	}
+	if len(form["permissions"]) > rolegate.MaxPermissions*2 {
+		return rolegate.RequestInput{}, rolegate.Invalid(rolegate.FieldErrors{"permissions": "Pick at most 50 permissions."})
+	}
+	return rolegate.RequestInput{
+		RoleName:      form.Get("role_name"),
+		Permissions:   form["permissions"],
+		Description:   form.Get("description"),
+		Justification: form.Get("justification"),
+	}, nil
+}
+
+func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs rolegate.FieldErrors) views.RequestForm {
+	cat := s.Catalog.Catalog()
+	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: s.formChecks(in)}
+}
+
+// newRequestForm shows the empty form.
+func (s *Server) newRequestForm(c echo.Context) error {
+	return s.render(c, http.StatusOK, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, rolegate.RequestInput{}, nil)))
+}
+
+// createRequest files a request, or shows the form again with what the
+// person typed and a message beside each rejected field (status 200 for
+// htmx, which swaps only successful answers; 422 for plain posts).
+func (s *Server) createRequest(c echo.Context) error {
+	in, err := requestInput(c)
+	if err == nil {
+		var req *rolegate.Request
+		req, err = s.Requests.Create(ctx(c), s.actor(c), in, s.Catalog.Catalog())
+		if err == nil {
+			return redirectAfterPost(c, requestPath(req.ID)+"?done=created")
+		}
+	}
+	fields := rolegate.ErrorFields(err)
+	if fields == nil {
+		return err
+	}
+	return s.render(c, http.StatusUnprocessableEntity, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, in, fields)))
+}
+
+// checkRequest answers the form's live checks while the person types.
+func (s *Server) checkRequest(c echo.Context) error {
+	in, err := requestInput(c)
+	if err != nil {
+		in = rolegate.RequestInput{}
+	}
+	checks := s.formChecksWithName(c, in)
+	return s.render(c, http.StatusOK, views.FormCheckResults(checks, true))
+}
+
+// formChecks computes the preview and the overlap warning.
+func (s *Server) formChecks(in rolegate.RequestInput) views.FormChecks {
+	in = in.Normalize()
+	var k views.FormChecks
+	if in.RoleName != "" && len(in.Permissions) > 0 {
+		payload, hash := in.Payload()
+		k.Payload, k.PayloadHash = views.PrettyJSON(payload), hash
+	}
+	k.Overlaps, k.Exact = s.Catalog.Overlaps(in.Permissions)
+	return k
+}
+
+func (s *Server) formChecksWithName(c echo.Context, in rolegate.RequestInput) views.FormChecks {
+	k := s.formChecks(in)
+	name := in.Normalize().RoleName
+	if name == "" {
+		return k
+	}
+	if msg := rolegate.ValidateRoleName(name); msg != "" {
+		k.NameMessage = msg
+		return k
+	}
+	msg, err := s.Requests.RoleNameTaken(ctx(c), name)
+	if err != nil {
+		s.Logger.Error("live name check", "err", err)
+		return k
+	}
+	k.NameMessage, k.NameOK = msg, msg == ""
+	return k
+}
+
+// myRequests lists the person's own requests.
+func (s *Server) myRequests(c echo.Context) error {
+	me := sessionFrom(ctx(c)).Principal
+	filter := rolegate.RequestFilter{RequesterKey: me.Key()}
+	status := rolegate.Status(c.QueryParam("status"))
+	if status != "" && status.Valid() {
+		filter.Statuses = []rolegate.Status{status}
+	} else {
+		status = ""
+	}
+	page := pageParam(c)
+	filter.Limit, filter.Offset = perPage, (page-1)*perPage
+	list, total, err := s.Requests.List(ctx(c), filter)
+	if err != nil {
+		return err
+	}
+	base := "/requests"
+	if status != "" {
+		base += "?status=" + string(status)
+	}
+	return s.render(c, http.StatusOK, views.RequestListPage(s.chrome(c, "mine"), views.RequestList{
+		Title: "My requests", Requests: list, Statuses: rolegate.AllStatuses, Status: string(status),
+		Action: "/requests", Pager: views.Pager{Page: page, PerPage: perPage, Total: total, BaseURL: base},
+		Empty: "You have no requests here yet. Use New request to ask for a role.",
+	}))
+}
+
+func pageParam(c echo.Context) int {
+	page, err := strconv.Atoi(c.QueryParam("page"))
+	if err != nil || page < 1 || page > 100000 {
+		return 1
+	}
+	return page
+}
+
+// showRequest shows one request to anyone who may see it; to others it does
+// not exist (no hint that the id is valid).
+func (s *Server) showRequest(c echo.Context) error {
+	return s.showRequestWith(c, http.StatusOK, nil, "")
+}
+
+func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.FieldErrors, comment string) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	me := sessionFrom(ctx(c)).Principal
+	req, err := s.Requests.Get(ctx(c), id)
+	if err != nil {
+		return err
+	}
+	if !rolegate.CanView(me, req) {
+		s.recordDenied(c, "not allowed to view request")
+		return rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
+	}
+	events, err := s.DB.RequestEvents(ctx(c), id)
+	if err != nil {
+		return err
+	}
+	v := views.RequestView{
+		Request:     req,
+		Timeline:    views.Timeline(events),
+		CanDecide:   rolegate.CheckDecide(me, req) == nil,
+		CanCancel:   rolegate.CheckCancel(me, req) == nil,
+		CanRetry:    rolegate.CheckRetry(me, req) == nil,
+		DecideError: decideErr,
+		Comment:     comment,
+	}
+	return s.render(c, status, views.RequestPage(s.chrome(c, ""), v))
+}
+
+// cancelRequest withdraws a pending request (its requester only).
+func (s *Server) cancelRequest(c echo.Context) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Requests.Cancel(ctx(c), s.actor(c), id); err != nil {
+		return s.hideForbidden(c, err)
+	}
+	return redirectAfterPost(c, requestPath(id)+"?done=cancelled")
+}
+
+// hideForbidden turns "forbidden" on a request the person cannot see into
+// "not found", so ids cannot be probed.
+func (s *Server) hideForbidden(c echo.Context, err error) error {
+	if rolegate.ErrorCode(err) != rolegate.EFORBIDDEN {
+		return err
+	}
+	id, _ := requestID(c)
+	if req, gerr := s.Requests.Get(ctx(c), id); gerr == nil && !rolegate.CanView(sessionFrom(ctx(c)).Principal, req) {
+		s.recordDenied(c, "action on a request not visible to the person")
+		return rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
+	}
+	s.recordDenied(c, rolegate.ErrorMessage(err))
+	return err
+}
+
+// approveRequest records an approval of the exact payload shown. When the
+// approver's last authentication is too old, they are first sent through
+// the identity provider again, and the approval completes on return.
+func (s *Server) approveRequest(c echo.Context) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	comment, hash := c.FormValue("comment"), c.FormValue("payload_hash")
+	sess := sessionFrom(ctx(c))
+	if s.SSO != nil && s.Now().Sub(sess.AuthTime) > s.Config.ApproveMaxAuthAge {
+		req, err := s.Requests.Get(ctx(c), id)
+		if err != nil {
+			return err
+		}
+		if err := rolegate.CheckDecide(sess.Principal, req); err != nil {
+			return s.hideForbidden(c, err)
+		}
+		pending, _ := json.Marshal(pendingApproval{Kind: "approve", PersonKey: sess.Principal.Key(), RequestID: id, PayloadHash: hash, Comment: comment})
+		return s.startSignIn(c, requestPath(id), s.Config.ApproveMaxAuthAge, string(pending))
+	}
+	if _, err := s.Requests.Approve(ctx(c), s.actor(c), id, hash, comment); err != nil {
+		if fields := rolegate.ErrorFields(err); fields != nil {
+			return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
+		}
+		return s.hideForbidden(c, err)
+	}
+	return redirectAfterPost(c, requestPath(id)+"?done=approved")
+}
+
+// rejectRequest ends a request; the comment is required.
+func (s *Server) rejectRequest(c echo.Context) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	comment := c.FormValue("comment")
+	if _, err := s.Requests.Reject(ctx(c), s.actor(c), id, comment); err != nil {
+		if fields := rolegate.ErrorFields(err); fields != nil {
+			return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
+		}
+		return s.hideForbidden(c, err)
+	}
+	return redirectAfterPost(c, requestPath(id)+"?done=rejected")
+}
+
+// retryProvisioning puts a failed request back in the queue (admins).
+func (s *Server) retryProvisioning(c echo.Context) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Requests.RetryProvisioning(ctx(c), s.actor(c), id); err != nil {
+		return s.hideForbidden(c, err)
+	}
+	return redirectAfterPost(c, requestPath(id)+"?done=retried")
+}

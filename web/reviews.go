@@ -1,0 +1,57 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/views"
+)
+
+// reviews lists pending requests for approvers, oldest first, never their own.
+func (s *Server) reviews(c echo.Context) error {
+	me := sessionFrom(ctx(c)).Principal
+	page := pageParam(c)
+	list, total, err := s.Requests.List(ctx(c), rolegate.RequestFilter{
+		Statuses: []rolegate.Status{rolegate.StatusPending}, NotRequester: me.Key(), OldestFirst: true,
+		Limit: perPage, Offset: (page - 1) * perPage,
+	})
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, views.RequestListPage(s.chrome(c, "reviews"), views.RequestList{
+		Title: "Reviews", Intro: "Pending requests from others, oldest first.", Requests: list,
+		Pager: views.Pager{Page: page, PerPage: perPage, Total: total, BaseURL: "/reviews"},
+		Empty: "Nothing waits for your review.",
+	}))
+}
+
+// home shows what waits for the person.
+func (s *Server) home(c echo.Context) error {
+	me := sessionFrom(ctx(c)).Principal
+	var h views.Home
+	if me.Has(rolegate.RoleRequester) {
+		_, n, err := s.Requests.List(ctx(c), rolegate.RequestFilter{RequesterKey: me.Key(),
+			Statuses: []rolegate.Status{rolegate.StatusPending, rolegate.StatusApproved, rolegate.StatusProvisioning, rolegate.StatusFailed}, Limit: 1})
+		if err != nil {
+			return err
+		}
+		h.MyOpen = n
+	}
+	if me.Has(rolegate.RoleApprover) {
+		_, n, err := s.Requests.List(ctx(c), rolegate.RequestFilter{NotRequester: me.Key(), Statuses: []rolegate.Status{rolegate.StatusPending}, Limit: 1})
+		if err != nil {
+			return err
+		}
+		h.ReviewsWaiting = n
+	}
+	if me.Has(rolegate.RoleAdmin) {
+		_, n, err := s.Requests.List(ctx(c), rolegate.RequestFilter{Statuses: []rolegate.Status{rolegate.StatusFailed}, Limit: 1})
+		if err != nil {
+			return err
+		}
+		h.Failed = n
+	}
+	return s.render(c, http.StatusOK, views.HomePage(s.chrome(c, ""), h))
+}

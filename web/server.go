@@ -1,0 +1,116 @@
+// Package web is rolegate's HTTP layer and the only package that imports
+// Echo: the route table, middleware, one file per resource, the error
+// adapter and buffered rendering. Handlers stay thin: parse, call the
+// domain (internal/sqlite services), render (views).
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/catalog"
+	"github.com/rolegate/rolegate/internal/config"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/sso"
+	"github.com/rolegate/rolegate/static"
+)
+
+// Deps are everything the server needs, passed explicitly.
+type Deps struct {
+	Config   *config.Config
+	DB       *sqlite.DB
+	Requests *sqlite.Requests
+	Catalog  *catalog.Service
+	// SSO signs people in through the identity provider; nil in dev mode
+	// without an issuer, where the dev sign-in page replaces it.
+	SSO     *sso.Client
+	Assets  *static.Assets
+	Logger  *slog.Logger
+	Metrics Metrics // may be nil
+	// AuditExports is told of each export (metrics); may be nil.
+	Now func() time.Time
+}
+
+// Metrics receives what the HTTP layer observes; nil means none.
+type Metrics interface {
+	ObserveHTTP(route, method string, status int, d time.Duration)
+	SignIn(outcome string)
+	Handler() http.Handler
+}
+
+// Server is rolegate's HTTP handler.
+type Server struct {
+	Deps
+	echo    *echo.Echo
+	handler http.Handler
+	cookies cookieNames
+	limits  sqlite.SessionLimits
+	// formAction is the CSP form-action source list: the portal, plus the
+	// identity provider a re-authentication redirects to.
+	formAction string
+}
+
+// NewServer builds the server and its route table.
+func NewServer(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{
+		Deps:    d,
+		cookies: newCookieNames(d.Config.SecureCookies()),
+		limits:  sqlite.SessionLimits{Idle: d.Config.SessionIdle, Absolute: d.Config.SessionMax},
+	}
+	s.formAction = "'self'"
+	if d.SSO != nil {
+		if u, err := url.Parse(d.SSO.Issuer()); err == nil && u.Host != "" {
+			s.formAction += " " + u.Scheme + "://" + u.Host
+		}
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(d.Config.TrustedProxies)
+	s.echo = e
+	s.registerRoutes()
+
+	// Cross-origin protection wraps everything: a cross-site browser POST is
+	// refused before any handler runs (Sec-Fetch-Site / Origin).
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Logger.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte("Cross-site request refused.\n"))
+	}))
+	s.handler = cop.Handler(e)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// actor is the person behind a request, with where they came from.
+func (s *Server) actor(c echo.Context) rolegate.Actor {
+	a := rolegate.Actor{ClientIP: c.RealIP(), UserAgent: truncateUA(c.Request().UserAgent()), HTTPRequestID: requestIDFrom(c.Request().Context())}
+	if sess := sessionFrom(c.Request().Context()); sess != nil {
+		a.Principal = sess.Principal
+	}
+	return a
+}
+
+func truncateUA(ua string) string {
+	if len(ua) > 300 {
+		return ua[:300]
+	}
+	return ua
+}
+
+// ctx is the request's context.
+func ctx(c echo.Context) context.Context { return c.Request().Context() }
