@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -36,6 +38,15 @@ const (
 	// role), then closes the connection without answering: the client
 	// cannot know whether it worked.
 	FaultDropConnection
+	// FaultHangAfterApply applies the request (a create really creates the
+	// role), then holds the answer until the client gives up or
+	// Fault.Release is closed: a process killed during the wait leaves a
+	// role upstream that it never heard about.
+	FaultHangAfterApply
+	// FaultAlterStored applies the request and answers it normally, then
+	// changes the stored role with Fault.Alter, as if something upstream
+	// had altered it: only reading the role back reveals the difference.
+	FaultAlterStored
 )
 
 // Fault is one injected failure, for the next authenticated request of Op.
@@ -49,8 +60,12 @@ type Fault struct {
 	// Message replaces the default error message of FaultRateLimit and
 	// FaultServerError, e.g. to test what a client does with it.
 	Message string
-	// Release ends a FaultHang when closed. Nil waits for the client.
+	// Release ends a FaultHang or FaultHangAfterApply when closed. Nil
+	// waits for the client.
 	Release <-chan struct{}
+	// Alter changes the role a FaultAlterStored request created or updated;
+	// it runs under the simulator's lock and must not call the simulator.
+	Alter func(*Role)
 }
 
 // FailNext queues f for the next n authenticated requests that match f.Op.
@@ -123,9 +138,52 @@ func (s *Simulator) applyFault(w http.ResponseWriter, r *http.Request, f Fault, 
 			_ = tcp.SetLinger(0) // reset, like a proxy or load balancer dying mid-request
 		}
 		_ = conn.Close()
+	case FaultHangAfterApply:
+		rec := newRecorder()
+		handle(rec, r)
+		select {
+		case <-r.Context().Done():
+		case <-f.Release:
+			rec.replay(w)
+		}
+	case FaultAlterStored:
+		rec := newRecorder()
+		handle(rec, r)
+		var applied struct {
+			ID string `json:"id"`
+		}
+		if rec.status == http.StatusOK && json.Unmarshal(rec.body.Bytes(), &applied) == nil && f.Alter != nil {
+			s.mu.Lock()
+			if i := s.indexLocked(applied.ID); i >= 0 {
+				f.Alter(&s.roles[i])
+			}
+			s.mu.Unlock()
+		}
+		rec.replay(w)
 	default:
 		panic(fmt.Sprintf("simulator: unknown fault kind %d", f.Kind))
 	}
+}
+
+// recorder keeps an answer to send later, or never.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}, status: http.StatusOK} }
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+
+func (r *recorder) replay(w http.ResponseWriter) {
+	for k, v := range r.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body.Bytes())
 }
 
 // discard is a ResponseWriter that forgets the answer.

@@ -186,3 +186,52 @@ func TestDropConnectionFaultAppliesTheCreateButNeverAnswers(t *testing.T) {
 		t.Errorf("list after the drop: %v, %v", res, err)
 	}
 }
+
+func TestHangAfterApplyFaultCreatesTheRoleAndNeverAnswersAGoneClient(t *testing.T) {
+	sim, srv := serve(t)
+	sim.FailNext(1, simulator.Fault{Kind: simulator.FaultHangAfterApply, Op: simulator.OpCreate})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, _, err := send(ctx, t, srv, "POST", "/v1/organization/roles", createBody)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v; want the client's deadline", err)
+	}
+	if roles := sim.Roles(); len(roles) != 3 || roles[2].Name != "Auditors" {
+		t.Errorf("Roles() = %+v; want the create applied before the hang", roles)
+	}
+}
+
+func TestHangAfterApplyFaultAnswersOnRelease(t *testing.T) {
+	sim, srv := serve(t)
+	release := make(chan struct{})
+	sim.FailNext(1, simulator.Fault{Kind: simulator.FaultHangAfterApply, Op: simulator.OpCreate, Release: release})
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+
+	res, body, err := send(context.Background(), t, srv, "POST", "/v1/organization/roles", createBody)
+	if err != nil || res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"name":"Auditors"`) {
+		t.Fatalf("after release: %v %s; want the create's own 200 answer", err, body)
+	}
+	if n := len(sim.Roles()); n != 3 {
+		t.Errorf("%d roles; want 3 (applied once)", n)
+	}
+}
+
+func TestAlterStoredFaultAnswersAsAskedButStoresTheAlteredRole(t *testing.T) {
+	sim, srv := serve(t)
+	sim.FailNext(1, simulator.Fault{Kind: simulator.FaultAlterStored, Op: simulator.OpCreate, Alter: func(r *simulator.Role) {
+		r.Permissions = append(r.Permissions, "api.users.write")
+	}})
+
+	res, body, err := send(context.Background(), t, srv, "POST", "/v1/organization/roles", createBody)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("create: %v %v", res, err)
+	}
+	if strings.Contains(string(body), "api.users.write") {
+		t.Errorf("the create's answer shows the alteration: %s", body)
+	}
+	roles := sim.Roles()
+	if got := roles[len(roles)-1].Permissions; len(got) != 2 || got[1] != "api.users.write" {
+		t.Errorf("stored permissions = %v; want the altered ones", got)
+	}
+}
