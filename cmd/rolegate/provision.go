@@ -16,9 +16,10 @@ type provisioner interface {
 	Run(ctx context.Context)
 }
 
-func newProvisioner(cfg *config.Config, db *sqlite.DB, upstream *adminapi.Client, logger *slog.Logger) provisioner {
+func newProvisioner(cfg *config.Config, db *sqlite.DB, upstream *adminapi.Client, logger *slog.Logger, onOutcome func(string)) provisioner {
 	return provisioning.New(provisioning.Config{
 		Queue: db, Upstream: upstream, Logger: logger,
-		MaxAttempts: cfg.ProvisionAttempts, CallTimeout: cfg.ProvisionTimeout,
+		MaxAttempts: cfg.ProvisionAttempts, CallTimeout: cfg.ProvisionTimeout, BackoffBase: cfg.ProvisionBackoff,
+		OnOutcome: onOutcome,
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rolegate/rolegate/internal/adminapi"
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
+	"github.com/rolegate/rolegate/internal/metrics"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
@@ -47,6 +48,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer unlock()
+	// Metrics first: the database counts every audit event from the first.
+	portalMetrics := metrics.New(metrics.Options{Store: db, Logger: logger})
+	db.OnEventAppended(portalMetrics.AuditEventAppended)
 
 	// The upstream: the built-in simulator in dev mode, OpenAI otherwise.
 	var keys adminapi.KeySource
@@ -83,7 +87,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
-	worker := newProvisioner(cfg, db, upstream, logger)
+	worker := newProvisioner(cfg, db, upstream, logger, portalMetrics.ProvisioningOutcome)
 	requests := sqlite.NewRequests(db, sqlite.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL, HandedOff: worker.Wake,
 	})
@@ -102,10 +106,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	var metrics web.Metrics // internal/metrics wires Prometheus here
 	server := web.NewServer(web.Deps{
 		Config: cfg, DB: db, Requests: requests, Catalog: cat, SSO: ssoClient,
-		Assets: assets, Logger: logger, Metrics: metrics,
+		Assets: assets, Logger: logger, Metrics: portalMetrics,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

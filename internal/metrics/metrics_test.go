@@ -1,0 +1,255 @@
+package metrics_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/rolegate/rolegate/internal/metrics"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+)
+
+// scrape fetches h over real HTTP and parses the Prometheus text.
+func scrape(t *testing.T, h http.Handler) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("scrape status = %d; want 200\n%s", res.StatusCode, body)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("scrape Content-Type = %q; want text/plain (the Prometheus text format)", ct)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("scrape is not Prometheus text: %v\n%s", err, body)
+	}
+	return fams, string(body)
+}
+
+// value is the value of the series of family name whose labels include
+// want; ok is false when there is none.
+func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func TestHTTPRequestsAreCountedByRoutePattern(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	m.ObserveHTTP("/requests/:id", http.MethodGet, 200, 3*time.Millisecond)
+	m.ObserveHTTP("/requests/:id", http.MethodGet, 200, 4*time.Millisecond)
+	m.ObserveHTTP("/requests/:id", http.MethodGet, 404, time.Millisecond)
+	m.ObserveHTTP("/requests", http.MethodPost, 303, 20*time.Millisecond)
+	m.ObserveHTTP("unmatched", "BREW", 404, time.Millisecond)
+	fams, _ := scrape(t, m.Handler())
+
+	tests := []struct {
+		labels map[string]string
+		want   float64
+	}{
+		{map[string]string{"route": "/requests/:id", "method": "GET", "status": "200"}, 2},
+		{map[string]string{"route": "/requests/:id", "method": "GET", "status": "404"}, 1},
+		{map[string]string{"route": "/requests", "method": "POST", "status": "303"}, 1},
+		// An invented method must not invent a series.
+		{map[string]string{"route": "unmatched", "method": "OTHER", "status": "404"}, 1},
+	}
+	for _, tt := range tests {
+		if got, ok := value(fams, "rolegate_http_requests_total", tt.labels); !ok || got != tt.want {
+			t.Errorf("rolegate_http_requests_total%v = %v (present %v); want %v", tt.labels, got, ok, tt.want)
+		}
+	}
+	if _, ok := value(fams, "rolegate_http_requests_total", map[string]string{"method": "BREW"}); ok {
+		t.Errorf("a series carries the invented method BREW")
+	}
+	if got, _ := value(fams, "rolegate_http_request_duration_seconds", map[string]string{"route": "/requests/:id", "method": "GET"}); got != 3 {
+		t.Errorf("rolegate_http_request_duration_seconds{/requests/:id GET} count = %v; want 3", got)
+	}
+}
+
+func TestEventOutcomeAndSignInCounters(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	// Before anything happens, the outcomes alerts watch are already at 0.
+	fams, _ := scrape(t, m.Handler())
+	for _, tt := range []struct{ name, label, value string }{
+		{"rolegate_sign_ins_total", "outcome", "failure"},
+		{"rolegate_provisioning_attempts_total", "outcome", "failed"},
+		{"rolegate_provisioning_attempts_total", "outcome", "retry"},
+	} {
+		if got, ok := value(fams, tt.name, map[string]string{tt.label: tt.value}); !ok || got != 0 {
+			t.Errorf("at start %s{%s=%q} = %v (present %v); want 0", tt.name, tt.label, tt.value, got, ok)
+		}
+	}
+
+	m.SignIn("success")
+	m.SignIn("failure")
+	m.SignIn("success")
+	m.ProvisioningOutcome("retry")
+	m.ProvisioningOutcome("succeeded")
+	m.AuditEventAppended(rolegate.ActionRequestCreated)
+	m.AuditEventAppended(rolegate.ActionRequestCreated)
+	m.AuditEventAppended(rolegate.ActionProvisioningAttempt)
+	fams, _ = scrape(t, m.Handler())
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"rolegate_sign_ins_total", map[string]string{"outcome": "success"}, 2},
+		{"rolegate_sign_ins_total", map[string]string{"outcome": "failure"}, 1},
+		{"rolegate_provisioning_attempts_total", map[string]string{"outcome": "retry"}, 1},
+		{"rolegate_provisioning_attempts_total", map[string]string{"outcome": "succeeded"}, 1},
+		{"rolegate_provisioning_attempts_total", map[string]string{"outcome": "failed"}, 0},
+		{"rolegate_audit_events_total", map[string]string{"action": "request.created"}, 2},
+		{"rolegate_audit_events_total", map[string]string{"action": "provisioning.attempt"}, 1},
+	}
+	for _, tt := range tests {
+		if got, ok := value(fams, tt.name, tt.labels); !ok || got != tt.want {
+			t.Errorf("%s%v = %v (present %v); want %v", tt.name, tt.labels, got, ok, tt.want)
+		}
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "go_build_info"} {
+		if fams[name] == nil {
+			t.Errorf("the scrape lacks %s (Go and process collectors)", name)
+		}
+	}
+}
+
+// openDB opens a real database in a temp folder.
+func openDB(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rolegate.db"))
+	if err != nil {
+		t.Fatalf("open db: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	m := metrics.New(metrics.Options{Store: db})
+	db.OnEventAppended(m.AuditEventAppended)
+
+	fams, _ := scrape(t, m.Handler())
+	for _, st := range rolegate.AllStatuses {
+		if got, ok := value(fams, "rolegate_requests", map[string]string{"status": string(st)}); !ok || got != 0 {
+			t.Errorf("empty database: rolegate_requests{status=%q} = %v (present %v); want 0", st, got, ok)
+		}
+	}
+
+	cat := rolegate.NewCatalog([]rolegate.Permission{{Name: "api.groups.read", Area: "Groups"}})
+	reqs := sqlite.NewRequests(db, sqlite.RequestsConfig{})
+	requester := rolegate.Actor{Principal: rolegate.Principal{
+		Person: rolegate.Person{Issuer: "test", Subject: "riley", Name: "Riley"}, Roles: []rolegate.PortalRole{rolegate.RoleRequester},
+	}}
+	approver := rolegate.Actor{Principal: rolegate.Principal{
+		Person: rolegate.Person{Issuer: "test", Subject: "avery", Name: "Avery"}, Roles: []rolegate.PortalRole{rolegate.RoleApprover},
+	}}
+	var approvedID int64
+	for _, name := range []string{"Metrics Reader", "Metrics Writer", "Metrics Owner"} {
+		req, err := reqs.Create(ctx, requester, rolegate.RequestInput{
+			RoleName: name, Permissions: []string{"api.groups.read"}, Justification: "Dashboards for the platform team.",
+		}, cat)
+		if err != nil {
+			t.Fatalf("create %q: %v", name, err)
+		}
+		approvedID = req.ID
+	}
+	req, err := reqs.Get(ctx, approvedID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reqs.Approve(ctx, approver, approvedID, req.PayloadHash, ""); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+
+	fams, _ = scrape(t, m.Handler())
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"rolegate_requests", map[string]string{"status": "pending"}, 2},
+		{"rolegate_requests", map[string]string{"status": "approved"}, 1},
+		{"rolegate_requests", map[string]string{"status": "provisioned"}, 0},
+		{"rolegate_provisioning_queue_depth", nil, 1},
+		{"rolegate_audit_events_total", map[string]string{"action": "request.created"}, 3},
+		{"rolegate_audit_events_total", map[string]string{"action": "request.approved"}, 1},
+		{"rolegate_database_scrape_success", nil, 1},
+	}
+	for _, tt := range tests {
+		if got, ok := value(fams, tt.name, tt.labels); !ok || got != tt.want {
+			t.Errorf("%s%v = %v (present %v); want %v", tt.name, tt.labels, got, ok, tt.want)
+		}
+	}
+	if age, ok := value(fams, "rolegate_provisioning_queue_oldest_age_seconds", nil); !ok || age < 0 || age > 60 {
+		t.Errorf("rolegate_provisioning_queue_oldest_age_seconds = %v (present %v); want the age of a job queued just now", age, ok)
+	}
+	if size, ok := value(fams, "rolegate_database_size_bytes", map[string]string{"file": "db"}); !ok || size <= 0 {
+		t.Errorf("rolegate_database_size_bytes{file=db} = %v (present %v); want the file's size", size, ok)
+	}
+}
+
+// A database that cannot be read costs its gauges, not the whole scrape:
+// the process and HTTP metrics still answer, and scrape_success says 0.
+func TestUnreadableDatabaseKeepsTheScrapeAlive(t *testing.T) {
+	db := openDB(t)
+	m := metrics.New(metrics.Options{Store: db})
+	m.ObserveHTTP("/", http.MethodGet, 200, time.Millisecond)
+	db.Close()
+
+	fams, _ := scrape(t, m.Handler())
+	if got, ok := value(fams, "rolegate_database_scrape_success", nil); !ok || got != 0 {
+		t.Errorf("rolegate_database_scrape_success = %v (present %v); want 0", got, ok)
+	}
+	if _, ok := value(fams, "rolegate_requests", nil); ok {
+		t.Errorf("rolegate_requests is served from a closed database")
+	}
+	if got, ok := value(fams, "rolegate_http_requests_total", map[string]string{"route": "/"}); !ok || got != 1 {
+		t.Errorf("rolegate_http_requests_total{route=/} = %v (present %v); want 1", got, ok)
+	}
+}
