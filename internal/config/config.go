@@ -53,6 +53,7 @@ type Config struct {
 
 	ProvisionAttempts int           // attempts before a retryable failure fails the request
 	ProvisionTimeout  time.Duration // one upstream call
+	ProvisionBackoff  time.Duration // first retry delay, doubled each attempt (with jitter)
 
 	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
 	CatalogFile    string         // optional override of the embedded permission catalog
@@ -173,6 +174,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	}
 	c.ProvisionAttempts = r.integer("ROLEGATE_PROVISION_ATTEMPTS", 8, 1, 100)
 	c.ProvisionTimeout = r.duration("ROLEGATE_PROVISION_TIMEOUT", 30*time.Second)
+	c.ProvisionBackoff = r.duration("ROLEGATE_PROVISION_BACKOFF", 2*time.Second)
 
 	c.TrustedProxies = r.prefixes("ROLEGATE_TRUSTED_PROXIES")
 	c.CatalogFile = r.str("ROLEGATE_CATALOG_FILE")

@@ -46,6 +46,7 @@ func TestProductionDefaults(t *testing.T) {
 		{"SessionIdle", c.SessionIdle, 8 * time.Hour},
 		{"SessionMax", c.SessionMax, 24 * time.Hour},
 		{"RequestTTL", c.RequestTTL, 14 * 24 * time.Hour},
+		{"ProvisionBackoff", c.ProvisionBackoff, 2 * time.Second},
 		{"Dev", c.Dev, false},
 		{"UseSimulator", c.UseSimulator, false},
 		{"LogFormat", c.LogFormat, "json"},
@@ -107,6 +108,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"ROLEGATE_WEBHOOK_SECRET", map[string]string{"ROLEGATE_WEBHOOK_URLS": "https://hooks.example.com/x"}, ""},
 		{"ROLEGATE_REMINDER_AFTER", map[string]string{"ROLEGATE_REMINDER_AFTER": "tomorrow"}, ""},
 		{"ROLEGATE_SESSION_IDLE", map[string]string{"ROLEGATE_SESSION_IDLE": "-1h"}, ""},
+		{"ROLEGATE_PROVISION_BACKOFF", map[string]string{"ROLEGATE_PROVISION_BACKOFF": "soon"}, ""},
 		{"ROLEGATE_TRUSTED_PROXIES", map[string]string{"ROLEGATE_TRUSTED_PROXIES": "10.0.0.0/99"}, ""},
 		{"ROLEGATE_LOG_FORMAT", map[string]string{"ROLEGATE_LOG_FORMAT": "xml"}, ""},
 	}

@@ -158,23 +158,14 @@ func (w *Worker) process(ctx context.Context, job *sqlite.Job) {
 		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, err.Error(), nil)
 		return
 	}
-	if err := json.Unmarshal(job.Payload, &want); err != nil {
-		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, "The approved payload is not valid JSON.", nil)
+	if err := json.Unmarshal(job.Payload, &want); err != nil || want.RoleName == "" {
+		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, "The approved payload is not a role to create; nothing was sent.", nil)
 		return
 	}
 	if job.Reconcile {
-		role, found, err := w.find(ctx, want.RoleName)
-		if err != nil {
-			w.upstreamFailed(ctx, log, job, "look up", err)
-			return
-		}
-		if found {
-			if diff := mismatch(want, role); diff != "" {
-				w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, fmt.Sprintf(
-					"A role named %q already exists upstream but %s; it was not created by this request as approved.", role.Name, diff), provisioned(role))
-				return
-			}
-			w.complete(ctx, log, job, role, true)
+		// An earlier attempt may have reached the upstream: adopt what it
+		// created rather than create a second role.
+		if done := w.reconcile(ctx, log, job, want); done {
 			return
 		}
 	}
@@ -182,7 +173,17 @@ func (w *Worker) process(ctx context.Context, job *sqlite.Job) {
 	created, err := w.cfg.Upstream.CreateRole(callCtx, job.Payload)
 	cancel()
 	if err != nil {
-		w.upstreamFailed(ctx, log, job, "create", err)
+		var ae *adminapi.Error
+		if job.Reconcile && errors.As(err, &ae) && ae.Kind == adminapi.Permanent && ctx.Err() == nil {
+			// A create refused as a duplicate may be refused because of
+			// our own earlier attempt, applied upstream after the look-up
+			// above (a hung call finishing late): look once more.
+			if role, found, ferr := w.find(ctx, want.RoleName); ferr == nil && found {
+				w.adoptOrRefuse(ctx, log, job, want, role)
+				return
+			}
+		}
+		w.upstreamFailed(ctx, log, job, "create", err, nil)
 		return
 	}
 	// Read the role back: what exists upstream must be what was approved.
@@ -190,16 +191,44 @@ func (w *Worker) process(ctx context.Context, job *sqlite.Job) {
 	got, err := w.cfg.Upstream.GetRole(callCtx, created.ID)
 	cancel()
 	if err != nil {
-		// The role exists; the next attempt reconciles and adopts it.
-		w.upstreamFailed(ctx, log, job, "read back", err)
+		// The role exists; the next attempt reconciles and checks it.
+		w.upstreamFailed(ctx, log, job, "read back", err, &created)
 		return
 	}
 	if diff := mismatch(want, got); diff != "" {
 		w.fail(ctx, log, job, rolegate.ActionProvisioningMismatch, fmt.Sprintf(
-			"The role %s was created but %s. It is left in place for an admin to inspect.", got.ID, diff), provisioned(got))
+			"The role %s was created but, read back, %s. It is left in place for an admin to inspect.", got.ID, diff), provisioned(got))
 		return
 	}
 	w.complete(ctx, log, job, got, false)
+}
+
+// reconcile looks the role up by name before a create. It reports whether
+// the attempt is over (adopted, refused, or the look-up failed).
+func (w *Worker) reconcile(ctx context.Context, log *slog.Logger, job *sqlite.Job, want approvedBody) bool {
+	role, found, err := w.find(ctx, want.RoleName)
+	if err != nil {
+		w.upstreamFailed(ctx, log, job, "look up", err, nil)
+		return true
+	}
+	if !found {
+		return false
+	}
+	w.adoptOrRefuse(ctx, log, job, want, role)
+	return true
+}
+
+// adoptOrRefuse takes an existing role of the approved name as this
+// request's when it is exactly what was approved, and fails the request
+// otherwise: a role of the same name with other permissions is a conflict.
+func (w *Worker) adoptOrRefuse(ctx context.Context, log *slog.Logger, job *sqlite.Job, want approvedBody, role adminapi.Role) {
+	if diff := mismatch(want, role); diff != "" {
+		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, fmt.Sprintf(
+			"A role named %q already exists upstream (%s) but %s; it is not the role approved, so it was not adopted and nothing was created.",
+			role.Name, role.ID, diff), provisioned(role))
+		return
+	}
+	w.complete(ctx, log, job, role, true)
 }
 
 func (w *Worker) find(ctx context.Context, name string) (adminapi.Role, bool, error) {
@@ -214,6 +243,9 @@ func checkApproved(job *sqlite.Job) error {
 	if len(job.ApprovedHashes) == 0 {
 		return errors.New("The request has no approvals on file; nothing was sent.")
 	}
+	if len(job.ApprovedHashes) < job.RequiredApprovals {
+		return fmt.Errorf("The request has %d of the %d approvals it needs on file; nothing was sent.", len(job.ApprovedHashes), job.RequiredApprovals)
+	}
 	sum := rolegate.PayloadHash(job.Payload)
 	for _, h := range job.ApprovedHashes {
 		if h != sum {
@@ -225,7 +257,7 @@ func checkApproved(job *sqlite.Job) error {
 
 // mismatch describes how role differs from the approved body, "" if not.
 func mismatch(want approvedBody, role adminapi.Role) string {
-	if !rolegate.SameRoleName(want.RoleName, role.Name) {
+	if role.Name != want.RoleName {
 		return fmt.Sprintf("its name is %q, not %q", role.Name, want.RoleName)
 	}
 	a, b := slices.Clone(want.Permissions), slices.Clone(role.Permissions)
@@ -249,8 +281,9 @@ func provisioned(r adminapi.Role) *sqlite.ProvisionedRole {
 }
 
 // upstreamFailed retries what may pass later, within the budget, and fails
-// the request on anything else.
-func (w *Worker) upstreamFailed(ctx context.Context, log *slog.Logger, job *sqlite.Job, op string, err error) {
+// the request on anything else. created is the role this attempt created
+// when the failure came after the create (reading it back).
+func (w *Worker) upstreamFailed(ctx context.Context, log *slog.Logger, job *sqlite.Job, op string, err error, created *adminapi.Role) {
 	if ctx.Err() != nil {
 		// Shutting down: the job stays leased and is resumed at the next start.
 		log.Info("provisioning: interrupted by shutdown", "op", op)
@@ -262,18 +295,25 @@ func (w *Worker) upstreamFailed(ctx context.Context, log *slog.Logger, job *sqli
 		log.Error("provisioning: unexpected error", "op", op, "err", err)
 	}
 	msg := upstreamMessage(op, ae)
+	var role *sqlite.ProvisionedRole
+	if created != nil {
+		msg = fmt.Sprintf("The role %s was created, but %s; a retry checks it again.", created.ID, msg)
+		role = provisioned(*created)
+	}
 	if ae.Kind != adminapi.Retryable {
-		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, msg, nil)
+		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, msg, role)
 		return
 	}
 	if job.Attempt >= w.cfg.MaxAttempts {
-		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, fmt.Sprintf("Gave up after %d attempts. Last error: %s", job.Attempt, msg), nil)
+		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, fmt.Sprintf("Gave up after %d attempts. Last error: %s", job.Attempt, msg), role)
 		return
 	}
 	delay := w.backoff(job.Attempt, ae.RetryAfter)
 	w.outcome("retry")
 	log.Warn("provisioning: attempt failed, will retry", "op", op, "err", ae, "retry_in", delay)
-	if err := w.cfg.Queue.RetryJobLater(ctx, job, delay, msg); err != nil {
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	if err := w.cfg.Queue.RetryJobLater(rctx, job, delay, msg); err != nil {
 		log.Error("provisioning: record retry", "err", err)
 	}
 }
@@ -302,7 +342,9 @@ func (w *Worker) backoff(attempt int, retryAfter time.Duration) time.Duration {
 }
 
 func (w *Worker) complete(ctx context.Context, log *slog.Logger, job *sqlite.Job, role adminapi.Role, adopted bool) {
-	if err := w.cfg.Queue.CompleteJob(ctx, job, *provisioned(role), adopted); err != nil {
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	if err := w.cfg.Queue.CompleteJob(rctx, job, *provisioned(role), adopted); err != nil {
 		log.Error("provisioning: record success", "err", err)
 		return
 	}
@@ -315,12 +357,20 @@ func (w *Worker) complete(ctx context.Context, log *slog.Logger, job *sqlite.Job
 }
 
 func (w *Worker) fail(ctx context.Context, log *slog.Logger, job *sqlite.Job, action, msg string, role *sqlite.ProvisionedRole) {
-	if err := w.cfg.Queue.FailJob(ctx, job, action, msg, role); err != nil {
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	if err := w.cfg.Queue.FailJob(rctx, job, action, msg, role); err != nil {
 		log.Error("provisioning: record failure", "err", err)
 		return
 	}
 	w.outcome("failed")
 	log.Warn("provisioning: failed", "reason", msg)
+}
+
+// recordContext outlives a shutdown for a moment: what the upstream just
+// did is written down rather than left for the next start to rediscover.
+func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
 func (w *Worker) outcome(o string) {

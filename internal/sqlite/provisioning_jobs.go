@@ -21,7 +21,9 @@ type Job struct {
 	// hash to every one of them.
 	Payload        []byte
 	ApprovedHashes []string
-	Attempt        int // 1 for the first claim
+	// RequiredApprovals is how many distinct approvals the request needed.
+	RequiredApprovals int
+	Attempt           int // 1 for the first claim
 	// Reconcile is true when an earlier attempt may have reached the
 	// upstream: the worker must look the role up before creating it.
 	Reconcile bool
@@ -63,22 +65,32 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 		var state string
 		var attempts int
 		var maybeUpstream bool
-		err := tx.QueryRowContext(ctx, `SELECT request_id, state, attempts, maybe_upstream FROM provisioning_jobs
-			WHERE (state = 'queued' AND run_after <= ?) OR (state = 'running' AND lease_until <= ?)
-			ORDER BY run_after, request_id LIMIT 1`, ms(tx.now), ms(tx.now)).Scan(&id, &state, &attempts, &maybeUpstream)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("sqlite: find runnable job: %w", err)
-		}
-		req, err := getRequest(ctx, tx, id)
-		if err != nil {
-			return err
+		var req *rolegate.Request
+		for {
+			err := tx.QueryRowContext(ctx, `SELECT request_id, state, attempts, maybe_upstream FROM provisioning_jobs
+				WHERE (state = 'queued' AND run_after <= ?) OR (state = 'running' AND lease_until <= ?)
+				ORDER BY run_after, request_id LIMIT 1`, ms(tx.now), ms(tx.now)).Scan(&id, &state, &attempts, &maybeUpstream)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("sqlite: find runnable job: %w", err)
+			}
+			if req, err = getRequest(ctx, tx, id); err != nil {
+				return err
+			}
+			if req.Status == rolegate.StatusApproved || req.Status == rolegate.StatusProvisioning {
+				break
+			}
+			// The request moved on without its job (a hand edit of the
+			// database): set the job aside rather than let it block the
+			// queue, and leave the request as it is.
+			if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'failed', lease_owner = '', lease_until = 0,
+				last_error = ?, updated_at = ? WHERE request_id = ?`,
+				fmt.Sprintf("set aside: the request is %s, not approved", req.Status), ms(tx.now), id); err != nil {
+				return fmt.Errorf("sqlite: set job %d aside: %w", id, err)
+			}
 		}
 		from := req.Status
-		if from != rolegate.StatusApproved && from != rolegate.StatusProvisioning {
-			return fmt.Errorf("sqlite: job %d is runnable but its request is %s", id, from)
-		}
 		// A claim that follows any earlier claim may follow a call that
 		// reached the upstream; so may a lease that ran out.
 		reconcile := maybeUpstream || attempts > 0 || state == "running"
@@ -90,7 +102,8 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 		if err := tx.move(ctx, req, from, rolegate.StatusProvisioning); err != nil {
 			return err
 		}
-		job = &Job{RequestID: id, RoleName: req.RoleName, Payload: req.Payload, Attempt: attempts + 1, Reconcile: reconcile, Owner: owner}
+		job = &Job{RequestID: id, RoleName: req.RoleName, Payload: req.Payload, RequiredApprovals: req.RequiredApprovals,
+			Attempt: attempts + 1, Reconcile: reconcile, Owner: owner}
 		for _, a := range req.Approvals {
 			job.ApprovedHashes = append(job.ApprovedHashes, a.PayloadHash)
 		}
