@@ -80,6 +80,25 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// readForm reads a posted form once, up front: a body over the limit then
+// answers 413 with the error page, and a malformed one 400, instead of
+// surfacing later as a missing CSRF token or an unreadable form.
+func (s *Server) readForm(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
+			return next(c)
+		}
+		if err := r.ParseForm(); err != nil {
+			if he, ok := errors.AsType[*echo.HTTPError](err); ok {
+				return he
+			}
+			return echo.NewHTTPError(http.StatusBadRequest, "the form could not be read").SetInternal(err)
+		}
+		return next(c)
+	}
+}
+
 // loadSession attaches the signed-in session, if the cookie names a live one.
 func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

@@ -87,8 +87,10 @@ func (s *Server) Routes() []Route {
 
 // registerRoutes installs the middleware and the route table. Order matters
 // and reads top to bottom: every request gets an id, then is logged and
-// protected from panics, gets the security headers and a body limit, then
-// its session is loaded; each route then checks access and, for changes,
+// protected from panics, gets the security headers and a body limit, has
+// its form read (so that a body over the limit is a 413 page), then its
+// session is loaded; each route then applies its rate limit (sign-in per
+// client address, changes per session), checks access and, for changes,
 // the CSRF token.
 func (s *Server) registerRoutes() {
 	e := s.echo
@@ -104,12 +106,13 @@ func (s *Server) registerRoutes() {
 	}))
 	e.Use(s.securityHeaders)
 	e.Use(middleware.BodyLimit(maxBody))
+	e.Use(s.readForm)
 	e.Use(s.loadSession)
 	for _, r := range s.Routes() {
 		if r.Access == DevOnly && !s.Config.Dev {
 			continue
 		}
-		e.Add(r.Method, r.Path, r.handler, s.authorize(r))
+		e.Add(r.Method, r.Path, r.handler, s.rateLimit(r), s.authorize(r))
 	}
 }
 

@@ -35,6 +35,9 @@ type Deps struct {
 	Metrics Metrics // may be nil
 	// AuditExports is told of each export (metrics); may be nil.
 	Now func() time.Time
+	// RateLimits are the sign-in and form throttles; nil means
+	// DefaultRateLimits().
+	RateLimits *RateLimits
 }
 
 // Metrics receives what the HTTP layer observes; nil means none.
@@ -54,6 +57,9 @@ type Server struct {
 	// formAction is the CSP form-action source list: the portal, plus the
 	// identity provider a re-authentication redirects to.
 	formAction string
+	// signInLimits and formLimits throttle sign-ins per client address and
+	// posts per session (ratelimit.go).
+	signInLimits, formLimits *limiterSet
 }
 
 // NewServer builds the server and its route table.
@@ -66,6 +72,11 @@ func NewServer(d Deps) *Server {
 		cookies: newCookieNames(d.Config.SecureCookies()),
 		limits:  sqlite.SessionLimits{Idle: d.Config.SessionIdle, Absolute: d.Config.SessionMax},
 	}
+	rl := DefaultRateLimits()
+	if d.RateLimits != nil {
+		rl = *d.RateLimits
+	}
+	s.signInLimits, s.formLimits = newLimiterSet(rl.SignIn, rl.MaxKeys), newLimiterSet(rl.Forms, rl.MaxKeys)
 	s.formAction = "'self'"
 	if d.SSO != nil {
 		if u, err := url.Parse(d.SSO.Issuer()); err == nil && u.Host != "" {
