@@ -3,7 +3,9 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -28,6 +30,9 @@ func newCookieNames(secure bool) cookieNames {
 	return cookieNames{session: "rolegate_session", signin: "rolegate_signin"}
 }
 
+// setCookie sets one of rolegate's cookies: never readable by scripts, sent
+// on top-level navigations from the identity provider (Lax) but not on
+// cross-site subrequests, host-only, and Secure over https.
 func (s *Server) setCookie(c echo.Context, name, value string, maxAge time.Duration) {
 	c.SetCookie(&http.Cookie{
 		Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.cookies.secure,
@@ -43,10 +48,21 @@ func (s *Server) clearCookie(c echo.Context, name string) {
 // signinTTL bounds how long a sign-in may take at the identity provider.
 const signinTTL = sso.AttemptLifetime
 
+// groupPolicy maps the groups of a person to portal roles with the current
+// settings; it is applied at every sign-in, so a change of groups at the
+// provider shows at the next one.
+func (s *Server) groupPolicy() rolegate.GroupPolicy {
+	return rolegate.GroupPolicy{RequesterGroups: s.Config.RequesterGroups, ApproverGroups: s.Config.ApproverGroups,
+		AuditorGroups: s.Config.AuditorGroups, AdminGroups: s.Config.AdminGroups}
+}
+
 // login starts a sign-in at the identity provider (or the dev page).
 func (s *Server) login(c echo.Context) error {
 	returnTo := sso.SafeReturnPath(c.QueryParam("return_to"))
 	if s.SSO == nil {
+		if !s.Config.Dev {
+			return rolegate.Errorf(rolegate.EUNAVAILABLE, "Sign-in is not configured on this portal.")
+		}
 		return c.Redirect(http.StatusSeeOther, "/auth/dev?return_to="+urlQueryEscape(returnTo))
 	}
 	return s.startSignIn(c, returnTo, 0, "")
@@ -70,8 +86,9 @@ func (s *Server) startSignIn(c echo.Context, returnTo string, maxAge time.Durati
 	return c.Redirect(http.StatusSeeOther, authURL)
 }
 
-// callback completes a sign-in: the attempt is taken (single use), the
-// provider's answer checked by internal/sso, and a fresh session created.
+// callback completes a sign-in: the attempt is taken (single use, whatever
+// happens next), the provider's answer checked by internal/sso, and a fresh
+// session created in place of any the browser had.
 func (s *Server) callback(c echo.Context) error {
 	if s.SSO == nil {
 		return echo.ErrNotFound
@@ -79,29 +96,36 @@ func (s *Server) callback(c echo.Context) error {
 	cookie, err := c.Cookie(s.cookies.signin)
 	s.clearCookie(c, s.cookies.signin)
 	if err != nil || cookie.Value == "" {
-		return s.signInFailed(c, "no_attempt", errors.New("no sign-in attempt cookie"))
+		return s.signInFailed(c, "attempt_missing", "/", errors.New("callback without a sign-in attempt cookie"))
 	}
 	stored, err := s.DB.TakeSigninAttempt(ctx(c), cookie.Value)
-	if errors.Is(err, sqlite.ErrNoSession) {
-		return s.signInFailed(c, "attempt_unknown", err)
-	} else if err != nil {
+	switch {
+	case errors.Is(err, sqlite.ErrNoSigninAttempt):
+		return s.signInFailed(c, "attempt_unknown", "/", err)
+	case errors.Is(err, sqlite.ErrSigninAttemptExpired):
+		return s.signInFailed(c, string(sso.ReasonAttemptExpired), "/", err)
+	case err != nil:
 		return err
 	}
 	attempt := sso.Attempt{State: stored.State, Nonce: stored.Nonce, CodeVerifier: stored.CodeVerifier,
-		ReturnTo: stored.ReturnTo, MaxAge: stored.MaxAge, CreatedAt: s.Now().Add(-time.Second)}
+		ReturnTo: stored.ReturnTo, MaxAge: stored.MaxAge, CreatedAt: stored.CreatedAt}
 	q := c.QueryParams()
+	// RFC 9207: a provider that names itself in the callback must be the
+	// one this portal trusts (a defence against mix-up attacks).
+	if iss := q.Get("iss"); iss != "" && iss != s.SSO.Issuer() {
+		return s.signInFailed(c, "issuer_mismatch", stored.ReturnTo, fmt.Errorf("callback iss %.200q is not the configured issuer", iss))
+	}
 	if q.Get("error") != "" {
-		return s.signInFailed(c, "provider_error", sso.CallbackError(attempt, q.Get("state"), q.Get("error"), q.Get("error_description")))
+		err := sso.CallbackError(attempt, q.Get("state"), q.Get("error"), q.Get("error_description"))
+		return s.signInFailed(c, string(sso.ReasonOf(err)), stored.ReturnTo, err)
 	}
 	id, err := s.SSO.Finish(ctx(c), attempt, q.Get("state"), q.Get("code"))
 	if err != nil {
-		return s.signInFailed(c, string(sso.ReasonOf(err)), err)
+		return s.signInFailed(c, string(sso.ReasonOf(err)), stored.ReturnTo, err)
 	}
-	policy := rolegate.GroupPolicy{RequesterGroups: s.Config.RequesterGroups, ApproverGroups: s.Config.ApproverGroups,
-		AuditorGroups: s.Config.AuditorGroups, AdminGroups: s.Config.AdminGroups}
 	principal := rolegate.Principal{
 		Person: rolegate.Person{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, Name: id.Name},
-		Roles:  policy.RolesFor(id.Groups),
+		Roles:  s.groupPolicy().RolesFor(id.Groups),
 	}
 	if err := s.beginSession(c, principal, id.AuthTime); err != nil {
 		return err
@@ -109,48 +133,60 @@ func (s *Server) callback(c echo.Context) error {
 	if stored.PendingAction != "" {
 		return s.resumePendingAction(c, principal, stored.PendingAction)
 	}
-	return c.Redirect(http.StatusSeeOther, stored.ReturnTo)
+	return c.Redirect(http.StatusSeeOther, sso.SafeReturnPath(stored.ReturnTo))
 }
 
-// beginSession replaces whatever session the browser had with a new one.
+// beginSession replaces whatever session the browser had with a new one
+// (new id, new CSRF token); the old one is deleted in the same transaction.
 func (s *Server) beginSession(c echo.Context, p rolegate.Principal, authTime time.Time) error {
-	if old := sessionTokenFrom(ctx(c)); old != "" {
-		if err := s.DB.DeleteSession(ctx(c), old, s.actor(c)); err != nil {
-			s.Logger.Warn("delete previous session", "err", err)
-		}
-	}
 	actor := s.actor(c)
 	actor.Principal = p
-	token, sess, err := s.DB.CreateSession(ctx(c), actor, authTime, s.limits)
+	token, sess, err := s.DB.CreateSession(ctx(c), actor, authTime, s.limits, sessionTokenFrom(ctx(c)))
 	if err != nil {
 		return err
 	}
 	if s.Metrics != nil {
 		s.Metrics.SignIn("success")
 	}
-	s.setCookie(c, s.cookies.session, token, time.Until(sess.ExpiresAt))
+	s.setCookie(c, s.cookies.session, token, s.limits.Absolute)
 	c.SetRequest(c.Request().WithContext(withSession(ctx(c), sess, token)))
 	return nil
 }
 
 // signInFailed records a failed sign-in and shows a page to try again. The
-// reason is a code; the detail (without secrets) goes to the log only.
-func (s *Server) signInFailed(c echo.Context, reason string, err error) error {
-	s.Logger.Warn("sign-in failed", "reason", reason, "err", err, "request_id", requestIDFrom(ctx(c)))
+// reason is a code, fit for the audit trail; the detail (scrubbed of
+// secrets by internal/sso) goes to the log only.
+func (s *Server) signInFailed(c echo.Context, reason, returnTo string, err error) error {
+	if reason == "" {
+		reason = "unknown"
+	}
+	s.Logger.Warn("sign-in failed", "reason", reason, "err", err, "request_id", requestIDFrom(ctx(c)), "client", c.RealIP())
 	if s.Metrics != nil {
 		s.Metrics.SignIn("failure")
 	}
-	e := rolegate.NewEvent(s.actor(c), rolegate.ActionSignInFailed, rolegate.OutcomeFailure, map[string]any{"reason": reason})
-	e.ActorKey = "anonymous"
+	actor := s.actor(c)
+	e := rolegate.NewEvent(actor, rolegate.ActionSignInFailed, rolegate.OutcomeFailure, map[string]any{"reason": reason})
+	if actor.Subject == "" {
+		e.ActorKey = "anonymous"
+	}
 	if aerr := s.DB.AppendEvent(ctx(c), e); aerr != nil {
 		s.Logger.Error("record failed sign-in", "err", aerr)
 	}
-	msg := "We could not sign you in. This can happen when a sign-in link is used twice or took too long. Please try again."
-	if reason == string(sso.ReasonProviderUnreachable) {
-		msg = "The company's sign-in service did not answer. Please try again in a moment."
+
+	status, msg := http.StatusUnauthorized, "We could not sign you in. This can happen when a sign-in link is used twice, took too long, or was not started from this browser. Please try again."
+	switch sso.Reason(reason) {
+	case sso.ReasonProviderUnreachable:
+		status, msg = http.StatusServiceUnavailable, "The company's sign-in service did not answer. Please try again in a moment."
+	case sso.ReasonProviderDenied:
+		msg = "The company's sign-in service did not sign you in (perhaps the sign-in was cancelled). Please try again."
+	case sso.ReasonAuthTooOld:
+		msg = "This step needs a fresh sign-in, and the sign-in service did not ask you to authenticate again. Please try again."
 	}
-	return s.render(c, http.StatusUnauthorized, views.ErrorPage(s.chrome(c, ""), http.StatusUnauthorized,
-		"Sign-in failed", msg, "/auth/login", "Try again"))
+	retry := "/auth/login"
+	if p := sso.SafeReturnPath(returnTo); p != "/" {
+		retry += "?return_to=" + url.QueryEscape(p)
+	}
+	return s.render(c, status, views.ErrorPage(s.chrome(c, ""), status, "Sign-in failed", msg, retry, "Try again"))
 }
 
 // logoutConfirm is the sign-out page for browsers without JavaScript.
@@ -158,7 +194,10 @@ func (s *Server) logoutConfirm(c echo.Context) error {
 	return s.render(c, http.StatusOK, views.SignOutPage(s.chrome(c, "")))
 }
 
-// logout deletes the session server-side.
+// logout deletes the session server-side and offers the provider's
+// end-session endpoint. The link carries only client_id: the ID token is
+// never stored (it would be one more secret in the database), and a
+// post-logout redirect would have to be registered at the provider.
 func (s *Server) logout(c echo.Context) error {
 	if err := s.DB.DeleteSession(ctx(c), sessionTokenFrom(ctx(c)), s.actor(c)); err != nil {
 		return err
@@ -187,13 +226,17 @@ type pendingApproval struct {
 }
 
 // resumePendingAction completes the approval that sent the person to
-// re-authenticate, if they came back as the same person.
+// re-authenticate, if they came back as the same person. The domain checks
+// again that they may decide (roles were just re-read) and that the payload
+// is still the one they saw.
 func (s *Server) resumePendingAction(c echo.Context, p rolegate.Principal, raw string) error {
 	var pa pendingApproval
 	if err := json.Unmarshal([]byte(raw), &pa); err != nil || pa.Kind != "approve" {
+		s.Logger.Error("unreadable pending action after sign-in", "request_id", requestIDFrom(ctx(c)))
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
 	if pa.PersonKey != p.Key() {
+		s.recordDenied(c, "re-authenticated as another person; approval not recorded")
 		return rolegate.Errorf(rolegate.EFORBIDDEN, "You signed in as someone else; the approval was not recorded.")
 	}
 	if _, err := s.Requests.Approve(ctx(c), s.actor(c), pa.RequestID, pa.PayloadHash, pa.Comment); err != nil {

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,23 +32,43 @@ var devPersonas = []views.Persona{
 	{ID: "admin", Name: "Drew Admin", Email: "drew@example.test", Groups: []string{DevAdminGroup}, Blurb: "Retries failed provisioning."},
 }
 
+// devSignInAllowed is checked by both dev handlers on top of the route
+// table (which registers them only in dev mode without an issuer): dev mode
+// itself, no identity provider, and a browser on this machine. The peer
+// address is used, never X-Forwarded-For, which anyone can write.
+func (s *Server) devSignInAllowed(c echo.Context) bool {
+	if !s.Config.Dev || s.SSO != nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // devSignInPage replaces SSO in dev mode (registered only then).
 func (s *Server) devSignInPage(c echo.Context) error {
+	if !s.devSignInAllowed(c) {
+		return echo.ErrNotFound
+	}
 	return s.render(c, http.StatusOK, views.DevSignInPage(s.chrome(c, ""), devPersonas, sso.SafeReturnPath(c.QueryParam("return_to"))))
 }
 
 // devSignIn signs in the chosen persona through the same session code as SSO.
 func (s *Server) devSignIn(c echo.Context) error {
+	if !s.devSignInAllowed(c) {
+		return echo.ErrNotFound
+	}
 	id := c.FormValue("persona")
 	for _, p := range devPersonas {
 		if p.ID != id {
 			continue
 		}
-		policy := rolegate.GroupPolicy{RequesterGroups: s.Config.RequesterGroups, ApproverGroups: s.Config.ApproverGroups,
-			AuditorGroups: s.Config.AuditorGroups, AdminGroups: s.Config.AdminGroups}
 		principal := rolegate.Principal{
 			Person: rolegate.Person{Issuer: DevIssuer, Subject: p.ID, Email: p.Email, Name: p.Name},
-			Roles:  policy.RolesFor(p.Groups),
+			Roles:  s.groupPolicy().RolesFor(p.Groups),
 		}
 		if err := s.beginSession(c, principal, s.Now()); err != nil {
 			return err

@@ -46,6 +46,11 @@ type harnessOptions struct {
 	Env map[string]string
 	// SSO, when set, signs people in through a real identity provider.
 	SSO func(redirectURL string) *sso.Client
+	// Now, when set, is the clock of the server and the database (to move
+	// time in tests).
+	Now func() time.Time
+	// Log, when set, receives the server's log lines (discarded otherwise).
+	Log io.Writer
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -89,6 +94,9 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		t.Fatalf("open db: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if opts.Now != nil {
+		db.SetClock(opts.Now)
+	}
 	h.DB = db
 
 	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey})
@@ -117,13 +125,17 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logTo := io.Discard
+	if opts.Log != nil {
+		logTo = opts.Log
+	}
 	var ssoClient *sso.Client
 	if opts.SSO != nil {
 		ssoClient = opts.SSO(srv.URL + "/auth/callback")
 	}
 	h.Server = web.NewServer(web.Deps{
 		Config: cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, SSO: ssoClient,
-		Assets: assets, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
 	})
 	mux.Handle("/", h.Server)
 	return h

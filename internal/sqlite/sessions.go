@@ -20,7 +20,7 @@ import (
 type Session struct {
 	Principal  rolegate.Principal
 	CSRFToken  string
-	AuthTime   time.Time // last authentication at the identity provider
+	AuthTime   time.Time // last authentication at the identity provider; zero when it did not say
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // absolute limit
@@ -47,15 +47,30 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CreateSession signs actor in: a new session (fresh token), the person's
-// profile updated, and the sign-in recorded, in one transaction.
-func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, authTime time.Time, limits SessionLimits) (string, *Session, error) {
+// CreateSession signs actor in: a new session with a fresh token and CSRF
+// token, the person's profile updated, and the sign-in recorded, in one
+// transaction. The session named by previous (the browser's cookie before
+// this sign-in, if any) is deleted in that same transaction, so that nothing
+// from before a sign-in survives it. A zero authTime means the identity
+// provider did not say when the person authenticated; it is kept as
+// unknown, which makes approving re-authenticate first.
+func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, authTime time.Time, limits SessionLimits, previous string) (string, *Session, error) {
 	token := NewToken()
-	s := &Session{Principal: actor.Principal, CSRFToken: NewToken(), AuthTime: authTime.UTC()}
+	s := &Session{Principal: actor.Principal, CSRFToken: NewToken()}
+	if !authTime.IsZero() {
+		s.AuthTime = authTime.UTC()
+	}
 	err := db.update(ctx, func(tx *Tx) error {
 		s.CreatedAt, s.LastSeenAt, s.ExpiresAt = tx.now, tx.now, tx.now.Add(limits.Absolute)
-		if s.AuthTime.IsZero() {
-			s.AuthTime = tx.now
+		var details map[string]any
+		if previous != "" {
+			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(previous))
+			if err != nil {
+				return fmt.Errorf("sqlite: delete the previous session: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				details = map[string]any{"replaced_session": true}
+			}
 		}
 		p := actor.Principal
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, person_key, issuer, subject, email, name, roles,
@@ -70,7 +85,7 @@ func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, authTime 
 			p.Key(), p.Issuer, p.Subject, p.Email, p.Name, p.RoleNames(), ms(tx.now)); err != nil {
 			return fmt.Errorf("sqlite: save person: %w", err)
 		}
-		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.ActionSignInSucceeded, rolegate.OutcomeSuccess, nil))
+		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.ActionSignInSucceeded, rolegate.OutcomeSuccess, details))
 	})
 	if err != nil {
 		return "", nil, err
@@ -90,17 +105,18 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits SessionLim
 	}
 	id := hashToken(token)
 	var s Session
-	var key, roles string
+	var roles string
 	var authTime, created, lastSeen, expires int64
-	err := db.read.QueryRowContext(ctx, `SELECT person_key, email, name, roles, csrf_token, auth_time, created_at,
-		last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, id).Scan(&key, &s.Principal.Email, &s.Principal.Name,
-		&roles, &s.CSRFToken, &authTime, &created, &lastSeen, &expires)
+	// Issuer and subject are read from their own columns: a subject may
+	// itself contain "|" (Auth0's "auth0|123"), so the key is not split.
+	err := db.read.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, created_at,
+		last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
+		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &created, &lastSeen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNoSession
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: lookup session: %w", err)
 	}
-	s.Principal.Issuer, s.Principal.Subject, _ = strings.Cut(key, "|")
 	for _, r := range strings.Split(roles, ",") {
 		if r != "" {
 			s.Principal.Roles = append(s.Principal.Roles, rolegate.PortalRole(r))
@@ -157,12 +173,36 @@ type SigninAttempt struct {
 	MaxAge       time.Duration
 	// PendingAction is completed after the sign-in (JSON; the web layer's).
 	PendingAction string
+	CreatedAt     time.Time // set by SaveSigninAttempt
 }
 
+// Errors of TakeSigninAttempt.
+var (
+	ErrNoSigninAttempt      = errors.New("sqlite: no such sign-in attempt")
+	ErrSigninAttemptExpired = errors.New("sqlite: sign-in attempt expired")
+)
+
+// maxLiveSigninAttempts bounds the sign-in attempts in flight. Starting a
+// sign-in needs no account, so without a bound anyone could fill the disk;
+// a company's people never come near it.
+const maxLiveSigninAttempts = 10000
+
 // SaveSigninAttempt stores a and returns the token for the browser's cookie.
+// Expired attempts are swept in the same transaction; when too many are
+// live it refuses with rolegate.ETOOMANY.
 func (db *DB) SaveSigninAttempt(ctx context.Context, a SigninAttempt, ttl time.Duration) (string, error) {
 	token := NewToken()
 	err := db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_attempts WHERE expires_at <= ?`, ms(tx.now)); err != nil {
+			return fmt.Errorf("sqlite: sweep sign-in attempts: %w", err)
+		}
+		var live int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM signin_attempts`).Scan(&live); err != nil {
+			return fmt.Errorf("sqlite: count sign-in attempts: %w", err)
+		}
+		if live >= maxLiveSigninAttempts {
+			return rolegate.Errorf(rolegate.ETOOMANY, "Too many sign-ins are in progress. Wait a few minutes and try again.")
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO signin_attempts (id_hash, state, nonce, code_verifier, return_to,
 			max_age_ms, pending_action, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			hashToken(token), a.State, a.Nonce, a.CodeVerifier, a.ReturnTo, a.MaxAge.Milliseconds(), a.PendingAction, ms(tx.now), ms(tx.now.Add(ttl)))
@@ -175,27 +215,37 @@ func (db *DB) SaveSigninAttempt(ctx context.Context, a SigninAttempt, ttl time.D
 }
 
 // TakeSigninAttempt returns and deletes the attempt for token: each attempt
-// is usable once, so a replayed callback finds nothing.
+// is usable once, so a replayed callback finds nothing
+// (ErrNoSigninAttempt). An attempt past its lifetime is deleted too and
+// reported as ErrSigninAttemptExpired.
 func (db *DB) TakeSigninAttempt(ctx context.Context, token string) (*SigninAttempt, error) {
+	if token == "" {
+		return nil, ErrNoSigninAttempt
+	}
 	var a SigninAttempt
+	var expired bool
 	err := db.update(ctx, func(tx *Tx) error {
-		var maxAge, expires int64
+		var maxAge, created, expires int64
 		err := tx.QueryRowContext(ctx, `DELETE FROM signin_attempts WHERE id_hash = ?
-			RETURNING state, nonce, code_verifier, return_to, max_age_ms, pending_action, expires_at`, hashToken(token)).Scan(
-			&a.State, &a.Nonce, &a.CodeVerifier, &a.ReturnTo, &maxAge, &a.PendingAction, &expires)
+			RETURNING state, nonce, code_verifier, return_to, max_age_ms, pending_action, created_at, expires_at`, hashToken(token)).Scan(
+			&a.State, &a.Nonce, &a.CodeVerifier, &a.ReturnTo, &maxAge, &a.PendingAction, &created, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNoSession
+			return ErrNoSigninAttempt
 		} else if err != nil {
 			return fmt.Errorf("sqlite: take sign-in attempt: %w", err)
 		}
-		if !tx.now.Before(fromMS(expires)) {
-			return ErrNoSession
-		}
+		// The row stays deleted (the transaction commits) even when it
+		// turns out to be too old.
+		expired = !tx.now.Before(fromMS(expires))
 		a.MaxAge = time.Duration(maxAge) * time.Millisecond
+		a.CreatedAt = fromMS(created)
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case expired:
+		return nil, ErrSigninAttemptExpired
 	}
 	return &a, nil
 }
