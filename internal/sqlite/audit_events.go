@@ -40,6 +40,10 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit event %s: %w", e.Action, err)
 	}
+	// Who must hear of it is queued in this same transaction (notifications.go).
+	if err := tx.enqueueNotifications(ctx, e); err != nil {
+		return err
+	}
 	if tx.db.onEvent != nil {
 		tx.db.onEvent(e.Action)
 	}

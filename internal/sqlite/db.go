@@ -29,6 +29,8 @@ type DB struct {
 	now func() time.Time
 	// onEvent is told of every audit event appended (metrics); may be nil.
 	onEvent func(action string)
+	// notify says where notifications go (notifications.go); nil: nowhere.
+	notify *NotificationTargets
 }
 
 // pragmas are set on every connection.

@@ -1,0 +1,645 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Notifications are an outbox: the rows saying who must hear about an event
+// are written by appendEvent in the transaction that records the event, so a
+// committed approval always has its notifications queued and a rolled-back
+// one never does. The notify worker sends them later; a mail server or
+// webhook that is down therefore never delays or fails the change itself.
+
+// Audit actions of notifications.
+const (
+	ActionNotificationSent   = "notification.sent"
+	ActionNotificationFailed = "notification.failed"
+	// ActionRequestReminder: the approvers were reminded of a request still
+	// pending after ROLEGATE_REMINDER_AFTER.
+	ActionRequestReminder = "request.reminder"
+)
+
+// NotifyChannel is how a notification travels.
+type NotifyChannel string
+
+const (
+	ChannelEmail   NotifyChannel = "email"
+	ChannelWebhook NotifyChannel = "webhook"
+)
+
+// Audience is why a recipient hears about a request, which decides what the
+// message may tell them.
+type Audience string
+
+const (
+	AudienceRequester Audience = "requester" // filed the request: sees all of it
+	AudienceApprover  Audience = "approver"  // may see every request
+	AudienceAdmin     Audience = "admin"     // may see every request, and retry provisioning
+	// AudienceChannel is a webhook: a chat channel whose members are not
+	// known, so it gets only the request's id, role name, status, link and
+	// who acted (PRODUCT.md's webhook body).
+	AudienceChannel Audience = "channel"
+)
+
+// rank orders audiences when one person is reached for several reasons:
+// they get one message, written for the role that sees the most.
+func (a Audience) rank() int {
+	switch a {
+	case AudienceAdmin:
+		return 3
+	case AudienceApprover:
+		return 2
+	case AudienceRequester:
+		return 1
+	}
+	return 0
+}
+
+// Notice kinds: what happened, as messages tell it.
+const (
+	NoticeSubmitted   = "submitted"
+	NoticeApproved    = "approved"
+	NoticeRejected    = "rejected"
+	NoticeCancelled   = "cancelled"
+	NoticeExpired     = "expired"
+	NoticeProvisioned = "provisioned"
+	NoticeFailed      = "failed"
+	NoticeReminder    = "reminder"
+)
+
+// noticeRule says who hears about an audit action.
+type noticeRule struct {
+	kind string
+	// event is the name webhooks carry; the action itself when empty.
+	event string
+	// email lists the audiences reached by email.
+	email []Audience
+	// webhook: the event is posted to the configured webhooks.
+	webhook bool
+}
+
+// noticeRules maps the audit actions that notify to their rule. The
+// completing approval is told through provisioning.queued, which follows it
+// in the same transaction once the request's status is approved; a partial
+// approval is not a decision and notifies nobody.
+var noticeRules = map[string]noticeRule{
+	rolegate.ActionRequestCreated:        {kind: NoticeSubmitted, email: []Audience{AudienceApprover}, webhook: true},
+	rolegate.ActionProvisioningQueued:    {kind: NoticeApproved, event: rolegate.ActionRequestApproved, email: []Audience{AudienceRequester}, webhook: true},
+	rolegate.ActionRequestRejected:       {kind: NoticeRejected, email: []Audience{AudienceRequester}, webhook: true},
+	rolegate.ActionRequestCancelled:      {kind: NoticeCancelled, webhook: true},
+	rolegate.ActionRequestExpired:        {kind: NoticeExpired, email: []Audience{AudienceRequester}, webhook: true},
+	rolegate.ActionProvisioningSucceeded: {kind: NoticeProvisioned, email: []Audience{AudienceRequester, AudienceApprover}, webhook: true},
+	rolegate.ActionProvisioningAdopted:   {kind: NoticeProvisioned, email: []Audience{AudienceRequester, AudienceApprover}, webhook: true},
+	rolegate.ActionProvisioningFailed:    {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
+	rolegate.ActionProvisioningMismatch:  {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
+	ActionRequestReminder:                {kind: NoticeReminder, email: []Audience{AudienceApprover}, webhook: true},
+}
+
+// NotificationTargets is where notifications go: set once at start with
+// SetNotifications. Without it nothing is queued.
+type NotificationTargets struct {
+	Email    bool            // SMTP is configured
+	Webhooks []WebhookTarget // one row per webhook per event
+	// Wake is told that rows were queued, without blocking. It is called
+	// inside the transaction; the worker's claim goes through the same single
+	// write connection, so it sees the rows once the transaction commits.
+	Wake func()
+}
+
+// WebhookTarget names a configured webhook without its URL, which often
+// holds a secret of its own: ID is stable across restarts (a digest of the
+// URL), Label is for people (scheme and host only).
+type WebhookTarget struct {
+	ID    string
+	Label string
+}
+
+// SetNotifications turns queueing on. It must be called before the database
+// is shared.
+func (db *DB) SetNotifications(t NotificationTargets) { db.notify = &t }
+
+// NoticePerson is someone named in a message.
+type NoticePerson struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+// NoticeApproval is one approval as the requester may read it.
+type NoticeApproval struct {
+	Name    string `json:"name"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// NotificationFacts is what one recipient may learn about the event, taken
+// when it happened: a later change to the request does not rewrite a
+// message already queued.
+type NotificationFacts struct {
+	Event     string          `json:"event"` // the action webhooks carry
+	Kind      string          `json:"kind"`
+	RequestID int64           `json:"request_id"`
+	RoleName  string          `json:"role_name"`
+	Status    rolegate.Status `json:"status"`
+	Actor     NoticePerson    `json:"actor"`
+	At        time.Time       `json:"at"`
+
+	// Beyond here only people who may see the whole request are told.
+	Requester         *NoticePerson    `json:"requester,omitempty"`
+	Permissions       []string         `json:"permissions,omitempty"`
+	Description       string           `json:"description,omitempty"`
+	Justification     string           `json:"justification,omitempty"`
+	RequiredApprovals int              `json:"required_approvals,omitempty"`
+	Approvals         []NoticeApproval `json:"approvals,omitempty"`
+	Comment           string           `json:"comment,omitempty"`
+	RoleID            string           `json:"role_id,omitempty"`
+	Failure           string           `json:"failure,omitempty"` // already redacted by the provisioner
+	SubmittedAt       time.Time        `json:"submitted_at,omitzero"`
+}
+
+// For returns the facts a recipient of audience a may see.
+func (f NotificationFacts) For(a Audience) NotificationFacts {
+	if a != AudienceChannel {
+		return f
+	}
+	return NotificationFacts{Event: f.Event, Kind: f.Kind, RequestID: f.RequestID, RoleName: f.RoleName,
+		Status: f.Status, Actor: f.Actor, At: f.At}
+}
+
+// Notification is one queued message to one recipient on one channel.
+type Notification struct {
+	ID        int64
+	EventSeq  int64
+	RequestID int64
+	Channel   NotifyChannel
+	// Recipient is an email address or a WebhookTarget.ID.
+	Recipient string
+	Label     string
+	Audience  Audience
+	Facts     NotificationFacts
+	State     string // queued, sending, sent, failed
+	Attempts  int    // including the one in progress once claimed
+	LastError string
+	CreatedAt time.Time
+	SentAt    time.Time
+}
+
+// enqueueNotifications queues the messages that event e calls for, in the
+// transaction that records it. Events that notify nobody cost one map lookup.
+func (tx *Tx) enqueueNotifications(ctx context.Context, e rolegate.Event) error {
+	targets := tx.db.notify
+	if targets == nil || e.RequestID == 0 {
+		return nil
+	}
+	rule, ok := noticeRules[e.Action]
+	if !ok {
+		return nil
+	}
+	req, err := getRequest(ctx, tx, e.RequestID)
+	if err != nil {
+		return fmt.Errorf("sqlite: notifications for event %d: %w", e.Seq, err)
+	}
+	facts := noticeFacts(e, rule, req)
+
+	type row struct {
+		channel   NotifyChannel
+		recipient string
+		label     string
+		audience  Audience
+	}
+	var rows []row
+	if targets.Email {
+		people, err := tx.noticeRecipients(ctx, rule, req)
+		if err != nil {
+			return err
+		}
+		for _, p := range people {
+			rows = append(rows, row{ChannelEmail, p.email, p.email, p.audience})
+		}
+	}
+	if rule.webhook {
+		for _, w := range targets.Webhooks {
+			rows = append(rows, row{ChannelWebhook, w.ID, w.Label, AudienceChannel})
+		}
+	}
+	for _, r := range rows {
+		raw, err := json.Marshal(facts.For(r.audience))
+		if err != nil {
+			return fmt.Errorf("sqlite: notification facts: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (event_seq, request_id, channel, recipient,
+			recipient_label, audience, facts, state, run_after, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (event_seq, channel, recipient) DO NOTHING`,
+			e.Seq, req.ID, string(r.channel), r.recipient, r.label, string(r.audience), string(raw),
+			ms(tx.now), ms(tx.now), ms(tx.now)); err != nil {
+			return fmt.Errorf("sqlite: queue notification: %w", err)
+		}
+	}
+	if len(rows) > 0 && targets.Wake != nil {
+		targets.Wake()
+	}
+	return nil
+}
+
+// noticeFacts gathers everything a message about e may say; For trims it
+// per recipient.
+func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) NotificationFacts {
+	var details map[string]any
+	_ = json.Unmarshal(e.Details, &details)
+	detail := func(k string) string {
+		if s, ok := details[k].(string); ok {
+			return s
+		}
+		return ""
+	}
+	f := NotificationFacts{
+		Event: e.Action, Kind: rule.kind, RequestID: req.ID, RoleName: req.RoleName, Status: req.Status,
+		Actor: NoticePerson{Name: e.ActorName, Email: e.ActorEmail}, At: e.At,
+		Requester:   &NoticePerson{Name: req.Requester.DisplayName(), Email: req.Requester.Email},
+		Permissions: req.Permissions, Description: req.Description, Justification: req.Justification,
+		RequiredApprovals: req.RequiredApprovals, SubmittedAt: req.CreatedAt,
+	}
+	if rule.event != "" {
+		f.Event = rule.event
+	}
+	switch rule.kind {
+	case NoticeApproved:
+		for _, a := range req.Approvals {
+			f.Approvals = append(f.Approvals, NoticeApproval{Name: a.Approver.DisplayName(), Comment: a.Comment})
+		}
+	case NoticeRejected:
+		f.Comment = detail("comment")
+	case NoticeProvisioned:
+		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, detail("role_id"))
+	case NoticeFailed:
+		f.Failure = firstNonEmptyString(req.FailureMessage, detail("error"))
+	}
+	return f
+}
+
+func firstNonEmptyString(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+type noticeRecipient struct {
+	email    string
+	audience Audience
+}
+
+// noticeRecipients returns the email recipients of rule for req: each
+// address once, for the audience that may see the most. Approvers never
+// hear of their own request as approvers, and a reminder goes only to the
+// approvers who have not approved yet. Addresses are those seen at each
+// person's last sign-in.
+func (tx *Tx) noticeRecipients(ctx context.Context, rule noticeRule, req *rolegate.Request) ([]noticeRecipient, error) {
+	var out []noticeRecipient
+	seen := map[string]int{}
+	add := func(email string, a Audience) {
+		email = strings.TrimSpace(email)
+		if email == "" {
+			return
+		}
+		key := strings.ToLower(email)
+		if i, ok := seen[key]; ok {
+			if a.rank() > out[i].audience.rank() {
+				out[i].audience = a
+			}
+			return
+		}
+		seen[key] = len(out)
+		out = append(out, noticeRecipient{email: email, audience: a})
+	}
+	for _, a := range rule.email {
+		switch a {
+		case AudienceRequester:
+			email, err := tx.lastSeenEmail(ctx, req.Requester)
+			if err != nil {
+				return nil, err
+			}
+			add(email, a)
+		case AudienceApprover:
+			if rule.kind == NoticeProvisioned {
+				// The approvers who approved it, not every approver.
+				for _, ap := range req.Approvals {
+					email, err := tx.lastSeenEmail(ctx, ap.Approver)
+					if err != nil {
+						return nil, err
+					}
+					add(email, a)
+				}
+				continue
+			}
+			people, err := tx.peopleWithRole(ctx, rolegate.RoleApprover)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range people {
+				if req.OwnedBy(p) || (rule.kind == NoticeReminder && req.ApprovedBy(p)) {
+					continue
+				}
+				add(p.Email, a)
+			}
+		case AudienceAdmin:
+			people, err := tx.peopleWithRole(ctx, rolegate.RoleAdmin)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range people {
+				add(p.Email, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// lastSeenEmail is p's address at their last sign-in, else the one on file.
+func (tx *Tx) lastSeenEmail(ctx context.Context, p rolegate.Person) (string, error) {
+	var email string
+	err := tx.QueryRowContext(ctx, `SELECT email FROM people WHERE person_key = ?`, p.Key()).Scan(&email)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("sqlite: email of a recipient: %w", err)
+	}
+	return firstNonEmptyString(email, p.Email), nil
+}
+
+// peopleWithRole is PeopleWithRole inside the transaction.
+func (tx *Tx) peopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT issuer, subject, email, name FROM people
+		WHERE ',' || roles || ',' LIKE ? ORDER BY name, person_key`, "%,"+string(role)+",%")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: people with role %s: %w", role, err)
+	}
+	defer rows.Close()
+	var out []rolegate.Person
+	for rows.Next() {
+		var p rolegate.Person
+		if err := rows.Scan(&p.Issuer, &p.Subject, &p.Email, &p.Name); err != nil {
+			return nil, fmt.Errorf("sqlite: people with role %s: %w", role, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+const notificationColumns = `id, event_seq, request_id, channel, recipient, recipient_label, audience, facts,
+	state, attempts, last_error, created_at, sent_at`
+
+func scanNotification(row scanner) (Notification, error) {
+	var n Notification
+	var facts string
+	var created, sent int64
+	if err := row.Scan(&n.ID, &n.EventSeq, &n.RequestID, &n.Channel, &n.Recipient, &n.Label, &n.Audience, &facts,
+		&n.State, &n.Attempts, &n.LastError, &created, &sent); err != nil {
+		return n, err
+	}
+	n.CreatedAt, n.SentAt = fromMS(created), fromMS(sent)
+	if err := json.Unmarshal([]byte(facts), &n.Facts); err != nil {
+		return n, fmt.Errorf("sqlite: notification %d facts: %w", n.ID, err)
+	}
+	return n, nil
+}
+
+// ClaimNotifications leases up to limit notifications that are due (queued
+// and past their retry time, or sending with a lease that ran out) for the
+// length of lease, counting the attempt. Each claimed row's Attempts is the
+// token that records its outcome.
+func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]Notification, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []Notification
+	err := db.update(ctx, func(tx *Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET state = 'sending', attempts = attempts + 1,
+			lease_until = ?, updated_at = ?
+			WHERE id IN (SELECT id FROM notifications
+				WHERE (state = 'queued' AND run_after <= ?) OR (state = 'sending' AND lease_until <= ?)
+				ORDER BY run_after, id LIMIT ?)
+			RETURNING `+notificationColumns, ms(tx.now.Add(lease)), ms(tx.now), ms(tx.now), ms(tx.now), limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim notifications: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			n, err := scanNotification(rows)
+			if err != nil {
+				return fmt.Errorf("sqlite: claim notifications: %w", err)
+			}
+			out = append(out, n)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReleaseNotificationLeases makes every notification being sent claimable at
+// once. The worker calls it at start: one rolegate serves a database, so a
+// row still sending belongs to a process that stopped mid-delivery. Such a
+// message may have gone out already; it is sent again (at least once).
+func (db *DB) ReleaseNotificationLeases(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'queued', run_after = ?, lease_until = 0,
+			updated_at = ? WHERE state = 'sending'`, ms(tx.now), ms(tx.now))
+		if err != nil {
+			return fmt.Errorf("sqlite: release notification leases: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+// ErrNotificationLeaseLost means the notification was claimed again (its
+// lease ran out) before this outcome was recorded.
+var ErrNotificationLeaseLost = errors.New("sqlite: the notification's lease was lost")
+
+// NotificationSent records that n was delivered, in the audit trail too.
+func (db *DB) NotificationSent(ctx context.Context, n *Notification) error {
+	return db.finishNotification(ctx, n, `state = 'sent', sent_at = ?, last_error = ''`, func(tx *Tx) []any {
+		return []any{ms(tx.now)}
+	}, rolegate.OutcomeSuccess, ActionNotificationSent, "")
+}
+
+// NotificationFailed records that n will not be delivered: reason (free of
+// secrets) is kept on the row and in the audit trail.
+func (db *DB) NotificationFailed(ctx context.Context, n *Notification, reason string) error {
+	return db.finishNotification(ctx, n, `state = 'failed', last_error = ?`, func(*Tx) []any {
+		return []any{reason}
+	}, rolegate.OutcomeFailure, ActionNotificationFailed, reason)
+}
+
+// RetryNotificationLater puts n back in the queue to be tried after delay.
+// Only the final outcome goes to the audit trail; each failed attempt is
+// logged by the worker.
+func (db *DB) RetryNotificationLater(ctx context.Context, n *Notification, delay time.Duration, reason string) error {
+	return db.finishNotification(ctx, n, `state = 'queued', run_after = ?, last_error = ?`, func(tx *Tx) []any {
+		return []any{ms(tx.now.Add(delay)), reason}
+	}, "", "", "")
+}
+
+// finishNotification applies set to n while it is still the attempt that
+// was claimed, and appends the outcome event when action is set.
+func (db *DB) finishNotification(ctx context.Context, n *Notification, set string, args func(*Tx) []any,
+	outcome, action, reason string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		a := append(args(tx), ms(tx.now), n.ID, n.Attempts)
+		res, err := tx.ExecContext(ctx, `UPDATE notifications SET `+set+`, lease_until = 0, updated_at = ?
+			WHERE id = ? AND state = 'sending' AND attempts = ?`, a...)
+		if err != nil {
+			return fmt.Errorf("sqlite: record notification %d: %w", n.ID, err)
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			return ErrNotificationLeaseLost
+		}
+		if action == "" {
+			return nil
+		}
+		details := map[string]any{
+			"notification_id": n.ID, "channel": string(n.Channel), "recipient": n.Label,
+			"event": n.Facts.Event, "attempts": n.Attempts,
+		}
+		if reason != "" {
+			details["error"] = reason
+		}
+		e := rolegate.NewEvent(rolegate.System("notifier"), action, outcome, details)
+		e.RequestID, e.RoleName = n.RequestID, n.Facts.RoleName
+		return tx.appendEvent(ctx, e)
+	})
+}
+
+// NextNotificationDue is when the next queued notification may be tried, or
+// a lease runs out; zero when nothing waits.
+func (db *DB) NextNotificationDue(ctx context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT MIN(CASE WHEN state = 'queued' THEN run_after ELSE lease_until END)
+		FROM notifications WHERE state IN ('queued','sending')`).Scan(&next)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: next notification: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(next.Int64), nil
+}
+
+// NotificationsOf returns the notifications queued about a request, oldest
+// first.
+func (db *DB) NotificationsOf(ctx context.Context, requestID int64) ([]Notification, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
+		WHERE request_id = ? ORDER BY id`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: notifications of %d: %w", requestID, err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: notifications of %d: %w", requestID, err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// DeleteOldNotifications removes the rows of notifications delivered or
+// given up more than olderThan ago; their outcome stays in the audit trail.
+func (db *DB) DeleteOldNotifications(ctx context.Context, olderThan time.Duration) (int64, error) {
+	var n int64
+	err := db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE state IN ('sent','failed') AND updated_at <= ?`,
+			ms(tx.now.Add(-olderThan)))
+		if err != nil {
+			return fmt.Errorf("sqlite: delete old notifications: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+// RemindPending reminds the approvers of every request pending for longer
+// than after since its submission or its last reminder: one audit event per
+// request (request.reminder), which queues the messages like any other
+// event. It returns how many requests it reminded about.
+func (db *DB) RemindPending(ctx context.Context, after time.Duration) (int, error) {
+	if after <= 0 {
+		return 0, nil
+	}
+	due := func(q querier, now time.Time) ([]int64, error) {
+		rows, err := q.QueryContext(ctx, `SELECT r.id FROM requests r LEFT JOIN request_reminders m ON m.request_id = r.id
+			WHERE r.status = 'pending' AND COALESCE(m.last_at, r.created_at) <= ? ORDER BY r.id`, ms(now.Add(-after)))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: requests due a reminder: %w", err)
+		}
+		defer rows.Close()
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return ids, rows.Err()
+	}
+	ids, err := due(db.read, db.now())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		err := db.update(ctx, func(tx *Tx) error {
+			// Check again inside the transaction: a decision may have come in.
+			var status string
+			var created, last, count sql.NullInt64
+			err := tx.QueryRowContext(ctx, `SELECT r.status, r.created_at, m.last_at, m.reminders FROM requests r
+				LEFT JOIN request_reminders m ON m.request_id = r.id WHERE r.id = ?`, id).Scan(&status, &created, &last, &count)
+			if err != nil {
+				return fmt.Errorf("sqlite: reminder for %d: %w", id, err)
+			}
+			since := created.Int64
+			if last.Valid {
+				since = last.Int64
+			}
+			if status != string(rolegate.StatusPending) || fromMS(since).Add(after).After(tx.now) {
+				return errSkip
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, last_at, reminders) VALUES (?, ?, 1)
+				ON CONFLICT (request_id) DO UPDATE SET last_at = excluded.last_at, reminders = reminders + 1`,
+				id, ms(tx.now)); err != nil {
+				return fmt.Errorf("sqlite: record reminder for %d: %w", id, err)
+			}
+			req, err := getRequest(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			return tx.appendRequestEvent(ctx, rolegate.System("reminder"), req, ActionRequestReminder, rolegate.OutcomeSuccess, map[string]any{
+				"pending_for": tx.now.Sub(req.CreatedAt).Round(time.Minute).String(),
+				"reminder":    count.Int64 + 1,
+			})
+		})
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, errSkip):
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
