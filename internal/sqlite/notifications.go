@@ -269,7 +269,7 @@ func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) Notif
 		f.Event = rule.event
 	}
 	switch rule.kind {
-	case NoticeApproved:
+	case NoticeApproved, NoticeReminder:
 		for _, a := range req.Approvals {
 			f.Approvals = append(f.Approvals, NoticeApproval{Name: a.Approver.DisplayName(), Comment: a.Comment})
 		}
