@@ -1,0 +1,583 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/rolegate/rolegate/internal/sso/ssotest"
+)
+
+// stepTimeout bounds one step of a journey (a click and the page it
+// loads, a wait for an element); a missing element fails the test rather
+// than hanging it.
+const stepTimeout = 15 * time.Second
+
+// newBrowser starts a fresh headless Chromium (its own temporary profile)
+// for the test and closes it when the test ends.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
+	output := &lockedBuffer{}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		// This machine may have no network: keep Chromium from calling home.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 1024),
+		chromedp.CombinedOutput(output),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		if t.Failed() {
+			if dir := artifactDir(t); dir != "" {
+				_ = os.WriteFile(filepath.Join(dir, "chromium.log"), []byte(output.String()), 0o644)
+			}
+		}
+	})
+	// The first run binds the browser's life to its context: not a timeout's.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(browserCtx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("start Chromium (%s): %v\n%s", path, err, output.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("Chromium (%s) did not start within 30s\n%s", path, output.String())
+	}
+	return browserCtx
+}
+
+// person is someone using the portal in their own browser context (their
+// own cookies), with a watch on every page they see for violations of the
+// Content-Security-Policy and for uncaught script errors.
+type person struct {
+	t    *testing.T
+	name string
+	p    *portal
+	ctx  context.Context
+
+	mu       sync.Mutex
+	problems []string // CSP violations and uncaught exceptions, with their page
+	shots    int
+}
+
+// cspViolation is what the page's securitypolicyviolation listener reports.
+type cspViolation struct {
+	Page      string `json:"page"`
+	Directive string `json:"directive"`
+	Blocked   string `json:"blocked"`
+	Sample    string `json:"sample"`
+	Source    string `json:"source"`
+	Line      int    `json:"line"`
+}
+
+// cspListener runs in every document before the page's own scripts (it is
+// injected by DevTools, so the page's CSP does not apply to it) and reports
+// each violation to the test.
+const cspListener = `document.addEventListener('securitypolicyviolation', function (e) {
+	window.rolegateE2EViolation({
+		page: String(document.location.href), directive: e.effectiveDirective || e.violatedDirective,
+		blocked: e.blockedURI || '', sample: e.sample || '', source: e.sourceFile || '', line: e.lineNumber || 0,
+	});
+}, true);`
+
+// openBrowserAs gives u a new browser context in b and signs them in
+// through the identity provider's page, clicking "Sign in as <Name>".
+func (p *portal) signIn(b context.Context, u ssotest.User) *person {
+	p.t.Helper()
+	pe := p.openBrowser(b, u.Name)
+	pe.visit("/")
+	pe.follow(button("Sign in as " + u.Name))
+	pe.see(`//h1[starts-with(normalize-space(), 'Welcome')]`)
+	pe.seeText(u.Name)
+	return pe
+}
+
+// openBrowser gives name a new browser context in b, signed out.
+func (p *portal) openBrowser(b context.Context, name string) *person {
+	t := p.t
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b, chromedp.WithNewBrowserContext())
+	pe := &person{t: t, name: name, p: p, ctx: ctx}
+	// Cleanups run last-registered first: check, then save, then close.
+	t.Cleanup(cancel)
+	t.Cleanup(pe.saveArtifactsIfFailed)
+	t.Cleanup(pe.checkClean)
+
+	// The first run opens the tab and binds its life to ctx, so it gets ctx
+	// itself; later steps get timeouts.
+	err := chromedp.Do(ctx,
+		chromedp.ExposeFunc("rolegateE2EViolation", func(_ context.Context, v cspViolation) (chromedp.Void, error) {
+			pe.problem(fmt.Sprintf("CSP violation on %s: directive %s blocked %q (sample %q, source %s:%d)",
+				v.Page, v.Directive, v.Blocked, v.Sample, v.Source, v.Line))
+			return chromedp.Void{}, nil
+		}),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspListener})
+			return err
+		}),
+	)
+	if err != nil {
+		t.Fatalf("open a browser for %s: %v", name, err)
+	}
+	go pe.watchConsole()
+	return pe
+}
+
+// watchConsole records uncaught exceptions and the browser's own reports
+// of CSP violations; other console lines are logged for the reader.
+func (pe *person) watchConsole() {
+	for m, err := range chromedp.Console(pe.ctx) {
+		if err != nil {
+			return
+		}
+		text := m.Text
+		switch {
+		case m.IsException():
+			pe.problem(fmt.Sprintf("uncaught script error on %s: %s", m.URL, text))
+		case strings.Contains(text, "Content Security Policy") || strings.Contains(text, "Content-Security-Policy"):
+			pe.problem(fmt.Sprintf("browser reports a CSP violation on %s: %s", m.URL, text))
+		}
+	}
+}
+
+func (pe *person) problem(s string) {
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	pe.problems = append(pe.problems, s)
+}
+
+// Problems returns what the watch has seen so far.
+func (pe *person) Problems() []string {
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	return slices.Clone(pe.problems)
+}
+
+// takeProblems returns what the watch has seen so far and forgets it.
+func (pe *person) takeProblems() []string {
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	p := pe.problems
+	pe.problems = nil
+	return p
+}
+
+// checkClean fails the test for every CSP violation or script error seen
+// on any page this person visited.
+func (pe *person) checkClean() {
+	// Reports travel asynchronously from the page; give the last ones a moment.
+	time.Sleep(150 * time.Millisecond)
+	for _, s := range pe.Problems() {
+		pe.t.Errorf("%s's browser: %s", pe.name, s)
+	}
+}
+
+// saveArtifactsIfFailed saves the current page's screenshot and HTML when
+// the test failed.
+func (pe *person) saveArtifactsIfFailed() {
+	if pe.t.Failed() {
+		pe.saveArtifacts("at-the-end")
+	}
+}
+
+func (pe *person) saveArtifacts(label string) {
+	t := pe.t
+	dir := artifactDir(t)
+	if dir == "" {
+		return
+	}
+	pe.mu.Lock()
+	pe.shots++
+	base := filepath.Join(dir, fmt.Sprintf("%s-%02d-%s", fileSafe(pe.name), pe.shots, fileSafe(label)))
+	pe.mu.Unlock()
+	ctx, cancel := context.WithTimeout(pe.ctx, 5*time.Second)
+	defer cancel()
+	var saved []string
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err != nil {
+		t.Logf("%s: no screenshot: %v", pe.name, err)
+	} else if err := os.WriteFile(base+".png", png, 0o644); err == nil {
+		saved = append(saved, base+".png")
+	}
+	if html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`)); err != nil {
+		t.Logf("%s: no HTML: %v", pe.name, err)
+	} else if err := os.WriteFile(base+".html", []byte(html), 0o644); err == nil {
+		saved = append(saved, base+".html")
+	}
+	if len(saved) > 0 {
+		t.Logf("%s's page (%s) is saved as %s", pe.name, pe.location(), strings.Join(saved, " and "))
+	}
+}
+
+// artifactDir is where a failed test's evidence goes: E2E_ARTIFACTS (CI
+// prints it) or a new temporary folder, one subfolder per test.
+func artifactDir(t *testing.T) string {
+	root := os.Getenv("E2E_ARTIFACTS")
+	if root == "" {
+		artifacts.once.Do(func() { artifacts.root, artifacts.err = os.MkdirTemp("", "rolegate-e2e-artifacts-") })
+		if artifacts.err != nil {
+			t.Logf("no folder for the failure's screenshots: %v", artifacts.err)
+			return ""
+		}
+		root = artifacts.root
+	}
+	dir := filepath.Join(root, fileSafe(t.Name()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("no folder for the failure's screenshots: %v", err)
+		return ""
+	}
+	return dir
+}
+
+var artifacts struct {
+	once sync.Once
+	root string
+	err  error
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func fileSafe(s string) string { return strings.Trim(unsafeChars.ReplaceAllString(s, "-"), "-") }
+
+// fail saves the page as evidence and stops the test.
+func (pe *person) fail(format string, args ...any) {
+	pe.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	pe.saveArtifacts("failure")
+	pe.t.Fatalf("%s (at %s): %s", pe.name, pe.location(), msg)
+}
+
+// location is the current page's URL, for messages.
+func (pe *person) location() string {
+	ctx, cancel := context.WithTimeout(pe.ctx, 2*time.Second)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return "?"
+	}
+	return loc
+}
+
+// path is the current page's path and query.
+func (pe *person) path() string {
+	loc := pe.location()
+	return strings.TrimPrefix(loc, pe.p.URL)
+}
+
+// do runs steps within the step timeout.
+func (pe *person) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		pe.fail("%s: %v", what, err)
+	}
+}
+
+// visit opens a page of the portal by its path, as if typed in the
+// address bar, and expects it to answer without an error.
+func (pe *person) visit(path string) {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
+	defer cancel()
+	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(pe.p.URL+path))
+	if err != nil {
+		pe.fail("open %s: %v", path, err)
+	}
+	if res != nil && res.Status >= 400 {
+		pe.fail("open %s: status %d", path, res.Status)
+	}
+}
+
+// follow clicks what sel finds (a link or a button that loads a page) and
+// waits for the page it leads to, which must not be an error.
+func (pe *person) follow(sel string) {
+	pe.t.Helper()
+	if status := pe.followStatus(sel); status >= 400 {
+		pe.fail("clicking %s led to a page with status %d", sel, status)
+	}
+}
+
+// followStatus clicks and waits like follow, and returns the status of the
+// page it led to.
+func (pe *person) followStatus(sel string) int64 {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
+	defer cancel()
+	res, err := chromedp.RunResponse(ctx, chromedp.Click(sel))
+	if err != nil {
+		pe.fail("click %s and wait for the next page: %v", sel, err)
+	}
+	if res == nil {
+		return 0
+	}
+	return res.Status
+}
+
+// click clicks what sel finds without waiting for a new page (a checkbox,
+// an htmx link).
+func (pe *person) click(sel string) {
+	pe.t.Helper()
+	pe.do("click "+sel, chromedp.Click(sel))
+}
+
+// typeInto types text into the field labelled label, key by key.
+func (pe *person) typeInto(label, text string) {
+	pe.t.Helper()
+	pe.do(fmt.Sprintf("type %q into %s", text, label), chromedp.SendKeys(field(label), text))
+}
+
+// clearField empties the field labelled label, with the keyboard, as a
+// person would (select all, delete), so the page sees the input.
+func (pe *person) clearField(label string) {
+	pe.t.Helper()
+	sel := field(label)
+	pe.do("clear "+label,
+		chromedp.Focus(sel),
+		chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		chromedp.KeyEvent("\b"),
+	)
+}
+
+// see waits until sel finds a visible element.
+func (pe *person) see(sel string) {
+	pe.t.Helper()
+	pe.do("wait for "+sel, chromedp.WaitVisible(sel))
+}
+
+// seeText waits until the page shows text.
+func (pe *person) seeText(text string) {
+	pe.t.Helper()
+	pe.see(containing(text))
+}
+
+// waitUntil polls cond on the current page (without reloading) until it
+// holds or the step timeout passes.
+func (pe *person) waitUntil(what string, cond func() bool) {
+	pe.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			pe.fail("waited %s for %s", stepTimeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// texts returns the visible text of every element the XPath finds, now.
+func (pe *person) texts(xpath string) []string {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
+	defer cancel()
+	js := fmt.Sprintf(`(() => {
+		const r = document.evaluate(%s, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+		const out = [];
+		for (let i = 0; i < r.snapshotLength; i++) {
+			const n = r.snapshotItem(i);
+			out.push(((n.innerText !== undefined ? n.innerText : n.textContent) || '').trim());
+		}
+		return out;
+	})()`, jsString(xpath))
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](js))
+	if err != nil {
+		pe.fail("read %s: %v", xpath, err)
+	}
+	return out
+}
+
+// count is how many elements the XPath finds now.
+func (pe *person) count(xpath string) int { return len(pe.texts(xpath)) }
+
+// bodyText is the page's visible text.
+func (pe *person) bodyText() string {
+	t := pe.texts("/html/body")
+	if len(t) == 0 {
+		return ""
+	}
+	return t[0]
+}
+
+// statusWords are the request statuses as PRODUCT.md names them.
+var statusWords = []string{"Pending", "Approved", "Provisioning", "Provisioned", "Failed", "Rejected", "Cancelled", "Expired"}
+
+// status is the status word a request page shows: the one element of the
+// page whose whole text is a status word, outside the timeline, tables and
+// menus.
+func (pe *person) status() string {
+	pe.t.Helper()
+	conds := make([]string, len(statusWords))
+	for i, w := range statusWords {
+		conds[i] = "normalize-space()=" + xpathString(w)
+	}
+	xp := `//main//*[not(*)][not(ancestor::ol or ancestor::table or ancestor::select or ancestor::form)][` + strings.Join(conds, " or ") + `]`
+	found := pe.texts(xp)
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
+}
+
+// waitForStatus reloads the request page until it shows the status word,
+// as a person waiting for the portal would.
+func (pe *person) waitForStatus(want string, within time.Duration) {
+	pe.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := pe.status()
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			pe.fail("the request shows %q after %s; want %q", got, within, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+		pe.do("reload", chromedp.Reload())
+	}
+}
+
+var requestPath = regexp.MustCompile(`/requests/(\d+)`)
+
+// requestID is the id of the request whose page is open.
+func (pe *person) requestID() int64 {
+	pe.t.Helper()
+	m := requestPath.FindStringSubmatch(pe.location())
+	if m == nil {
+		pe.fail("not on a request's page")
+	}
+	id, _ := strconv.ParseInt(m[1], 10, 64)
+	return id
+}
+
+// evalAsync runs an async script in the page (the DevTools console of a
+// person poking at the portal) and returns its result.
+func evalAsync[T any](pe *person, js string) T {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		pe.fail("run a script in the page: %v", err)
+	}
+	return v
+}
+
+// download clicks the link sel and returns the file the browser saved.
+func (pe *person) download(sel string) []byte {
+	pe.t.Helper()
+	dir := pe.t.TempDir()
+	c := chromedp.FromContext(pe.ctx)
+	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
+	defer cancel()
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, BrowserContextID: c.BrowserContextID,
+		DownloadPath: dir, EventsEnabled: new(true),
+	})
+	if err != nil {
+		pe.fail("allow downloads: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(sel)); err != nil {
+		pe.fail("click %s: %v", sel, err)
+	}
+	for ev, err := range progress {
+		if err != nil {
+			pe.fail("wait for the download of %s: %v", sel, err)
+		}
+		switch ev.State {
+		case browser.DownloadProgressStateCompleted:
+			b, err := os.ReadFile(filepath.Join(dir, ev.GUID))
+			if err != nil {
+				pe.fail("read the downloaded file: %v", err)
+			}
+			return b
+		case browser.DownloadProgressStateCanceled:
+			pe.fail("the browser cancelled the download of %s", sel)
+		}
+	}
+	pe.fail("no download from %s", sel)
+	return nil
+}
+
+// Selectors by what a person reads. All are XPath, found with DOM search.
+
+// link is a link whose text is text.
+func link(text string) string {
+	return `//a[normalize-space()=` + xpathString(text) + `]`
+}
+
+// button is a button whose text is text.
+func button(text string) string {
+	q := xpathString(text)
+	return `//button[normalize-space()=` + q + `] | //input[(@type='submit' or @type='button') and @value=` + q + `]`
+}
+
+// labelled is the condition on a label element that reads text, possibly
+// followed by more words ("From (UTC)").
+func labelled(text string) string {
+	q := xpathString(text)
+	return `normalize-space()=` + q + ` or starts-with(normalize-space(), concat(` + q + `, ' ')) or starts-with(normalize-space(), concat(` + q + `, ':'))`
+}
+
+// field is the form control whose label reads label.
+func field(label string) string {
+	cond := labelled(label)
+	control := `(self::input or self::textarea or self::select)`
+	return `//*[` + control + `][@id = //label[` + cond + `]/@for] | //label[` + cond + `]//*[` + control + `]`
+}
+
+// permissionBox is the checkbox labelled with the permission string perm.
+func permissionBox(perm string) string {
+	q := xpathString(perm)
+	return `//label[.//*[normalize-space()=` + q + `] or normalize-space(text())=` + q + `]//input[@type='checkbox'] | //input[@type='checkbox'][@id = //label[normalize-space()=` + q + `]/@for]`
+}
+
+// containing is the innermost elements whose text contains text.
+func containing(text string) string {
+	q := xpathString(text)
+	return `//body//*[contains(normalize-space(), ` + q + `)][not(*[contains(normalize-space(), ` + q + `)])]`
+}
+
+// xpathString quotes s as an XPath string literal.
+func xpathString(s string) string {
+	switch {
+	case !strings.Contains(s, "'"):
+		return "'" + s + "'"
+	case !strings.Contains(s, `"`):
+		return `"` + s + `"`
+	}
+	parts := strings.Split(s, "'")
+	for i, p := range parts {
+		parts[i] = "'" + p + "'"
+	}
+	return `concat(` + strings.Join(parts, `, "'", `) + `)`
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

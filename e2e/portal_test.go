@@ -1,0 +1,288 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/sso/ssotest"
+)
+
+// The people of the identity provider. Everyone is staff (the requester
+// group); the others hold one more group each.
+var (
+	riley = ssotest.User{Subject: "u-riley", Email: "riley@example.test", Name: "Riley Requester", Groups: []string{"staff"}}
+	avery = ssotest.User{Subject: "u-avery", Email: "avery@example.test", Name: "Avery Approver", Groups: []string{"staff", "role-approvers"}}
+	blake = ssotest.User{Subject: "u-blake", Email: "blake@example.test", Name: "Blake Approver", Groups: []string{"staff", "role-approvers"}}
+	casey = ssotest.User{Subject: "u-casey", Email: "casey@example.test", Name: "Casey Auditor", Groups: []string{"staff", "role-auditors"}}
+	drew  = ssotest.User{Subject: "u-drew", Email: "drew@example.test", Name: "Drew Admin", Groups: []string{"staff", "role-admins"}}
+)
+
+// portal is one running rolegate binary with its identity provider and its
+// upstream, all on loopback.
+type portal struct {
+	t      *testing.T
+	URL    string // ROLEGATE_BASE_URL, http://127.0.0.1:port
+	IdP    *ssotest.Provider
+	Sim    *simulator.Simulator
+	SimURL string // the simulator's base, without /v1
+
+	adminKey     string
+	clientSecret string
+	log          *lockedBuffer
+}
+
+// startPortal starts the binary under test with env added to (and
+// overriding) the defaults below, and stops it when the test ends.
+func startPortal(t *testing.T, env map[string]string) *portal {
+	t.Helper()
+	bin := rolegateBinary(t)
+	p := &portal{
+		t:            t,
+		adminKey:     "sk-admin-e2e-" + randomHex(16),
+		clientSecret: "e2e-client-secret-" + randomHex(16),
+		log:          &lockedBuffer{},
+	}
+	addr := freeLoopbackAddr(t)
+	p.URL = "http://" + addr
+
+	idp, err := ssotest.Start(ssotest.Options{
+		ClientID: "rolegate-e2e", ClientSecret: p.clientSecret, RedirectURL: p.URL + "/auth/callback",
+	})
+	if err != nil {
+		t.Fatalf("start the identity provider: %v", err)
+	}
+	t.Cleanup(idp.Close)
+	for _, u := range []ssotest.User{riley, avery, blake, casey, drew} {
+		idp.AddUser(u)
+	}
+	p.IdP = idp
+
+	p.Sim = simulator.New(simulator.Options{AdminKey: p.adminKey})
+	simSrv := httptest.NewServer(p.Sim)
+	t.Cleanup(simSrv.Close)
+	p.SimURL = simSrv.URL
+
+	vars := map[string]string{
+		"ROLEGATE_ADDR":               addr,
+		"ROLEGATE_BASE_URL":           p.URL,
+		"ROLEGATE_DB":                 filepath.Join(t.TempDir(), "rolegate.db"),
+		"ROLEGATE_OIDC_ISSUER":        idp.Issuer(),
+		"ROLEGATE_OIDC_CLIENT_ID":     idp.ClientID(),
+		"ROLEGATE_OIDC_CLIENT_SECRET": p.clientSecret,
+		"ROLEGATE_REQUESTER_GROUPS":   "staff",
+		"ROLEGATE_APPROVER_GROUPS":    "role-approvers",
+		"ROLEGATE_AUDITOR_GROUPS":     "role-auditors",
+		"ROLEGATE_ADMIN_GROUPS":       "role-admins",
+		"OPENAI_ADMIN_KEY":            p.adminKey,
+		"OPENAI_BASE_URL":             simSrv.URL + "/v1",
+		"ROLEGATE_LOG_FORMAT":         "text",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+
+	cmd := exec.Command(bin)
+	cmd.Env = portalEnv(vars)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { p.stop(cmd, exited) })
+
+	if err := waitHealthy(p.URL, exited, 20*time.Second); err != nil {
+		<-time.After(10 * time.Millisecond)
+		select {
+		case <-exited:
+			t.Fatalf("rolegate exited before it was healthy (%v): %v\n%s", waitErr, err, p.log.String())
+		default:
+			t.Fatalf("rolegate did not become healthy: %v\n%s", err, p.log.String())
+		}
+	}
+	return p
+}
+
+// stop ends the portal gracefully (SIGTERM, as a container runtime would),
+// then checks that its log kept the secrets, and saves the log when the
+// test failed.
+func (p *portal) stop(cmd *exec.Cmd, exited <-chan struct{}) {
+	t := p.t
+	_ = cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Errorf("rolegate did not stop within 15s of SIGINT; killed it")
+	}
+	logText := p.log.String()
+	for name, secret := range map[string]string{"the admin key": p.adminKey, "the OIDC client secret": p.clientSecret} {
+		if strings.Contains(logText, secret) {
+			t.Errorf("the portal's log shows %s", name)
+		}
+	}
+	if t.Failed() {
+		if dir := artifactDir(t); dir != "" {
+			path := filepath.Join(dir, "portal.log")
+			if err := os.WriteFile(path, []byte(logText), 0o644); err == nil {
+				t.Logf("the portal's log is saved at %s", path)
+			}
+		}
+	}
+}
+
+// createUpstreamRole creates a role in the simulated organization directly,
+// as someone with the admin key would in OpenAI's dashboard.
+func (p *portal) createUpstreamRole(name string, perms ...string) {
+	p.t.Helper()
+	body := fmt.Sprintf(`{"role_name":%q,"permissions":[%s]}`, name, quoteAll(perms))
+	p.upstream(http.MethodPost, "/v1/organization/roles", body, http.StatusOK)
+}
+
+// deleteUpstreamRole deletes a role of the simulated organization by name.
+func (p *portal) deleteUpstreamRole(name string) {
+	p.t.Helper()
+	for _, r := range p.Sim.Roles() {
+		if r.Name == name {
+			p.upstream(http.MethodDelete, "/v1/organization/roles/"+r.ID, "", http.StatusOK)
+			return
+		}
+	}
+	p.t.Fatalf("no role named %q upstream", name)
+}
+
+// upstreamRoleID is the id of the role named name in the simulated
+// organization, "" when there is none.
+func (p *portal) upstreamRoleID(name string) string {
+	for _, r := range p.Sim.Roles() {
+		if r.Name == name {
+			return r.ID
+		}
+	}
+	return ""
+}
+
+func (p *portal) upstream(method, path, body string, want int) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.SimURL+path, strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+p.adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		p.t.Fatalf("%s %s = %d; want %d\n%s", method, path, res.StatusCode, want, b)
+	}
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ",")
+}
+
+// portalEnv is this process's environment without any rolegate or OpenAI
+// setting (a developer's own must not leak into the test), plus vars.
+func portalEnv(vars map[string]string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "ROLEGATE_") || strings.HasPrefix(kv, "OPENAI_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// freeLoopbackAddr asks the kernel for a free port on 127.0.0.1.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// waitHealthy polls /healthz until it answers 200, the process exits, or
+// the time is up.
+func waitHealthy(base string, exited <-chan struct{}, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	var last error
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+		res, err := client.Do(req)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /healthz: status %d", res.StatusCode)
+		}
+		last = err
+		select {
+		case <-exited:
+			return last
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// lockedBuffer collects a subprocess's output safely for concurrent reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

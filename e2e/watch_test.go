@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The watch on every page must really see a violation, or "zero
+// violations" in the journeys would prove nothing.
+func TestWatchSeesCSPViolations(t *testing.T) {
+	p := startPortal(t, nil)
+	b := newBrowser(t)
+	pe := p.signIn(b, riley)
+	if got := pe.takeProblems(); len(got) > 0 {
+		t.Fatalf("signing in: %q; want no CSP violations", got)
+	}
+
+	tests := []struct {
+		name      string
+		script    string
+		directive string
+	}{
+		{"inline script", `(() => { const s = document.createElement('script'); s.textContent = 'window.x = 1'; document.body.append(s); })()`, "script-src"},
+		{"inline style attribute", `document.body.setAttribute('style', 'color: red')`, "style-src"},
+		{"image from another origin", `(() => { const i = document.createElement('img'); i.src = 'http://192.0.2.1/x.png'; document.body.append(i); })()`, "img-src"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			evalAsync[any](pe, tc.script)
+			var got []string
+			deadline := time.Now().Add(5 * time.Second)
+			for len(got) == 0 && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				got = pe.takeProblems()
+			}
+			// Both the listener and the browser's console report it; wait
+			// for the second so it does not spill into the next case.
+			time.Sleep(200 * time.Millisecond)
+			got = append(got, pe.takeProblems()...)
+			t.Logf("seen: %q", got)
+			if len(got) == 0 {
+				t.Fatalf("after %s: the watch saw no violation; want one of %s", tc.name, tc.directive)
+			}
+			if !strings.Contains(strings.Join(got, "\n"), tc.directive) {
+				t.Errorf("after %s: the watch saw %q; want a violation of %s", tc.name, got, tc.directive)
+			}
+		})
+	}
+}
