@@ -56,6 +56,7 @@ type command func(ctx context.Context, args []string, getenv func(string) string
 // subcommands beyond serve and migrate.
 func subcommands() map[string]command {
 	return map[string]command{
+		"backup":      backup,
 		"healthcheck": healthcheck,
 	}
 }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var payloadHashField = regexp.MustCompile(`name="payload_hash" value="([0-9a-f]{64})"`)
+
+// The running program, scraped over HTTP after a request has been filed,
+// approved and provisioned against the built-in simulator: every family
+// counts what happened, routes are patterns, and the admin key is nowhere.
+// A backup taken meanwhile copies the live database. Start and stop each
+// leave their log line.
+func TestServeMetricsAndBackupOfTheLiveDatabase(t *testing.T) {
+	p := startPortal(t)
+
+	requester := p.signIn("requester")
+	code, body, hdr := requester.postWithToken("/requests", url.Values{
+		"role_name": {"Metrics Reader"}, "permissions": {"api.groups.read"}, "justification": {"Dashboards for the platform team."},
+	})
+	if code != http.StatusSeeOther {
+		t.Fatalf("file a request = %d; want 303\n%s", code, body)
+	}
+	var id int64
+	if _, err := fmt.Sscanf(hdr.Get("Location"), "/requests/%d", &id); err != nil {
+		t.Fatalf("Location after filing = %q", hdr.Get("Location"))
+	}
+	approver := p.signIn("approver1")
+	_, page := approver.get(fmt.Sprintf("/requests/%d", id))
+	m := payloadHashField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the approver's request page has no payload hash:\n%s", page)
+	}
+	if code, body, _ := approver.postWithToken(fmt.Sprintf("/requests/%d/approve", id), url.Values{"payload_hash": {m[1]}}); code != http.StatusSeeOther {
+		t.Fatalf("approve = %d; want 303\n%s", code, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, page := requester.get(fmt.Sprintf("/requests/%d", id)); strings.Contains(page, "Provisioned") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request %d not provisioned within 10s; log:\n%s", id, p.Log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.visitor().get("/no/such/page")
+
+	code, text := p.visitor().get("/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d; want 200", code)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("/metrics is not Prometheus text: %v", err)
+	}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"rolegate_http_requests_total", map[string]string{"route": "/requests", "method": "POST", "status": "303"}, 1},
+		{"rolegate_http_requests_total", map[string]string{"route": "/requests/:id/approve", "method": "POST", "status": "303"}, 1},
+		{"rolegate_http_requests_total", map[string]string{"route": "unmatched", "method": "GET", "status": "404"}, 1},
+		{"rolegate_sign_ins_total", map[string]string{"outcome": "success"}, 2},
+		{"rolegate_provisioning_attempts_total", map[string]string{"outcome": "succeeded"}, 1},
+		{"rolegate_audit_events_total", map[string]string{"action": "request.created"}, 1},
+		{"rolegate_audit_events_total", map[string]string{"action": "request.approved"}, 1},
+		{"rolegate_audit_events_total", map[string]string{"action": "provisioning.succeeded"}, 1},
+		{"rolegate_requests", map[string]string{"status": "provisioned"}, 1},
+		{"rolegate_requests", map[string]string{"status": "pending"}, 0},
+		{"rolegate_provisioning_queue_depth", nil, 0},
+		{"rolegate_database_scrape_success", nil, 1},
+	}
+	for _, tt := range tests {
+		if got, ok := familyValue(fams, tt.name, tt.labels); !ok || got != tt.want {
+			t.Errorf("%s%v = %v (present %v); want %v", tt.name, tt.labels, got, ok, tt.want)
+		}
+	}
+	if got, ok := familyValue(fams, "rolegate_http_request_duration_seconds", map[string]string{"route": "/requests/:id", "method": "GET"}); !ok || got < 2 {
+		t.Errorf("latency histogram for GET /requests/:id has %v observations; want the page views", got)
+	}
+	if raw := regexp.MustCompile(`route="(/requests/\d|/no/such)`).FindAllString(text, -1); raw != nil {
+		t.Errorf("/metrics has series per raw path %q; want route patterns only", raw)
+	}
+	for _, name := range []string{"process_resident_memory_bytes", "go_goroutines"} {
+		if fams[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if strings.Contains(text, "sk-admin") || strings.Contains(p.Log.String(), "sk-admin-dev-") {
+		t.Errorf("the admin key shows in /metrics or the log")
+	}
+
+	// A backup beside the running portal (which holds the database's lock).
+	target := filepath.Join(t.TempDir(), "live.db")
+	out, err := runBackup(t, env(nil), target, "-db", p.DBPath)
+	if err != nil {
+		t.Fatalf("backup of the live database: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "1 requests") {
+		t.Errorf("backup output = %q; want it to count the 1 request", out)
+	}
+	if n := readChain(t, target); n < 5 {
+		t.Errorf("live backup holds %d audit events; want the sign-ins, request and provisioning events", n)
+	}
+
+	if err := p.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	log := p.Log.String()
+	for _, line := range []string{`msg="rolegate started"`, `msg="rolegate stopped"`} {
+		if strings.Count(log, line) != 1 {
+			t.Errorf("the log has %d lines with %s; want exactly one", strings.Count(log, line), line)
+		}
+	}
+}
+
+// familyValue finds the series of a family whose labels include want.
+func familyValue(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
