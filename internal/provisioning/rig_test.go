@@ -1,0 +1,291 @@
+package provisioning_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/provisioning"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/sqlite"
+)
+
+// rig is the provisioning path as serve wires it, over real parts: a SQLite
+// file, the request service that approves, the Admin API simulator served
+// over HTTP behind the real client, and the worker.
+type rig struct {
+	t        *testing.T
+	ctx      context.Context
+	dbPath   string
+	db       *sqlite.DB
+	requests *sqlite.Requests
+	sim      *simulator.Simulator
+	simURL   string
+	keys     adminapi.KeySource
+	logs     *lockedBuffer
+	cfg      provisioning.Config
+	worker   *provisioning.Worker
+	// stop ends the running worker and waits for it.
+	stop func()
+}
+
+type rigOptions struct {
+	// Keys overrides the static key (e.g. a key file).
+	Keys        adminapi.KeySource
+	MaxAttempts int
+	CallTimeout time.Duration
+	// NoWake leaves the request service without a hand-off hook.
+	NoWake bool
+}
+
+const rigKey = "sk-admin-rig-7f3c9a1e5b2d4c6f8a0b"
+
+var (
+	rigRequester = rolegate.Actor{Principal: rolegate.Principal{
+		Person: rolegate.Person{Issuer: "test", Subject: "riley", Name: "Riley Requester"},
+		Roles:  []rolegate.PortalRole{rolegate.RoleRequester},
+	}}
+	rigApprover = rolegate.Actor{Principal: rolegate.Principal{
+		Person: rolegate.Person{Issuer: "test", Subject: "avery", Name: "Avery Approver"},
+		Roles:  []rolegate.PortalRole{rolegate.RoleRequester, rolegate.RoleApprover},
+	}}
+	rigAdmin = rolegate.Actor{Principal: rolegate.Principal{
+		Person: rolegate.Person{Issuer: "test", Subject: "drew", Name: "Drew Admin"},
+		Roles:  []rolegate.PortalRole{rolegate.RoleRequester, rolegate.RoleAdmin},
+	}}
+	rigCatalog = rolegate.NewCatalog([]rolegate.Permission{
+		{Name: "api.groups.read", Area: "Groups"}, {Name: "api.groups.write", Area: "Groups"},
+		{Name: "api.users.read", Area: "Users"}, {Name: "api.users.write", Area: "Users"},
+	})
+)
+
+// newRig builds the rig; the worker does not run until start.
+func newRig(t *testing.T, opts rigOptions) *rig {
+	t.Helper()
+	ctx := context.Background()
+	r := &rig{t: t, ctx: ctx, dbPath: filepath.Join(t.TempDir(), "rolegate.db"), logs: &lockedBuffer{}, stop: func() {}}
+	db, err := sqlite.Open(ctx, r.dbPath)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	r.db = db
+	r.sim = simulator.New(simulator.Options{AdminKey: rigKey})
+	srv := httptest.NewServer(r.sim)
+	r.simURL = srv.URL + "/v1"
+	r.keys = opts.Keys
+	if r.keys == nil {
+		r.keys = adminapi.StaticKey(rigKey)
+	}
+	r.cfg = provisioning.Config{
+		Queue:       db,
+		Upstream:    adminapi.New(r.simURL, r.keys, srv.Client()),
+		Logger:      slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		MaxAttempts: opts.MaxAttempts,
+		CallTimeout: opts.CallTimeout,
+		BackoffBase: 10 * time.Millisecond,
+		BackoffMax:  100 * time.Millisecond,
+		// Far longer than any test: whatever happens quickly happens
+		// because the worker was woken or knew when to look again.
+		Poll: time.Minute,
+	}
+	r.worker = provisioning.New(r.cfg)
+	hook := r.worker.Wake
+	if opts.NoWake {
+		hook = nil
+	}
+	r.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{RequiredApprovals: 1, HandedOff: hook})
+	// Cleanups run last-in first-out: the worker stops before the
+	// simulator and the database close under it.
+	t.Cleanup(func() { db.Close() })
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// start runs the worker until the test ends or stop is called.
+func (r *rig) start() {
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.worker.Run(ctx)
+	}()
+	r.stop = func() {
+		cancel()
+		<-done
+	}
+}
+
+// restart stops the worker and runs a new one over the same database, as
+// a new process would.
+func (r *rig) restart() {
+	r.stop()
+	r.worker = provisioning.New(r.cfg)
+	r.start()
+}
+
+// file stores a pending request for a role with perms.
+func (r *rig) file(name string, perms ...string) *rolegate.Request {
+	r.t.Helper()
+	if len(perms) == 0 {
+		perms = []string{"api.groups.read"}
+	}
+	req, err := r.requests.Create(r.ctx, rigRequester, rolegate.RequestInput{
+		RoleName: name, Permissions: perms, Description: "Reads groups for the access review.",
+		Justification: "Needed for the quarterly access review.",
+	}, rigCatalog)
+	if err != nil {
+		r.t.Fatalf("create %q: %v", name, err)
+	}
+	return req
+}
+
+func (r *rig) approve(req *rolegate.Request) {
+	r.t.Helper()
+	if _, err := r.requests.Approve(r.ctx, rigApprover, req.ID, req.PayloadHash, "Looks right."); err != nil {
+		r.t.Fatalf("approve %d: %v", req.ID, err)
+	}
+}
+
+// approved files and approves a request.
+func (r *rig) approved(name string, perms ...string) *rolegate.Request {
+	r.t.Helper()
+	req := r.file(name, perms...)
+	r.approve(req)
+	return req
+}
+
+func (r *rig) get(id int64) *rolegate.Request {
+	r.t.Helper()
+	req, err := r.requests.Get(r.ctx, id)
+	if err != nil {
+		r.t.Fatalf("get %d: %v", id, err)
+	}
+	return req
+}
+
+// settle waits for request id to end provisioned or failed.
+func (r *rig) settle(id int64) *rolegate.Request {
+	r.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		req := r.get(id)
+		if req.Status == rolegate.StatusProvisioned || req.Status == rolegate.StatusFailed {
+			return req
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("request %d is still %s after 15s; timeline %v", id, req.Status, r.actions(id))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitFor polls cond for up to 15 seconds.
+func (r *rig) waitFor(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (r *rig) events(id int64) []rolegate.Event {
+	r.t.Helper()
+	events, err := r.db.RequestEvents(r.ctx, id)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return events
+}
+
+// actions is the request's timeline, as action names.
+func (r *rig) actions(id int64) []string {
+	var out []string
+	for _, e := range r.events(id) {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+// provisioningActions is the part of the timeline after the hand-off.
+func (r *rig) provisioningActions(id int64) []string {
+	all := r.actions(id)
+	if i := slices.Index(all, rolegate.ActionProvisioningQueued); i >= 0 {
+		return all[i+1:]
+	}
+	return all
+}
+
+// customRoles are the roles upstream that are not predefined.
+func (r *rig) customRoles() []simulator.Role {
+	var out []simulator.Role
+	for _, role := range r.sim.Roles() {
+		if !role.Predefined {
+			out = append(out, role)
+		}
+	}
+	return out
+}
+
+// createBehindRolegate makes a role upstream the way someone with the
+// admin key might, outside the portal.
+func (r *rig) createBehindRolegate(body string) adminapi.Role {
+	r.t.Helper()
+	role, err := adminapi.New(r.simURL, adminapi.StaticKey(rigKey), nil).CreateRole(r.ctx, []byte(body))
+	if err != nil {
+		r.t.Fatalf("create behind rolegate's back: %v", err)
+	}
+	return role
+}
+
+// raw opens a plain second connection to the database file.
+func (r *rig) raw() *sql.DB {
+	r.t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+r.dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+// details decodes an event's details.
+func details(t *testing.T, e rolegate.Event) map[string]any {
+	t.Helper()
+	var d map[string]any
+	if err := json.Unmarshal(e.Details, &d); err != nil {
+		t.Fatalf("details of %s: %v", e.Action, err)
+	}
+	return d
+}
+
+// lockedBuffer is a log destination that goroutines share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
