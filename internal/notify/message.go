@@ -156,6 +156,11 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 			v.Lines = []string{"The admins have been told; they can retry once the cause is fixed."}
 		}
 		block("Error", f.Failure)
+	case sqlite.NoticeAbandoned:
+		v.Subject = fmt.Sprintf("The role %s will not be created (request #%d)", role, f.RequestID)
+		v.Heading = fmt.Sprintf("%s stopped the attempts to create the role %s you asked for.", actor, role)
+		v.Lines = []string{"Nothing more will be tried for this request, and its role name is free again. File a new request if you still need the role."}
+		block("Reason", f.Comment)
 	case sqlite.NoticeReminder:
 		v.Subject = fmt.Sprintf("Reminder: request #%d for the role %s is waiting for review", f.RequestID, role)
 		v.Heading = fmt.Sprintf("Request #%d for the role %s has been waiting for a decision since %s.", f.RequestID, role, when(f.SubmittedAt))

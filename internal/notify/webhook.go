@@ -249,6 +249,8 @@ func webhookSentence(f sqlite.NotificationFacts) string {
 		return fmt.Sprintf("The role %q was created in the OpenAI organization (request #%d).", f.RoleName, f.RequestID)
 	case sqlite.NoticeFailed:
 		return fmt.Sprintf("Creating the role %q failed (request #%d); an admin can retry it.", f.RoleName, f.RequestID)
+	case sqlite.NoticeAbandoned:
+		return fmt.Sprintf("%s gave up creating the role %q (request #%d).", who, f.RoleName, f.RequestID)
 	case sqlite.NoticeReminder:
 		return fmt.Sprintf("%s is still waiting for review.", req)
 	}

@@ -72,6 +72,7 @@ const (
 	NoticeExpired     = "expired"
 	NoticeProvisioned = "provisioned"
 	NoticeFailed      = "failed"
+	NoticeAbandoned   = "abandoned"
 	NoticeReminder    = "reminder"
 )
 
@@ -100,6 +101,7 @@ var noticeRules = map[string]noticeRule{
 	rolegate.ActionProvisioningAdopted:   {kind: NoticeProvisioned, email: []Audience{AudienceRequester, AudienceApprover}, webhook: true},
 	rolegate.ActionProvisioningFailed:    {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
 	rolegate.ActionProvisioningMismatch:  {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
+	rolegate.ActionProvisioningAbandoned: {kind: NoticeAbandoned, email: []Audience{AudienceRequester}, webhook: true},
 	ActionRequestReminder:                {kind: NoticeReminder, email: []Audience{AudienceApprover}, webhook: true},
 }
 
@@ -273,7 +275,7 @@ func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) Notif
 		for _, a := range req.Approvals {
 			f.Approvals = append(f.Approvals, NoticeApproval{Name: a.Approver.DisplayName(), Comment: a.Comment})
 		}
-	case NoticeRejected:
+	case NoticeRejected, NoticeAbandoned:
 		f.Comment = detail("comment")
 	case NoticeProvisioned:
 		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, detail("role_id"))

@@ -1,0 +1,543 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+)
+
+// notifyFixture is a real database file whose people have signed in before
+// (the people table), with notifications turned on for email and one
+// webhook, and a clock moved by hand.
+type notifyFixture struct {
+	t        *testing.T
+	ctx      context.Context
+	db       *sqlite.DB
+	requests *sqlite.Requests
+	catalog  *rolegate.Catalog
+	mu       sync.Mutex
+	now      time.Time
+	woken    atomic.Int64
+}
+
+var (
+	ntRiley  = ntActor("riley", "Riley Requester", "riley@example.com", rolegate.RoleRequester)
+	ntAvery  = ntActor("avery", "Avery Approver", "avery@example.com", rolegate.RoleRequester, rolegate.RoleApprover)
+	ntBlake  = ntActor("blake", "Blake Approver", "Blake@Example.com", rolegate.RoleRequester, rolegate.RoleApprover)
+	ntParker = ntActor("parker", "Parker Both", "parker@example.com", rolegate.RoleRequester, rolegate.RoleApprover)
+	ntQuinn  = ntActor("quinn", "Quinn Noaddress", "", rolegate.RoleRequester, rolegate.RoleApprover)
+	ntDrew   = ntActor("drew", "Drew Admin", "drew@example.com", rolegate.RoleRequester, rolegate.RoleAdmin)
+	ntCasey  = ntActor("casey", "Casey Auditor", "casey@example.com", rolegate.RoleRequester, rolegate.RoleAuditor)
+)
+
+func ntActor(subject, name, email string, roles ...rolegate.PortalRole) rolegate.Actor {
+	return rolegate.Actor{Principal: rolegate.Principal{
+		Person: rolegate.Person{Issuer: "https://idp.example.com", Subject: subject, Name: name, Email: email},
+		Roles:  roles,
+	}}
+}
+
+const ntWebhookID = "webhook:0011223344556677"
+
+func newNotifyFixture(t *testing.T, on bool) *notifyFixture {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rolegate.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &notifyFixture{t: t, ctx: ctx, db: db, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	db.SetClock(f.clock)
+	if on {
+		db.SetNotifications(sqlite.NotificationTargets{
+			Email:    true,
+			Webhooks: []sqlite.WebhookTarget{{ID: ntWebhookID, Label: "webhook https://chat.example.com (00112233)"}},
+			Wake:     func() { f.woken.Add(1) },
+		})
+	}
+	// Everyone signed in once: the people table is where approvers' and
+	// admins' addresses come from. Written through a second connection, as
+	// sign-in would have.
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, a := range []rolegate.Actor{ntRiley, ntAvery, ntBlake, ntParker, ntQuinn, ntDrew, ntCasey} {
+		if _, err := raw.ExecContext(ctx, `INSERT INTO people (person_key, issuer, subject, email, name, roles, last_seen_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Key(), a.Issuer, a.Subject, a.Email, a.Name, a.RoleNames(), f.now.UnixMilli()); err != nil {
+			t.Fatalf("insert person %s: %v", a.Subject, err)
+		}
+	}
+	f.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{RequiredApprovals: 1, ExpireAfter: 72 * time.Hour})
+	f.catalog = rolegate.NewCatalog([]rolegate.Permission{
+		{Name: "api.groups.read", Area: "Groups"},
+		{Name: "api.users.write", Area: "Users", Sensitive: true},
+	})
+	return f
+}
+
+func (f *notifyFixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *notifyFixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+}
+
+func (f *notifyFixture) file(by rolegate.Actor, roleName string, perms ...string) *rolegate.Request {
+	f.t.Helper()
+	if len(perms) == 0 {
+		perms = []string{"api.groups.read"}
+	}
+	req, err := f.requests.Create(f.ctx, by, rolegate.RequestInput{
+		RoleName: roleName, Permissions: perms, Description: "Reads groups.",
+		Justification: "Needed for the <b>quarterly</b> review.",
+	}, f.catalog)
+	if err != nil {
+		f.t.Fatalf("create %q: %v", roleName, err)
+	}
+	return req
+}
+
+func (f *notifyFixture) approve(by rolegate.Actor, req *rolegate.Request, comment string) {
+	f.t.Helper()
+	if _, err := f.requests.Approve(f.ctx, by, req.ID, req.PayloadHash, comment); err != nil {
+		f.t.Fatalf("approve #%d by %s: %v", req.ID, by.Subject, err)
+	}
+}
+
+func (f *notifyFixture) claimJob() *sqlite.Job {
+	f.t.Helper()
+	job, err := f.db.ClaimJob(f.ctx, "test-worker", time.Minute)
+	if err != nil || job == nil {
+		f.t.Fatalf("ClaimJob = %v, %v; want a job", job, err)
+	}
+	return job
+}
+
+// queued returns the notifications of a request caused by events with the
+// given action, as "channel audience recipient" lines, sorted.
+func (f *notifyFixture) queued(reqID int64, event string) ([]string, []sqlite.Notification) {
+	f.t.Helper()
+	all, err := f.db.NotificationsOf(f.ctx, reqID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var lines []string
+	var picked []sqlite.Notification
+	for _, n := range all {
+		if n.Facts.Event != event {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s", n.Channel, n.Audience, n.Recipient))
+		picked = append(picked, n)
+	}
+	slices.Sort(lines)
+	return lines, picked
+}
+
+func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	hook := "webhook channel " + ntWebhookID
+
+	// Filed: every approver who may decide hears of it by email (not the
+	// requester, not an approver without an address), and the webhook.
+	granted := f.file(ntRiley, "finance-reader")
+	got, _ := f.queued(granted.ID, rolegate.ActionRequestCreated)
+	want := []string{"email approver Blake@Example.com", "email approver avery@example.com", "email approver parker@example.com", hook}
+	if !slices.Equal(got, want) {
+		t.Errorf("request.created queued %q; want %q", got, want)
+	}
+	if f.woken.Load() == 0 {
+		t.Error("the worker was not woken when notifications were queued")
+	}
+
+	// An approver's own request is not sent to them for review.
+	own := f.file(ntParker, "parker-tools")
+	got, _ = f.queued(own.ID, rolegate.ActionRequestCreated)
+	want = []string{"email approver Blake@Example.com", "email approver avery@example.com", hook}
+	if !slices.Equal(got, want) {
+		t.Errorf("an approver's own request queued %q; want %q", got, want)
+	}
+
+	// Approved: the requester, told by whom and with the comment.
+	f.approve(ntAvery, granted, "Fine for the <i>audit</i>.")
+	got, ns := f.queued(granted.ID, rolegate.ActionRequestApproved)
+	want = []string{"email requester riley@example.com", hook}
+	if !slices.Equal(got, want) {
+		t.Errorf("the approval queued %q; want %q", got, want)
+	}
+	for _, n := range ns {
+		if n.Facts.Status != rolegate.StatusApproved || n.Facts.Actor.Name != "Avery Approver" {
+			t.Errorf("%s: status %q by %q; want approved by Avery Approver", n.Recipient, n.Facts.Status, n.Facts.Actor.Name)
+		}
+		if n.Channel == sqlite.ChannelEmail {
+			wantApprovals := []sqlite.NoticeApproval{{Name: "Avery Approver", Comment: "Fine for the <i>audit</i>."}}
+			if !slices.Equal(n.Facts.Approvals, wantApprovals) {
+				t.Errorf("approval notice approvals = %v; want %v", n.Facts.Approvals, wantApprovals)
+			}
+		}
+	}
+
+	// Provisioned: the requester and the approvers who approved it.
+	job := f.claimJob()
+	if err := f.db.CompleteJob(f.ctx, job, sqlite.ProvisionedRole{ID: "role_abc123", Name: "finance-reader",
+		Permissions: []string{"api.groups.read"}, ResourceType: "api.organization"}, false); err != nil {
+		t.Fatal(err)
+	}
+	got, ns = f.queued(granted.ID, rolegate.ActionProvisioningSucceeded)
+	want = []string{"email approver avery@example.com", "email requester riley@example.com", hook}
+	if !slices.Equal(got, want) {
+		t.Errorf("provisioning.succeeded queued %q; want %q", got, want)
+	}
+	for _, n := range ns {
+		if n.Facts.RoleName != "finance-reader" || n.Facts.Status != rolegate.StatusProvisioned {
+			t.Errorf("%s: role %q status %q; want finance-reader provisioned", n.Recipient, n.Facts.RoleName, n.Facts.Status)
+		}
+		if n.Channel == sqlite.ChannelEmail && n.Facts.RoleID != "role_abc123" {
+			t.Errorf("%s: role id %q; want role_abc123", n.Recipient, n.Facts.RoleID)
+		}
+	}
+
+	// Rejected: the requester, with the comment.
+	rejected := f.file(ntRiley, "too-broad")
+	if _, err := f.requests.Reject(f.ctx, ntBlake, rejected.ID, "Ask for read only."); err != nil {
+		t.Fatal(err)
+	}
+	got, ns = f.queued(rejected.ID, rolegate.ActionRequestRejected)
+	if want := []string{"email requester riley@example.com", hook}; !slices.Equal(got, want) {
+		t.Errorf("the rejection queued %q; want %q", got, want)
+	}
+	for _, n := range ns {
+		if n.Channel == sqlite.ChannelEmail && n.Facts.Comment != "Ask for read only." {
+			t.Errorf("rejection comment = %q; want %q", n.Facts.Comment, "Ask for read only.")
+		}
+	}
+
+	// Failed: the requester and the admins, with the redacted message.
+	failing := f.file(ntRiley, "will-fail")
+	f.approve(ntBlake, failing, "")
+	job = f.claimJob()
+	if err := f.db.FailJob(f.ctx, job, rolegate.ActionProvisioningFailed, "OpenAI answered 400 to create: invalid permission", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, ns = f.queued(failing.ID, rolegate.ActionProvisioningFailed)
+	if want := []string{"email admin drew@example.com", "email requester riley@example.com", hook}; !slices.Equal(got, want) {
+		t.Errorf("provisioning.failed queued %q; want %q", got, want)
+	}
+	for _, n := range ns {
+		if n.Channel == sqlite.ChannelEmail && n.Facts.Failure != "OpenAI answered 400 to create: invalid permission" {
+			t.Errorf("%s: failure %q; want the provisioner's message", n.Recipient, n.Facts.Failure)
+		}
+	}
+
+	// Cancelled: only the webhook (nobody has to act).
+	cancelled := f.file(ntRiley, "changed-my-mind")
+	if _, err := f.requests.Cancel(f.ctx, ntRiley, cancelled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.queued(cancelled.ID, rolegate.ActionRequestCancelled); !slices.Equal(got, []string{hook}) {
+		t.Errorf("the cancellation queued %q; want only the webhook", got)
+	}
+
+	// A partial approval is not a decision: nobody is told.
+	sensitive := f.file(ntRiley, "user-admin", "api.users.write")
+	f.approve(ntAvery, sensitive, "One of two.")
+	if got, _ := f.queued(sensitive.ID, rolegate.ActionRequestApproved); len(got) != 0 {
+		t.Errorf("a partial approval queued %q; want nothing", got)
+	}
+
+	// Expired: the requester.
+	f.advance(73 * time.Hour)
+	if _, err := f.requests.ExpireDue(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.queued(sensitive.ID, rolegate.ActionRequestExpired); !slices.Equal(got, []string{"email requester riley@example.com", hook}) {
+		t.Errorf("the expiry queued %q; want the requester and the webhook", got)
+	}
+}
+
+func TestAPersonReachedForTwoReasonsGetsOneMessageForTheWiderRole(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	// Drew is an admin and files a request that fails: one email, as admin.
+	req := f.file(ntDrew, "drew-tools")
+	f.approve(ntAvery, req, "")
+	if err := f.db.FailJob(f.ctx, f.claimJob(), rolegate.ActionProvisioningFailed, "OpenAI answered 400 to create: nope", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.queued(req.ID, rolegate.ActionProvisioningFailed)
+	want := []string{"email admin drew@example.com", "webhook channel " + ntWebhookID}
+	if !slices.Equal(got, want) {
+		t.Errorf("queued %q; want %q", got, want)
+	}
+}
+
+func TestAWebhookIsToldOnlyWhatAChannelMaySee(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	req := f.file(ntRiley, "finance-reader")
+	_, ns := f.queued(req.ID, rolegate.ActionRequestCreated)
+	for _, n := range ns {
+		raw, _ := json.Marshal(n.Facts)
+		switch n.Channel {
+		case sqlite.ChannelWebhook:
+			want := sqlite.NotificationFacts{Event: rolegate.ActionRequestCreated, Kind: sqlite.NoticeSubmitted,
+				RequestID: req.ID, RoleName: "finance-reader", Status: rolegate.StatusPending,
+				Actor: sqlite.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"}, At: f.clock()}
+			if !equalFacts(n.Facts, want) {
+				t.Errorf("webhook facts = %s; want only the event, request, actor and time", raw)
+			}
+		case sqlite.ChannelEmail:
+			if n.Facts.Justification == "" || len(n.Facts.Permissions) == 0 || n.Facts.Requester == nil {
+				t.Errorf("approver facts = %s; want the whole request to review", raw)
+			}
+		}
+	}
+}
+
+func equalFacts(a, b sqlite.NotificationFacts) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func TestNothingIsQueuedWhenNotificationsAreOff(t *testing.T) {
+	f := newNotifyFixture(t, false)
+	req := f.file(ntRiley, "finance-reader")
+	f.approve(ntAvery, req, "")
+	all, err := f.db.NotificationsOf(f.ctx, req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 0 {
+		t.Errorf("NotificationsOf = %d rows; want none without SetNotifications", len(all))
+	}
+}
+
+func TestAFailedTransitionQueuesNothing(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	req := f.file(ntRiley, "finance-reader")
+	before, _ := f.db.NotificationsOf(f.ctx, req.ID)
+	// A stale payload hash is refused: no approval, no notification.
+	if _, err := f.requests.Approve(f.ctx, ntAvery, req.ID, "stale", ""); rolegate.ErrorCode(err) != rolegate.ECONFLICT {
+		t.Fatalf("Approve with a stale hash = %v; want a conflict", err)
+	}
+	// Nobody rejects their own request.
+	if _, err := f.requests.Reject(f.ctx, ntRiley, req.ID, "no"); err == nil {
+		t.Fatal("the requester rejected their own request")
+	}
+	after, _ := f.db.NotificationsOf(f.ctx, req.ID)
+	if len(after) != len(before) {
+		t.Errorf("refused transitions queued %d notifications; want none", len(after)-len(before))
+	}
+}
+
+func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	req := f.file(ntRiley, "finance-reader") // 3 approver emails + 1 webhook
+
+	claimed, err := f.db.ClaimNotifications(f.ctx, 2, time.Minute)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("ClaimNotifications(2) = %d rows, %v; want 2", len(claimed), err)
+	}
+	for _, n := range claimed {
+		if n.State != "sending" || n.Attempts != 1 {
+			t.Errorf("claimed #%d: state %q attempts %d; want sending, 1", n.ID, n.State, n.Attempts)
+		}
+	}
+	rest, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute)
+	if len(rest) != 2 {
+		t.Fatalf("second claim = %d rows; want the other 2 (claimed rows are leased)", len(rest))
+	}
+	if again, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute); len(again) != 0 {
+		t.Fatalf("third claim = %d rows; want none while leased", len(again))
+	}
+
+	sent, retried, failed, lost := claimed[0], claimed[1], rest[0], rest[1]
+	if err := f.db.NotificationSent(f.ctx, &sent); err != nil {
+		t.Fatalf("NotificationSent: %v", err)
+	}
+	if err := f.db.RetryNotificationLater(f.ctx, &retried, 30*time.Second, "connect: connection refused"); err != nil {
+		t.Fatalf("RetryNotificationLater: %v", err)
+	}
+	if err := f.db.NotificationFailed(f.ctx, &failed, "the mail server answered RCPT TO with 550 no such user"); err != nil {
+		t.Fatalf("NotificationFailed: %v", err)
+	}
+
+	// The retry is due after its delay, not before.
+	if due, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute); len(due) != 0 {
+		t.Errorf("claimed %d rows before the retry delay; want none", len(due))
+	}
+	if next, _ := f.db.NextNotificationDue(f.ctx); !next.Equal(f.clock().Add(30 * time.Second)) {
+		t.Errorf("NextNotificationDue = %v; want the retry time %v", next, f.clock().Add(30*time.Second))
+	}
+	f.advance(time.Minute + time.Second)
+	due, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute)
+	ids := func(ns []sqlite.Notification) []int64 {
+		var out []int64
+		for _, n := range ns {
+			out = append(out, n.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	// Both the retried one and the one whose lease ran out come back.
+	if got, want := ids(due), ids([]sqlite.Notification{retried, lost}); !slices.Equal(got, want) {
+		t.Fatalf("after the delay claimed %v; want %v", got, want)
+	}
+	for _, n := range due {
+		if n.Attempts != 2 {
+			t.Errorf("#%d attempts = %d; want 2", n.ID, n.Attempts)
+		}
+	}
+	// The first claim of the lost one can no longer record anything.
+	if err := f.db.NotificationSent(f.ctx, &lost); !errors.Is(err, sqlite.ErrNotificationLeaseLost) {
+		t.Errorf("recording with a lost lease = %v; want ErrNotificationLeaseLost", err)
+	}
+
+	// Final outcomes are in the audit trail, with channel and recipient.
+	events, _ := f.db.RequestEvents(f.ctx, req.ID)
+	var outcomes []string
+	for _, e := range events {
+		if strings.HasPrefix(e.Action, "notification.") {
+			var d map[string]any
+			_ = json.Unmarshal(e.Details, &d)
+			outcomes = append(outcomes, fmt.Sprintf("%s %s %s %v %v", e.Action, e.Outcome, d["channel"], d["recipient"], d["error"]))
+			if e.ActorName != "rolegate notifier" || e.RoleName != "finance-reader" {
+				t.Errorf("%s: actor %q role %q; want rolegate notifier, finance-reader", e.Action, e.ActorName, e.RoleName)
+			}
+		}
+	}
+	want := []string{
+		fmt.Sprintf("notification.sent success %s %s <nil>", sent.Channel, sent.Label),
+		fmt.Sprintf("notification.failed failure %s %s the mail server answered RCPT TO with 550 no such user", failed.Channel, failed.Label),
+	}
+	if !slices.Equal(outcomes, want) {
+		t.Errorf("audit outcomes = %q; want %q", outcomes, want)
+	}
+	all, _ := f.db.NotificationsOf(f.ctx, req.ID)
+	states := map[int64]string{}
+	for _, n := range all {
+		states[n.ID] = n.State
+	}
+	if states[sent.ID] != "sent" || states[failed.ID] != "failed" {
+		t.Errorf("states = %v; want #%d sent and #%d failed", states, sent.ID, failed.ID)
+	}
+}
+
+func TestReleasingLeasesAtStartResendsWhatWasInFlight(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	f.file(ntRiley, "finance-reader")
+	claimed, _ := f.db.ClaimNotifications(f.ctx, 10, time.Hour)
+	if len(claimed) != 4 {
+		t.Fatalf("claimed %d; want 4", len(claimed))
+	}
+	n, err := f.db.ReleaseNotificationLeases(f.ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("ReleaseNotificationLeases = %d, %v; want 4", n, err)
+	}
+	again, _ := f.db.ClaimNotifications(f.ctx, 10, time.Hour)
+	if len(again) != 4 {
+		t.Errorf("claimable after release = %d; want 4 at once, not after the hour-long lease", len(again))
+	}
+}
+
+func TestApproversAreRemindedOncePerInterval(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	req := f.file(ntRiley, "user-admin", "api.users.write") // needs two approvals
+	f.approve(ntAvery, req, "")
+	decided := f.file(ntRiley, "decided")
+	f.approve(ntBlake, decided, "")
+
+	remind := func() int {
+		t.Helper()
+		n, err := f.db.RemindPending(f.ctx, 24*time.Hour)
+		if err != nil {
+			t.Fatalf("RemindPending: %v", err)
+		}
+		return n
+	}
+	reminders := func() []string {
+		got, _ := f.queued(req.ID, sqlite.ActionRequestReminder)
+		return got
+	}
+
+	f.advance(23 * time.Hour)
+	if n := remind(); n != 0 {
+		t.Errorf("after 23h reminded %d requests; want 0", n)
+	}
+	f.advance(time.Hour)
+	if n := remind(); n != 1 {
+		t.Errorf("after 24h reminded %d requests; want 1 (the decided one is not pending)", n)
+	}
+	// Avery already approved and Riley filed it: Blake and Parker are left.
+	want := []string{"email approver Blake@Example.com", "email approver parker@example.com", "webhook channel " + ntWebhookID}
+	if got := reminders(); !slices.Equal(got, want) {
+		t.Errorf("the reminder queued %q; want %q", got, want)
+	}
+	f.advance(23 * time.Hour)
+	if n := remind(); n != 0 {
+		t.Errorf("23h after the first reminder reminded %d; want 0", n)
+	}
+	f.advance(time.Hour)
+	if n := remind(); n != 1 {
+		t.Errorf("24h after the first reminder reminded %d; want 1", n)
+	}
+	if got := reminders(); len(got) != 2*len(want) {
+		t.Errorf("after two reminders %d rows; want %d", len(got), 2*len(want))
+	}
+	events, _ := f.db.RequestEvents(f.ctx, req.ID)
+	var count int
+	for _, e := range events {
+		if e.Action == sqlite.ActionRequestReminder {
+			count++
+		}
+	}
+	if count != 2 {
+		t.Errorf("request.reminder events = %d; want 2", count)
+	}
+}
+
+func TestDeliveredRowsArePrunedButTheirOutcomeStays(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	req := f.file(ntRiley, "finance-reader")
+	claimed, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute)
+	for i := range claimed {
+		if err := f.db.NotificationSent(f.ctx, &claimed[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.advance(31 * 24 * time.Hour)
+	n, err := f.db.DeleteOldNotifications(f.ctx, 30*24*time.Hour)
+	if err != nil || n != 4 {
+		t.Fatalf("DeleteOldNotifications = %d, %v; want 4", n, err)
+	}
+	events, _ := f.db.RequestEvents(f.ctx, req.ID)
+	var sent int
+	for _, e := range events {
+		if e.Action == sqlite.ActionNotificationSent {
+			sent++
+		}
+	}
+	if sent != 4 {
+		t.Errorf("notification.sent events = %d; want 4 (the trail is never pruned)", sent)
+	}
+}
