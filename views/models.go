@@ -146,7 +146,7 @@ func Timeline(events []rolegate.Event) []TimelineItem {
 		case rolegate.ActionProvisioningRetried:
 			item.What = "Asked to retry provisioning"
 		case rolegate.ActionProvisioningAbandoned:
-			item.What = "Abandoned provisioning"
+			item.What = "Abandoned provisioning; it will not be retried"
 		default:
 			item.What = e.Action
 		}
@@ -163,6 +163,14 @@ type Pager struct {
 
 func (p Pager) HasPrev() bool { return p.Page > 1 }
 func (p Pager) HasNext() bool { return p.Page*p.PerPage < p.Total }
+
+// Pages is how many pages the list has (at least one).
+func (p Pager) Pages() int {
+	if p.PerPage <= 0 || p.Total <= p.PerPage {
+		return 1
+	}
+	return (p.Total + p.PerPage - 1) / p.PerPage
+}
 func (p Pager) link(page int) string {
 	sep := "?"
 	if strings.Contains(p.BaseURL, "?") {

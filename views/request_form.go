@@ -2,6 +2,9 @@ package views
 
 import (
 	"slices"
+	"strings"
+
+	"github.com/a-h/templ"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -30,9 +33,36 @@ func invalid(msg string) string {
 // FormChecks are the live checks shown while a person types.
 type FormChecks struct {
 	NameOK      bool
-	NameMessage string // why the name is not usable, or "" when not checked
-	Overlaps    []rolegate.ExistingRole
-	Exact       bool // an overlapping role grants exactly the chosen permissions
-	Payload     string
+	NameMessage string             // why the name is not usable, or "" when not checked
+	Overlaps    []rolegate.Overlap // existing roles that already grant the chosen permissions
+	Payload     string             // the exact body, indented for reading
 	PayloadHash string
+}
+
+// oobAttr marks a live-check fragment for an out-of-band swap.
+func oobAttr(oob bool) templ.Attributes {
+	if oob {
+		return templ.Attributes{"hx-swap-oob": "true"}
+	}
+	return templ.Attributes{}
+}
+
+// permID is the element id of a permission on the form: the permission's
+// own name, with anything unusual in an id replaced.
+func permID(name string) string {
+	return "perm-" + strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// shortHash is the first 12 hex digits of a hash, for tables.
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }

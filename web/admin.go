@@ -9,9 +9,10 @@ import (
 	"github.com/rolegate/rolegate/views"
 )
 
-// adminPage shows failed provisioning and the catalog's state.
+// adminPage shows the failed provisioning that still needs a decision
+// (retry or abandon) and the catalog's state.
 func (s *Server) adminPage(c echo.Context) error {
-	failed, _, err := s.Requests.List(ctx(c), rolegate.RequestFilter{Statuses: []rolegate.Status{rolegate.StatusFailed}, Limit: 200})
+	failed, _, err := s.Requests.List(ctx(c), rolegate.RequestFilter{Statuses: []rolegate.Status{rolegate.StatusFailed}, NotAbandoned: true, Limit: 200})
 	if err != nil {
 		return err
 	}

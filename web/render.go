@@ -49,6 +49,7 @@ var flashes = map[string]views.Flash{
 	"rejected":  {Kind: "ok", Text: "The request was rejected."},
 	"cancelled": {Kind: "ok", Text: "The request was cancelled."},
 	"retried":   {Kind: "ok", Text: "Provisioning will be tried again."},
+	"abandoned": {Kind: "ok", Text: "Provisioning was abandoned; the request stays Failed and will not be retried."},
 	"refreshed": {Kind: "ok", Text: "The permission catalog was read again from the organization."},
 }
 

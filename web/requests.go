@@ -28,26 +28,32 @@ func requestID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-// requestInput reads the New request form.
+// requestInput reads the New request form. An absurd number of
+// permissions is refused before anything else looks at them, but what the
+// person typed is still returned so that the form can show it again.
 func requestInput(c echo.Context) (rolegate.RequestInput, error) {
 	form, err := c.FormParams()
 	if err != nil {
 		return rolegate.RequestInput{}, rolegate.Errorf(rolegate.EINVALID, "The form could not be read.")
 	}
-	if len(form["permissions"]) > rolegate.MaxPermissions*2 {
-		return rolegate.RequestInput{}, rolegate.Invalid(rolegate.FieldErrors{"permissions": "Pick at most 50 permissions."})
-	}
-	return rolegate.RequestInput{
+	in := rolegate.RequestInput{
 		RoleName:      form.Get("role_name"),
 		Permissions:   form["permissions"],
 		Description:   form.Get("description"),
 		Justification: form.Get("justification"),
-	}, nil
+	}
+	if len(in.Permissions) > rolegate.MaxPermissions*2 {
+		in.Permissions = in.Permissions[:rolegate.MaxPermissions*2]
+		return in, rolegate.Invalid(rolegate.FieldErrors{"permissions": fmt.Sprintf("Pick at most %d permissions.", rolegate.MaxPermissions)})
+	}
+	return in, nil
 }
 
+// requestForm is the New request form showing in, the messages beside the
+// rejected fields, and the live checks as they stand for in.
 func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs rolegate.FieldErrors) views.RequestForm {
 	cat := s.Catalog.Catalog()
-	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: s.formChecks(in)}
+	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: s.formChecks(c, in)}
 }
 
 // newRequestForm shows the empty form.
@@ -56,8 +62,8 @@ func (s *Server) newRequestForm(c echo.Context) error {
 }
 
 // createRequest files a request, or shows the form again with what the
-// person typed and a message beside each rejected field (status 200 for
-// htmx, which swaps only successful answers; 422 for plain posts).
+// person typed and a message beside each rejected field. The form is a
+// plain post (it works without JavaScript), so the answer is a 422 page.
 func (s *Server) createRequest(c echo.Context) error {
 	in, err := requestInput(c)
 	if err == nil {
@@ -74,41 +80,40 @@ func (s *Server) createRequest(c echo.Context) error {
 	return s.render(c, http.StatusUnprocessableEntity, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, in, fields)))
 }
 
-// checkRequest answers the form's live checks while the person types.
+// checkRequest answers the form's live checks while the person types: the
+// preview in place, the name and overlap messages out of band. It reads
+// only the in-memory catalog and one indexed row, so it answers in a few
+// milliseconds.
 func (s *Server) checkRequest(c echo.Context) error {
 	in, err := requestInput(c)
-	if err != nil {
+	if err != nil && rolegate.ErrorFields(err) == nil {
 		in = rolegate.RequestInput{}
 	}
-	checks := s.formChecksWithName(c, in)
-	return s.render(c, http.StatusOK, views.FormCheckResults(checks, true))
+	return s.render(c, http.StatusOK, views.FormCheckResults(s.formChecks(c, in), true))
 }
 
-// formChecks computes the preview and the overlap warning.
-func (s *Server) formChecks(in rolegate.RequestInput) views.FormChecks {
+// formChecks computes the live checks: whether the name is well formed and
+// free, which existing roles already grant the chosen permissions, and the
+// exact body that will be sent with its SHA-256.
+func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.FormChecks {
 	in = in.Normalize()
 	var k views.FormChecks
 	if in.RoleName != "" && len(in.Permissions) > 0 {
 		payload, hash := in.Payload()
 		k.Payload, k.PayloadHash = views.PrettyJSON(payload), hash
 	}
-	k.Overlaps, k.Exact = s.Catalog.Overlaps(in.Permissions)
-	return k
-}
-
-func (s *Server) formChecksWithName(c echo.Context, in rolegate.RequestInput) views.FormChecks {
-	k := s.formChecks(in)
-	name := in.Normalize().RoleName
-	if name == "" {
+	k.Overlaps = s.Catalog.Overlaps(in.Permissions)
+	if in.RoleName == "" {
 		return k
 	}
-	if msg := rolegate.ValidateRoleName(name); msg != "" {
+	if msg := rolegate.ValidateRoleName(in.RoleName); msg != "" {
 		k.NameMessage = msg
 		return k
 	}
-	msg, err := s.Requests.RoleNameTaken(ctx(c), name)
+	msg, err := s.Requests.RoleNameTaken(ctx(c), in.RoleName)
 	if err != nil {
-		s.Logger.Error("live name check", "err", err)
+		// The check is a convenience: submitting checks again, for real.
+		s.Logger.Error("live name check", "err", err, "request_id", requestIDFrom(ctx(c)))
 		return k
 	}
 	k.NameMessage, k.NameOK = msg, msg == ""
@@ -174,14 +179,26 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 	if err != nil {
 		return err
 	}
+	due := req.Due(s.Now())
+	cat := s.Catalog.Catalog()
 	v := views.RequestView{
 		Request:     req,
 		Timeline:    views.Timeline(events),
-		CanDecide:   rolegate.CheckDecide(me, req) == nil,
-		CanCancel:   rolegate.CheckCancel(me, req) == nil,
+		CanDecide:   rolegate.CheckDecide(me, req) == nil && !due,
+		CanCancel:   rolegate.CheckCancel(me, req) == nil && !due,
 		CanRetry:    rolegate.CheckRetry(me, req) == nil,
+		CanAbandon:  rolegate.CheckAbandon(me, req) == nil,
+		Due:         due,
 		DecideError: decideErr,
 		Comment:     comment,
+	}
+	for _, p := range req.Permissions {
+		if perm, ok := cat.Lookup(p); ok && perm.Sensitive {
+			v.Sensitive = append(v.Sensitive, p)
+		}
+	}
+	if req.Status == rolegate.StatusPending {
+		v.Overlaps = s.Catalog.Overlaps(req.Permissions)
 	}
 	return s.render(c, status, views.RequestPage(s.chrome(c, ""), v))
 }
@@ -257,6 +274,23 @@ func (s *Server) rejectRequest(c echo.Context) error {
 		return s.hideForbidden(c, err)
 	}
 	return redirectAfterPost(c, requestPath(id)+"?done=rejected")
+}
+
+// abandonProvisioning gives up on a failed request for good (admins); the
+// reason is required.
+func (s *Server) abandonProvisioning(c echo.Context) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	comment := c.FormValue("comment")
+	if _, err := s.Requests.AbandonProvisioning(ctx(c), s.actor(c), id, comment); err != nil {
+		if fields := rolegate.ErrorFields(err); fields != nil {
+			return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
+		}
+		return s.hideForbidden(c, err)
+	}
+	return redirectAfterPost(c, requestPath(id)+"?done=abandoned")
 }
 
 // retryProvisioning puts a failed request back in the queue (admins).

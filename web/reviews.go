@@ -9,19 +9,21 @@ import (
 	"github.com/rolegate/rolegate/views"
 )
 
-// reviews lists pending requests for approvers, oldest first, never their own.
+// reviews lists the pending requests that wait for the approver's
+// decision, oldest first: never their own, nor those they already approved
+// (which wait for someone else).
 func (s *Server) reviews(c echo.Context) error {
 	me := sessionFrom(ctx(c)).Principal
 	page := pageParam(c)
 	list, total, err := s.Requests.List(ctx(c), rolegate.RequestFilter{
-		Statuses: []rolegate.Status{rolegate.StatusPending}, NotRequester: me.Key(), OldestFirst: true,
-		Limit: perPage, Offset: (page - 1) * perPage,
+		Statuses: []rolegate.Status{rolegate.StatusPending}, NotRequester: me.Key(), NotApprovedBy: me.Key(),
+		OldestFirst: true, Limit: perPage, Offset: (page - 1) * perPage,
 	})
 	if err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, views.RequestListPage(s.chrome(c, "reviews"), views.RequestList{
-		Title: "Reviews", Intro: "Pending requests from others, oldest first.", Requests: list,
+		Title: "Reviews", Intro: "Pending requests from others that wait for your decision, oldest first.", Requests: list,
 		Pager: views.Pager{Page: page, PerPage: perPage, Total: total, BaseURL: "/reviews"},
 		Empty: "Nothing waits for your review.",
 	}))
@@ -40,14 +42,15 @@ func (s *Server) home(c echo.Context) error {
 		h.MyOpen = n
 	}
 	if me.Has(rolegate.RoleApprover) {
-		_, n, err := s.Requests.List(ctx(c), rolegate.RequestFilter{NotRequester: me.Key(), Statuses: []rolegate.Status{rolegate.StatusPending}, Limit: 1})
+		_, n, err := s.Requests.List(ctx(c), rolegate.RequestFilter{NotRequester: me.Key(), NotApprovedBy: me.Key(),
+			Statuses: []rolegate.Status{rolegate.StatusPending}, Limit: 1})
 		if err != nil {
 			return err
 		}
 		h.ReviewsWaiting = n
 	}
 	if me.Has(rolegate.RoleAdmin) {
-		_, n, err := s.Requests.List(ctx(c), rolegate.RequestFilter{Statuses: []rolegate.Status{rolegate.StatusFailed}, Limit: 1})
+		_, n, err := s.Requests.List(ctx(c), rolegate.RequestFilter{Statuses: []rolegate.Status{rolegate.StatusFailed}, NotAbandoned: true, Limit: 1})
 		if err != nil {
 			return err
 		}

@@ -69,6 +69,7 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/requests/:id/approve", Approver, s.approveRequest},
 		{http.MethodPost, "/requests/:id/reject", Approver, s.rejectRequest},
 		{http.MethodPost, "/requests/:id/retry", Admin, s.retryProvisioning},
+		{http.MethodPost, "/requests/:id/abandon", Admin, s.abandonProvisioning},
 
 		{http.MethodGet, "/reviews", Approver, s.reviews},
 

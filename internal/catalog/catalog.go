@@ -5,15 +5,17 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -28,18 +30,35 @@ type fileEntry struct {
 	Sensitive   bool   `json:"sensitive"`
 }
 
-// ParseFile reads a catalog file: a JSON array of {name, area, description, sensitive}.
+// ParseFile reads a catalog file: a JSON array of {name, area, description,
+// sensitive}. A misspelt key or a permission listed twice is refused rather
+// than guessed at: a typo in "sensitive" must not quietly drop an approval.
 func ParseFile(b []byte) ([]rolegate.Permission, error) {
 	var entries []fileEntry
-	if err := json.Unmarshal(b, &entries); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&entries); err != nil {
 		return nil, fmt.Errorf("catalog: parse: %w", err)
 	}
+	if dec.More() {
+		return nil, fmt.Errorf("catalog: parse: unexpected data after the array")
+	}
 	perms := make([]rolegate.Permission, 0, len(entries))
+	seen := map[string]bool{}
 	for i, e := range entries {
-		if strings.TrimSpace(e.Name) == "" {
+		name := strings.TrimSpace(e.Name)
+		switch {
+		case name == "":
 			return nil, fmt.Errorf("catalog: entry %d has no name", i+1)
+		case seen[name]:
+			return nil, fmt.Errorf("catalog: entry %d: %q is listed twice", i+1, name)
 		}
-		perms = append(perms, rolegate.Permission{Name: e.Name, Area: e.Area, Description: e.Description, Sensitive: e.Sensitive})
+		seen[name] = true
+		area := strings.TrimSpace(e.Area)
+		if area == "" {
+			area = areaOf(name)
+		}
+		perms = append(perms, rolegate.Permission{Name: name, Area: area, Description: strings.TrimSpace(e.Description), Sensitive: e.Sensitive})
 	}
 	return perms, nil
 }
@@ -47,7 +66,9 @@ func ParseFile(b []byte) ([]rolegate.Permission, error) {
 // Build merges the described permissions with those the organization's
 // roles grant. When the upstream is known, exactly its permissions are
 // offered (a permission it does not know would fail at creation); the file
-// only describes them. Before the first refresh the file alone is used.
+// only describes them. A permission the file does not describe is offered
+// as sensitive: nobody has judged it yet, so it takes the extra approval.
+// Before the first refresh the file alone is used.
 func Build(described []rolegate.Permission, upstream []rolegate.ExistingRole) *rolegate.Catalog {
 	if len(upstream) == 0 {
 		return rolegate.NewCatalog(described)
@@ -60,13 +81,14 @@ func Build(described []rolegate.Permission, upstream []rolegate.ExistingRole) *r
 	seen := map[string]bool{}
 	for _, r := range upstream {
 		for _, name := range r.Permissions {
-			if seen[name] {
+			if name == "" || seen[name] {
 				continue
 			}
 			seen[name] = true
 			p, ok := byName[name]
 			if !ok {
-				p = rolegate.Permission{Name: name, Area: areaOf(name), Description: "Not yet described in the catalog file."}
+				p = rolegate.Permission{Name: name, Area: areaOf(name), Sensitive: true,
+					Description: "Not yet described in the catalog file; treated as sensitive until it is."}
 			}
 			perms = append(perms, p)
 		}
@@ -74,14 +96,19 @@ func Build(described []rolegate.Permission, upstream []rolegate.ExistingRole) *r
 	return rolegate.NewCatalog(perms)
 }
 
-// areaOf guesses a grouping from a permission's name: "api.groups.read" → "Groups".
+// areaOf guesses a grouping from a permission's name: "api.groups.read" →
+// "Groups", "api.service_accounts.write" → "Service accounts".
 func areaOf(name string) string {
 	parts := strings.Split(name, ".")
-	if len(parts) >= 3 {
-		a := strings.ReplaceAll(parts[len(parts)-2], "_", " ")
-		return strings.ToUpper(a[:1]) + a[1:]
+	if len(parts) < 3 {
+		return "Other"
 	}
-	return "Other"
+	a := strings.TrimSpace(strings.ReplaceAll(parts[len(parts)-2], "_", " "))
+	r, size := utf8.DecodeRuneInString(a)
+	if a == "" || r == utf8.RuneError {
+		return "Other"
+	}
+	return string(unicode.ToUpper(r)) + a[size:]
 }
 
 // Store keeps the upstream roles between runs.
@@ -161,28 +188,9 @@ func (s *Service) Refresh(ctx context.Context, actor rolegate.Actor) error {
 	return nil
 }
 
-// Overlaps returns the existing roles that already grant every one of perms,
-// exact reporting whether the first one grants exactly them.
-func (s *Service) Overlaps(perms []string) (roles []rolegate.ExistingRole, exact bool) {
-	if len(perms) == 0 {
-		return nil, false
-	}
+// Overlaps returns up to three existing roles that already grant every one
+// of perms, closest first (see rolegate.Overlapping).
+func (s *Service) Overlaps(perms []string) []rolegate.Overlap {
 	existing, _ := s.Roles()
-	for _, r := range existing {
-		if r.Covers(perms) {
-			if len(r.Permissions) == len(perms) {
-				exact = true
-				roles = append([]rolegate.ExistingRole{r}, roles...)
-				continue
-			}
-			roles = append(roles, r)
-		}
-	}
-	slices.SortStableFunc(roles[min(1, len(roles)):], func(a, b rolegate.ExistingRole) int {
-		return len(a.Permissions) - len(b.Permissions)
-	})
-	if len(roles) > 3 {
-		roles = roles[:3]
-	}
-	return roles, exact
+	return rolegate.Overlapping(existing, perms, 3)
 }

@@ -1,6 +1,7 @@
 package rolegate
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 )
@@ -97,4 +98,48 @@ func (r ExistingRole) Covers(perms []string) bool {
 		}
 	}
 	return true
+}
+
+// Overlap is an existing role that already grants every permission a request
+// asks for: people are shown it so that they reuse roles instead of
+// multiplying them.
+type Overlap struct {
+	Role  ExistingRole
+	Exact bool // it grants exactly the chosen permissions, no more
+	Extra int  // how many permissions it grants beyond them
+}
+
+// Overlapping returns the roles among existing that grant every one of
+// perms, closest first (exact matches, then the fewest extra permissions,
+// then by name), at most limit of them (all when limit <= 0).
+func Overlapping(existing []ExistingRole, perms []string, limit int) []Overlap {
+	want := distinct(perms)
+	if len(want) == 0 {
+		return nil
+	}
+	var out []Overlap
+	for _, r := range existing {
+		if !r.Covers(want) {
+			continue
+		}
+		extra := len(distinct(r.Permissions)) - len(want)
+		out = append(out, Overlap{Role: r, Exact: extra == 0, Extra: extra})
+	}
+	slices.SortFunc(out, func(a, b Overlap) int {
+		return cmp.Or(cmp.Compare(a.Extra, b.Extra), cmp.Compare(a.Role.Name, b.Role.Name))
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+func distinct(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -47,13 +47,30 @@ func CheckCancel(p Principal, r *Request) error {
 	return nil
 }
 
-// CheckRetry returns nil when p may retry or abandon the provisioning of r.
+// CheckRetry returns nil when p may put the failed provisioning of r back
+// in the queue.
 func CheckRetry(p Principal, r *Request) error {
 	switch {
 	case !p.Has(RoleAdmin):
 		return Errorf(EFORBIDDEN, "Only admins can retry provisioning.")
 	case r.Status != StatusFailed:
 		return Errorf(ECONFLICT, "This request is %s; only failed requests can be retried.", r.Status.Label())
+	case r.Abandoned():
+		return Errorf(ECONFLICT, "Provisioning of this request was abandoned; it can no longer be retried.")
+	}
+	return nil
+}
+
+// CheckAbandon returns nil when p may give up on the failed provisioning of
+// r: the request stays failed, and is no longer offered for a retry.
+func CheckAbandon(p Principal, r *Request) error {
+	switch {
+	case !p.Has(RoleAdmin):
+		return Errorf(EFORBIDDEN, "Only admins can abandon provisioning.")
+	case r.Status != StatusFailed:
+		return Errorf(ECONFLICT, "This request is %s; only failed provisioning can be abandoned.", r.Status.Label())
+	case r.Abandoned():
+		return Errorf(ECONFLICT, "Provisioning of this request was already abandoned.")
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package rolegate
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Request is one person's request for a new custom organization role. Once
 // submitted its content (and so Payload) never changes; only its status moves.
@@ -28,6 +31,9 @@ type Request struct {
 	UpstreamResourceType string
 	// FailureMessage is the (redacted) reason the last provisioning failed.
 	FailureMessage string
+	// AbandonedAt is when an admin gave up on a failed request's
+	// provisioning (zero when not): it stays failed and is never retried.
+	AbandonedAt time.Time
 
 	Approvals []Approval
 	// NumApprovals counts the approvals even where Approvals is not loaded (lists).
@@ -58,11 +64,26 @@ func (r *Request) ApprovedBy(p Person) bool {
 // OwnedBy reports whether p filed the request.
 func (r *Request) OwnedBy(p Person) bool { return r.Requester.Key() == p.Key() }
 
+// Due reports whether the request is still pending at now although its
+// deadline has passed: it must expire, and nobody may act on it any more.
+func (r *Request) Due(now time.Time) bool {
+	return r.Status == StatusPending && !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
+}
+
+// Abandoned reports whether an admin gave up on the request's provisioning.
+func (r *Request) Abandoned() bool { return r.Status == StatusFailed && !r.AbandonedAt.IsZero() }
+
 // RequestFilter selects requests for lists; zero values mean "any".
 type RequestFilter struct {
 	RequesterKey string // Person.Key()
 	Statuses     []Status
 	NotRequester string // exclude this Person.Key() (an approver's own requests)
+	// NotApprovedBy excludes requests this Person.Key() has already approved
+	// (the review queue shows what still waits for the approver).
+	NotApprovedBy string
+	// NotAbandoned excludes failed requests whose provisioning an admin
+	// abandoned (the admin page shows what still needs attention).
+	NotAbandoned bool
 	Limit        int
 	Offset       int
 	OldestFirst  bool
@@ -76,4 +97,30 @@ type TimelineEntry struct {
 	Outcome string
 	Comment string
 	Detail  string
+}
+
+// ExpiryReason is the reason recorded when a pending request expires after
+// ttl without a decision.
+func ExpiryReason(ttl time.Duration) string {
+	return "No decision within " + HumanDuration(ttl) + " of submission."
+}
+
+// HumanDuration writes a configured duration the way people say it:
+// "14 days", "36 hours", "90 minutes"; anything finer as Go writes it.
+func HumanDuration(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.FormatInt(n, 10) + " " + one + "s"
+	}
+	switch day := 24 * time.Hour; {
+	case d >= day && d%day == 0:
+		return unit(int64(d/day), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	}
+	return d.String()
 }

@@ -115,8 +115,11 @@ type querier interface {
 func roleNameTaken(ctx context.Context, q querier, name string) (string, error) {
 	var id int64
 	var status string
+	// A request that ended without a role (rejected, cancelled, expired,
+	// or failed and abandoned) frees its name.
 	err := q.QueryRowContext(ctx, `SELECT id, status FROM requests
 		WHERE role_name_key = ? AND status IN ('pending','approved','provisioning','failed','provisioned')
+			AND NOT (status = 'failed' AND abandoned_at <> 0)
 		ORDER BY id DESC LIMIT 1`, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status)
 	switch {
 	case err == nil && status == string(rolegate.StatusProvisioned):
@@ -145,21 +148,22 @@ func (s *Requests) Get(ctx context.Context, id int64) (*rolegate.Request, error)
 
 const requestColumns = `id, role_name, permissions, description, justification, payload, payload_hash,
 	status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
-	expires_at, upstream_role_id, upstream_resource_type, failure_message,
+	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
 	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id)`
 
 func scanRequest(row scanner) (*rolegate.Request, error) {
 	var r rolegate.Request
 	var perms, key string
-	var created, updated, expires int64
+	var created, updated, expires, abandoned int64
 	err := row.Scan(&r.ID, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
 		&r.Status, &key, &r.Requester.Email, &r.Requester.Name, &r.RequiredApprovals, &created, &updated,
-		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &r.NumApprovals)
+		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &abandoned, &r.NumApprovals)
 	if err != nil {
 		return nil, err
 	}
 	r.Requester.Issuer, r.Requester.Subject, _ = strings.Cut(key, "|")
 	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(created), fromMS(updated), fromMS(expires)
+	r.AbandonedAt = fromMS(abandoned)
 	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
 		return nil, fmt.Errorf("sqlite: request %d permissions: %w", r.ID, err)
 	}
@@ -206,6 +210,13 @@ func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*roleg
 		where = append(where, "requester_key <> ?")
 		args = append(args, f.NotRequester)
 	}
+	if f.NotApprovedBy != "" {
+		where = append(where, "NOT EXISTS (SELECT 1 FROM approvals WHERE approvals.request_id = requests.id AND approvals.approver_key = ?)")
+		args = append(args, f.NotApprovedBy)
+	}
+	if f.NotAbandoned {
+		where = append(where, "abandoned_at = 0")
+	}
 	if len(f.Statuses) > 0 {
 		marks := strings.TrimSuffix(strings.Repeat("?,", len(f.Statuses)), ",")
 		where = append(where, "status IN ("+marks+")")
@@ -251,18 +262,12 @@ func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*roleg
 // approved and queues it for provisioning, in the same transaction.
 func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string) (*rolegate.Request, error) {
 	comment = strings.TrimSpace(comment)
-	if msg := rolegate.ValidateComment(comment, false); msg != "" {
-		return nil, rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
-	}
 	var handedOff bool
-	var req *rolegate.Request
-	err := s.db.update(ctx, func(tx *Tx) error {
-		var err error
-		if req, err = getRequest(ctx, tx, id); err != nil {
-			return err
-		}
-		if err := rolegate.CheckDecide(actor.Principal, req); err != nil {
-			return err
+	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckDecide(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
+		if msg := rolegate.ValidateComment(comment, false); msg != "" {
+			return rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
 		}
 		if seenHash != req.PayloadHash {
 			return rolegate.Errorf(rolegate.ECONFLICT, "The payload you reviewed is not the one on file; reload the request and review it again.")
@@ -275,6 +280,7 @@ func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, 
 			return fmt.Errorf("sqlite: insert approval: %w", err)
 		}
 		req.Approvals = append(req.Approvals, rolegate.Approval{Approver: actor.Person, PayloadHash: req.PayloadHash, Comment: comment, At: tx.now})
+		req.NumApprovals = len(req.Approvals)
 		complete := len(req.Approvals) >= req.RequiredApprovals
 		if err := tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestApproved, rolegate.OutcomeSuccess, map[string]any{
 			"comment": comment, "payload_sha256": req.PayloadHash, "approvals": len(req.Approvals),
@@ -295,7 +301,7 @@ func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, 
 		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionProvisioningQueued, rolegate.OutcomeSuccess, nil)
 	})
 	if err != nil {
-		return nil, err
+		return req, err
 	}
 	if handedOff && s.handedOff != nil {
 		s.handedOff(id)
@@ -303,15 +309,15 @@ func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, 
 	return req, nil
 }
 
-// Reject ends a pending request; one rejection is enough.
+// Reject ends a pending request; one rejection is enough, and it needs a
+// comment saying why.
 func (s *Requests) Reject(ctx context.Context, actor rolegate.Actor, id int64, comment string) (*rolegate.Request, error) {
 	comment = strings.TrimSpace(comment)
-	if msg := rolegate.ValidateComment(comment, true); msg != "" {
-		return nil, rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
-	}
-	return s.decide(ctx, id, func(tx *Tx, req *rolegate.Request) error {
-		if err := rolegate.CheckDecide(actor.Principal, req); err != nil {
-			return err
+	return s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckDecide(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
+		if msg := rolegate.ValidateComment(comment, true); msg != "" {
+			return rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
 		}
 		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusRejected); err != nil {
 			return err
@@ -322,10 +328,9 @@ func (s *Requests) Reject(ctx context.Context, actor rolegate.Actor, id int64, c
 
 // Cancel withdraws a pending request; only its requester may.
 func (s *Requests) Cancel(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
-	return s.decide(ctx, id, func(tx *Tx, req *rolegate.Request) error {
-		if err := rolegate.CheckCancel(actor.Principal, req); err != nil {
-			return err
-		}
+	return s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckCancel(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
 		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusCancelled); err != nil {
 			return err
 		}
@@ -335,10 +340,9 @@ func (s *Requests) Cancel(ctx context.Context, actor rolegate.Actor, id int64) (
 
 // RetryProvisioning puts a failed request back in the provisioning queue (admins).
 func (s *Requests) RetryProvisioning(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
-	req, err := s.decide(ctx, id, func(tx *Tx, req *rolegate.Request) error {
-		if err := rolegate.CheckRetry(actor.Principal, req); err != nil {
-			return err
-		}
+	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckRetry(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
 		if err := tx.move(ctx, req, rolegate.StatusFailed, rolegate.StatusApproved); err != nil {
 			return err
 		}
@@ -353,6 +357,32 @@ func (s *Requests) RetryProvisioning(ctx context.Context, actor rolegate.Actor, 
 	return req, err
 }
 
+// AbandonProvisioning gives up on a failed request (admins), saying why: it
+// stays failed, is no longer offered for a retry, and frees its role name.
+func (s *Requests) AbandonProvisioning(ctx context.Context, actor rolegate.Actor, id int64, reason string) (*rolegate.Request, error) {
+	reason = strings.TrimSpace(reason)
+	return s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckAbandon(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
+		if reason == "" {
+			return rolegate.Invalid(rolegate.FieldErrors{"comment": "Say why provisioning is abandoned."})
+		}
+		if msg := rolegate.ValidateComment(reason, true); msg != "" {
+			return rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET abandoned_at = ?, updated_at = ?
+			WHERE id = ? AND status = 'failed' AND abandoned_at = 0`, ms(tx.now), ms(tx.now), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: abandon request %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return rolegate.Errorf(rolegate.ECONFLICT, "This request changed in the meantime; reload it.")
+		}
+		req.AbandonedAt, req.UpdatedAt = tx.now, tx.now
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionProvisioningAbandoned, rolegate.OutcomeSuccess, map[string]any{"comment": reason})
+	})
+}
+
 // ExpireDue expires every pending request past its expiry time and returns
 // how many it expired.
 func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
@@ -365,22 +395,25 @@ func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return 0, err
+			return 0, fmt.Errorf("sqlite: due requests: %w", err)
 		}
 		ids = append(ids, id)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("sqlite: due requests: %w", err)
+	}
 	n := 0
 	for _, id := range ids {
-		_, err := s.decide(ctx, id, func(tx *Tx, req *rolegate.Request) error {
-			if req.Status != rolegate.StatusPending || req.ExpiresAt.After(tx.now) {
-				return errSkip
-			}
-			if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusExpired); err != nil {
+		err := s.db.update(ctx, func(tx *Tx) error {
+			req, err := getRequest(ctx, tx, id)
+			if err != nil {
 				return err
 			}
-			return tx.appendRequestEvent(ctx, rolegate.System("expiry"), req, rolegate.ActionRequestExpired, rolegate.OutcomeSuccess,
-				map[string]any{"reason": fmt.Sprintf("No decision within %s of submission.", s.expireAfter)})
+			if !req.Due(tx.now) { // decided or cancelled since the scan
+				return errSkip
+			}
+			return tx.expire(ctx, req)
 		})
 		switch {
 		case err == nil:
@@ -396,17 +429,43 @@ func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
 // errSkip rolls a transaction back without it being a failure.
 var errSkip = errors.New("skip")
 
-// decide loads request id in a write transaction and runs fn on it.
-func (s *Requests) decide(ctx context.Context, id int64, fn func(tx *Tx, req *rolegate.Request) error) (*rolegate.Request, error) {
+// transition is the one way a person's action changes a request: in one
+// write transaction it loads the request, asks check whether the actor may
+// act on it, and runs act. A pending request whose deadline has passed (the
+// expiry sweep runs only now and then) is expired there and then instead,
+// and that is committed: nobody acts on a request that should have expired.
+func (s *Requests) transition(ctx context.Context, id int64, check func(req *rolegate.Request) error, act func(tx *Tx, req *rolegate.Request) error) (*rolegate.Request, error) {
 	var req *rolegate.Request
+	var expired bool
 	err := s.db.update(ctx, func(tx *Tx) error {
 		var err error
 		if req, err = getRequest(ctx, tx, id); err != nil {
 			return err
 		}
-		return fn(tx, req)
+		if err := check(req); err != nil {
+			return err
+		}
+		if req.Due(tx.now) {
+			expired = true
+			return tx.expire(ctx, req)
+		}
+		return act(tx, req)
 	})
+	if err == nil && expired {
+		return req, rolegate.Errorf(rolegate.ECONFLICT, "This request expired at %s without a decision; it can no longer be changed.",
+			req.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+	}
 	return req, err
+}
+
+// expire ends a pending request that nobody decided in time, recording why.
+func (tx *Tx) expire(ctx context.Context, req *rolegate.Request) error {
+	if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusExpired); err != nil {
+		return err
+	}
+	return tx.appendRequestEvent(ctx, rolegate.System("expiry"), req, rolegate.ActionRequestExpired, rolegate.OutcomeSuccess, map[string]any{
+		"reason": rolegate.ExpiryReason(req.ExpiresAt.Sub(req.CreatedAt)), "expires_at": req.ExpiresAt.UTC().Format(time.RFC3339),
+	})
 }
 
 // move changes a request's status only if it is still in from: the
