@@ -158,7 +158,7 @@ func Timeline(events []rolegate.Event) []TimelineItem {
 // Pager is a simple offset pager.
 type Pager struct {
 	Page, PerPage, Total int
-	BaseURL             string // with the filter's query, without page
+	BaseURL              string // with the filter's query, without page
 }
 
 func (p Pager) HasPrev() bool { return p.Page > 1 }
