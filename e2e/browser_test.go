@@ -105,11 +105,12 @@ const cspListener = `document.addEventListener('securitypolicyviolation', functi
 	});
 }, true);`
 
-// openBrowserAs gives u a new browser context in b and signs them in
-// through the identity provider's page, clicking "Sign in as <Name>".
-func (p *portal) signIn(b context.Context, u ssotest.User) *person {
-	p.t.Helper()
-	pe := p.openBrowser(b, u.Name)
+// signIn gives u a new browser context in b and signs them in through the
+// identity provider's page, clicking "Sign in as <Name>". t is the test (or
+// subtest) the person acts in.
+func (p *portal) signIn(t *testing.T, b context.Context, u ssotest.User) *person {
+	t.Helper()
+	pe := p.openBrowser(t, b, u.Name)
 	pe.visit("/")
 	pe.follow(button("Sign in as " + u.Name))
 	pe.see(`//h1[starts-with(normalize-space(), 'Welcome')]`)
@@ -118,8 +119,7 @@ func (p *portal) signIn(b context.Context, u ssotest.User) *person {
 }
 
 // openBrowser gives name a new browser context in b, signed out.
-func (p *portal) openBrowser(b context.Context, name string) *person {
-	t := p.t
+func (p *portal) openBrowser(t *testing.T, b context.Context, name string) *person {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b, chromedp.WithNewBrowserContext())
 	pe := &person{t: t, name: name, p: p, ctx: ctx}

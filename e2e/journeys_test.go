@@ -1,18 +1,395 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/rolegate/rolegate/internal/simulator"
 )
 
-func TestRequesterFilesARequest(t *testing.T) {
+// requestForm is what a person puts into the New request form.
+type requestForm struct {
+	RoleName      string
+	Permissions   []string
+	Description   string
+	Justification string
+}
+
+// fileRequest fills in and submits the New request form as pe, and returns
+// the id of the request it filed, whose page is then open and Pending.
+func fileRequest(pe *person, f requestForm) int64 {
+	pe.t.Helper()
+	pe.follow(link("New request"))
+	pe.typeInto("Role name", f.RoleName)
+	for _, perm := range f.Permissions {
+		pe.click(permissionBox(perm))
+	}
+	if f.Description != "" {
+		pe.typeInto("Description", f.Description)
+	}
+	pe.typeInto("Justification", f.Justification)
+	pe.follow(button("Submit request"))
+	if got := pe.status(); got != "Pending" {
+		pe.fail("a submitted request shows %q; want Pending", got)
+	}
+	return pe.requestID()
+}
+
+// openFromReviews opens the request for roleName from the review queue.
+func openFromReviews(pe *person, roleName string) {
+	pe.t.Helper()
+	pe.follow(link("Reviews"))
+	pe.follow(link(roleName))
+}
+
+// The main journey: a request filed, approved by someone else, created
+// upstream, and found and exported by an auditor.
+func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
 	p := startPortal(t, nil)
 	b := newBrowser(t)
-	requester := p.signIn(b, riley)
+	form := requestForm{
+		RoleName:      "e2e group auditors",
+		Permissions:   []string{"api.groups.read", "api.audit_logs.read"},
+		Description:   "Reads groups and the audit log.",
+		Justification: "The security team reviews group membership every quarter.",
+	}
+
+	requester := p.signIn(t, b, riley)
+	id := fileRequest(requester, form)
+	requestPage := fmt.Sprintf("/requests/%d", id)
+
+	approver := p.signIn(t, b, avery)
+	openFromReviews(approver, form.RoleName)
+	if got := approver.path(); got != requestPage {
+		t.Fatalf("the review queue opened %s; want %s", got, requestPage)
+	}
+	approver.seeText("Justification")
+	approver.seeText(form.Justification)
+	approver.follow(button("Approve"))
+	approver.waitForStatus("Provisioned", 15*time.Second)
+
+	roleID := p.upstreamRoleID(form.RoleName)
+	if roleID == "" {
+		t.Fatalf("no role named %q was created upstream; roles: %+v", form.RoleName, p.Sim.Roles())
+	}
+	approver.seeText("Role id")
+	approver.seeText(roleID)
+	if n := p.Sim.CreateCalls(); n != 1 {
+		t.Errorf("the portal called create %d times; want 1", n)
+	}
+	for _, r := range p.Sim.Roles() {
+		if r.ID == roleID {
+			got, want := slices.Sorted(slices.Values(r.Permissions)), slices.Sorted(slices.Values(form.Permissions))
+			if !slices.Equal(got, want) || r.Description != form.Description {
+				t.Errorf("upstream role = %q %q; want %q %q", got, r.Description, want, form.Description)
+			}
+		}
+	}
+
+	// The requester sees the outcome on their own page, then signs out.
+	requester.do("reload", chromedp.Reload())
+	if got := requester.status(); got != "Provisioned" {
+		t.Errorf("the requester's page shows %q; want Provisioned", got)
+	}
+	requester.seeText(roleID)
+	requester.click(link("Sign out"))
+	requester.seeText("You are signed out")
+	requester.visit(requestPage)
+	requester.see(button("Sign in as " + riley.Name)) // signed out: back to the identity provider
+
+	t.Run("the auditor finds it in Audit and exports it", func(t *testing.T) {
+		auditor := p.signIn(t, b, casey)
+		auditor.follow(link("Audit"))
+		auditor.typeInto("Request", strconv.FormatInt(id, 10))
+		auditor.follow(button("Search"))
+		auditor.see(`//table//tr[td]`)
+		auditor.seeText(form.RoleName)
+
+		exported := auditor.download(link("Export CSV"))
+		rows, err := csv.NewReader(bytes.NewReader(exported)).ReadAll()
+		if err != nil {
+			t.Fatalf("Export CSV is not CSV: %v\n%s", err, exported)
+		}
+		if len(rows) < 3 {
+			t.Fatalf("Export CSV has %d rows; want a header and the request's events\n%s", len(rows), exported)
+		}
+		text := string(exported)
+		for _, want := range []string{"request.created", "request.approved", "provisioning.succeeded", roleID, form.RoleName} {
+			if !strings.Contains(text, want) {
+				t.Errorf("Export CSV does not mention %q\n%s", want, exported)
+			}
+		}
+		for _, row := range rows[1:] {
+			if !slices.Contains(row, strconv.FormatInt(id, 10)) && !slices.Contains(row, "#"+strconv.FormatInt(id, 10)) {
+				t.Errorf("Export CSV, filtered by Request %d, has a row of another request: %q", id, row)
+			}
+		}
+
+		// The JSON export, fetched by the page's own link.
+		raw := evalAsync[string](auditor, `(async () => {
+			const a = [...document.querySelectorAll('a')].find(a => a.textContent.trim() === 'Export JSON');
+			if (!a) return 'no Export JSON link';
+			const res = await fetch(a.href);
+			return await res.text();
+		})()`)
+		var decoded any
+		if err := json.Unmarshal([]byte(raw), &decoded); err != nil {
+			t.Fatalf("Export JSON is not JSON: %v\n%.500s", err, raw)
+		}
+		for _, want := range []string{"request.created", "provisioning.succeeded", roleID} {
+			if !strings.Contains(raw, want) {
+				t.Errorf("Export JSON does not mention %q\n%.2000s", want, raw)
+			}
+		}
+	})
+}
+
+// An approver rejects with a comment; the comment is required, and both
+// the approver and the requester see it in the timeline.
+func TestRequestIsRejectedWithAComment(t *testing.T) {
+	p := startPortal(t, nil)
+	b := newBrowser(t)
+	form := requestForm{
+		RoleName:      "e2e everything writer",
+		Permissions:   []string{"api.users.write", "api.projects.write"},
+		Justification: "Quicker than asking each time.",
+	}
+	requester := p.signIn(t, b, riley)
+	fileRequest(requester, form)
+
+	approver := p.signIn(t, b, blake)
+	openFromReviews(approver, form.RoleName)
+
+	// Without a comment the rejection is refused and nothing changes.
+	approver.followStatus(button("Reject"))
+	approver.see(field("Comment"))
+	if got := approver.status(); got != "Pending" {
+		t.Fatalf("after a rejection without a comment the request shows %q; want Pending", got)
+	}
+
+	const comment = `Too broad: the "reader" role <b>covers</b> what you need.`
+	approver.typeInto("Comment", comment)
+	approver.follow(button("Reject"))
+	if got := approver.status(); got != "Rejected" {
+		t.Fatalf("after rejecting, the request shows %q; want Rejected", got)
+	}
+	approver.seeText(comment) // shown as text, markup and all
+	if n := approver.count(button("Approve")); n != 0 {
+		t.Errorf("a rejected request still offers Approve (%d buttons)", n)
+	}
+
+	requester.do("reload", chromedp.Reload())
+	if got := requester.status(); got != "Rejected" {
+		t.Errorf("the requester's page shows %q; want Rejected", got)
+	}
+	timeline := requester.texts(`//*[normalize-space()='Timeline']/following::*[contains(normalize-space(), ` + xpathString(comment) + `)]`)
+	if len(timeline) == 0 {
+		t.Errorf("the requester's timeline does not show the comment %q", comment)
+	}
+	if n := p.Sim.CreateCalls(); n != 0 {
+		t.Errorf("a rejected request reached the upstream (%d creates)", n)
+	}
+}
+
+// Nobody approves their own request: the button is not there, the queue
+// does not offer it, and a forged POST from their own session is refused.
+func TestApproverCannotApproveTheirOwnRequest(t *testing.T) {
+	p := startPortal(t, nil)
+	b := newBrowser(t)
+	form := requestForm{
+		RoleName:      "e2e key rotators",
+		Permissions:   []string{"api.api_keys.read", "api.api_keys.write"},
+		Justification: "I rotate the project keys.",
+	}
+	approver := p.signIn(t, b, avery)
+	id := fileRequest(approver, form)
+	requestPage := fmt.Sprintf("/requests/%d", id)
+
+	for _, name := range []string{"Approve", "Reject"} {
+		if n := approver.count(button(name)); n != 0 {
+			t.Errorf("the approver's own request offers %s (%d buttons)", name, n)
+		}
+	}
+	approver.follow(link("Reviews"))
+	if n := approver.count(link(form.RoleName)); n != 0 {
+		t.Errorf("the review queue offers the approver their own request")
+	}
+
+	// Forge the approval from the approver's own page, with the session's
+	// CSRF token and the exact payload hash: only the rule refuses it.
+	approver.visit(requestPage)
+	status := evalAsync[int](approver, fmt.Sprintf(`(async () => {
+		const field = document.querySelector('input[name=csrf_token]');
+		const token = field ? field.value : JSON.parse(document.body.getAttribute('hx-headers') || '{}')['X-CSRF-Token'];
+		const hash = (document.getElementById('payload-hash') || {}).textContent || '';
+		const res = await fetch(%s, {
+			method: 'POST', redirect: 'manual',
+			headers: {'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': token},
+			body: new URLSearchParams({csrf_token: token, payload_hash: hash.trim(), comment: 'LGTM'}),
+		});
+		return res.status;
+	})()`, jsString(requestPage+"/approve")))
+	if status != 403 && status != 404 {
+		t.Errorf("a forged self-approval answered %d; want 403 (or 404)", status)
+	}
+	approver.do("reload", chromedp.Reload())
+	if got := approver.status(); got != "Pending" {
+		t.Errorf("after a forged self-approval the request shows %q; want Pending", got)
+	}
+	if n := p.Sim.CreateCalls(); n != 0 {
+		t.Errorf("a self-approved request reached the upstream (%d creates)", n)
+	}
+
+	// Another approver may decide on it.
+	other := p.signIn(t, b, blake)
+	openFromReviews(other, form.RoleName)
+	other.see(button("Approve"))
+}
+
+// The form checks what the person types as they type: a taken or invalid
+// name gets a message, and the exact JSON to be sent is previewed.
+func TestNewRequestFormChecksAsThePersonTypes(t *testing.T) {
+	p := startPortal(t, nil)
+	b := newBrowser(t)
+	requester := p.signIn(t, b, riley)
 	requester.follow(link("New request"))
-	requester.typeInto("Role name", "e2e data readers")
-	requester.click(permissionBox("api.groups.read"))
-	requester.typeInto("Justification", "The data team reads group membership for the quarterly access review.")
-	requester.follow(button("Submit request"))
-	requester.waitForStatus("Pending", 5*time.Second)
+
+	names := []struct {
+		typed string
+		says  string
+	}{
+		{"reader", "already exists"}, // a predefined role of the organization
+		{"OWNER", "already exists"},  // names are unique whatever their case
+		{"ab", "at least 3 characters"},
+		{"e2e usage watchers", "available"},
+	}
+	for _, n := range names {
+		requester.clearField("Role name")
+		requester.typeInto("Role name", n.typed)
+		requester.waitUntil(fmt.Sprintf("a message with %q after typing %q", n.says, n.typed), func() bool {
+			return strings.Contains(requester.bodyText(), n.says)
+		})
+	}
+
+	preview := `//*[normalize-space()='What will be sent']/following::pre[1]`
+	if n := requester.count(preview); n != 0 {
+		t.Errorf("the preview shows JSON before any permission is picked: %q", requester.texts(preview))
+	}
+	picked := []string{"api.usage.read", "api.projects.read"}
+	for _, perm := range picked {
+		requester.click(permissionBox(perm))
+	}
+	var body struct {
+		RoleName    string   `json:"role_name"`
+		Permissions []string `json:"permissions"`
+	}
+	requester.waitUntil("the preview to show both permissions", func() bool {
+		shown := requester.texts(preview)
+		return len(shown) == 1 && json.Unmarshal([]byte(shown[0]), &body) == nil && len(body.Permissions) == len(picked)
+	})
+	if body.RoleName != "e2e usage watchers" || !slices.Equal(slices.Sorted(slices.Values(body.Permissions)), slices.Sorted(slices.Values(picked))) {
+		t.Errorf("preview = %+v; want role_name %q and permissions %q", body, "e2e usage watchers", picked)
+	}
+
+	// Unticking one updates the preview too.
+	requester.click(permissionBox("api.projects.read"))
+	requester.waitUntil("the preview to drop api.projects.read", func() bool {
+		shown := requester.texts(preview)
+		return len(shown) == 1 && !strings.Contains(shown[0], "api.projects.read")
+	})
+
+	// Checking is not filing.
+	requester.follow(link("My requests"))
+	if n := requester.count(link("e2e usage watchers")); n != 0 {
+		t.Errorf("the live checks filed a request")
+	}
+}
+
+// A failed provisioning is shown to the people involved and an admin
+// retries it to success: once for upstream server errors that outlast the
+// attempts, once for a name someone took upstream by hand meanwhile.
+func TestFailedProvisioningIsRetriedByAnAdmin(t *testing.T) {
+	p := startPortal(t, map[string]string{
+		"ROLEGATE_PROVISION_ATTEMPTS": "2",
+		"ROLEGATE_PROVISION_BACKOFF":  "100ms",
+	})
+	b := newBrowser(t)
+
+	tests := []struct {
+		name     string
+		form     requestForm
+		breakIt  func(t *testing.T, roleName string) // before the approval
+		problem  string                              // shown on the failed request
+		repairIt func(t *testing.T, roleName string) // before the retry
+	}{
+		{
+			name: "server errors outlast the attempts",
+			form: requestForm{RoleName: "e2e invite readers", Permissions: []string{"api.invites.read"}, Justification: "Onboarding checks pending invites."},
+			breakIt: func(t *testing.T, _ string) {
+				p.Sim.FailNext(2, simulator.Fault{Kind: simulator.FaultServerError, Op: simulator.OpCreate})
+			},
+			problem:  "500",
+			repairIt: func(*testing.T, string) {},
+		},
+		{
+			name: "the name was taken upstream by hand",
+			form: requestForm{RoleName: "e2e billing readers", Permissions: []string{"api.billing.read"}, Justification: "Finance reads the bill."},
+			breakIt: func(t *testing.T, roleName string) {
+				p.createUpstreamRole(t, roleName, "api.usage.read")
+			},
+			problem: "already exists",
+			repairIt: func(t *testing.T, roleName string) {
+				p.deleteUpstreamRole(t, roleName)
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			requester := p.signIn(t, b, riley)
+			id := fileRequest(requester, tc.form)
+			tc.breakIt(t, tc.form.RoleName)
+
+			approver := p.signIn(t, b, avery)
+			openFromReviews(approver, tc.form.RoleName)
+			approver.follow(button("Approve"))
+			approver.waitForStatus("Failed", 15*time.Second)
+			approver.seeText(tc.problem)
+
+			requester.do("reload", chromedp.Reload())
+			if got := requester.status(); got != "Failed" {
+				t.Errorf("the requester's page shows %q; want Failed", got)
+			}
+			requester.seeText(tc.problem)
+			if n := requester.count(button("Retry provisioning")); n != 0 {
+				t.Errorf("the requester is offered Retry provisioning")
+			}
+			if n := approver.count(button("Retry provisioning")); n != 0 {
+				t.Errorf("the approver is offered Retry provisioning")
+			}
+
+			tc.repairIt(t, tc.form.RoleName)
+			admin := p.signIn(t, b, drew)
+			admin.follow(link("Admin"))
+			admin.follow(link(fmt.Sprintf("#%d", id)))
+			admin.follow(button("Retry provisioning"))
+			admin.waitForStatus("Provisioned", 15*time.Second)
+			roleID := p.upstreamRoleID(tc.form.RoleName)
+			if roleID == "" {
+				t.Fatalf("no role %q upstream after the retry", tc.form.RoleName)
+			}
+			admin.seeText(roleID)
+			if n := p.Sim.PendingFaults(); n != 0 {
+				t.Errorf("%d injected faults were never met", n)
+			}
+		})
+	}
 }

@@ -151,22 +151,22 @@ func (p *portal) stop(cmd *exec.Cmd, exited <-chan struct{}) {
 
 // createUpstreamRole creates a role in the simulated organization directly,
 // as someone with the admin key would in OpenAI's dashboard.
-func (p *portal) createUpstreamRole(name string, perms ...string) {
-	p.t.Helper()
+func (p *portal) createUpstreamRole(t *testing.T, name string, perms ...string) {
+	t.Helper()
 	body := fmt.Sprintf(`{"role_name":%q,"permissions":[%s]}`, name, quoteAll(perms))
-	p.upstream(http.MethodPost, "/v1/organization/roles", body, http.StatusOK)
+	p.upstream(t, http.MethodPost, "/v1/organization/roles", body, http.StatusOK)
 }
 
 // deleteUpstreamRole deletes a role of the simulated organization by name.
-func (p *portal) deleteUpstreamRole(name string) {
-	p.t.Helper()
+func (p *portal) deleteUpstreamRole(t *testing.T, name string) {
+	t.Helper()
 	for _, r := range p.Sim.Roles() {
 		if r.Name == name {
-			p.upstream(http.MethodDelete, "/v1/organization/roles/"+r.ID, "", http.StatusOK)
+			p.upstream(t, http.MethodDelete, "/v1/organization/roles/"+r.ID, "", http.StatusOK)
 			return
 		}
 	}
-	p.t.Fatalf("no role named %q upstream", name)
+	t.Fatalf("no role named %q upstream", name)
 }
 
 // upstreamRoleID is the id of the role named name in the simulated
@@ -180,22 +180,22 @@ func (p *portal) upstreamRoleID(name string) string {
 	return ""
 }
 
-func (p *portal) upstream(method, path, body string, want int) {
-	p.t.Helper()
+func (p *portal) upstream(t *testing.T, method, path, body string, want int) {
+	t.Helper()
 	req, err := http.NewRequest(method, p.SimURL+path, strings.NewReader(body))
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+p.adminKey)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != want {
-		p.t.Fatalf("%s %s = %d; want %d\n%s", method, path, res.StatusCode, want, b)
+		t.Fatalf("%s %s = %d; want %d\n%s", method, path, res.StatusCode, want, b)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 func TestWatchSeesCSPViolations(t *testing.T) {
 	p := startPortal(t, nil)
 	b := newBrowser(t)
-	pe := p.signIn(b, riley)
+	pe := p.signIn(t, b, riley)
 	if got := pe.takeProblems(); len(got) > 0 {
 		t.Fatalf("signing in: %q; want no CSP violations", got)
 	}
