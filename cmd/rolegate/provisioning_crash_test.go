@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/simulator"
+)
+
+// The provisioning promises that only a real process can break: the real
+// binary, built from this package, is killed with SIGKILL while its create
+// call hangs upstream and started again on the same database; it ends the
+// request Provisioned with exactly one role upstream. The upstream is the
+// Admin API simulator in this test process, reached over real HTTP
+// (OPENAI_BASE_URL), so faults can be injected and the roles counted.
+func TestProvisioningAcrossProcesses(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "rolegate")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	kills := []struct {
+		name    string
+		fault   simulator.FaultKind
+		creates int    // create calls upstream in all
+		event   string // how the timeline says the role came to be
+	}{
+		{"killed while a create hangs unapplied", simulator.FaultHang, 2, "Created the role"},
+		{"killed while the answer to an applied create hangs", simulator.FaultHangAfterApply, 1, "already created and adopted it"},
+	}
+	for _, tc := range kills {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up := startCrashUpstream(t, crashKey)
+			up.sim.FailNext(1, simulator.Fault{Kind: tc.fault, Op: simulator.OpCreate})
+			dir := t.TempDir()
+			vars := crashEnv(dir, up.url)
+			vars["OPENAI_ADMIN_KEY"] = crashKey
+			vars["ROLEGATE_PROVISION_TIMEOUT"] = "2m" // the call hangs until the kill
+
+			first := startRolegate(t, bin, vars)
+			id := first.fileAndApprove("Crash Test Reader")
+			first.waitFor("the create call to reach the upstream", func() bool { return up.sim.CreateCalls() == 1 })
+			if tc.fault == simulator.FaultHangAfterApply && len(up.customRoles()) != 1 {
+				t.Fatalf("the create was not applied before the hang")
+			}
+			first.kill()
+
+			second := startRolegate(t, bin, vars)
+			page := second.waitForStatus(id, "provisioned")
+			roles := up.customRoles()
+			if len(roles) != 1 {
+				t.Fatalf("custom roles upstream = %+v; want exactly one", roles)
+			}
+			if got := crashRoleID.FindStringSubmatch(page); got == nil || got[1] != roles[0].ID {
+				t.Errorf("the request page shows role id %v; want %s", got, roles[0].ID)
+			}
+			if n := up.sim.CreateCalls(); n != tc.creates {
+				t.Errorf("CreateCalls() = %d; want %d", n, tc.creates)
+			}
+			if !strings.Contains(page, tc.event) {
+				t.Errorf("the timeline does not say %q", tc.event)
+			}
+			if !strings.Contains(second.log.String(), "resuming jobs interrupted by a restart") {
+				t.Errorf("the restarted portal did not log that it resumed the job:\n%s", second.log)
+			}
+			second.terminate()
+			assertNoSecret(t, crashKey, first, second)
+		})
+	}
+
+	t.Run("failures are shown and retried through the portal; a rotated key file is used at once", func(t *testing.T) {
+		t.Parallel()
+		const rotated = "sk-admin-crash-rotated-5d6e7f8091a2b3c4"
+		up := startCrashUpstream(t, crashKey)
+		dir := t.TempDir()
+		keyFile := filepath.Join(dir, "admin-key")
+		writeCrashKey(t, keyFile, crashKey)
+		vars := crashEnv(dir, up.url)
+		vars["OPENAI_ADMIN_KEY_FILE"] = keyFile
+		vars["ROLEGATE_PROVISION_ATTEMPTS"] = "2"
+		vars["ROLEGATE_PROVISION_BACKOFF"] = "10ms"
+		p := startRolegate(t, bin, vars)
+
+		// The budget is spent on 500s whose message echoes the key.
+		up.sim.FailNext(2, simulator.Fault{Kind: simulator.FaultServerError, Op: simulator.OpCreate,
+			Message: "Upstream trace: Authorization: Bearer " + crashKey})
+		id := p.fileAndApprove("Budget Reader")
+		page := p.waitForStatus(id, "failed")
+		failure := crashFailure.FindStringSubmatch(page)
+		if failure == nil || !strings.Contains(failure[1], "Gave up after 2 attempts") || !strings.Contains(failure[1], "[redacted]") {
+			t.Errorf("the request page shows the problem %v; want the attempts spent and the upstream's message, redacted", failure)
+		}
+		if strings.Contains(page, "Retry provisioning") {
+			t.Errorf("the requester is offered Retry provisioning")
+		}
+		admin := p.signIn("admin")
+		if _, adminPage := admin.get(fmt.Sprintf("/requests/%d", id)); !strings.Contains(adminPage, "Retry provisioning") {
+			t.Fatalf("the admin is not offered Retry provisioning")
+		}
+		if code, body, _ := admin.postWithToken(fmt.Sprintf("/requests/%d/retry", id), url.Values{}); code != http.StatusSeeOther {
+			t.Fatalf("Retry provisioning = %d; want 303\n%s", code, body)
+		}
+		page = p.waitForStatus(id, "provisioned")
+		if roles := up.customRoles(); len(roles) != 1 || !strings.Contains(page, roles[0].ID) {
+			t.Errorf("custom roles upstream = %+v; want one, its id on the page", roles)
+		}
+
+		// The key is rotated upstream and in the file; the portal keeps running.
+		up.sim.SetAdminKey(rotated)
+		writeCrashKey(t, keyFile, rotated)
+		up.sim.FailNext(1, simulator.Fault{Kind: simulator.FaultAlterStored, Op: simulator.OpCreate, Alter: func(r *simulator.Role) {
+			r.Permissions = append(r.Permissions, "api.users.write")
+		}})
+		id = p.fileAndApprove("Mismatch Reader")
+		page = p.waitForStatus(id, "failed")
+		roles := up.customRoles()
+		if len(roles) != 2 {
+			t.Fatalf("custom roles upstream = %+v; want the second one created with the rotated key", roles)
+		}
+		if !strings.Contains(page, "The created role does not match what was approved") {
+			t.Errorf("the timeline does not show the read-back mismatch")
+		}
+		if failure := crashFailure.FindStringSubmatch(page); failure == nil || !strings.Contains(failure[1], roles[1].ID) || !strings.Contains(failure[1], "api.users.write") {
+			t.Errorf("the request page shows the problem %v; want the role id and the permission that differs", failure)
+		}
+		p.terminate()
+		assertNoSecret(t, crashKey, p)
+		assertNoSecret(t, rotated, p)
+	})
+}
+
+const crashKey = "sk-admin-crash-0a1b2c3d4e5f60718293"
+
+var (
+	crashStatus  = regexp.MustCompile(`data-status="([a-z]+)"`)
+	crashRoleID  = regexp.MustCompile(`<code id="role-id">([^<]+)</code>`)
+	crashFailure = regexp.MustCompile(`id="failure">([^<]*)<`)
+	crashHash    = regexp.MustCompile(`name="payload_hash" value="([0-9a-f]{64})"`)
+)
+
+// crashUpstream is the simulator served over HTTP by the test process.
+type crashUpstream struct {
+	sim *simulator.Simulator
+	url string
+}
+
+func startCrashUpstream(t *testing.T, key string) *crashUpstream {
+	sim := simulator.New(simulator.Options{AdminKey: key})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return &crashUpstream{sim: sim, url: srv.URL + "/v1"}
+}
+
+func (u *crashUpstream) customRoles() []simulator.Role {
+	var out []simulator.Role
+	for _, r := range u.sim.Roles() {
+		if !r.Predefined {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// crashEnv is a complete environment for dev mode (the dev sign-in) against
+// an external upstream: nothing is inherited from the developer's shell.
+func crashEnv(dir, upstreamURL string) map[string]string {
+	return map[string]string{
+		"PATH":                os.Getenv("PATH"),
+		"HOME":                dir,
+		"ROLEGATE_DEV":        "1",
+		"ROLEGATE_ADDR":       "127.0.0.1:0",
+		"ROLEGATE_DB":         filepath.Join(dir, "rolegate.db"),
+		"ROLEGATE_LOG_FORMAT": "text",
+		"OPENAI_BASE_URL":     upstreamURL,
+	}
+}
+
+// writeCrashKey replaces the key file as a secret mount does.
+func writeCrashKey(t *testing.T, path, key string) {
+	t.Helper()
+	if err := os.WriteFile(path+".tmp", []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rolegateProcess is one run of the binary.
+type rolegateProcess struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	log    *syncBuffer // stdout and stderr
+	dbPath string
+	p      *portal // the HTTP helpers of portal_test.go, pointed at this process
+	bodies *syncBuffer
+	exited chan struct{}
+}
+
+// startRolegate runs the binary with exactly vars as its environment and
+// waits until it serves; the test's end kills it if it still runs.
+func startRolegate(t *testing.T, bin string, vars map[string]string) *rolegateProcess {
+	t.Helper()
+	cmd := exec.Command(bin)
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	proc := &rolegateProcess{t: t, cmd: cmd, log: &syncBuffer{}, dbPath: vars["ROLEGATE_DB"], bodies: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = proc.log, proc.log
+	crashDieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start rolegate: %v", err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(proc.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-proc.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-proc.exited
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := startedAddr.FindStringSubmatch(proc.log.String()); m != nil {
+			proc.p = &portal{t: t, URL: "http://" + m[1], DBPath: proc.dbPath, Log: proc.log}
+			return proc
+		}
+		select {
+		case <-proc.exited:
+			t.Fatalf("rolegate exited at start:\n%s", proc.log)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rolegate did not start within 20s:\n%s", proc.log)
+		}
+	}
+}
+
+// signIn signs a dev persona in with a client that keeps every answer's
+// body, to be searched for secrets at the end.
+func (r *rolegateProcess) signIn(persona string) *visitor {
+	r.t.Helper()
+	v := r.p.visitor()
+	v.Transport = keepBodies{into: r.bodies}
+	if code, _, _ := v.post("/auth/dev", url.Values{"persona": {persona}}); code != http.StatusSeeOther {
+		r.t.Fatalf("dev sign-in as %s = %d; want 303", persona, code)
+	}
+	return v
+}
+
+// fileAndApprove files a request as the requester and approves it as an
+// approver, through HTTP, and returns its id.
+func (r *rolegateProcess) fileAndApprove(roleName string) int64 {
+	r.t.Helper()
+	requester := r.signIn("requester")
+	code, body, hdr := requester.postWithToken("/requests", url.Values{
+		"role_name": {roleName}, "permissions": {"api.groups.read"}, "justification": {"Needed for the quarterly access review."},
+	})
+	var id int64
+	if _, err := fmt.Sscanf(hdr.Get("Location"), "/requests/%d", &id); code != http.StatusSeeOther || err != nil {
+		r.t.Fatalf("file %q = %d %q; want 303 to the request\n%s", roleName, code, hdr.Get("Location"), body)
+	}
+	approver := r.signIn("approver1")
+	_, page := approver.get(fmt.Sprintf("/requests/%d", id))
+	m := crashHash.FindStringSubmatch(page)
+	if m == nil {
+		r.t.Fatalf("the approver's page of request %d has no payload hash", id)
+	}
+	if code, body, _ := approver.postWithToken(fmt.Sprintf("/requests/%d/approve", id), url.Values{"payload_hash": {m[1]}}); code != http.StatusSeeOther {
+		r.t.Fatalf("approve %d = %d; want 303\n%s", id, code, body)
+	}
+	return id
+}
+
+// waitForStatus polls the request page, as its requester, until it shows
+// status, and returns the page.
+func (r *rolegateProcess) waitForStatus(id int64, status string) string {
+	r.t.Helper()
+	requester := r.signIn("requester")
+	var page, last string
+	r.waitFor("request "+fmt.Sprint(id)+" to be "+status, func() bool {
+		_, page = requester.get(fmt.Sprintf("/requests/%d", id))
+		if m := crashStatus.FindStringSubmatch(page); m != nil {
+			last = m[1]
+		}
+		return last == status
+	})
+	return page
+}
+
+func (r *rolegateProcess) waitFor(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("gave up waiting for %s; log:\n%s", what, r.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill ends the process with SIGKILL: no shutdown code runs.
+func (r *rolegateProcess) kill() {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		r.t.Fatalf("kill: %v", err)
+	}
+	<-r.exited
+}
+
+// terminate asks for a graceful stop and waits for it.
+func (r *rolegateProcess) terminate() {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		r.t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-r.exited:
+	case <-time.After(30 * time.Second):
+		r.t.Fatalf("rolegate did not stop within 30s of SIGTERM:\n%s", r.log)
+	}
+	if code := r.cmd.ProcessState.ExitCode(); code != 0 {
+		r.t.Errorf("rolegate exited with %d after SIGTERM:\n%s", code, r.log)
+	}
+}
+
+// assertNoSecret checks that secret is in no answer, no log line, no table
+// and no byte of the database files of the processes.
+func assertNoSecret(t *testing.T, secret string, procs ...*rolegateProcess) {
+	t.Helper()
+	secret = strings.TrimPrefix(secret, "sk-admin-")
+	for i, proc := range procs {
+		if proc.bodies.String() == "" || proc.log.String() == "" {
+			t.Fatalf("process %d: nothing captured to search", i+1)
+		}
+		for where, text := range map[string]string{
+			"an HTTP answer":            proc.bodies.String(),
+			"the log":                   proc.log.String(),
+			"a table":                   dumpCrashTables(t, proc.dbPath),
+			"the database file and WAL": readCrashFiles(t, proc.dbPath, proc.dbPath+"-wal"),
+		} {
+			if strings.Contains(text, secret) {
+				t.Errorf("process %d: the admin key appears in %s", i+1, where)
+			}
+		}
+	}
+}
+
+// dumpCrashTables renders every row of every table as text.
+func dumpCrashTables(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables []string
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	for rows.Next() {
+		var name string
+		_ = rows.Scan(&name)
+		tables = append(tables, name)
+	}
+	rows.Close()
+	var b strings.Builder
+	for _, table := range tables {
+		rows, err := db.Query(`SELECT * FROM "` + table + `"`)
+		if err != nil {
+			t.Fatalf("dump %s: %v", table, err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				if bs, ok := v.([]byte); ok {
+					v = string(bs)
+				}
+				fmt.Fprintf(&b, "%v\t", v)
+			}
+			b.WriteByte('\n')
+		}
+		rows.Close()
+	}
+	if !strings.Contains(b.String(), "provisioning.") {
+		t.Fatalf("the table dump holds no provisioning events; it proves nothing")
+	}
+	return b.String()
+}
+
+func readCrashFiles(t *testing.T, paths ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		b.Write(data)
+	}
+	return b.String()
+}
+
+// keepBodies is a transport that copies every answer's body into a buffer.
+type keepBodies struct{ into *syncBuffer }
+
+func (k keepBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	_, _ = k.into.Write(body)
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}
