@@ -184,8 +184,9 @@ var (
 
 // maxLiveSigninAttempts bounds the sign-in attempts in flight. Starting a
 // sign-in needs no account, so without a bound anyone could fill the disk;
-// a company's people never come near it.
-const maxLiveSigninAttempts = 10000
+// a company's people never come near it. A variable only so that a test
+// can lower it.
+var maxLiveSigninAttempts = 10000
 
 // SaveSigninAttempt stores a and returns the token for the browser's cookie.
 // Expired attempts are swept in the same transaction; when too many are
