@@ -94,10 +94,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	var ssoClient *sso.Client
 	if cfg.OIDCIssuer != "" {
-		ssoClient, err = sso.New(ctx, sso.Config{
+		ssoClient, err = connectSSO(ctx, sso.Config{
 			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret.Reveal(),
 			RedirectURL: cfg.BaseURL.JoinPath("/auth/callback").String(), Scopes: cfg.OIDCScopes, GroupsClaim: cfg.GroupsClaim,
-		})
+		}, logger, ssoStartupWait, time.Second)
 		if err != nil {
 			return fmt.Errorf("ROLEGATE_OIDC_ISSUER: %w", err)
 		}
