@@ -43,7 +43,7 @@ type RateLimits struct {
 // are documented in README.md.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		SignIn:  RateLimit{Per: 1, Burst: 30}, // 30 at once, then one a second
+		SignIn:  RateLimit{Per: 1, Burst: 60}, // 60 at once, then one a second
 		Forms:   RateLimit{Per: 2, Burst: 60}, // 60 at once, then two a second
 		MaxKeys: 10000,
 	}
