@@ -302,14 +302,38 @@ func (pe *person) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // address bar, and expects it to answer without an error.
 func (pe *person) visit(path string) {
 	pe.t.Helper()
+	pe.visitURL(pe.p.URL + path)
+}
+
+// visitURL opens any address, and expects it to answer without an error.
+func (pe *person) visitURL(url string) {
+	pe.t.Helper()
 	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
 	defer cancel()
-	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(pe.p.URL+path))
+	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(url))
 	if err != nil {
-		pe.fail("open %s: %v", path, err)
+		pe.fail("open %s: %v", url, err)
 	}
 	if res != nil && res.Status >= 400 {
-		pe.fail("open %s: status %d", path, res.Status)
+		pe.fail("open %s: status %d", url, res.Status)
+	}
+	pe.checkNoSecrets()
+}
+
+// checkNoSecrets fails when the page shows the admin key or the OIDC
+// client secret.
+func (pe *person) checkNoSecrets() {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
+	defer cancel()
+	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	if err != nil {
+		pe.fail("read the page: %v", err)
+	}
+	for name, secret := range map[string]string{"the admin key": pe.p.adminKey, "the OIDC client secret": pe.p.clientSecret} {
+		if strings.Contains(html, secret) {
+			pe.fail("the page shows %s", name)
+		}
 	}
 }
 
@@ -332,6 +356,7 @@ func (pe *person) followStatus(sel string) int64 {
 	if err != nil {
 		pe.fail("click %s and wait for the next page: %v", sel, err)
 	}
+	pe.checkNoSecrets()
 	if res == nil {
 		return 0
 	}

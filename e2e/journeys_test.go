@@ -5,6 +5,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,9 +173,10 @@ func TestRequestIsRejectedWithAComment(t *testing.T) {
 	approver := p.signIn(t, b, blake)
 	openFromReviews(approver, form.RoleName)
 
-	// Without a comment the rejection is refused and nothing changes.
+	// Without a comment the rejection is refused, the Comment field says
+	// so, and nothing changes.
 	approver.followStatus(button("Reject"))
-	approver.see(field("Comment"))
+	approver.see(field("Comment") + `[@aria-invalid='true']`)
 	if got := approver.status(); got != "Pending" {
 		t.Fatalf("after a rejection without a comment the request shows %q; want Pending", got)
 	}
@@ -391,5 +396,48 @@ func TestFailedProvisioningIsRetriedByAnAdmin(t *testing.T) {
 				t.Errorf("%d injected faults were never met", n)
 			}
 		})
+	}
+}
+
+// A page elsewhere cannot make a signed-in approver's browser approve: not
+// from another site, nor from another origin of the same site (another
+// service on the same host), even knowing the exact payload hash.
+func TestAnotherOriginCannotApproveThroughTheApproversBrowser(t *testing.T) {
+	p := startPortal(t, nil)
+	b := newBrowser(t)
+	requester := p.signIn(t, b, riley)
+	id := fileRequest(requester, requestForm{
+		RoleName: "e2e project readers", Permissions: []string{"api.projects.read"}, Justification: "Dashboards list the projects.",
+	})
+	hash := requester.texts(`//*[@id='payload-hash']`)
+	if len(hash) != 1 || hash[0] == "" {
+		t.Fatalf("the request page shows no payload hash")
+	}
+	approveURL := fmt.Sprintf("%s/requests/%d/approve", p.URL, id)
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Prize</title><form method="post" action="%s">
+<input type="hidden" name="payload_hash" value="%s"><input type="hidden" name="comment" value="ok">
+<button type="submit">Claim your prize</button></form>`, html.EscapeString(approveURL), html.EscapeString(hash[0]))
+	}))
+	t.Cleanup(hostile.Close)
+	port := hostile.Listener.Addr().(*net.TCPAddr).Port
+
+	approver := p.signIn(t, b, avery)
+	for _, origin := range []struct{ name, url string }{
+		{"another site", fmt.Sprintf("http://localhost:%d/", port)},
+		{"another origin of the same site", fmt.Sprintf("http://127.0.0.1:%d/", port)},
+	} {
+		approver.visitURL(origin.url)
+		if status := approver.followStatus(button("Claim your prize")); status != http.StatusForbidden {
+			t.Errorf("a form on %s posting to Approve got status %d; want 403", origin.name, status)
+		}
+		approver.visit(fmt.Sprintf("/requests/%d", id))
+		if got := approver.status(); got != "Pending" {
+			t.Fatalf("after a form on %s posted to Approve, the request shows %q; want Pending", origin.name, got)
+		}
+	}
+	if n := p.Sim.CreateCalls(); n != 0 {
+		t.Errorf("a forged approval reached the upstream (%d creates)", n)
 	}
 }
