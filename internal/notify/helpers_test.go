@@ -236,12 +236,13 @@ func parseMail(t *testing.T, data []byte) parsedMail {
 		} else if err != nil {
 			t.Fatalf("part: %v", err)
 		}
-		body, _ := io.ReadAll(part)
+		raw, _ := io.ReadAll(part)
+		body := strings.ReplaceAll(string(raw), "\r\n", "\n")
 		switch ct := part.Header.Get("Content-Type"); {
 		case strings.HasPrefix(ct, "text/plain"):
-			p.Text = string(body)
+			p.Text = body
 		case strings.HasPrefix(ct, "text/html"):
-			p.HTML = string(body)
+			p.HTML = body
 		default:
 			t.Errorf("unexpected part %q", ct)
 		}
