@@ -149,6 +149,7 @@ func (f *jobsFixture) jobState(id int64) (state string, attempts int, lastError 
 var testRole = sqlite.ProvisionedRole{ID: "role_0123", Name: "Group Reader", Permissions: []string{"api.groups.read"}, ResourceType: "api.organization"}
 
 func TestClaimJobHandsOutAnApprovedRequestOnce(t *testing.T) {
+	t.Parallel()
 	f := newJobsFixture(t)
 	req := f.approved("Group Reader")
 
@@ -178,6 +179,7 @@ func TestClaimJobHandsOutAnApprovedRequestOnce(t *testing.T) {
 }
 
 func TestCompleteJobStoresTheRoleAndEndsTheJob(t *testing.T) {
+	t.Parallel()
 	f := newJobsFixture(t)
 	req := f.approved("Group Reader")
 	job := f.claim("w1", time.Minute)
@@ -209,6 +211,7 @@ func TestCompleteJobStoresTheRoleAndEndsTheJob(t *testing.T) {
 }
 
 func TestAnExpiredLeaseIsReclaimedAndTheOldOwnerIsShutOut(t *testing.T) {
+	t.Parallel()
 	f := newJobsFixture(t)
 	req := f.approved("Group Reader")
 	dead := f.claim("dead", time.Minute)
@@ -251,6 +254,7 @@ func TestAnExpiredLeaseIsReclaimedAndTheOldOwnerIsShutOut(t *testing.T) {
 }
 
 func TestReleaseLeasesMakesJobsOfADeadProcessClaimableAtOnce(t *testing.T) {
+	t.Parallel()
 	f := newJobsFixture(t)
 	f.approved("Group Reader")
 	f.claim("dead", time.Hour)
@@ -266,6 +270,7 @@ func TestReleaseLeasesMakesJobsOfADeadProcessClaimableAtOnce(t *testing.T) {
 }
 
 func TestRetryJobLaterWaitsThenReconciles(t *testing.T) {
+	t.Parallel()
 	f := newJobsFixture(t)
 	req := f.approved("Group Reader")
 	job := f.claim("w1", time.Minute)
@@ -302,6 +307,7 @@ func TestRetryJobLaterWaitsThenReconciles(t *testing.T) {
 }
 
 func TestFailJobShowsTheMessageAndAnAdminRequeuesIt(t *testing.T) {
+	t.Parallel()
 	f := newJobsFixture(t)
 	req := f.approved("Group Reader")
 	job := f.claim("w1", time.Minute)
@@ -337,6 +343,7 @@ func TestFailJobShowsTheMessageAndAnAdminRequeuesIt(t *testing.T) {
 }
 
 func TestClaimJobSetsAsideAJobWhoseRequestMovedOn(t *testing.T) {
+	t.Parallel()
 	f := newJobsFixture(t)
 	stray := f.approved("Stray Role")
 	good := f.approved("Good Role")
@@ -357,6 +364,7 @@ func TestClaimJobSetsAsideAJobWhoseRequestMovedOn(t *testing.T) {
 }
 
 func TestQueueStatsCountsQueuedAndRunningJobs(t *testing.T) {
+	t.Parallel()
 	f := newJobsFixture(t)
 	if st, err := f.db.QueueStats(f.ctx); err != nil || st.Depth != 0 || !st.NextRunAt.IsZero() {
 		t.Fatalf("empty QueueStats = %+v, %v; want depth 0", st, err)
