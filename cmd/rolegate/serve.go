@@ -87,6 +87,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
+	notifier, err := newNotifier(cfg, db, logger)
+	if err != nil {
+		return err
+	}
 	worker := newProvisioner(cfg, db, upstream, logger, portalMetrics.ProvisioningOutcome)
 	requests := sqlite.NewRequests(db, sqlite.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL, HandedOff: worker.Wake,
@@ -129,6 +133,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer startNotifier(bg, notifier)() // runs beside the housekeeping; waited for at the end
 		runBackground(bg, cfg, db, requests, worker, logger)
 	}()
 
