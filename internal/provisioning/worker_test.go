@@ -218,6 +218,7 @@ func TestAHungCreateIsAbandonedAfterTheCallTimeoutAndRetried(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			r := newRig(t, rigOptions{CallTimeout: 300 * time.Millisecond})
 			r.sim.FailNext(1, simulator.Fault{Kind: tc.fault, Op: simulator.OpCreate})
 			r.start()
