@@ -147,6 +147,15 @@ func Timeline(events []rolegate.Event) []TimelineItem {
 			item.What = "Asked to retry provisioning"
 		case rolegate.ActionProvisioningAbandoned:
 			item.What = "Abandoned provisioning; it will not be retried"
+		// The notifier's events (internal/sqlite/notifications.go).
+		case "request.reminder":
+			item.What = "Reminded the approvers"
+			item.Detail = "Pending for " + str("pending_for")
+		case "notification.sent":
+			item.What = "Notified " + str("recipient") + " by " + str("channel")
+		case "notification.failed":
+			item.What = "Could not notify " + str("recipient") + " by " + str("channel")
+			item.Detail = str("error")
 		default:
 			item.What = e.Action
 		}
