@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -90,7 +91,7 @@ func (in RequestInput) Validate(catalog *Catalog) FieldErrors {
 	default:
 		for _, p := range in.Permissions {
 			if _, ok := catalog.Lookup(p); !ok {
-				errs["permissions"] = "Unknown permission: " + truncate(p, 80) + "."
+				errs["permissions"] = "Unknown permission: " + printable(truncate(p, 80)) + "."
 				break
 			}
 		}
@@ -137,6 +138,17 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// printable makes what someone typed safe to repeat in a message: valid
+// UTF-8 without control characters (each replaced by U+FFFD).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
 }
 
 func truncate(s string, n int) string {
