@@ -51,6 +51,8 @@ type harnessOptions struct {
 	Now func() time.Time
 	// Log, when set, receives the server's log lines (discarded otherwise).
 	Log io.Writer
+	// RateLimits, when set, replace web.DefaultRateLimits().
+	RateLimits *web.RateLimits
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -136,6 +138,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	h.Server = web.NewServer(web.Deps{
 		Config: cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, SSO: ssoClient,
 		Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
+		RateLimits: opts.RateLimits,
 	})
 	mux.Handle("/", h.Server)
 	return h
