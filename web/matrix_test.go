@@ -23,7 +23,7 @@ import (
 // page and actions, the owner and visibility rules) decides. The decisions
 // below are the record of who may do what; a route added to routes.go
 // without one here fails the test, and so does a route whose declared
-// access differs from the decision.
+// access differs from the matrixDecision.
 
 // matrixPerson is one column of the matrix.
 type matrixPerson struct {
@@ -57,33 +57,33 @@ type matrix struct {
 	seq   int
 }
 
-// cell is one request of the matrix: the path asked and the form posted.
-type cell struct {
+// matrixCell is one request of the matrix: the path asked and the form posted.
+type matrixCell struct {
 	path string
 	form url.Values
 	// fresh asks from a newly signed-in browser (the cell ends its session).
 	fresh bool
 }
 
-// decision is what the matrix expects of one route.
-type decision struct {
+// matrixDecision is what the matrix expects of one route.
+type matrixDecision struct {
 	access web.Access
 	// prepare makes what the cell needs (a request in the right state) and
 	// returns it; nil asks the route's own path with an empty form.
-	prepare func(m *matrix, who *matrixPerson) cell
+	prepare func(m *matrix, who *matrixPerson) matrixCell
 	// want is the answer for a person the access level lets through.
 	want func(m *matrix, who *matrixPerson) int
 }
 
-func status(code int) func(*matrix, *matrixPerson) int {
+func always(code int) func(*matrix, *matrixPerson) int {
 	return func(*matrix, *matrixPerson) int { return code }
 }
 
-// decisions maps "METHOD path" to its decision.
-func decisions() map[string]decision {
-	return map[string]decision{
-		"GET /healthz": {access: web.Public, want: status(http.StatusOK)},
-		"GET /readyz":  {access: web.Public, want: status(http.StatusOK)},
+// decisions maps "METHOD path" to its matrixDecision.
+func matrixDecisions() map[string]matrixDecision {
+	return map[string]matrixDecision{
+		"GET /healthz": {access: web.Public, want: always(http.StatusOK)},
+		"GET /readyz":  {access: web.Public, want: always(http.StatusOK)},
 		"GET /metrics": {access: web.Public, want: func(m *matrix, _ *matrixPerson) int {
 			if m.h.Server.Metrics == nil {
 				return http.StatusNotFound
@@ -91,43 +91,45 @@ func decisions() map[string]decision {
 			return http.StatusOK
 		}},
 		"GET /static/*": {access: web.Public,
-			prepare: func(m *matrix, _ *matrixPerson) cell { return cell{path: m.h.Server.Assets.URL("rolegate.css")} },
-			want:    status(http.StatusOK)},
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				return matrixCell{path: m.h.Server.Assets.URL("rolegate.css")}
+			},
+			want: always(http.StatusOK)},
 
-		"GET /auth/login": {access: web.Public, want: status(http.StatusSeeOther)},
+		"GET /auth/login": {access: web.Public, want: always(http.StatusSeeOther)},
 		"GET /auth/callback": {access: web.Public, want: func(m *matrix, _ *matrixPerson) int {
 			if m.h.Server.SSO == nil {
 				return http.StatusNotFound // dev mode has no identity provider
 			}
 			return http.StatusUnauthorized // no sign-in attempt in this browser
 		}},
-		"GET /auth/dev": {access: web.DevOnly, want: status(http.StatusOK)},
+		"GET /auth/dev": {access: web.DevOnly, want: always(http.StatusOK)},
 		// An empty choice signs nobody in.
-		"POST /auth/dev":    {access: web.DevOnly, want: status(http.StatusUnprocessableEntity)},
-		"GET /auth/logout":  {access: web.SignedIn, want: status(http.StatusOK)},
-		"POST /auth/logout": {access: web.SignedIn, prepare: func(*matrix, *matrixPerson) cell { return cell{path: "/auth/logout", fresh: true} }, want: status(http.StatusOK)},
+		"POST /auth/dev":    {access: web.DevOnly, want: always(http.StatusUnprocessableEntity)},
+		"GET /auth/logout":  {access: web.SignedIn, want: always(http.StatusOK)},
+		"POST /auth/logout": {access: web.SignedIn, prepare: func(*matrix, *matrixPerson) matrixCell { return matrixCell{path: "/auth/logout", fresh: true} }, want: always(http.StatusOK)},
 
-		"GET /":             {access: web.SignedIn, want: status(http.StatusOK)},
-		"GET /requests/new": {access: web.Requester, want: status(http.StatusOK)},
+		"GET /":             {access: web.SignedIn, want: always(http.StatusOK)},
+		"GET /requests/new": {access: web.Requester, want: always(http.StatusOK)},
 		"POST /requests/check": {access: web.Requester,
-			prepare: func(*matrix, *matrixPerson) cell {
-				return cell{path: "/requests/check", form: url.Values{"role_name": {"Matrix Check"}, "permissions": {"api.groups.read"}}}
+			prepare: func(*matrix, *matrixPerson) matrixCell {
+				return matrixCell{path: "/requests/check", form: url.Values{"role_name": {"Matrix Check"}, "permissions": {"api.groups.read"}}}
 			},
-			want: status(http.StatusOK)},
+			want: always(http.StatusOK)},
 		"POST /requests": {access: web.Requester,
-			prepare: func(m *matrix, who *matrixPerson) cell {
-				return cell{path: "/requests", form: url.Values{
+			prepare: func(m *matrix, who *matrixPerson) matrixCell {
+				return matrixCell{path: "/requests", form: url.Values{
 					"role_name": {m.uniqueName("Filed by " + who.name)}, "permissions": {"api.groups.read"},
 					"justification": {"Needed for the authorization matrix."},
 				}}
 			},
-			want: status(http.StatusSeeOther)},
-		"GET /requests": {access: web.Requester, want: status(http.StatusOK)},
+			want: always(http.StatusSeeOther)},
+		"GET /requests": {access: web.Requester, want: always(http.StatusOK)},
 
 		// Another person's request does not exist for a plain requester
 		// (IDOR): 404, exactly as for an id that was never used.
 		"GET /requests/:id": {access: web.SignedIn,
-			prepare: func(m *matrix, _ *matrixPerson) cell { return cell{path: requestPathOf(m.shown.ID)} },
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell { return matrixCell{path: requestPathOf(m.shown.ID)} },
 			want: func(m *matrix, who *matrixPerson) int {
 				if who.canView(m.owner) {
 					return http.StatusOK
@@ -135,8 +137,8 @@ func decisions() map[string]decision {
 				return http.StatusNotFound
 			}},
 		"POST /requests/:id/cancel": {access: web.SignedIn,
-			prepare: func(m *matrix, _ *matrixPerson) cell {
-				return cell{path: requestPathOf(m.pending().ID) + "/cancel"}
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				return matrixCell{path: requestPathOf(m.pending().ID) + "/cancel"}
 			},
 			want: func(m *matrix, who *matrixPerson) int {
 				switch {
@@ -149,28 +151,30 @@ func decisions() map[string]decision {
 			}},
 		// Nobody decides on their own request, whatever their groups.
 		"POST /requests/:id/approve": {access: web.Approver,
-			prepare: func(m *matrix, _ *matrixPerson) cell {
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
 				req := m.pending()
-				return cell{path: requestPathOf(req.ID) + "/approve", form: url.Values{"payload_hash": {req.PayloadHash}}}
+				return matrixCell{path: requestPathOf(req.ID) + "/approve", form: url.Values{"payload_hash": {req.PayloadHash}}}
 			},
 			want: decideAnswer},
 		"POST /requests/:id/reject": {access: web.Approver,
-			prepare: func(m *matrix, _ *matrixPerson) cell {
-				return cell{path: requestPathOf(m.pending().ID) + "/reject", form: url.Values{"comment": {"Not needed."}}}
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				return matrixCell{path: requestPathOf(m.pending().ID) + "/reject", form: url.Values{"comment": {"Not needed."}}}
 			},
 			want: decideAnswer},
 		"POST /requests/:id/retry": {access: web.Admin,
-			prepare: func(m *matrix, _ *matrixPerson) cell { return cell{path: requestPathOf(m.failed().ID) + "/retry"} },
-			want:    status(http.StatusSeeOther)},
-		"POST /requests/:id/abandon": {access: web.Admin,
-			prepare: func(m *matrix, _ *matrixPerson) cell {
-				return cell{path: requestPathOf(m.failed().ID) + "/abandon", form: url.Values{"comment": {"The role is no longer needed."}}}
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				return matrixCell{path: requestPathOf(m.failed().ID) + "/retry"}
 			},
-			want: status(http.StatusSeeOther)},
+			want: always(http.StatusSeeOther)},
+		"POST /requests/:id/abandon": {access: web.Admin,
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				return matrixCell{path: requestPathOf(m.failed().ID) + "/abandon", form: url.Values{"comment": {"The role is no longer needed."}}}
+			},
+			want: always(http.StatusSeeOther)},
 
-		"GET /reviews":                {access: web.Approver, want: status(http.StatusOK)},
-		"GET /admin":                  {access: web.Admin, want: status(http.StatusOK)},
-		"POST /admin/catalog/refresh": {access: web.Admin, want: status(http.StatusSeeOther)},
+		"GET /reviews":                {access: web.Approver, want: always(http.StatusOK)},
+		"GET /admin":                  {access: web.Admin, want: always(http.StatusOK)},
+		"POST /admin/catalog/refresh": {access: web.Admin, want: always(http.StatusSeeOther)},
 	}
 }
 
@@ -185,7 +189,7 @@ func requestPathOf(id int64) string { return fmt.Sprintf("/requests/%d", id) }
 
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
-	table := decisions()
+	table := matrixDecisions()
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	t.Run("modes", func(t *testing.T) {
@@ -203,7 +207,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	})
 	for key := range table {
 		if !seen[key] {
-			t.Errorf("the matrix decides %q, but no route has that method and path; remove the decision", key)
+			t.Errorf("the matrix decides %q, but no route has that method and path; remove the matrixDecision", key)
 		}
 	}
 }
@@ -370,7 +374,7 @@ func (m *matrix) drainHandOffs() {
 }
 
 // run asks every route as every person and returns the decisions used.
-func (m *matrix) run(table map[string]decision) (seen map[string]bool) {
+func (m *matrix) run(table map[string]matrixDecision) (seen map[string]bool) {
 	t := m.t
 	seen = map[string]bool{}
 	m.shown = m.pending()
@@ -388,7 +392,7 @@ func (m *matrix) run(table map[string]decision) (seen map[string]bool) {
 		key := r.Method + " " + r.Path
 		d, ok := table[key]
 		if !ok {
-			t.Errorf("route %s has no decision in the authorization matrix: decide who may use it and add it to decisions() in matrix_test.go", key)
+			t.Errorf("route %s has no matrixDecision in the authorization matrix: decide who may use it and add it to matrixDecisions() in matrix_test.go", key)
 			continue
 		}
 		seen[key] = true
@@ -397,7 +401,7 @@ func (m *matrix) run(table map[string]decision) (seen map[string]bool) {
 			continue
 		}
 		for _, who := range m.people {
-			c := cell{path: r.Path}
+			c := matrixCell{path: r.Path}
 			if d.prepare != nil {
 				c = d.prepare(m, who)
 			}
@@ -412,7 +416,7 @@ func (m *matrix) run(table map[string]decision) (seen map[string]bool) {
 			name := fmt.Sprintf("%s %s as %s (%s mode)", r.Method, c.path, who.name, m.mode)
 			switch {
 			case got.StatusCode != want:
-				t.Errorf("%s = %d; want %d\n%s", name, got.StatusCode, want, excerpt(got.Body))
+				t.Errorf("%s = %d; want %d\n%s", name, got.StatusCode, want, shorten(got.Body))
 			case wantSignIn && !strings.HasPrefix(got.Header.Get("Location"), "/auth/login"):
 				t.Errorf("%s redirects to %q; want the sign-in", name, got.Header.Get("Location"))
 			}
@@ -440,14 +444,14 @@ func (m *matrix) run(table map[string]decision) (seen map[string]bool) {
 	hidden := riley.get(requestPathOf(m.shown.ID))
 	never := riley.get(requestPathOf(m.shown.ID + 100000))
 	if a, b := stripID(hidden.Body, m.shown.ID), stripID(never.Body, m.shown.ID+100000); a != b {
-		t.Errorf("another person's request page differs from a missing one:\n%s\n----\n%s", excerpt(a), excerpt(b))
+		t.Errorf("another person's request page differs from a missing one:\n%s\n----\n%s", shorten(a), shorten(b))
 	}
 	return seen
 }
 
 // expect derives the answer from the route's access level, then the
-// route's own decision for those let through.
-func (m *matrix) expect(r web.Route, d decision, who *matrixPerson) (status int, toSignIn bool) {
+// route's own matrixDecision for those let through.
+func (m *matrix) expect(r web.Route, d matrixDecision, who *matrixPerson) (status int, toSignIn bool) {
 	switch r.Access {
 	case web.Public, web.DevOnly:
 		return d.want(m, who), false
@@ -466,7 +470,7 @@ func (m *matrix) expect(r web.Route, d decision, who *matrixPerson) (status int,
 
 // ask sends the cell's request; signed-in posts carry the session's CSRF
 // token (the CSRF checks have their own tests).
-func (m *matrix) ask(b *browser, method string, c cell, signedIn bool) page {
+func (m *matrix) ask(b *browser, method string, c matrixCell, signedIn bool) page {
 	m.t.Helper()
 	switch method {
 	case http.MethodGet:
@@ -511,7 +515,7 @@ func stripID(body string, id int64) string {
 	return strings.ReplaceAll(body, requestPathOf(id), "/requests/N")
 }
 
-func excerpt(s string) string {
+func shorten(s string) string {
 	if len(s) > 600 {
 		return s[:600] + "…"
 	}
