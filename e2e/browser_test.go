@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -144,14 +145,15 @@ func (p *portal) openBrowser(t *testing.T, b context.Context, name string) *pers
 	if err != nil {
 		t.Fatalf("open a browser for %s: %v", name, err)
 	}
-	go pe.watchConsole()
+	// Subscribe now, before any page loads; read on another goroutine.
+	go pe.watchConsole(chromedp.Console(ctx))
 	return pe
 }
 
 // watchConsole records uncaught exceptions and the browser's own reports
-// of CSP violations; other console lines are logged for the reader.
-func (pe *person) watchConsole() {
-	for m, err := range chromedp.Console(pe.ctx) {
+// of CSP violations (a second witness beside the page's listener).
+func (pe *person) watchConsole(messages iter.Seq2[chromedp.ConsoleMessage, error]) {
+	for m, err := range messages {
 		if err != nil {
 			return
 		}
@@ -171,8 +173,8 @@ func (pe *person) problem(s string) {
 	pe.problems = append(pe.problems, s)
 }
 
-// Problems returns what the watch has seen so far.
-func (pe *person) Problems() []string {
+// seen returns what the watch has seen so far.
+func (pe *person) seen() []string {
 	pe.mu.Lock()
 	defer pe.mu.Unlock()
 	return slices.Clone(pe.problems)
@@ -192,7 +194,7 @@ func (pe *person) takeProblems() []string {
 func (pe *person) checkClean() {
 	// Reports travel asynchronously from the page; give the last ones a moment.
 	time.Sleep(150 * time.Millisecond)
-	for _, s := range pe.Problems() {
+	for _, s := range pe.seen() {
 		pe.t.Errorf("%s's browser: %s", pe.name, s)
 	}
 }

@@ -58,6 +58,7 @@ func openFromReviews(pe *person, roleName string) {
 // The main journey: a request filed, approved by someone else, created
 // upstream, and found and exported by an auditor.
 func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
+	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
 	form := requestForm{
@@ -174,6 +175,7 @@ func checkJSONExport(raw string) error {
 // An approver rejects with a comment; the comment is required, and both
 // the approver and the requester see it in the timeline.
 func TestRequestIsRejectedWithAComment(t *testing.T) {
+	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
 	form := requestForm{
@@ -222,6 +224,7 @@ func TestRequestIsRejectedWithAComment(t *testing.T) {
 // Nobody approves their own request: the button is not there, the queue
 // does not offer it, and a forged POST from their own session is refused.
 func TestApproverCannotApproveTheirOwnRequest(t *testing.T) {
+	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
 	form := requestForm{
@@ -246,6 +249,9 @@ func TestApproverCannotApproveTheirOwnRequest(t *testing.T) {
 	// Forge the approval from the approver's own page, with the session's
 	// CSRF token and the exact payload hash: only the rule refuses it.
 	approver.visit(requestPage)
+	if hash := approver.texts(`//*[@id='payload-hash']`); len(hash) != 1 || hash[0] == "" {
+		t.Fatalf("the request page shows no payload hash to forge the approval with")
+	}
 	status := evalAsync[int](approver, fmt.Sprintf(`(async () => {
 		const field = document.querySelector('input[name=csrf_token]');
 		const token = field ? field.value : JSON.parse(document.body.getAttribute('hx-headers') || '{}')['X-CSRF-Token'];
@@ -277,6 +283,7 @@ func TestApproverCannotApproveTheirOwnRequest(t *testing.T) {
 // The form checks what the person types as they type: a taken or invalid
 // name gets a message, and the exact JSON to be sent is previewed.
 func TestNewRequestFormChecksAsThePersonTypes(t *testing.T) {
+	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
 	requester := p.signIn(t, b, riley)
@@ -286,9 +293,10 @@ func TestNewRequestFormChecksAsThePersonTypes(t *testing.T) {
 		typed string
 		says  string
 	}{
+		// Each message differs from the one before, so a stale one cannot pass.
 		{"reader", "already exists"}, // a predefined role of the organization
-		{"OWNER", "already exists"},  // names are unique whatever their case
 		{"ab", "at least 3 characters"},
+		{"OWNER", "already exists"}, // names are unique whatever their case
 		{"e2e usage watchers", "available"},
 	}
 	for _, n := range names {
@@ -337,6 +345,7 @@ func TestNewRequestFormChecksAsThePersonTypes(t *testing.T) {
 // retries it to success: once for upstream server errors that outlast the
 // attempts, once for a name someone took upstream by hand meanwhile.
 func TestFailedProvisioningIsRetriedByAnAdmin(t *testing.T) {
+	t.Parallel()
 	p := startPortal(t, map[string]string{
 		"ROLEGATE_PROVISION_ATTEMPTS": "2",
 		"ROLEGATE_PROVISION_BACKOFF":  "100ms",
@@ -417,6 +426,7 @@ func TestFailedProvisioningIsRetriedByAnAdmin(t *testing.T) {
 // from another site, nor from another origin of the same site (another
 // service on the same host), even knowing the exact payload hash.
 func TestAnotherOriginCannotApproveThroughTheApproversBrowser(t *testing.T) {
+	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
 	requester := p.signIn(t, b, riley)

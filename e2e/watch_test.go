@@ -9,6 +9,7 @@ import (
 // The watch on every page must really see a violation, or "zero
 // violations" in the journeys would prove nothing.
 func TestWatchSeesCSPViolations(t *testing.T) {
+	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
 	pe := p.signIn(t, b, riley)
