@@ -5,8 +5,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -342,6 +344,24 @@ func TestSSOSignInHappyPath(t *testing.T) {
 		t.Errorf("%s events = %+v; want one by %s|%s", rolegate.ActionSignInSucceeded, events, p.IdP.Issuer(), rita.Subject)
 	}
 	p.wantNoSecrets(sess.Value)
+	p.wantNotInDatabase(sess.Value, p.IdP.ClientSecret())
+}
+
+// wantNotInDatabase checks that none of the values is stored in the
+// database file or its write-ahead log.
+func (h *harness) wantNotInDatabase(values ...string) {
+	h.t.Helper()
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(h.DB.Path() + suffix)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			h.t.Fatal(err)
+		}
+		for _, v := range values {
+			if bytes.Contains(b, []byte(v)) {
+				h.t.Errorf("the database file%s holds a secret (%.8s…)", suffix, v)
+			}
+		}
+	}
 }
 
 // A person is (issuer, subject): a new email at the provider is the same
