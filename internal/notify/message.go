@@ -210,10 +210,10 @@ func when(t time.Time) string {
 // its label, so it cannot pass for rolegate's own words or links.
 func plainText(v emailView) string {
 	var b strings.Builder
-	b.WriteString(textOnly(v.Heading))
+	b.WriteString(oneLine(v.Heading, 1000))
 	b.WriteString("\n\n")
 	for _, l := range v.Lines {
-		b.WriteString(textOnly(l))
+		b.WriteString(oneLine(l, 1000))
 		b.WriteString("\n\n")
 	}
 	for _, f := range v.Fields {

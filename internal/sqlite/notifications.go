@@ -574,8 +574,9 @@ func (db *DB) DeleteOldNotifications(ctx context.Context, olderThan time.Duratio
 	return n, err
 }
 
-// RemindPending reminds the approvers of every request pending for longer
-// than after since its submission or its last reminder: one audit event per
+// RemindPending reminds the approvers of every request pending (and not
+// past its deadline) for longer than after since its submission or its last
+// reminder: one audit event per
 // request (request.reminder), which queues the messages like any other
 // event. It returns how many requests it reminded about.
 func (db *DB) RemindPending(ctx context.Context, after time.Duration) (int, error) {
@@ -584,7 +585,8 @@ func (db *DB) RemindPending(ctx context.Context, after time.Duration) (int, erro
 	}
 	due := func(q querier, now time.Time) ([]int64, error) {
 		rows, err := q.QueryContext(ctx, `SELECT r.id FROM requests r LEFT JOIN request_reminders m ON m.request_id = r.id
-			WHERE r.status = 'pending' AND COALESCE(m.last_at, r.created_at) <= ? ORDER BY r.id`, ms(now.Add(-after)))
+			WHERE r.status = 'pending' AND r.expires_at > ? AND COALESCE(m.last_at, r.created_at) <= ? ORDER BY r.id`,
+			ms(now), ms(now.Add(-after)))
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: requests due a reminder: %w", err)
 		}
@@ -608,9 +610,9 @@ func (db *DB) RemindPending(ctx context.Context, after time.Duration) (int, erro
 		err := db.update(ctx, func(tx *Tx) error {
 			// Check again inside the transaction: a decision may have come in.
 			var status string
-			var created, last, count sql.NullInt64
-			err := tx.QueryRowContext(ctx, `SELECT r.status, r.created_at, m.last_at, m.reminders FROM requests r
-				LEFT JOIN request_reminders m ON m.request_id = r.id WHERE r.id = ?`, id).Scan(&status, &created, &last, &count)
+			var created, expires, last, count sql.NullInt64
+			err := tx.QueryRowContext(ctx, `SELECT r.status, r.created_at, r.expires_at, m.last_at, m.reminders FROM requests r
+				LEFT JOIN request_reminders m ON m.request_id = r.id WHERE r.id = ?`, id).Scan(&status, &created, &expires, &last, &count)
 			if err != nil {
 				return fmt.Errorf("sqlite: reminder for %d: %w", id, err)
 			}
@@ -618,7 +620,8 @@ func (db *DB) RemindPending(ctx context.Context, after time.Duration) (int, erro
 			if last.Valid {
 				since = last.Int64
 			}
-			if status != string(rolegate.StatusPending) || fromMS(since).Add(after).After(tx.now) {
+			// A request past its deadline is about to expire, not to be reviewed.
+			if status != string(rolegate.StatusPending) || !fromMS(expires.Int64).After(tx.now) || fromMS(since).Add(after).After(tx.now) {
 				return errSkip
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, last_at, reminders) VALUES (?, ?, 1)

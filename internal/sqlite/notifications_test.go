@@ -504,6 +504,11 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 	if got := reminders(); len(got) != 2*len(want) {
 		t.Errorf("after two reminders %d rows; want %d", len(got), 2*len(want))
 	}
+	// At its 72-hour deadline a request is about to expire: no reminder.
+	f.advance(24 * time.Hour)
+	if n := remind(); n != 0 {
+		t.Errorf("at the deadline reminded %d; want 0", n)
+	}
 	events, _ := f.db.RequestEvents(f.ctx, req.ID)
 	var count int
 	for _, e := range events {
