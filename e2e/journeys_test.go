@@ -117,7 +117,10 @@ func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
 		auditor.typeInto("Request", strconv.FormatInt(id, 10))
 		auditor.follow(button("Search"))
 		auditor.see(`//table//tr[td]`)
-		auditor.seeText(form.RoleName)
+		auditor.waitUntil("the results to show the request", func() bool {
+			shown := strings.Join(auditor.texts(`//table`), "\n")
+			return strings.Contains(shown, form.RoleName) || strings.Contains(shown, fmt.Sprintf("#%d", id))
+		})
 
 		exported := auditor.download(link("Export CSV"))
 		rows, err := csv.NewReader(bytes.NewReader(exported)).ReadAll()

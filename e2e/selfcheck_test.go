@@ -1,6 +1,12 @@
+// These tests check the harness itself: its watches and helpers must see
+// what they claim to, or the journeys prove nothing.
+
 package e2e
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +53,29 @@ func TestWatchSeesCSPViolations(t *testing.T) {
 				t.Errorf("after %s: the watch saw %q; want a violation of %s", tc.name, got, tc.directive)
 			}
 		})
+	}
+}
+
+// A link to a file really hands the test the file, the way the auditor's
+// export is checked.
+func TestDownloadGivesTheLinkedFile(t *testing.T) {
+	t.Parallel()
+	const file = "seq,action\n1,request.created\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/export.csv" {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", `attachment; filename="audit.csv"`)
+			io.WriteString(w, file)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><title>Files</title><a href="/export.csv">Export CSV</a>`)
+	}))
+	t.Cleanup(srv.Close)
+	p := &portal{t: t, URL: srv.URL, adminKey: randomHex(16), clientSecret: randomHex(16)}
+	pe := p.openBrowser(t, newBrowser(t), "Someone")
+	pe.visit("/")
+	if got := string(pe.download(link("Export CSV"))); got != file {
+		t.Errorf("download(Export CSV) = %q; want %q", got, file)
 	}
 }
