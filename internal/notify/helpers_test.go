@@ -456,7 +456,7 @@ func (r *rig) open() *notify.Worker {
 		Poll: 100 * time.Millisecond, ReminderAfter: r.opts.Reminder, Housekeeping: 50 * time.Millisecond,
 	}
 	if r.opts.Mail != nil {
-		mc := notify.MailerConfig{Addr: r.opts.Mail.Addr, From: "rolegate <rolegate@example.com>", HelloName: "rolegate.example.com", Timeout: 5 * time.Second}
+		mc := notify.MailerConfig{Addr: r.opts.Mail.Addr, From: "rolegate <rolegate@example.com>", HelloName: "rolegate.example.com", Timeout: 15 * time.Second}
 		if r.opts.Mail.Roots != nil {
 			mc.TLS = &tls.Config{RootCAs: r.opts.Mail.Roots}
 		}
