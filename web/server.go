@@ -97,6 +97,8 @@ func NewServer(d Deps) *Server {
 		s.Logger.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte("Cross-site request refused.\n"))
 	}))
