@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go driver: a static binary, no cgo
@@ -80,8 +81,11 @@ func OpenNoMigrate(ctx context.Context, path string) (*DB, error) {
 	}
 	// BEGIN IMMEDIATE takes the write lock up front, so a read-then-write
 	// transaction can never fail half way with SQLITE_BUSY.
-	writeDSN := "file:" + path + "?" + q.Encode() + "&_txlock=immediate"
-	readDSN := "file:" + path + "?" + q.Encode() + "&mode=ro"
+	// The path goes into a "file:" URI, where '?' or '#' would end it and
+	// '%' starts an escape.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	writeDSN := "file:" + uriPath + "?" + q.Encode() + "&_txlock=immediate"
+	readDSN := "file:" + uriPath + "?" + q.Encode() + "&mode=ro"
 
 	write, err := sql.Open("sqlite", writeDSN)
 	if err != nil {
