@@ -14,14 +14,21 @@ import (
 // event. Writes are serialized by the single write connection, so reading
 // the head and inserting after it cannot interleave with another append.
 func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
-	var prevSeq int64
+	var prevSeq, prevAt int64
 	prevHash := audit.GenesisHash
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
+	err := tx.QueryRowContext(ctx, `SELECT seq, at, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevAt, &prevHash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: read audit head: %w", err)
 	}
 	e.Seq = prevSeq + 1
+	// The trail's time never goes backwards (a clock stepped back by NTP
+	// keeps the previous event's time), so seq order is time order: the
+	// audit search turns From and To into a range of seq (audit_query.go)
+	// and audit verify checks it.
 	e.At = tx.now
+	if ms(e.At) < prevAt {
+		e.At = fromMS(prevAt)
+	}
 	e.PrevHash = prevHash
 	if len(e.Details) == 0 {
 		e.Details = []byte("{}")

@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// AuditHead returns the trail's head and the action of its last event
+// ("" when empty), so that the periodic checkpoint can skip a trail that
+// has not moved since the last one.
+func (db *DB) AuditHead(ctx context.Context) (audit.Head, string, error) {
+	head := audit.Head{Hash: audit.GenesisHash}
+	var action string
+	err := db.read.QueryRowContext(ctx, `SELECT seq, hash, action FROM audit_events ORDER BY seq DESC LIMIT 1`).
+		Scan(&head.Size, &head.Hash, &action)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return head, "", fmt.Errorf("sqlite: audit head: %w", err)
+	}
+	return head, action, nil
+}
+
+// SignCheckpoint signs the trail's current head as a checkpoint of origin
+// and records an audit.checkpoint event holding the signed note, in one
+// write transaction: no event can slip in between the head read and the
+// record. details (may be nil) are added to the event's.
+func (db *DB) SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin string,
+	sign func(audit.Checkpoint) ([]byte, error), details map[string]any,
+) (audit.Checkpoint, []byte, error) {
+	var cp audit.Checkpoint
+	var signed []byte
+	err := db.update(ctx, func(tx *Tx) error {
+		cp = audit.Checkpoint{Origin: origin, Hash: audit.GenesisHash}
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&cp.Size, &cp.Hash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: audit head: %w", err)
+		}
+		if signed, err = sign(cp); err != nil {
+			return err
+		}
+		d := map[string]any{"origin": cp.Origin, "size": cp.Size, "head": cp.Hash, "note": string(signed)}
+		for k, v := range details {
+			d[k] = v
+		}
+		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.ActionAuditCheckpoint, rolegate.OutcomeSuccess, d))
+	})
+	if err != nil {
+		return audit.Checkpoint{}, nil, err
+	}
+	return cp, signed, nil
+}

@@ -1,0 +1,466 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// auditTestPeople act in the test trails.
+var auditTestPeople = []rolegate.Actor{
+	{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://idp.example.com", Subject: "u-riley", Email: "riley@example.com", Name: "Riley Requester"}, Roles: []rolegate.PortalRole{rolegate.RoleRequester}}, ClientIP: "10.0.0.7"},
+	{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://idp.example.com", Subject: "u-avery", Email: "avery@example.com", Name: "Avery Approver"}, Roles: []rolegate.PortalRole{rolegate.RoleApprover}}, ClientIP: "10.0.0.8"},
+	{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://idp.example.com", Subject: "u-blake", Email: "BLAKE@example.com", Name: "Blake Approver"}, Roles: []rolegate.PortalRole{rolegate.RoleApprover}}, ClientIP: "192.168.1.20"},
+	{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://other-idp.example.org", Subject: "u-riley", Email: "riley@other.example.org", Name: "Riley Other"}}, ClientIP: "10.0.0.7"},
+	rolegate.System("provisioner"),
+}
+
+var auditTestActions = []string{
+	rolegate.ActionRequestCreated, rolegate.ActionRequestApproved, rolegate.ActionRequestRejected,
+	rolegate.ActionProvisioningSucceeded, rolegate.ActionProvisioningFailed,
+	rolegate.ActionSignInSucceeded, rolegate.ActionAccessDenied, "request.approved_extra", // a sibling name: prefixes stop at the dot
+}
+
+var auditTestWords = []string{"quarterly", "access", "review", "billing", "Zoë", "api.groups.read", "incident"}
+
+// newAuditTestDB opens a fresh database in a temporary folder.
+func newAuditTestDB(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "rolegate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// fillAuditTrail appends n varied events through the real append path, in
+// transactions of a few events that share a time (ties), with the clock
+// sometimes stepping back. It returns the events as stored, oldest first.
+func fillAuditTrail(t *testing.T, db *DB, n int, seed uint64) []rolegate.Event {
+	t.Helper()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	now := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	db.SetClock(func() time.Time { return now })
+	for added := 0; added < n; {
+		switch rng.IntN(10) {
+		case 0:
+			now = now.Add(-time.Duration(rng.IntN(60)) * time.Minute) // NTP stepped the clock back
+		default:
+			now = now.Add(time.Duration(rng.IntN(180)) * time.Minute)
+		}
+		batch := min(1+rng.IntN(4), n-added)
+		err := db.update(ctx, func(tx *Tx) error {
+			for range batch {
+				actor := auditTestPeople[rng.IntN(len(auditTestPeople))]
+				actor.HTTPRequestID = fmt.Sprintf("req%08x", rng.Uint32())
+				comment := auditTestWords[rng.IntN(len(auditTestWords))] + " " + auditTestWords[rng.IntN(len(auditTestWords))]
+				e := rolegate.NewEvent(actor, auditTestActions[rng.IntN(len(auditTestActions))], rolegate.OutcomeSuccess,
+					map[string]any{"comment": comment, "attempt": rng.IntN(3)})
+				if r := rng.IntN(12); r > 0 {
+					e.RequestID, e.RoleName = int64(r), fmt.Sprintf("Team Role %d", r)
+				}
+				if err := tx.appendEvent(ctx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		added += batch
+	}
+	var events []rolegate.Event
+	if err := db.WalkAuditTrail(ctx, func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != n {
+		t.Fatalf("trail has %d events; want %d", len(events), n)
+	}
+	return events
+}
+
+// matches is the specification of a filter, written plainly: what every
+// plan of the search must agree with.
+func matches(f rolegate.AuditFilter, e rolegate.Event) bool {
+	if f.Actor != "" {
+		subject := e.ActorKey[strings.Index(e.ActorKey, "|")+1:]
+		in := func(s string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(f.Actor)) }
+		if e.ActorKey != f.Actor && subject != f.Actor && !in(e.ActorEmail) && !in(e.ActorName) {
+			return false
+		}
+	}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, ".") && !strings.HasPrefix(e.Action, f.Action) ||
+			!strings.HasSuffix(f.Action, ".") && e.Action != f.Action {
+			return false
+		}
+	}
+	if f.RequestID != 0 && e.RequestID != f.RequestID {
+		return false
+	}
+	if !f.From.IsZero() && e.At.Before(f.From) || !f.To.IsZero() && !e.At.Before(f.To) {
+		return false
+	}
+	if f.BeforeSeq != 0 && e.Seq >= f.BeforeSeq {
+		return false
+	}
+	if f.Text != "" {
+		// The text's columns, tokenized as the index does; the details give
+		// their values in key order (attempt, comment).
+		var d map[string]any
+		_ = json.Unmarshal(e.Details, &d)
+		columns := []string{e.RoleName, fmt.Sprint(d["attempt"], " ", d["comment"]), e.ClientIP, e.HTTPReqID}
+		for _, w := range audit.TextWords(f.Text) {
+			found := false
+			for _, col := range columns {
+				var tokens []string
+				for _, cw := range audit.TextWords(col) {
+					tokens = append(tokens, cw.Tokens...)
+				}
+				found = found || hasPhrase(foldAccents(tokens), foldAccents(w.Tokens), w.Prefix)
+			}
+			if !found {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func foldAccents(tokens []string) []string {
+	out := make([]string, len(tokens))
+	for i, t := range tokens {
+		out[i] = strings.ReplaceAll(t, "ë", "e")
+	}
+	return out
+}
+
+// hasPhrase reports whether phrase occurs in tokens, the last token
+// possibly as a prefix.
+func hasPhrase(tokens, phrase []string, prefix bool) bool {
+	for i := 0; i+len(phrase) <= len(tokens); i++ {
+		ok := true
+		for j, p := range phrase {
+			last := j == len(phrase)-1
+			if tokens[i+j] != p && !(last && prefix && strings.HasPrefix(tokens[i+j], p)) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func seqs(events []rolegate.Event) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+// auditFilters are the filters every plan is checked with: each filter
+// alone, and combinations.
+func auditFilters(events []rolegate.Event) []rolegate.AuditFilter {
+	mid := events[len(events)/2].At
+	late := events[len(events)*3/4].At
+	return []rolegate.AuditFilter{
+		{},
+		{Actor: "riley"},
+		{Actor: "RILEY@EXAMPLE.COM"},
+		{Actor: "blake@"},
+		{Actor: "u-riley"}, // a subject: both issuers' Rileys
+		{Actor: "https://idp.example.com|u-riley"},
+		{Actor: "Approver"},
+		{Actor: "rolegate provisioner"},
+		{Actor: "nobody at all"},
+		{Actor: "100%_"},
+		{Action: rolegate.ActionRequestApproved},
+		{Action: "request."},
+		{Action: "auth."},
+		{Action: "audit.exported"},
+		{RequestID: 3},
+		{RequestID: 999},
+		{From: mid},
+		{To: mid},
+		{From: mid, To: late},
+		{From: late, To: late.Add(time.Millisecond)},
+		{From: events[len(events)-1].At.Add(time.Hour)},
+		{To: events[0].At},
+		{Text: "quarterly"},
+		{Text: "QUARTERLY review"},
+		{Text: "api.groups.read"},
+		{Text: "groups.read"},
+		{Text: "read.groups"},
+		{Text: "zoe"},
+		{Text: "Zoë"},
+		{Text: "quart*"},
+		{Text: "10.0.0.7"},
+		{Text: "192.168"},
+		{Text: "team role 7"},
+		{Text: "comment"}, // a key of the details, not a value
+		{Text: events[10].HTTPReqID},
+		{Actor: "riley", Action: "request."},
+		{Actor: "Approver", Action: rolegate.ActionRequestApproved, From: mid},
+		{Action: "request.", RequestID: 4},
+		{RequestID: 5, Text: "billing"},
+		{Actor: "avery", Text: "access"},
+		{Action: rolegate.ActionRequestRejected, Text: "incident", To: late},
+		{Actor: "u-riley", Action: "provisioning.", Text: "quart*", From: mid},
+	}
+}
+
+// allWalks lists the walks possible for a plan.
+func allWalks(p *auditPlan) []auditWalk {
+	walks := []auditWalk{walkSeq}
+	if p.f.RequestID != 0 {
+		walks = append(walks, walkRequest)
+	}
+	if len(p.actions) > 0 {
+		walks = append(walks, walkAction)
+	}
+	if len(p.actorKeys) > 0 {
+		walks = append(walks, walkActor)
+	}
+	if p.match != "" {
+		walks = append(walks, walkText)
+	}
+	return walks
+}
+
+// TestEveryWalkAgreesWithTheSpecification runs every filter through every
+// walk the planner could choose, newest first with a limit and oldest
+// first without, and compares with the plain specification: the planner
+// may choose any of them and still be right.
+func TestEveryWalkAgreesWithTheSpecification(t *testing.T) {
+	db := newAuditTestDB(t)
+	events := fillAuditTrail(t, db, 240, 1)
+	ctx := context.Background()
+	for _, f := range auditFilters(events) {
+		var want []int64
+		for _, e := range events {
+			if matches(f, e) {
+				want = append(want, e.Seq)
+			}
+		}
+		tx, err := db.read.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := planAuditQuery(ctx, tx, f, 0)
+		if err != nil {
+			t.Fatalf("plan %+v: %v", f, err)
+		}
+		if p.empty {
+			if len(want) > 0 {
+				t.Errorf("plan %+v: empty; want %d events", f, len(want))
+			}
+			tx.Rollback()
+			continue
+		}
+		type variant struct {
+			walk        auditWalk
+			probe       bool
+			newestFirst bool
+		}
+		var variants []variant
+		for _, w := range allWalks(p) {
+			variants = append(variants, variant{w, false, true}, variant{w, false, false})
+			// Checking the text row by row is slow under the race detector:
+			// only on the short walks.
+			if p.match != "" && (w == walkRequest || w == walkActor && f.Actor != "Approver") {
+				variants = append(variants, variant{w, true, true})
+			}
+		}
+		for _, v := range variants {
+			p.walk, p.probe = v.walk, v.probe
+			q, args := p.sql(v.newestFirst, 0)
+			rows, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				t.Fatalf("walk %+v of %+v: %v\n%s", v, f, err, q)
+			}
+			var got []int64
+			for rows.Next() {
+				e, err := scanEvent(rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, e.Seq)
+			}
+			rows.Close()
+			wantOrdered := slices.Clone(want)
+			if v.newestFirst {
+				slices.Reverse(wantOrdered)
+			}
+			if !slices.Equal(got, wantOrdered) {
+				t.Errorf("walk %+v of %+v = %v; want %v", v, f, got, wantOrdered)
+			}
+		}
+		tx.Rollback()
+	}
+}
+
+// TestSearchPagesThroughEverythingOnce: following the cursor page by page
+// yields every matching event once, newest first, and the last page says
+// there is no more.
+func TestSearchPagesThroughEverythingOnce(t *testing.T) {
+	db := newAuditTestDB(t)
+	events := fillAuditTrail(t, db, 90, 2)
+	ctx := context.Background()
+	for _, f := range []rolegate.AuditFilter{{}, {Action: "request."}, {Actor: "riley"}, {Text: "access"}} {
+		var want []int64
+		for i := len(events) - 1; i >= 0; i-- {
+			if matches(f, events[i]) {
+				want = append(want, events[i].Seq)
+			}
+		}
+		for _, limit := range []int{1, 7, len(want) - 1, len(want), len(want) + 1} {
+			if limit <= 0 {
+				continue
+			}
+			page := f
+			page.Limit = limit
+			var got []int64
+			for pages := 0; ; pages++ {
+				if pages > len(want)+1 {
+					t.Fatalf("%+v: paging does not end", page)
+				}
+				list, next, err := db.SearchEvents(ctx, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(list) > limit {
+					t.Fatalf("%+v: page of %d events; want at most %d", page, len(list), limit)
+				}
+				got = append(got, seqs(list)...)
+				if next == 0 {
+					break
+				}
+				if next != list[len(list)-1].Seq {
+					t.Fatalf("%+v: next = %d; want the last seq shown, %d", page, next, list[len(list)-1].Seq)
+				}
+				page.BeforeSeq = next
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("paging %+v by %d = %v; want %v", f, limit, got, want)
+			}
+		}
+	}
+
+	// A page that holds exactly the rest says there is no more.
+	list, next, err := db.SearchEvents(ctx, rolegate.AuditFilter{Limit: 5, BeforeSeq: 6})
+	if err != nil || len(list) != 5 || next != 0 {
+		t.Errorf("SearchEvents(the 5 oldest, limit 5) = %v, next %d, %v; want 5 events, next 0", seqs(list), next, err)
+	}
+	// The default and the largest page.
+	if list, _, _ := db.SearchEvents(ctx, rolegate.AuditFilter{}); len(list) != AuditPageSize {
+		t.Errorf("SearchEvents(no limit) = %d events; want %d", len(list), AuditPageSize)
+	}
+	if list, _, _ := db.SearchEvents(ctx, rolegate.AuditFilter{Limit: 1 << 20}); len(list) != len(events) {
+		t.Errorf("SearchEvents(huge limit) over %d events = %d", len(events), len(list))
+	}
+}
+
+func TestSearchOnAnEmptyTrail(t *testing.T) {
+	db := newAuditTestDB(t)
+	for _, f := range []rolegate.AuditFilter{{}, {Text: "x"}, {RequestID: 1}, {From: time.Now()}} {
+		list, next, err := db.SearchEvents(context.Background(), f)
+		if err != nil || len(list) != 0 || next != 0 {
+			t.Errorf("SearchEvents(%+v) on an empty trail = %v, %d, %v; want nothing", f, list, next, err)
+		}
+	}
+}
+
+func TestExportStreamsOldestFirstAndStopsOnError(t *testing.T) {
+	db := newAuditTestDB(t)
+	events := fillAuditTrail(t, db, 60, 3)
+	ctx := context.Background()
+	var got []int64
+	f := rolegate.AuditFilter{Action: "request.", BeforeSeq: 10, Limit: 2} // cursor and limit do not apply
+	err := db.ExportEvents(ctx, f, func(e rolegate.Event) error { got = append(got, e.Seq); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	for _, e := range events {
+		if strings.HasPrefix(e.Action, "request.") {
+			want = append(want, e.Seq)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ExportEvents(request.) = %v; want %v", got, want)
+	}
+
+	stop := fmt.Errorf("client went away")
+	n := 0
+	err = db.ExportEvents(ctx, rolegate.AuditFilter{}, func(rolegate.Event) error { n++; return stop })
+	if err != stop || n != 1 {
+		t.Errorf("ExportEvents with a failing writer = %v after %d events; want the writer's error after 1", err, n)
+	}
+}
+
+func TestAuditActionsAndCounts(t *testing.T) {
+	db := newAuditTestDB(t)
+	events := fillAuditTrail(t, db, 80, 4)
+	actions, err := db.AuditActions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, e := range events {
+		counts[e.Action]++
+	}
+	var want []string
+	for a := range counts {
+		want = append(want, a)
+	}
+	slices.Sort(want)
+	if !slices.Equal(actions, want) {
+		t.Errorf("AuditActions() = %v; want %v", actions, want)
+	}
+	// The planner's counts are kept by the trigger in the append's transaction.
+	for a, n := range counts {
+		var got int64
+		if err := db.read.QueryRow(`SELECT events FROM audit_actions WHERE action = ?`, a).Scan(&got); err != nil || got != n {
+			t.Errorf("audit_actions[%s] = %d, %v; want %d", a, got, err, n)
+		}
+	}
+}
+
+// TestTrailTimeNeverGoesBackwards: a clock stepped back gives the event
+// the previous event's time, so that seq order is time order.
+func TestTrailTimeNeverGoesBackwards(t *testing.T) {
+	db := newAuditTestDB(t)
+	ctx := context.Background()
+	t0 := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, at := range []time.Time{t0, t0.Add(-time.Minute), t0.Add(time.Minute)} {
+		db.SetClock(func() time.Time { return at })
+		if err := db.AppendEvent(ctx, rolegate.NewEvent(rolegate.System("test"), rolegate.ActionCatalogRefreshed, rolegate.OutcomeSuccess, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, _, err := db.SearchEvents(ctx, rolegate.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []time.Time{list[2].At, list[1].At, list[0].At}
+	want := []time.Time{t0, t0, t0.Add(time.Minute)}
+	if !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Errorf("event times = %v; want %v", got, want)
+	}
+}
