@@ -53,7 +53,11 @@ func requestInput(c echo.Context) (rolegate.RequestInput, error) {
 // rejected fields, and the live checks as they stand for in.
 func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs rolegate.FieldErrors) views.RequestForm {
 	cat := s.Catalog.Catalog()
-	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: s.formChecks(c, in)}
+	checks := s.formChecks(c, in)
+	if errs["role_name"] != "" { // already said beside the field
+		checks.NameMessage, checks.NameOK = "", false
+	}
+	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: checks}
 }
 
 // newRequestForm shows the empty form.

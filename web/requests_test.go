@@ -238,6 +238,14 @@ func TestSubmitErrorsKeepWhatWasTyped(t *testing.T) {
 		if _, bad := tt.errors["role_name"]; bad && !strings.Contains(element(res.Body, "role_name"), `aria-invalid="true"`) {
 			t.Errorf("%s: the role name field is not marked invalid", tt.desc)
 		}
+		// The live check's verdict on the name stands beside it too, unless
+		// the field's own message already says what is wrong.
+		nameCheck := text(element(res.Body, "name-check"))
+		if _, bad := tt.errors["role_name"]; bad && nameCheck != "" {
+			t.Errorf("%s: the name check repeats the field's message: %q", tt.desc, nameCheck)
+		} else if !bad && tt.form.Get("role_name") != "" && nameCheck != "The name is available." {
+			t.Errorf("%s: name check %q; want the name said available", tt.desc, nameCheck)
+		}
 		// What was typed comes back, escaped.
 		if name := tt.form.Get("role_name"); !strings.Contains(element(res.Body, "role_name"), `value="`+html.EscapeString(name)+`"`) {
 			t.Errorf("%s: the role name %q was not kept:\n%s", tt.desc, name, element(res.Body, "role_name"))
