@@ -1,4 +1,115 @@
 package web
 
-// auditRoutes are the auditors' pages; see audit_*.go.
-func (s *Server) auditRoutes() []Route { return nil }
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/views"
+)
+
+// auditRoutes are the auditors' pages: the search, its older rows for
+// htmx, and the exports (audit_export.go). Only auditors reach them.
+func (s *Server) auditRoutes() []Route {
+	return []Route{
+		{http.MethodGet, "/audit", Auditor, s.auditPage},
+		{http.MethodGet, "/audit/rows", Auditor, s.auditOlderRows},
+		{http.MethodGet, "/audit/export.csv", Auditor, s.exportAuditCSV},
+		{http.MethodGet, "/audit/export.jsonl", Auditor, s.exportAuditJSON},
+	}
+}
+
+// errBadCursor answers a "before" parameter that rolegate did not write.
+var errBadCursor = rolegate.Errorf(rolegate.EINVALID, "The link to older events is broken. Search again from the Audit page.")
+
+// auditQuery reads the filters and the page cursor ("before") from the
+// query string. Field errors mean the filters must not be used; an error
+// means the cursor was not one rolegate wrote.
+func auditQuery(c echo.Context) (audit.Query, rolegate.AuditFilter, rolegate.FieldErrors, error) {
+	q := audit.QueryFrom(c.QueryParam)
+	f, errs := q.Filter()
+	if b := c.QueryParam("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 1 {
+			return q, f, errs, errBadCursor
+		}
+		f.BeforeSeq = n
+	}
+	return q, f, errs, nil
+}
+
+// auditURL is path with the query's filters and extra parameters.
+func auditURL(path string, q audit.Query, extra url.Values) string {
+	v := q.Values()
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}
+
+func auditForm(q audit.Query) views.AuditForm {
+	return views.AuditForm{Actor: q.Actor, Action: q.Action, Request: q.Request, From: q.From, To: q.To, Text: q.Text}
+}
+
+// auditRows is a page of events with the links to the next one.
+func auditRows(q audit.Query, events []rolegate.Event, next int64) views.AuditRows {
+	r := views.AuditRows{Events: events}
+	if next > 0 {
+		before := url.Values{"before": {strconv.FormatInt(next, 10)}}
+		r.MoreURL = auditURL("/audit", q, before)
+		r.MoreRowsURL = auditURL("/audit/rows", q, before)
+	}
+	return r
+}
+
+// auditPage searches the trail, or shows the filters again with a message
+// beside each refused one, searching nothing.
+func (s *Server) auditPage(c echo.Context) error {
+	q, f, errs, err := auditQuery(c)
+	if err != nil {
+		return err
+	}
+	actions, err := s.DB.AuditActions(ctx(c))
+	if err != nil {
+		return err
+	}
+	v := views.AuditView{Form: auditForm(q), Errors: errs, Actions: actions}
+	if errs != nil {
+		return s.render(c, http.StatusUnprocessableEntity, views.AuditPage(s.chrome(c, "audit"), v))
+	}
+	events, next, err := s.DB.SearchEvents(ctx(c), f)
+	if err != nil {
+		return err
+	}
+	v.Rows = auditRows(q, events, next)
+	v.ExportCSV = auditURL("/audit/export.csv", q, nil)
+	v.ExportJSON = auditURL("/audit/export.jsonl", q, nil)
+	if f.BeforeSeq > 0 {
+		v.NewestURL = auditURL("/audit", q, nil)
+	}
+	return s.render(c, http.StatusOK, views.AuditPage(s.chrome(c, "audit"), v))
+}
+
+// auditOlderRows answers the "Older events" link under htmx: the next rows
+// and a new link, in place of the old one.
+func (s *Server) auditOlderRows(c echo.Context) error {
+	q, f, errs, err := auditQuery(c)
+	switch {
+	case err != nil:
+		return s.render(c, http.StatusUnprocessableEntity, views.AuditRowsProblem(rolegate.ErrorMessage(err)))
+	case errs != nil:
+		return s.render(c, http.StatusUnprocessableEntity, views.AuditRowsProblem("The filters of this page are not valid. Search again from the Audit page."))
+	}
+	events, next, err := s.DB.SearchEvents(ctx(c), f)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, views.AuditRowsFragment(auditRows(q, events, next)))
+}

@@ -1,0 +1,102 @@
+package views
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// AuditView is the Audit page: the filters as typed, with a message beside
+// each one refused, and a page of events.
+type AuditView struct {
+	Form    AuditForm
+	Errors  rolegate.FieldErrors // when set, nothing was searched
+	Actions []string             // the actions recorded, offered for the Action filter
+	Rows    AuditRows
+	// NewestURL is set on a page after the first (without JavaScript):
+	// the way back to the newest events.
+	NewestURL  string
+	ExportCSV  string
+	ExportJSON string
+}
+
+// AuditForm is the filters as the auditor typed them.
+type AuditForm struct {
+	Actor, Action, Request, From, To, Text string
+}
+
+// AuditRows is a page of events, newest first, and where the next one is.
+type AuditRows struct {
+	Events []rolegate.Event
+	// MoreURL is the next page as a whole page (a plain link); MoreRowsURL
+	// the same rows alone, which htmx puts in place of the link. Empty
+	// when there are no older events.
+	MoreURL     string
+	MoreRowsURL string
+}
+
+func (v AuditView) err(field string) string { return v.Errors[field] }
+
+// auditDetails shows an event's details as text a person reads:
+// "key: value" in key order, strings as they are, other values as JSON.
+// Details that are not a JSON object are shown as stored.
+func auditDetails(e rolegate.Event) string {
+	var d map[string]any
+	dec := json.NewDecoder(bytes.NewReader(e.Details))
+	dec.UseNumber()
+	if err := dec.Decode(&d); err != nil {
+		return string(e.Details)
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		v, ok := d[k].(string)
+		if !ok {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(d[k])
+			v = strings.TrimSuffix(buf.String(), "\n")
+		}
+		parts = append(parts, k+": "+v)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// auditActor is who acted, as a person reads it.
+func auditActor(e rolegate.Event) string {
+	switch {
+	case e.ActorName != "":
+		return e.ActorName
+	case e.ActorEmail != "":
+		return e.ActorEmail
+	case strings.Trim(e.ActorKey, "|") != "":
+		return e.ActorKey
+	}
+	return "(not signed in)"
+}
+
+// auditActorTitle is the actor's identity and roles at the time, shown on
+// hover.
+func auditActorTitle(e rolegate.Event) string {
+	t := e.ActorKey
+	if e.ActorRoles != "" {
+		t += " · roles: " + e.ActorRoles
+	}
+	return t
+}
+
+func outcomeClass(outcome string) string {
+	switch outcome {
+	case rolegate.OutcomeFailure, rolegate.OutcomeDenied:
+		return "check bad"
+	}
+	return ""
+}
