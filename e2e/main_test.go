@@ -41,8 +41,8 @@ func TestMain(m *testing.M) {
 }
 
 // rolegateBinary returns the path of the binary built from this module's
-// ./cmd/rolegate, building it on first use; E2E_ROLEGATE_BIN names a binary
-// built beforehand instead.
+// ./cmd/rolegate (with -race when the tests have it), building it on first
+// use; E2E_ROLEGATE_BIN names a binary built beforehand instead.
 func rolegateBinary(t *testing.T) string {
 	t.Helper()
 	if bin := os.Getenv("E2E_ROLEGATE_BIN"); bin != "" {
@@ -63,7 +63,11 @@ func rolegateBinary(t *testing.T) string {
 			return
 		}
 		bin := filepath.Join(build.dir, "rolegate")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/rolegate")
+		args := []string{"build", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/rolegate")...)
 		cmd.Dir = root
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -134,6 +134,9 @@ func (p *portal) stop(cmd *exec.Cmd, exited <-chan struct{}) {
 		t.Errorf("rolegate did not stop within 15s of SIGINT; killed it")
 	}
 	logText := p.log.String()
+	if strings.Contains(logText, "WARNING: DATA RACE") {
+		t.Errorf("the race detector found a data race in the portal (see its log)")
+	}
 	for name, secret := range map[string]string{"the admin key": p.adminKey, "the OIDC client secret": p.clientSecret} {
 		if strings.Contains(logText, secret) {
 			t.Errorf("the portal's log shows %s", name)
