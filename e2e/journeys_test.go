@@ -164,6 +164,30 @@ func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
 				t.Errorf("Export JSON does not mention %q\n%.2000s", want, raw)
 			}
 		}
+
+		// Every filter narrows: one approver's approval within these days...
+		day := func(offset int) string { return time.Now().UTC().AddDate(0, 0, offset).Format(time.DateOnly) }
+		auditor.typeInto("Actor", avery.Email)
+		auditor.typeInto("Action", "request.approved")
+		auditor.typeInto("From", day(-1))
+		auditor.typeInto("To", day(1))
+		auditor.follow(button("Search"))
+		found := auditor.texts(`//table//tr[td]`)
+		if len(found) != 1 || !strings.Contains(found[0], "request.approved") || !strings.Contains(found[0], avery.Name) {
+			t.Errorf("Audit for Actor %s, Action request.approved, Request %d = %q; want the one approval", avery.Email, id, found)
+		}
+		// ...and nothing in days to come.
+		auditor.clearField("From")
+		auditor.typeInto("From", day(2))
+		auditor.clearField("To")
+		auditor.typeInto("To", day(3))
+		auditor.follow(button("Search"))
+		if n := auditor.count(`//*[@aria-invalid='true']`); n != 0 {
+			t.Errorf("Audit From %s To %s refused %d filters; want a search finding nothing", day(2), day(3), n)
+		}
+		if found := auditor.texts(`//table//tr[td]`); len(found) != 0 {
+			t.Errorf("Audit From %s To %s = %q; want no events", day(2), day(3), found)
+		}
 	})
 }
 
