@@ -56,6 +56,7 @@ type command func(ctx context.Context, args []string, getenv func(string) string
 // subcommands beyond serve and migrate.
 func subcommands() map[string]command {
 	return map[string]command{
+		"audit":       auditCommand,
 		"backup":      backup,
 		"healthcheck": healthcheck,
 	}
@@ -67,8 +68,11 @@ Usage:
   rolegate [serve] [-dev] [-addr host:port] [-db file] [-base-url url]
   rolegate migrate [-db file]          apply database migrations and exit
   rolegate backup FILE [-db file]      consistent online copy of the database
-  rolegate audit verify [-db file] [--checkpoint FILE]
-  rolegate audit checkpoint [-db file] sign a checkpoint now
+  rolegate audit verify [-db file] [-checkpoint FILE -verifier KEY]
+                                       walk the audit trail's hash chain (exit 1: broken)
+  rolegate audit checkpoint [-db file] sign a checkpoint now (ROLEGATE_CHECKPOINT_KEY_FILE)
+  rolegate audit keygen [-name NAME] FILE
+                                       create a checkpoint signer key
 
 Configuration comes from the environment (see README.md).
 `

@@ -48,6 +48,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer unlock()
+	if err := checkCheckpointKey(cfg); err != nil {
+		return err
+	}
 	// Metrics first: the database counts every audit event from the first.
 	portalMetrics := metrics.New(metrics.Options{Store: db, Logger: logger})
 	db.OnEventAppended(portalMetrics.AuditEventAppended)
@@ -167,6 +170,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // runBackground runs the provisioning worker and the housekeeping loops.
 func runBackground(ctx context.Context, cfg *config.Config, db *sqlite.DB, requests *sqlite.Requests, worker provisioner, logger *slog.Logger) {
 	go worker.Run(ctx)
+	if cfg.CheckpointKeyFile != "" {
+		checkpointsDone := make(chan struct{})
+		go func() { defer close(checkpointsDone); runCheckpoints(ctx, cfg, db, logger) }()
+		defer func() { <-checkpointsDone }() // the database outlives the loop
+	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {

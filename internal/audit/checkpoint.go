@@ -58,6 +58,10 @@ func Sign(c Checkpoint, s note.Signer) ([]byte, error) {
 	return msg, nil
 }
 
+// ErrOtherKey is returned by Open for a checkpoint signed by some other
+// key than the one given (an earlier key, say).
+var ErrOtherKey = errors.New("audit: signed by another key")
+
 // Open checks that msg is a checkpoint signed by v's key for v's log, and
 // returns it.
 func Open(msg []byte, v note.Verifier) (Checkpoint, error) {
@@ -67,7 +71,7 @@ func Open(msg []byte, v note.Verifier) (Checkpoint, error) {
 		var invalid *note.InvalidSignatureError
 		switch {
 		case errors.As(err, &unverified):
-			return Checkpoint{}, fmt.Errorf("audit: the checkpoint is not signed by the key %s", v.Name())
+			return Checkpoint{}, fmt.Errorf("audit: the checkpoint is not signed by the key %s: %w", v.Name(), ErrOtherKey)
 		case errors.As(err, &invalid):
 			return Checkpoint{}, fmt.Errorf("audit: the checkpoint's signature by %s does not verify: it was altered", v.Name())
 		}

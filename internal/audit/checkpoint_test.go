@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -87,6 +88,9 @@ func TestCheckpointRefusesWhatItShould(t *testing.T) {
 		}
 	}
 
+	if _, err := audit.Open(msg, other); !errors.Is(err, audit.ErrOtherKey) {
+		t.Errorf("Open(signed by another key) = %v; want ErrOtherKey", err)
+	}
 	if _, err := audit.Sign(audit.Checkpoint{Origin: "another/log", Size: 1, Hash: events[0].Hash}, signer); err == nil {
 		t.Errorf("Sign(origin other than the key's name) succeeded; want an error")
 	}

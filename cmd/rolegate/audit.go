@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/user"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	auditlog "github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/config"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+)
+
+// Exit statuses of rolegate audit verify: 0 the trail verifies, 1 it does
+// not (the message names the first event at fault), 2 it could not be
+// checked (usage, a missing database, an unusable checkpoint or key).
+const (
+	exitBroken     = 1
+	exitCannotTell = 2
+)
+
+// exitError is an error with the exit status it asks of main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+func (e *exitError) ExitCode() int { return e.code }
+
+func cannotTell(format string, args ...any) error {
+	return &exitError{code: exitCannotTell, err: fmt.Errorf(format, args...)}
+}
+
+const auditUsage = `usage:
+  rolegate audit verify [-db FILE] [-checkpoint FILE (-verifier KEY | -verifier-file FILE)]
+  rolegate audit checkpoint [-db FILE] [-key FILE]
+  rolegate audit keygen [-name NAME] FILE`
+
+// auditCommand runs "rolegate audit verify|checkpoint|keygen".
+func auditCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return cannotTell("%s", auditUsage)
+	}
+	switch args[0] {
+	case "verify":
+		return auditVerify(ctx, args[1:], getenv, stdout, stderr)
+	case "checkpoint":
+		return auditCheckpoint(ctx, args[1:], getenv, stdout, stderr)
+	case "keygen":
+		return auditKeygen(args[1:], getenv, stdout, stderr)
+	}
+	return cannotTell("audit: unknown command %q\n%s", args[0], auditUsage)
+}
+
+// auditFlags is a flag set for an audit subcommand with -db.
+func auditFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("rolegate audit "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, fs.String("db", "", "SQLite file (ROLEGATE_DB)")
+}
+
+func dbPathOf(flagValue string, getenv func(string) string) string {
+	switch {
+	case flagValue != "":
+		return flagValue
+	case getenv("ROLEGATE_DB") != "":
+		return getenv("ROLEGATE_DB")
+	}
+	return "./data/rolegate.db"
+}
+
+// auditVerify walks the whole trail: every event's hash over its content
+// and its predecessor's hash, seq without gaps, time never backwards. With
+// a checkpoint (and the verifier key to check its signature) it also
+// proves that the trail still holds, unchanged, every event the checkpoint
+// covered. With a verifier key, the signed checkpoints recorded in the
+// trail itself are checked against the events before them too.
+func auditVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, dbFlag := auditFlags("verify", stderr)
+	cpFile := fs.String("checkpoint", "", "a signed checkpoint (from rolegate audit checkpoint or the log) the trail must still contain")
+	verifierKey := fs.String("verifier", "", "the checkpoint verifier key (as rolegate audit keygen prints it)")
+	verifierFile := fs.String("verifier-file", "", "a file holding the verifier key")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitCannotTell, err: err}
+	}
+	if fs.NArg() > 0 {
+		return cannotTell("audit verify: unexpected %q\n%s", fs.Arg(0), auditUsage)
+	}
+
+	var verifier note.Verifier
+	switch {
+	case *verifierKey != "" && *verifierFile != "":
+		return cannotTell("audit verify: give -verifier or -verifier-file, not both")
+	case *verifierKey != "" || *verifierFile != "":
+		key := *verifierKey
+		if *verifierFile != "" {
+			b, err := os.ReadFile(*verifierFile)
+			if err != nil {
+				return cannotTell("audit verify: read the verifier key: %w", err)
+			}
+			key = string(b)
+		}
+		v, err := auditlog.NewVerifier(key)
+		if err != nil {
+			return cannotTell("audit verify: %w", err)
+		}
+		verifier = v
+	}
+	var checkpoints []auditlog.Checkpoint
+	if *cpFile != "" {
+		if verifier == nil {
+			return cannotTell("audit verify: -checkpoint needs the key that signed it: -verifier KEY or -verifier-file FILE")
+		}
+		msg, err := os.ReadFile(*cpFile)
+		if err != nil {
+			return cannotTell("audit verify: read the checkpoint: %w", err)
+		}
+		cp, err := auditlog.Open(msg, verifier)
+		if err != nil {
+			return cannotTell("audit verify: %s: %w", *cpFile, err)
+		}
+		checkpoints = append(checkpoints, cp)
+	}
+
+	path := dbPathOf(*dbFlag, getenv)
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return cannotTell("ROLEGATE_DB: no database at %s", path)
+	}
+	db, err := sqlite.OpenNoMigrate(ctx, path)
+	if err != nil {
+		return cannotTell("audit verify: %w", err)
+	}
+	defer db.Close()
+
+	walk := auditlog.NewWalk(checkpoints...)
+	inTrail := 0
+	err = db.WalkAuditTrail(ctx, func(e rolegate.Event) error {
+		if err := walk.Add(e); err != nil {
+			return err
+		}
+		if verifier != nil && e.Action == rolegate.ActionAuditCheckpoint {
+			ok, err := checkRecordedCheckpoint(e, verifier)
+			if err != nil {
+				return err
+			}
+			if ok {
+				inTrail++
+			}
+		}
+		return nil
+	})
+	head, ferr := walk.Finish()
+	if err == nil {
+		err = ferr
+	}
+	var broken *auditlog.BreakError
+	switch {
+	case errors.As(err, &broken):
+		return &exitError{code: exitBroken, err: fmt.Errorf("the audit trail does not verify: %w", err)}
+	case err != nil:
+		return cannotTell("audit verify: %w", err)
+	}
+	fmt.Fprintf(stdout, "audit trail verified: %d events, head %s\n", head.Size, head.Hash)
+	for _, cp := range checkpoints {
+		fmt.Fprintf(stdout, "checkpoint of %s at %d events: contained, unchanged\n", cp.Origin, cp.Size)
+	}
+	if verifier != nil {
+		fmt.Fprintf(stdout, "%d checkpoints recorded in the trail and signed by %s match the events before them\n", inTrail, verifier.Name())
+	}
+	return nil
+}
+
+// checkRecordedCheckpoint checks an audit.checkpoint event's signed note
+// against the trail just before it: it must cover exactly the events
+// before it. A note signed by another key (an earlier one) is not
+// counted.
+func checkRecordedCheckpoint(e rolegate.Event, v note.Verifier) (bool, error) {
+	var d struct {
+		Note string `json:"note"`
+	}
+	if err := json.Unmarshal(e.Details, &d); err != nil || d.Note == "" {
+		return false, &auditlog.BreakError{Seq: e.Seq, Problem: "a checkpoint event without its signed note"}
+	}
+	cp, err := auditlog.Open([]byte(d.Note), v)
+	if err != nil {
+		if errors.Is(err, auditlog.ErrOtherKey) {
+			return false, nil
+		}
+		return false, &auditlog.BreakError{Seq: e.Seq, Problem: "its signed checkpoint does not verify: " + err.Error()}
+	}
+	if cp.Size != e.Seq-1 || cp.Hash != e.PrevHash {
+		return false, &auditlog.BreakError{Seq: e.Seq, Problem: fmt.Sprintf(
+			"it records a checkpoint of %d events that does not match the trail before it", cp.Size)}
+	}
+	return true, nil
+}
+
+// auditCheckpoint signs a checkpoint of the trail now, records it in the
+// trail and prints the signed note, to be kept off the machine.
+func auditCheckpoint(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, dbFlag := auditFlags("checkpoint", stderr)
+	keyFile := fs.String("key", "", "the signer key file (ROLEGATE_CHECKPOINT_KEY_FILE)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitCannotTell, err: err}
+	}
+	if fs.NArg() > 0 {
+		return cannotTell("audit checkpoint: unexpected %q\n%s", fs.Arg(0), auditUsage)
+	}
+	path := *keyFile
+	if path == "" {
+		path = getenv("ROLEGATE_CHECKPOINT_KEY_FILE")
+	}
+	if path == "" {
+		return cannotTell("ROLEGATE_CHECKPOINT_KEY_FILE: no signer key; set it or pass -key FILE (create one with rolegate audit keygen)")
+	}
+	signer, err := loadCheckpointSigner(path)
+	if err != nil {
+		return cannotTell("%w", err)
+	}
+	dbPath := dbPathOf(*dbFlag, getenv)
+	if fi, err := os.Stat(dbPath); err != nil || !fi.Mode().IsRegular() {
+		return cannotTell("ROLEGATE_DB: no database at %s", dbPath)
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	details := map[string]any{"trigger": "command"}
+	if u, err := user.Current(); err == nil {
+		details["os_user"] = u.Username
+	}
+	_, signed, err := signCheckpoint(ctx, db, signer, details)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(signed)
+	return err
+}
+
+// signCheckpoint signs the trail's head and records the audit.checkpoint
+// event, in one transaction.
+func signCheckpoint(ctx context.Context, db *sqlite.DB, signer note.Signer, details map[string]any) (auditlog.Checkpoint, []byte, error) {
+	return db.SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
+		func(cp auditlog.Checkpoint) ([]byte, error) { return auditlog.Sign(cp, signer) }, details)
+}
+
+// loadCheckpointSigner reads the signer key file; errors name the
+// variable and never repeat the key.
+func loadCheckpointSigner(path string) (note.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("ROLEGATE_CHECKPOINT_KEY_FILE: cannot read %s: %v", path, err)
+	}
+	s, err := auditlog.NewSigner(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("ROLEGATE_CHECKPOINT_KEY_FILE: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// checkCheckpointKey is run at start: a key file that is set but unusable
+// stops the start with one line naming the variable.
+func checkCheckpointKey(cfg *config.Config) error {
+	if cfg.CheckpointKeyFile == "" {
+		return nil
+	}
+	_, err := loadCheckpointSigner(cfg.CheckpointKeyFile)
+	return err
+}
+
+// runCheckpoints signs a checkpoint at start and every cfg.CheckpointEvery
+// until ctx ends, and logs each signed note so that operators can copy it
+// off the machine. A trail that has not moved since the last checkpoint
+// (its last event is that checkpoint) is not signed again.
+func runCheckpoints(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog.Logger) {
+	signer, err := loadCheckpointSigner(cfg.CheckpointKeyFile)
+	if err != nil {
+		logger.Error("audit checkpoints disabled", "err", err)
+		return
+	}
+	every := cfg.CheckpointEvery
+	if every <= 0 {
+		every = time.Hour
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if _, last, err := db.AuditHead(ctx); err != nil {
+			if ctx.Err() == nil {
+				logger.Error("audit checkpoint", "err", err)
+			}
+		} else if last != rolegate.ActionAuditCheckpoint {
+			cp, signed, err := signCheckpoint(ctx, db, signer, map[string]any{"trigger": "schedule"})
+			switch {
+			case err != nil && ctx.Err() == nil:
+				logger.Error("audit checkpoint", "err", err)
+			case err == nil:
+				logger.Info("audit checkpoint signed", "origin", cp.Origin, "size", cp.Size, "head", cp.Hash, "note", string(signed))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// auditKeygen creates a checkpoint signer key in a new file (readable by
+// its owner only) and prints its verifier key, to keep with the
+// checkpoints, away from the machine.
+func auditKeygen(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rolegate audit keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", `the log's name, such as "rolegate.example.com/audit" (default: the host of ROLEGATE_BASE_URL + "/audit")`)
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitCannotTell, err: err}
+	}
+	if fs.NArg() != 1 {
+		return cannotTell("audit keygen: name the file to write the signer key to\n%s", auditUsage)
+	}
+	target := fs.Arg(0)
+	if *name == "" {
+		host := "localhost"
+		if u, err := url.Parse(getenv("ROLEGATE_BASE_URL")); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+		*name = host + "/audit"
+	}
+	skey, vkey, err := auditlog.GenerateKey(*name)
+	if err != nil {
+		return cannotTell("%w", err)
+	}
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return cannotTell("audit keygen: %s already exists; a key is never overwritten", target)
+		}
+		return cannotTell("audit keygen: %w", err)
+	}
+	_, werr := fmt.Fprintln(f, skey)
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		os.Remove(target)
+		return cannotTell("audit keygen: write %s: %w", target, err)
+	}
+	fmt.Fprintf(stdout, "signer key written to %s (set ROLEGATE_CHECKPOINT_KEY_FILE=%s)\n", target, target)
+	fmt.Fprintf(stdout, "verifier key, to keep with the checkpoints and give to rolegate audit verify -verifier:\n%s\n", vkey)
+	return nil
+}
