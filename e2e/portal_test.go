@@ -109,7 +109,6 @@ func startPortal(t *testing.T, env map[string]string) *portal {
 	t.Cleanup(func() { p.stop(cmd, exited) })
 
 	if err := waitHealthy(p.URL, exited, 20*time.Second); err != nil {
-		<-time.After(10 * time.Millisecond)
 		select {
 		case <-exited:
 			t.Fatalf("rolegate exited before it was healthy (%v): %v\n%s", waitErr, err, p.log.String())
