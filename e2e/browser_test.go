@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,26 +83,6 @@ type person struct {
 	shots    int
 }
 
-// cspViolation is what the page's securitypolicyviolation listener reports.
-type cspViolation struct {
-	Page      string `json:"page"`
-	Directive string `json:"directive"`
-	Blocked   string `json:"blocked"`
-	Sample    string `json:"sample"`
-	Source    string `json:"source"`
-	Line      int    `json:"line"`
-}
-
-// cspListener runs in every document before the page's own scripts (it is
-// injected by DevTools, so the page's CSP does not apply to it) and reports
-// each violation to the test.
-const cspListener = `document.addEventListener('securitypolicyviolation', function (e) {
-	window.rolegateE2EViolation({
-		page: String(document.location.href), directive: e.effectiveDirective || e.violatedDirective,
-		blocked: e.blockedURI || '', sample: e.sample || '', source: e.sourceFile || '', line: e.lineNumber || 0,
-	});
-}, true);`
-
 // signIn gives u a new browser context in b and signs them in through the
 // identity provider's page, clicking "Sign in as <Name>". t is the test (or
 // subtest) the person acts in.
@@ -149,121 +126,6 @@ func (p *portal) openBrowser(t *testing.T, b context.Context, name string) *pers
 	go pe.watchConsole(chromedp.Console(ctx))
 	return pe
 }
-
-// watchConsole records uncaught exceptions and the browser's own reports
-// of CSP violations (a second witness beside the page's listener).
-func (pe *person) watchConsole(messages iter.Seq2[chromedp.ConsoleMessage, error]) {
-	for m, err := range messages {
-		if err != nil {
-			return
-		}
-		text := m.Text
-		switch {
-		case m.IsException():
-			pe.problem(fmt.Sprintf("uncaught script error on %s: %s", m.URL, text))
-		case strings.Contains(text, "Content Security Policy") || strings.Contains(text, "Content-Security-Policy"):
-			pe.problem(fmt.Sprintf("browser reports a CSP violation on %s: %s", m.URL, text))
-		}
-	}
-}
-
-func (pe *person) problem(s string) {
-	pe.mu.Lock()
-	defer pe.mu.Unlock()
-	pe.problems = append(pe.problems, s)
-}
-
-// seen returns what the watch has seen so far.
-func (pe *person) seen() []string {
-	pe.mu.Lock()
-	defer pe.mu.Unlock()
-	return slices.Clone(pe.problems)
-}
-
-// takeProblems returns what the watch has seen so far and forgets it.
-func (pe *person) takeProblems() []string {
-	pe.mu.Lock()
-	defer pe.mu.Unlock()
-	p := pe.problems
-	pe.problems = nil
-	return p
-}
-
-// checkClean fails the test for every CSP violation or script error seen
-// on any page this person visited.
-func (pe *person) checkClean() {
-	// Reports travel asynchronously from the page; give the last ones a moment.
-	time.Sleep(150 * time.Millisecond)
-	for _, s := range pe.seen() {
-		pe.t.Errorf("%s's browser: %s", pe.name, s)
-	}
-}
-
-// saveArtifactsIfFailed saves the current page's screenshot and HTML when
-// the test failed.
-func (pe *person) saveArtifactsIfFailed() {
-	if pe.t.Failed() {
-		pe.saveArtifacts("at-the-end")
-	}
-}
-
-func (pe *person) saveArtifacts(label string) {
-	t := pe.t
-	dir := artifactDir(t)
-	if dir == "" {
-		return
-	}
-	pe.mu.Lock()
-	pe.shots++
-	base := filepath.Join(dir, fmt.Sprintf("%s-%02d-%s", fileSafe(pe.name), pe.shots, fileSafe(label)))
-	pe.mu.Unlock()
-	ctx, cancel := context.WithTimeout(pe.ctx, 5*time.Second)
-	defer cancel()
-	var saved []string
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err != nil {
-		t.Logf("%s: no screenshot: %v", pe.name, err)
-	} else if err := os.WriteFile(base+".png", png, 0o644); err == nil {
-		saved = append(saved, base+".png")
-	}
-	if html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`)); err != nil {
-		t.Logf("%s: no HTML: %v", pe.name, err)
-	} else if err := os.WriteFile(base+".html", []byte(html), 0o644); err == nil {
-		saved = append(saved, base+".html")
-	}
-	if len(saved) > 0 {
-		t.Logf("%s's page (%s) is saved as %s", pe.name, pe.location(), strings.Join(saved, " and "))
-	}
-}
-
-// artifactDir is where a failed test's evidence goes: E2E_ARTIFACTS (CI
-// prints it) or a new temporary folder, one subfolder per test.
-func artifactDir(t *testing.T) string {
-	root := os.Getenv("E2E_ARTIFACTS")
-	if root == "" {
-		artifacts.once.Do(func() { artifacts.root, artifacts.err = os.MkdirTemp("", "rolegate-e2e-artifacts-") })
-		if artifacts.err != nil {
-			t.Logf("no folder for the failure's screenshots: %v", artifacts.err)
-			return ""
-		}
-		root = artifacts.root
-	}
-	dir := filepath.Join(root, fileSafe(t.Name()))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Logf("no folder for the failure's screenshots: %v", err)
-		return ""
-	}
-	return dir
-}
-
-var artifacts struct {
-	once sync.Once
-	root string
-	err  error
-}
-
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-func fileSafe(s string) string { return strings.Trim(unsafeChars.ReplaceAllString(s, "-"), "-") }
 
 // fail saves the page as evidence and stops the test.
 func (pe *person) fail(format string, args ...any) {
@@ -547,64 +409,4 @@ func (pe *person) download(sel string) []byte {
 	}
 	pe.fail("no download from %s", sel)
 	return nil
-}
-
-// Selectors by what a person reads. All are XPath, found with DOM search.
-
-// link is a link whose text is text.
-func link(text string) string {
-	return `//a[normalize-space()=` + xpathString(text) + `]`
-}
-
-// button is a button whose text is text.
-func button(text string) string {
-	q := xpathString(text)
-	return `//button[normalize-space()=` + q + `] | //input[(@type='submit' or @type='button') and @value=` + q + `]`
-}
-
-// labelled is the condition on a label element that reads text, possibly
-// followed by more words ("From (UTC)").
-func labelled(text string) string {
-	q := xpathString(text)
-	return `normalize-space()=` + q + ` or starts-with(normalize-space(), concat(` + q + `, ' ')) or starts-with(normalize-space(), concat(` + q + `, ':'))`
-}
-
-// field is the form control whose label reads label.
-func field(label string) string {
-	cond := labelled(label)
-	control := `(self::input or self::textarea or self::select)`
-	return `//*[` + control + `][@id = //label[` + cond + `]/@for] | //label[` + cond + `]//*[` + control + `]`
-}
-
-// permissionBox is the checkbox labelled with the permission string perm.
-func permissionBox(perm string) string {
-	q := xpathString(perm)
-	return `//label[.//*[normalize-space()=` + q + `] or normalize-space(text())=` + q + `]//input[@type='checkbox'] | //input[@type='checkbox'][@id = //label[normalize-space()=` + q + `]/@for]`
-}
-
-// containing is the innermost elements whose text contains text.
-func containing(text string) string {
-	q := xpathString(text)
-	return `//body//*[contains(normalize-space(), ` + q + `)][not(*[contains(normalize-space(), ` + q + `)])]`
-}
-
-// xpathString quotes s as an XPath string literal.
-func xpathString(s string) string {
-	switch {
-	case !strings.Contains(s, "'"):
-		return "'" + s + "'"
-	case !strings.Contains(s, `"`):
-		return `"` + s + `"`
-	}
-	parts := strings.Split(s, "'")
-	for i, p := range parts {
-		parts[i] = "'" + p + "'"
-	}
-	return `concat(` + strings.Join(parts, `, "'", `) + `)`
-}
-
-// jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
