@@ -20,7 +20,8 @@ import (
 // payload and hash that validation would produce; anything refused stores
 // nothing.
 //
-// Each input gets a fresh portal, so fuzzing is slow; the domain's own
+// Each input gets a fresh portal, and coverage instrumentation of the
+// pure-Go SQLite makes each run slower still: the domain's own
 // FuzzRequestInput explores validation quickly. Run longer with:
 // go test -run '^$' -fuzz=FuzzRequestForm ./web
 func FuzzRequestForm(f *testing.F) {
