@@ -156,3 +156,32 @@ func TestJSONLineKeepsDetailsThatAreNotJSON(t *testing.T) {
 		t.Errorf("AppendJSONLine(non-JSON details) = %s; want the details as a string", line)
 	}
 }
+
+// TestJSONLineEscapesEverything: whatever text the trail holds, each line
+// is valid JSON that reads back as the same text (invalid UTF-8 as U+FFFD,
+// as encoding/json writes it).
+func TestJSONLineEscapesEverything(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`plain`, `plain`},
+		{`"quoted" \back\slash`, `"quoted" \back\slash`},
+		{"new\nline\ttab\rcr\x00nul\x1fus", "new\nline\ttab\rcr\x00nul\x1fus"},
+		{"<script>&amp;</script>", "<script>&amp;</script>"},
+		{"Zoë 日本 \u2028\u2029 😀", "Zoë 日本 \u2028\u2029 😀"},
+		{"bad \xff\xfe utf8", "bad \ufffd\ufffd utf8"},
+	}
+	for _, c := range cases {
+		e := rolegate.Event{Seq: 1, ActorName: c.in, Details: []byte(`{"comment":"x"}`)}
+		line, err := audit.AppendJSONLine(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(line) || bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
+			t.Errorf("AppendJSONLine(%q) = %q; want one valid JSON line", c.in, line)
+			continue
+		}
+		var got map[string]any
+		if err := json.Unmarshal(line, &got); err != nil || got["actor_name"] != c.want {
+			t.Errorf("AppendJSONLine(%q) reads back as %q (%v); want %q", c.in, got["actor_name"], err, c.want)
+		}
+	}
+}

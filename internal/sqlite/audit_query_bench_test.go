@@ -11,7 +11,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -330,6 +332,7 @@ func BenchmarkAuditExport(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var n int
+			peak := samplePeakHeap(b)
 			for b.Loop() {
 				n = 0
 				w := audit.NewExportWriter(io.Discard, c.format)
@@ -346,8 +349,37 @@ func BenchmarkAuditExport(b *testing.B) {
 			}
 			b.ReportMetric(float64(n), "events")
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
 		})
 	}
+}
+
+// samplePeakHeap watches the heap in use until the benchmark ends; the
+// function returned gives the largest seen. An export in constant memory
+// keeps it flat however many events stream.
+func samplePeakHeap(b *testing.B) func() uint64 {
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	b.Cleanup(func() { close(stop); <-done })
+	return func() uint64 { return peak.Load() }
 }
 
 func BenchmarkAuditVerify(b *testing.B) {
