@@ -24,9 +24,10 @@ import (
 
 // The audit search at scale: go test -run '^$' -bench Audit ./internal/sqlite
 //
-// The first run builds a trail of a million events (about a minute on two
-// cores) and keeps it under os.TempDir(), keyed by the migrations and the
-// generator, so later runs start at once. The figures are in README.md.
+// The first run builds a trail of a million events (minutes on two cores:
+// one transaction, the search triggers firing for every row) and keeps it
+// under os.TempDir(), keyed by the migrations and the generator, so later
+// runs start at once. The figures are in README.md ("Audit trail").
 
 const benchEvents = 1_000_000
 
