@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -433,7 +434,10 @@ func wantEscaped(t *testing.T, what string, p page, mustShow ...string) {
 func TestHostileContentIsShownAsText(t *testing.T) {
 	t.Parallel()
 	idp := ssotest.New(t, ssotest.Options{})
-	mallory := ssotest.User{Subject: "u-mallory", Name: `Mallory ` + hostileScript, Email: "mallory@example.test"}
+	// Display names come from the identity provider; this one is a formula
+	// and a script.
+	malloryName := hostileFormula + " " + hostileScript
+	mallory := ssotest.User{Subject: "u-mallory", Name: malloryName, Email: "mallory@example.test"}
 	idp.AddUser(mallory)
 	idp.AddUser(ssotest.User{Subject: "u-avery", Name: "Avery Approver", Email: "avery@example.test", Groups: []string{"approvers"}})
 	idp.AddUser(ssotest.User{Subject: "u-casey", Name: "Casey Auditor", Email: "casey@example.test", Groups: []string{"auditors"}})
@@ -499,10 +503,55 @@ func TestHostileContentIsShownAsText(t *testing.T) {
 	wantEscaped(t, "the failed request's upstream error", drew.get(requestPathOf(failedID)), "Upstream says "+hostileScript)
 	wantEscaped(t, "My requests", m.get("/requests"), "Hostile Failed Role")
 	wantEscaped(t, "the admin page", drew.get("/admin"), "Hostile Failed Role")
+
+	// The audit trail: its page, searches echoing hostile filters, and the
+	// exports, which are downloads (never rendered) and defuse formulas.
+	wantEscaped(t, "the Audit page", casey.get("/audit"), malloryName, rejectComment)
+	wantEscaped(t, "an Audit search for the hostile person", casey.get("/audit?actor="+url.QueryEscape("mallory@example.test")), malloryName)
+	wantEscaped(t, "an Audit search with hostile filters", casey.get("/audit?actor="+url.QueryEscape(hostileImg)+"&action="+url.QueryEscape(hostileScript)+"&q="+url.QueryEscape(hostileScript)), hostileImg)
 	for _, r := range h.Server.Routes() {
-		if r.Method == http.MethodGet && r.Access == web.Auditor && !strings.ContainsAny(r.Path, ":*") {
-			wantEscaped(t, "GET "+r.Path+" as the auditor", casey.get(r.Path))
+		if r.Method != http.MethodGet || r.Access != web.Auditor || strings.ContainsAny(r.Path, ":*") {
+			continue
 		}
+		p := casey.get(r.Path)
+		if ct := p.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
+			wantEscaped(t, "GET "+r.Path+" as the auditor", p)
+			continue
+		}
+		if p.StatusCode != http.StatusOK || !strings.HasPrefix(p.Header.Get("Content-Disposition"), "attachment") || p.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("export %s = %d, Content-Disposition %q, nosniff %q; want 200, an attachment, nosniff",
+				r.Path, p.StatusCode, p.Header.Get("Content-Disposition"), p.Header.Get("X-Content-Type-Options"))
+		}
+		if !strings.Contains(p.Body, "mallory@example.test") || !strings.Contains(p.Body, "Upstream says") {
+			t.Errorf("export %s lacks the hostile events", r.Path)
+		}
+		if strings.HasSuffix(r.Path, ".csv") {
+			wantFormulasDefused(t, r.Path, p.Body)
+		}
+	}
+}
+
+// wantFormulasDefused checks that no cell of a CSV export would run as a
+// spreadsheet formula, and that the hostile ones were there to defuse.
+func wantFormulasDefused(t *testing.T, path, body string) {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("export %s is not CSV: %v", path, err)
+	}
+	defused := 0
+	for i, row := range rows {
+		for j, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("export %s row %d column %d starts a formula: %q", path, i, j, cell)
+			}
+			if strings.HasPrefix(cell, "'") && cell != "'" && strings.ContainsRune("=+-@\t\r", rune(cell[1])) {
+				defused++
+			}
+		}
+	}
+	if defused == 0 {
+		t.Errorf("export %s defused no formula; the hostile name and comments were meant to need it", path)
 	}
 }
 
