@@ -122,15 +122,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("ROLEGATE_ADDR: listen on %s: %w", cfg.Addr, err)
 	}
-	httpServer := &http.Server{
-		Handler:           server,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      5 * time.Minute, // a large audit export streams for a while
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	httpServer := newHTTPServer(server, logger)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -165,6 +157,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	<-done
 	logger.Info("rolegate stopped")
 	return nil
+}
+
+// newHTTPServer bounds every phase of a connection, so that slow or idle
+// clients cannot hold the portal's connections: headers, the whole request,
+// the answer and the idle time between requests.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute, // a large audit export streams for a while
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // runBackground runs the provisioning worker and the housekeeping loops.
