@@ -604,3 +604,30 @@ func waitForStatus(t *testing.T, h *harness, id int64, want rolegate.Status) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Sign-in returns only to a path of the portal: no redirect leaves it,
+// however the address is disguised.
+func TestSignInNeverRedirectsAway(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{RateLimits: generousLimits()})
+	for _, target := range []string{
+		"//evil.example/", "https://evil.example/", "/\\evil.example", "\\\\evil.example", "/\t/evil.example",
+		"/%2F%2Fevil.example", "javascript:alert(1)", "http:evil.example", "/requests\r\nLocation: https://evil.example",
+	} {
+		b := h.newBrowser()
+		p := b.get("/auth/login?return_to=" + url.QueryEscape(target))
+		if loc := p.Header.Get("Location"); !localRedirect(loc) {
+			t.Errorf("GET /auth/login?return_to=%q redirects to %q; want a path of the portal", target, loc)
+		}
+		p = b.post("/auth/dev", url.Values{"persona": {"requester"}, "return_to": {target}})
+		if loc := p.Header.Get("Location"); p.StatusCode != http.StatusSeeOther || !localRedirect(loc) || strings.Contains(loc, "evil") {
+			t.Errorf("dev sign-in with return_to %q = %d to %q; want 303 to a path of the portal", target, p.StatusCode, loc)
+		}
+	}
+}
+
+func localRedirect(loc string) bool {
+	u, err := url.Parse(loc)
+	return err == nil && strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, "/\\") &&
+		u.Host == "" && u.Scheme == ""
+}
