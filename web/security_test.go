@@ -398,6 +398,12 @@ func TestHSTSOverHTTPS(t *testing.T) {
 	if _, err := fmt.Sscanf(hsts, "max-age=%d", &age); err != nil || age < 180*24*3600 {
 		t.Errorf("Strict-Transport-Security = %q; want a max-age of at least half a year when served over https", hsts)
 	}
+	// Over https the session cookie is Secure and host-only (__Host-).
+	p = h.newBrowser().post("/auth/dev", url.Values{"persona": {"requester"}})
+	c, ok := setCookies(t, p)["__Host-rolegate_session"]
+	if !ok || !c.Secure || !c.HttpOnly || c.Domain != "" || c.Path != "/" {
+		t.Errorf("over https the session cookie is %+v; want __Host-rolegate_session, Secure, HttpOnly, no Domain, Path /", c)
+	}
 }
 
 // Hostile text typed by one person is shown to everyone else as text:
