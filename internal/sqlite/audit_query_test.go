@@ -464,3 +464,39 @@ func TestTrailTimeNeverGoesBackwards(t *testing.T) {
 		t.Errorf("event times = %v; want %v", got, want)
 	}
 }
+
+// TestChooseWalk: the planner walks the index that reaches a page after
+// the fewest rows. The figures are a trail of a million events.
+func TestChooseWalk(t *testing.T) {
+	const all = 1_000_000
+	cases := []struct {
+		name      string
+		cands     []candidate
+		inRange   float64
+		page      int
+		prefix    bool
+		wantWalk  auditWalk
+		wantProbe bool
+	}{
+		{"no filter", nil, all, 51, false, walkSeq, false},
+		{"a request", []candidate{{walk: walkRequest, inRange: 6}, {walk: walkAction, inRange: 160_000}}, all, 51, false, walkRequest, false},
+		{"a rare action", []candidate{{walk: walkAction, inRange: 300}}, all, 51, false, walkAction, false},
+		{"a common action: its index is in seq order too", []candidate{{walk: walkAction, inRange: 500_000}}, all, 51, false, walkAction, false},
+		{"a family of rare actions: read them all and sort", []candidate{{walk: walkAction, inRange: 600, multi: true}}, all, 51, false, walkAction, false},
+		{"a family of common actions: the table", []candidate{{walk: walkAction, inRange: 490_000, multi: true}}, all, 51, false, walkSeq, false},
+		{"one person among common actions", []candidate{{walk: walkAction, inRange: 160_000}, {walk: walkActor, inRange: 150}}, all, 51, false, walkActor, false},
+		{"a rare word", []candidate{{walk: walkText, inRange: 20}}, all, 51, false, walkText, false},
+		{"a common word and one approver", []candidate{{walk: walkText, inRange: 137_000}, {walk: walkActor, inRange: 9_500}}, all, 51, false, walkText, false},
+		{"a common word and one person: check their rows one by one", []candidate{{walk: walkText, inRange: 137_000}, {walk: walkActor, inRange: 150}}, all, 51, false, walkActor, true},
+		{"a word in a short range: gather it first", []candidate{{walk: walkText, inRange: 40}, {walk: walkRequest, inRange: 6}}, 300, 51, false, walkRequest, false},
+		{"a prefix always walks the full-text index", []candidate{{walk: walkText, inRange: all}, {walk: walkRequest, inRange: 6}}, all, 51, true, walkText, false},
+		{"an export never sorts a family", []candidate{{walk: walkAction, inRange: 600, multi: true}}, all, 0, false, walkSeq, false},
+		{"an export of one action walks its index", []candidate{{walk: walkAction, inRange: 160_000}}, all, 0, false, walkAction, false},
+	}
+	for _, c := range cases {
+		walk, probe := chooseWalk(c.cands, c.inRange, c.page, c.prefix)
+		if walk != c.wantWalk || probe != c.wantProbe {
+			t.Errorf("chooseWalk(%s) = walk %d, probe %v; want walk %d, probe %v", c.name, walk, probe, c.wantWalk, c.wantProbe)
+		}
+	}
+}
