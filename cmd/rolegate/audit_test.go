@@ -176,7 +176,7 @@ func TestAuditCheckpoints(t *testing.T) {
 	appendEvents(t, db, 4)
 	db.Close()
 
-	out, code = runAudit(t, "verify", "-db", path, "-checkpoint", cpFile, "-verifier", verifier)
+	out, code = runAudit(t, "verify", "-db", path, "--checkpoint", cpFile, "--verifier", verifier) // as documented
 	for _, want := range []string{"audit trail verified: 25 events", "checkpoint of rolegate.test/audit at 20 events: contained, unchanged",
 		"1 checkpoints recorded in the trail and signed by rolegate.test/audit match"} {
 		if code != 0 || !strings.Contains(out, want) {
