@@ -46,6 +46,7 @@ type options struct {
 	approvals   int
 	auditSearch string
 	auditExport string
+	trail       string
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "", "the rolegate binary to measure (scripts/loadtest.sh builds it)")
 	flag.StringVar(&o.dir, "dir", "", "working folder for the database and the portal's log (default: a new temp folder)")
 	flag.IntVar(&o.events, "events", 1_000_000, "audit events to seed before the portal starts")
+	flag.StringVar(&o.trail, "trail", "", "keep the seeded database in this file and copy it on later runs instead of seeding again")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each load phase (at most 60s)")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent connections for the closed-loop phases")
 	flag.IntVar(&o.submitRate, "submit-rate", 500, "submissions per second for the fixed-rate phase")
@@ -92,8 +94,20 @@ func run(ctx context.Context, o options) error {
 
 	section("Seeding")
 	t0 := time.Now()
-	if err := seedTrail(ctx, db, o.events); err != nil {
-		return fmt.Errorf("seed: %w", err)
+	if o.trail != "" && fileExists(o.trail) {
+		if err := copyFile(o.trail, db); err != nil {
+			return fmt.Errorf("copy the seeded trail: %w", err)
+		}
+		fmt.Printf("  copied the seeded database %s\n", o.trail)
+	} else {
+		if err := seedTrail(ctx, db, o.events); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		if o.trail != "" {
+			if err := copyFile(db, o.trail); err != nil {
+				return fmt.Errorf("keep the seeded trail: %w", err)
+			}
+		}
 	}
 	fi, _ := os.Stat(db)
 	fmt.Printf("  %d audit events in %s (database %s)\n", o.events, time.Since(t0).Round(time.Millisecond), mib(fi.Size()))
@@ -137,6 +151,7 @@ func run(ctx context.Context, o options) error {
 	time.Sleep(2 * time.Second)
 	rss, _ := p.memory()
 	fmt.Printf("  resident after start, idle 2s: %s   target < 40 MiB\n", mib(rss))
+	printGoMemory(p.URL)
 
 	section("Sessions and data")
 	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -202,6 +217,7 @@ func run(ctx context.Context, o options) error {
 	time.Sleep(5 * time.Second)
 	rss, peak := p.memory()
 	fmt.Printf("  resident idle 5s after the load: %s; peak during the run: %s\n", mib(rss), mib(peak))
+	printGoMemory(p.URL)
 
 	section("Shut-down")
 	took, err := p.stop()
@@ -500,4 +516,51 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// printGoMemory splits the resident memory between Go's runtime (heap
+// and the rest it holds from the OS) and everything else, which in
+// rolegate is mostly SQLite's page caches (modernc's allocator).
+func printGoMemory(base string) {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	values := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && !strings.HasPrefix(line, "#") {
+			var v float64
+			if _, err := fmt.Sscanf(f[1], "%g", &v); err == nil {
+				values[f[0]] = v
+			}
+		}
+	}
+	rss, sys, heap := values["process_resident_memory_bytes"], values["go_memstats_sys_bytes"], values["go_memstats_heap_inuse_bytes"]
+	fmt.Printf("  of which Go holds %s (heap in use %s); outside Go (SQLite's caches): about %s\n",
+		mib(int64(sys)), mib(int64(heap)), mib(int64(max(rss-sys, 0))))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
