@@ -266,6 +266,10 @@ func wantPageHeaders(t *testing.T, what string, p page, signedIn bool) {
 	if hsts := p.Header.Get("Strict-Transport-Security"); hsts != "" {
 		t.Errorf("%s: Strict-Transport-Security %q over plain http", what, hsts)
 	}
+	// No other site may read an answer.
+	if acao := p.Header.Get("Access-Control-Allow-Origin"); acao != "" {
+		t.Errorf("%s: Access-Control-Allow-Origin = %q; want none", what, acao)
+	}
 }
 
 var (
@@ -331,11 +335,19 @@ func TestSecurityHeadersAndStrictPages(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{RateLimits: generousLimits()})
 	anon := h.newBrowser()
-	for _, path := range []string{"/auth/dev", "/healthz", "/no/such/page", "/auth/login"} {
-		p := anon.get(path)
+	for _, path := range []string{"/auth/dev", "/healthz", "/no/such/page", "/auth/login", "/static/"} {
+		p := anon.getFrom(path, http.Header{"Origin": {"https://evil.example"}})
 		wantPageHeaders(t, "GET "+path+" signed out", p, false)
 		if strings.Contains(p.Header.Get("Content-Type"), "text/html") {
 			wantStrictHTML(t, "GET "+path+" signed out", p.Body, "")
+		}
+	}
+	// The portal itself (no mux in front) serves nothing outside its assets.
+	for _, path := range []string{"/static/../go.mod", "/static/..%2fgo.mod", "/static/%2e%2e/go.mod"} {
+		rec := httptest.NewRecorder()
+		h.Server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://portal"+path, nil))
+		if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "module ") {
+			t.Errorf("GET %s = %d; want 404", path, rec.Code)
 		}
 	}
 	asset := anon.get(h.Server.Assets.URL("htmx-2.0.8.min.js"))
