@@ -184,24 +184,24 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("  the request page measured: /requests/%d (provisioned, with its timeline)\n", pageID)
 
 	section(fmt.Sprintf("Request page: GET /requests/%d, %d connections, %s", pageID, o.conns, o.duration))
-	cpu0 := p.cpu()
+	meter := p.meter()
 	page := attack(vegeta.NewStaticTargeter(vegeta.Target{
 		Method: http.MethodGet, URL: fmt.Sprintf("%s/requests/%d", p.URL, pageID),
 		Header: http.Header{"Cookie": {requesters[0].Cookie}},
 	}), vegeta.ConstantPacer{}, o.conns, o.conns, o.duration, "page")
-	report(page, p.cpu()-cpu0, "target ≥ 3,000/s, p99 < 25ms")
+	report(page, meter.stop(), "target ≥ 3,000/s, p99 < 25ms")
 
 	pools := requesters[1:]
 	fixed, open := pools[:fixedPool], pools[fixedPool:fixedPool+openPool]
 	var names atomic.Int64
 	section(fmt.Sprintf("Submitting a request: POST /requests at a fixed %d/s, %s", o.submitRate, o.duration))
-	cpu0 = p.cpu()
+	meter = p.meter()
 	sub := attack(submitTargeter(p.URL, fixed, &names), vegeta.ConstantPacer{Freq: o.submitRate, Per: time.Second}, o.conns, 512, o.duration, "submit-fixed")
-	report(sub, p.cpu()-cpu0, "target ≥ 500/s, p99 < 50ms")
+	report(sub, meter.stop(), "target ≥ 500/s, p99 < 50ms")
 	section(fmt.Sprintf("Submitting a request: POST /requests as fast as %d connections go, %s", o.conns, o.duration))
-	cpu0 = p.cpu()
+	meter = p.meter()
 	subMax := attack(submitTargeter(p.URL, open, &names), vegeta.ConstantPacer{}, o.conns, o.conns, o.duration, "submit-max")
-	report(subMax, p.cpu()-cpu0, "the ceiling")
+	report(subMax, meter.stop(), "the ceiling")
 
 	section(fmt.Sprintf("Approval to upstream create call: %d approvals, one at a time", o.approvals))
 	if err := timeApprovals(client, p.URL, requesters[len(requesters)-o.approvals/50-1:], approvers, up, o.approvals); err != nil {
@@ -264,7 +264,7 @@ func submitTargeter(base string, pool []*session, names *atomic.Int64) vegeta.Ta
 	}
 }
 
-func report(m *vegeta.Metrics, serverCPU time.Duration, target string) {
+func report(m *vegeta.Metrics, use cpuUse, target string) {
 	codes := make([]string, 0, len(m.StatusCodes))
 	for c, n := range m.StatusCodes {
 		codes = append(codes, fmt.Sprintf("%s×%d", c, n))
@@ -276,9 +276,11 @@ func report(m *vegeta.Metrics, serverCPU time.Duration, target string) {
 		ms(m.Latencies.P50), ms(m.Latencies.P90), ms(m.Latencies.P95), ms(m.Latencies.P99), ms(m.Latencies.Max))
 	perReq := time.Duration(0)
 	if m.Requests > 0 {
-		perReq = serverCPU / time.Duration(m.Requests)
+		perReq = use.server / time.Duration(m.Requests)
 	}
-	fmt.Printf("  status %s; rolegate used %s of CPU (%s per request)\n", strings.Join(codes, " "), serverCPU.Round(10*time.Millisecond), perReq.Round(time.Microsecond))
+	fmt.Printf("  status %s\n", strings.Join(codes, " "))
+	fmt.Printf("  CPU: rolegate %s (%s per request), load generator %s, other processes %s\n",
+		secs(use.server), perReq.Round(time.Microsecond), secs(use.generator), secs(use.others))
 	for i, e := range m.Errors {
 		if i == 3 {
 			break
@@ -507,6 +509,8 @@ func loadAverage() string {
 }
 
 func section(title string) { fmt.Printf("\n%s\n", title) }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 

@@ -255,3 +255,58 @@ func signInMany(base, persona string, n, first int) ([]*session, int, error) {
 	}
 	return out, ip + 1, nil
 }
+
+// cpuUse is the CPU time spent during a phase by rolegate, by this load
+// generator and by everything else on the machine: the machine is shared,
+// and a busy neighbour shows here rather than as a mystery in the figures.
+type cpuUse struct{ server, generator, others time.Duration }
+
+type cpuMeter struct {
+	p                         *portal
+	server, self, machineBusy time.Duration
+}
+
+func (p *portal) meter() cpuMeter {
+	return cpuMeter{p: p, server: p.cpu(), self: selfCPU(), machineBusy: machineBusy()}
+}
+
+func (m cpuMeter) stop() cpuUse {
+	u := cpuUse{server: m.p.cpu() - m.server, generator: selfCPU() - m.self}
+	u.others = max(machineBusy()-m.machineBusy-u.server-u.generator, 0)
+	return u
+}
+
+// selfCPU is the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineBusy is the CPU time all CPUs have spent not idle (/proc/stat).
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 8 { // guest time is already counted in user
+			break
+		}
+		busy += n
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(busy) * time.Second / ticksPerSecond
+}
