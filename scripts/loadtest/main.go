@@ -218,6 +218,11 @@ func run(ctx context.Context, o options) error {
 	rss, peak := p.memory()
 	fmt.Printf("  resident idle 5s after the load: %s; peak during the run: %s\n", mib(rss), mib(peak))
 	printGoMemory(p.URL)
+	// Go gives freed heap back to the OS gradually (its background scavenger).
+	time.Sleep(55 * time.Second)
+	rss, _ = p.memory()
+	fmt.Printf("  resident idle 60s after the load: %s   target < 40 MiB\n", mib(rss))
+	printGoMemory(p.URL)
 
 	section("Shut-down")
 	took, err := p.stop()
