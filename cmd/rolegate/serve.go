@@ -40,7 +40,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	db, err := sqlite.Open(ctx, cfg.DBPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("ROLEGATE_DB: %w", err)
 	}
 	defer db.Close()
 	unlock, err := lockDatabase(cfg.DBPath)
