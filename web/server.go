@@ -33,7 +33,7 @@ type Deps struct {
 	Assets  *static.Assets
 	Logger  *slog.Logger
 	Metrics Metrics // may be nil
-	// AuditExports is told of each export (metrics); may be nil.
+	// Now is the clock; nil means time.Now (tests move it).
 	Now func() time.Time
 	// RateLimits are the sign-in and form throttles; nil means
 	// DefaultRateLimits().

@@ -38,16 +38,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger := newLogger(cfg, stderr)
 
-	db, err := sqlite.Open(ctx, cfg.DBPath)
-	if err != nil {
-		return fmt.Errorf("ROLEGATE_DB: %w", err)
-	}
-	defer db.Close()
+	// Lock first: a second rolegate (say, a newer binary in a rolling update)
+	// must not migrate the database under the one serving it.
 	unlock, err := lockDatabase(cfg.DBPath)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	db, err := sqlite.Open(ctx, cfg.DBPath)
+	if err != nil {
+		return fmt.Errorf("ROLEGATE_DB: %w", err)
+	}
+	defer db.Close()
 	if err := checkCheckpointKey(cfg); err != nil {
 		return err
 	}
@@ -242,7 +244,7 @@ func startLoopback(h http.Handler) (string, func(), error) {
 func lockDatabase(dbPath string) (func(), error) {
 	path := dbPath + ".lock"
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ROLEGATE_DB: create the database folder: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {

@@ -51,9 +51,8 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 	if err := tx.enqueueNotifications(ctx, e); err != nil {
 		return err
 	}
-	if tx.db.onEvent != nil {
-		tx.db.onEvent(e.Action)
-	}
+	// Counted once the transaction commits: a rolled-back event never happened.
+	tx.appended = append(tx.appended, e.Action)
 	return nil
 }
 
@@ -85,7 +84,7 @@ func scanEvent(row scanner) (rolegate.Event, error) {
 
 // RequestEvents returns a request's events, oldest first: its timeline.
 func (db *DB) RequestEvents(ctx context.Context, requestID int64) ([]rolegate.Event, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+	rows, err := db.reads.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
 		WHERE request_id = ? ORDER BY seq`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: request events: %w", err)

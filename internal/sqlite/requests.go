@@ -143,7 +143,7 @@ func roleNameTaken(ctx context.Context, q querier, name string) (string, error) 
 
 // Get returns request id with its approvals.
 func (s *Requests) Get(ctx context.Context, id int64) (*rolegate.Request, error) {
-	return getRequest(ctx, s.db.read, id)
+	return getRequest(ctx, s.db.reads, id)
 }
 
 const requestColumns = `id, role_name, permissions, description, justification, payload, payload_hash,

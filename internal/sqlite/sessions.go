@@ -109,7 +109,7 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits SessionLim
 	var authTime, created, lastSeen, expires int64
 	// Issuer and subject are read from their own columns: a subject may
 	// itself contain "|" (Auth0's "auth0|123"), so the key is not split.
-	err := db.read.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, created_at,
+	err := db.reads.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, created_at,
 		last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
 		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &created, &lastSeen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
