@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ type rig struct {
 	logs     *lockedBuffer
 	cfg      provisioning.Config
 	worker   *provisioning.Worker
+	queue    *countingQueue
 	// stop ends the running worker and waits for it.
 	stop func()
 }
@@ -86,8 +88,9 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	if r.keys == nil {
 		r.keys = adminapi.StaticKey(rigKey)
 	}
+	r.queue = &countingQueue{DB: db}
 	r.cfg = provisioning.Config{
-		Queue:       db,
+		Queue:       r.queue,
 		Upstream:    adminapi.New(r.simURL, r.keys, srv.Client()),
 		Logger:      slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MaxAttempts: opts.MaxAttempts,
@@ -110,6 +113,19 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { r.stop() })
 	return r
+}
+
+// countingQueue is the real queue, counting the worker's finished claims so
+// that a test can wait for the worker to have looked, instead of sleeping.
+type countingQueue struct {
+	*sqlite.DB
+	claims atomic.Int64
+}
+
+func (q *countingQueue) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*sqlite.Job, error) {
+	job, err := q.DB.ClaimJob(ctx, owner, lease)
+	q.claims.Add(1)
+	return job, err
 }
 
 // start runs the worker until the test ends or stop is called.

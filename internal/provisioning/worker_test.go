@@ -53,7 +53,7 @@ func TestAnApprovalWakesTheWorkerWithoutWaitingForThePoll(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	r.start()
 	// Let the worker finish its start-up scan and fall asleep (Poll is a minute).
-	time.Sleep(50 * time.Millisecond)
+	r.waitFor("the start-up scan", func() bool { return r.queue.claims.Load() >= 1 })
 
 	approvedAt := time.Now()
 	r.approved("Group Reader")
@@ -369,7 +369,8 @@ func TestAJobOfADeadWorkerIsReclaimedWhenItsLeaseEnds(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, rigOptions{NoWake: true})
 	r.start()
-	time.Sleep(50 * time.Millisecond) // the worker's start-up scan finds nothing
+	// The worker's start-up scan finds nothing; then it sleeps for the poll.
+	r.waitFor("the start-up scan", func() bool { return r.queue.claims.Load() >= 1 })
 	req := r.approved("Group Reader")
 	// A worker claims the job and dies without a word.
 	dead, err := r.db.ClaimJob(r.ctx, "dead-worker", 400*time.Millisecond)
