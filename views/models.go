@@ -147,13 +147,12 @@ func Timeline(events []rolegate.Event) []TimelineItem {
 			item.What = "Asked to retry provisioning"
 		case rolegate.ActionProvisioningAbandoned:
 			item.What = "Abandoned provisioning; it will not be retried"
-		// The notifier's events (internal/sqlite/notifications.go).
-		case "request.reminder":
+		case rolegate.ActionRequestReminder:
 			item.What = "Reminded the approvers"
 			item.Detail = "Pending for " + str("pending_for")
-		case "notification.sent":
+		case rolegate.ActionNotificationSent:
 			item.What = "Notified " + str("recipient") + " by " + str("channel")
-		case "notification.failed":
+		case rolegate.ActionNotificationFailed:
 			item.What = "Could not notify " + str("recipient") + " by " + str("channel")
 			item.Detail = str("error")
 		default:

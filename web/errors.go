@@ -79,6 +79,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 
 func httpMessage(status int) string {
 	switch status {
+	case http.StatusBadRequest:
+		return "rolegate could not read what your browser sent. Reload the page and try again."
 	case http.StatusNotFound:
 		return "There is nothing at this address."
 	case http.StatusMethodNotAllowed:

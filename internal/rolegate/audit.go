@@ -17,6 +17,9 @@ const (
 	ActionRequestRejected  = "request.rejected"
 	ActionRequestCancelled = "request.cancelled"
 	ActionRequestExpired   = "request.expired"
+	// ActionRequestReminder: the approvers were reminded of a request still
+	// pending after ROLEGATE_REMINDER_AFTER.
+	ActionRequestReminder = "request.reminder"
 
 	ActionProvisioningQueued    = "provisioning.queued"
 	ActionProvisioningAttempt   = "provisioning.attempt"
@@ -27,6 +30,9 @@ const (
 	ActionProvisioningMismatch  = "provisioning.verify_mismatch"
 	ActionProvisioningRetried   = "provisioning.retried"   // an admin asked again
 	ActionProvisioningAbandoned = "provisioning.abandoned" // an admin gave up
+
+	ActionNotificationSent   = "notification.sent"
+	ActionNotificationFailed = "notification.failed"
 
 	ActionCatalogRefreshed = "catalog.refreshed"
 	ActionAuditExported    = "audit.exported"

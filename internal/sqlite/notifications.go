@@ -18,15 +18,6 @@ import (
 // one never does. The notify worker sends them later; a mail server or
 // webhook that is down therefore never delays or fails the change itself.
 
-// Audit actions of notifications.
-const (
-	ActionNotificationSent   = "notification.sent"
-	ActionNotificationFailed = "notification.failed"
-	// ActionRequestReminder: the approvers were reminded of a request still
-	// pending after ROLEGATE_REMINDER_AFTER.
-	ActionRequestReminder = "request.reminder"
-)
-
 // NotifyChannel is how a notification travels.
 type NotifyChannel string
 
@@ -102,7 +93,7 @@ var noticeRules = map[string]noticeRule{
 	rolegate.ActionProvisioningFailed:    {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
 	rolegate.ActionProvisioningMismatch:  {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
 	rolegate.ActionProvisioningAbandoned: {kind: NoticeAbandoned, email: []Audience{AudienceRequester}, webhook: true},
-	ActionRequestReminder:                {kind: NoticeReminder, email: []Audience{AudienceApprover}, webhook: true},
+	rolegate.ActionRequestReminder:       {kind: NoticeReminder, email: []Audience{AudienceApprover}, webhook: true},
 }
 
 // NotificationTargets is where notifications go: set once at start with
@@ -473,7 +464,7 @@ var ErrNotificationLeaseLost = errors.New("sqlite: the notification's lease was 
 func (db *DB) NotificationSent(ctx context.Context, n *Notification) error {
 	return db.finishNotification(ctx, n, `state = 'sent', sent_at = ?, last_error = ''`, func(tx *Tx) []any {
 		return []any{ms(tx.now)}
-	}, rolegate.OutcomeSuccess, ActionNotificationSent, "")
+	}, rolegate.OutcomeSuccess, rolegate.ActionNotificationSent, "")
 }
 
 // NotificationFailed records that n will not be delivered: reason (free of
@@ -481,7 +472,7 @@ func (db *DB) NotificationSent(ctx context.Context, n *Notification) error {
 func (db *DB) NotificationFailed(ctx context.Context, n *Notification, reason string) error {
 	return db.finishNotification(ctx, n, `state = 'failed', last_error = ?`, func(*Tx) []any {
 		return []any{reason}
-	}, rolegate.OutcomeFailure, ActionNotificationFailed, reason)
+	}, rolegate.OutcomeFailure, rolegate.ActionNotificationFailed, reason)
 }
 
 // RetryNotificationLater puts n back in the queue to be tried after delay.
@@ -633,7 +624,7 @@ func (db *DB) RemindPending(ctx context.Context, after time.Duration) (int, erro
 			if err != nil {
 				return err
 			}
-			return tx.appendRequestEvent(ctx, rolegate.System("reminder"), req, ActionRequestReminder, rolegate.OutcomeSuccess, map[string]any{
+			return tx.appendRequestEvent(ctx, rolegate.System("reminder"), req, rolegate.ActionRequestReminder, rolegate.OutcomeSuccess, map[string]any{
 				"pending_for": tx.now.Sub(req.CreatedAt).Round(time.Minute).String(),
 				"reminder":    count.Int64 + 1,
 			})

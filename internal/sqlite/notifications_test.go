@@ -476,7 +476,7 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 		return n
 	}
 	reminders := func() []string {
-		got, _ := f.queued(req.ID, sqlite.ActionRequestReminder)
+		got, _ := f.queued(req.ID, rolegate.ActionRequestReminder)
 		return got
 	}
 
@@ -512,7 +512,7 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 	events, _ := f.db.RequestEvents(f.ctx, req.ID)
 	var count int
 	for _, e := range events {
-		if e.Action == sqlite.ActionRequestReminder {
+		if e.Action == rolegate.ActionRequestReminder {
 			count++
 		}
 	}
@@ -538,7 +538,7 @@ func TestDeliveredRowsArePrunedButTheirOutcomeStays(t *testing.T) {
 	events, _ := f.db.RequestEvents(f.ctx, req.ID)
 	var sent int
 	for _, e := range events {
-		if e.Action == sqlite.ActionNotificationSent {
+		if e.Action == rolegate.ActionNotificationSent {
 			sent++
 		}
 	}
