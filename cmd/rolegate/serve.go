@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -103,9 +104,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	var ssoClient *sso.Client
 	if cfg.OIDCIssuer != "" {
+		// A portal served without TLS may talk to its provider without TLS
+		// too; it is said loudly. Served over https, the provider must be.
+		plainHTTP := cfg.BaseURL.Scheme == "http"
+		if plainHTTP && strings.HasPrefix(cfg.OIDCIssuer, "http://") {
+			logger.Warn("the portal and its identity provider are reached over plain http: use https outside a test network", "issuer", cfg.OIDCIssuer)
+		}
 		ssoClient, err = connectSSO(ctx, sso.Config{
 			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret.Reveal(),
 			RedirectURL: cfg.BaseURL.JoinPath("/auth/callback").String(), Scopes: cfg.OIDCScopes, GroupsClaim: cfg.GroupsClaim,
+			AllowHTTPIssuer: plainHTTP,
 		}, logger, ssoStartupWait, time.Second)
 		if err != nil {
 			return fmt.Errorf("ROLEGATE_OIDC_ISSUER: %w", err)

@@ -19,13 +19,18 @@ import (
 
 // Config describes the relying party as registered at the provider.
 type Config struct {
-	Issuer       string // exact issuer URL; https unless the host is loopback
+	Issuer       string // exact issuer URL; https unless the host is loopback or AllowHTTPIssuer
 	ClientID     string
 	ClientSecret string
 	RedirectURL  string   // the portal's /auth/callback, absolute
 	Scopes       []string // default "openid profile email"; "openid" is always added
 	GroupsClaim  string   // claim holding group names; default "groups"
 	HTTPClient   *http.Client
+	// AllowHTTPIssuer accepts a plain-http issuer on another machine. The
+	// portal sets it only when it is itself served over plain http: a
+	// deployment without TLS anywhere is the operator's choice, and is
+	// warned about at start.
+	AllowHTTPIssuer bool
 }
 
 // Identity is a verified person. (Issuer, Subject) identifies them; Email
@@ -175,7 +180,7 @@ func checkConfig(cfg Config) error {
 	switch {
 	case cfg.Issuer == "" || err != nil || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http"):
 		return newError(ReasonConfigInvalid, fmt.Sprintf("issuer %q is not an absolute http(s) URL", cfg.Issuer), nil)
-	case iss.Scheme == "http" && !isLoopback(iss.Hostname()):
+	case iss.Scheme == "http" && !isLoopback(iss.Hostname()) && !cfg.AllowHTTPIssuer:
 		// Discovery and keys over plain HTTP let anyone on the path mint
 		// identities; only a provider on this machine may skip TLS.
 		return newError(ReasonConfigInvalid, fmt.Sprintf("issuer %q must use https", cfg.Issuer), nil)

@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -102,6 +103,20 @@ func TestNewConfigInvalid(t *testing.T) {
 		mutate(&cfg)
 		_, err := New(t.Context(), cfg)
 		t.Run(name, func(t *testing.T) { wantError(t, err, ErrConfigInvalid, good.ClientSecret) })
+	}
+}
+
+// A plain-http issuer elsewhere is accepted only when the deployment says so.
+func TestPlainHTTPIssuerOnlyWhenAllowed(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Issuer: "http://sso.example.com", ClientID: "rolegate", ClientSecret: "very-secret-value",
+		RedirectURL: "http://rolegate.example.com/auth/callback"}
+	if err := checkConfig(cfg); !errors.Is(err, ErrConfigInvalid) {
+		t.Errorf("checkConfig(http issuer) = %v; want ErrConfigInvalid", err)
+	}
+	cfg.AllowHTTPIssuer = true
+	if err := checkConfig(cfg); err != nil {
+		t.Errorf("checkConfig(http issuer, allowed) = %v; want nil", err)
 	}
 }
 
