@@ -71,16 +71,6 @@ func auditFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, fs.String("db", "", "SQLite file (ROLEGATE_DB)")
 }
 
-func dbPathOf(flagValue string, getenv func(string) string) string {
-	switch {
-	case flagValue != "":
-		return flagValue
-	case getenv("ROLEGATE_DB") != "":
-		return getenv("ROLEGATE_DB")
-	}
-	return "./data/rolegate.db"
-}
-
 // auditVerify walks the whole trail: every event's hash over its content
 // and its predecessor's hash, seq without gaps, time never backwards. With
 // a checkpoint (and the verifier key to check its signature) it also

@@ -45,7 +45,7 @@ func appendEvents(t *testing.T, db *sqlite.DB, n int) {
 // count.
 func readChain(t *testing.T, path string) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", sqliteDSN(path, "ro"))
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,17 @@ func dbFlag(name string, args []string, getenv func(string) string, stderr io.Wr
 	if fs.NArg() > 0 {
 		return "", errUsage
 	}
+	return dbPathOf(*db, getenv), nil
+}
+
+// dbPathOf is the database a subcommand works on: its -db flag, else
+// ROLEGATE_DB, else the default.
+func dbPathOf(flagValue string, getenv func(string) string) string {
 	switch {
-	case *db != "":
-		return *db, nil
+	case flagValue != "":
+		return flagValue
 	case getenv("ROLEGATE_DB") != "":
-		return getenv("ROLEGATE_DB"), nil
+		return getenv("ROLEGATE_DB")
 	}
-	return "./data/rolegate.db", nil
+	return "./data/rolegate.db"
 }
