@@ -184,9 +184,14 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// runBackground runs the provisioning worker and the housekeeping loops.
+// runBackground runs the provisioning worker and the housekeeping loops
+// until ctx ends, and returns only once they have all stopped: the worker
+// records its last attempt's outcome after ctx ends, and the database must
+// still be open for it.
 func runBackground(ctx context.Context, cfg *config.Config, db *sqlite.DB, requests *sqlite.Requests, worker provisioner, logger *slog.Logger) {
-	go worker.Run(ctx)
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); worker.Run(ctx) }()
+	defer func() { <-workerDone }()
 	if cfg.CheckpointKeyFile != "" {
 		checkpointsDone := make(chan struct{})
 		go func() { defer close(checkpointsDone); runCheckpoints(ctx, cfg, db, logger) }()
