@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -249,7 +250,12 @@ func (s *Server) approveRequest(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := rolegate.CheckDecide(sess.Principal, req); err != nil {
+		// Whatever would refuse the approval on return refuses it now,
+		// before the detour, with the comment still on the page.
+		if err := rolegate.CheckApprove(sess.Principal, req, hash, strings.TrimSpace(comment)); err != nil {
+			if fields := rolegate.ErrorFields(err); fields != nil {
+				return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
+			}
 			return s.hideForbidden(c, err)
 		}
 		pending, _ := json.Marshal(pendingApproval{Kind: "approve", PersonKey: sess.Principal.Key(), RequestID: id, PayloadHash: hash, Comment: comment})

@@ -36,6 +36,23 @@ func CheckDecide(p Principal, r *Request) error {
 	return nil
 }
 
+// CheckApprove returns nil when p may approve r now with comment, having
+// reviewed the payload whose SHA-256 is seenHash; or the reason not (a
+// field error for the comment). The approval is bound to that payload, so
+// a hash that is not the one on file is refused.
+func CheckApprove(p Principal, r *Request, seenHash, comment string) error {
+	if err := CheckDecide(p, r); err != nil {
+		return err
+	}
+	if msg := ValidateComment(comment, false); msg != "" {
+		return Invalid(FieldErrors{"comment": msg})
+	}
+	if seenHash != r.PayloadHash {
+		return Errorf(ECONFLICT, "The payload you reviewed is not the one on file; reload the request and review it again.")
+	}
+	return nil
+}
+
 // CheckCancel returns nil when p may cancel r now.
 func CheckCancel(p Principal, r *Request) error {
 	switch {

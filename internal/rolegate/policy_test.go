@@ -1,6 +1,7 @@
 package rolegate_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,38 @@ func TestCheckDecide(t *testing.T) {
 	for _, tt := range tests {
 		if got := rolegate.ErrorCode(rolegate.CheckDecide(tt.who, tt.req)); got != tt.want {
 			t.Errorf("CheckDecide(%s) = %q; want %q", tt.desc, got, tt.want)
+		}
+	}
+}
+
+// CheckApprove is CheckDecide, then the comment, then the payload the
+// approver reviewed: the web layer asks it before a re-authentication
+// detour and storage asks it again in the transaction.
+func TestCheckApprove(t *testing.T) {
+	req := requestIn(rolegate.StatusPending)
+	req.PayloadHash = strings.Repeat("a", 64)
+	tests := []struct {
+		desc          string
+		who           rolegate.Principal
+		hash, comment string
+		want          string // error code, "" = allowed
+		field         bool   // a message beside the comment
+	}{
+		{"an approver, the hash on file, no comment", approver, req.PayloadHash, "", "", false},
+		{"an approver with a comment", approver, req.PayloadHash, "Checked.", "", false},
+		{"an approver, another hash", approver, strings.Repeat("b", 64), "", rolegate.ECONFLICT, false},
+		{"an approver, no hash", approver, "", "", rolegate.ECONFLICT, false},
+		{"an approver, a comment too long", approver, req.PayloadHash, strings.Repeat("x", rolegate.MaxCommentLen+1), rolegate.EINVALID, true},
+		{"an approver, a control character", approver, req.PayloadHash, "ok\x00", rolegate.EINVALID, true},
+		{"the owner holding every role", ownerAlsoAll, req.PayloadHash, "", rolegate.EFORBIDDEN, false},
+	}
+	for _, tt := range tests {
+		err := rolegate.CheckApprove(tt.who, req, tt.hash, tt.comment)
+		if got := rolegate.ErrorCode(err); got != tt.want {
+			t.Errorf("CheckApprove(%s) = %q; want %q", tt.desc, got, tt.want)
+		}
+		if got := rolegate.ErrorFields(err)["comment"] != ""; got != tt.field {
+			t.Errorf("CheckApprove(%s) has a comment message: %v; want %v", tt.desc, got, tt.field)
 		}
 	}
 }

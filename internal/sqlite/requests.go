@@ -266,11 +266,8 @@ func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, 
 	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckDecide(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		if msg := rolegate.ValidateComment(comment, false); msg != "" {
-			return rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
-		}
-		if seenHash != req.PayloadHash {
-			return rolegate.Errorf(rolegate.ECONFLICT, "The payload you reviewed is not the one on file; reload the request and review it again.")
+		if err := rolegate.CheckApprove(actor.Principal, req, seenHash, comment); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO approvals (request_id, approver_key, approver_email, approver_name, payload_hash, comment, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, actor.Key(), actor.Email, actor.DisplayName(), req.PayloadHash, comment, ms(tx.now)); err != nil {
