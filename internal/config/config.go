@@ -5,10 +5,12 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -74,16 +76,28 @@ type Config struct {
 	LogLevelDebug bool
 }
 
-// Secret is a string that does not print itself.
+// Secret is a string that does not print itself: not through fmt (%#v
+// included), slog (whose JSON handler marshals values rather than asking
+// String) nor encoding/json, alone or inside the Config.
 type Secret string
 
-// String hides the value from fmt and slog.
+// String hides the value from fmt and slog's text handler.
 func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
 	return "[redacted]"
 }
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue hides the value from every slog handler.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON hides the value from encoding/json, which slog's JSON
+// handler uses for a Config logged whole.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // Reveal returns the secret's value, for the one place that needs it.
 func (s Secret) Reveal() string { return string(s) }
