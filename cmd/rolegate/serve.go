@@ -297,6 +297,12 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	// Never migrate a database under the rolegate serving it (see serve).
+	unlock, err := lockDatabase(dbPath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return err
