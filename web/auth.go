@@ -63,7 +63,7 @@ func (s *Server) login(c echo.Context) error {
 		if !s.Config.Dev {
 			return rolegate.Errorf(rolegate.EUNAVAILABLE, "Sign-in is not configured on this portal.")
 		}
-		return c.Redirect(http.StatusSeeOther, "/auth/dev?return_to="+urlQueryEscape(returnTo))
+		return c.Redirect(http.StatusSeeOther, "/auth/dev?return_to="+url.QueryEscape(returnTo))
 	}
 	return s.startSignIn(c, returnTo, 0, "")
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -17,8 +16,6 @@ import (
 const perPage = 25
 
 func requestPath(id int64) string { return fmt.Sprintf("/requests/%d", id) }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // requestID parses the :id path parameter.
 func requestID(c echo.Context) (int64, error) {
@@ -214,10 +211,22 @@ func (s *Server) cancelRequest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Requests.Cancel(ctx(c), s.actor(c), id); err != nil {
-		return s.hideForbidden(c, err)
+	_, err = s.Requests.Cancel(ctx(c), s.actor(c), id)
+	return s.answerChange(c, id, err, "", "cancelled")
+}
+
+// answerChange answers a post that changed request id (err nil) or did
+// not: a redirect to the request with the flash done; a refused field
+// (the comment) shows the request again with its message and what was
+// typed; any other refusal goes through hideForbidden.
+func (s *Server) answerChange(c echo.Context, id int64, err error, comment, done string) error {
+	if err == nil {
+		return redirectAfterPost(c, requestPath(id)+"?done="+done)
 	}
-	return redirectAfterPost(c, requestPath(id)+"?done=cancelled")
+	if fields := rolegate.ErrorFields(err); fields != nil {
+		return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
+	}
+	return s.hideForbidden(c, err)
 }
 
 // hideForbidden turns "forbidden" on a request the person cannot see into
@@ -253,21 +262,13 @@ func (s *Server) approveRequest(c echo.Context) error {
 		// Whatever would refuse the approval on return refuses it now,
 		// before the detour, with the comment still on the page.
 		if err := rolegate.CheckApprove(sess.Principal, req, hash, strings.TrimSpace(comment)); err != nil {
-			if fields := rolegate.ErrorFields(err); fields != nil {
-				return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
-			}
-			return s.hideForbidden(c, err)
+			return s.answerChange(c, id, err, comment, "")
 		}
 		pending, _ := json.Marshal(pendingApproval{Kind: "approve", PersonKey: sess.Principal.Key(), RequestID: id, PayloadHash: hash, Comment: comment})
 		return s.startSignIn(c, requestPath(id), s.Config.ApproveMaxAuthAge, string(pending))
 	}
-	if _, err := s.Requests.Approve(ctx(c), s.actor(c), id, hash, comment); err != nil {
-		if fields := rolegate.ErrorFields(err); fields != nil {
-			return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
-		}
-		return s.hideForbidden(c, err)
-	}
-	return redirectAfterPost(c, requestPath(id)+"?done=approved")
+	_, err = s.Requests.Approve(ctx(c), s.actor(c), id, hash, comment)
+	return s.answerChange(c, id, err, comment, "approved")
 }
 
 // rejectRequest ends a request; the comment is required.
@@ -277,13 +278,8 @@ func (s *Server) rejectRequest(c echo.Context) error {
 		return err
 	}
 	comment := c.FormValue("comment")
-	if _, err := s.Requests.Reject(ctx(c), s.actor(c), id, comment); err != nil {
-		if fields := rolegate.ErrorFields(err); fields != nil {
-			return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
-		}
-		return s.hideForbidden(c, err)
-	}
-	return redirectAfterPost(c, requestPath(id)+"?done=rejected")
+	_, err = s.Requests.Reject(ctx(c), s.actor(c), id, comment)
+	return s.answerChange(c, id, err, comment, "rejected")
 }
 
 // abandonProvisioning gives up on a failed request for good (admins); the
@@ -294,13 +290,8 @@ func (s *Server) abandonProvisioning(c echo.Context) error {
 		return err
 	}
 	comment := c.FormValue("comment")
-	if _, err := s.Requests.AbandonProvisioning(ctx(c), s.actor(c), id, comment); err != nil {
-		if fields := rolegate.ErrorFields(err); fields != nil {
-			return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
-		}
-		return s.hideForbidden(c, err)
-	}
-	return redirectAfterPost(c, requestPath(id)+"?done=abandoned")
+	_, err = s.Requests.AbandonProvisioning(ctx(c), s.actor(c), id, comment)
+	return s.answerChange(c, id, err, comment, "abandoned")
 }
 
 // retryProvisioning puts a failed request back in the queue (admins).
@@ -309,8 +300,6 @@ func (s *Server) retryProvisioning(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Requests.RetryProvisioning(ctx(c), s.actor(c), id); err != nil {
-		return s.hideForbidden(c, err)
-	}
-	return redirectAfterPost(c, requestPath(id)+"?done=retried")
+	_, err = s.Requests.RetryProvisioning(ctx(c), s.actor(c), id)
+	return s.answerChange(c, id, err, "", "retried")
 }

@@ -89,16 +89,6 @@ type RequestFilter struct {
 	OldestFirst  bool
 }
 
-// TimelineEntry is one line of a request's timeline, drawn from the audit trail.
-type TimelineEntry struct {
-	At      time.Time
-	Actor   string
-	Action  string
-	Outcome string
-	Comment string
-	Detail  string
-}
-
 // ExpiryReason is the reason recorded when a pending request expires after
 // ttl without a decision.
 func ExpiryReason(ttl time.Duration) string {
