@@ -1,8 +1,10 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -32,6 +34,13 @@ func (StaticKey) String() string { return Redacted }
 
 // GoString keeps the key out of %#v.
 func (StaticKey) GoString() string { return Redacted }
+
+// LogValue keeps the key out of slog, whose JSON handler would otherwise
+// write the underlying string.
+func (StaticKey) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// MarshalJSON keeps the key out of anything encoded as JSON.
+func (StaticKey) MarshalJSON() ([]byte, error) { return json.Marshal(Redacted) }
 
 // FileKey reads the key from a file (OPENAI_ADMIN_KEY_FILE), trimmed of
 // surrounding whitespace, and reads it again whenever the file changes.

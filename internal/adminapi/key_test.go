@@ -1,7 +1,10 @@
 package adminapi_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,5 +120,20 @@ func TestFileKeyFollowsTheFile(t *testing.T) {
 	}
 	if got, err := k.Key(); err == nil || got != "" {
 		t.Errorf("Key() after removal = %q, %v; want an error", got, err)
+	}
+}
+
+// A static key never shows in fmt, slog (text or JSON) or JSON.
+func TestStaticKeyHidesItselfEverywhere(t *testing.T) {
+	const secret = "sk-admin-must-not-print"
+	k := adminapi.StaticKey(secret)
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "key", k)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "key", k)
+	j, _ := json.Marshal(struct{ K adminapi.StaticKey }{k})
+	for _, out := range []string{fmt.Sprint(k), fmt.Sprintf("%v %s %#v %+v", k, k, k, k), buf.String(), string(j)} {
+		if strings.Contains(out, secret) {
+			t.Errorf("output reveals the key: %s", out)
+		}
 	}
 }
