@@ -161,7 +161,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		logger.Error("shutdown", "err", err)
+		// Requests still running after 30 s are cut off, so that no new
+		// work reaches the database while it closes.
+		logger.Error("shutdown: requests still running after 30s were cut off", "err", err)
+		_ = httpServer.Close()
 	}
 	stopBackground()
 	<-done
