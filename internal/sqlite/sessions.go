@@ -252,21 +252,13 @@ func (db *DB) TakeSigninAttempt(ctx context.Context, token string) (*SigninAttem
 }
 
 // PeopleWithRole returns the people who held role at their last sign-in
-// (whom to notify).
+// (whom to notify), with the same query the notification outbox runs
+// inside its transactions.
 func (db *DB) PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT issuer, subject, email, name FROM people
-		WHERE ',' || roles || ',' LIKE ? ORDER BY name`, "%,"+string(role)+",%")
+	sqlTx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: people with role %s: %w", role, err)
 	}
-	defer rows.Close()
-	var out []rolegate.Person
-	for rows.Next() {
-		var p rolegate.Person
-		if err := rows.Scan(&p.Issuer, &p.Subject, &p.Email, &p.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	defer sqlTx.Rollback()
+	return (&Tx{Tx: sqlTx, db: db}).peopleWithRole(ctx, role)
 }
