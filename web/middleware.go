@@ -102,7 +102,9 @@ func (s *Server) readForm(next echo.HandlerFunc) echo.HandlerFunc {
 // loadSession attaches the signed-in session, if the cookie names a live one.
 func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if strings.HasPrefix(c.Request().URL.Path, "/static/") || c.Request().URL.Path == "/healthz" {
+		// Assets and the probes need no session: /readyz and /metrics must
+		// answer for themselves when the database does not.
+		if p := c.Request().URL.Path; strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || p == "/metrics" {
 			return next(c)
 		}
 		cookie, err := c.Cookie(s.cookies.session)

@@ -282,7 +282,12 @@ func randomHex(n int) string {
 // listExistingRoles reads every role upstream as the domain sees them.
 func listExistingRoles(ctx context.Context, c *adminapi.Client) ([]rolegate.ExistingRole, error) {
 	roles, err := c.ListRoles(ctx)
-	if err != nil {
+	var ae *adminapi.Error
+	switch {
+	case errors.As(err, &ae):
+		// People see the upstream's own (redacted) words, not "something went wrong".
+		return nil, fmt.Errorf("%w: %w", rolegate.Errorf(rolegate.EUNAVAILABLE, "OpenAI answered: %s", ae.Message), err)
+	case err != nil:
 		return nil, err
 	}
 	out := make([]rolegate.ExistingRole, 0, len(roles))
