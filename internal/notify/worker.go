@@ -12,12 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/rolegate/rolegate/internal/retry"
 	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
@@ -65,7 +65,7 @@ type Config struct {
 // Worker delivers queued notifications.
 type Worker struct {
 	cfg  Config
-	wake chan struct{}
+	wake *retry.Wakeup
 }
 
 // New returns a worker; Run starts it.
@@ -97,7 +97,7 @@ func New(cfg Config) *Worker {
 	if cfg.BaseURL == nil {
 		cfg.BaseURL = &url.URL{Scheme: "http", Host: "localhost:8080"}
 	}
-	return &Worker{cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Worker{cfg: cfg, wake: retry.NewWakeup()}
 }
 
 // Targets is what the queue must know of the channels (SetNotifications).
@@ -110,12 +110,7 @@ func (w *Worker) Targets() sqlite.NotificationTargets {
 }
 
 // Wake tells the worker that messages are queued, without blocking.
-func (w *Worker) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Wake() { w.wake.Wake() }
 
 // lease outlasts one delivery attempt of either channel.
 const lease = 2 * time.Minute
@@ -178,18 +173,7 @@ func (w *Worker) untilNext(ctx context.Context, canClaim bool) time.Duration {
 	return min(max(time.Until(next), 0), w.cfg.Poll)
 }
 
-func (w *Worker) sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-w.wake:
-	case <-t.C:
-	}
-}
+func (w *Worker) sleep(ctx context.Context, d time.Duration) { w.wake.Sleep(ctx, d) }
 
 // chores reminds approvers of requests left pending and prunes old rows.
 func (w *Worker) chores(ctx context.Context) {
@@ -274,13 +258,5 @@ func (w *Worker) send(ctx context.Context, n *sqlite.Notification) error {
 // backoff doubles from BackoffBase up to BackoffMax, with jitter, and is
 // never shorter than what the receiver asked for (at most an hour).
 func (w *Worker) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	d := w.cfg.BackoffBase << min(attempt-1, 20)
-	if d > w.cfg.BackoffMax || d <= 0 {
-		d = w.cfg.BackoffMax
-	}
-	d = d/2 + rand.N(d/2+1)
-	if retryAfter > d {
-		d = min(retryAfter, time.Hour)
-	}
-	return d
+	return retry.Backoff(w.cfg.BackoffBase, w.cfg.BackoffMax, attempt, retryAfter)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/retry"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
 )
@@ -55,7 +56,7 @@ type Config struct {
 type Worker struct {
 	cfg   Config
 	owner string
-	wake  chan struct{}
+	wake  *retry.Wakeup
 }
 
 // New returns a worker; Run starts it.
@@ -78,17 +79,12 @@ func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, owner: fmt.Sprintf("worker-%d-%d", time.Now().UnixNano(), rand.Int64()), wake: make(chan struct{}, 1)}
+	return &Worker{cfg: cfg, owner: fmt.Sprintf("worker-%d-%d", time.Now().UnixNano(), rand.Int64()), wake: retry.NewWakeup()}
 }
 
 // Wake tells the worker a job is ready, without blocking: an approval is
 // picked up at once rather than at the next poll.
-func (w *Worker) Wake(int64) {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Wake(int64) { w.wake.Wake() }
 
 // lease is how long a claim lasts: every call of an attempt fits in it.
 func (w *Worker) lease() time.Duration { return 4*w.cfg.CallTimeout + 10*time.Second }
@@ -133,15 +129,7 @@ func (w *Worker) untilNext(ctx context.Context) time.Duration {
 	return d
 }
 
-func (w *Worker) sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-w.wake:
-	case <-t.C:
-	}
-}
+func (w *Worker) sleep(ctx context.Context, d time.Duration) { w.wake.Sleep(ctx, d) }
 
 // approvedBody is the payload as approved.
 type approvedBody struct {
@@ -330,15 +318,7 @@ func upstreamMessage(op string, ae *adminapi.Error) string {
 // backoff is exponential with jitter, and never shorter than the
 // upstream's Retry-After.
 func (w *Worker) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	d := w.cfg.BackoffBase << min(attempt-1, 20)
-	if d > w.cfg.BackoffMax || d <= 0 {
-		d = w.cfg.BackoffMax
-	}
-	d = d/2 + rand.N(d/2+1)
-	if retryAfter > d {
-		d = min(retryAfter, time.Hour)
-	}
-	return d
+	return retry.Backoff(w.cfg.BackoffBase, w.cfg.BackoffMax, attempt, retryAfter)
 }
 
 func (w *Worker) complete(ctx context.Context, log *slog.Logger, job *sqlite.Job, role adminapi.Role, adopted bool) {
