@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // runAudit runs "rolegate audit args..." as main would, and returns what
@@ -281,7 +283,7 @@ func TestPeriodicCheckpoints(t *testing.T) {
 	defer db.Close()
 	appendEvents(t, db, 3)
 
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -303,23 +305,17 @@ func TestPeriodicCheckpoints(t *testing.T) {
 	}
 	waitFor := func(n int) []rolegate.Event {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if cps := checkpoints(); len(cps) >= n {
-				return cps
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Fatalf("waited for %d checkpoints; have %d", n, len(checkpoints()))
-		return nil
+		testkit.WaitFor(t, fmt.Sprintf("%d checkpoints", n), func() bool { return len(checkpoints()) >= n })
+		return checkpoints()
 	}
 	first := waitFor(1)[0]
 	if first.Seq != 4 || !strings.Contains(string(first.Details), `"size":3`) || !strings.Contains(string(first.Details), `"trigger":"schedule"`) {
 		t.Errorf("first checkpoint = event %d %s; want event 4 covering 3 events", first.Seq, first.Details)
 	}
-	if !strings.Contains(logs.String(), `msg="audit checkpoint signed" origin=rolegate.test/audit size=3`) {
-		t.Errorf("the signed checkpoint was not logged:\n%s", logs.String())
-	}
+	// The log line follows the commit: wait for it as for the event.
+	testkit.WaitFor(t, "the signed checkpoint's log line", func() bool {
+		return strings.Contains(logs.String(), `msg="audit checkpoint signed" origin=rolegate.test/audit size=3`)
+	}, logs.String)
 	time.Sleep(100 * time.Millisecond) // several periods with nothing new
 	if n := len(checkpoints()); n != 1 {
 		t.Errorf("%d checkpoints of an unchanged trail; want 1", n)

@@ -8,11 +8,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 var payloadHashField = regexp.MustCompile(`name="payload_hash" value="([0-9a-f]{64})"`)
@@ -45,27 +46,31 @@ func TestServeMetricsAndBackupOfTheLiveDatabase(t *testing.T) {
 	if code, body, _ := approver.postWithToken(fmt.Sprintf("/requests/%d/approve", id), url.Values{"payload_hash": {m[1]}}); code != http.StatusSeeOther {
 		t.Fatalf("approve = %d; want 303\n%s", code, body)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, page := requester.get(fmt.Sprintf("/requests/%d", id)); strings.Contains(page, "Provisioned") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("request %d not provisioned within 10s; log:\n%s", id, p.Log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("request %d to be provisioned", id), func() bool {
+		_, page := requester.get(fmt.Sprintf("/requests/%d", id))
+		return strings.Contains(page, "Provisioned")
+	}, p.Log.String)
 	p.visitor().get("/no/such/page")
 
-	code, text := p.visitor().get("/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("GET /metrics = %d; want 200", code)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
-	if err != nil {
-		t.Fatalf("/metrics is not Prometheus text: %v", err)
-	}
+	// The worker counts its outcome after the commit that the page shows:
+	// scrape until the count is there, then check every series.
+	var text string
+	var fams map[string]*dto.MetricFamily
+	testkit.WaitFor(t, "the provisioning outcome in /metrics", func() bool {
+		var code int
+		code, text = p.visitor().get("/metrics")
+		if code != http.StatusOK {
+			t.Fatalf("GET /metrics = %d; want 200", code)
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		var err error
+		if fams, err = parser.TextToMetricFamilies(strings.NewReader(text)); err != nil {
+			t.Fatalf("/metrics is not Prometheus text: %v", err)
+		}
+		v, _ := familyValue(fams, "rolegate_audit_events_total", map[string]string{"action": "provisioning.succeeded"})
+		n, _ := familyValue(fams, "rolegate_provisioning_attempts_total", map[string]string{"outcome": "succeeded"})
+		return v == 1 && n == 1
+	}, func() string { return text })
 	tests := []struct {
 		name   string
 		labels map[string]string

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/rolegate/rolegate/internal/notify"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // inbox is a real SMTP server (go-smtp) on loopback that keeps what it is
@@ -163,7 +164,7 @@ func TestServeSendsNotificationsWhenConfigured(t *testing.T) {
 // startPortalWith is startPortal with extra environment variables.
 func startPortalWith(t *testing.T, vars map[string]string) *portal {
 	t.Helper()
-	p := &portal{t: t, DBPath: filepath.Join(t.TempDir(), "rolegate.db"), Log: &syncBuffer{}}
+	p := &portal{t: t, DBPath: filepath.Join(t.TempDir(), "rolegate.db"), Log: &testkit.SyncBuffer{}}
 	all := map[string]string{"ROLEGATE_LOG_FORMAT": "text"}
 	for k, v := range vars {
 		all[k] = v

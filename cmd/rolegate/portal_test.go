@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -10,28 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
-
-// syncBuffer is a log sink that the test reads while the portal writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // portal is the whole program started by run, as main starts it, in dev
 // mode on a free loopback port and a temp database.
@@ -39,7 +21,7 @@ type portal struct {
 	t      *testing.T
 	URL    string
 	DBPath string
-	Log    *syncBuffer
+	Log    *testkit.SyncBuffer
 	stop   func() error
 }
 
@@ -49,7 +31,7 @@ var startedAddr = regexp.MustCompile(`msg="rolegate started" addr=(\S+)`)
 // checked to return no error.
 func startPortal(t *testing.T) *portal {
 	t.Helper()
-	p := &portal{t: t, DBPath: filepath.Join(t.TempDir(), "rolegate.db"), Log: &syncBuffer{}}
+	p := &portal{t: t, DBPath: filepath.Join(t.TempDir(), "rolegate.db"), Log: &testkit.SyncBuffer{}}
 	vars := map[string]string{"ROLEGATE_LOG_FORMAT": "text"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

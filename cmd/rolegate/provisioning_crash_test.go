@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // The provisioning promises that only a real process can break: the real
@@ -205,10 +206,10 @@ func writeCrashKey(t *testing.T, path, key string) {
 type rolegateProcess struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	log    *syncBuffer // stdout and stderr
+	log    *testkit.SyncBuffer // stdout and stderr
 	dbPath string
 	p      *portal // the HTTP helpers of portal_test.go, pointed at this process
-	bodies *syncBuffer
+	bodies *testkit.SyncBuffer
 	exited chan struct{}
 }
 
@@ -220,7 +221,7 @@ func startRolegate(t *testing.T, bin string, vars map[string]string) *rolegatePr
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	proc := &rolegateProcess{t: t, cmd: cmd, log: &syncBuffer{}, dbPath: vars["ROLEGATE_DB"], bodies: &syncBuffer{}, exited: make(chan struct{})}
+	proc := &rolegateProcess{t: t, cmd: cmd, log: &testkit.SyncBuffer{}, dbPath: vars["ROLEGATE_DB"], bodies: &testkit.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = proc.log, proc.log
 	crashDieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
@@ -430,7 +431,7 @@ func readCrashFiles(t *testing.T, paths ...string) string {
 }
 
 // keepBodies is a transport that copies every answer's body into a buffer.
-type keepBodies struct{ into *syncBuffer }
+type keepBodies struct{ into *testkit.SyncBuffer }
 
 func (k keepBodies) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := http.DefaultTransport.RoundTrip(req)

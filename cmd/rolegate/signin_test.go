@@ -9,6 +9,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 func ssoConfigFor(p *ssotest.Provider) sso.Config {
@@ -22,7 +23,7 @@ func TestConnectSSOWaitsForABrieflyDownProvider(t *testing.T) {
 	p.SetDown(true)
 	back := time.AfterFunc(300*time.Millisecond, func() { p.SetDown(false) })
 	defer back.Stop()
-	log := &syncBuffer{}
+	log := &testkit.SyncBuffer{}
 	c, err := connectSSO(t.Context(), ssoConfigFor(p), slog.New(slog.NewTextHandler(log, nil)), 10*time.Second, 50*time.Millisecond)
 	if err != nil {
 		t.Fatalf("connectSSO = %v; want a client once the provider is back", err)

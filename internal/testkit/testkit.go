@@ -1,0 +1,56 @@
+// Package testkit holds what the tests of several packages share: waiting
+// for something that another goroutine or process does, and a log sink that
+// the test reads while the code under test writes.
+//
+// A test that checks something written after a commit, a send or a
+// goroutine's next step must wait for it (WaitFor), never read it at once:
+// on a loaded machine the writer may not have got there yet.
+package testkit
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Patience is how long WaitFor waits. It is generous on purpose: CI may run
+// on a busy two-core machine, and a passing test never waits that long.
+const Patience = 20 * time.Second
+
+// WaitFor polls cond until it holds, and fails the test naming what it
+// waited for when it does not within Patience. describe, when not nil, adds
+// what the test knows at that moment (a log, the current state).
+func WaitFor(t testing.TB, what string, cond func() bool, describe ...func() string) {
+	t.Helper()
+	deadline := time.Now().Add(Patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			msg := ""
+			for _, d := range describe {
+				msg += "\n" + d()
+			}
+			t.Fatalf("gave up after %s waiting for %s%s", Patience, what, msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// SyncBuffer is a log sink that goroutines write and the test reads.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
