@@ -178,7 +178,7 @@ func (s *Server) sendToSignIn(c echo.Context) error {
 // but does not change the answer.
 func (s *Server) recordDenied(c echo.Context, why string) {
 	e := rolegate.NewEvent(s.actor(c), rolegate.ActionAccessDenied, rolegate.OutcomeDenied, map[string]any{
-		"method": c.Request().Method, "path": c.Request().URL.Path, "reason": why,
+		"method": c.Request().Method, "path": rolegate.ValidText(c.Request().URL.Path, maxPathBytes), "reason": why,
 	})
 	if err := s.DB.AppendEvent(ctx(c), e); err != nil {
 		s.Logger.Error("record access denied", "err", err)

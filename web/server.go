@@ -109,21 +109,28 @@ func NewServer(d Deps) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// actor is the person behind a request, with where they came from.
+// actor is the person behind a request, with where they came from. Header
+// text is made valid UTF-8 and cut on a character boundary here, where it
+// enters: it goes to the audit trail, whose hash refuses anything else.
 func (s *Server) actor(c echo.Context) rolegate.Actor {
-	a := rolegate.Actor{ClientIP: c.RealIP(), UserAgent: truncateUA(c.Request().UserAgent()), HTTPRequestID: requestIDFrom(c.Request().Context())}
+	a := rolegate.Actor{
+		ClientIP:      rolegate.ValidText(c.RealIP(), maxClientIPBytes),
+		UserAgent:     rolegate.ValidText(c.Request().UserAgent(), maxUserAgentBytes),
+		HTTPRequestID: requestIDFrom(c.Request().Context()),
+	}
 	if sess := sessionFrom(c.Request().Context()); sess != nil {
 		a.Principal = sess.Principal
 	}
 	return a
 }
 
-func truncateUA(ua string) string {
-	if len(ua) > 300 {
-		return ua[:300]
-	}
-	return ua
-}
+// What the trail keeps of a request's headers: enough to tell browsers and
+// clients apart, never a whole header.
+const (
+	maxUserAgentBytes = 300
+	maxClientIPBytes  = 64
+	maxPathBytes      = 300
+)
 
 // ctx is the request's context.
 func ctx(c echo.Context) context.Context { return c.Request().Context() }

@@ -96,7 +96,9 @@ func rehash(t *testing.T, path string) {
 	prev := audit.GenesisHash
 	for _, e := range events {
 		e.PrevHash = prev
-		e.Hash = audit.Hash(e)
+		if e.Hash, err = audit.Hash(e); err != nil {
+			t.Fatal(err)
+		}
 		prev = e.Hash
 		if _, err := raw.Exec(`UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Seq); err != nil {
 			t.Fatal(err)

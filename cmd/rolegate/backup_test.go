@@ -68,7 +68,7 @@ func readChain(t *testing.T, path string) int {
 		}
 		e.At, e.Details = time.UnixMilli(at).UTC(), []byte(details)
 		n++
-		if e.Seq != int64(n) || e.PrevHash != prev || audit.Hash(e) != e.Hash {
+		if h, err := audit.Hash(e); e.Seq != int64(n) || e.PrevHash != prev || err != nil || h != e.Hash {
 			t.Fatalf("the copy's audit event #%d does not chain (seq %d, prev %s, hash %s)", n, e.Seq, e.PrevHash, e.Hash)
 		}
 		prev = e.Hash

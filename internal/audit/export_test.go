@@ -101,10 +101,10 @@ func TestJSONExportVerifies(t *testing.T) {
 	events[2].ActorName = "<Mallory & Co>"
 	events[2].Details = []byte(`{"comment":"a <b> & \"c\"","n":2}`)
 	events[4].RequestID = 0
-	events[2].Hash = audit.Hash(events[2])
+	events[2].Hash = mustHash(events[2])
 	for i := 3; i < len(events); i++ {
 		events[i].PrevHash = events[i-1].Hash
-		events[i].Hash = audit.Hash(events[i])
+		events[i].Hash = mustHash(events[i])
 	}
 
 	var buf bytes.Buffer

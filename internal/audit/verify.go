@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
@@ -55,12 +56,15 @@ func (w *Walk) Add(e rolegate.Event) error {
 		return w.broken
 	}
 	want := w.head.Size + 1
+	hash, hashErr := Hash(e)
 	switch {
 	case e.Seq > want:
 		w.broken = &BreakError{Seq: want, Problem: fmt.Sprintf("missing: the next event stored is %d (events were deleted)", e.Seq)}
 	case e.Seq < want:
 		w.broken = &BreakError{Seq: e.Seq, Problem: fmt.Sprintf("out of order: expected event %d", want)}
-	case Hash(e) != e.Hash:
+	case hashErr != nil:
+		w.broken = &BreakError{Seq: e.Seq, Problem: "it cannot be checked against its hash: " + strings.TrimPrefix(hashErr.Error(), "audit: ")}
+	case hash != e.Hash:
 		w.broken = &BreakError{Seq: e.Seq, Problem: "its content does not match its stored hash (it was changed after it was written)"}
 	case e.PrevHash != w.head.Hash:
 		w.broken = &BreakError{Seq: e.Seq, Problem: fmt.Sprintf("it does not link to event %d's hash (one of the two was rewritten)", want-1)}

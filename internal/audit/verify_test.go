@@ -20,11 +20,20 @@ func chain(n int) []rolegate.Event {
 		e := rolegate.NewEvent(rolegate.System("test"), rolegate.ActionRequestCreated, rolegate.OutcomeSuccess,
 			map[string]any{"n": i, "comment": fmt.Sprintf("event %d", i+1)})
 		e.Seq, e.At, e.RequestID, e.RoleName, e.PrevHash = int64(i+1), at.Add(time.Duration(i)*time.Second), int64(i/3+1), "Group Reader", prev
-		e.Hash = audit.Hash(e)
+		e.Hash = mustHash(e)
 		prev = e.Hash
 		events[i] = e
 	}
 	return events
+}
+
+// mustHash is audit.Hash for events known to be hashable.
+func mustHash(e rolegate.Event) string {
+	h, err := audit.Hash(e)
+	if err != nil {
+		panic(err)
+	}
+	return h
 }
 
 func walk(events []rolegate.Event, cps ...audit.Checkpoint) (audit.Head, error) {
@@ -72,7 +81,7 @@ func TestWalkNamesTheFirstEventThatDoesNotMatch(t *testing.T) {
 		}, 3, "does not match its stored hash"},
 		{"edited and rehashed", func(ev []rolegate.Event) []rolegate.Event {
 			ev[3].Outcome = rolegate.OutcomeFailure
-			ev[3].Hash = audit.Hash(ev[3])
+			ev[3].Hash = mustHash(ev[3])
 			return ev
 		}, 5, "does not link to event 4"},
 		{"middle event deleted", func(ev []rolegate.Event) []rolegate.Event {
@@ -89,9 +98,9 @@ func TestWalkNamesTheFirstEventThatDoesNotMatch(t *testing.T) {
 		{"time going backwards", func(ev []rolegate.Event) []rolegate.Event {
 			// Written that way and hashed consistently: a forged tail.
 			ev[8].At = ev[7].At.Add(-time.Second)
-			ev[8].Hash = audit.Hash(ev[8])
+			ev[8].Hash = mustHash(ev[8])
 			ev[9].PrevHash = ev[8].Hash
-			ev[9].Hash = audit.Hash(ev[9])
+			ev[9].Hash = mustHash(ev[9])
 			return ev
 		}, 9, "earlier than event 8"},
 	}
@@ -134,7 +143,7 @@ func TestWalkProvesACheckpoint(t *testing.T) {
 		if i > 0 {
 			rewritten[i].PrevHash = rewritten[i-1].Hash
 		}
-		rewritten[i].Hash = audit.Hash(rewritten[i])
+		rewritten[i].Hash = mustHash(rewritten[i])
 	}
 	if _, err := walk(rewritten); err != nil {
 		t.Fatalf("walk(rewritten) without checkpoint = %v; the rewrite should be self-consistent", err)
@@ -164,12 +173,52 @@ func TestHashIsStable(t *testing.T) {
 	// Computed independently: sha256 of
 	// ["v1","1","1735787045006","https://idp.example.com|u1",...,"0000…0000"].
 	const want = "82641b54e0fa9e817adf162bc3aea5936c5bdbaaf484e3f2b937f2bf38cf4ffc"
-	if got := audit.Hash(e); got != want {
+	if got := mustHash(e); got != want {
 		t.Errorf("Hash(fixed event) = %s; want %s", got, want)
 	}
 	e2 := e
 	e2.Details = []byte(`{"payload_sha256":"ab","required_approvals":1}`)
-	if got := audit.Hash(e2); got != want {
+	if got := mustHash(e2); got != want {
 		t.Errorf("Hash(same event, compact details) = %s; want %s (whitespace must not matter)", got, want)
+	}
+}
+
+// TestHashRefusesWhatAnExportCannotReproduce: text that is not valid UTF-8
+// was hashed as U+FFFD, so two different byte strings hashed alike and an
+// exported event no longer matched its hash; details that are not JSON
+// read back from an export as a JSON string. Both are refused.
+func TestHashRefusesWhatAnExportCannotReproduce(t *testing.T) {
+	base := chain(1)[0]
+	cases := []struct {
+		name string
+		edit func(*rolegate.Event)
+		want error
+	}{
+		{"user agent with 0x80", func(e *rolegate.Event) { e.UserAgent = "Mozilla \x80" }, audit.ErrNotUTF8},
+		{"user agent with 0xff", func(e *rolegate.Event) { e.UserAgent = "Mozilla \xff" }, audit.ErrNotUTF8},
+		{"name cut inside a character", func(e *rolegate.Event) { e.ActorName = "Zo\xc3" }, audit.ErrNotUTF8},
+		{"role name", func(e *rolegate.Event) { e.RoleName = "\xed\xa0\x80" }, audit.ErrNotUTF8},
+		{"details", func(e *rolegate.Event) { e.Details = []byte("{\"reason\":\"\xfe\"}") }, audit.ErrNotUTF8},
+		{"details not JSON", func(e *rolegate.Event) { e.Details = []byte("reason: none") }, audit.ErrDetailsNotJSON},
+		{"no details", func(e *rolegate.Event) { e.Details = nil }, audit.ErrDetailsNotJSON},
+	}
+	for _, c := range cases {
+		e := base
+		c.edit(&e)
+		if h, err := audit.Hash(e); !errors.Is(err, c.want) {
+			t.Errorf("Hash(%s) = %q, %v; want %v", c.name, h, err, c.want)
+		}
+		if _, err := audit.Canonical(e); !errors.Is(err, c.want) {
+			t.Errorf("Canonical(%s) = %v; want %v", c.name, err, c.want)
+		}
+	}
+
+	// Such an event in a trail stops the walk there, saying why.
+	events := chain(4)
+	events[2].UserAgent = "Mozilla \x80"
+	_, err := walk(events)
+	var br *audit.BreakError
+	if !errors.As(err, &br) || br.Seq != 3 || !strings.Contains(br.Problem, "not valid UTF-8") {
+		t.Errorf("walk(event 3 holding 0x80) = %v; want event 3 named, not valid UTF-8", err)
 	}
 }

@@ -30,10 +30,12 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 		e.At = fromMS(prevAt)
 	}
 	e.PrevHash = prevHash
-	if len(e.Details) == 0 {
-		e.Details = []byte("{}")
+	// Every text enters the trail as valid UTF-8, whoever built the event:
+	// the hash refuses anything else (internal/audit/chain.go).
+	e = e.ValidUTF8()
+	if e.Hash, err = audit.Hash(e); err != nil {
+		return fmt.Errorf("sqlite: append audit event %s: %w", e.Action, err)
 	}
-	e.Hash = audit.Hash(e)
 	var requestID any
 	if e.RequestID != 0 {
 		requestID = e.RequestID

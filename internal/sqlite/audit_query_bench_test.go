@@ -170,13 +170,17 @@ func buildBenchTrail(ctx context.Context, path string, n int) error {
 				e.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"
 				e.HTTPReqID = randHex(24)
 			}
-			e.Hash = audit.Hash(e)
+			hash, err := audit.Hash(e)
+			if err != nil {
+				return err
+			}
+			e.Hash = hash
 			prev = e.Hash
 			var rid any
 			if req != 0 {
 				rid = req
 			}
-			_, err := stmt.ExecContext(ctx, e.Seq, ms(e.At), e.ActorKey, e.ActorEmail, e.ActorName, e.ActorRoles, e.Action,
+			_, err = stmt.ExecContext(ctx, e.Seq, ms(e.At), e.ActorKey, e.ActorEmail, e.ActorName, e.ActorRoles, e.Action,
 				rid, e.RoleName, e.Outcome, string(e.Details), e.ClientIP, e.UserAgent, e.HTTPReqID, e.PrevHash, e.Hash)
 			return err
 		}

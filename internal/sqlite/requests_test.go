@@ -260,13 +260,16 @@ func (lc *lifecycle) verifyChain() {
 			lc.t.Fatal(err)
 		}
 		e.At, e.Details = time.UnixMilli(at).UTC(), []byte(details)
+		hash, err := audit.Hash(e)
 		switch {
+		case err != nil:
+			lc.t.Fatalf("audit event %d cannot be hashed: %v", e.Seq, err)
 		case e.Seq != want:
 			lc.t.Fatalf("audit event seq %d; want %d (a gap)", e.Seq, want)
 		case e.PrevHash != prev:
 			lc.t.Fatalf("audit event %d prev_hash %s; want %s", e.Seq, e.PrevHash, prev)
-		case audit.Hash(e) != e.Hash:
-			lc.t.Fatalf("audit event %d hash %s; recomputed %s", e.Seq, e.Hash, audit.Hash(e))
+		case hash != e.Hash:
+			lc.t.Fatalf("audit event %d hash %s; recomputed %s", e.Seq, e.Hash, hash)
 		}
 		prev, want = e.Hash, want+1
 	}

@@ -55,6 +55,9 @@ func hashToken(token string) string {
 // provider did not say when the person authenticated; it is kept as
 // unknown, which makes approving re-authenticate first.
 func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, authTime time.Time, limits SessionLimits, previous string) (string, *Session, error) {
+	// The profile comes from the identity provider's claims: kept as
+	// valid UTF-8 of a sane length in the session, people and the trail.
+	actor.Person = actor.Person.ValidText()
 	token := NewToken()
 	s := &Session{Principal: actor.Principal, CSRFToken: NewToken()}
 	if !authTime.IsZero() {

@@ -94,7 +94,11 @@ func seedTrail(ctx context.Context, path string, n int) error {
 				details["permissions"] = []string{"api.groups.read", "api.projects.read"}
 			}
 			e.Details, _ = json.Marshal(details)
-			e.Hash = audit.Hash(e)
+			if e.Hash, err = audit.Hash(e); err != nil {
+				stmt.Close()
+				tx.Rollback()
+				return fmt.Errorf("seed event %d: %w", e.Seq, err)
+			}
 			prev = e.Hash
 			if _, err := stmt.ExecContext(ctx, e.Seq, e.At.UnixMilli(), e.ActorKey, e.ActorEmail, e.ActorName, e.ActorRoles,
 				e.Action, requestID, e.RoleName, e.Outcome, string(e.Details), e.ClientIP, e.UserAgent, e.HTTPReqID,
