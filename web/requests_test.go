@@ -352,7 +352,7 @@ func TestLiveChecks(t *testing.T) {
 
 // The live check must keep up with typing: it reads the in-memory catalog
 // and one indexed row, never the upstream, whatever the number of requests.
-func TestLiveCheckIsFast(t *testing.T) {
+func TestLiveCheckNeverCallsTheUpstream(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	for i := range 100 {
 		h.seedRequest(someoneElse, fmt.Sprintf("Seeded Role %03d", i))
@@ -375,10 +375,8 @@ func TestLiveCheckIsFast(t *testing.T) {
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	median := took[len(took)/2]
 	t.Logf("live check over 100 requests: median %s, fastest %s", median, took[0])
-	// Generous: -race on a loaded two-core machine; it is ~1 ms otherwise.
-	if median > 250*time.Millisecond {
-		t.Errorf("live check median %s; want a few milliseconds", median)
-	}
+	// Speed is measured by benchmarks and load runs (docs/PERFORMANCE.md), not
+	// asserted here: a loaded CI machine would make any bound flaky.
 	if h.Sim.PendingFaults() != 1 {
 		t.Errorf("the live check called the upstream")
 	}

@@ -372,12 +372,14 @@ func TestAJobOfADeadWorkerIsReclaimedWhenItsLeaseEnds(t *testing.T) {
 	// The worker's start-up scan finds nothing; then it sleeps for the poll.
 	r.waitFor("the start-up scan", func() bool { return r.queue.claims.Load() >= 1 })
 	req := r.approved("Group Reader")
-	// A worker claims the job and dies without a word.
+	// A worker claims the job and dies without a word. The lease starts
+	// inside ClaimJob, so the time before the call is a lower bound for
+	// it (read after the call, a slow return would shorten the lease seen).
+	claimedAt := time.Now()
 	dead, err := r.db.ClaimJob(r.ctx, "dead-worker", 400*time.Millisecond)
 	if err != nil || dead == nil {
 		t.Fatalf("dead worker's claim = %v, %v", dead, err)
 	}
-	claimedAt := time.Now()
 	r.worker.Wake(req.ID)
 
 	got := r.settle(req.ID)

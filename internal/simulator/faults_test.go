@@ -159,7 +159,7 @@ func TestHangFaultEndsWhenTheClientGivesUp(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v; want the client's deadline", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v to give up", d)
 	}
 	// srv.Close in cleanup would block if the handler were still hanging.
