@@ -1,6 +1,9 @@
 package web
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,22 +71,33 @@ func (s *Server) login(c echo.Context) error {
 	return s.startSignIn(c, returnTo, 0, "")
 }
 
-// startSignIn redirects to the identity provider, keeping the attempt's
-// secrets server-side, bound to this browser by a short-lived cookie.
+// startSignIn redirects to the identity provider. The attempt's secrets
+// travel sealed in a short-lived cookie of this browser (internal/sso's
+// SealAttempt): nothing is stored for an anonymous visitor, so no number
+// of them can exhaust anything others need. An approval waiting for the
+// re-authentication (pending, JSON) is kept on the approver's own session
+// and bound to the attempt by its digest.
 func (s *Server) startSignIn(c echo.Context, returnTo string, maxAge time.Duration, pending string) error {
-	authURL, a := s.SSO.Begin(returnTo, maxAge)
-	token, err := s.DB.SaveSigninAttempt(ctx(c), sqlite.SigninAttempt{
-		State: a.State, Nonce: a.Nonce, CodeVerifier: a.CodeVerifier, ReturnTo: a.ReturnTo, MaxAge: a.MaxAge, PendingAction: pending,
-	}, signinTTL)
-	if err != nil {
-		return err
+	opts := sso.BeginOptions{ReturnTo: returnTo, MaxAge: maxAge}
+	if pending != "" {
+		if err := s.DB.SetPendingAction(ctx(c), sessionTokenFrom(ctx(c)), pending); err != nil {
+			return err
+		}
+		opts.Bound = pendingDigest(pending)
 	}
-	s.setCookie(c, s.cookies.signin, token, signinTTL)
+	authURL, a := s.SSO.BeginWith(opts)
+	s.setCookie(c, s.cookies.signin, s.SSO.SealAttempt(a), signinTTL)
 	if c.Request().Header.Get("HX-Request") == "true" {
 		c.Response().Header().Set("HX-Redirect", authURL)
 		return c.NoContent(http.StatusNoContent)
 	}
 	return c.Redirect(http.StatusSeeOther, authURL)
+}
+
+// pendingDigest binds a pending action to the sign-in attempt made for it.
+func pendingDigest(pending string) string {
+	sum := sha256.Sum256([]byte(pending))
+	return hex.EncodeToString(sum[:])
 }
 
 // callback completes a sign-in: the attempt is taken (single use, whatever
@@ -98,50 +112,59 @@ func (s *Server) callback(c echo.Context) error {
 	if err != nil || cookie.Value == "" {
 		return s.signInFailed(c, "attempt_missing", "/", errors.New("callback without a sign-in attempt cookie"))
 	}
-	stored, err := s.DB.TakeSigninAttempt(ctx(c), cookie.Value)
-	switch {
-	case errors.Is(err, sqlite.ErrNoSigninAttempt):
-		return s.signInFailed(c, "attempt_unknown", "/", err)
-	case errors.Is(err, sqlite.ErrSigninAttemptExpired):
-		return s.signInFailed(c, string(sso.ReasonAttemptExpired), "/", err)
-	case err != nil:
-		return err
+	attempt, err := s.SSO.TakeAttempt(cookie.Value)
+	if err != nil {
+		return s.signInFailed(c, string(sso.ReasonOf(err)), "/", err)
 	}
-	attempt := sso.Attempt{State: stored.State, Nonce: stored.Nonce, CodeVerifier: stored.CodeVerifier,
-		ReturnTo: stored.ReturnTo, MaxAge: stored.MaxAge, CreatedAt: stored.CreatedAt}
 	q := c.QueryParams()
 	// RFC 9207: a provider that names itself in the callback must be the
 	// one this portal trusts (a defence against mix-up attacks).
 	if iss := q.Get("iss"); iss != "" && iss != s.SSO.Issuer() {
-		return s.signInFailed(c, "issuer_mismatch", stored.ReturnTo, fmt.Errorf("callback iss %.200q is not the configured issuer", iss))
+		return s.signInFailed(c, "issuer_mismatch", attempt.ReturnTo, fmt.Errorf("callback iss %.200q is not the configured issuer", iss))
 	}
 	if q.Get("error") != "" {
 		err := sso.CallbackError(attempt, q.Get("state"), q.Get("error"), q.Get("error_description"))
-		return s.signInFailed(c, string(sso.ReasonOf(err)), stored.ReturnTo, err)
+		return s.signInFailed(c, string(sso.ReasonOf(err)), attempt.ReturnTo, err)
 	}
 	id, err := s.SSO.Finish(ctx(c), attempt, q.Get("state"), q.Get("code"))
 	if err != nil {
-		return s.signInFailed(c, string(sso.ReasonOf(err)), stored.ReturnTo, err)
+		return s.signInFailed(c, string(sso.ReasonOf(err)), attempt.ReturnTo, err)
+	}
+	pending := ""
+	if attempt.Bound != "" {
+		// Taken from the session that asked for it, before that session
+		// is replaced below.
+		if pending, err = s.DB.TakePendingAction(ctx(c), sessionTokenFrom(ctx(c))); err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare([]byte(pendingDigest(pending)), []byte(attempt.Bound)) != 1 {
+			s.Logger.Warn("the approval waiting for this re-authentication is gone (another approval started since, or the session ended)",
+				"request_id", requestIDFrom(ctx(c)))
+			pending = ""
+		}
 	}
 	principal := rolegate.Principal{
 		Person: rolegate.Person{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, Name: id.Name},
 		Roles:  s.groupPolicy().RolesFor(id.Groups),
 	}
-	if err := s.beginSession(c, principal, id.AuthTime); err != nil {
+	if err := s.beginSession(c, principal, sqlite.SessionAuth{AuthTime: id.AuthTime}); err != nil {
 		return err
 	}
-	if stored.PendingAction != "" {
-		return s.resumePendingAction(c, principal, stored.PendingAction)
+	if pending != "" {
+		return s.resumePendingAction(c, principal, pending)
 	}
-	return c.Redirect(http.StatusSeeOther, sso.SafeReturnPath(stored.ReturnTo))
+	if attempt.Bound != "" {
+		return rolegate.Errorf(rolegate.ECONFLICT, "You signed in again, but the approval that asked for it was replaced by a later one or has expired; it was not recorded. Open the request and approve it again.")
+	}
+	return c.Redirect(http.StatusSeeOther, sso.SafeReturnPath(attempt.ReturnTo))
 }
 
 // beginSession replaces whatever session the browser had with a new one
 // (new id, new CSRF token); the old one is deleted in the same transaction.
-func (s *Server) beginSession(c echo.Context, p rolegate.Principal, authTime time.Time) error {
+func (s *Server) beginSession(c echo.Context, p rolegate.Principal, auth sqlite.SessionAuth) error {
 	actor := s.actor(c)
 	actor.Principal = p
-	token, sess, err := s.DB.CreateSession(ctx(c), actor, authTime, s.limits, sessionTokenFrom(ctx(c)))
+	token, sess, err := s.DB.CreateSession(ctx(c), actor, auth, s.limits, sessionTokenFrom(ctx(c)))
 	if err != nil {
 		return err
 	}

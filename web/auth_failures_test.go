@@ -99,7 +99,7 @@ func TestSSOSignInFailures(t *testing.T) {
 			other := p.newBrowser()
 			return other, other.get(f.callback), []string{f.param("code"), f.param("state")}
 		}},
-		{"replayed callback", http.StatusUnauthorized, "attempt_unknown", func(p *ssoPortal) (*browser, page, []string) {
+		{"replayed callback", http.StatusUnauthorized, "attempt_used", func(p *ssoPortal) (*browser, page, []string) {
 			f := p.fly(rita.Subject)
 			if res := f.b.get(f.callback); res.StatusCode != http.StatusSeeOther {
 				p.t.Fatalf("first callback = %d; want 303", res.StatusCode)

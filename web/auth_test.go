@@ -63,6 +63,7 @@ func newSSOPortal(t *testing.T, opts ssoOptions) *ssoPortal {
 			defer cancel()
 			c, err := sso.New(ctx, sso.Config{
 				Issuer: idp.Issuer(), ClientID: idp.ClientID(), ClientSecret: idp.ClientSecret(), RedirectURL: redirectURL,
+				Now: p.Clock.Now,
 			})
 			if err != nil {
 				t.Fatalf("sso.New: %v", err)

@@ -58,7 +58,7 @@ func BenchmarkLookupSession(b *testing.B) {
 	// Many sessions, as on a busy day; the one looked up is among them.
 	var token string
 	for i := range 200 {
-		t, _, err := db.CreateSession(ctx, hotActor(fmt.Sprintf("person-%d", i), rolegate.RoleRequester), time.Now(), limits, "")
+		t, _, err := db.CreateSession(ctx, hotActor(fmt.Sprintf("person-%d", i), rolegate.RoleRequester), sqlite.SessionAuth{AuthTime: time.Now()}, limits, "")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -18,9 +18,13 @@ import (
 // Session is a signed-in browser. Only the SHA-256 of its cookie value is
 // stored, so a copy of the database signs nobody in.
 type Session struct {
-	Principal  rolegate.Principal
-	CSRFToken  string
-	AuthTime   time.Time // last authentication at the identity provider; zero when it did not say
+	Principal rolegate.Principal
+	CSRFToken string
+	AuthTime  time.Time // last authentication at the identity provider; zero when it did not say
+	// StepUpAt is when a prompt=login round trip completed without the
+	// provider stating auth_time (ROLEGATE_APPROVE_REAUTH=login); zero
+	// otherwise.
+	StepUpAt   time.Time
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // absolute limit
@@ -47,21 +51,32 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// SessionAuth is how the person authenticated for a new session.
+type SessionAuth struct {
+	// AuthTime is the provider's auth_time. Zero means the provider did not
+	// say; it is kept as unknown, which makes approving re-authenticate
+	// first.
+	AuthTime time.Time
+	// StepUpAt: see Session.StepUpAt.
+	StepUpAt time.Time
+}
+
 // CreateSession signs actor in: a new session with a fresh token and CSRF
 // token, the person's profile updated, and the sign-in recorded, in one
 // transaction. The session named by previous (the browser's cookie before
 // this sign-in, if any) is deleted in that same transaction, so that nothing
-// from before a sign-in survives it. A zero authTime means the identity
-// provider did not say when the person authenticated; it is kept as
-// unknown, which makes approving re-authenticate first.
-func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, authTime time.Time, limits SessionLimits, previous string) (string, *Session, error) {
+// from before a sign-in survives it.
+func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, auth SessionAuth, limits SessionLimits, previous string) (string, *Session, error) {
 	// The profile comes from the identity provider's claims: kept as
 	// valid UTF-8 of a sane length in the session, people and the trail.
 	actor.Person = actor.Person.ValidText()
 	token := NewToken()
 	s := &Session{Principal: actor.Principal, CSRFToken: NewToken()}
-	if !authTime.IsZero() {
-		s.AuthTime = authTime.UTC()
+	if !auth.AuthTime.IsZero() {
+		s.AuthTime = auth.AuthTime.UTC()
+	}
+	if !auth.StepUpAt.IsZero() {
+		s.StepUpAt = auth.StepUpAt.UTC()
 	}
 	err := db.update(ctx, func(tx *Tx) error {
 		s.CreatedAt, s.LastSeenAt, s.ExpiresAt = tx.now, tx.now, tx.now.Add(limits.Absolute)
@@ -77,9 +92,9 @@ func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, authTime 
 		}
 		p := actor.Principal
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, person_key, issuer, subject, email, name, roles,
-			csrf_token, auth_time, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			csrf_token, auth_time, step_up_at, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			hashToken(token), p.Key(), p.Issuer, p.Subject, p.Email, p.Name, p.RoleNames(), s.CSRFToken,
-			ms(s.AuthTime), ms(tx.now), ms(tx.now), ms(s.ExpiresAt)); err != nil {
+			ms(s.AuthTime), ms(s.StepUpAt), ms(tx.now), ms(tx.now), ms(s.ExpiresAt)); err != nil {
 			return fmt.Errorf("sqlite: create session: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO people (person_key, issuer, subject, email, name, roles, last_seen_at)
@@ -109,12 +124,12 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits SessionLim
 	id := hashToken(token)
 	var s Session
 	var roles string
-	var authTime, created, lastSeen, expires int64
+	var authTime, stepUp, created, lastSeen, expires int64
 	// Issuer and subject are read from their own columns: a subject may
 	// itself contain "|" (Auth0's "auth0|123"), so the key is not split.
-	err := db.reads.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, created_at,
+	err := db.reads.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
 		last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
-		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &created, &lastSeen, &expires)
+		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNoSession
 	} else if err != nil {
@@ -125,7 +140,8 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits SessionLim
 			s.Principal.Roles = append(s.Principal.Roles, rolegate.PortalRole(r))
 		}
 	}
-	s.AuthTime, s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMS(authTime), fromMS(created), fromMS(lastSeen), fromMS(expires)
+	s.AuthTime, s.StepUpAt = fromMS(authTime), fromMS(stepUp)
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMS(created), fromMS(lastSeen), fromMS(expires)
 	now := db.now()
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= limits.Idle {
 		_, _ = db.write.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, id)
@@ -150,8 +166,8 @@ func (db *DB) DeleteSession(ctx context.Context, token string, actor rolegate.Ac
 	})
 }
 
-// DeleteExpiredSessions removes sessions and sign-in attempts past their
-// absolute limit; idle ones go when next looked up or here.
+// DeleteExpiredSessions removes sessions past their absolute limit; idle
+// ones go when next looked up or here.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, idle time.Duration) error {
 	now := db.now()
 	return db.update(ctx, func(tx *Tx) error {
@@ -159,99 +175,48 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, idle time.Duration) err
 			ms(now), ms(now.Add(-idle))); err != nil {
 			return fmt.Errorf("sqlite: delete expired sessions: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_attempts WHERE expires_at <= ?`, ms(now)); err != nil {
-			return fmt.Errorf("sqlite: delete expired sign-in attempts: %w", err)
-		}
 		return nil
 	})
 }
 
-// SigninAttempt is a sign-in in flight, kept server-side between the
-// redirect to the identity provider and its callback.
-type SigninAttempt struct {
-	State        string
-	Nonce        string
-	CodeVerifier string
-	ReturnTo     string
-	MaxAge       time.Duration
-	// PendingAction is completed after the sign-in (JSON; the web layer's).
-	PendingAction string
-	CreatedAt     time.Time // set by SaveSigninAttempt
-}
-
-// Errors of TakeSigninAttempt.
-var (
-	ErrNoSigninAttempt      = errors.New("sqlite: no such sign-in attempt")
-	ErrSigninAttemptExpired = errors.New("sqlite: sign-in attempt expired")
-)
-
-// maxLiveSigninAttempts bounds the sign-in attempts in flight. Starting a
-// sign-in needs no account, so without a bound anyone could fill the disk;
-// a company's people never come near it. A variable only so that a test
-// can lower it.
-var maxLiveSigninAttempts = 10000
-
-// SaveSigninAttempt stores a and returns the token for the browser's cookie.
-// Expired attempts are swept in the same transaction; when too many are
-// live it refuses with rolegate.ETOOMANY.
-func (db *DB) SaveSigninAttempt(ctx context.Context, a SigninAttempt, ttl time.Duration) (string, error) {
-	token := NewToken()
-	err := db.update(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_attempts WHERE expires_at <= ?`, ms(tx.now)); err != nil {
-			return fmt.Errorf("sqlite: sweep sign-in attempts: %w", err)
-		}
-		var live int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM signin_attempts`).Scan(&live); err != nil {
-			return fmt.Errorf("sqlite: count sign-in attempts: %w", err)
-		}
-		if live >= maxLiveSigninAttempts {
-			return rolegate.Errorf(rolegate.ETOOMANY, "Too many sign-ins are in progress. Wait a few minutes and try again.")
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO signin_attempts (id_hash, state, nonce, code_verifier, return_to,
-			max_age_ms, pending_action, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			hashToken(token), a.State, a.Nonce, a.CodeVerifier, a.ReturnTo, a.MaxAge.Milliseconds(), a.PendingAction, ms(tx.now), ms(tx.now.Add(ttl)))
+// SetPendingAction keeps action (JSON; the web layer's) on the session
+// named by token until the person comes back from re-authenticating, in
+// place of any action kept before: one per session, so a signed-in person
+// cannot grow it.
+func (db *DB) SetPendingAction(ctx context.Context, token, action string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET pending_action = ? WHERE id_hash = ?`, action, hashToken(token))
 		if err != nil {
-			return fmt.Errorf("sqlite: save sign-in attempt: %w", err)
+			return fmt.Errorf("sqlite: keep pending action: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNoSession
 		}
 		return nil
 	})
-	return token, err
 }
 
-// TakeSigninAttempt returns and deletes the attempt for token: each attempt
-// is usable once, so a replayed callback finds nothing
-// (ErrNoSigninAttempt). An attempt past its lifetime is deleted too and
-// reported as ErrSigninAttemptExpired.
-func (db *DB) TakeSigninAttempt(ctx context.Context, token string) (*SigninAttempt, error) {
+// TakePendingAction returns and clears the action kept on the session
+// named by token ("" when there is none, or no such session): each is
+// usable once.
+func (db *DB) TakePendingAction(ctx context.Context, token string) (string, error) {
 	if token == "" {
-		return nil, ErrNoSigninAttempt
+		return "", nil
 	}
-	var a SigninAttempt
-	var expired bool
+	var action string
 	err := db.update(ctx, func(tx *Tx) error {
-		var maxAge, created, expires int64
-		err := tx.QueryRowContext(ctx, `DELETE FROM signin_attempts WHERE id_hash = ?
-			RETURNING state, nonce, code_verifier, return_to, max_age_ms, pending_action, created_at, expires_at`, hashToken(token)).Scan(
-			&a.State, &a.Nonce, &a.CodeVerifier, &a.ReturnTo, &maxAge, &a.PendingAction, &created, &expires)
+		err := tx.QueryRowContext(ctx, `SELECT pending_action FROM sessions WHERE id_hash = ?`, hashToken(token)).Scan(&action)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNoSigninAttempt
+			return nil
 		} else if err != nil {
-			return fmt.Errorf("sqlite: take sign-in attempt: %w", err)
+			return fmt.Errorf("sqlite: read pending action: %w", err)
 		}
-		// The row stays deleted (the transaction commits) even when it
-		// turns out to be too old.
-		expired = !tx.now.Before(fromMS(expires))
-		a.MaxAge = time.Duration(maxAge) * time.Millisecond
-		a.CreatedAt = fromMS(created)
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET pending_action = '' WHERE id_hash = ?`, hashToken(token)); err != nil {
+			return fmt.Errorf("sqlite: clear pending action: %w", err)
+		}
 		return nil
 	})
-	switch {
-	case err != nil:
-		return nil, err
-	case expired:
-		return nil, ErrSigninAttemptExpired
-	}
-	return &a, nil
+	return action, err
 }
 
 // PeopleWithRole returns the people who held role at their last sign-in

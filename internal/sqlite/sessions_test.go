@@ -56,7 +56,7 @@ func (f *sessionsFixture) advance(d time.Duration) {
 // signIn creates a session for actor and returns its token.
 func (f *sessionsFixture) signIn(actor rolegate.Actor, authTime time.Time, previous string) string {
 	f.t.Helper()
-	token, _, err := f.db.CreateSession(f.ctx, actor, authTime, f.limit, previous)
+	token, _, err := f.db.CreateSession(f.ctx, actor, sqlite.SessionAuth{AuthTime: authTime}, f.limit, previous)
 	if err != nil {
 		f.t.Fatalf("CreateSession: %v", err)
 	}
@@ -245,9 +245,6 @@ func TestDeleteSessionSignsOut(t *testing.T) {
 func TestDeleteExpiredSessions(t *testing.T) {
 	f := newSessionsFixture(t)
 	f.signIn(sessRita, f.now, "") // left idle
-	if _, err := f.db.SaveSigninAttempt(f.ctx, sqlite.SigninAttempt{State: "s", Nonce: "n", CodeVerifier: "v", ReturnTo: "/"}, 10*time.Minute); err != nil {
-		t.Fatal(err)
-	}
 	f.advance(59 * time.Minute)
 	busy := f.signIn(sessAlex, f.now, "")
 	f.advance(2 * time.Minute)
@@ -257,83 +254,51 @@ func TestDeleteExpiredSessions(t *testing.T) {
 	if n := f.count(`SELECT COUNT(*) FROM sessions`); n != 1 {
 		t.Errorf("%d sessions left; want 1 (the idle one deleted)", n)
 	}
-	if n := f.count(`SELECT COUNT(*) FROM signin_attempts`); n != 0 {
-		t.Errorf("%d sign-in attempts left; want 0", n)
-	}
 	if _, err := f.db.LookupSession(f.ctx, busy, f.limit); err != nil {
 		t.Errorf("the active session was deleted: %v", err)
 	}
 }
 
-func TestSigninAttemptIsUsableOnce(t *testing.T) {
+// An approval waiting for a re-authentication is kept on the session,
+// one per session, and taken once.
+func TestPendingActionIsKeptOncePerSession(t *testing.T) {
 	f := newSessionsFixture(t)
-	want := sqlite.SigninAttempt{State: "state-1", Nonce: "nonce-1", CodeVerifier: "verifier-1", ReturnTo: "/requests/7",
-		MaxAge: time.Hour, PendingAction: `{"kind":"approve"}`}
-	token, err := f.db.SaveSigninAttempt(f.ctx, want, 10*time.Minute)
-	if err != nil {
-		t.Fatalf("SaveSigninAttempt: %v", err)
+	token := f.signIn(sessAlex, f.now, "")
+	if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
+		t.Errorf("TakePendingAction before any = %q, %v; want empty", got, err)
 	}
-	want.CreatedAt = f.now
-	f.advance(time.Minute)
-	got, err := f.db.TakeSigninAttempt(f.ctx, token)
-	if err != nil {
-		t.Fatalf("TakeSigninAttempt: %v", err)
-	}
-	if *got != want {
-		t.Errorf("TakeSigninAttempt = %+v; want %+v", *got, want)
-	}
-	for _, again := range []string{token, "", "unknown"} {
-		if _, err := f.db.TakeSigninAttempt(f.ctx, again); !errors.Is(err, sqlite.ErrNoSigninAttempt) {
-			t.Errorf("TakeSigninAttempt(%q) after use = %v; want ErrNoSigninAttempt", again, err)
+	for _, action := range []string{`{"request_id":1}`, `{"request_id":2}`} {
+		if err := f.db.SetPendingAction(f.ctx, token, action); err != nil {
+			t.Fatalf("SetPendingAction(%s): %v", action, err)
 		}
 	}
-	if n := f.count(`SELECT COUNT(*) FROM signin_attempts`); n != 0 {
-		t.Errorf("the used attempt is still stored")
+	if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != `{"request_id":2}` {
+		t.Errorf("TakePendingAction = %q, %v; want the latest action only", got, err)
+	}
+	if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
+		t.Errorf("TakePendingAction again = %q, %v; want empty (used once)", got, err)
+	}
+	if err := f.db.SetPendingAction(f.ctx, "no-such-session", "{}"); !errors.Is(err, sqlite.ErrNoSession) {
+		t.Errorf("SetPendingAction on no session = %v; want ErrNoSession", err)
+	}
+	for _, token := range []string{"", "no-such-session"} {
+		if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
+			t.Errorf("TakePendingAction(%q) = %q, %v; want empty", token, got, err)
+		}
 	}
 }
 
-// An attempt past its lifetime is refused, and deleted all the same.
-func TestExpiredSigninAttempt(t *testing.T) {
+// A prompt=login round trip's time is kept apart from the provider's
+// auth_time.
+func TestStepUpTimeIsKept(t *testing.T) {
 	f := newSessionsFixture(t)
-	token, err := f.db.SaveSigninAttempt(f.ctx, sqlite.SigninAttempt{State: "s", Nonce: "n", CodeVerifier: "v", ReturnTo: "/"}, 10*time.Minute)
+	token, _, err := f.db.CreateSession(f.ctx, sessAlex, sqlite.SessionAuth{StepUpAt: f.now}, f.limit, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.advance(10 * time.Minute)
-	if _, err := f.db.TakeSigninAttempt(f.ctx, token); !errors.Is(err, sqlite.ErrSigninAttemptExpired) {
-		t.Fatalf("TakeSigninAttempt after 10 minutes = %v; want ErrSigninAttemptExpired", err)
-	}
-	if n := f.count(`SELECT COUNT(*) FROM signin_attempts`); n != 0 {
-		t.Errorf("the expired attempt is still stored")
-	}
-	if _, err := f.db.TakeSigninAttempt(f.ctx, token); !errors.Is(err, sqlite.ErrNoSigninAttempt) {
-		t.Errorf("TakeSigninAttempt again = %v; want ErrNoSigninAttempt", err)
-	}
-}
-
-// Starting a sign-in needs no account, so the attempts in flight are
-// bounded; expired ones are swept to make room.
-func TestSigninAttemptsAreBounded(t *testing.T) {
-	f := newSessionsFixture(t)
-	sqlite.SetMaxLiveSigninAttempts(t, 20)
-	a := sqlite.SigninAttempt{State: "s", Nonce: "n", CodeVerifier: "v", ReturnTo: "/"}
-	for i := range 20 {
-		if _, err := f.db.SaveSigninAttempt(f.ctx, a, 10*time.Minute); err != nil {
-			t.Fatalf("SaveSigninAttempt #%d of 20: %v", i+1, err)
-		}
-		f.advance(time.Second)
-	}
-	_, err := f.db.SaveSigninAttempt(f.ctx, a, 10*time.Minute)
-	if code := rolegate.ErrorCode(err); code != rolegate.ETOOMANY {
-		t.Fatalf("SaveSigninAttempt with 20 in flight (the bound) = %v (code %q); want %q", err, code, rolegate.ETOOMANY)
-	}
-	// Now 10m20s after the first: the eleven oldest have expired.
-	f.advance(10*time.Minute - 10*time.Second)
-	if _, err := f.db.SaveSigninAttempt(f.ctx, a, 10*time.Minute); err != nil {
-		t.Fatalf("SaveSigninAttempt once some expired = %v; want success", err)
-	}
-	if n := f.count(`SELECT COUNT(*) FROM signin_attempts`); n != 10 {
-		t.Errorf("%d attempts stored; want 10 (nine live, the new one; eleven expired swept)", n)
+	s, err := f.db.LookupSession(f.ctx, token, f.limit)
+	if err != nil || !s.AuthTime.IsZero() || !s.StepUpAt.Equal(f.now) {
+		t.Errorf("session = %+v, %v; want no auth time and the step-up time %s", s, err, f.now)
 	}
 }
 

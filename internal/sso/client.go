@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -31,6 +32,9 @@ type Config struct {
 	// deployment without TLS anywhere is the operator's choice, and is
 	// warned about at start.
 	AllowHTTPIssuer bool
+	// Now is the clock for attempt lifetimes and token times; nil is
+	// time.Now (tests move it).
+	Now func() time.Time
 }
 
 // Identity is a verified person. (Issuer, Subject) identifies them; Email
@@ -45,16 +49,25 @@ type Identity struct {
 	IDToken  string    // raw ID token, only for EndSessionURL's id_token_hint
 }
 
-// Attempt is one sign-in in flight. The caller stores it server-side, bound
-// to the browser that started it, passes it to Finish exactly once and
-// deletes it afterwards. Every field except ReturnTo is secret.
+// Attempt is one sign-in in flight. The caller keeps it for the browser
+// that started it (sealed in a cookie with SealAttempt, taken back once
+// with TakeAttempt) and passes it to Finish. Every field except ReturnTo
+// is secret.
 type Attempt struct {
 	State        string
 	Nonce        string
 	CodeVerifier string
 	ReturnTo     string        // already passed through SafeReturnPath
 	MaxAge       time.Duration // 0 = no max_age requested
-	CreatedAt    time.Time
+	// PromptLogin asked the provider to authenticate the person again
+	// (prompt=login). Finish then accepts a token without auth_time: the
+	// round trip itself, bound to this attempt by state and nonce, is the
+	// re-authentication (Identity.AuthTime stays zero).
+	PromptLogin bool
+	// Bound is the caller's own data bound to this attempt (a digest of an
+	// action to complete after it); sealed with the rest.
+	Bound     string
+	CreatedAt time.Time
 }
 
 // AttemptLifetime is how long a browser may take at the provider. Finish
@@ -80,7 +93,12 @@ type Client struct {
 	verifier     *oidc.IDTokenVerifier
 	oauth        oauth2.Config
 	endSession   string
-	now          func() time.Time
+	// claimsSupported is discovery's claims_supported; nil when the
+	// provider did not list its claims.
+	claimsSupported []string
+	sealer          cipher.AEAD // seals attempts; its key never leaves memory
+	used            *usedStates
+	now             func() time.Time
 }
 
 // discoveryExtras are discovery fields go-oidc does not expose.
@@ -88,6 +106,7 @@ type discoveryExtras struct {
 	JWKSURI            string   `json:"jwks_uri"`
 	EndSessionEndpoint string   `json:"end_session_endpoint"`
 	TokenAuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+	ClaimsSupported    []string `json:"claims_supported"`
 }
 
 // New fetches the provider's discovery document and returns a Client. It
@@ -151,6 +170,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		groupsClaim = "groups"
 	}
 
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Client{
 		issuer:       cfg.Issuer,
 		clientSecret: cfg.ClientSecret,
@@ -170,8 +193,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			RedirectURL:  cfg.RedirectURL,
 			Scopes:       scopes,
 		},
-		endSession: extras.EndSessionEndpoint,
-		now:        time.Now,
+		endSession:      extras.EndSessionEndpoint,
+		claimsSupported: extras.ClaimsSupported,
+		sealer:          newAttemptSealer(),
+		used:            newUsedStates(maxUsedStates),
+		now:             now,
 	}, nil
 }
 
@@ -208,16 +234,33 @@ func isLoopback(host string) bool {
 }
 
 // Begin starts a sign-in. It returns the provider URL to send the browser to
-// and the Attempt to keep server-side until the callback. A maxAge above
-// zero asks the provider to re-authenticate anyone whose last
-// authentication is older, and Finish then insists on it.
+// and the Attempt to keep for the callback. A maxAge above zero asks the
+// provider to re-authenticate anyone whose last authentication is older,
+// and Finish then insists on an auth_time within it.
 func (c *Client) Begin(returnTo string, maxAge time.Duration) (authURL string, a Attempt) {
+	return c.BeginWith(BeginOptions{ReturnTo: returnTo, MaxAge: maxAge})
+}
+
+// BeginOptions are the choices of a sign-in beyond where to return.
+type BeginOptions struct {
+	ReturnTo string
+	MaxAge   time.Duration // see Begin
+	// PromptLogin adds prompt=login, for providers that never state
+	// auth_time: see Attempt.PromptLogin.
+	PromptLogin bool
+	Bound       string // see Attempt.Bound
+}
+
+// BeginWith is Begin with every option.
+func (c *Client) BeginWith(o BeginOptions) (authURL string, a Attempt) {
 	a = Attempt{
 		State:        randomToken(),
 		Nonce:        randomToken(),
 		CodeVerifier: oauth2.GenerateVerifier(),
-		ReturnTo:     SafeReturnPath(returnTo),
-		MaxAge:       max(maxAge, 0),
+		ReturnTo:     SafeReturnPath(o.ReturnTo),
+		MaxAge:       max(o.MaxAge, 0),
+		PromptLogin:  o.PromptLogin,
+		Bound:        o.Bound,
 		CreatedAt:    c.now(),
 	}
 	opts := []oauth2.AuthCodeOption{
@@ -227,7 +270,20 @@ func (c *Client) Begin(returnTo string, maxAge time.Duration) (authURL string, a
 	if a.MaxAge > 0 {
 		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatInt(int64(a.MaxAge/time.Second), 10)))
 	}
+	if a.PromptLogin {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
+	}
 	return c.oauth.AuthCodeURL(a.State, opts...), a
+}
+
+// StatesAuthTime reports whether the provider's discovery document lists
+// auth_time among its claims_supported; listed is false when it lists no
+// claims at all (the field is only recommended), and then nothing is known.
+func (c *Client) StatesAuthTime() (states, listed bool) {
+	if c.claimsSupported == nil {
+		return false, false
+	}
+	return slices.Contains(c.claimsSupported, "auth_time"), true
 }
 
 // randomToken returns 256 bits from crypto/rand, URL-safe.

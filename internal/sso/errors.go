@@ -19,6 +19,8 @@ const (
 	ReasonProviderDenied          Reason = "provider_denied"           // the provider sent the browser back with an error
 	ReasonStateMismatch           Reason = "state_mismatch"            // callback state differs from the attempt's
 	ReasonAttemptInvalid          Reason = "attempt_invalid"           // the stored attempt is incomplete
+	ReasonAttemptUnknown          Reason = "attempt_unknown"           // the attempt cookie does not open: forged, damaged or sealed before a restart
+	ReasonAttemptUsed             Reason = "attempt_used"              // the attempt was already taken once
 	ReasonAttemptExpired          Reason = "attempt_expired"           // the attempt is older than AttemptLifetime
 	ReasonExchangeFailed          Reason = "exchange_failed"           // the token endpoint refused the code
 	ReasonTokenInvalid            Reason = "token_invalid"             // ID token missing, malformed, badly signed, wrong issuer/audience, expired
@@ -48,6 +50,8 @@ var (
 	ErrProviderDenied          = &Error{Reason: ReasonProviderDenied}
 	ErrStateMismatch           = &Error{Reason: ReasonStateMismatch}
 	ErrAttemptInvalid          = &Error{Reason: ReasonAttemptInvalid}
+	ErrAttemptUnknown          = &Error{Reason: ReasonAttemptUnknown}
+	ErrAttemptUsed             = &Error{Reason: ReasonAttemptUsed}
 	ErrAttemptExpired          = &Error{Reason: ReasonAttemptExpired}
 	ErrExchangeFailed          = &Error{Reason: ReasonExchangeFailed}
 	ErrTokenInvalid            = &Error{Reason: ReasonTokenInvalid}
