@@ -11,8 +11,8 @@ require (
 	github.com/emersion/go-smtp v0.25.1
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/go-jose/go-jose/v4 v4.1.9
-	github.com/labstack/echo/v4 v4.16.0
-	github.com/openai/openai-go/v3 v3.98.0
+	github.com/labstack/echo/v4 v4.16.5
+	github.com/openai/openai-go/v3 v3.102.0
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
