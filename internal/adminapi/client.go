@@ -77,24 +77,27 @@ func WithPageSize(n int) Option {
 }
 
 // New returns a client of the Admin API at baseURL (DefaultBaseURL when
-// empty), authenticating with key. A nil httpClient uses the SDK's default.
+// empty), authenticating with key. A nil httpClient gets a client of its
+// own. The process environment (OPENAI_*) plays no part.
 func New(baseURL string, key KeySource, httpClient *http.Client, opts ...Option) *Client {
 	if baseURL == "" {
 		baseURL = DefaultBaseURL
 	}
-	// NewClient also reads OPENAI_* variables; the explicit options below
-	// win over them, and the admin key is set per call.
-	sdkOpts := []option.RequestOption{
-		option.WithBaseURL(baseURL),
-		option.WithMaxRetries(0),
+	if httpClient == nil {
+		httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	if httpClient != nil {
-		sdkOpts = append(sdkOpts, option.WithHTTPClient(httpClient))
-	}
-	sdk := openai.NewClient(sdkOpts...)
+	// The roles service is built on its own rather than through
+	// openai.NewClient, which reads OPENAI_ORG_ID, OPENAI_PROJECT_ID,
+	// OPENAI_CUSTOM_HEADERS (and more) from the environment and sends them
+	// on every call: an admin call must carry only what rolegate decided.
+	// Every option the service needs is given here; the key is set per call.
 	c := &Client{
-		badURL:   checkBaseURL(baseURL),
-		roles:    sdk.Admin.Organization.Roles,
+		badURL: checkBaseURL(baseURL),
+		roles: openai.NewAdminOrganizationRoleService(
+			option.WithBaseURL(baseURL),
+			option.WithHTTPClient(httpClient),
+			option.WithMaxRetries(0),
+		),
 		key:      key,
 		timeout:  DefaultTimeout,
 		pageSize: DefaultPageSize,
