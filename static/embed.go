@@ -17,6 +17,11 @@ import (
 //go:embed *.css *.js
 var files embed.FS
 
+// HTMX names the pinned htmx: dist/htmx.min.js of the npm package
+// htmx.org@2.0.11, byte for byte (embed_test.go checks its SHA-256). Pages
+// and tests refer to it by this name only, so an upgrade changes it here.
+const HTMX = "htmx-2.0.11.min.js"
+
 // Asset is one embedded file under its fingerprinted name.
 type Asset struct {
 	Name        string // e.g. "rolegate.css"

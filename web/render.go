@@ -8,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/rolegate/rolegate/static"
 	"github.com/rolegate/rolegate/views"
 )
 
@@ -31,7 +32,7 @@ func (s *Server) chrome(c echo.Context, active string) views.Chrome {
 		Dev:    s.Config.Dev,
 		Active: active,
 		CSSURL: s.Assets.URL("rolegate.css"),
-		JSURL:  s.Assets.URL("htmx-2.0.8.min.js"),
+		JSURL:  s.Assets.URL(static.HTMX),
 		Flash:  flashFrom(c),
 	}
 	if sess := sessionFrom(ctx(c)); sess != nil {

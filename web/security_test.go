@@ -21,6 +21,7 @@ import (
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/static"
 	"github.com/rolegate/rolegate/web"
 )
 
@@ -350,7 +351,7 @@ func TestSecurityHeadersAndStrictPages(t *testing.T) {
 			t.Errorf("GET %s = %d; want 404", path, rec.Code)
 		}
 	}
-	asset := anon.get(h.Server.Assets.URL("htmx-2.0.8.min.js"))
+	asset := anon.get(h.Server.Assets.URL(static.HTMX))
 	if asset.StatusCode != http.StatusOK || !strings.Contains(asset.Header.Get("Cache-Control"), "immutable") || asset.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("the pinned htmx = %d, Cache-Control %q, nosniff %q; want 200, immutable, nosniff",
 			asset.StatusCode, asset.Header.Get("Cache-Control"), asset.Header.Get("X-Content-Type-Options"))
