@@ -14,5 +14,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/rolegate-load-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$work/rolegate" ./cmd/rolegate
-go build -o "$work/loadtest" ./scripts/loadtest
+# The load generator is a module of its own (scripts/loadtest/go.mod).
+(cd scripts/loadtest && go build -o "$work/loadtest" .)
 "$work/loadtest" -bin "$work/rolegate" -dir "$work" "$@"
