@@ -155,6 +155,12 @@ func Timeline(events []rolegate.Event) []TimelineItem {
 		case rolegate.ActionNotificationFailed:
 			item.What = "Could not notify " + str("recipient") + " by " + str("channel")
 			item.Detail = str("error")
+		case rolegate.ActionUpstreamRoleChanged:
+			item.What = "Changed outside rolegate"
+			item.Detail = describeDifferences(e.Details)
+		case rolegate.ActionUpstreamRoleDeleted:
+			item.What = "Deleted outside rolegate"
+			item.Detail = "The role " + str("role_id") + " no longer exists upstream"
 		default:
 			item.What = e.Action
 		}
@@ -185,4 +191,30 @@ func (p Pager) link(page int) string {
 		sep = "&"
 	}
 	return fmt.Sprintf("%s%spage=%d", p.BaseURL, sep, page)
+}
+
+// describeDifferences says in one line what an upstream.role.changed event
+// found different.
+func describeDifferences(details []byte) string {
+	var d struct {
+		Differences []rolegate.Difference `json:"differences"`
+	}
+	_ = json.Unmarshal(details, &d)
+	var parts []string
+	for _, x := range d.Differences {
+		switch {
+		case x.Field == "permissions":
+			p := "permissions"
+			if len(x.Added) > 0 {
+				p += " added " + strings.Join(x.Added, ", ")
+			}
+			if len(x.Removed) > 0 {
+				p += " removed " + strings.Join(x.Removed, ", ")
+			}
+			parts = append(parts, p)
+		default:
+			parts = append(parts, fmt.Sprintf("%s %q → %q", x.Field, x.Old, x.New))
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -24,9 +24,11 @@ func (s *Server) adminPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, views.AdminPage(s.chrome(c, "admin"), v))
 }
 
-// refreshCatalog reads the organization's roles again.
+// refreshCatalog reads the organization's roles again now (the picture is
+// also synced every ROLEGATE_SYNC_EVERY); the catalog follows the picture.
 func (s *Server) refreshCatalog(c echo.Context) error {
-	if err := s.Catalog.Refresh(ctx(c), s.actor(c)); err != nil {
+	actor := s.actor(c)
+	if _, err := s.Picture.Sync(ctx(c), &actor); err != nil {
 		s.Logger.Error("catalog refresh", "err", err)
 		return rolegate.Errorf(rolegate.EUNAVAILABLE, "The organization's roles could not be read: %s", rolegate.ErrorMessage(err))
 	}

@@ -11,13 +11,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/adminapi"
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
-	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
@@ -34,11 +35,14 @@ type harness struct {
 	DB       *sqlite.DB
 	Requests *sqlite.Requests
 	Catalog  *catalog.Service
+	Picture  *picture.Picture
 	Sim      *simulator.Simulator
 	Config   *config.Config
 	Server   *web.Server
 	// HandedOff receives the ids queued for provisioning (no worker runs).
 	HandedOff chan int64
+	// syncFailures counts the picture's failed reads.
+	syncFailures atomic.Int64
 }
 
 type harnessOptions struct {
@@ -53,6 +57,8 @@ type harnessOptions struct {
 	Log io.Writer
 	// RateLimits, when set, replace web.DefaultRateLimits().
 	RateLimits *web.RateLimits
+	// PictureMaxAge, when set, replaces the 30 s a check trusts the picture.
+	PictureMaxAge time.Duration
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -105,19 +111,19 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	simSrv := httptest.NewServer(h.Sim)
 	t.Cleanup(simSrv.Close)
 	upstream := adminapi.New(simSrv.URL+"/v1", adminapi.StaticKey(testAdminKey), simSrv.Client())
-	h.Catalog, err = catalog.NewService(ctx, "", db, func(ctx context.Context) ([]rolegate.ExistingRole, error) {
-		roles, err := upstream.ListRoles(ctx)
-		var out []rolegate.ExistingRole
-		for _, r := range roles {
-			out = append(out, rolegate.ExistingRole{ID: r.ID, Name: r.Name, Permissions: r.Permissions, Predefined: r.Predefined})
-		}
-		return out, err
-	})
+	h.Catalog, err = catalog.NewService("")
 	if err != nil {
 		t.Fatalf("catalog: %v", err)
 	}
-	if err := h.Catalog.Refresh(ctx, rolegate.System("test")); err != nil {
-		t.Fatalf("catalog refresh: %v", err)
+	h.Picture, err = picture.New(ctx, picture.Options{
+		Store: db, List: upstream.OrganizationRoles, Now: opts.Now, MaxAge: opts.PictureMaxAge, OnSynced: h.Catalog.Update,
+		SyncFailed: func() { h.syncFailures.Add(1) },
+	})
+	if err != nil {
+		t.Fatalf("picture: %v", err)
+	}
+	if _, err := h.Picture.Sync(ctx, nil); err != nil {
+		t.Fatalf("first sync: %v", err)
 	}
 	h.Requests = sqlite.NewRequests(db, sqlite.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL,
@@ -136,7 +142,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		ssoClient = opts.SSO(srv.URL + "/auth/callback")
 	}
 	h.Server = web.NewServer(web.Deps{
-		Config: cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, SSO: ssoClient,
+		Config: cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, Picture: h.Picture, SSO: ssoClient,
 		Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
 		RateLimits: opts.RateLimits,
 	})

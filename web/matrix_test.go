@@ -111,7 +111,10 @@ func matrixDecisions() map[string]matrixDecision {
 		"GET /auth/logout":  {access: web.SignedIn, want: always(http.StatusOK)},
 		"POST /auth/logout": {access: web.SignedIn, prepare: func(*matrix, *matrixPerson) matrixCell { return matrixCell{path: "/auth/logout", fresh: true} }, want: always(http.StatusOK)},
 
-		"GET /":             {access: web.SignedIn, want: always(http.StatusOK)},
+		"GET /": {access: web.SignedIn, want: always(http.StatusOK)},
+		// The organization's roles are no secret inside the company: every
+		// signed-in person may see them (PRODUCT.md), nobody signed out.
+		"GET /roles":        {access: web.SignedIn, want: always(http.StatusOK)},
 		"GET /requests/new": {access: web.Requester, want: always(http.StatusOK)},
 		"POST /requests/check": {access: web.Requester,
 			prepare: func(*matrix, *matrixPerson) matrixCell {

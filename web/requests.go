@@ -69,6 +69,9 @@ func (s *Server) newRequestForm(c echo.Context) error {
 func (s *Server) createRequest(c echo.Context) error {
 	in, err := requestInput(c)
 	if err == nil {
+		err = s.freshPicture(c)
+	}
+	if err == nil {
 		var req *rolegate.Request
 		req, err = s.Requests.Create(ctx(c), s.actor(c), in, s.Catalog.Catalog())
 		if err == nil {
@@ -112,6 +115,10 @@ func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.Form
 		k.NameMessage = msg
 		return k
 	}
+	if err := s.freshPicture(c); err != nil {
+		k.NameMessage = rolegate.ErrorFields(err)["role_name"]
+		return k
+	}
 	msg, err := s.Requests.RoleNameTaken(ctx(c), in.RoleName)
 	if err != nil {
 		// The check is a convenience: submitting checks again, for real.
@@ -120,6 +127,17 @@ func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.Form
 	}
 	k.NameMessage, k.NameOK = msg, msg == ""
 	return k
+}
+
+// freshPicture makes sure the organization's picture is recent enough to
+// say whether a name is free (internal/picture); when the upstream cannot
+// be read, the name is neither "available" nor accepted.
+func (s *Server) freshPicture(c echo.Context) error {
+	if err := s.Picture.Fresh(ctx(c)); err != nil {
+		s.Logger.Warn("live check: the organization's picture is stale", "err", err, "request_id", requestIDFrom(ctx(c)))
+		return rolegate.Invalid(rolegate.FieldErrors{"role_name": "We could not check the organization just now, so we cannot tell whether this name is free. Try again in a moment."})
+	}
+	return nil
 }
 
 // myRequests lists the person's own requests.
@@ -201,6 +219,13 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 	}
 	if req.Status == rolegate.StatusPending {
 		v.Overlaps = s.Catalog.Overlaps(req.Permissions)
+	}
+	if req.UpstreamRoleID != "" {
+		if role, ok, err := s.DB.RequestRole(ctx(c), id); err != nil {
+			return err
+		} else if ok {
+			v.Upstream = &role
+		}
 	}
 	return s.render(c, status, views.RequestPage(s.chrome(c, ""), v))
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/rolegate/rolegate/internal/adminapi"
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
-	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/static"
@@ -40,11 +40,14 @@ type benchPortal struct {
 	server    *web.Server
 	requests  *sqlite.Requests
 	handedOff chan int64
+	sim       *simulator.Simulator
 }
 
 const benchAdminKey = "sk-admin-bench-key"
 
-func newBenchPortal(b *testing.B) *benchPortal {
+// newBenchPortal starts a portal whose organization holds extraRoles
+// custom roles beside the predefined ones.
+func newBenchPortal(b *testing.B, extraRoles int) *benchPortal {
 	b.Helper()
 	ctx := context.Background()
 	env := map[string]string{
@@ -62,24 +65,27 @@ func newBenchPortal(b *testing.B) *benchPortal {
 	}
 	b.Cleanup(func() { db.Close() })
 
-	sim := httptest.NewServer(simulator.New(simulator.Options{AdminKey: benchAdminKey}))
-	b.Cleanup(sim.Close)
-	upstream := adminapi.New(sim.URL+"/v1", adminapi.StaticKey(benchAdminKey), sim.Client())
-	cat, err := catalog.NewService(ctx, "", db, func(ctx context.Context) ([]rolegate.ExistingRole, error) {
-		roles, err := upstream.ListRoles(ctx)
-		var out []rolegate.ExistingRole
-		for _, r := range roles {
-			out = append(out, rolegate.ExistingRole{ID: r.ID, Name: r.Name, Permissions: r.Permissions, Predefined: r.Predefined})
+	p := &benchPortal{b: b, handedOff: make(chan int64, 1), sim: simulator.New(simulator.Options{AdminKey: benchAdminKey})}
+	for i := range extraRoles {
+		perms := []string{"api.groups.read", fmt.Sprintf("api.bench_%03d.read", i%500)}
+		if _, err := p.sim.AddRole(fmt.Sprintf("Bench Role %05d", i), "", perms); err != nil {
+			b.Fatal(err)
 		}
-		return out, err
-	})
+	}
+	sim := httptest.NewServer(p.sim)
+	b.Cleanup(sim.Close)
+	upstream := adminapi.New(sim.URL+"/v1", adminapi.StaticKey(benchAdminKey), sim.Client(), adminapi.WithPageSize(1000))
+	cat, err := catalog.NewService("")
 	if err != nil {
 		b.Fatalf("catalog: %v", err)
 	}
-	if err := cat.Refresh(ctx, rolegate.System("bench")); err != nil {
-		b.Fatalf("catalog refresh: %v", err)
+	pic, err := picture.New(ctx, picture.Options{Store: db, List: upstream.OrganizationRoles, OnSynced: cat.Update})
+	if err != nil {
+		b.Fatalf("picture: %v", err)
 	}
-	p := &benchPortal{b: b, handedOff: make(chan int64, 1)}
+	if _, err := pic.Sync(ctx, nil); err != nil {
+		b.Fatalf("first sync: %v", err)
+	}
 	p.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL,
 		// The worker's Wake never blocks; neither does this.
@@ -96,7 +102,7 @@ func newBenchPortal(b *testing.B) *benchPortal {
 	}
 	unlimited := web.RateLimit{Per: rate.Inf, Burst: 1}
 	p.server = web.NewServer(web.Deps{
-		Config: cfg, DB: db, Requests: p.requests, Catalog: cat, Assets: assets,
+		Config: cfg, DB: db, Requests: p.requests, Catalog: cat, Picture: pic, Assets: assets,
 		// The portal logs a line per request in production too.
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		RateLimits: &web.RateLimits{SignIn: unlimited, Forms: unlimited, MaxKeys: 10000},
@@ -189,7 +195,7 @@ func (s *benchSession) fileRequest(name string) (int64, string) {
 // BenchmarkRequestPage is the requester's view of one request: the
 // session lookup, the request and its timeline read, the page rendered.
 func BenchmarkRequestPage(b *testing.B) {
-	p := newBenchPortal(b)
+	p := newBenchPortal(b, 0)
 	requester := p.signIn("requester")
 	id, hash := requester.fileRequest("Dashboard Reader")
 	approver := p.signIn("approver1")
@@ -226,7 +232,7 @@ func BenchmarkRequestPage(b *testing.B) {
 // validation against the catalog and the names taken, the durable write
 // of the request and its audit event (one fsync), the redirect.
 func BenchmarkSubmitRequest(b *testing.B) {
-	p := newBenchPortal(b)
+	p := newBenchPortal(b, 0)
 	requester := p.signIn("requester")
 	b.ReportAllocs()
 	i := 0
@@ -242,7 +248,7 @@ func BenchmarkSubmitRequest(b *testing.B) {
 // provisioning worker is told: the approval, the queue row and the audit
 // events committed together, then the wake-up.
 func BenchmarkApproveHandOff(b *testing.B) {
-	p := newBenchPortal(b)
+	p := newBenchPortal(b, 0)
 	requester := p.signIn("requester")
 	approver := p.signIn("approver1")
 	b.ReportAllocs()
@@ -258,5 +264,32 @@ func BenchmarkApproveHandOff(b *testing.B) {
 		if got := <-p.handedOff; got != id {
 			b.Fatalf("handed off %d; want %d", got, id)
 		}
+	}
+}
+
+// BenchmarkRolesPage is the Roles page of an organization of 5,000 roles:
+// the first page, a page deep in the list, and searches by part of a name
+// and of a permission. It reads only the stored picture.
+func BenchmarkRolesPage(b *testing.B) {
+	p := newBenchPortal(b, 5000)
+	auditor := p.signIn("auditor")
+	for _, bc := range []struct{ name, path, want string }{
+		{"first page", "/roles", "Bench Role 00000"},
+		{"page 60", "/roles?page=60", "Bench Role 02950"},
+		{"search by name", "/roles?q=role+0421", "Bench Role 04210"},
+		{"search by permission", "/roles?q=bench_123.read", "Bench Role 00123"},
+		{"search without a match", "/roles?q=nothing-like-this", "No role matches"},
+	} {
+		if res := auditor.get(bc.path); res.Code != http.StatusOK || !strings.Contains(res.Body.String(), bc.want) {
+			b.Fatalf("GET %s = %d; want 200 with %q", bc.path, res.Code, bc.want)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if res := auditor.get(bc.path); res.Code != http.StatusOK {
+					b.Fatalf("GET %s = %d", bc.path, res.Code)
+				}
+			}
+		})
 	}
 }

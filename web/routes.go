@@ -71,6 +71,8 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/requests/:id/retry", Admin, s.retryProvisioning},
 		{http.MethodPost, "/requests/:id/abandon", Admin, s.abandonProvisioning},
 
+		{http.MethodGet, "/roles", SignedIn, s.listRoles},
+
 		{http.MethodGet, "/reviews", Approver, s.reviews},
 
 		{http.MethodGet, "/admin", Admin, s.adminPage},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
+	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
@@ -27,6 +28,9 @@ type Deps struct {
 	DB       *sqlite.DB
 	Requests *sqlite.Requests
 	Catalog  *catalog.Service
+	// Picture is the organization's picture: live checks and submissions
+	// make sure it is fresh before trusting it.
+	Picture *picture.Picture
 	// SSO signs people in through the identity provider; nil in dev mode
 	// without an issuer, where the dev sign-in page replaces it.
 	SSO     *sso.Client

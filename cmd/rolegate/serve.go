@@ -20,7 +20,7 @@ import (
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/metrics"
-	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
@@ -79,17 +79,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	upstream := adminapi.New(baseURL, keys, &http.Client{Timeout: cfg.ProvisionTimeout})
 
-	cat, err := catalog.NewService(ctx, cfg.CatalogFile, db, func(ctx context.Context) ([]rolegate.ExistingRole, error) {
-		return listExistingRoles(ctx, upstream)
+	cat, err := catalog.NewService(cfg.CatalogFile)
+	if err != nil {
+		return err
+	}
+	// The organization's picture: read every ROLEGATE_SYNC_EVERY, and again
+	// whenever a live check finds it older than 30 s. Pages of up to 1,000
+	// roles (the upstream's limit) keep a sync to a few calls.
+	lister := adminapi.New(baseURL, keys, &http.Client{Timeout: cfg.ProvisionTimeout}, adminapi.WithPageSize(1000))
+	pic, err := picture.New(ctx, picture.Options{
+		Store: db, List: lister.OrganizationRoles, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge,
+		Logger: logger, OnSynced: cat.Update, SyncFailed: portalMetrics.PictureSyncFailed,
 	})
 	if err != nil {
 		return err
 	}
-	if _, at := cat.Roles(); at.IsZero() {
-		// First start: read the organization's roles so that the catalog and
-		// the name checks know them. Failing is not fatal; an admin can resync.
-		if err := cat.Refresh(ctx, rolegate.System("catalog")); err != nil {
-			logger.Warn("could not read the organization's roles at start; the catalog file alone is used until an admin resyncs", "err", err)
+	if pic.SyncedAt().IsZero() {
+		// First start: read the organization before serving, so that the
+		// catalog and the name checks know it. Failing is not fatal: the
+		// sync keeps trying, and checks say they cannot check meanwhile.
+		if _, err := pic.Sync(ctx, nil); err != nil {
+			logger.Warn("could not read the organization's roles at start; the catalog file alone is used until a sync succeeds", "err", err)
 		}
 	}
 
@@ -124,7 +134,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	server := web.NewServer(web.Deps{
-		Config: cfg, DB: db, Requests: requests, Catalog: cat, SSO: ssoClient,
+		Config: cfg, DB: db, Requests: requests, Catalog: cat, Picture: pic, SSO: ssoClient,
 		Assets: assets, Logger: logger, Metrics: portalMetrics,
 	})
 
@@ -139,6 +149,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() {
 		defer close(done)
 		defer startNotifier(bg, notifier)() // runs beside the housekeeping; waited for at the end
+		pictureDone := make(chan struct{})
+		go func() { defer close(pictureDone); pic.Run(bg) }()
+		defer func() { <-pictureDone }()
 		runBackground(bg, cfg, db, requests, worker, logger)
 	}()
 
@@ -277,24 +290,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// listExistingRoles reads every role upstream as the domain sees them.
-func listExistingRoles(ctx context.Context, c *adminapi.Client) ([]rolegate.ExistingRole, error) {
-	roles, err := c.ListRoles(ctx)
-	var ae *adminapi.Error
-	switch {
-	case errors.As(err, &ae):
-		// People see the upstream's own (redacted) words, not "something went wrong".
-		return nil, fmt.Errorf("%w: %w", rolegate.Errorf(rolegate.EUNAVAILABLE, "OpenAI answered: %s", ae.Message), err)
-	case err != nil:
-		return nil, err
-	}
-	out := make([]rolegate.ExistingRole, 0, len(roles))
-	for _, r := range roles {
-		out = append(out, rolegate.ExistingRole{ID: r.ID, Name: r.Name, Permissions: r.Permissions, Predefined: r.Predefined})
-	}
-	return out, nil
 }
 
 var errUsage = errors.New("usage: see rolegate help")

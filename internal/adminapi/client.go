@@ -22,6 +22,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/pagination"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
 const (
@@ -234,6 +236,28 @@ func (cl *Client) ListRoles(ctx context.Context) ([]Role, error) {
 		return nil, c.fail(err, cl.timeout)
 	}
 	return roles, nil
+}
+
+// OrganizationRoles is ListRoles as the organization's picture takes it:
+// every organization role, or an error (never part of the list).
+func (cl *Client) OrganizationRoles(ctx context.Context) ([]rolegate.UpstreamRole, error) {
+	roles, err := cl.ListRoles(ctx)
+	var ae *Error
+	switch {
+	case errors.As(err, &ae) && ae.Status != 0:
+		// People see the upstream's own (redacted) words, not "something went wrong".
+		return nil, fmt.Errorf("%w: %w", rolegate.Errorf(rolegate.EUNAVAILABLE, "OpenAI answered: %s", ae.Message), err)
+	case err != nil:
+		return nil, err
+	}
+	out := make([]rolegate.UpstreamRole, 0, len(roles))
+	for _, r := range roles {
+		out = append(out, rolegate.UpstreamRole{
+			ID: r.ID, Scope: rolegate.ScopeOrganization, Name: r.Name, Description: r.Description,
+			Permissions: r.Permissions, ResourceType: r.ResourceType, Predefined: r.Predefined,
+		}.Normalize())
+	}
+	return out, nil
 }
 
 // nextPage asks for the page after p, or returns nil after the last one.

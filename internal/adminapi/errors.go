@@ -114,3 +114,7 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// RetryDelay is how long the upstream asked callers to wait (Retry-After),
+// or 0: what the picture's sync honours after a 429.
+func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }

@@ -1,12 +1,11 @@
 // Package catalog builds the permission catalog people pick from: the
-// permissions the organization's own roles grant (read upstream, cached in
-// the database, refreshed by an admin) described and grouped by a file kept
-// in the repository, which also marks the sensitive ones.
+// permissions the organization's own roles grant (from the organization's
+// picture, internal/picture) described and grouped by a file kept in the
+// repository, which also marks the sensitive ones.
 package catalog
 
 import (
 	"bytes"
-	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -111,20 +110,11 @@ func areaOf(name string) string {
 	return string(unicode.ToUpper(r)) + a[size:]
 }
 
-// Store keeps the upstream roles between runs.
-type Store interface {
-	SaveUpstreamRoles(ctx context.Context, actor rolegate.Actor, roles []rolegate.ExistingRole) error
-	UpstreamRoles(ctx context.Context) ([]rolegate.ExistingRole, time.Time, error)
-}
-
-// ListRoles reads the organization's roles upstream.
-type ListRoles func(ctx context.Context) ([]rolegate.ExistingRole, error)
-
-// Service holds the current catalog and refreshes it.
+// Service holds the catalog in force, rebuilt from the organization's
+// picture (internal/picture) after every sync: a permission that appears in
+// a new upstream role is offered without anyone's resync.
 type Service struct {
 	described []rolegate.Permission
-	store     Store
-	list      ListRoles
 	current   atomic.Pointer[snapshot]
 }
 
@@ -134,9 +124,9 @@ type snapshot struct {
 	refreshed time.Time
 }
 
-// NewService loads the catalog file (the embedded one when path is empty)
-// and the cached upstream roles.
-func NewService(ctx context.Context, path string, store Store, list ListRoles) (*Service, error) {
+// NewService loads the catalog file (the embedded one when path is empty);
+// until Update, the file alone is the catalog.
+func NewService(path string) (*Service, error) {
 	raw := embeddedFile
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -149,16 +139,17 @@ func NewService(ctx context.Context, path string, store Store, list ListRoles) (
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{described: described, store: store, list: list}
-	roles, at, err := store.UpstreamRoles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.set(roles, at)
+	s := &Service{described: described}
+	s.Update(nil, time.Time{})
 	return s, nil
 }
 
-func (s *Service) set(roles []rolegate.ExistingRole, at time.Time) {
+// Update rebuilds the catalog from the organization's roles read at at.
+func (s *Service) Update(upstream []rolegate.UpstreamRole, at time.Time) {
+	roles := make([]rolegate.ExistingRole, 0, len(upstream))
+	for _, r := range upstream {
+		roles = append(roles, r.Existing())
+	}
 	s.current.Store(&snapshot{catalog: Build(s.described, roles), roles: roles, refreshed: at})
 }
 
@@ -169,23 +160,6 @@ func (s *Service) Catalog() *rolegate.Catalog { return s.current.Load().catalog 
 func (s *Service) Roles() ([]rolegate.ExistingRole, time.Time) {
 	snap := s.current.Load()
 	return snap.roles, snap.refreshed
-}
-
-// Refresh reads the organization's roles upstream and rebuilds the catalog.
-func (s *Service) Refresh(ctx context.Context, actor rolegate.Actor) error {
-	roles, err := s.list(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.store.SaveUpstreamRoles(ctx, actor, roles); err != nil {
-		return err
-	}
-	_, at, err := s.store.UpstreamRoles(ctx)
-	if err != nil {
-		return err
-	}
-	s.set(roles, at)
-	return nil
 }
 
 // Overlaps returns up to three existing roles that already grant every one

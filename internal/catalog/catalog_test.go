@@ -3,19 +3,18 @@ package catalog_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rolegate/rolegate/internal/adminapi"
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 func TestParseFile(t *testing.T) {
@@ -58,7 +57,7 @@ func TestParseFile(t *testing.T) {
 // The catalog file kept in the repository describes every permission the
 // simulated organization knows, so dev mode offers no undescribed one.
 func TestEmbeddedFileDescribesTheSimulatedOrganization(t *testing.T) {
-	svc, _, _ := service(t, "") // never refreshed: the embedded file alone
+	svc, _ := service(t, "") // never updated: the embedded file alone
 	described := map[string]rolegate.Permission{}
 	for _, a := range svc.Catalog().Areas() {
 		for _, p := range a.Permissions {
@@ -123,102 +122,52 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-// service is a catalog service over a real database and the Admin API
-// simulator behind the real client.
-func service(t *testing.T, path string) (*catalog.Service, *sqlite.DB, *simulator.Simulator) {
+// service is a catalog service fed the simulated organization's roles,
+// read over real HTTP by the real client.
+func service(t *testing.T, path string) (*catalog.Service, []rolegate.UpstreamRole) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	const key = "sk-admin-catalog-test"
 	sim := simulator.New(simulator.Options{AdminKey: key})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	upstream := adminapi.New(srv.URL+"/v1", adminapi.StaticKey(key), srv.Client())
-	svc, err := catalog.NewService(ctx, path, db, func(ctx context.Context) ([]rolegate.ExistingRole, error) {
-		roles, err := upstream.ListRoles(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []rolegate.ExistingRole
-		for _, r := range roles {
-			out = append(out, rolegate.ExistingRole{ID: r.ID, Name: r.Name, Permissions: r.Permissions, Predefined: r.Predefined})
-		}
-		return out, nil
-	})
+	roles, err := upstream.OrganizationRoles(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, db, sim
+	svc, err := catalog.NewService(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, roles
 }
 
-func TestServiceRefreshReadsTheOrganizationAndRecordsIt(t *testing.T) {
-	ctx := context.Background()
-	svc, db, sim := service(t, "")
-	if _, at := svc.Roles(); !at.IsZero() {
-		t.Fatalf("a fresh database has refreshed roles")
+func TestServiceUpdateRebuildsTheCatalogFromTheOrganization(t *testing.T) {
+	svc, roles := service(t, "")
+	if got, at := svc.Roles(); len(got) != 0 || !at.IsZero() {
+		t.Fatalf("before Update: %d roles at %s; want none", len(got), at)
 	}
 	before := svc.Catalog().Len()
-	if err := svc.Refresh(ctx, rolegate.System("test")); err != nil {
-		t.Fatal(err)
-	}
-	roles, at := svc.Roles()
-	if len(roles) != len(sim.Roles()) || at.IsZero() {
-		t.Errorf("after Refresh: %d roles at %s; want %d and a time", len(roles), at, len(sim.Roles()))
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	svc.Update(roles, at)
+	got, gotAt := svc.Roles()
+	if len(got) != len(roles) || !gotAt.Equal(at) {
+		t.Errorf("after Update: %d roles at %s; want %d at %s", len(got), gotAt, len(roles), at)
 	}
 	if got, want := svc.Catalog().Len(), len(simulator.DefaultPermissions()); got != want || got > before {
-		t.Errorf("catalog after Refresh has %d permissions; want %d (the file had %d)", got, want, before)
+		t.Errorf("catalog after Update has %d permissions; want %d (the file had %d)", got, want, before)
 	}
-	raw, err := sql.Open("sqlite", "file:"+db.Path()+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	var n int
-	if err := raw.QueryRow(`SELECT COUNT(*) FROM audit_events WHERE action = ?`, rolegate.ActionCatalogRefreshed).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Errorf("%d %s events; want 1", n, rolegate.ActionCatalogRefreshed)
-	}
-
-	// A second service on the same database starts from the cached roles.
-	again, err := catalog.NewService(ctx, "", db, func(context.Context) ([]rolegate.ExistingRole, error) {
-		return nil, fmt.Errorf("not called at start")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := again.Roles(); len(got) != len(roles) {
-		t.Errorf("a restarted service knows %d roles; want the cached %d", len(got), len(roles))
-	}
-}
-
-func TestServiceRefreshFailureKeepsTheCatalog(t *testing.T) {
-	ctx := context.Background()
-	svc, _, sim := service(t, "")
-	if err := svc.Refresh(ctx, rolegate.System("test")); err != nil {
-		t.Fatal(err)
-	}
-	roles, at := svc.Roles()
-	sim.FailNext(1, simulator.Fault{Op: simulator.OpList, Kind: simulator.FaultServerError})
-	if err := svc.Refresh(ctx, rolegate.System("test")); err == nil {
-		t.Fatalf("Refresh with the upstream failing = nil; want an error")
-	}
-	if got, gotAt := svc.Roles(); len(got) != len(roles) || !gotAt.Equal(at) {
-		t.Errorf("after a failed refresh: %d roles at %s; want the %d from %s", len(got), gotAt, len(roles), at)
+	// A permission that appears in a new upstream role is offered at once,
+	// as sensitive until the file describes it.
+	svc.Update(append(roles, rolegate.UpstreamRole{ID: "role_new", Name: "New", Permissions: []string{"api.brand_new.write"}}), at)
+	if p, ok := svc.Catalog().Lookup("api.brand_new.write"); !ok || !p.Sensitive {
+		t.Errorf("Lookup(api.brand_new.write) = %+v, %v; want a sensitive permission", p, ok)
 	}
 }
 
 func TestServiceOverlaps(t *testing.T) {
-	ctx := context.Background()
-	svc, _, _ := service(t, "")
-	if err := svc.Refresh(ctx, rolegate.System("test")); err != nil {
-		t.Fatal(err)
-	}
+	svc, roles := service(t, "")
+	svc.Update(roles, time.Now())
 	var reads []string
 	for _, p := range simulator.DefaultPermissions() {
 		if strings.HasSuffix(p, ".read") {
@@ -253,7 +202,7 @@ func TestServiceWithACatalogFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`[{"name":"api.groups.read","area":"Groups","description":"Read groups."}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	svc, _, _ := service(t, path)
+	svc, _ := service(t, path)
 	if got := svc.Catalog().Len(); got != 1 {
 		t.Errorf("catalog from a one-entry file has %d permissions; want 1", got)
 	}
@@ -261,15 +210,10 @@ func TestServiceWithACatalogFile(t *testing.T) {
 	if err := os.WriteFile(bad, bytes.Repeat([]byte("x"), 10), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "other.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := catalog.NewService(context.Background(), bad, db, nil); err == nil {
+	if _, err := catalog.NewService(bad); err == nil {
 		t.Errorf("NewService with a malformed file = nil error")
 	}
-	if _, err := catalog.NewService(context.Background(), filepath.Join(t.TempDir(), "missing.json"), db, nil); err == nil {
+	if _, err := catalog.NewService(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Errorf("NewService with a missing file = nil error")
 	}
 }

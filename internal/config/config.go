@@ -60,6 +60,12 @@ type Config struct {
 	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
 	CatalogFile    string         // optional override of the embedded permission catalog
 
+	// SyncEvery is how often the organization's picture is read again.
+	SyncEvery time.Duration
+	// PictureMaxAge is the oldest picture a live check or a submission
+	// trusts: 30 s, shorter only to make tests quicker.
+	PictureMaxAge time.Duration
+
 	CheckpointKeyFile string        // Ed25519 signer key (note format); empty = no checkpoints
 	CheckpointEvery   time.Duration // how often to sign a checkpoint
 
@@ -230,6 +236,11 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		r.require("ROLEGATE_WEBHOOK_SECRET", string(c.WebhookSecret))
 	}
 	c.ReminderAfter = r.duration("ROLEGATE_REMINDER_AFTER", 24*time.Hour)
+	c.SyncEvery = r.duration("ROLEGATE_SYNC_EVERY", 5*time.Minute)
+	c.PictureMaxAge = r.duration("ROLEGATE_PICTURE_MAX_AGE", 30*time.Second)
+	if c.PictureMaxAge > 30*time.Second {
+		r.fail("ROLEGATE_PICTURE_MAX_AGE", "must be at most 30s: a name check never trusts an older picture")
+	}
 
 	c.LogFormat = r.str("ROLEGATE_LOG_FORMAT")
 	switch c.LogFormat {

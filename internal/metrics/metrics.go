@@ -39,6 +39,7 @@ type Metrics struct {
 	signIns      *prometheus.CounterVec
 	provisioning *prometheus.CounterVec
 	auditEvents  *prometheus.CounterVec
+	syncFailures prometheus.Counter
 	handler      http.Handler
 }
 
@@ -77,9 +78,13 @@ func New(opts Options) *Metrics {
 			Name: "rolegate_audit_events_total",
 			Help: "Audit events written by this process, by action.",
 		}, []string{"action"}),
+		syncFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rolegate_picture_sync_failures_total",
+			Help: "Reads of the organization's roles that failed (the stored picture stayed as it was).",
+		}),
 	}
 	m.registry.MustRegister(
-		m.httpRequests, m.httpDuration, m.signIns, m.provisioning, m.auditEvents,
+		m.httpRequests, m.httpDuration, m.signIns, m.provisioning, m.auditEvents, m.syncFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
@@ -132,6 +137,9 @@ func (m *Metrics) ProvisioningOutcome(outcome string) {
 // AuditEventAppended counts an audit event by action; it is the database's
 // OnEventAppended.
 func (m *Metrics) AuditEventAppended(action string) { m.auditEvents.WithLabelValues(action).Inc() }
+
+// PictureSyncFailed counts a failed read of the organization's roles.
+func (m *Metrics) PictureSyncFailed() { m.syncFailures.Inc() }
 
 // knownMethod keeps the method label to the methods HTTP defines: a client
 // inventing methods must not invent series.

@@ -15,6 +15,7 @@ import (
 type Store interface {
 	CountByStatus(ctx context.Context) (map[rolegate.Status]int, error)
 	QueueStats(ctx context.Context) (sqlite.QueueStats, error)
+	PictureStats(ctx context.Context) (sqlite.PictureStats, error)
 	Path() string
 }
 
@@ -30,6 +31,8 @@ type storeCollector struct {
 	queueAge   *prometheus.Desc
 	dbSize     *prometheus.Desc
 	scrapeOK   *prometheus.Desc
+	pictureAge *prometheus.Desc
+	drifted    *prometheus.Desc
 }
 
 func newStoreCollector(s Store, timeout time.Duration) *storeCollector {
@@ -45,12 +48,16 @@ func newStoreCollector(s Store, timeout time.Duration) *storeCollector {
 			"Size of the SQLite files: the database, and its write-ahead log (wal).", []string{"file"}, nil),
 		scrapeOK: prometheus.NewDesc("rolegate_database_scrape_success",
 			"1 when this scrape could read the database, 0 when it could not.", nil, nil),
+		pictureAge: prometheus.NewDesc("rolegate_picture_age_seconds",
+			"Age of the organization's picture: time since its last complete read (absent before the first).", nil, nil),
+		drifted: prometheus.NewDesc("rolegate_picture_drifted_roles",
+			"Roles rolegate created that were then changed or deleted outside it.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.requests, c.queueDepth, c.queueAge, c.dbSize, c.scrapeOK} {
+	for _, d := range []*prometheus.Desc{c.requests, c.queueDepth, c.queueAge, c.dbSize, c.scrapeOK, c.pictureAge, c.drifted} {
 		ch <- d
 	}
 }
@@ -78,6 +85,16 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.MustNewConstMetric(c.queueDepth, prometheus.GaugeValue, float64(q.Depth))
 		ch <- prometheus.MustNewConstMetric(c.queueAge, prometheus.GaugeValue, max(q.OldestAge.Seconds(), 0))
+	}
+
+	if p, err := c.store.PictureStats(ctx); err != nil {
+		ok = 0
+		ch <- prometheus.NewInvalidMetric(c.drifted, err)
+	} else {
+		if !p.SyncedAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.pictureAge, prometheus.GaugeValue, max(time.Since(p.SyncedAt).Seconds(), 0))
+		}
+		ch <- prometheus.MustNewConstMetric(c.drifted, prometheus.GaugeValue, float64(p.Drifted))
 	}
 
 	for file, path := range map[string]string{"db": c.store.Path(), "wal": c.store.Path() + "-wal"} {

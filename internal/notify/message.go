@@ -177,6 +177,20 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 		field("Requested by", requester)
 		permissions()
 		block("Justification", f.Justification)
+	case sqlite.NoticeDrift:
+		if f.Deleted {
+			v.Subject = fmt.Sprintf("The role %s was deleted outside rolegate (request #%d)", role, f.RequestID)
+			v.Heading = fmt.Sprintf("The role %s that rolegate created through request #%d no longer exists in the OpenAI organization: it was deleted outside rolegate.", role, f.RequestID)
+		} else {
+			v.Subject = fmt.Sprintf("The role %s was changed outside rolegate (request #%d)", role, f.RequestID)
+			v.Heading = fmt.Sprintf("The role %s that rolegate created through request #%d was changed outside rolegate; it no longer matches what was approved.", role, f.RequestID)
+		}
+		v.Lines = []string{"Find out who changed it and whether that was intended; the request page and the Roles page show the difference."}
+		v.Fields = append(v.Fields, emailField{Label: "Role id", Value: f.RoleID, Mono: true})
+		for _, d := range f.Differences {
+			v.Fields = append(v.Fields, emailField{Label: "Approved " + d.Field, Value: d.Old, Block: true},
+				emailField{Label: "Now " + d.Field, Value: d.New, Block: true})
+		}
 	default:
 		v.Subject = fmt.Sprintf("Request #%d for the role %s is now %s", f.RequestID, role, f.Status.Label())
 		v.Heading = fmt.Sprintf("Request #%d for the role %s is now %s.", f.RequestID, role, f.Status.Label())

@@ -253,6 +253,11 @@ func webhookSentence(f sqlite.NotificationFacts) string {
 		return fmt.Sprintf("%s gave up creating the role %q (request #%d).", who, f.RoleName, f.RequestID)
 	case sqlite.NoticeReminder:
 		return fmt.Sprintf("%s is still waiting for review.", req)
+	case sqlite.NoticeDrift:
+		if f.Deleted {
+			return fmt.Sprintf("The role %q created through request #%d was deleted outside rolegate.", f.RoleName, f.RequestID)
+		}
+		return fmt.Sprintf("The role %q created through request #%d was changed outside rolegate.", f.RoleName, f.RequestID)
 	}
 	return fmt.Sprintf("%s is now %s.", req, f.Status.Label())
 }

@@ -65,6 +65,8 @@ const (
 	NoticeFailed      = "failed"
 	NoticeAbandoned   = "abandoned"
 	NoticeReminder    = "reminder"
+	// NoticeDrift: a role rolegate created was changed or deleted outside it.
+	NoticeDrift = "drift"
 )
 
 // noticeRule says who hears about an audit action.
@@ -94,6 +96,11 @@ var noticeRules = map[string]noticeRule{
 	rolegate.ActionProvisioningMismatch:  {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
 	rolegate.ActionProvisioningAbandoned: {kind: NoticeAbandoned, email: []Audience{AudienceRequester}, webhook: true},
 	rolegate.ActionRequestReminder:       {kind: NoticeReminder, email: []Audience{AudienceApprover}, webhook: true},
+	// Drift is recorded with a request only for the roles rolegate created,
+	// so only those reach the admins; a role created outside rolegate has
+	// no request and notifies nobody.
+	rolegate.ActionUpstreamRoleChanged: {kind: NoticeDrift, email: []Audience{AudienceAdmin}, webhook: true},
+	rolegate.ActionUpstreamRoleDeleted: {kind: NoticeDrift, email: []Audience{AudienceAdmin}, webhook: true},
 }
 
 // NotificationTargets is where notifications go: set once at start with
@@ -154,6 +161,10 @@ type NotificationFacts struct {
 	RoleID            string           `json:"role_id,omitempty"`
 	Failure           string           `json:"failure,omitempty"` // already redacted by the provisioner
 	SubmittedAt       time.Time        `json:"submitted_at,omitzero"`
+	// Drift says how the role differs upstream from what was approved
+	// (NoticeDrift): Differences when changed, Deleted when gone.
+	Differences []rolegate.Difference `json:"differences,omitempty"`
+	Deleted     bool                  `json:"deleted,omitempty"`
 }
 
 // For returns the facts a recipient of audience a may see.
@@ -272,6 +283,14 @@ func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) Notif
 		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, detail("role_id"))
 	case NoticeFailed:
 		f.Failure = firstNonEmptyString(req.FailureMessage, detail("error"))
+	case NoticeDrift:
+		f.RoleID = detail("role_id")
+		f.Deleted = e.Action == rolegate.ActionUpstreamRoleDeleted
+		var d struct {
+			Differences []rolegate.Difference `json:"differences"`
+		}
+		_ = json.Unmarshal(e.Details, &d)
+		f.Differences = d.Differences
 	}
 	return f
 }

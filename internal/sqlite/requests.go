@@ -129,14 +129,10 @@ func roleNameTaken(ctx context.Context, q querier, name string) (string, error) 
 	case !errors.Is(err, sql.ErrNoRows):
 		return "", fmt.Errorf("sqlite: check role name: %w", err)
 	}
-	roles, _, err := upstreamRoles(ctx, q)
-	if err != nil {
+	if taken, err := roleNameInPicture(ctx, q, name); err != nil {
 		return "", err
-	}
-	for _, r := range roles {
-		if rolegate.SameRoleName(r.Name, name) {
-			return "A role with this name already exists in the organization.", nil
-		}
+	} else if taken {
+		return "A role with this name already exists in the organization.", nil
 	}
 	return "", nil
 }

@@ -594,9 +594,9 @@ func TestCreateStoresTheExactPayload(t *testing.T) {
 func TestCreateRefusals(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	lc.create("Group Reader")
-	if err := lc.db.SaveUpstreamRoles(lc.ctx, rolegate.System("test"), []rolegate.ExistingRole{
+	if _, err := lc.db.ReplacePicture(lc.ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{
 		{ID: "role_owner", Name: "owner", Permissions: []string{"api.groups.read"}, Predefined: true},
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	valid := rolegate.RequestInput{RoleName: "Group Auditor", Permissions: []string{"api.groups.read"}, Justification: "Needed for the quarterly access review."}

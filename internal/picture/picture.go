@@ -1,0 +1,291 @@
+// Package picture keeps rolegate's picture of the organization fresh: every
+// role upstream, read completely every ROLEGATE_SYNC_EVERY and stored (so
+// that it survives a restart and pages are served without an upstream
+// call). A live name check or a submission never trusts a picture older
+// than MaxAge: it asks for a refresh, and every check waiting at that
+// moment shares the one read, so a burst of typing is one upstream read.
+//
+// A read that fails part-way changes nothing: the store replaces the
+// picture only with a complete list, and finds and records the
+// differences (internal/sqlite). After a failure the upstream is left
+// alone for a while (its Retry-After when it sent one), and checks in that
+// while are told at once that the organization could not be checked.
+package picture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/retry"
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Store keeps the picture (internal/sqlite's DB).
+type Store interface {
+	ReplacePicture(ctx context.Context, scope string, roles []rolegate.UpstreamRole, requestedBy *rolegate.Actor) (rolegate.SyncResult, error)
+	PictureSyncedAt(ctx context.Context, scope string) (time.Time, error)
+	PictureRoles(ctx context.Context) ([]rolegate.UpstreamRole, error)
+}
+
+// ListRoles reads every role of the organization upstream: the complete
+// list, or an error. It never creates anything.
+type ListRoles func(ctx context.Context) ([]rolegate.UpstreamRole, error)
+
+// Defaults.
+const (
+	DefaultEvery  = 5 * time.Minute
+	DefaultMaxAge = 30 * time.Second
+	// DefaultTimeout bounds one complete read (every page).
+	DefaultTimeout = 2 * time.Minute
+	// firstBackoff and maxBackoff space the reads after failures: a dead
+	// upstream is asked at most once a minute, and a recovered one is
+	// noticed within a minute.
+	firstBackoff = 5 * time.Second
+	maxBackoff   = time.Minute
+)
+
+// ErrUnavailable wraps every failure to read the organization: the check
+// says "could not check the organization just now" instead of guessing.
+var ErrUnavailable = errors.New("the organization could not be read just now")
+
+// Options configure a Picture.
+type Options struct {
+	Store Store
+	List  ListRoles
+	// Every is the period of the background sync (ROLEGATE_SYNC_EVERY).
+	Every time.Duration
+	// MaxAge is the oldest picture a check trusts.
+	MaxAge time.Duration
+	// Timeout bounds one complete read.
+	Timeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// OnSynced receives every role after each successful sync, and once at
+	// start from the store: the permission catalog is rebuilt from it.
+	OnSynced func(roles []rolegate.UpstreamRole, at time.Time)
+	// SyncFailed is told of each failed read (metrics); may be nil.
+	SyncFailed func()
+}
+
+// Picture is the organization's picture and its refreshing. It is safe for
+// concurrent use.
+type Picture struct {
+	opts Options
+	base context.Context // reads outlive the check that started them, not the process
+	wake *retry.Wakeup
+
+	mu        sync.Mutex
+	syncedAt  time.Time // when the stored picture was read (its start)
+	flight    *flight   // the read in progress, nil when none
+	failures  int       // consecutive failed reads
+	lastErr   error
+	notBefore time.Time // no read before this after a failure
+}
+
+// flight is one read that every caller waiting at the time shares.
+type flight struct {
+	done chan struct{}
+	res  rolegate.SyncResult
+	err  error
+}
+
+// New loads the stored picture. ctx bounds the reads for the life of the
+// Picture (the process's context).
+func New(ctx context.Context, opts Options) (*Picture, error) {
+	if opts.Every <= 0 {
+		opts.Every = DefaultEvery
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Picture{opts: opts, base: ctx, wake: retry.NewWakeup()}
+	at, err := opts.Store.PictureSyncedAt(ctx, rolegate.ScopeOrganization)
+	if err != nil {
+		return nil, err
+	}
+	p.syncedAt = at
+	if err := p.publish(ctx, at); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// SyncedAt is when the picture was last read completely (zero: never).
+func (p *Picture) SyncedAt() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.syncedAt
+}
+
+// Fresh makes sure the picture is at most MaxAge old, reading the
+// organization when it is older (sharing a read already under way). An
+// error wraps ErrUnavailable: the picture could not be brought up to date.
+func (p *Picture) Fresh(ctx context.Context) error {
+	p.mu.Lock()
+	now := p.opts.Now()
+	if !p.syncedAt.IsZero() && now.Sub(p.syncedAt) <= p.opts.MaxAge {
+		p.mu.Unlock()
+		return nil
+	}
+	f := p.flight
+	if f == nil {
+		if now.Before(p.notBefore) {
+			err := p.lastErr
+			p.mu.Unlock()
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		f = p.startLocked(nil)
+	}
+	p.mu.Unlock()
+	_, err := wait(ctx, f)
+	return err
+}
+
+// Sync reads the organization now. A background sync (requestedBy nil)
+// shares a read under way; an admin's resync waits for it and then reads
+// again, so that what they see is newer than their click, and is recorded
+// as theirs.
+func (p *Picture) Sync(ctx context.Context, requestedBy *rolegate.Actor) (rolegate.SyncResult, error) {
+	for {
+		p.mu.Lock()
+		f := p.flight
+		if f == nil {
+			f = p.startLocked(requestedBy)
+			p.mu.Unlock()
+			return wait(ctx, f)
+		}
+		p.mu.Unlock()
+		if requestedBy == nil {
+			return wait(ctx, f)
+		}
+		if _, err := wait(ctx, f); ctx.Err() != nil {
+			return rolegate.SyncResult{}, err
+		}
+	}
+}
+
+func wait(ctx context.Context, f *flight) (rolegate.SyncResult, error) {
+	select {
+	case <-f.done:
+		return f.res, f.err
+	case <-ctx.Done():
+		return rolegate.SyncResult{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+}
+
+// startLocked starts a read; p.mu must be held.
+func (p *Picture) startLocked(requestedBy *rolegate.Actor) *flight {
+	f := &flight{done: make(chan struct{})}
+	p.flight = f
+	go p.read(f, requestedBy)
+	return f
+}
+
+// read is one complete read and its replacement of the picture. It runs on
+// the Picture's own context, so that the check that started it giving up
+// does not cancel it for the others waiting.
+func (p *Picture) read(f *flight, requestedBy *rolegate.Actor) {
+	ctx, cancel := context.WithTimeout(p.base, p.opts.Timeout)
+	defer cancel()
+	started := p.opts.Now()
+	roles, err := p.opts.List(ctx)
+	if err == nil {
+		f.res, err = p.opts.Store.ReplacePicture(ctx, rolegate.ScopeOrganization, roles, requestedBy)
+	}
+	if err == nil {
+		err = p.publish(ctx, started)
+	}
+
+	p.mu.Lock()
+	if err != nil {
+		p.failures++
+		p.lastErr = err
+		p.notBefore = p.opts.Now().Add(retry.Backoff(firstBackoff, maxBackoff, p.failures, retryDelay(err)))
+		f.err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	} else {
+		p.failures, p.lastErr, p.notBefore = 0, nil, time.Time{}
+		p.syncedAt = started
+	}
+	p.flight = nil
+	failures := p.failures
+	p.mu.Unlock()
+	close(f.done)
+
+	if err != nil {
+		if p.opts.SyncFailed != nil {
+			p.opts.SyncFailed()
+		}
+		p.opts.Logger.Warn("picture: could not read the organization's roles; the stored picture stays as it was",
+			"err", err, "consecutive_failures", failures)
+		return
+	}
+	if r := f.res; r.Appeared+r.Changed+r.Deleted > 0 || r.Baseline {
+		p.opts.Logger.Info("picture: synced", "roles", r.Roles, "appeared", r.Appeared, "changed", r.Changed,
+			"deleted", r.Deleted, "baseline", r.Baseline)
+	}
+}
+
+// publish hands the stored roles to OnSynced.
+func (p *Picture) publish(ctx context.Context, at time.Time) error {
+	if p.opts.OnSynced == nil {
+		return nil
+	}
+	roles, err := p.opts.Store.PictureRoles(ctx)
+	if err != nil {
+		return err
+	}
+	p.opts.OnSynced(roles, at)
+	return nil
+}
+
+// retryDelay is the Retry-After an upstream error carries, or 0.
+func retryDelay(err error) time.Duration {
+	var ra interface{ RetryDelay() time.Duration }
+	if errors.As(err, &ra) {
+		return ra.RetryDelay()
+	}
+	return 0
+}
+
+// Run syncs every Every (counted from the last read, whoever caused it)
+// until ctx ends; after a failure it tries again as the backoff allows.
+func (p *Picture) Run(ctx context.Context) {
+	for {
+		p.wake.Sleep(ctx, p.untilDue())
+		if ctx.Err() != nil {
+			return
+		}
+		if p.untilDue() > 0 {
+			continue // a check refreshed it meanwhile
+		}
+		_, _ = p.Sync(ctx, nil)
+	}
+}
+
+// untilDue is how long until the next background read.
+func (p *Picture) untilDue() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.opts.Now()
+	if p.failures > 0 {
+		return max(p.notBefore.Sub(now), 0)
+	}
+	if p.syncedAt.IsZero() {
+		return 0
+	}
+	return max(p.syncedAt.Add(p.opts.Every).Sub(now), 0)
+}

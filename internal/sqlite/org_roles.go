@@ -1,0 +1,415 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// The organization's picture (migration 00007): every role upstream as
+// last read completely, with its provenance and, for the roles rolegate
+// created, their drift from what was approved. internal/picture decides
+// when to read; the differences are found and recorded here, in the
+// transaction that replaces the picture, so that a difference and its
+// audit event (and the admins' notifications) commit together, once.
+
+// PictureSyncer is the system actor that records the differences a sync
+// finds, whoever caused the sync.
+var PictureSyncer = rolegate.System("sync")
+
+// oldRole is a picture row as the sync compares it.
+type oldRole struct {
+	role          rolegate.UpstreamRole
+	requestID     int64
+	drift         string
+	recordedState string
+	deleted       bool
+}
+
+// provenance is a request that created (or is creating) a role.
+type provenance struct {
+	id          int64
+	shape       rolegate.RoleShape
+	provisioned bool // the approved shape is final: drift is measured against it
+}
+
+// ReplacePicture makes roles, one complete read of scope upstream, the
+// picture, and records each difference found once: a role that appeared
+// from outside, a role changed (for one that rolegate created: what differs
+// from what was approved), a role deleted. The first sync of a scope is the
+// baseline: the roles already there are not news. requestedBy, when not
+// nil, is a person who asked for this read (an admin's resync), recorded as
+// catalog.refreshed.
+func (db *DB) ReplacePicture(ctx context.Context, scope string, roles []rolegate.UpstreamRole, requestedBy *rolegate.Actor) (rolegate.SyncResult, error) {
+	var res rolegate.SyncResult
+	err := db.update(ctx, func(tx *Tx) error {
+		res = rolegate.SyncResult{Roles: len(roles)}
+		var synced int64
+		err := tx.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&synced)
+		if errors.Is(err, sql.ErrNoRows) {
+			res.Baseline = true
+		} else if err != nil {
+			return fmt.Errorf("sqlite: read picture state: %w", err)
+		}
+		old, err := tx.pictureRows(ctx, scope)
+		if err != nil {
+			return err
+		}
+		byID, inFlight, err := tx.roleProvenance(ctx)
+		if err != nil {
+			return err
+		}
+		seen := make(map[string]bool, len(roles))
+		for _, r := range roles {
+			r = r.Normalize()
+			r.Scope = scope
+			if r.ID == "" || seen[r.ID] {
+				continue // a role listed twice is one role
+			}
+			seen[r.ID] = true
+			prev, had := old[r.ID]
+			prov, ok := byID[r.ID]
+			if !ok {
+				prov, ok = inFlight[rolegate.RoleNameKey(r.Name)]
+			}
+			if !ok && had && prev.requestID != 0 {
+				ok, prov = true, provenance{id: prev.requestID}
+			}
+			if err := tx.syncRole(ctx, r, prev, had, prov, ok, &res); err != nil {
+				return err
+			}
+		}
+		for id, prev := range old {
+			if seen[id] || prev.deleted {
+				continue
+			}
+			if err := tx.roleGone(ctx, prev, &res); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO org_picture (scope, synced_at, roles) VALUES (?, ?, ?)
+			ON CONFLICT (scope) DO UPDATE SET synced_at = excluded.synced_at, roles = excluded.roles`,
+			scope, ms(tx.now), len(seen)); err != nil {
+			return fmt.Errorf("sqlite: save picture state: %w", err)
+		}
+		if requestedBy != nil {
+			return tx.appendEvent(ctx, rolegate.NewEvent(*requestedBy, rolegate.ActionCatalogRefreshed, rolegate.OutcomeSuccess,
+				map[string]any{"roles": len(seen), "appeared": res.Appeared, "changed": res.Changed, "deleted": res.Deleted}))
+		}
+		return nil
+	})
+	return res, err
+}
+
+// syncRole brings one listed role into the picture. Rows are written only
+// when something changed, so a sync of an unchanged organization writes
+// one row whatever its size.
+func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRole, had bool, prov provenance, created bool, res *rolegate.SyncResult) error {
+	var requestID int64
+	if created {
+		requestID = prov.id
+	}
+	drift, detail, recorded := "", "", prev.recordedState
+	if created && prov.provisioned {
+		if diffs := rolegate.Compare(prov.shape, r.Shape()); len(diffs) > 0 {
+			raw, _ := json.Marshal(diffs)
+			drift, detail = string(rolegate.DriftChanged), string(raw)
+			if recorded != r.State() {
+				recorded = r.State()
+				res.Changed++
+				if err := tx.appendPictureEvent(ctx, rolegate.ActionUpstreamRoleChanged, r, requestID, map[string]any{
+					"role_id": r.ID, "scope": scopeLabel(r.Scope), "differences": diffs, "compared_with": "approved request",
+				}); err != nil {
+					return err
+				}
+			}
+		} else {
+			recorded = "" // back to what was approved: a later change is news again
+		}
+	}
+	if had && !created && prev.requestID == 0 && prev.role.State() != r.State() {
+		res.Changed++
+		if err := tx.appendPictureEvent(ctx, rolegate.ActionUpstreamRoleChanged, r, 0, map[string]any{
+			"role_id": r.ID, "scope": scopeLabel(r.Scope), "differences": rolegate.Compare(prev.role.Shape(), r.Shape()),
+			"compared_with": "previous sync",
+		}); err != nil {
+			return err
+		}
+	}
+	if !had && !created && !res.Baseline {
+		res.Appeared++
+		if err := tx.appendPictureEvent(ctx, rolegate.ActionUpstreamRoleAppeared, r, 0, map[string]any{
+			"role_id": r.ID, "scope": scopeLabel(r.Scope), "permissions": r.Permissions, "predefined": r.Predefined,
+		}); err != nil {
+			return err
+		}
+	}
+	unchanged := had && !prev.deleted && prev.role.State() == r.State() && prev.role.Predefined == r.Predefined &&
+		prev.role.ResourceType == r.ResourceType && prev.role.ScopeName == r.ScopeName &&
+		prev.requestID == requestID && prev.drift == drift && prev.recordedState == recorded
+	if unchanged {
+		return nil
+	}
+	perms, _ := json.Marshal(r.Permissions)
+	var reqArg any
+	if requestID != 0 {
+		reqArg = requestID
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO org_roles (role_id, scope, scope_name, name, name_key, description,
+			permissions, resource_type, predefined, request_id, first_seen_at, drift, drift_detail, recorded_state, deleted_at, search_text)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+		ON CONFLICT (role_id) DO UPDATE SET scope = excluded.scope, scope_name = excluded.scope_name, name = excluded.name,
+			name_key = excluded.name_key, description = excluded.description, permissions = excluded.permissions,
+			resource_type = excluded.resource_type, predefined = excluded.predefined, request_id = excluded.request_id,
+			drift = excluded.drift, drift_detail = excluded.drift_detail, recorded_state = excluded.recorded_state, deleted_at = 0,
+			search_text = excluded.search_text`,
+		r.ID, r.Scope, r.ScopeName, r.Name, rolegate.RoleNameKey(r.Name), r.Description, string(perms), r.ResourceType,
+		r.Predefined, reqArg, ms(tx.now), drift, detail, recorded, searchText(r)); err != nil {
+		return fmt.Errorf("sqlite: save role %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// roleGone handles a role of the picture that the upstream no longer lists.
+// One that rolegate created stays, marked Deleted outside rolegate; any
+// other leaves the picture. Either way the deletion is recorded once.
+func (tx *Tx) roleGone(ctx context.Context, prev oldRole, res *rolegate.SyncResult) error {
+	res.Deleted++
+	if err := tx.appendPictureEvent(ctx, rolegate.ActionUpstreamRoleDeleted, prev.role, prev.requestID, map[string]any{
+		"role_id": prev.role.ID, "scope": scopeLabel(prev.role.Scope), "permissions": prev.role.Permissions,
+	}); err != nil {
+		return err
+	}
+	if prev.requestID != 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE org_roles SET deleted_at = ?, drift = 'deleted', drift_detail = '' WHERE role_id = ?`,
+			ms(tx.now), prev.role.ID); err != nil {
+			return fmt.Errorf("sqlite: mark role %s deleted: %w", prev.role.ID, err)
+		}
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM org_roles WHERE role_id = ?`, prev.role.ID); err != nil {
+		return fmt.Errorf("sqlite: remove role %s: %w", prev.role.ID, err)
+	}
+	return nil
+}
+
+func (tx *Tx) appendPictureEvent(ctx context.Context, action string, r rolegate.UpstreamRole, requestID int64, details map[string]any) error {
+	e := rolegate.NewEvent(PictureSyncer, action, rolegate.OutcomeSuccess, details)
+	e.RequestID, e.RoleName = requestID, r.Name
+	return tx.appendEvent(ctx, e)
+}
+
+func scopeLabel(scope string) string {
+	if scope == rolegate.ScopeOrganization {
+		return "organization"
+	}
+	return scope
+}
+
+// pictureRows loads the picture of scope, by role id.
+func (tx *Tx) pictureRows(ctx context.Context, scope string) (map[string]oldRole, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT role_id, scope, scope_name, name, description, permissions, resource_type,
+		predefined, COALESCE(request_id, 0), drift, recorded_state, deleted_at FROM org_roles WHERE scope = ?`, scope)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read picture: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]oldRole{}
+	for rows.Next() {
+		var o oldRole
+		var perms string
+		var deleted int64
+		if err := rows.Scan(&o.role.ID, &o.role.Scope, &o.role.ScopeName, &o.role.Name, &o.role.Description, &perms,
+			&o.role.ResourceType, &o.role.Predefined, &o.requestID, &o.drift, &o.recordedState, &deleted); err != nil {
+			return nil, fmt.Errorf("sqlite: read picture: %w", err)
+		}
+		if err := json.Unmarshal([]byte(perms), &o.role.Permissions); err != nil {
+			return nil, fmt.Errorf("sqlite: role %s permissions: %w", o.role.ID, err)
+		}
+		o.deleted = deleted != 0
+		out[o.role.ID] = o
+	}
+	return out, rows.Err()
+}
+
+// roleProvenance maps the roles rolegate created (by upstream id) and the
+// ones it is creating right now (by name: the worker may have created one
+// that the request does not name yet) to their request.
+func (tx *Tx) roleProvenance(ctx context.Context) (map[string]provenance, map[string]provenance, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, upstream_role_id, role_name, role_name_key, permissions, description, status
+		FROM requests WHERE upstream_role_id <> '' OR status IN ('approved', 'provisioning')`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: read role provenance: %w", err)
+	}
+	defer rows.Close()
+	byID, inFlight := map[string]provenance{}, map[string]provenance{}
+	for rows.Next() {
+		var p provenance
+		var roleID, key, perms, status string
+		if err := rows.Scan(&p.id, &roleID, &p.shape.Name, &key, &perms, &p.shape.Description, &status); err != nil {
+			return nil, nil, fmt.Errorf("sqlite: read role provenance: %w", err)
+		}
+		if err := json.Unmarshal([]byte(perms), &p.shape.Permissions); err != nil {
+			return nil, nil, fmt.Errorf("sqlite: request %d permissions: %w", p.id, err)
+		}
+		p.provisioned = status == string(rolegate.StatusProvisioned)
+		if roleID != "" {
+			byID[roleID] = p
+		} else {
+			inFlight[key] = p
+		}
+	}
+	return byID, inFlight, rows.Err()
+}
+
+// searchText is what Search matches: the name and the permissions, lower
+// case, separated by a character no search can hold (it is trimmed), so
+// that a search never matches across two of them.
+func searchText(r rolegate.UpstreamRole) string {
+	parts := append([]string{rolegate.RoleNameKey(r.Name)}, r.Permissions...)
+	return strings.ToLower(strings.Join(parts, "\n"))
+}
+
+// PictureSyncedAt is when scope was last read completely (zero: never).
+func (db *DB) PictureSyncedAt(ctx context.Context, scope string) (time.Time, error) {
+	var at int64
+	err := db.reads.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	} else if err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: read picture state: %w", err)
+	}
+	return fromMS(at), nil
+}
+
+// PictureRoles returns every role that exists upstream, as last read: what
+// the permission catalog and the overlap hints are built from.
+func (db *DB) PictureRoles(ctx context.Context) ([]rolegate.UpstreamRole, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+pictureColumns+` FROM org_roles WHERE deleted_at = 0 ORDER BY scope, name_key, role_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read picture: %w", err)
+	}
+	defer rows.Close()
+	var out []rolegate.UpstreamRole
+	for rows.Next() {
+		r, err := scanPictureRole(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.UpstreamRole)
+	}
+	return out, rows.Err()
+}
+
+const pictureColumns = `role_id, scope, scope_name, name, description, permissions, resource_type, predefined,
+	COALESCE(request_id, 0), first_seen_at, drift, drift_detail, deleted_at`
+
+func scanPictureRole(row scanner) (rolegate.PictureRole, error) {
+	var r rolegate.PictureRole
+	var perms, drift, detail string
+	var first, deleted int64
+	if err := row.Scan(&r.ID, &r.Scope, &r.ScopeName, &r.Name, &r.Description, &perms, &r.ResourceType, &r.Predefined,
+		&r.RequestID, &first, &drift, &detail, &deleted); err != nil {
+		return r, fmt.Errorf("sqlite: read picture role: %w", err)
+	}
+	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
+		return r, fmt.Errorf("sqlite: role %s permissions: %w", r.ID, err)
+	}
+	if detail != "" {
+		if err := json.Unmarshal([]byte(detail), &r.Differences); err != nil {
+			return r, fmt.Errorf("sqlite: role %s drift: %w", r.ID, err)
+		}
+	}
+	r.Drift, r.FirstSeenAt, r.DeletedAt = rolegate.Drift(drift), fromMS(first), fromMS(deleted)
+	return r, nil
+}
+
+// ListPictureRoles returns one page of the picture in name order (roles
+// deleted outside rolegate included), and how many match in all. The
+// search matches part of a name or of a permission, ignoring case.
+func (db *DB) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) ([]rolegate.PictureRole, int, error) {
+	cond, args := "", []any{}
+	if q := strings.TrimSpace(f.Search); q != "" {
+		// instr, not LIKE: a plain substring search, with no wildcard to escape.
+		cond = ` WHERE instr(search_text, ?) > 0`
+		args = append(args, strings.ToLower(q))
+	}
+	var total int
+	if err := db.reads.QueryRowContext(ctx, `SELECT COUNT(*) FROM org_roles`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: count picture roles: %w", err)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	rows, err := db.reads.QueryContext(ctx, `SELECT `+pictureColumns+` FROM org_roles`+cond+
+		` ORDER BY scope, name_key, role_id LIMIT ? OFFSET ?`, append(args, limit, max(f.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list picture roles: %w", err)
+	}
+	defer rows.Close()
+	var out []rolegate.PictureRole
+	for rows.Next() {
+		r, err := scanPictureRole(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}
+
+// RequestRole returns the role that request id created as the picture
+// shows it, with its drift; ok is false when the picture holds none.
+func (db *DB) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, bool, error) {
+	r, err := scanPictureRole(db.reads.QueryRowContext(ctx, `SELECT `+pictureColumns+` FROM org_roles
+		WHERE request_id = ? ORDER BY deleted_at LIMIT 1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return rolegate.PictureRole{}, false, nil
+	} else if err != nil {
+		return rolegate.PictureRole{}, false, err
+	}
+	return r, true, nil
+}
+
+// PictureStats is the picture's state for the metrics.
+type PictureStats struct {
+	SyncedAt time.Time // zero: never read completely
+	Roles    int       // existing upstream
+	Drifted  int       // created by rolegate, then changed or deleted outside it
+}
+
+// PictureStats reads the picture's state.
+func (db *DB) PictureStats(ctx context.Context) (PictureStats, error) {
+	var s PictureStats
+	var at sql.NullInt64
+	err := db.reads.QueryRowContext(ctx, `SELECT
+		(SELECT MIN(synced_at) FROM org_picture),
+		(SELECT COUNT(*) FROM org_roles WHERE deleted_at = 0),
+		(SELECT COUNT(*) FROM org_roles WHERE drift <> '')`).Scan(&at, &s.Roles, &s.Drifted)
+	if err != nil {
+		return s, fmt.Errorf("sqlite: picture stats: %w", err)
+	}
+	s.SyncedAt = fromMS(at.Int64)
+	return s, nil
+}
+
+// roleNameInPicture reports whether an organization role upstream has name,
+// in any case.
+func roleNameInPicture(ctx context.Context, q querier, name string) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM org_roles WHERE scope = '' AND name_key = ? AND deleted_at = 0 LIMIT 1`,
+		rolegate.RoleNameKey(name)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("sqlite: check role name in the picture: %w", err)
+	}
+	return true, nil
+}
