@@ -335,7 +335,11 @@ func scanPictureRole(row scanner) (rolegate.PictureRole, error) {
 // search matches part of a name or of a permission, ignoring case.
 func (db *DB) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) ([]rolegate.PictureRole, int, error) {
 	cond, args := "", []any{}
-	if q := strings.TrimSpace(f.Search); q != "" {
+	q := strings.TrimSpace(f.Search)
+	if strings.Contains(q, "\n") {
+		return nil, 0, nil // the separator of searchText: it would match across two fields
+	}
+	if q != "" {
 		// instr, not LIKE: a plain substring search, with no wildcard to escape.
 		cond = ` WHERE instr(search_text, ?) > 0`
 		args = append(args, strings.ToLower(q))
