@@ -173,7 +173,7 @@ func (f NotificationFacts) For(a Audience) NotificationFacts {
 		return f
 	}
 	return NotificationFacts{Event: f.Event, Kind: f.Kind, RequestID: f.RequestID, RoleName: f.RoleName,
-		Status: f.Status, Actor: f.Actor, At: f.At}
+		Status: f.Status, Actor: f.Actor, At: f.At, Deleted: f.Deleted}
 }
 
 // Notification is one queued message to one recipient on one channel.

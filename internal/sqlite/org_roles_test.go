@@ -258,3 +258,73 @@ func TestListPictureRolesSearchesAndPages(t *testing.T) {
 		}
 	}
 }
+
+// Drift on a role rolegate created reaches the admins (email) and the
+// webhooks once per difference, however many syncs see it; a role created
+// outside rolegate notifies nobody.
+func TestDriftNotifiesTheAdminsOncePerDifference(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	req := f.file(ntRiley, "Group Reader")
+	f.approve(ntAvery, req, "")
+	job := f.claimJob()
+	if err := f.db.CompleteJob(f.ctx, job, sqlite.ProvisionedRole{ID: "role_gr", Name: "Group Reader", Permissions: []string{"api.groups.read"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	sync := func(roles ...rolegate.UpstreamRole) {
+		t.Helper()
+		if _, err := f.db.ReplacePicture(f.ctx, rolegate.ScopeOrganization, roles, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	created := rolegate.UpstreamRole{ID: "role_gr", Name: "Group Reader", Description: "Reads groups.", Permissions: []string{"api.groups.read"}}
+	sync(created)
+	drift := func() (admin, others, webhooks int) {
+		t.Helper()
+		all, err := f.db.NotificationsOf(f.ctx, req.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range all {
+			if n.Facts.Kind != sqlite.NoticeDrift {
+				continue
+			}
+			switch {
+			case n.Channel == sqlite.ChannelWebhook:
+				webhooks++
+			case n.Audience == sqlite.AudienceAdmin && n.Recipient == "drew@example.com":
+				admin++
+			default:
+				others++
+			}
+		}
+		return
+	}
+	if a, o, w := drift(); a+o+w != 0 {
+		t.Fatalf("drift notifications before any drift: %d/%d/%d", a, o, w)
+	}
+	changed := created
+	changed.Permissions = []string{"api.groups.read", "api.users.write"}
+	outside := rolegate.UpstreamRole{ID: "role_x", Name: "Made Elsewhere", Permissions: []string{"api.groups.read"}}
+	for range 3 {
+		sync(changed, outside)
+	}
+	if a, o, w := drift(); a != 1 || o != 0 || w != 1 {
+		t.Errorf("after a change seen by 3 syncs: admin %d, others %d, webhooks %d; want 1, 0, 1", a, o, w)
+	}
+	for range 3 {
+		sync(outside)
+	}
+	if a, o, w := drift(); a != 2 || o != 0 || w != 2 {
+		t.Errorf("after the deletion seen by 3 syncs: admin %d, others %d, webhooks %d; want 2, 0, 2", a, o, w)
+	}
+	all, _ := f.db.NotificationsOf(f.ctx, req.ID)
+	var kinds []string
+	for _, n := range all {
+		if n.Channel == sqlite.ChannelEmail && n.Facts.Kind == sqlite.NoticeDrift {
+			kinds = append(kinds, fmt.Sprintf("deleted=%v role=%s differences=%d", n.Facts.Deleted, n.Facts.RoleID, len(n.Facts.Differences)))
+		}
+	}
+	if want := []string{"deleted=false role=role_gr differences=1", "deleted=true role=role_gr differences=0"}; !slices.Equal(kinds, want) {
+		t.Errorf("admin drift notices = %q; want %q", kinds, want)
+	}
+}
