@@ -34,6 +34,7 @@ func FuzzRequestForm(f *testing.F) {
 	f.Add("role_name=Unknown+Perm&permissions=api.nope.read&justification=Needed+for+the+quarterly+access+review.")
 	f.Add("role_name=Invalid+UTF8&permissions=api.groups.read&description=%FF%FE&justification=%C3%28+long+enough+text")
 	f.Add("role_name=Twice&role_name=Other+Name&permissions=api.groups.read&justification=Needed+for+the+quarterly+access+review.")
+	f.Add("role_name=Bidi+Role&permissions=api.groups.read&description=Reads+%E2%80%AEetirw+dna&justification=Needed+for+%C2%85the+quarterly+review.")
 	f.Add("")
 
 	f.Fuzz(func(t *testing.T, body string) {

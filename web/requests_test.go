@@ -215,6 +215,10 @@ func TestSubmitErrorsKeepWhatWasTyped(t *testing.T) {
 		{"a control character", url.Values{
 			"role_name": {"Group Reader"}, "permissions": {"api.groups.read"}, "description": {"bell\a"}, "justification": {"Needed for the quarterly review."},
 		}, map[string]string{"description": "control characters"}},
+		{"text reordered by a bidi override, a C1 control", url.Values{
+			"role_name": {"Group Reader"}, "permissions": {"api.groups.read"}, "description": {"Reads groups \u202eetirw dna"},
+			"justification": {"Needed for the\u0085quarterly review."},
+		}, map[string]string{"description": "change the direction of text (found U+202E)", "justification": "control characters (found U+0085)"}},
 		{"too many permissions", url.Values{
 			"role_name": {"Group Reader"}, "permissions": slices.Repeat([]string{"api.groups.read"}, 101), "justification": {"Needed for the quarterly review."},
 		}, map[string]string{"permissions": "at most 50"}},

@@ -187,6 +187,11 @@ func TestRejectionNeedsAComment(t *testing.T) {
 		!strings.Contains(p.Body, ">"+long+"</textarea>") {
 		t.Errorf("approve with an overlong comment = %d; want 422 keeping the comment", p.StatusCode)
 	}
+	// A comment whose words a bidi override reorders is refused beside the field.
+	p = avery.postWithToken(path+"/reject", url.Values{"comment": {"Fine \u202edevorppa ton"}})
+	if got := text(element(p.Body, "comment-error")); p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "found U+202E") {
+		t.Errorf("reject with a bidi override = %d, beside Comment %q; want 422 naming U+202E", p.StatusCode, got)
+	}
 	if p := avery.postWithToken(path+"/reject", url.Values{"comment": {"Use the reader role instead."}}); p.StatusCode != http.StatusSeeOther {
 		t.Fatalf("reject with a comment = %d; want 303", p.StatusCode)
 	}

@@ -40,6 +40,8 @@ func FuzzRequestInput(f *testing.F) {
 	f.Add("abc", ",,,", "\xff\xfe", "short")
 	f.Add(strings.Repeat("a", 64), strings.Repeat("api.groups.read,", 60), strings.Repeat("é", 500), strings.Repeat("x", 2000))
 	f.Add("Quote \"Role\"", "api.users.write", "\\u0000 and \u2028 line separator", "Justified\u0085with a NEL and \u202e bidi override")
+	f.Add("Group Reader", "api.groups.read", "Reads \u2066groups\u2069 \u200f", "Needed for the quarterly access review\u061c.")
+	f.Add("Group Reader", "api.groups.read", "C1 \u009b31m and \u0080", "Needed for the review \u202aembedded\u202c.")
 
 	catalog := fuzzCatalog()
 	f.Fuzz(func(t *testing.T, roleName, perms, description, justification string) {
@@ -155,8 +157,11 @@ func checkText(t *testing.T, field, s string, minLen, maxLen int) {
 		t.Fatalf("accepted %s %q with surrounding space", field, s)
 	}
 	for _, r := range s {
-		if (r < 0x20 && r != '\n' && r != '\r' && r != '\t') || r == 0x7f {
+		if (r < 0x20 && r != '\n' && r != '\r' && r != '\t') || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
 			t.Fatalf("accepted %s %q with control character %U", field, s, r)
+		}
+		if r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			t.Fatalf("accepted %s %q with bidirectional control %U", field, s, r)
 		}
 	}
 }

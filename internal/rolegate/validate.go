@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -98,8 +99,8 @@ func (in RequestInput) Validate(catalog *Catalog) FieldErrors {
 	}
 	if !utf8.ValidString(in.Description) || utf8.RuneCountInString(in.Description) > MaxDescriptionLen {
 		errs["description"] = "The description must be at most 500 characters."
-	} else if hasControl(in.Description) {
-		errs["description"] = "The description must not contain control characters."
+	} else if msg := hiddenCharacter("description", in.Description); msg != "" {
+		errs["description"] = msg
 	}
 	switch n := utf8.RuneCountInString(in.Justification); {
 	case in.Justification == "":
@@ -108,8 +109,10 @@ func (in RequestInput) Validate(catalog *Catalog) FieldErrors {
 		errs["justification"] = "The justification must be at most 2000 characters."
 	case n < MinJustificationLen:
 		errs["justification"] = "Say a little more (at least 10 characters) so approvers can decide."
-	case hasControl(in.Justification):
-		errs["justification"] = "The justification must not contain control characters."
+	default:
+		if msg := hiddenCharacter("justification", in.Justification); msg != "" {
+			errs["justification"] = msg
+		}
 	}
 	if len(errs) == 0 {
 		return nil
@@ -124,20 +127,31 @@ func ValidateComment(comment string, required bool) string {
 		return "Say why you reject the request."
 	case !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCommentLen:
 		return "The comment must be at most 1000 characters."
-	case hasControl(comment):
-		return "The comment must not contain control characters."
 	}
-	return ""
+	return hiddenCharacter("comment", comment)
 }
 
-// hasControl reports control characters other than newlines and tabs.
-func hasControl(s string) bool {
+// hiddenCharacter returns the message for free text (a description, a
+// justification, a comment) holding a character that a reader cannot see
+// but that changes what they read: control characters other than newlines
+// and tabs, C0 and DEL as well as C1 (U+0080–U+009F, such as U+0085, a
+// line break to some programs), and the bidirectional controls
+// (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C: Unicode's
+// Bidi_Control), which make "and write" display as "etirw dna" and hide
+// what an approver approves or what the upstream receives. "" when there
+// is none. Refused, not removed: the text sent and approved is exactly the
+// text typed.
+func hiddenCharacter(field, s string) string {
 	for _, r := range s {
-		if (r < 0x20 && r != '\n' && r != '\r' && r != '\t') || r == 0x7f {
-			return true
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+		case unicode.IsControl(r):
+			return fmt.Sprintf("The %s must not contain control characters (found %U).", field, r)
+		case unicode.Is(unicode.Bidi_Control, r):
+			return fmt.Sprintf("The %s must not contain invisible characters that change the direction of text (found %U).", field, r)
 		}
 	}
-	return false
+	return ""
 }
 
 // printable makes what someone typed safe to repeat in a message: valid

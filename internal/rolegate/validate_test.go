@@ -103,6 +103,13 @@ func TestRequestInputValidate(t *testing.T) {
 		{"justification control character", func(in *rolegate.RequestInput) { in.Justification = "ten chars and \x1b[31m red" }, "justification", "control"},
 		{"justification NUL", func(in *rolegate.RequestInput) { in.Justification = "ten chars and \x00" }, "justification", "control"},
 		{"justification DEL", func(in *rolegate.RequestInput) { in.Justification = "ten chars and \x7f" }, "justification", "control"},
+		{"description bidi override", func(in *rolegate.RequestInput) { in.Description = "Reads groups \u202eetirw dna" }, "description", "direction of text (found U+202E)"},
+		{"description C1 control", func(in *rolegate.RequestInput) { in.Description = "Reads\u0085groups" }, "description", "control characters (found U+0085)"},
+		{"justification bidi isolate", func(in *rolegate.RequestInput) { in.Justification = "Needed for \u2067the review\u2069." }, "justification", "found U+2067"},
+		{"justification C1 control", func(in *rolegate.RequestInput) { in.Justification = "Needed for the review\u009b31m" }, "justification", "found U+009B"},
+		{"right-to-left text is fine", func(in *rolegate.RequestInput) {
+			in.Description = "קורא קבוצות — يقرأ المجموعات"
+		}, "", ""},
 	}
 	for _, tt := range tests {
 		in := valid
@@ -218,6 +225,9 @@ func TestValidateComment(t *testing.T) {
 		{strings.Repeat("c", 1001), false, "at most 1000"},
 		{"escape \x1b[2J", false, "control"},
 		{"bad \xff", false, "at most 1000"},
+		{"approve \u202eetirw dna", false, "direction of text (found U+202E)"},
+		{"next\u0085line", false, "control characters (found U+0085)"},
+		{"Zoë, 日本, שלום, مرحبا: any script is fine", false, ""},
 	}
 	for _, tt := range tests {
 		got := rolegate.ValidateComment(tt.comment, tt.required)
@@ -243,6 +253,34 @@ func TestSameRoleName(t *testing.T) {
 	for _, tt := range tests {
 		if got := rolegate.SameRoleName(tt.a, tt.b); got != tt.want {
 			t.Errorf("SameRoleName(%q, %q) = %v; want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// TestHiddenCharactersRefusedEverywhere: every bidirectional control and
+// every C1 control is refused in each free-text field, with a message
+// naming it, beside that field.
+func TestHiddenCharactersRefusedEverywhere(t *testing.T) {
+	var hidden []rune
+	for r := rune(0x80); r <= 0x9f; r++ {
+		hidden = append(hidden, r)
+	}
+	hidden = append(hidden, 0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069)
+	valid := rolegate.RequestInput{RoleName: "Group Reader", Permissions: []string{"api.groups.read"}, Justification: "Needed for the quarterly access review."}
+	for _, r := range hidden {
+		want := fmt.Sprintf("found %U", r)
+		in := valid
+		in.Description = "Reads " + string(r) + "groups"
+		if got := in.Validate(testCatalog())["description"]; !strings.Contains(got, want) {
+			t.Errorf("description with %U: %q; want a message containing %q", r, got, want)
+		}
+		in = valid
+		in.Justification = valid.Justification + string(r)
+		if got := in.Validate(testCatalog())["justification"]; !strings.Contains(got, want) {
+			t.Errorf("justification with %U: %q; want a message containing %q", r, got, want)
+		}
+		if got := rolegate.ValidateComment("Looks "+string(r)+"right.", false); !strings.Contains(got, want) {
+			t.Errorf("comment with %U: %q; want a message containing %q", r, got, want)
 		}
 	}
 }
