@@ -119,7 +119,7 @@ func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.Form
 		k.NameMessage = rolegate.ErrorFields(err)["role_name"]
 		return k
 	}
-	msg, err := s.Requests.RoleNameTaken(ctx(c), in.RoleName)
+	msg, err := s.Requests.RoleNameTaken(ctx(c), in.RoleName, sessionFrom(ctx(c)).Principal)
 	if err != nil {
 		// The check is a convenience: submitting checks again, for real.
 		s.Logger.Error("live name check", "err", err, "request_id", requestIDFrom(ctx(c)))

@@ -614,3 +614,32 @@ func TestActingPastTheDeadlineExpiresTheRequest(t *testing.T) {
 		t.Errorf("after the refused approval the request is not Expired with its reason")
 	}
 }
+
+// TestNameChecksNameOnlyRequestsThePersonMaySee: the live check and the
+// submission tell a requester that a name is taken by a pending request,
+// never which one, when that request answers 404 to them; its owner and
+// approvers are told its number.
+func TestNameChecksNameOnlyRequestsThePersonMaySee(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	req := h.seedRequest(someoneElse, "Hidden Name")
+	riley := h.signInAs("requester")
+	if p := riley.get(fmt.Sprintf("/requests/%d", req.ID)); p.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /requests/%d as Riley = %d; want 404 (the premise)", req.ID, p.StatusCode)
+	}
+	number := fmt.Sprintf("#%d", req.ID)
+	check := text(element(riley.htmxPost("/requests/check", url.Values{"role_name": {"hidden name"}}).Body, "name-check"))
+	if check != "A pending request already asks for a role with this name." {
+		t.Errorf("Riley's live check = %q; want only that a pending request holds the name", check)
+	}
+	p := riley.postWithToken("/requests", url.Values{
+		"role_name": {"Hidden Name"}, "permissions": {"api.groups.read"}, "justification": {"Needed for the quarterly review."},
+	})
+	if got := text(element(p.Body, "role_name-error")); p.StatusCode != http.StatusUnprocessableEntity || strings.Contains(p.Body, number) ||
+		!strings.Contains(got, "A pending request already asks") {
+		t.Errorf("Riley's submission = %d, beside the name %q; want 422 without the request's number", p.StatusCode, got)
+	}
+	avery := h.signInAs("approver1") // may see every request
+	if got := text(element(avery.htmxPost("/requests/check", url.Values{"role_name": {"Hidden Name"}}).Body, "name-check")); !strings.Contains(got, "Request "+number) {
+		t.Errorf("an approver's live check = %q; want request %s named", got, number)
+	}
+}

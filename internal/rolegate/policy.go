@@ -17,7 +17,13 @@ func RequiredApprovals(base int, sensitive bool) int {
 
 // CanView reports whether p may see request r (its fields and timeline).
 func CanView(p Principal, r *Request) bool {
-	return r.OwnedBy(p.Person) || p.Has(RoleApprover) || p.Has(RoleAuditor) || p.Has(RoleAdmin)
+	return CanViewRequestOf(p, r.Requester.Key())
+}
+
+// CanViewRequestOf reports whether p may see a request filed by the person
+// whose key is requesterKey: CanView, for a request not read in full.
+func CanViewRequestOf(p Principal, requesterKey string) bool {
+	return requesterKey == p.Key() || p.Has(RoleApprover) || p.Has(RoleAuditor) || p.Has(RoleAdmin)
 }
 
 // CheckDecide returns nil when p may approve or reject r now, or the reason not.

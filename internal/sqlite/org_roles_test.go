@@ -87,13 +87,13 @@ func TestRoleNameTakenReadsThePictureIgnoringCase(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	lc.sync(ownerRole)
 	for _, name := range []string{"owner", "OWNER", " Owner "} {
-		msg, err := lc.requests.RoleNameTaken(lc.ctx, name)
+		msg, err := lc.requests.RoleNameTaken(lc.ctx, name, lcRequester.Principal)
 		if err != nil || !strings.Contains(msg, "already exists in the organization") {
 			t.Errorf("RoleNameTaken(%q) = %q, %v; want taken in the organization", name, msg, err)
 		}
 	}
 	lc.sync(readerRole) // owner deleted upstream
-	if msg, err := lc.requests.RoleNameTaken(lc.ctx, "owner"); err != nil || msg != "" {
+	if msg, err := lc.requests.RoleNameTaken(lc.ctx, "owner", lcRequester.Principal); err != nil || msg != "" {
 		t.Errorf("RoleNameTaken(owner) after its deletion = %q, %v; want free", msg, err)
 	}
 }

@@ -63,7 +63,7 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 		RequiredApprovals: rolegate.RequiredApprovals(s.requiredApprovals, catalog.AnySensitive(in.Permissions)),
 	}
 	err := s.db.update(ctx, func(tx *Tx) error {
-		if msg, err := tx.roleNameTaken(ctx, in.RoleName); err != nil {
+		if msg, err := tx.roleNameTaken(ctx, in.RoleName, actor.Principal); err != nil {
 			return err
 		} else if msg != "" {
 			return rolegate.Invalid(rolegate.FieldErrors{"role_name": msg})
@@ -97,14 +97,17 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 	return req, nil
 }
 
-// RoleNameTaken says why name cannot be used ("" when it is free): an open
-// request, a provisioned request or a role already upstream has it.
-func (s *Requests) RoleNameTaken(ctx context.Context, name string) (string, error) {
-	return roleNameTaken(ctx, s.db.read, name)
+// RoleNameTaken says to viewer why name cannot be used ("" when it is
+// free): an open request, a provisioned request or a role already upstream
+// has it. The request is named only to someone who may see it; to anyone
+// else a request they would get a 404 for is not even confirmed to exist
+// by its number.
+func (s *Requests) RoleNameTaken(ctx context.Context, name string, viewer rolegate.Principal) (string, error) {
+	return roleNameTaken(ctx, s.db.read, name, viewer)
 }
 
-func (tx *Tx) roleNameTaken(ctx context.Context, name string) (string, error) {
-	return roleNameTaken(ctx, tx, name)
+func (tx *Tx) roleNameTaken(ctx context.Context, name string, viewer rolegate.Principal) (string, error) {
+	return roleNameTaken(ctx, tx, name, viewer)
 }
 
 type querier interface {
@@ -112,16 +115,21 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func roleNameTaken(ctx context.Context, q querier, name string) (string, error) {
+func roleNameTaken(ctx context.Context, q querier, name string, viewer rolegate.Principal) (string, error) {
 	var id int64
-	var status string
+	var status, requesterKey string
 	// A request that ended without a role (rejected, cancelled, expired,
 	// or failed and abandoned) frees its name.
-	err := q.QueryRowContext(ctx, `SELECT id, status FROM requests
+	err := q.QueryRowContext(ctx, `SELECT id, status, requester_key FROM requests
 		WHERE role_name_key = ? AND status IN ('pending','approved','provisioning','failed','provisioned')
 			AND NOT (status = 'failed' AND abandoned_at <> 0)
-		ORDER BY id DESC LIMIT 1`, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status)
+		ORDER BY id DESC LIMIT 1`, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
+	hidden := err == nil && !rolegate.CanViewRequestOf(viewer, requesterKey)
 	switch {
+	case hidden && status == string(rolegate.StatusProvisioned):
+		return "A role with this name already exists in the organization.", nil
+	case hidden:
+		return "A pending request already asks for a role with this name.", nil
 	case err == nil && status == string(rolegate.StatusProvisioned):
 		return fmt.Sprintf("A role with this name was already created through request #%d.", id), nil
 	case err == nil:

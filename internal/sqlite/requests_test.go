@@ -640,7 +640,7 @@ func TestRoleNameTaken(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	taken := func(name string) string {
 		t.Helper()
-		msg, err := lc.requests.RoleNameTaken(lc.ctx, name)
+		msg, err := lc.requests.RoleNameTaken(lc.ctx, name, lcRequester.Principal) // the requester of them all
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -681,6 +681,31 @@ func TestRoleNameTaken(t *testing.T) {
 		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("RoleNameTaken(%q) = %q; want %q", tt.name, got, tt.want)
 		}
+	}
+	// Someone who may not see the request (it answers 404 to them) learns
+	// only that the name is taken, not by which request; someone who may
+	// see it is told which.
+	stranger := lcStranger.Principal
+	for _, tt := range []struct {
+		name   string
+		viewer rolegate.Principal
+		want   string
+	}{
+		{"pending role", stranger, "A pending request already asks for a role with this name."},
+		{"Failed Role", stranger, "A pending request already asks for a role with this name."},
+		{"provisioned role", stranger, "A role with this name already exists in the organization."},
+		{"pending role", lcApprover1.Principal, fmt.Sprintf("Request #%d already asks for a role with this name.", pending.ID)},
+		{"pending role", lcAdmin.Principal, fmt.Sprintf("Request #%d already asks for a role with this name.", pending.ID)},
+	} {
+		got, err := lc.requests.RoleNameTaken(lc.ctx, tt.name, tt.viewer)
+		if err != nil || got != tt.want {
+			t.Errorf("RoleNameTaken(%q) to %s = %q, %v; want %q", tt.name, tt.viewer.Name, got, err, tt.want)
+		}
+	}
+	if _, err := lc.requests.Create(lc.ctx, lcStranger, rolegate.RequestInput{
+		RoleName: "Pending Role", Permissions: []string{"api.groups.read"}, Justification: "Needed for the quarterly access review.",
+	}, lc.catalog); rolegate.ErrorFields(err)["role_name"] != "A pending request already asks for a role with this name." {
+		t.Errorf("Create(a name someone else's request holds) = %v; want the name refused without the request's number", err)
 	}
 	// A freed name can be asked for again.
 	for _, name := range []string{"Abandoned Role", "Rejected Role", "Cancelled Role"} {
