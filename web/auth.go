@@ -187,14 +187,11 @@ func (s *Server) signInFailed(c echo.Context, reason, returnTo string, err error
 	if s.Metrics != nil {
 		s.Metrics.SignIn("failure")
 	}
+	// Coalesced (coalesce.go): anyone, signed out, can fail a sign-in over
+	// and over, and each would otherwise be one more event in the trail.
 	actor := s.actor(c)
-	e := rolegate.NewEvent(actor, rolegate.ActionSignInFailed, rolegate.OutcomeFailure, map[string]any{"reason": reason})
-	if actor.Subject == "" {
-		e.ActorKey = "anonymous"
-	}
-	if aerr := s.DB.AppendEvent(ctx(c), e); aerr != nil {
-		s.Logger.Error("record failed sign-in", "err", aerr)
-	}
+	s.record(ctx(c), runKey(rolegate.ActionSignInFailed, actor, c.Path(), reason), actor,
+		rolegate.ActionSignInFailed, rolegate.OutcomeFailure, map[string]any{"reason": reason})
 
 	status, msg := http.StatusUnauthorized, "We could not sign you in. This can happen when a sign-in link is used twice, took too long, or was not started from this browser. Please try again."
 	switch sso.Reason(reason) {
@@ -259,7 +256,9 @@ func (s *Server) resumePendingAction(c echo.Context, p rolegate.Principal, raw s
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
 	if pa.PersonKey != p.Key() {
-		s.recordDenied(c, "re-authenticated as another person; approval not recorded")
+		if err := s.recordDenied(c, "re-authenticated as another person; approval not recorded"); err != nil {
+			return err
+		}
 		return rolegate.Errorf(rolegate.EFORBIDDEN, "You signed in as someone else; the approval was not recorded.")
 	}
 	if _, err := s.Requests.Approve(ctx(c), s.actor(c), pa.RequestID, pa.PayloadHash, pa.Comment); err != nil {

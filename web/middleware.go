@@ -137,12 +137,16 @@ func (s *Server) authorize(r Route) echo.MiddlewareFunc {
 				return s.sendToSignIn(c)
 			}
 			if role := r.Access.Role(); role != "" && !sess.Principal.Has(role) {
-				s.recordDenied(c, "missing portal role "+string(role))
+				if err := s.recordDenied(c, "missing portal role "+string(role)); err != nil {
+					return err
+				}
 				return rolegate.Errorf(rolegate.EFORBIDDEN, "This page is for people with the %s role in rolegate.", role)
 			}
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				if !validCSRF(c, sess.CSRFToken) {
-					s.recordDenied(c, "missing or wrong CSRF token")
+					if err := s.recordDenied(c, "missing or wrong CSRF token"); err != nil {
+						return err
+					}
 					return rolegate.Errorf(rolegate.EFORBIDDEN, "This form has expired or did not come from rolegate. Reload the page and try again.")
 				}
 			}
@@ -174,15 +178,32 @@ func (s *Server) sendToSignIn(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, target)
 }
 
-// recordDenied writes an access.denied event; a failure to record is logged
-// but does not change the answer.
-func (s *Server) recordDenied(c echo.Context, why string) {
-	e := rolegate.NewEvent(s.actor(c), rolegate.ActionAccessDenied, rolegate.OutcomeDenied, map[string]any{
-		"method": c.Request().Method, "path": rolegate.ValidText(c.Request().URL.Path, maxPathBytes), "reason": why,
-	})
-	if err := s.DB.AppendEvent(ctx(c), e); err != nil {
-		s.Logger.Error("record access denied", "err", err)
+// recordDenied records a refusal as an access.denied event, coalesced:
+// the first refusal of a person (or, signed out, a client address) on a
+// route for a reason is written at once, its repeats within the minute are
+// counted and written as one event (coalesce.go). A refused GET also takes
+// a token from the writes budget (a post took its own on the way in);
+// past the budget the answer is 429 instead, which the caller returns. A
+// failure to record is logged but does not change the answer.
+func (s *Server) recordDenied(c echo.Context, why string) error {
+	var throttled error
+	if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
+		throttled = s.throttle(c, s.formLimits, requesterKey(c))
 	}
+	s.recordRefusal(c, why)
+	return throttled
+}
+
+// recordRefusal records a refusal, coalesced, without the throttle. Alone
+// it serves refusals answered 404 to hide that a request exists: a 429
+// there, where a request that does not exist answers 404, would tell which
+// ones do. The trail stays bounded by the coalescing all the same.
+func (s *Server) recordRefusal(c echo.Context, why string) {
+	a := s.actor(c)
+	key := runKey(rolegate.ActionAccessDenied, a, c.Request().Method+" "+c.Path(), why)
+	s.record(ctx(c), key, a, rolegate.ActionAccessDenied, rolegate.OutcomeDenied, map[string]any{
+		"method": c.Request().Method, "path": rolegate.ValidText(c.Request().URL.Path, maxPathBytes), "route": c.Path(), "reason": why,
+	})
 }
 
 // ipExtractor believes X-Forwarded-For only from the configured proxies, so

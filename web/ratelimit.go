@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,17 +24,23 @@ type RateLimit struct {
 	Burst int
 }
 
-// RateLimits are the portal's throttles. Both are generous: a person who
-// signs in, fills the form with its live checks and decides on a few
-// requests never meets them; a script hammering the sign-in or the forms does.
+// RateLimits are the portal's throttles, one for every route that writes.
+// All are generous: a person who signs in, fills the form with its live
+// checks, decides on a few requests or exports the trail a few times never
+// meets them; a script hammering the sign-in, the forms, refused pages or
+// exports does.
 type RateLimits struct {
 	// SignIn limits /auth/login, /auth/callback and /auth/dev per client
 	// address (an IPv6 client per /64): each sign-in writes a row and makes
 	// the portal call the identity provider.
 	SignIn RateLimit
-	// Forms limits state-changing posts per session, including the form's
-	// live checks.
+	// Forms limits what else writes, per session or, signed out, per client
+	// address: state-changing posts (the form's live checks included) and
+	// refusals of any request, GETs too (each may write access.denied).
 	Forms RateLimit
+	// Exports limits audit exports per session: each reads the trail and
+	// records itself (audit.exported).
+	Exports RateLimit
 	// MaxKeys bounds the memory held: beyond it the least recently seen
 	// client is forgotten.
 	MaxKeys int
@@ -43,8 +50,9 @@ type RateLimits struct {
 // are documented in README.md.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		SignIn:  RateLimit{Per: 1, Burst: 60}, // 60 at once, then one a second
-		Forms:   RateLimit{Per: 2, Burst: 60}, // 60 at once, then two a second
+		SignIn:  RateLimit{Per: 1, Burst: 60},                            // 60 at once, then one a second
+		Forms:   RateLimit{Per: 2, Burst: 60},                            // 60 at once, then two a second
+		Exports: RateLimit{Per: rate.Every(30 * time.Second), Burst: 10}, // 10 at once, then two a minute
 		MaxKeys: 10000,
 	}
 }
@@ -58,33 +66,59 @@ func isSignInPath(path string) bool {
 	return false
 }
 
-// rateLimit throttles a route: sign-in routes per client address, every
-// other state-changing route per session. It runs before authorize, so that
-// refused posts (which write access.denied events) are throttled too.
+// isExportPath reports the audit exports, throttled on their own.
+func isExportPath(path string) bool { return strings.HasPrefix(path, "/audit/export") }
+
+// rateLimit throttles every route that writes: sign-in routes per client
+// address, state-changing routes and exports per session (per client
+// address when signed out). It runs before authorize, so that refused
+// posts (which write access.denied events) are throttled too; refused GETs
+// take their token when they are refused (recordDenied).
 func (s *Server) rateLimit(r Route) echo.MiddlewareFunc {
 	signIn := isSignInPath(r.Path)
+	export := isExportPath(r.Path)
 	change := r.Method != http.MethodGet && r.Method != http.MethodHead
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		if !signIn && !change {
+		if !signIn && !change && !export {
 			return next
 		}
 		return func(c echo.Context) error {
-			var delay time.Duration
+			var err error
 			switch {
 			case signIn:
-				delay = s.signInLimits.wait("ip:"+clientBucket(c.RealIP()), s.Now())
-			case sessionTokenFrom(ctx(c)) != "":
-				delay = s.formLimits.wait("session:"+tokenDigest(sessionTokenFrom(ctx(c))), s.Now())
+				err = s.throttle(c, s.signInLimits, "ip:"+clientBucket(c.RealIP()))
+			case export:
+				err = s.throttle(c, s.exportLimits, requesterKey(c))
+			default:
+				err = s.throttle(c, s.formLimits, requesterKey(c))
 			}
-			if delay > 0 {
-				s.Logger.Warn("rate limited", "method", c.Request().Method, "path", c.Request().URL.Path,
-					"client", c.RealIP(), "retry_after_s", retryAfterSeconds(delay), "request_id", requestIDFrom(ctx(c)))
-				c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(delay)))
-				return rolegate.Errorf(rolegate.ETOOMANY, "You are sending requests too quickly. Wait %d seconds and try again.", retryAfterSeconds(delay))
+			if err != nil {
+				return err
 			}
 			return next(c)
 		}
 	}
+}
+
+// requesterKey names who a per-person limit counts: the session or,
+// signed out, the client address (an IPv6 client per /64).
+func requesterKey(c echo.Context) string {
+	if token := sessionTokenFrom(ctx(c)); token != "" {
+		return "session:" + tokenDigest(token)
+	}
+	return "ip:" + clientBucket(c.RealIP())
+}
+
+// throttle takes a token for key from ls, or answers 429 with Retry-After.
+func (s *Server) throttle(c echo.Context, ls *limiterSet, key string) error {
+	delay := ls.wait(key, s.Now())
+	if delay <= 0 {
+		return nil
+	}
+	s.Logger.Warn("rate limited", "method", c.Request().Method, "path", c.Request().URL.Path,
+		"client", c.RealIP(), "retry_after_s", retryAfterSeconds(delay), "request_id", requestIDFrom(ctx(c)))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(delay)))
+	return rolegate.Errorf(rolegate.ETOOMANY, "You are sending requests too quickly. Wait %d seconds and try again.", retryAfterSeconds(delay))
 }
 
 func retryAfterSeconds(d time.Duration) int {

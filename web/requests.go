@@ -192,7 +192,7 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		return err
 	}
 	if !rolegate.CanView(me, req) {
-		s.recordDenied(c, "not allowed to view request")
+		s.recordRefusal(c, "not allowed to view request")
 		return rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
 	}
 	events, err := s.DB.RequestEvents(ctx(c), id)
@@ -262,10 +262,12 @@ func (s *Server) hideForbidden(c echo.Context, err error) error {
 	}
 	id, _ := requestID(c)
 	if req, gerr := s.Requests.Get(ctx(c), id); gerr == nil && !rolegate.CanView(sessionFrom(ctx(c)).Principal, req) {
-		s.recordDenied(c, "action on a request not visible to the person")
+		s.recordRefusal(c, "action on a request not visible to the person")
 		return rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
 	}
-	s.recordDenied(c, rolegate.ErrorMessage(err))
+	if err := s.recordDenied(c, rolegate.ErrorMessage(err)); err != nil {
+		return err
+	}
 	return err
 }
 

@@ -93,8 +93,9 @@ func (s *Server) Routes() []Route {
 // protected from panics, gets the security headers and a body limit, has
 // its form read (so that a body over the limit is a 413 page), then its
 // session is loaded; each route then applies its rate limit (sign-in per
-// client address, changes per session), checks access and, for changes,
-// the CSRF token.
+// client address, changes and exports per session or, signed out, per
+// client address; refused GETs take theirs when refused), checks access
+// and, for changes, the CSRF token.
 func (s *Server) registerRoutes() {
 	e := s.echo
 	e.Pre(s.assignRequestID)

@@ -61,9 +61,12 @@ type Server struct {
 	// formAction is the CSP form-action source list: the portal, plus the
 	// identity provider a re-authentication redirects to.
 	formAction string
-	// signInLimits and formLimits throttle sign-ins per client address and
-	// posts per session (ratelimit.go).
-	signInLimits, formLimits *limiterSet
+	// signInLimits, formLimits and exportLimits throttle sign-ins per
+	// client address, posts and refusals per session, exports per session
+	// (ratelimit.go).
+	signInLimits, formLimits, exportLimits *limiterSet
+	// repeats coalesces refusals and failed sign-ins (coalesce.go).
+	repeats *repeats
 }
 
 // NewServer builds the server and its route table.
@@ -81,6 +84,11 @@ func NewServer(d Deps) *Server {
 		rl = *d.RateLimits
 	}
 	s.signInLimits, s.formLimits = newLimiterSet(rl.SignIn, rl.MaxKeys), newLimiterSet(rl.Forms, rl.MaxKeys)
+	if rl.Exports == (RateLimit{}) {
+		rl.Exports = DefaultRateLimits().Exports // limits set before exports had one
+	}
+	s.exportLimits = newLimiterSet(rl.Exports, rl.MaxKeys)
+	s.repeats = newRepeats(repeatWindow, repeatMaxRuns)
 	s.formAction = "'self'"
 	if d.SSO != nil {
 		if u, err := url.Parse(d.SSO.Issuer()); err == nil && u.Host != "" {

@@ -152,6 +152,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		pictureDone := make(chan struct{})
 		go func() { defer close(pictureDone); pic.Run(bg) }()
 		defer func() { <-pictureDone }()
+		// Coalesced refusals and failed sign-ins are counted in memory; their
+		// counts reach the trail every few seconds, the last ones at shutdown,
+		// after the HTTP server stopped and before the database closes.
+		repeatsDone := make(chan struct{})
+		go func() { defer close(repeatsDone); server.RunRepeats(bg) }()
+		defer func() { <-repeatsDone }()
 		runBackground(bg, cfg, db, requests, worker, logger)
 	}()
 
