@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -45,10 +45,14 @@ func cannotTell(format string, args ...any) error {
 
 const auditUsage = `usage:
   rolegate audit verify [-db FILE] [-checkpoint FILE (-verifier KEY | -verifier-file FILE)]
+  rolegate audit verify -checkpoint OLD -checkpoint NEW (-verifier KEY | -verifier-file FILE) [-db FILE | -proof FILE]
+  rolegate audit verify -export FILE [-checkpoint FILE] [-verifier KEY | -verifier-file FILE]
+  rolegate audit prove -event N [-checkpoint FILE] [-db FILE]
+  rolegate audit prove -checkpoint OLD -checkpoint NEW [-db FILE]
   rolegate audit checkpoint [-db FILE] [-key FILE]
   rolegate audit keygen [-name NAME] FILE`
 
-// auditCommand runs "rolegate audit verify|checkpoint|keygen".
+// auditCommand runs "rolegate audit verify|prove|checkpoint|keygen".
 func auditCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return cannotTell("%s", auditUsage)
@@ -56,6 +60,8 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 	switch args[0] {
 	case "verify":
 		return auditVerify(ctx, args[1:], getenv, stdout, stderr)
+	case "prove":
+		return auditProve(ctx, args[1:], getenv, stdout, stderr)
 	case "checkpoint":
 		return auditCheckpoint(ctx, args[1:], getenv, stdout, stderr)
 	case "keygen":
@@ -71,89 +77,148 @@ func auditFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, fs.String("db", "", "SQLite file (ROLEGATE_DB)")
 }
 
-// auditVerify walks the whole trail: every event's hash over its content
-// and its predecessor's hash, seq without gaps, time never backwards. With
-// a checkpoint (and the verifier key to check its signature) it also
-// proves that the trail still holds, unchanged, every event the checkpoint
-// covered. With a verifier key, the signed checkpoints recorded in the
-// trail itself are checked against the events before them too.
+// fileList is a flag that may be given more than once.
+type fileList []string
+
+func (f *fileList) String() string     { return strings.Join(*f, ",") }
+func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
+
+// verifierFlags reads -verifier or -verifier-file; nil when neither.
+func verifierFrom(cmd, key, file string) (note.Verifier, error) {
+	switch {
+	case key != "" && file != "":
+		return nil, cannotTell("audit %s: give -verifier or -verifier-file, not both", cmd)
+	case key == "" && file == "":
+		return nil, nil
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, cannotTell("audit %s: read the verifier key: %w", cmd, err)
+		}
+		key = string(b)
+	}
+	v, err := auditlog.NewVerifier(key)
+	if err != nil {
+		return nil, cannotTell("audit %s: %w", cmd, err)
+	}
+	return v, nil
+}
+
+// openCheckpointFile reads a signed checkpoint, checking its signature
+// when v is given.
+func openCheckpointFile(cmd, path string, v note.Verifier) (auditlog.Checkpoint, []byte, error) {
+	msg, err := os.ReadFile(path)
+	if err != nil {
+		return auditlog.Checkpoint{}, nil, cannotTell("audit %s: read the checkpoint: %w", cmd, err)
+	}
+	var cp auditlog.Checkpoint
+	if v != nil {
+		cp, err = auditlog.Open(msg, v)
+	} else {
+		cp, err = auditlog.ParseNote(msg)
+	}
+	if err != nil {
+		return auditlog.Checkpoint{}, nil, cannotTell("audit %s: %s: %w", cmd, path, err)
+	}
+	return cp, msg, nil
+}
+
+// openTrail opens the database for reading; it must exist.
+func openTrail(ctx context.Context, dbFlag string, getenv func(string) string) (*sqlite.DB, error) {
+	path := dbPathOf(dbFlag, getenv)
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return nil, cannotTell("ROLEGATE_DB: no database at %s", path)
+	}
+	db, err := sqlite.OpenNoMigrate(ctx, path)
+	if err != nil {
+		return nil, cannotTell("audit: %w", err)
+	}
+	return db, nil
+}
+
+// auditVerify checks the trail, two checkpoints or an export:
+//   - with neither two checkpoints nor -export, it walks the whole trail:
+//     every event's hash over its content and its predecessor's hash, seq
+//     without gaps, time never backwards, and the Merkle tree rebuilt from
+//     the events must be the stored one. With a checkpoint (and the verifier
+//     key to check its signature) it also proves that the trail still holds,
+//     unchanged, every event the checkpoint covered. With a verifier key,
+//     the signed checkpoints recorded in the trail itself are checked
+//     against the events before them too.
+//   - with two checkpoints, it proves the second extends the first
+//     (auditConsistency).
+//   - with -export, it checks an exported file offline (auditVerifyExport).
 func auditVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs, dbFlag := auditFlags("verify", stderr)
-	cpFile := fs.String("checkpoint", "", "a signed checkpoint (from rolegate audit checkpoint or the log) the trail must still contain")
+	var cpFiles fileList
+	fs.Var(&cpFiles, "checkpoint", "a signed checkpoint (from rolegate audit checkpoint or the log) the trail must still contain; twice: prove the second extends the first")
 	verifierKey := fs.String("verifier", "", "the checkpoint verifier key (as rolegate audit keygen prints it)")
 	verifierFile := fs.String("verifier-file", "", "a file holding the verifier key")
+	exportFile := fs.String("export", "", "an exported JSON Lines file to check offline")
+	proofFile := fs.String("proof", "", "with two checkpoints: a consistency proof from rolegate audit prove, to check offline")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitCannotTell, err: err}
 	}
 	if fs.NArg() > 0 {
 		return cannotTell("audit verify: unexpected %q\n%s", fs.Arg(0), auditUsage)
 	}
-
-	var verifier note.Verifier
-	switch {
-	case *verifierKey != "" && *verifierFile != "":
-		return cannotTell("audit verify: give -verifier or -verifier-file, not both")
-	case *verifierKey != "" || *verifierFile != "":
-		key := *verifierKey
-		if *verifierFile != "" {
-			b, err := os.ReadFile(*verifierFile)
-			if err != nil {
-				return cannotTell("audit verify: read the verifier key: %w", err)
-			}
-			key = string(b)
+	verifier, err := verifierFrom("verify", *verifierKey, *verifierFile)
+	if err != nil {
+		return err
+	}
+	if len(cpFiles) > 0 && verifier == nil && *exportFile == "" {
+		return cannotTell("audit verify: -checkpoint needs the key that signed it: -verifier KEY or -verifier-file FILE")
+	}
+	if len(cpFiles) > 2 {
+		return cannotTell("audit verify: at most two checkpoints\n%s", auditUsage)
+	}
+	if *proofFile != "" && len(cpFiles) != 2 {
+		return cannotTell("audit verify: -proof is a consistency proof between two checkpoints: give both with -checkpoint")
+	}
+	if *exportFile != "" {
+		if len(cpFiles) > 1 {
+			return cannotTell("audit verify: an export is checked against at most one checkpoint")
 		}
-		v, err := auditlog.NewVerifier(key)
-		if err != nil {
-			return cannotTell("audit verify: %w", err)
-		}
-		verifier = v
+		return auditVerifyExport(*exportFile, cpFiles, verifier, stdout)
 	}
 	var checkpoints []auditlog.Checkpoint
-	if *cpFile != "" {
-		if verifier == nil {
-			return cannotTell("audit verify: -checkpoint needs the key that signed it: -verifier KEY or -verifier-file FILE")
-		}
-		msg, err := os.ReadFile(*cpFile)
+	for _, f := range cpFiles {
+		cp, _, err := openCheckpointFile("verify", f, verifier)
 		if err != nil {
-			return cannotTell("audit verify: read the checkpoint: %w", err)
-		}
-		cp, err := auditlog.Open(msg, verifier)
-		if err != nil {
-			return cannotTell("audit verify: %s: %w", *cpFile, err)
+			return err
 		}
 		checkpoints = append(checkpoints, cp)
 	}
-
-	path := dbPathOf(*dbFlag, getenv)
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-		return cannotTell("ROLEGATE_DB: no database at %s", path)
+	if len(checkpoints) == 2 {
+		return auditConsistency(ctx, checkpoints[0], checkpoints[1], *dbFlag, *proofFile, getenv, stdout)
 	}
-	db, err := sqlite.OpenNoMigrate(ctx, path)
+
+	db, err := openTrail(ctx, *dbFlag, getenv)
 	if err != nil {
-		return cannotTell("audit verify: %w", err)
+		return err
 	}
 	defer db.Close()
 
 	walk := auditlog.NewWalk(checkpoints...)
-	inTrail := 0
-	err = db.WalkAuditTrail(ctx, func(e rolegate.Event) error {
-		if err := walk.Add(e); err != nil {
-			return err
-		}
-		if verifier != nil && e.Action == rolegate.ActionAuditCheckpoint {
-			ok, err := checkRecordedCheckpoint(e, verifier)
-			if err != nil {
-				return err
-			}
-			if ok {
-				inTrail++
-			}
-		}
-		return nil
-	})
+	if verifier != nil {
+		walk.CheckRecorded(verifier)
+	}
+	err = db.WalkAuditTrail(ctx, walk.Add)
 	head, ferr := walk.Finish()
 	if err == nil {
 		err = ferr
+	}
+	if err == nil {
+		// The stored tree must be the one the events make: proofs are
+		// served from it.
+		stored, terr := db.AuditTreeRoot(ctx, head.Size)
+		switch {
+		case terr != nil:
+			err = &auditlog.BreakError{Seq: head.Size, Problem: "the stored Merkle tree cannot be read: " + terr.Error()}
+		case auditlog.HexHash(stored) != head.Root:
+			err = &auditlog.BreakError{Seq: head.Size, Problem: "the stored Merkle tree's root differs from the root of the events (audit_tree was changed)"}
+		}
 	}
 	var broken *auditlog.BreakError
 	switch {
@@ -162,39 +227,18 @@ func auditVerify(ctx context.Context, args []string, getenv func(string) string,
 	case err != nil:
 		return cannotTell("audit verify: %w", err)
 	}
-	fmt.Fprintf(stdout, "audit trail verified: %d events, head %s\n", head.Size, head.Hash)
+	fmt.Fprintf(stdout, "audit trail verified: %d events, head %s, root %s\n", head.Size, head.Hash, head.Root)
 	for _, cp := range checkpoints {
-		fmt.Fprintf(stdout, "checkpoint of %s at %d events: contained, unchanged\n", cp.Origin, cp.Size)
+		kind := "Merkle root"
+		if walk.Legacy(cp) {
+			kind = "chain head, signed before the Merkle tree"
+		}
+		fmt.Fprintf(stdout, "checkpoint of %s at %d events: contained, unchanged (%s)\n", cp.Origin, cp.Size, kind)
 	}
 	if verifier != nil {
-		fmt.Fprintf(stdout, "%d checkpoints recorded in the trail and signed by %s match the events before them\n", inTrail, verifier.Name())
+		fmt.Fprintf(stdout, "%d checkpoints recorded in the trail and signed by %s match the events before them\n", walk.Recorded(), verifier.Name())
 	}
 	return nil
-}
-
-// checkRecordedCheckpoint checks an audit.checkpoint event's signed note
-// against the trail just before it: it must cover exactly the events
-// before it. A note signed by another key (an earlier one) is not
-// counted.
-func checkRecordedCheckpoint(e rolegate.Event, v note.Verifier) (bool, error) {
-	var d struct {
-		Note string `json:"note"`
-	}
-	if err := json.Unmarshal(e.Details, &d); err != nil || d.Note == "" {
-		return false, &auditlog.BreakError{Seq: e.Seq, Problem: "a checkpoint event without its signed note"}
-	}
-	cp, err := auditlog.Open([]byte(d.Note), v)
-	if err != nil {
-		if errors.Is(err, auditlog.ErrOtherKey) {
-			return false, nil
-		}
-		return false, &auditlog.BreakError{Seq: e.Seq, Problem: "its signed checkpoint does not verify: " + err.Error()}
-	}
-	if cp.Size != e.Seq-1 || cp.Hash != e.PrevHash {
-		return false, &auditlog.BreakError{Seq: e.Seq, Problem: fmt.Sprintf(
-			"it records a checkpoint of %d events that does not match the trail before it", cp.Size)}
-	}
-	return true, nil
 }
 
 // auditCheckpoint signs a checkpoint of the trail now, records it in the
@@ -302,7 +346,7 @@ func runCheckpoints(ctx context.Context, cfg *config.Config, db *sqlite.DB, logg
 			case err != nil && ctx.Err() == nil:
 				logger.Error("audit checkpoint", "err", err)
 			case err == nil:
-				logger.Info("audit checkpoint signed", "origin", cp.Origin, "size", cp.Size, "head", cp.Hash, "note", string(signed))
+				logger.Info("audit checkpoint signed", "origin", cp.Origin, "size", cp.Size, "root", cp.Hash, "note", string(signed))
 			}
 		}
 		select {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/rolegate"
@@ -67,7 +69,9 @@ func tamper(t *testing.T, path string, statements ...string) string {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, s := range append([]string{"DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"}, statements...) {
+	drop := []string{"DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete",
+		"DROP TRIGGER audit_tree_no_update", "DROP TRIGGER audit_tree_no_delete"}
+	for _, s := range append(drop, statements...) {
 		if _, err := db.Exec(s); err != nil {
 			t.Fatalf("tamper: %s: %v", s, err)
 		}
@@ -75,8 +79,9 @@ func tamper(t *testing.T, path string, statements ...string) string {
 	return copyPath
 }
 
-// rehash recomputes every hash of the trail at path from seq on, as a
-// forger who knows the scheme would after rewriting an event.
+// rehash recomputes every hash of the trail at path, the chain and the
+// whole Merkle tree, as a forger who knows the scheme would after
+// rewriting an event.
 func rehash(t *testing.T, path string) {
 	t.Helper()
 	db, err := sqlite.OpenNoMigrate(context.Background(), path)
@@ -93,7 +98,18 @@ func rehash(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
+	if _, err := raw.Exec(`DELETE FROM audit_tree`); err != nil {
+		t.Fatal(err)
+	}
 	prev := audit.GenesisHash
+	tree := map[int64]tlog.Hash{}
+	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = tree[x]
+		}
+		return out, nil
+	})
 	for _, e := range events {
 		e.PrevHash = prev
 		if e.Hash, err = audit.Hash(e); err != nil {
@@ -102,6 +118,17 @@ func rehash(t *testing.T, path string) {
 		prev = e.Hash
 		if _, err := raw.Exec(`UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Seq); err != nil {
 			t.Fatal(err)
+		}
+		hashes, err := tlog.StoredHashes(e.Seq-1, audit.Canonical(e), reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, h := range hashes {
+			idx := tlog.StoredHashIndex(0, e.Seq-1) + int64(i)
+			tree[idx] = h
+			if _, err := raw.Exec(`INSERT INTO audit_tree (id, hash) VALUES (?, ?)`, idx, h[:]); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
@@ -205,7 +232,7 @@ func TestAuditCheckpoints(t *testing.T) {
 		{"truncated", tamper(t, path, `DELETE FROM audit_events WHERE seq > 15`), []string{"-checkpoint", cpFile, "-verifier", verifier},
 			"audit event 16: missing: the trail ends at event 15 but the checkpoint signed by rolegate.test/audit covers 20 events (the trail was truncated)"},
 		{"rewritten and rehashed", rewritten(t, path), []string{"-checkpoint", cpFile, "-verifier", verifier},
-			"audit event 20: the trail's hash after its first 20 events differs from the checkpoint"},
+			"audit event 20: the trail's root after its first 20 events differs from the checkpoint"},
 		// Without the checkpoint file, the checkpoint recorded in the trail
 		// still catches the rewrite: the forger cannot sign a new one.
 		{"rewritten, recorded checkpoint", rewritten(t, path), []string{"-verifier", verifier},

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,20 +11,29 @@ import (
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Checkpoint is a signed statement of the trail's head, in the standard
 // checkpoint body of transparency logs (c2sp.org/tlog-checkpoint): the
-// log's origin, the number of events, and the "root hash", here the chain
-// hash of the last event covered. Kept off the machine, it lets anyone
-// prove later that the trail still holds those events, unchanged: a
-// rewritten trail ends with a different hash at that size, and a truncated
-// one has fewer events.
+// log's origin, the number of events, and the root hash of the Merkle tree
+// over those events (tree.go). Kept off the machine, it lets anyone prove
+// later that the trail still holds those events, unchanged (a rewritten
+// trail has another root at that size, a truncated one fewer events), that
+// one event is among them (an inclusion proof), and that a later
+// checkpoint only added events (a consistency proof).
+//
+// Checkpoints signed before migration 00009 hold the chain hash of event
+// Size in place of the root; Walk still proves them against the trail
+// (LegacyChainHead), but they cannot anchor proofs.
 type Checkpoint struct {
 	Origin string // the name of the signing key
 	Size   int64  // events covered
-	Hash   string // hex chain hash of event Size; GenesisHash when Size is 0
+	Hash   string // hex Merkle root of the first Size events (EmptyRoot when Size is 0)
 }
+
+// Root is the checkpoint's root hash.
+func (c Checkpoint) Root() (tlog.Hash, error) { return ParseHexHash(c.Hash) }
 
 // Text is the checkpoint body that is signed:
 // "<origin>\n<size>\n<base64 hash>\n".
@@ -85,6 +95,19 @@ func Open(msg []byte, v note.Verifier) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("audit: the checkpoint is for the log %q, not %q", cp.Origin, v.Name())
 	}
 	return cp, nil
+}
+
+// ParseNote reads the checkpoint of a signed note without checking any
+// signature: for the portal's own recorded checkpoints, and for proofs
+// that are checked later, offline, with the verifier key.
+func ParseNote(msg []byte) (Checkpoint, error) {
+	// A note is its text (ending in a newline), a blank line, and the
+	// signature lines.
+	i := bytes.Index(msg, []byte("\n\n"))
+	if i < 0 {
+		return Checkpoint{}, errors.New("audit: not a signed checkpoint: no blank line before the signatures")
+	}
+	return ParseText(string(msg[:i+1]))
 }
 
 // ParseText reads a checkpoint body (signature already checked). Lines

@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -80,6 +81,7 @@ type exported struct {
 	HTTPReqID  string          `json:"http_request_id"`
 	PrevHash   string          `json:"prev_hash"`
 	Hash       string          `json:"hash"`
+	Proof      *Proof          `json:"proof,omitempty"`
 }
 
 // AppendJSONLine appends e as one line of JSON (with its newline) to b:
@@ -87,6 +89,13 @@ type exported struct {
 // a million events spends most of its time here (encoding/json costs
 // three times as much).
 func AppendJSONLine(b []byte, e rolegate.Event) ([]byte, error) {
+	return AppendProvedJSONLine(b, e, nil)
+}
+
+// AppendProvedJSONLine is AppendJSONLine with the event's inclusion proof
+// as a last field, "proof" (none when p is nil): the line of a filtered
+// export, or of one event's proof, which can be checked alone.
+func AppendProvedJSONLine(b []byte, e rolegate.Event, p *Proof) ([]byte, error) {
 	str := func(name, v string) {
 		b = append(b, ',', '"')
 		b = append(b, name...)
@@ -123,6 +132,25 @@ func AppendJSONLine(b []byte, e rolegate.Event) ([]byte, error) {
 	str("http_request_id", e.HTTPReqID)
 	str("prev_hash", e.PrevHash)
 	str("hash", e.Hash)
+	if p != nil {
+		b = append(b, `,"proof":{"tree_size":`...)
+		b = strconv.AppendInt(b, p.TreeSize, 10)
+		b = append(b, `,"hashes":[`...)
+		for i, h := range p.Hashes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = base64.StdEncoding.AppendEncode(b, h[:])
+			b = append(b, '"')
+		}
+		b = append(b, ']')
+		if p.Checkpoint != "" {
+			b = append(b, `,"checkpoint":`...)
+			b = appendJSONString(b, p.Checkpoint)
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}', '\n'), nil
 }
 
@@ -182,13 +210,20 @@ func appendJSONString(b []byte, s string) []byte {
 // ParseJSONLine reads back one exported line, exactly as recorded, so that
 // an export can be checked with Walk (see TestJSONExportVerifies).
 func ParseJSONLine(line []byte) (rolegate.Event, error) {
+	e, _, err := ParseProvedJSONLine(line)
+	return e, err
+}
+
+// ParseProvedJSONLine reads back one exported line and its inclusion
+// proof, nil when the line has none.
+func ParseProvedJSONLine(line []byte) (rolegate.Event, *Proof, error) {
 	var x exported
 	if err := json.Unmarshal(line, &x); err != nil {
-		return rolegate.Event{}, err
+		return rolegate.Event{}, nil, err
 	}
 	at, err := time.Parse(TimeFormat, x.At)
 	if err != nil {
-		return rolegate.Event{}, err
+		return rolegate.Event{}, nil, err
 	}
 	e := rolegate.Event{
 		Seq: x.Seq, At: at, ActorKey: x.ActorKey, ActorEmail: x.ActorEmail, ActorName: x.ActorName,
@@ -199,7 +234,7 @@ func ParseJSONLine(line []byte) (rolegate.Event, error) {
 	if x.RequestID != nil {
 		e.RequestID = *x.RequestID
 	}
-	return e, nil
+	return e, x.Proof, nil
 }
 
 // Export formats.

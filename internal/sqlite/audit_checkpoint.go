@@ -24,7 +24,7 @@ func (db *DB) AuditHead(ctx context.Context) (audit.Head, string, error) {
 	return head, action, nil
 }
 
-// SignCheckpoint signs the trail's current head as a checkpoint of origin
+// SignCheckpoint signs the tree's current root as a checkpoint of origin
 // and records an audit.checkpoint event holding the signed note, in one
 // write transaction: no event can slip in between the head read and the
 // record. details (may be nil) are added to the event's.
@@ -34,15 +34,23 @@ func (db *DB) SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin s
 	var cp audit.Checkpoint
 	var signed []byte
 	err := db.update(ctx, func(tx *Tx) error {
-		cp = audit.Checkpoint{Origin: origin, Hash: audit.GenesisHash}
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&cp.Size, &cp.Hash)
+		cp = audit.Checkpoint{Origin: origin}
+		head := audit.GenesisHash
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&cp.Size, &head)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: audit head: %w", err)
 		}
+		root, err := treeRoot(ctx, tx.Tx, cp.Size)
+		if err != nil {
+			return err
+		}
+		cp.Hash = audit.HexHash(root)
 		if signed, err = sign(cp); err != nil {
 			return err
 		}
-		d := map[string]any{"origin": cp.Origin, "size": cp.Size, "head": cp.Hash, "note": string(signed)}
+		// The chain hash of the last event covered ("head") is kept beside
+		// the root: both commit to the same events.
+		d := map[string]any{"origin": cp.Origin, "size": cp.Size, "root": cp.Hash, "head": head, "note": string(signed)}
 		for k, v := range details {
 			d[k] = v
 		}

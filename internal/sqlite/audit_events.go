@@ -49,6 +49,11 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit event %s: %w", e.Action, err)
 	}
+	// The event becomes the tree's next leaf in the same transaction, so a
+	// committed event is always provable (audit_tree.go).
+	if _, err := storeLeaf(ctx, tx.Tx, treeReader{ctx: ctx, q: tx.Tx}, e.Seq, audit.LeafHash(e)); err != nil {
+		return err
+	}
 	// Who must hear of it is queued in this same transaction (notifications.go).
 	if err := tx.enqueueNotifications(ctx, e); err != nil {
 		return err

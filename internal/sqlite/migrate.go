@@ -19,7 +19,8 @@ func (e *ErrSchemaTooNew) Error() string {
 
 func (db *DB) provider() (*goose.Provider, error) {
 	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, migrations.FS,
-		goose.WithDisableGlobalRegistry(true))
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(auditTreeMigration()))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: load migrations: %w", err)
 	}
