@@ -21,6 +21,17 @@ type AuditView struct {
 	NewestURL  string
 	ExportCSV  string
 	ExportJSON string
+	// Checkpoint is the latest checkpoint of the Merkle tree recorded in
+	// the trail; nil when none was signed yet.
+	Checkpoint *AuditCheckpoint
+}
+
+// AuditCheckpoint is what the Audit page says of the latest checkpoint.
+type AuditCheckpoint struct {
+	Origin string
+	Size   int64
+	Root   string // hex
+	URL    string // the signed note, to download
 }
 
 // AuditForm is the filters as the auditor typed them.
@@ -36,7 +47,15 @@ type AuditRows struct {
 	// when there are no older events.
 	MoreURL     string
 	MoreRowsURL string
+	// Checkpoint is the size of the latest checkpoint (0: none), and
+	// Included says for each event it covers whether the event's inclusion
+	// proof leads to its root.
+	Checkpoint int64
+	Included   map[int64]bool
 }
+
+// ProofURL is where an event's inclusion proof is downloaded.
+func ProofURL(seq int64) string { return "/audit/events/" + i64(seq) + "/proof" }
 
 func (v AuditView) err(field string) string { return v.Errors[field] }
 

@@ -88,7 +88,9 @@ func (s *Server) auditPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Rows = auditRows(q, events, next)
+	if v.Rows, v.Checkpoint, err = s.withInclusion(c, auditRows(q, events, next)); err != nil {
+		return err
+	}
 	v.ExportCSV = auditURL("/audit/export.csv", q, nil)
 	v.ExportJSON = auditURL("/audit/export.jsonl", q, nil)
 	if f.BeforeSeq > 0 {
@@ -111,5 +113,9 @@ func (s *Server) auditOlderRows(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, views.AuditRowsFragment(auditRows(q, events, next)))
+	rows, _, err := s.withInclusion(c, auditRows(q, events, next))
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, views.AuditRowsFragment(rows))
 }

@@ -58,8 +58,8 @@ func (s *Server) exportAudit(c echo.Context, format, contentType, ext string) er
 	rc := http.NewResponseController(c.Response().Writer)
 	w := audit.NewExportWriter(c.Response(), format)
 	start, n := time.Now(), 0
-	err := s.DB.ExportEvents(ctx(c), f, func(e rolegate.Event) error {
-		if err := w.Write(e); err != nil {
+	write := func(e rolegate.Event, p *audit.Proof) error {
+		if err := w.WriteProved(e, p); err != nil {
 			return err
 		}
 		n++
@@ -71,7 +71,16 @@ func (s *Server) exportAudit(c echo.Context, format, contentType, ext string) er
 			_ = rc.SetWriteDeadline(time.Now().Add(exportWriteWindow))
 		}
 		return nil
-	})
+	}
+	var err error
+	if format == audit.FormatJSONL && f != (rolegate.AuditFilter{}) {
+		// A filtered export is not the trail from its first event, so each
+		// line carries its inclusion proof and can be checked alone
+		// (rolegate audit verify -export).
+		err = s.DB.ExportProvedEvents(ctx(c), f, write)
+	} else {
+		err = s.DB.ExportEvents(ctx(c), f, func(e rolegate.Event) error { return write(e, nil) })
+	}
 	if err == nil {
 		err = w.Flush()
 	}

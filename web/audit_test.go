@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -351,4 +353,22 @@ func TestAuditExports(t *testing.T) {
 	if !found {
 		t.Errorf("the JSON export lacks request #%d's creation", id)
 	}
+}
+
+// signTestCheckpoint signs a checkpoint of the harness's trail with a new
+// key (as rolegate audit checkpoint does) and returns the key's verifier.
+func signTestCheckpoint(t *testing.T, h *harness) note.Verifier {
+	t.Helper()
+	skey, vkey, err := audit.GenerateKey("rolegate.test/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := audit.NewSigner(skey)
+	verifier, _ := audit.NewVerifier(vkey)
+	_, _, err = h.DB.SignCheckpoint(context.Background(), rolegate.System("checkpoint"), signer.Name(),
+		func(cp audit.Checkpoint) ([]byte, error) { return audit.Sign(cp, signer) }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verifier
 }

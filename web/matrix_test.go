@@ -177,11 +177,25 @@ func matrixDecisions() map[string]matrixDecision {
 			},
 			want: always(http.StatusSeeOther)},
 
-		"GET /reviews":                {access: web.Approver, want: always(http.StatusOK)},
-		"GET /audit":                  {access: web.Auditor, want: always(http.StatusOK)},
-		"GET /audit/rows":             {access: web.Auditor, want: always(http.StatusOK)},
-		"GET /audit/export.csv":       {access: web.Auditor, want: always(http.StatusOK)},
-		"GET /audit/export.jsonl":     {access: web.Auditor, want: always(http.StatusOK)},
+		"GET /reviews":            {access: web.Approver, want: always(http.StatusOK)},
+		"GET /audit":              {access: web.Auditor, want: always(http.StatusOK)},
+		"GET /audit/rows":         {access: web.Auditor, want: always(http.StatusOK)},
+		"GET /audit/export.csv":   {access: web.Auditor, want: always(http.StatusOK)},
+		"GET /audit/export.jsonl": {access: web.Auditor, want: always(http.StatusOK)},
+		// A checkpoint is signed first, so that there is one to download
+		// and an event it covers to prove.
+		"GET /audit/checkpoint": {access: web.Auditor,
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				signTestCheckpoint(m.t, m.h)
+				return matrixCell{path: "/audit/checkpoint"}
+			},
+			want: always(http.StatusOK)},
+		"GET /audit/events/:seq/proof": {access: web.Auditor,
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				signTestCheckpoint(m.t, m.h)
+				return matrixCell{path: "/audit/events/1/proof"}
+			},
+			want: always(http.StatusOK)},
 		"GET /admin":                  {access: web.Admin, want: always(http.StatusOK)},
 		"POST /admin/catalog/refresh": {access: web.Admin, want: always(http.StatusSeeOther)},
 	}

@@ -79,6 +79,12 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/admin/catalog/refresh", Admin, s.refreshCatalog},
 	}
 	routes = append(routes, s.auditRoutes()...)
+	routes = append(routes,
+		// The audit trail as a transparency log (audit_proof.go): the latest
+		// signed checkpoint, and an event's inclusion proof in it.
+		Route{http.MethodGet, "/audit/checkpoint", Auditor, s.latestCheckpoint},
+		Route{http.MethodGet, "/audit/events/:seq/proof", Auditor, s.eventProof},
+	)
 	if s.SSO == nil {
 		routes = append(routes,
 			Route{http.MethodGet, "/auth/dev", DevOnly, s.devSignInPage},

@@ -264,7 +264,11 @@ func NewExportWriter(w io.Writer, format string) *ExportWriter {
 }
 
 // Write adds one event.
-func (x *ExportWriter) Write(e rolegate.Event) error {
+func (x *ExportWriter) Write(e rolegate.Event) error { return x.WriteProved(e, nil) }
+
+// WriteProved adds one event with its inclusion proof (JSON Lines only; a
+// CSV row has no room for it).
+func (x *ExportWriter) WriteProved(e rolegate.Event, p *Proof) error {
 	if x.csv != nil {
 		if !x.header {
 			x.header = true
@@ -278,7 +282,7 @@ func (x *ExportWriter) Write(e rolegate.Event) error {
 		return nil
 	}
 	var err error
-	if x.line, err = AppendJSONLine(x.line[:0], e); err != nil {
+	if x.line, err = AppendProvedJSONLine(x.line[:0], e, p); err != nil {
 		return fmt.Errorf("audit: export event %d: %w", e.Seq, err)
 	}
 	if _, err := x.buf.Write(x.line); err != nil {

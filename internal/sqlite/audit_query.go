@@ -79,12 +79,40 @@ func (db *DB) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]roleg
 // trail, one row at a time: memory stays constant however many match. It
 // stops at fn's first error.
 func (db *DB) ExportEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event) error) error {
+	return db.exportEvents(ctx, f, false, func(e rolegate.Event, _ *audit.Proof) error { return fn(e) })
+}
+
+// ExportProvedEvents is ExportEvents with each event's inclusion proof,
+// for a filtered export whose lines must each be checkable alone. An
+// event covered by the latest checkpoint recorded in the trail is proved
+// in that checkpoint's tree, which the proof carries; a newer one, in the
+// tree of the whole trail as the snapshot holds it (no checkpoint signs it
+// yet). Each proof costs a few dozen hashes read.
+func (db *DB) ExportProvedEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event, *audit.Proof) error) error {
+	return db.exportEvents(ctx, f, true, fn)
+}
+
+func (db *DB) exportEvents(ctx context.Context, f rolegate.AuditFilter, prove bool, fn func(rolegate.Event, *audit.Proof) error) error {
 	f.BeforeSeq, f.Limit = 0, 0
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: export audit: %w", err)
 	}
 	defer tx.Rollback()
+	var cp audit.Checkpoint
+	var note []byte
+	var size int64
+	if prove {
+		if cp, note, _, err = latestCheckpoint(ctx, tx); err != nil {
+			return err
+		}
+		if note == nil {
+			cp = audit.Checkpoint{}
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&size); err != nil {
+			return fmt.Errorf("sqlite: export audit: %w", err)
+		}
+	}
 	p, err := planAuditQuery(ctx, tx, f, 0)
 	if err != nil || p.empty {
 		return err
@@ -100,7 +128,20 @@ func (db *DB) ExportEvents(ctx context.Context, f rolegate.AuditFilter, fn func(
 		if err != nil {
 			return fmt.Errorf("sqlite: export audit: %w", err)
 		}
-		if err := fn(e); err != nil {
+		var proof *audit.Proof
+		switch {
+		case !prove:
+		case e.Seq <= cp.Size:
+			proof = &audit.Proof{TreeSize: cp.Size, Checkpoint: string(note)}
+		case e.Seq <= size:
+			proof = &audit.Proof{TreeSize: size}
+		}
+		if proof != nil {
+			if proof.Hashes, err = proveEvent(ctx, tx, e.Seq, proof.TreeSize); err != nil {
+				return err
+			}
+		}
+		if err := fn(e, proof); err != nil {
 			return err
 		}
 	}

@@ -306,3 +306,28 @@ func (db *DB) ChainHash(ctx context.Context, seq int64) (string, error) {
 	}
 	return h, nil
 }
+
+// IncludedIn checks, for each event given that cp covers, that its proof
+// from the stored tree leads from the event's content to cp's root, from
+// one snapshot: what the Audit page shows beside each event. Events after
+// cp are left out of the answer.
+func (db *DB) IncludedIn(ctx context.Context, cp audit.Checkpoint, events []rolegate.Event) (map[int64]bool, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: check inclusion: %w", err)
+	}
+	defer tx.Rollback()
+	included := map[int64]bool{}
+	for _, e := range events {
+		if e.Seq < 1 || e.Seq > cp.Size {
+			continue
+		}
+		p, err := proveEvent(ctx, tx, e.Seq, cp.Size)
+		if err != nil {
+			return nil, err
+		}
+		root, err := audit.RootFromInclusion(e.Seq-1, cp.Size, audit.LeafHash(e), p)
+		included[e.Seq] = err == nil && audit.HexHash(root) == cp.Hash
+	}
+	return included, nil
+}

@@ -1,0 +1,206 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// storedTree reads every row of audit_tree.
+func storedTree(t *testing.T, db *DB) map[int64]tlog.Hash {
+	t.Helper()
+	rows, err := db.read.Query(`SELECT id, hash FROM audit_tree`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int64]tlog.Hash{}
+	for rows.Next() {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = tlog.Hash(b)
+	}
+	return out
+}
+
+type memHashes map[int64]tlog.Hash
+
+func (m memHashes) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		h, ok := m[x]
+		if !ok {
+			return nil, errors.New("not stored")
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// referenceTree is tlog's own computation over the events' canonical
+// content.
+func referenceTree(t *testing.T, events []rolegate.Event) memHashes {
+	t.Helper()
+	m := memHashes{}
+	for i, e := range events {
+		hashes, err := tlog.StoredHashes(int64(i), audit.Canonical(e), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, h := range hashes {
+			m[tlog.StoredHashIndex(0, int64(i))+int64(j)] = h
+		}
+	}
+	return m
+}
+
+// growTrail appends n events through the real append path and returns
+// the whole trail.
+func growTrail(t *testing.T, db *DB, n int) []rolegate.Event {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		e := rolegate.NewEvent(auditTestPeople[i%len(auditTestPeople)], rolegate.ActionRequestCreated, rolegate.OutcomeSuccess,
+			map[string]any{"i": i, "comment": auditTestWords[i%len(auditTestWords)]})
+		if err := db.AppendEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var events []rolegate.Event
+	if err := db.WalkAuditTrail(ctx, func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// The stored tree is, hash for hash, what tlog computes from the events.
+func TestAuditTreeIsTlogs(t *testing.T) {
+	db := newAuditTestDB(t)
+	events := fillAuditTrail(t, db, 150, 1)
+	got, want := storedTree(t, db), referenceTree(t, events)
+	if int64(len(got)) != tlog.StoredHashCount(150) || len(got) != len(want) {
+		t.Fatalf("audit_tree holds %d hashes; want tlog.StoredHashCount(150) = %d", len(got), tlog.StoredHashCount(150))
+	}
+	for idx, h := range want {
+		if got[idx] != h {
+			t.Fatalf("audit_tree[%d] = %s; want tlog's %s", idx, got[idx], h)
+		}
+	}
+	root, err := db.AuditTreeRoot(context.Background(), 150)
+	if ref, _ := tlog.TreeHash(150, want); err != nil || root != ref {
+		t.Errorf("AuditTreeRoot(150) = %s, %v; want %s", root, err, ref)
+	}
+}
+
+// Proofs against checkpoints taken early still verify after many more
+// events, and so do consistency proofs from each of them to the latest.
+func TestProofsAcrossAppends(t *testing.T) {
+	ctx := context.Background()
+	db := newAuditTestDB(t)
+	sizes := []int64{1, 2, 7, 64, 65, 100}
+	roots := map[int64]tlog.Hash{}
+	var n int64
+	for _, size := range sizes {
+		growTrail(t, db, int(size-n))
+		n = size
+		root, err := db.AuditTreeRoot(ctx, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots[size] = root
+	}
+	growTrail(t, db, 900) // many appends later
+	latest := int64(1000)
+	roots[latest], _ = db.AuditTreeRoot(ctx, latest)
+	sizes = append(sizes, latest)
+	for _, size := range sizes {
+		if again, _ := db.AuditTreeRoot(ctx, size); again != roots[size] {
+			t.Fatalf("the root at %d changed after appends: %s, was %s", size, again, roots[size])
+		}
+		for _, seq := range []int64{1, size / 2, size} {
+			if seq < 1 {
+				continue
+			}
+			e, p, err := db.ProveEvent(ctx, seq, size)
+			if err != nil {
+				t.Fatalf("ProveEvent(%d, %d) = %v", seq, size, err)
+			}
+			if err := tlog.CheckRecord(p, size, roots[size], seq-1, audit.LeafHash(e)); err != nil {
+				t.Errorf("event %d's proof in the tree of %d does not verify: %v", seq, size, err)
+			}
+		}
+		p, newRoot, err := db.ProveTree(ctx, size, latest)
+		if err != nil || newRoot != roots[latest] {
+			t.Fatalf("ProveTree(%d, %d) = %v, root %s", size, latest, err, newRoot)
+		}
+		if size < latest {
+			if err := tlog.CheckTree(p, latest, roots[latest], size, roots[size]); err != nil {
+				t.Errorf("consistency %d → %d does not verify: %v", size, latest, err)
+			}
+		}
+	}
+	if _, _, err := db.ProveEvent(ctx, 1001, 1000); !errors.Is(err, ErrNotInTree) {
+		t.Errorf("ProveEvent(beyond the tree) = %v; want ErrNotInTree", err)
+	}
+	if _, _, err := db.ProveTree(ctx, 10, 5000); !errors.Is(err, ErrNotInTree) {
+		t.Errorf("ProveTree(beyond the trail) = %v; want ErrNotInTree", err)
+	}
+}
+
+// Migration 00009 makes an existing trail's events leaves, in order: the
+// tree is the one appending would have built, and appending goes on.
+func TestAuditTreeMigrationBackfills(t *testing.T) {
+	ctx := context.Background()
+	db := newAuditTestDB(t)
+	fillAuditTrail(t, db, 137, 3)
+	built := storedTree(t, db)
+
+	p, err := db.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 8); err != nil {
+		t.Fatalf("down to 8: %v", err)
+	}
+	var tables int
+	db.read.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'audit_tree'`).Scan(&tables)
+	if tables != 0 {
+		t.Fatal("audit_tree survived going down to version 8")
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate an existing trail: %v", err)
+	}
+	migrated := storedTree(t, db)
+	if len(migrated) != len(built) {
+		t.Fatalf("migrated tree has %d hashes; want %d", len(migrated), len(built))
+	}
+	for idx, h := range built {
+		if migrated[idx] != h {
+			t.Fatalf("migrated audit_tree[%d] = %s; want %s", idx, migrated[idx], h)
+		}
+	}
+	all := growTrail(t, db, 5)
+	if len(all) != 142 {
+		t.Fatalf("%d events", len(all))
+	}
+	ref := referenceTree(t, all)
+	root, _ := db.AuditTreeRoot(ctx, 142)
+	if want, _ := tlog.TreeHash(142, ref); root != want {
+		t.Errorf("root after appending to a migrated trail = %s; want %s", root, want)
+	}
+	// The tree is append-only, like the trail.
+	for _, stmt := range []string{`UPDATE audit_tree SET hash = zeroblob(32) WHERE id = 0`, `DELETE FROM audit_tree WHERE id = 0`} {
+		if _, err := db.write.Exec(stmt); err == nil || !bytes.Contains([]byte(err.Error()), []byte("append-only")) {
+			t.Errorf("%s = %v; want refused as append-only", stmt, err)
+		}
+	}
+}

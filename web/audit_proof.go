@@ -1,0 +1,91 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/views"
+)
+
+var (
+	errNoCheckpoint = rolegate.Errorf(rolegate.ENOTFOUND, "No checkpoint of the audit trail has been signed yet.")
+	errNotCovered   = rolegate.Errorf(rolegate.ENOTFOUND, "This event is not covered by the latest checkpoint yet; the next checkpoint will cover it.")
+)
+
+// latestCheckpoint downloads the newest checkpoint recorded in the trail,
+// the signed note, for an auditor to keep where the portal cannot write
+// (and to check exports and proofs against, offline).
+func (s *Server) latestCheckpoint(c echo.Context) error {
+	cp, note, ok, err := s.DB.LatestCheckpoint(ctx(c))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNoCheckpoint
+	}
+	name := "rolegate-checkpoint-" + strconv.FormatInt(cp.Size, 10) + ".txt"
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", note)
+}
+
+// eventProof downloads one event with its inclusion proof in the latest
+// checkpoint and that checkpoint's signed note: one exported line, which
+// rolegate audit verify -export checks alone, offline, with the verifier
+// key. The proof is checked before it leaves, and the download is
+// recorded like every export.
+func (s *Server) eventProof(c echo.Context) error {
+	seq, err := strconv.ParseInt(c.Param("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		return errNotCovered
+	}
+	cp, note, ok, err := s.DB.LatestCheckpoint(ctx(c))
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return errNoCheckpoint
+	case seq > cp.Size:
+		return errNotCovered
+	}
+	e, hashes, err := s.DB.ProveEvent(ctx(c), seq, cp.Size)
+	if err != nil {
+		return err
+	}
+	if root, err := audit.RootFromInclusion(seq-1, cp.Size, audit.LeafHash(e), hashes); err != nil || audit.HexHash(root) != cp.Hash {
+		// Never hand out a proof that fails: the trail no longer matches
+		// what was signed, which rolegate audit verify will name.
+		s.Logger.Error("audit proof does not lead to the checkpoint's root", "seq", seq, "checkpoint_size", cp.Size)
+		return rolegate.Errorf(rolegate.EINTERNAL, "This event does not match the latest checkpoint. Run rolegate audit verify.")
+	}
+	line, err := audit.AppendProvedJSONLine(nil, e, &audit.Proof{TreeSize: cp.Size, Hashes: hashes, Checkpoint: string(note)})
+	if err != nil {
+		return err
+	}
+	rec := rolegate.NewEvent(s.actor(c), rolegate.ActionAuditExported, rolegate.OutcomeSuccess,
+		map[string]any{"format": "proof", "event": seq, "tree_size": cp.Size})
+	if err := s.DB.AppendEvent(ctx(c), rec); err != nil {
+		return err
+	}
+	name := "rolegate-audit-event-" + strconv.FormatInt(seq, 10) + "-proof.jsonl"
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	return c.Blob(http.StatusOK, "application/jsonl; charset=utf-8", line)
+}
+
+// withInclusion adds to a page of events the latest checkpoint and, for
+// each event it covers, whether the event's proof leads to its root.
+func (s *Server) withInclusion(c echo.Context, r views.AuditRows) (views.AuditRows, *views.AuditCheckpoint, error) {
+	cp, _, ok, err := s.DB.LatestCheckpoint(ctx(c))
+	if err != nil || !ok {
+		return r, nil, err
+	}
+	included, err := s.DB.IncludedIn(ctx(c), cp, r.Events)
+	if err != nil {
+		return r, nil, err
+	}
+	r.Checkpoint, r.Included = cp.Size, included
+	return r, &views.AuditCheckpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, URL: "/audit/checkpoint"}, nil
+}
