@@ -331,3 +331,36 @@ func (db *DB) IncludedIn(ctx context.Context, cp audit.Checkpoint, events []role
 	}
 	return included, nil
 }
+
+// CatchUpAuditTree makes leaves of the events the tree does not hold yet,
+// in one transaction, and returns how many it added: for tools that write
+// events in bulk outside appendEvent (the load test's seed, the
+// benchmarks' trail). The portal itself never needs it: every append
+// writes its leaf, and migration 00009 made the older events leaves.
+func (db *DB) CatchUpAuditTree(ctx context.Context) (int64, error) {
+	var added int64
+	err := db.update(ctx, func(tx *Tx) error {
+		var stored, events int64
+		if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM audit_tree), (SELECT COALESCE(MAX(seq), 0) FROM audit_events)`).
+			Scan(&stored, &events); err != nil {
+			return fmt.Errorf("sqlite: audit tree size: %w", err)
+		}
+		// The leaves held are the n whose stored hashes number exactly
+		// what the table holds (StoredHashCount grows with n).
+		lo, hi := int64(0), events
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if tlog.StoredHashCount(mid) <= stored {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		if tlog.StoredHashCount(lo) != stored {
+			return fmt.Errorf("sqlite: audit_tree holds %d hashes, which is no whole number of leaves", stored)
+		}
+		added = events - lo
+		return backfillAuditTree(ctx, tx.Tx, lo)
+	})
+	return added, err
+}

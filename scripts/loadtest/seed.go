@@ -113,6 +113,19 @@ func seedTrail(ctx context.Context, path string, n int) error {
 			return err
 		}
 	}
+	// The events written here, around the append, become the Merkle
+	// tree's leaves as migration 00009 makes an older trail's.
+	db, err = sqlite.OpenNoMigrate(ctx, path)
+	if err != nil {
+		return err
+	}
+	if _, err := db.CatchUpAuditTree(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
 	_, err = raw.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
