@@ -32,6 +32,8 @@ type AuditCheckpoint struct {
 	Size   int64
 	Root   string // hex
 	URL    string // the signed note, to download
+	// Changed: the trail no longer leads to this checkpoint's root.
+	Changed bool
 }
 
 // AuditForm is the filters as the auditor typed them.

@@ -1,13 +1,16 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/views"
 )
 
@@ -55,7 +58,7 @@ func (s *Server) eventProof(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if root, err := audit.RootFromInclusion(seq-1, cp.Size, audit.LeafHash(e), hashes); err != nil || audit.HexHash(root) != cp.Hash {
+	if !provedBy(e, hashes, cp) {
 		// Never hand out a proof that fails: the trail no longer matches
 		// what was signed, which rolegate audit verify will name.
 		s.Logger.Error("audit proof does not lead to the checkpoint's root", "seq", seq, "checkpoint_size", cp.Size)
@@ -75,10 +78,25 @@ func (s *Server) eventProof(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/jsonl; charset=utf-8", line)
 }
 
+// provedBy says whether e's proof leads to cp's root.
+func provedBy(e rolegate.Event, hashes []tlog.Hash, cp audit.Checkpoint) bool {
+	leaf, err := audit.LeafHash(e)
+	if err != nil {
+		return false
+	}
+	root, err := audit.RootFromInclusion(e.Seq-1, cp.Size, leaf, hashes)
+	return err == nil && audit.HexHash(root) == cp.Hash
+}
+
 // withInclusion adds to a page of events the latest checkpoint and, for
 // each event it covers, whether the event's proof leads to its root.
 func (s *Server) withInclusion(c echo.Context, r views.AuditRows) (views.AuditRows, *views.AuditCheckpoint, error) {
 	cp, _, ok, err := s.DB.LatestCheckpoint(ctx(c))
+	if errors.Is(err, sqlite.ErrTrailChanged) {
+		// Said on the page, loudly, rather than hiding the page.
+		s.Logger.Error("audit trail does not match its latest checkpoint", "checkpoint_size", cp.Size)
+		return r, &views.AuditCheckpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, Changed: true}, nil
+	}
 	if err != nil || !ok {
 		return r, nil, err
 	}

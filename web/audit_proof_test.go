@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -106,6 +108,19 @@ func TestAuditPageProvesInclusion(t *testing.T) {
 	}
 	if p := auditor.get(proofPath(changed.Seq)); p.StatusCode != http.StatusInternalServerError || !strings.Contains(p.Body, "does not match the latest checkpoint") {
 		t.Errorf("GET proof of a changed event = %d; want 500 saying it does not match", p.StatusCode)
+	}
+
+	// A tree rewritten behind the store's back (the root of its first 8
+	// leaves) no longer leads to the checkpoint's root: the page says so at
+	// the top.
+	for _, stmt := range []string{`DROP TRIGGER audit_tree_no_update`,
+		fmt.Sprintf(`UPDATE audit_tree SET hash = zeroblob(32) WHERE id = %d`, tlog.StoredHashIndex(3, 0))} {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := auditor.get("/audit"); p.StatusCode != http.StatusOK || !strings.Contains(p.Body, "The trail no longer matches its latest checkpoint") {
+		t.Errorf("the Audit page over a rewritten tree = %d, without the alert:\n%s", p.StatusCode, p.Body)
 	}
 }
 

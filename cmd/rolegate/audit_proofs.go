@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	auditlog "github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/sqlite"
@@ -77,6 +78,9 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 	} else {
 		var ok bool
 		cp, msg, ok, err = db.LatestCheckpoint(ctx)
+		if errors.Is(err, sqlite.ErrTrailChanged) {
+			return &exitError{code: exitBroken, err: fmt.Errorf("audit prove: %w", err)}
+		}
 		if err != nil {
 			return cannotTell("audit prove: %w", err)
 		}
@@ -94,8 +98,14 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return cannotTell("audit prove: %w", err)
 	}
-	root, err := auditlog.RootFromInclusion(e.Seq-1, cp.Size, auditlog.LeafHash(e), hashes)
-	if err != nil || auditlog.HexHash(root) != cp.Hash {
+	leaf, err := auditlog.LeafHash(e)
+	if err == nil {
+		var root tlog.Hash
+		if root, err = auditlog.RootFromInclusion(e.Seq-1, cp.Size, leaf, hashes); err == nil && auditlog.HexHash(root) != cp.Hash {
+			err = errors.New("another root")
+		}
+	}
+	if err != nil {
 		return &exitError{code: exitBroken, err: fmt.Errorf(
 			"audit prove: event %d as stored does not lead to the root signed by %s at %d events: the trail was changed since (or the checkpoint predates the Merkle tree); run rolegate audit verify",
 			*seq, cp.Origin, cp.Size)}

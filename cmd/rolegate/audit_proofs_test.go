@@ -128,7 +128,9 @@ func TestAuditProveInclusion(t *testing.T) {
 	edited.ActorName = "Mallory"
 	b, _ := audit.AppendProvedJSONLine(nil, edited, p)
 	wantRun(t, 1, "(line 1) its content does not match its hash", "verify", "-export", f.write(t, "edited.jsonl", string(b)), "-verifier", f.verifier)
-	edited.Hash = audit.Hash(edited)
+	if edited.Hash, err = audit.Hash(edited); err != nil {
+		t.Fatal(err)
+	}
 	b, _ = audit.AppendProvedJSONLine(nil, edited, p)
 	wantRun(t, 1, "does not lead to the root that the checkpoint it carries signed", "verify", "-export", f.write(t, "rehashed.jsonl", string(b)), "-verifier", f.verifier)
 	badProof := *p

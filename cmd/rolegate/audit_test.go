@@ -119,7 +119,11 @@ func rehash(t *testing.T, path string) {
 		if _, err := raw.Exec(`UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Seq); err != nil {
 			t.Fatal(err)
 		}
-		hashes, err := tlog.StoredHashes(e.Seq-1, audit.Canonical(e), reader)
+		canonical, err := audit.Canonical(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes, err := tlog.StoredHashes(e.Seq-1, canonical, reader)
 		if err != nil {
 			t.Fatal(err)
 		}

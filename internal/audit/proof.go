@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -198,16 +199,19 @@ func VerifyExport(r io.Reader, c ExportCheck) (ExportReport, error) {
 			}
 			continue
 		}
+		hash, leaf, hashErr := Hashes(e)
 		switch {
 		case p == nil:
 			return rep, at(e.Seq, "no inclusion proof, in an export whose lines carry one each (a line was added or its proof removed)")
 		case e.Seq <= lastSeq:
 			return rep, at(e.Seq, "out of order: it follows event %d (lines were reordered or repeated)", lastSeq)
-		case Hash(e) != e.Hash:
+		case hashErr != nil:
+			return rep, at(e.Seq, "it cannot be checked against its hash: %s", strings.TrimPrefix(hashErr.Error(), "audit: "))
+		case hash != e.Hash:
 			return rep, at(e.Seq, "its content does not match its hash (it was changed after it was exported)")
 		}
 		lastSeq = e.Seq
-		root, err := RootFromInclusion(e.Seq-1, p.TreeSize, LeafHash(e), p.Hashes)
+		root, err := RootFromInclusion(e.Seq-1, p.TreeSize, leaf, p.Hashes)
 		if err != nil {
 			return rep, at(e.Seq, "its inclusion proof does not fit a tree of %d events: %v", p.TreeSize, err)
 		}

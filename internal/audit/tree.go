@@ -1,9 +1,12 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -21,9 +24,49 @@ import (
 // hashes more) can be proved without the rest of the trail.
 
 // LeafHash is the tree's leaf hash of e: tlog.RecordHash of its canonical
-// content.
-func LeafHash(e rolegate.Event) tlog.Hash {
-	return tlog.RecordHash(Canonical(e))
+// content. It fails, like Canonical, for an event that could not be
+// verified from an export.
+func LeafHash(e rolegate.Event) (tlog.Hash, error) {
+	c, err := Canonical(e)
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	return tlog.RecordHash(c), nil
+}
+
+// Hashes returns e's chain hash and leaf hash, from one canonical
+// encoding (the append and the walk need both).
+func Hashes(e rolegate.Event) (chain string, leaf tlog.Hash, err error) {
+	c, err := Canonical(e)
+	if err != nil {
+		return "", tlog.Hash{}, err
+	}
+	sum := sha256.Sum256(c)
+	return hex.EncodeToString(sum[:]), tlog.RecordHash(c), nil
+}
+
+// StoredLeafHash is the leaf hash of an event already in the trail, for
+// migration 00009: LeafHash, or, for an event an older rolegate wrote
+// with text that is not valid UTF-8, the leaf over the encoding its chain
+// hash was computed over then (encoding/json writing each such byte as
+// U+FFFD). Such an event still stops audit verify, named (chain.go); its
+// leaf keeps the tree whole, so that every later event can be proved.
+func StoredLeafHash(e rolegate.Event) tlog.Hash {
+	if leaf, err := LeafHash(e); err == nil {
+		return leaf
+	}
+	details := bytes.Buffer{}
+	if err := json.Compact(&details, e.Details); err != nil || details.Len() == 0 {
+		details.Reset()
+		details.Write(e.Details)
+	}
+	fields := []string{
+		"v1", strconv.FormatInt(e.Seq, 10), strconv.FormatInt(e.At.UTC().UnixMilli(), 10),
+		e.ActorKey, e.ActorEmail, e.ActorName, e.ActorRoles, e.Action, strconv.FormatInt(e.RequestID, 10),
+		e.RoleName, e.Outcome, details.String(), e.ClientIP, e.UserAgent, e.HTTPReqID, e.PrevHash,
+	}
+	b, _ := json.Marshal(fields) // strings only: cannot fail
+	return tlog.RecordHash(b)
 }
 
 // EmptyRoot is the root of the tree of no events: SHA-256 of nothing, as

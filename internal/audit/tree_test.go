@@ -10,6 +10,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
 // memTree stores a tree's hashes as tlog asks: the reference computation.
@@ -34,16 +35,34 @@ func reference(t *testing.T, n int) (memTree, []tlog.Hash) {
 	m := memTree{}
 	var leaves []tlog.Hash
 	for i, e := range events {
-		hashes, err := tlog.StoredHashes(int64(i), audit.Canonical(e), m)
+		hashes, err := tlog.StoredHashes(int64(i), mustCanonical(t, e), m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for j, h := range hashes {
 			m[tlog.StoredHashIndex(0, int64(i))+int64(j)] = h
 		}
-		leaves = append(leaves, audit.LeafHash(e))
+		leaves = append(leaves, mustLeaf(t, e))
 	}
 	return m, leaves
+}
+
+func mustCanonical(t *testing.T, e rolegate.Event) []byte {
+	t.Helper()
+	c, err := audit.Canonical(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func mustLeaf(t *testing.T, e rolegate.Event) tlog.Hash {
+	t.Helper()
+	h, err := audit.LeafHash(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func TestTreeMatchesTlog(t *testing.T) {
@@ -64,7 +83,7 @@ func TestTreeMatchesTlog(t *testing.T) {
 	}
 	// The leaf hash is RFC 6962's: SHA-256(0x00 || content).
 	e := chain(1)[0]
-	if got, want := audit.LeafHash(e), tlog.Hash(sha256.Sum256(append([]byte{0}, audit.Canonical(e)...))); got != want {
+	if got, want := mustLeaf(t, e), tlog.Hash(sha256.Sum256(append([]byte{0}, mustCanonical(t, e)...))); got != want {
 		t.Errorf("LeafHash = %s; want SHA-256(0x00 || Canonical) %s", got, want)
 	}
 	if audit.EmptyRoot != tlog.Hash(sha256.Sum256(nil)) {

@@ -86,7 +86,7 @@ func (w *Walk) Add(e rolegate.Event) error {
 		return w.broken
 	}
 	want := w.head.Size + 1
-	hash, hashErr := Hash(e)
+	hash, leaf, hashErr := Hashes(e)
 	switch {
 	case e.Seq > want:
 		w.broken = &BreakError{Seq: want, Problem: fmt.Sprintf("missing: the next event stored is %d (events were deleted)", e.Seq)}
@@ -109,7 +109,7 @@ func (w *Walk) Add(e rolegate.Event) error {
 			return w.broken
 		}
 	}
-	w.tree.Add(LeafHash(e))
+	w.tree.Add(leaf)
 	w.head = Head{Size: e.Seq, Hash: e.Hash, Root: HexHash(w.tree.Root())}
 	w.lastAt = e.At
 	for _, cp := range w.checkpoints[e.Seq] {

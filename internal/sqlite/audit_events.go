@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -33,7 +35,8 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 	// Every text enters the trail as valid UTF-8, whoever built the event:
 	// the hash refuses anything else (internal/audit/chain.go).
 	e = e.ValidUTF8()
-	if e.Hash, err = audit.Hash(e); err != nil {
+	var leaf tlog.Hash
+	if e.Hash, leaf, err = audit.Hashes(e); err != nil {
 		return fmt.Errorf("sqlite: append audit event %s: %w", e.Action, err)
 	}
 	var requestID any
@@ -51,7 +54,7 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 	}
 	// The event becomes the tree's next leaf in the same transaction, so a
 	// committed event is always provable (audit_tree.go).
-	if _, err := storeLeaf(ctx, tx.Tx, treeReader{ctx: ctx, q: tx.Tx}, e.Seq, audit.LeafHash(e)); err != nil {
+	if _, err := storeLeaf(ctx, tx.Tx, treeReader{ctx: ctx, q: tx.Tx}, e.Seq, leaf); err != nil {
 		return err
 	}
 	// Who must hear of it is queued in this same transaction (notifications.go).

@@ -179,12 +179,19 @@ func (db *DB) AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error) 
 	return treeRoot(ctx, db.read, size)
 }
 
+// ErrTrailChanged is returned (wrapped) by LatestCheckpoint when the
+// newest checkpoint recorded in the trail signs neither the tree's root
+// nor the chain hash at its size: the trail was changed since it was
+// signed.
+var ErrTrailChanged = errors.New("the trail no longer matches its latest recorded checkpoint; run rolegate audit verify")
+
 // LatestCheckpoint returns the newest checkpoint recorded in the trail
 // (an audit.checkpoint event's signed note) that signs the tree's root,
 // with its note; ok is false when there is none yet (no key configured, or
 // only checkpoints signed before the tree, which carried chain hashes).
 // The note's signature is not checked here: whoever relies on it checks it
-// with the verifier key, offline.
+// with the verifier key, offline. A checkpoint that matches nothing is
+// ErrTrailChanged, with the checkpoint.
 func (db *DB) LatestCheckpoint(ctx context.Context) (cp audit.Checkpoint, note []byte, ok bool, err error) {
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -212,11 +219,20 @@ func latestCheckpoint(ctx context.Context, tx *sql.Tx) (cp audit.Checkpoint, not
 	if err != nil {
 		return cp, nil, false, err
 	}
-	if audit.HexHash(root) != cp.Hash {
+	if audit.HexHash(root) == cp.Hash {
+		return cp, []byte(s), true, nil
+	}
+	head := audit.GenesisHash
+	if cp.Size > 0 {
+		if err := tx.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, cp.Size).Scan(&head); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return cp, nil, false, fmt.Errorf("sqlite: latest checkpoint: %w", err)
+		}
+	}
+	if head == cp.Hash {
 		// Signed before the tree: it signs a chain hash, no root.
 		return cp, nil, false, nil
 	}
-	return cp, []byte(s), true, nil
+	return cp, nil, false, fmt.Errorf("sqlite: checkpoint of %d events: %w", cp.Size, ErrTrailChanged)
 }
 
 // auditTreeMigration is migration 00009, in Go because it computes: it
@@ -274,7 +290,7 @@ func backfillAuditTree(ctx context.Context, tx *sql.Tx, done int64) error {
 				rows.Close()
 				return fmt.Errorf("audit event %d is missing: the trail cannot become a tree (run rolegate audit verify on a backup)", done+int64(len(leaves))+1)
 			}
-			leaves = append(leaves, audit.LeafHash(e))
+			leaves = append(leaves, audit.StoredLeafHash(e))
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return fmt.Errorf("read audit events after %d: %w", done, err)
@@ -326,7 +342,12 @@ func (db *DB) IncludedIn(ctx context.Context, cp audit.Checkpoint, events []role
 		if err != nil {
 			return nil, err
 		}
-		root, err := audit.RootFromInclusion(e.Seq-1, cp.Size, audit.LeafHash(e), p)
+		leaf, err := audit.LeafHash(e)
+		if err != nil {
+			included[e.Seq] = false
+			continue
+		}
+		root, err := audit.RootFromInclusion(e.Seq-1, cp.Size, leaf, p)
 		included[e.Seq] = err == nil && audit.HexHash(root) == cp.Hash
 	}
 	return included, nil

@@ -3,7 +3,10 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -52,7 +55,11 @@ func referenceTree(t *testing.T, events []rolegate.Event) memHashes {
 	t.Helper()
 	m := memHashes{}
 	for i, e := range events {
-		hashes, err := tlog.StoredHashes(int64(i), audit.Canonical(e), m)
+		canonical, err := audit.Canonical(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes, err := tlog.StoredHashes(int64(i), canonical, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +141,8 @@ func TestProofsAcrossAppends(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ProveEvent(%d, %d) = %v", seq, size, err)
 			}
-			if err := tlog.CheckRecord(p, size, roots[size], seq-1, audit.LeafHash(e)); err != nil {
+			leaf, _ := audit.LeafHash(e)
+			if err := tlog.CheckRecord(p, size, roots[size], seq-1, leaf); err != nil {
 				t.Errorf("event %d's proof in the tree of %d does not verify: %v", seq, size, err)
 			}
 		}
@@ -203,4 +211,59 @@ func TestAuditTreeMigrationBackfills(t *testing.T) {
 			t.Errorf("%s = %v; want refused as append-only", stmt, err)
 		}
 	}
+}
+
+// Events written around the append (a bulk seed, or an older rolegate's,
+// even one holding bytes that are not UTF-8) become leaves, in order.
+func TestCatchUpAuditTree(t *testing.T) {
+	ctx := context.Background()
+	db := newAuditTestDB(t)
+	events := growTrail(t, db, 10)
+	prev := events[9]
+	var err error
+	for i := range 3 {
+		e := prev
+		e.Seq, e.PrevHash, e.ActorName = prev.Seq+1, prev.Hash, "written around the append"
+		if i == 1 {
+			e.ActorName = "older rolegate \xff" // hashed as an older rolegate did: U+FFFD
+			e.Hash = audit.HexHash(sha256.Sum256(legacyCanonical(e)))
+		} else if e.Hash, err = audit.Hash(e); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.write.Exec(`INSERT INTO audit_events (seq, at, actor_key, actor_name, action, outcome, details, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, ms(e.At), e.ActorKey, e.ActorName, e.Action, e.Outcome, string(e.Details), e.PrevHash, e.Hash); err != nil {
+			t.Fatal(err)
+		}
+		prev = e
+	}
+	if err := db.AppendEvent(ctx, rolegate.NewEvent(auditTestPeople[0], rolegate.ActionSignOut, rolegate.OutcomeSuccess, nil)); err == nil {
+		t.Fatal("an append after events the tree lacks succeeded; want it refused")
+	}
+	added, err := db.CatchUpAuditTree(ctx)
+	if err != nil || added != 3 {
+		t.Fatalf("CatchUpAuditTree = %d, %v; want 3 events added", added, err)
+	}
+	if added, err := db.CatchUpAuditTree(ctx); err != nil || added != 0 {
+		t.Errorf("CatchUpAuditTree again = %d, %v; want nothing to do", added, err)
+	}
+	all := growTrail(t, db, 2)
+	if len(all) != 15 {
+		t.Fatalf("%d events", len(all))
+	}
+	var b audit.TreeBuilder
+	for _, e := range all {
+		b.Add(audit.StoredLeafHash(e))
+	}
+	if root, _ := db.AuditTreeRoot(ctx, 15); root != b.Root() {
+		t.Errorf("root after catching up = %s; want %s", root, b.Root())
+	}
+}
+
+// legacyCanonical is the encoding an older rolegate hashed: encoding/json
+// writing invalid bytes as U+FFFD.
+func legacyCanonical(e rolegate.Event) []byte {
+	fields := []string{"v1", fmt.Sprint(e.Seq), fmt.Sprint(e.At.UTC().UnixMilli()), e.ActorKey, e.ActorEmail, e.ActorName, e.ActorRoles,
+		e.Action, fmt.Sprint(e.RequestID), e.RoleName, e.Outcome, string(e.Details), e.ClientIP, e.UserAgent, e.HTTPReqID, e.PrevHash}
+	b, _ := json.Marshal(fields)
+	return b
 }
