@@ -4,7 +4,9 @@ package migrations
 
 import "embed"
 
-// FS holds every *.sql migration, named NNNNN_what.sql.
+// FS holds every *.sql migration, named NNNNN_what.sql. Migration 00009
+// (the audit trail's Merkle tree) computes hashes, so it is Go:
+// internal/sqlite/audit_tree.go registers it with goose beside these.
 //
 //go:embed *.sql
 var FS embed.FS

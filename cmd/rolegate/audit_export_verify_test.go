@@ -91,7 +91,7 @@ func TestAuditVerifyExport(t *testing.T) {
 	hostileTrail(t, db)
 	db.Close()
 	cpC := f.checkpoint(t, f.path, "c")
-	f.grow(t, f.path, 3) // events no checkpoint covers yet
+	f.grow(t, f.path, 3)                // events no checkpoint covers yet
 	covered := 60 + 3*len(hostileTexts) // by C, which is the next event
 	total := covered + 1 + 3
 

@@ -145,3 +145,35 @@ func BenchmarkAuditExportVerify(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAuditTreeMigration builds the tree of the million events from
+// nothing, in one transaction, as migration 00009 does for an existing
+// trail (run it with -benchtime 1x).
+func BenchmarkAuditTreeMigration(b *testing.B) {
+	ctx := context.Background()
+	src := benchTrail(b)
+	srcPath := src.Path()
+	src.Close()
+	path := filepath.Join(b.TempDir(), "migrate.db")
+	if err := copyFile(srcPath, path); err != nil {
+		b.Fatal(err)
+	}
+	db, err := OpenNoMigrate(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for b.Loop() {
+		b.StopTimer()
+		for _, stmt := range []string{`DROP TRIGGER IF EXISTS audit_tree_no_delete`, `DELETE FROM audit_tree`} {
+			if _, err := db.write.ExecContext(ctx, stmt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		added, err := db.CatchUpAuditTree(ctx)
+		if err != nil || added != benchEvents {
+			b.Fatalf("CatchUpAuditTree = %d, %v", added, err)
+		}
+	}
+}
