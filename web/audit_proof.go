@@ -15,15 +15,20 @@ import (
 )
 
 var (
-	errNoCheckpoint = rolegate.Errorf(rolegate.ENOTFOUND, "No checkpoint of the audit trail has been signed yet.")
+	errNoCheckpoint = rolegate.Errorf(rolegate.ENOTFOUND, "No checkpoint of that size has been signed.")
 	errNotCovered   = rolegate.Errorf(rolegate.ENOTFOUND, "This event is not covered by the latest checkpoint yet; the next checkpoint will cover it.")
 )
 
-// latestCheckpoint downloads the newest checkpoint recorded in the trail,
-// the signed note, for an auditor to keep where the portal cannot write
-// (and to check exports and proofs against, offline).
-func (s *Server) latestCheckpoint(c echo.Context) error {
-	cp, note, ok, err := s.DB.LatestCheckpoint(ctx(c))
+// checkpointNote downloads the checkpoint of :size events recorded in the
+// trail, the signed note, for an auditor to keep where the portal cannot
+// write (and to check exports and proofs against, offline). The Audit page
+// links the latest.
+func (s *Server) checkpointNote(c echo.Context) error {
+	size, err := strconv.ParseInt(c.Param("size"), 10, 64)
+	if err != nil || size < 0 {
+		return errNoCheckpoint
+	}
+	cp, note, ok, err := s.DB.CheckpointOfSize(ctx(c), size)
 	if err != nil {
 		return err
 	}
@@ -50,7 +55,7 @@ func (s *Server) eventProof(c echo.Context) error {
 	case err != nil:
 		return err
 	case !ok:
-		return errNoCheckpoint
+		return errNotCovered
 	case seq > cp.Size:
 		return errNotCovered
 	}
@@ -105,5 +110,10 @@ func (s *Server) withInclusion(c echo.Context, r views.AuditRows) (views.AuditRo
 		return r, nil, err
 	}
 	r.Checkpoint, r.Included = cp.Size, included
-	return r, &views.AuditCheckpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, URL: "/audit/checkpoint"}, nil
+	return r, &views.AuditCheckpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, URL: checkpointPath(cp.Size)}, nil
+}
+
+// checkpointPath is where the checkpoint of size events is downloaded.
+func checkpointPath(size int64) string {
+	return "/audit/checkpoints/" + strconv.FormatInt(size, 10)
 }

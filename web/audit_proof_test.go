@@ -22,8 +22,8 @@ func TestAuditPageProvesInclusion(t *testing.T) {
 	if p := auditor.get("/audit"); !strings.Contains(p.Body, "No checkpoint has been signed yet") {
 		t.Errorf("the Audit page without checkpoints does not say so:\n%s", p.Body)
 	}
-	if p := auditor.get("/audit/checkpoint"); p.StatusCode != http.StatusNotFound {
-		t.Errorf("GET /audit/checkpoint with none signed = %d; want 404", p.StatusCode)
+	if p := auditor.get("/audit/checkpoints/0"); p.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /audit/checkpoints/0 with none signed = %d; want 404", p.StatusCode)
 	}
 	h.appendAuditEvents(10, rolegate.System("test"), rolegate.ActionCatalogRefreshed, map[string]any{"comment": "before"})
 	verifier := signTestCheckpoint(t, h)
@@ -42,9 +42,15 @@ func TestAuditPageProvesInclusion(t *testing.T) {
 		t.Errorf("the Audit page does not mark the newer events as after the checkpoint, or flags an intact one")
 	}
 
-	cp := auditor.get("/audit/checkpoint")
+	if !strings.Contains(p.Body, fmt.Sprintf(`href="/audit/checkpoints/%d" download>Download checkpoint`, size)) {
+		t.Errorf("the Audit page does not link the latest checkpoint")
+	}
+	cp := auditor.get(fmt.Sprintf("/audit/checkpoints/%d", size))
 	if cp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /audit/checkpoint = %d", cp.StatusCode)
+		t.Fatalf("GET /audit/checkpoints/%d = %d", size, cp.StatusCode)
+	}
+	if p := auditor.get(fmt.Sprintf("/audit/checkpoints/%d", size-1)); p.StatusCode != http.StatusNotFound {
+		t.Errorf("GET a checkpoint of a size never signed = %d; want 404", p.StatusCode)
 	}
 	opened, err := audit.Open([]byte(cp.Body), verifier)
 	if err != nil || opened.Size != size {

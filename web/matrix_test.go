@@ -184,10 +184,14 @@ func matrixDecisions() map[string]matrixDecision {
 		"GET /audit/export.jsonl": {access: web.Auditor, want: always(http.StatusOK)},
 		// A checkpoint is signed first, so that there is one to download
 		// and an event it covers to prove.
-		"GET /audit/checkpoint": {access: web.Auditor,
+		"GET /audit/checkpoints/:size": {access: web.Auditor,
 			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
 				signTestCheckpoint(m.t, m.h)
-				return matrixCell{path: "/audit/checkpoint"}
+				cp, _, _, err := m.h.DB.LatestCheckpoint(context.Background())
+				if err != nil {
+					m.t.Fatal(err)
+				}
+				return matrixCell{path: fmt.Sprintf("/audit/checkpoints/%d", cp.Size)}
 			},
 			want: always(http.StatusOK)},
 		"GET /audit/events/:seq/proof": {access: web.Auditor,

@@ -82,7 +82,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes,
 		// The audit trail as a transparency log (audit_proof.go): the latest
 		// signed checkpoint, and an event's inclusion proof in it.
-		Route{http.MethodGet, "/audit/checkpoint", Auditor, s.latestCheckpoint},
+		Route{http.MethodGet, "/audit/checkpoints/:size", Auditor, s.checkpointNote},
 		Route{http.MethodGet, "/audit/events/:seq/proof", Auditor, s.eventProof},
 	)
 	if s.SSO == nil {

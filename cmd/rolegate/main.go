@@ -69,7 +69,13 @@ Usage:
   rolegate migrate [-db file]          apply database migrations and exit
   rolegate backup FILE [-db file]      consistent online copy of the database
   rolegate audit verify [-db file] [-checkpoint FILE -verifier KEY]
-                                       walk the audit trail's hash chain (exit 1: broken)
+                                       walk the audit trail, chain and tree (exit 1: broken)
+  rolegate audit verify -checkpoint OLD -checkpoint NEW -verifier KEY [-db file | -proof FILE]
+                                       the trail between two checkpoints was only appended to
+  rolegate audit verify -export FILE [-checkpoint FILE] [-verifier KEY]
+                                       check an exported JSON Lines file offline
+  rolegate audit prove -event N [-checkpoint FILE] | -checkpoint OLD -checkpoint NEW
+                                       print an inclusion or consistency proof
   rolegate audit checkpoint [-db file] sign a checkpoint now (ROLEGATE_CHECKPOINT_KEY_FILE)
   rolegate audit keygen [-name NAME] FILE
                                        create a checkpoint signer key

@@ -103,7 +103,7 @@ func (db *DB) exportEvents(ctx context.Context, f rolegate.AuditFilter, prove bo
 	var note []byte
 	var size int64
 	if prove {
-		if cp, note, _, err = latestCheckpoint(ctx, tx); err != nil {
+		if cp, note, _, err = latestCheckpoint(ctx, tx, -1); err != nil {
 			return err
 		}
 		if note == nil {

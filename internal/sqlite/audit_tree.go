@@ -198,13 +198,27 @@ func (db *DB) LatestCheckpoint(ctx context.Context) (cp audit.Checkpoint, note [
 		return cp, nil, false, fmt.Errorf("sqlite: latest checkpoint: %w", err)
 	}
 	defer tx.Rollback()
-	return latestCheckpoint(ctx, tx)
+	return latestCheckpoint(ctx, tx, -1)
 }
 
-func latestCheckpoint(ctx context.Context, tx *sql.Tx) (cp audit.Checkpoint, note []byte, ok bool, err error) {
+// CheckpointOfSize is LatestCheckpoint among the checkpoints of exactly
+// size events (the one a filtered export's proofs refer to, say).
+func (db *DB) CheckpointOfSize(ctx context.Context, size int64) (cp audit.Checkpoint, note []byte, ok bool, err error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return cp, nil, false, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	return latestCheckpoint(ctx, tx, size)
+}
+
+// latestCheckpoint reads the newest recorded checkpoint, of any size
+// (size < 0) or of size events.
+func latestCheckpoint(ctx context.Context, tx *sql.Tx, size int64) (cp audit.Checkpoint, note []byte, ok bool, err error) {
 	var s string
 	err = tx.QueryRowContext(ctx, `SELECT COALESCE(json_extract(details, '$.note'), '') FROM audit_events
-		WHERE action = ? ORDER BY seq DESC LIMIT 1`, rolegate.ActionAuditCheckpoint).Scan(&s)
+		WHERE action = ? AND (? < 0 OR json_extract(details, '$.size') = ?) ORDER BY seq DESC LIMIT 1`,
+		rolegate.ActionAuditCheckpoint, size, size).Scan(&s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, nil, false, nil
 	}
