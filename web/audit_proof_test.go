@@ -131,3 +131,21 @@ func TestAuditPageProvesInclusion(t *testing.T) {
 }
 
 func proofPath(seq int64) string { return fmt.Sprintf("/audit/events/%d/proof", seq) }
+
+// A proof download records itself like an export, so it shares the
+// exports' budget: a flood of them is answered 429 without writing.
+func TestProofDownloadsAreThrottledAsExports(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	auditor := h.signInAs("auditor")
+	signTestCheckpoint(t, h)
+	statuses := map[int]int{}
+	for range 15 {
+		statuses[auditor.get(proofPath(1)).StatusCode]++
+	}
+	if statuses[http.StatusOK] == 0 || statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusOK]+statuses[http.StatusTooManyRequests] != 15 {
+		t.Errorf("15 proof downloads answered %v; want some 200, then 429", statuses)
+	}
+	if n := countActions(h.trailEvents(), rolegate.ActionAuditExported); n != statuses[http.StatusOK] {
+		t.Errorf("%d downloads recorded; want one per proof served (%d)", n, statuses[http.StatusOK])
+	}
+}

@@ -66,8 +66,11 @@ func isSignInPath(path string) bool {
 	return false
 }
 
-// isExportPath reports the audit exports, throttled on their own.
-func isExportPath(path string) bool { return strings.HasPrefix(path, "/audit/export") }
+// isExportPath reports the audit exports, throttled on their own; an
+// event's proof is a one-line export, recorded as one.
+func isExportPath(path string) bool {
+	return strings.HasPrefix(path, "/audit/export") || path == "/audit/events/:seq/proof"
+}
 
 // rateLimit throttles every route that writes: sign-in routes per client
 // address, state-changing routes and exports per session (per client
