@@ -17,7 +17,7 @@ func (s *Server) adminPage(c echo.Context) error {
 		return err
 	}
 	roles, at := s.Catalog.Roles()
-	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles}
+	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles, DevRoles: s.devRoles()}
 	if !at.IsZero() {
 		v.CatalogRefreshed = at.UTC().Format("2006-01-02 15:04 UTC")
 	}

@@ -141,7 +141,12 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if opts.SSO != nil {
 		ssoClient = opts.SSO(srv.URL + "/auth/callback")
 	}
+	var devSim *simulator.Simulator
+	if opts.SSO == nil {
+		devSim = h.Sim // dev mode: the admin page's out-of-band controls
+	}
 	h.Server = web.NewServer(web.Deps{
+		DevSimulator: devSim,
 		Config: cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, Picture: h.Picture, SSO: ssoClient,
 		Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
 		RateLimits: opts.RateLimits,

@@ -52,6 +52,7 @@ var flashes = map[string]views.Flash{
 	"retried":   {Kind: "ok", Text: "Provisioning will be tried again."},
 	"abandoned": {Kind: "ok", Text: "Provisioning was abandoned; the request stays Failed and will not be retried."},
 	"refreshed": {Kind: "ok", Text: "The permission catalog was read again from the organization."},
+	"upstream":  {Kind: "ok", Text: "The simulated organization was changed outside rolegate. Name checks see it within 30 seconds, the Roles page at the next sync (or resync now)."},
 }
 
 func flashFrom(c echo.Context) views.Flash {

@@ -135,3 +135,58 @@ func TestDriftShowsOnTheRolesPageAndTheRequestPage(t *testing.T) {
 		}
 	}
 }
+
+// In dev mode an admin changes the simulated organization out of band from
+// the admin page, and watches rolegate notice: one audit event for each
+// difference, the Roles page marking the role.
+func TestDevControlsChangeTheSimulatedOrganization(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	drew := h.signInAs("admin")
+	if p := drew.get("/admin"); !strings.Contains(p.Body, "Simulated organization (dev mode)") || !strings.Contains(p.Body, "Add outside rolegate") {
+		t.Fatalf("the admin page has no dev controls")
+	}
+	if p := h.signInAs("requester").postWithToken("/admin/dev/upstream", url.Values{"action": {"add"}, "role_name": {"Sneaky"}}); p.StatusCode != 403 && p.StatusCode != 404 {
+		t.Errorf("a requester changing the simulated organization = %d; want refused", p.StatusCode)
+	}
+	resync := func() {
+		t.Helper()
+		if res := drew.postWithToken("/admin/catalog/refresh", nil); res.StatusCode != 303 {
+			t.Fatalf("resync = %d", res.StatusCode)
+		}
+	}
+	post := func(form url.Values) {
+		t.Helper()
+		if res := drew.postWithToken("/admin/dev/upstream", form); res.StatusCode != 303 || !strings.Contains(res.Header.Get("Location"), "done=upstream") {
+			t.Fatalf("dev change %v = %d %s; want 303 to the admin page", form, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	post(url.Values{"action": {"add"}, "role_name": {"Console Role"}, "permissions": {"api.groups.read, api.users.read"}})
+	resync()
+	if p := drew.get("/roles?q=console"); !strings.Contains(p.Body, "Console Role") || !strings.Contains(p.Body, "Created outside rolegate") {
+		t.Errorf("the role added out of band is not on the Roles page as created outside rolegate")
+	}
+	role, ok := h.Sim.RoleNamed("Console Role")
+	if !ok {
+		t.Fatal("the simulator has no Console Role")
+	}
+	post(url.Values{"action": {"change"}, "role_id": {role.ID}, "permissions": {"api.groups.read"}})
+	resync()
+	post(url.Values{"action": {"delete"}, "role_id": {role.ID}})
+	resync()
+	resync()
+	for _, action := range []string{rolegate.ActionUpstreamRoleAppeared, rolegate.ActionUpstreamRoleChanged, rolegate.ActionUpstreamRoleDeleted} {
+		events, _, err := h.DB.SearchEvents(t.Context(), rolegate.AuditFilter{Action: action, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 {
+			t.Errorf("%d %s events; want 1", len(events), action)
+		}
+	}
+	if res := drew.postWithToken("/admin/dev/upstream", url.Values{"action": {"delete"}, "role_id": {"role_nope"}}); res.StatusCode != 422 {
+		t.Errorf("deleting an unknown role = %d; want 422", res.StatusCode)
+	}
+	if n := h.Sim.CreateCalls(); n != 0 {
+		t.Errorf("%d create calls; want 0", n)
+	}
+}

@@ -85,6 +85,9 @@ func (s *Server) Routes() []Route {
 		Route{http.MethodGet, "/audit/checkpoints/:size", Auditor, s.checkpointNote},
 		Route{http.MethodGet, "/audit/events/:seq/proof", Auditor, s.eventProof},
 	)
+	if s.DevSimulator != nil {
+		routes = append(routes, Route{http.MethodPost, "/admin/dev/upstream", Admin, s.changeSimulatedOrganization})
+	}
 	if s.SSO == nil {
 		routes = append(routes,
 			Route{http.MethodGet, "/auth/dev", DevOnly, s.devSignInPage},

@@ -17,6 +17,7 @@ import (
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/static"
@@ -31,6 +32,9 @@ type Deps struct {
 	// Picture is the organization's picture: live checks and submissions
 	// make sure it is fresh before trusting it.
 	Picture *picture.Picture
+	// DevSimulator is the built-in Admin API simulator in dev mode (nil
+	// otherwise): admins may change its organization out of band.
+	DevSimulator *simulator.Simulator
 	// SSO signs people in through the identity provider; nil in dev mode
 	// without an issuer, where the dev sign-in page replaces it.
 	SSO     *sso.Client

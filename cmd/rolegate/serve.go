@@ -60,11 +60,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	// The upstream: the built-in simulator in dev mode, OpenAI otherwise.
 	var keys adminapi.KeySource
+	var sim *simulator.Simulator // dev mode only: admins may change its organization out of band
 	baseURL := cfg.OpenAIBaseURL
 	switch {
 	case cfg.UseSimulator:
 		key := "sk-admin-dev-" + randomHex(16)
-		sim := simulator.New(simulator.Options{AdminKey: key})
+		sim = simulator.New(simulator.Options{AdminKey: key})
 		simURL, stopSim, err := startLoopback(sim)
 		if err != nil {
 			return fmt.Errorf("start the Admin API simulator: %w", err)
@@ -134,7 +135,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	server := web.NewServer(web.Deps{
-		Config: cfg, DB: db, Requests: requests, Catalog: cat, Picture: pic, SSO: ssoClient,
+		Config: cfg, DB: db, Requests: requests, Catalog: cat, Picture: pic, DevSimulator: sim, SSO: ssoClient,
 		Assets: assets, Logger: logger, Metrics: portalMetrics,
 	})
 
