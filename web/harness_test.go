@@ -147,7 +147,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	}
 	h.Server = web.NewServer(web.Deps{
 		DevSimulator: devSim,
-		Config: cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, Picture: h.Picture, SSO: ssoClient,
+		Config:       cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, Picture: h.Picture, SSO: ssoClient,
 		Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
 		RateLimits: opts.RateLimits,
 	})
