@@ -253,3 +253,30 @@ func TestUnreadableDatabaseKeepsTheScrapeAlive(t *testing.T) {
 		t.Errorf("rolegate_http_requests_total{route=/} = %v (present %v); want 1", got, ok)
 	}
 }
+
+// The picture's gauges come from the store at scrape time; its failures
+// are counted as they happen.
+func TestPictureMetrics(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	m := metrics.New(metrics.Options{Store: db})
+	fams, _ := scrape(t, m.Handler())
+	if _, ok := value(fams, "rolegate_picture_age_seconds", nil); ok {
+		t.Errorf("rolegate_picture_age_seconds is present before the first read; want it absent")
+	}
+	if got, ok := value(fams, "rolegate_picture_drifted_roles", nil); !ok || got != 0 {
+		t.Errorf("rolegate_picture_drifted_roles = %v (present %v); want 0", got, ok)
+	}
+	if _, err := db.ReplacePicture(ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{{ID: "role_a", Name: "a role"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.PictureSyncFailed()
+	m.PictureSyncFailed()
+	fams, _ = scrape(t, m.Handler())
+	if age, ok := value(fams, "rolegate_picture_age_seconds", nil); !ok || age < 0 || age > 60 {
+		t.Errorf("rolegate_picture_age_seconds = %v (present %v); want the age of a read just now", age, ok)
+	}
+	if got, ok := value(fams, "rolegate_picture_sync_failures_total", nil); !ok || got != 2 {
+		t.Errorf("rolegate_picture_sync_failures_total = %v (present %v); want 2", got, ok)
+	}
+}
