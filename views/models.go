@@ -17,10 +17,13 @@ type Chrome struct {
 	Principal *rolegate.Principal // nil when signed out
 	CSRFToken string
 	Dev       bool
-	Active    string // "new", "mine", "reviews", "audit"
-	CSSURL    string
-	JSURL     string
-	Flash     Flash
+	// DevSummary says, in dev mode, what stands in for SSO and OpenAI, and
+	// names a real upstream when dev mode was asked to call one.
+	DevSummary string
+	Active     string // "new", "mine", "reviews", "audit"
+	CSSURL     string
+	JSURL      string
+	Flash      Flash
 }
 
 // Flash is a one-line message at the top of a page.

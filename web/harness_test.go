@@ -59,6 +59,8 @@ type harnessOptions struct {
 	RateLimits *web.RateLimits
 	// PictureMaxAge, when set, replaces the 30 s a check trusts the picture.
 	PictureMaxAge time.Duration
+	// Metrics, when set, are served at /metrics as the configuration says.
+	Metrics web.Metrics
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -149,7 +151,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		DevSimulator: devSim,
 		Config:       cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, Picture: h.Picture, SSO: ssoClient,
 		Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
-		RateLimits: opts.RateLimits,
+		RateLimits: opts.RateLimits, Metrics: opts.Metrics,
 	})
 	mux.Handle("/", h.Server)
 	return h

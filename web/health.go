@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/metrics"
 )
 
 // healthz says the process is up; it touches nothing.
@@ -25,12 +27,22 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.String(http.StatusOK, "ready\n")
 }
 
-// metrics serves Prometheus text, when metrics are configured.
+// metrics serves Prometheus text to the scraper only, never to whoever
+// reaches the portal: with ROLEGATE_METRICS_ADDR they are on a listener of
+// their own and not here; with ROLEGATE_METRICS_TOKEN only a request
+// bearing it gets them (a session is not enough); with neither they are
+// off, except in dev mode, which listens on loopback alone.
 func (s *Server) metrics(c echo.Context) error {
-	if s.Metrics == nil {
+	switch {
+	case s.Metrics == nil || s.Config.MetricsAddr != "":
+		return echo.ErrNotFound
+	case s.Config.MetricsToken != "":
+		metrics.RequireBearer(s.Config.MetricsToken.Reveal(), s.Metrics.Handler()).ServeHTTP(c.Response(), c.Request())
+	case s.Config.Dev:
+		s.Metrics.Handler().ServeHTTP(c.Response(), c.Request())
+	default:
 		return echo.ErrNotFound
 	}
-	s.Metrics.Handler().ServeHTTP(c.Response(), c.Request())
 	return nil
 }
 

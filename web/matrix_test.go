@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate/internal/metrics"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
@@ -86,11 +87,20 @@ func matrixDecisions() map[string]matrixDecision {
 	return map[string]matrixDecision{
 		"GET /healthz": {access: web.Public, want: always(http.StatusOK)},
 		"GET /readyz":  {access: web.Public, want: always(http.StatusOK)},
-		"GET /metrics": {access: web.Public, want: func(m *matrix, _ *matrixPerson) int {
-			if m.h.Server.Metrics == nil {
+		// Nobody the portal knows reads the metrics, signed in or not: only
+		// the scraper's token does (web/metrics_test.go), or their own
+		// listener; with neither they are off, except in dev mode.
+		"GET /metrics": {access: web.Scraper, want: func(m *matrix, _ *matrixPerson) int {
+			cfg := m.h.Config
+			switch {
+			case m.h.Server.Metrics == nil || cfg.MetricsAddr != "":
 				return http.StatusNotFound
+			case cfg.MetricsToken != "":
+				return http.StatusUnauthorized
+			case cfg.Dev:
+				return http.StatusOK
 			}
-			return http.StatusOK
+			return http.StatusNotFound
 		}},
 		"GET /static/*": {access: web.Public,
 			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
@@ -241,6 +251,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 }
 
+// matrixMetricsToken is the scraper's token in the SSO matrix: nobody in
+// the matrix carries it.
+const matrixMetricsToken = "matrix-metrics-token-0123456789abcdef0123456789"
+
 // newSSOMatrix is the production set-up: people sign in through a real
 // OpenID Connect provider; the request's owner is a plain requester.
 func newSSOMatrix(t *testing.T) *matrix {
@@ -255,7 +269,7 @@ func newSSOMatrix(t *testing.T) *matrix {
 	for _, u := range users {
 		provider.AddUser(u)
 	}
-	h := newHarness(t, harnessOptions{SSO: func(redirectURL string) *sso.Client {
+	h := newHarness(t, harnessOptions{Metrics: metrics.New(metrics.Options{}), Env: map[string]string{"ROLEGATE_METRICS_TOKEN": matrixMetricsToken}, SSO: func(redirectURL string) *sso.Client {
 		c, err := sso.New(context.Background(), sso.Config{Issuer: provider.Issuer(), ClientID: provider.ClientID(),
 			ClientSecret: provider.ClientSecret(), RedirectURL: redirectURL})
 		if err != nil {
@@ -290,7 +304,7 @@ func newSSOMatrix(t *testing.T) *matrix {
 // request's owner is the second approver, so that the matrix also shows an
 // approver refused on their own request.
 func newDevMatrix(t *testing.T) *matrix {
-	h := newHarness(t, harnessOptions{})
+	h := newHarness(t, harnessOptions{Metrics: metrics.New(metrics.Options{})})
 	person := func(name, persona, display string, roles ...rolegate.PortalRole) *matrixPerson {
 		return &matrixPerson{name: name, roles: append([]rolegate.PortalRole{rolegate.RoleRequester}, roles...),
 			person: rolegate.Person{Issuer: web.DevIssuer, Subject: persona, Name: display},
@@ -483,7 +497,7 @@ func (m *matrix) run(table map[string]matrixDecision) (seen map[string]bool) {
 // route's own matrixDecision for those let through.
 func (m *matrix) expect(r web.Route, d matrixDecision, who *matrixPerson) (status int, toSignIn bool) {
 	switch r.Access {
-	case web.Public, web.DevOnly:
+	case web.Public, web.DevOnly, web.Scraper:
 		return d.want(m, who), false
 	case web.SignedIn, web.Requester, web.Approver, web.Auditor, web.Admin:
 	default:
@@ -539,6 +553,8 @@ func accessName(a web.Access) string {
 		return "Admin"
 	case web.DevOnly:
 		return "DevOnly"
+	case web.Scraper:
+		return "Scraper"
 	}
 	return fmt.Sprintf("Access(%d)", int(a))
 }

@@ -35,6 +35,9 @@ func (s *Server) chrome(c echo.Context, active string) views.Chrome {
 		JSURL:  s.Assets.URL(static.HTMX),
 		Flash:  flashFrom(c),
 	}
+	if s.Config.Dev {
+		ch.DevSummary = s.Config.DevSummary()
+	}
 	if sess := sessionFrom(ctx(c)); sess != nil {
 		p := sess.Principal
 		ch.Principal, ch.CSRFToken = &p, sess.CSRFToken

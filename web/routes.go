@@ -21,6 +21,7 @@ const (
 	Auditor                 // portal role auditor
 	Admin                   // portal role admin
 	DevOnly                 // public, and only registered in dev mode
+	Scraper                 // the metrics scraper: its bearer token or its own listener, never a session (see metrics)
 )
 
 // Role is the portal role an access level needs, "" when none.
@@ -51,7 +52,7 @@ func (s *Server) Routes() []Route {
 	routes := []Route{
 		{http.MethodGet, "/healthz", Public, s.healthz},
 		{http.MethodGet, "/readyz", Public, s.readyz},
-		{http.MethodGet, "/metrics", Public, s.metrics},
+		{http.MethodGet, "/metrics", Scraper, s.metrics},
 		{http.MethodGet, "/static/*", Public, s.staticAsset},
 
 		{http.MethodGet, "/auth/login", Public, s.login},

@@ -371,7 +371,7 @@ func TestSecurityHeadersAndStrictPages(t *testing.T) {
 	owner := h.signInAs("requester")
 	id := h.fileRequest(owner, "Header Role")
 	for _, r := range h.Server.Routes() {
-		if r.Method != http.MethodGet || r.Access == web.Public || r.Access == web.DevOnly || strings.ContainsAny(r.Path, ":*") {
+		if r.Method != http.MethodGet || r.Access == web.Public || r.Access == web.DevOnly || r.Access == web.Scraper || strings.ContainsAny(r.Path, ":*") {
 			continue
 		}
 		b := h.signInAs(personaFor(r.Access))

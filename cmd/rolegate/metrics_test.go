@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -160,4 +161,67 @@ next:
 		}
 	}
 	return 0, false
+}
+
+var metricsListener = regexp.MustCompile(`metrics=(http://\S+/metrics)`)
+
+// /metrics is for the scraper only: with ROLEGATE_METRICS_TOKEN the portal
+// serves it to the bearer of that token, not to a visitor nor to a
+// signed-in admin; with ROLEGATE_METRICS_ADDR it is served on that listener
+// alone (and the token is asked there too when set).
+func TestMetricsAreForTheScraperOnly(t *testing.T) {
+	const token = "metrics-token-0123456789abcdef0123456789abcdef"
+	scrape := func(t *testing.T, url, bearer string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+
+	t.Run("token on the portal listener", func(t *testing.T) {
+		p := startPortalWith(t, map[string]string{"ROLEGATE_METRICS_TOKEN": token})
+		if code, body := p.visitor().get("/metrics"); code != http.StatusUnauthorized || strings.Contains(body, "rolegate_") {
+			t.Errorf("GET /metrics as a visitor = %d; want 401 and no metrics", code)
+		}
+		if code, body := p.signIn("admin").get("/metrics"); code != http.StatusUnauthorized || strings.Contains(body, "rolegate_") {
+			t.Errorf("GET /metrics as a signed-in admin = %d; want 401 and no metrics", code)
+		}
+		if code, _ := scrape(t, p.URL+"/metrics", "wrong-"+token); code != http.StatusUnauthorized {
+			t.Errorf("GET /metrics with a wrong token = %d; want 401", code)
+		}
+		if code, body := scrape(t, p.URL+"/metrics", token); code != http.StatusOK || !strings.Contains(body, "rolegate_requests{") {
+			t.Errorf("GET /metrics with the token = %d; want 200 with rolegate_requests", code)
+		}
+		if strings.Contains(p.Log.String(), token) {
+			t.Error("the log shows the metrics token")
+		}
+	})
+
+	t.Run("a listener of their own", func(t *testing.T) {
+		p := startPortalWith(t, map[string]string{"ROLEGATE_METRICS_ADDR": "127.0.0.1:0", "ROLEGATE_METRICS_TOKEN": token})
+		m := metricsListener.FindStringSubmatch(p.Log.String())
+		if m == nil {
+			t.Fatalf("the start line does not say where the metrics are:\n%s", p.Log)
+		}
+		if code, _ := scrape(t, p.URL+"/metrics", token); code != http.StatusNotFound {
+			t.Errorf("GET /metrics on the portal, even with the token = %d; want 404 (they are on their own listener)", code)
+		}
+		if code, _ := scrape(t, m[1], ""); code != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token = %d; want 401", m[1], code)
+		}
+		if code, body := scrape(t, m[1], token); code != http.StatusOK || !strings.Contains(body, "rolegate_requests{") {
+			t.Errorf("GET %s with the token = %d; want 200 with rolegate_requests", m[1], code)
+		}
+		if code, _ := scrape(t, strings.TrimSuffix(m[1], "/metrics")+"/healthz", token); code != http.StatusNotFound {
+			t.Errorf("the metrics listener serves /healthz (%d); want /metrics alone", code)
+		}
+	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,7 +18,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/rolegate/rolegate/internal/notify"
-	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // inbox is a real SMTP server (go-smtp) on loopback that keeps what it is
@@ -159,45 +156,4 @@ func TestServeSendsNotificationsWhenConfigured(t *testing.T) {
 	if strings.Contains(p.Log.String(), secret) || strings.Contains(p.Log.String(), "/hooks/rolegate") {
 		t.Error("the log shows the webhook secret or the webhook URL's path")
 	}
-}
-
-// startPortalWith is startPortal with extra environment variables.
-func startPortalWith(t *testing.T, vars map[string]string) *portal {
-	t.Helper()
-	p := &portal{t: t, DBPath: filepath.Join(t.TempDir(), "rolegate.db"), Log: &testkit.SyncBuffer{}}
-	all := map[string]string{"ROLEGATE_LOG_FORMAT": "text"}
-	for k, v := range vars {
-		all[k] = v
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "-dev", "-addr", "127.0.0.1:0", "-db", p.DBPath}, env(all), io.Discard, p.Log)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("rolegate stopped with %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("rolegate did not stop within 20s")
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			t.Fatalf("rolegate exited at start: %v\n%s", err, p.Log)
-		default:
-		}
-		if m := startedAddr.FindStringSubmatch(p.Log.String()); m != nil {
-			p.URL = "http://" + m[1]
-			return p
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("rolegate did not log its start within 15s:\n%s", p.Log)
-	return nil
 }

@@ -22,6 +22,7 @@ type portal struct {
 	URL    string
 	DBPath string
 	Log    *testkit.SyncBuffer
+	Stdout *testkit.SyncBuffer
 	stop   func() error
 }
 
@@ -29,14 +30,20 @@ var startedAddr = regexp.MustCompile(`msg="rolegate started" addr=(\S+)`)
 
 // startPortal runs "rolegate -dev" until the test ends; stopping it is
 // checked to return no error.
-func startPortal(t *testing.T) *portal {
+func startPortal(t *testing.T) *portal { return startPortalWith(t, nil) }
+
+// startPortalWith is startPortal with more variables.
+func startPortalWith(t *testing.T, more map[string]string) *portal {
 	t.Helper()
-	p := &portal{t: t, DBPath: filepath.Join(t.TempDir(), "rolegate.db"), Log: &testkit.SyncBuffer{}}
+	p := &portal{t: t, DBPath: filepath.Join(t.TempDir(), "rolegate.db"), Log: &testkit.SyncBuffer{}, Stdout: &testkit.SyncBuffer{}}
 	vars := map[string]string{"ROLEGATE_LOG_FORMAT": "text"}
+	for k, v := range more {
+		vars[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "-dev", "-addr", "127.0.0.1:0", "-db", p.DBPath}, env(vars), io.Discard, p.Log)
+		done <- run(ctx, []string{"serve", "-dev", "-addr", "127.0.0.1:0", "-db", p.DBPath}, env(vars), p.Stdout, p.Log)
 	}()
 	var stopped bool
 	p.stop = func() error {

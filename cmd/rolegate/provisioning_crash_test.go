@@ -181,13 +181,15 @@ func (u *crashUpstream) customRoles() []simulator.Role {
 // an external upstream: nothing is inherited from the developer's shell.
 func crashEnv(dir, upstreamURL string) map[string]string {
 	return map[string]string{
-		"PATH":                os.Getenv("PATH"),
-		"HOME":                dir,
-		"ROLEGATE_DEV":        "1",
-		"ROLEGATE_ADDR":       "127.0.0.1:0",
-		"ROLEGATE_DB":         filepath.Join(dir, "rolegate.db"),
-		"ROLEGATE_LOG_FORMAT": "text",
-		"OPENAI_BASE_URL":     upstreamURL,
+		"PATH":         os.Getenv("PATH"),
+		"HOME":         dir,
+		"ROLEGATE_DEV": "1",
+		// Dev mode against a key and an upstream of the test's own.
+		"ROLEGATE_DEV_REAL_UPSTREAM": "1",
+		"ROLEGATE_ADDR":              "127.0.0.1:0",
+		"ROLEGATE_DB":                filepath.Join(dir, "rolegate.db"),
+		"ROLEGATE_LOG_FORMAT":        "text",
+		"OPENAI_BASE_URL":            upstreamURL,
 	}
 }
 

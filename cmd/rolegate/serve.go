@@ -78,6 +78,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	default:
 		keys = adminapi.StaticKey(cfg.AdminKey.Reveal())
 	}
+	if cfg.Dev && !cfg.UseSimulator {
+		// Asked for by ROLEGATE_DEV_REAL_UPSTREAM (config refuses it otherwise).
+		logger.Warn("dev mode: the dev people's approved roles are created at the REAL Admin API", "upstream", cfg.UpstreamHost())
+	}
 	upstream := adminapi.New(baseURL, keys, &http.Client{Timeout: cfg.ProvisionTimeout})
 
 	cat, err := catalog.NewService(cfg.CatalogFile)
@@ -144,6 +148,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("ROLEGATE_ADDR: listen on %s: %w", cfg.Addr, err)
 	}
 	httpServer := newHTTPServer(server, logger)
+	var metricsLn net.Listener
+	var metricsServer *http.Server
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("ROLEGATE_METRICS_ADDR: listen on %s: %w", cfg.MetricsAddr, err)
+		}
+		metricsServer = newMetricsServer(portalMetrics, cfg.MetricsToken, logger)
+	}
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -164,12 +177,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	url := "http://" + ln.Addr().String()
 	if cfg.Dev {
-		fmt.Fprintf(stdout, "\n  rolegate is running in DEV MODE at %s (loopback only; built-in sign-in and Admin API simulator)\n  Never use dev mode in production.\n\n", url)
+		fmt.Fprintf(stdout, "\n  rolegate is running in DEV MODE at %s (loopback only; %s)\n  Never use dev mode in production.\n\n", url, cfg.DevSummary())
 	}
-	logger.Info("rolegate started", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "db", cfg.DBPath, "dev", cfg.Dev)
+	startFields := []any{"addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "db", cfg.DBPath, "dev", cfg.Dev, "upstream", upstreamName(cfg)}
+	switch {
+	case metricsLn != nil:
+		startFields = append(startFields, "metrics", "http://"+metricsLn.Addr().String()+"/metrics")
+	case cfg.MetricsToken != "":
+		startFields = append(startFields, "metrics", "/metrics with the bearer token")
+	case cfg.Dev:
+		startFields = append(startFields, "metrics", "/metrics, open (dev mode, loopback)")
+	default:
+		startFields = append(startFields, "metrics", "off: set ROLEGATE_METRICS_TOKEN or ROLEGATE_METRICS_ADDR")
+	}
+	logger.Info("rolegate started", startFields...)
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpServer.Serve(ln) }()
+	if metricsServer != nil {
+		go func() { serveErr <- fmt.Errorf("metrics listener: %w", metricsServer.Serve(metricsLn)) }()
+		defer metricsServer.Close()
+	}
 	select {
 	case err := <-serveErr:
 		stopBackground()
@@ -185,6 +213,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// work reaches the database while it closes.
 		logger.Error("shutdown: requests still running after 30s were cut off", "err", err)
 		_ = httpServer.Close()
+	}
+	if metricsServer != nil {
+		_ = metricsServer.Shutdown(shutdownCtx) // before the database closes
 	}
 	stopBackground()
 	<-done
@@ -205,6 +236,34 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+}
+
+// newMetricsServer serves /metrics alone, for the scraper, on the listener
+// of ROLEGATE_METRICS_ADDR (with the bearer token too, when one is set).
+func newMetricsServer(m *metrics.Metrics, token config.Secret, logger *slog.Logger) *http.Server {
+	h := m.Handler()
+	if token != "" {
+		h = metrics.RequireBearer(token.Reveal(), h)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// upstreamName is the upstream as the start line names it: its host only.
+func upstreamName(cfg *config.Config) string {
+	if cfg.UseSimulator {
+		return "built-in Admin API simulator"
+	}
+	return cfg.UpstreamHost()
 }
 
 // runBackground runs the provisioning worker and the housekeeping loops

@@ -28,6 +28,8 @@ func TestStartRefusalNamesTheSetting(t *testing.T) {
 		{"approvals not a number", []string{"-dev", "-db", filepath.Join(dir, "a.db")}, map[string]string{"ROLEGATE_REQUIRED_APPROVALS": "two"}, "ROLEGATE_REQUIRED_APPROVALS: "},
 		{"no issuer outside dev mode", []string{"-db", filepath.Join(dir, "b.db")}, nil, "ROLEGATE_OIDC_ISSUER: "},
 		{"address not host:port", []string{"-dev", "-db", filepath.Join(dir, "c.db"), "-addr", "127.0.0.1:http-alt-no"}, nil, "ROLEGATE_ADDR: "},
+		{"dev mode with a real key, not asked for", []string{"-dev", "-db", filepath.Join(dir, "d.db")},
+			map[string]string{"OPENAI_ADMIN_KEY": "sk-admin-left-in-the-shell", "OPENAI_BASE_URL": "https://admin.example.com/v1"}, "ROLEGATE_DEV_REAL_UPSTREAM: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,6 +41,9 @@ func TestStartRefusalNamesTheSetting(t *testing.T) {
 			msg := err.Error()
 			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
 				t.Errorf("serve %q = %q; want one line containing %q", tt.args, msg, tt.want)
+			}
+			if strings.Contains(msg+stderr.String()+stdout.String(), "sk-admin-left-in-the-shell") {
+				t.Errorf("serve %q shows the admin key", tt.args)
 			}
 			if strings.Contains(stderr.String(), "rolegate started") {
 				t.Errorf("serve %q logged a start before refusing", tt.args)

@@ -52,6 +52,17 @@ type Config struct {
 	OpenAIBaseURL string
 	// UseSimulator: dev mode runs the built-in Admin API simulator.
 	UseSimulator bool
+	// DevRealUpstream: dev mode was asked (ROLEGATE_DEV_REAL_UPSTREAM=1) to
+	// call the Admin API at OpenAIBaseURL with a real key, on behalf of the
+	// dev people. Without it, dev mode with a key refuses to start.
+	DevRealUpstream bool
+
+	// Metrics: who may read /metrics. With MetricsAddr, only a listener of
+	// its own serves them; with MetricsToken, a scrape must carry it as a
+	// bearer token (on either listener). With neither, /metrics is off,
+	// except in dev mode (loopback only), where it is open.
+	MetricsAddr  string
+	MetricsToken Secret
 
 	ProvisionAttempts int           // attempts before a retryable failure fails the request
 	ProvisionTimeout  time.Duration // one upstream call
@@ -192,6 +203,14 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	if c.OpenAIBaseURL == "" {
 		c.OpenAIBaseURL = "https://api.openai.com/v1"
 	}
+	// Dev mode hands an admin and two approvers to whoever opens the page;
+	// with a key, what they approve is created in a real organization. That
+	// is only done when asked for by name, never by a key left in a shell.
+	c.DevRealUpstream = r.boolean("ROLEGATE_DEV_REAL_UPSTREAM")
+	if c.Dev && !c.UseSimulator && !c.DevRealUpstream {
+		r.fail("ROLEGATE_DEV_REAL_UPSTREAM", "dev mode with an admin key would create the dev people's roles at "+c.UpstreamHost()+
+			": unset OPENAI_ADMIN_KEY and OPENAI_ADMIN_KEY_FILE to use the built-in simulator, or set ROLEGATE_DEV_REAL_UPSTREAM=1 to call that Admin API")
+	}
 	c.ProvisionAttempts = r.integer("ROLEGATE_PROVISION_ATTEMPTS", 8, 1, 100)
 	c.ProvisionTimeout = r.duration("ROLEGATE_PROVISION_TIMEOUT", 30*time.Second)
 	c.ProvisionBackoff = r.duration("ROLEGATE_PROVISION_BACKOFF", 2*time.Second)
@@ -242,6 +261,18 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		r.fail("ROLEGATE_PICTURE_MAX_AGE", "must be at most 30s: a name check never trusts an older picture")
 	}
 
+	c.MetricsAddr = r.str("ROLEGATE_METRICS_ADDR")
+	if c.MetricsAddr != "" {
+		r.check("ROLEGATE_METRICS_ADDR", validateAddr(c.MetricsAddr, c.Dev))
+		if c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") { // port 0: two free ports
+			r.fail("ROLEGATE_METRICS_ADDR", "must differ from ROLEGATE_ADDR: it is a listener of its own, for the scraper only")
+		}
+	}
+	c.MetricsToken = r.secret("ROLEGATE_METRICS_TOKEN")
+	if c.MetricsToken != "" && len(c.MetricsToken) < minMetricsToken {
+		r.fail("ROLEGATE_METRICS_TOKEN", fmt.Sprintf("must be at least %d characters (for example: openssl rand -hex 32)", minMetricsToken))
+	}
+
 	c.LogFormat = r.str("ROLEGATE_LOG_FORMAT")
 	switch c.LogFormat {
 	case "":
@@ -263,6 +294,35 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 
 // SecureCookies reports whether the portal is served over https.
 func (c *Config) SecureCookies() bool { return c.BaseURL.Scheme == "https" }
+
+// UpstreamHost is the host (and port) of the Admin API base URL: what may
+// be shown of the upstream. Never the key, nor the rest of the URL.
+func (c *Config) UpstreamHost() string { return hostOf(c.OpenAIBaseURL) }
+
+// DevSummary says what dev mode runs with, for the start line and the
+// banner on every page: the built-in sign-in or the provider's host, and
+// the Admin API simulator or, when asked for, the real upstream's host.
+func (c *Config) DevSummary() string {
+	signIn := "built-in sign-in"
+	if c.OIDCIssuer != "" {
+		signIn = "sign-in at " + hostOf(c.OIDCIssuer)
+	}
+	if c.UseSimulator {
+		return signIn + " and Admin API simulator"
+	}
+	return signIn + "; REAL Admin API at " + c.UpstreamHost() + ": approved roles are created there"
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return "an unusable URL"
+}
+
+// minMetricsToken is the shortest metrics token accepted: a bearer token
+// that can be guessed protects nothing.
+const minMetricsToken = 32
 
 // reader collects the first error while reading variables, so Load reads
 // on and reports the first problem in a single line.

@@ -111,6 +111,15 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"ROLEGATE_PROVISION_BACKOFF", map[string]string{"ROLEGATE_PROVISION_BACKOFF": "soon"}, ""},
 		{"ROLEGATE_TRUSTED_PROXIES", map[string]string{"ROLEGATE_TRUSTED_PROXIES": "10.0.0.0/99"}, ""},
 		{"ROLEGATE_LOG_FORMAT", map[string]string{"ROLEGATE_LOG_FORMAT": "xml"}, ""},
+		// Dev mode with a real key, not asked for by name.
+		{"ROLEGATE_DEV_REAL_UPSTREAM", map[string]string{"ROLEGATE_DEV": "1", "OPENAI_BASE_URL": "https://api.example.com/v1"}, ""},
+		{"ROLEGATE_DEV_REAL_UPSTREAM", map[string]string{"ROLEGATE_DEV": "1", "ROLEGATE_DEV_REAL_UPSTREAM": "maybe"}, ""},
+		{"ROLEGATE_METRICS_ADDR", map[string]string{"ROLEGATE_METRICS_ADDR": "9090"}, ""},
+		{"ROLEGATE_METRICS_ADDR", map[string]string{"ROLEGATE_METRICS_ADDR": "127.0.0.1:8080"}, ""},
+		{"ROLEGATE_METRICS_ADDR", map[string]string{"ROLEGATE_METRICS_ADDR": "0.0.0.0:9090", "ROLEGATE_DEV": "1", "ROLEGATE_DEV_REAL_UPSTREAM": "1"}, ""},
+		{"ROLEGATE_METRICS_TOKEN", map[string]string{"ROLEGATE_METRICS_TOKEN": "guessable"}, ""},
+		{"ROLEGATE_METRICS_TOKEN", map[string]string{"ROLEGATE_METRICS_TOKEN": strings.Repeat("t", 32), "ROLEGATE_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, ""},
+		{"ROLEGATE_METRICS_TOKEN_FILE", map[string]string{"ROLEGATE_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, ""},
 	}
 	for _, tc := range cases {
 		env := production(t)
@@ -162,5 +171,60 @@ func TestFlagsMirrorVariables(t *testing.T) {
 	}
 	if c.Addr != "127.0.0.1:9999" || c.DBPath != "/tmp/x.db" {
 		t.Errorf("addr=%q db=%q; want the flags' values", c.Addr, c.DBPath)
+	}
+}
+
+// Dev mode calls a real Admin API only when ROLEGATE_DEV_REAL_UPSTREAM asks
+// for it; the refusal names the upstream's host and never the key.
+func TestDevModeWithARealKey(t *testing.T) {
+	env := map[string]string{"OPENAI_ADMIN_KEY": "sk-admin-secret-in-a-shell", "OPENAI_BASE_URL": "https://user:pw@admin.example.com:8443/v1"}
+	_, err := load(t, env, "-dev")
+	if err == nil || !strings.HasPrefix(err.Error(), "ROLEGATE_DEV_REAL_UPSTREAM: ") || !strings.Contains(err.Error(), "admin.example.com:8443") {
+		t.Fatalf("Load(-dev, key, base URL) = %v; want a refusal naming ROLEGATE_DEV_REAL_UPSTREAM and the host", err)
+	}
+	for _, secret := range []string{"sk-admin-secret-in-a-shell", "pw"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the refusal %q shows %q", err, secret)
+		}
+	}
+	if _, err := load(t, map[string]string{"OPENAI_ADMIN_KEY": "sk-admin-x"}, "-dev"); err == nil || !strings.Contains(err.Error(), "api.openai.com") {
+		t.Errorf("Load(-dev, key, no base URL) = %v; want a refusal naming api.openai.com", err)
+	}
+
+	env["ROLEGATE_DEV_REAL_UPSTREAM"] = "1"
+	c, err := load(t, env, "-dev")
+	if err != nil {
+		t.Fatalf("Load(-dev, key, ROLEGATE_DEV_REAL_UPSTREAM=1) = %v; want nil", err)
+	}
+	if c.UseSimulator || !c.DevRealUpstream || c.UpstreamHost() != "admin.example.com:8443" {
+		t.Errorf("UseSimulator = %v, DevRealUpstream = %v, UpstreamHost() = %q; want false, true, %q", c.UseSimulator, c.DevRealUpstream, c.UpstreamHost(), "admin.example.com:8443")
+	}
+
+	// Without a key dev mode uses the simulator whatever the setting says.
+	c, err = load(t, map[string]string{}, "-dev")
+	if err != nil || !c.UseSimulator || c.DevRealUpstream {
+		t.Errorf("Load(-dev) = %+v, %v; want the simulator", c, err)
+	}
+}
+
+func TestMetricsSettings(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "metrics-token")
+	token := strings.Repeat("0123456789abcdef", 4)
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := production(t)
+	env["ROLEGATE_METRICS_ADDR"] = "127.0.0.1:9090"
+	env["ROLEGATE_METRICS_TOKEN_FILE"] = tokenFile
+	c, err := load(t, env)
+	if err != nil {
+		t.Fatalf("Load = %v; want nil", err)
+	}
+	if c.MetricsAddr != "127.0.0.1:9090" || c.MetricsToken.Reveal() != token {
+		t.Errorf("MetricsAddr = %q, token from the file = %v; want 127.0.0.1:9090 and the file's token", c.MetricsAddr, c.MetricsToken.Reveal() == token)
+	}
+	c, err = load(t, production(t))
+	if err != nil || c.MetricsAddr != "" || c.MetricsToken != "" {
+		t.Errorf("Load without metrics settings = %q, %v, %v; want both empty", c.MetricsAddr, c.MetricsToken != "", err)
 	}
 }

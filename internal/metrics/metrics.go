@@ -1,7 +1,7 @@
 // Package metrics exposes rolegate's Prometheus metrics: HTTP traffic by
 // route, sign-ins, provisioning outcomes and audit events as they happen,
 // and the requests by status, the provisioning queue and the database size
-// read from SQLite at scrape time. Everything lives in a registry of its
+// read from SQLite at scrape time (at most once per StoreMaxAge). Everything lives in a registry of its
 // own (no global default registry), so two servers in one test process do
 // not share counters.
 package metrics
@@ -28,7 +28,17 @@ type Options struct {
 	Logger *slog.Logger
 	// ScrapeTimeout bounds the database reads of one scrape (default 2s).
 	ScrapeTimeout time.Duration
+	// StoreMaxAge is how long one reading of the database serves scrapes
+	// (default DefaultStoreMaxAge), so that a flood of scrapes cannot keep
+	// the database busy.
+	StoreMaxAge time.Duration
+	// Now is the clock of StoreMaxAge (tests move it); nil is time.Now.
+	Now func() time.Time
 }
+
+// DefaultStoreMaxAge is how long the database-derived gauges are reused:
+// far below any scrape interval worth having, far above a flood's pace.
+const DefaultStoreMaxAge = 5 * time.Second
 
 // Metrics records what rolegate does; it implements web.Metrics. Its
 // methods are safe for concurrent use.
@@ -54,6 +64,12 @@ func New(opts Options) *Metrics {
 	}
 	if opts.ScrapeTimeout <= 0 {
 		opts.ScrapeTimeout = 2 * time.Second
+	}
+	if opts.StoreMaxAge <= 0 {
+		opts.StoreMaxAge = DefaultStoreMaxAge
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
@@ -90,7 +106,7 @@ func New(opts Options) *Metrics {
 		collectors.NewBuildInfoCollector(),
 	)
 	if opts.Store != nil {
-		m.registry.MustRegister(newStoreCollector(opts.Store, opts.ScrapeTimeout))
+		m.registry.MustRegister(newStoreCollector(opts.Store, opts.ScrapeTimeout, opts.StoreMaxAge, opts.Now))
 	}
 	// Seed the outcomes a dashboard alerts on, so that a rate() over them
 	// works from the first scrape instead of from the first failure.

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,10 +170,20 @@ func openDB(t *testing.T) *sqlite.DB {
 	return db
 }
 
+// clock is a time that tests move.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
 func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
-	m := metrics.New(metrics.Options{Store: db})
+	clk := &clock{now: time.Now()}
+	m := metrics.New(metrics.Options{Store: db, Now: clk.Now})
 	db.OnEventAppended(m.AuditEventAppended)
 
 	fams, _ := scrape(t, m.Handler())
@@ -207,6 +219,13 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 		t.Fatalf("approve: %v", err)
 	}
 
+	// Within StoreMaxAge a scrape serves the last reading; after it, the
+	// database's numbers as they are now.
+	fams, _ = scrape(t, m.Handler())
+	if got, _ := value(fams, "rolegate_requests", map[string]string{"status": "pending"}); got != 0 {
+		t.Errorf("rolegate_requests{pending} = %v within StoreMaxAge of the last reading; want that reading's 0", got)
+	}
+	clk.Add(metrics.DefaultStoreMaxAge)
 	fams, _ = scrape(t, m.Handler())
 	tests := []struct {
 		name   string
@@ -259,7 +278,8 @@ func TestUnreadableDatabaseKeepsTheScrapeAlive(t *testing.T) {
 func TestPictureMetrics(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
-	m := metrics.New(metrics.Options{Store: db})
+	clk := &clock{now: time.Now()}
+	m := metrics.New(metrics.Options{Store: db, Now: clk.Now})
 	fams, _ := scrape(t, m.Handler())
 	if _, ok := value(fams, "rolegate_picture_age_seconds", nil); ok {
 		t.Errorf("rolegate_picture_age_seconds is present before the first read; want it absent")
@@ -272,11 +292,118 @@ func TestPictureMetrics(t *testing.T) {
 	}
 	m.PictureSyncFailed()
 	m.PictureSyncFailed()
+	clk.Add(metrics.DefaultStoreMaxAge) // past the last reading of the database
 	fams, _ = scrape(t, m.Handler())
 	if age, ok := value(fams, "rolegate_picture_age_seconds", nil); !ok || age < 0 || age > 60 {
 		t.Errorf("rolegate_picture_age_seconds = %v (present %v); want the age of a read just now", age, ok)
 	}
 	if got, ok := value(fams, "rolegate_picture_sync_failures_total", nil); !ok || got != 2 {
 		t.Errorf("rolegate_picture_sync_failures_total = %v (present %v); want 2", got, ok)
+	}
+}
+
+// countingStore counts the reads of the database.
+type countingStore struct {
+	metrics.Store
+	reads atomic.Int32
+}
+
+func (c *countingStore) CountByStatus(ctx context.Context) (map[rolegate.Status]int, error) {
+	c.reads.Add(1)
+	return c.Store.CountByStatus(ctx)
+}
+
+// A flood of scrapes, one after another and side by side, reads the
+// database once per StoreMaxAge: the scrape cannot be used to keep the
+// single writer's database busy.
+func TestAFloodOfScrapesReadsTheDatabaseOncePerMaxAge(t *testing.T) {
+	store := &countingStore{Store: openDB(t)}
+	clk := &clock{now: time.Now()}
+	m := metrics.New(metrics.Options{Store: store, Now: clk.Now})
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	get := func() int {
+		res, err := http.Get(srv.URL)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for range 100 {
+		if code := get(); code != http.StatusOK {
+			t.Fatalf("scrape = %d; want 200", code)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 4 { // the handler's limit of scrapes in flight
+		wg.Go(func() {
+			for range 25 {
+				if code := get(); code != http.StatusOK && code != http.StatusServiceUnavailable {
+					t.Errorf("scrape = %d; want 200 (or 503 beyond the in-flight limit)", code)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := store.reads.Load(); n != 1 {
+		t.Errorf("200 scrapes within StoreMaxAge read the database %d times; want 1", n)
+	}
+	clk.Add(metrics.DefaultStoreMaxAge)
+	get()
+	get()
+	if n := store.reads.Load(); n != 2 {
+		t.Errorf("after StoreMaxAge the database was read %d times in all; want 2", n)
+	}
+}
+
+// Only the scraper's bearer token opens the metrics; nothing of them is in
+// a refusal.
+func TestRequireBearerLetsOnlyTheScraperIn(t *testing.T) {
+	const token = "scraper-token-0123456789abcdef0123456789abcdef"
+	m := metrics.New(metrics.Options{})
+	m.ObserveHTTP("/", http.MethodGet, 200, time.Millisecond)
+	srv := httptest.NewServer(metrics.RequireBearer(token, m.Handler()))
+	defer srv.Close()
+	tests := []struct {
+		name   string
+		header string
+		query  string
+		want   int
+	}{
+		{"no credentials", "", "", http.StatusUnauthorized},
+		{"a wrong token", "Bearer not-the-token", "", http.StatusUnauthorized},
+		{"the token with a character more", "Bearer " + token + "x", "", http.StatusUnauthorized},
+		{"the token as Basic", "Basic " + token, "", http.StatusUnauthorized},
+		{"the token in the query", "", "?token=" + token + "&access_token=" + token, http.StatusUnauthorized},
+		{"the token", "Bearer " + token, "", http.StatusOK},
+		{"the token, scheme in lower case", "bearer " + token, "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.query, nil)
+		if tt.header != "" {
+			req.Header.Set("Authorization", tt.header)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tt.want {
+			t.Errorf("%s: status = %d; want %d", tt.name, res.StatusCode, tt.want)
+		}
+		if tt.want == http.StatusUnauthorized {
+			if strings.Contains(string(body), "rolegate_") || strings.Contains(string(body), token) {
+				t.Errorf("%s: the refusal shows metrics or the token:\n%s", tt.name, body)
+			}
+			if !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s: WWW-Authenticate = %q; want a Bearer challenge", tt.name, res.Header.Get("WWW-Authenticate"))
+			}
+		} else if !strings.Contains(string(body), "rolegate_http_requests_total") {
+			t.Errorf("%s: the scrape lacks rolegate_http_requests_total", tt.name)
+		}
 	}
 }

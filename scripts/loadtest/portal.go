@@ -43,6 +43,8 @@ func startPortal(ctx context.Context, bin, db, upstreamURL, adminKey, logPath st
 	p.cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"ROLEGATE_LOG_FORMAT=json",
+		// Dev mode (the dev sign-in) against the load run's own upstream.
+		"ROLEGATE_DEV_REAL_UPSTREAM=1",
 		"OPENAI_ADMIN_KEY=" + adminKey, "OPENAI_BASE_URL=" + upstreamURL + "/v1",
 	}
 	p.cmd.Stdout = io.Discard
