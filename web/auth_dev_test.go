@@ -38,7 +38,9 @@ func TestDevSignInOnlyInDevMode(t *testing.T) {
 	})
 
 	t.Run("not when dev mode has an identity provider", func(t *testing.T) {
-		p := newSSOPortal(t, ssoOptions{Env: map[string]string{"ROLEGATE_DEV": "1"}})
+		// The SSO harness gives config an admin key (for its own
+		// simulator), which dev mode takes only when asked by name.
+		p := newSSOPortal(t, ssoOptions{Env: map[string]string{"ROLEGATE_DEV": "1", "ROLEGATE_DEV_REAL_UPSTREAM": "1"}})
 		if !p.Config.Dev {
 			t.Fatal("ROLEGATE_DEV=1 did not turn dev mode on")
 		}
