@@ -223,12 +223,14 @@ func (p *Picture) read(f *flight, requestedBy *rolegate.Actor) {
 	p.flight = nil
 	failures := p.failures
 	p.mu.Unlock()
+	// Counted before anyone waiting hears of the failure, so that what they
+	// see next (a scrape, a test) already includes it.
+	if err != nil && p.opts.SyncFailed != nil {
+		p.opts.SyncFailed()
+	}
 	close(f.done)
 
 	if err != nil {
-		if p.opts.SyncFailed != nil {
-			p.opts.SyncFailed()
-		}
 		p.opts.Logger.Warn("picture: could not read the organization's roles; the stored picture stays as it was",
 			"err", err, "consecutive_failures", failures)
 		return
