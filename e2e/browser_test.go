@@ -81,6 +81,10 @@ type person struct {
 	mu       sync.Mutex
 	problems []string // CSP violations and uncaught exceptions, with their page
 	shots    int
+
+	// onAccessibilityProblem, when set, receives what checkAccessible finds
+	// instead of the test failing (the harness's self-check sets it).
+	onAccessibilityProblem func(string)
 }
 
 // signIn gives u a new browser context in b and signs them in through the
@@ -181,12 +185,46 @@ func (pe *person) visitURL(url string) {
 	if res != nil && res.Status >= 400 {
 		pe.fail("open %s: status %d", url, res.Status)
 	}
-	pe.checkNoSecrets()
+	pe.checkPage()
+}
+
+// visitStatus opens a page of the portal by its path, as if typed in the
+// address bar, and expects it to answer with status (an error page).
+func (pe *person) visitStatus(path string, status int64) {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
+	defer cancel()
+	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(pe.p.URL+path))
+	if err != nil {
+		pe.fail("open %s: %v", path, err)
+	}
+	if res == nil || res.Status != status {
+		var got int64
+		if res != nil {
+			got = res.Status
+		}
+		pe.fail("open %s: status %d; want %d", path, got, status)
+	}
+	pe.checkPage()
+}
+
+// reload reloads the page, as a person pressing F5 would.
+func (pe *person) reload() {
+	pe.t.Helper()
+	pe.do("reload", chromedp.Reload())
+	pe.checkPage()
+}
+
+// checkPage checks every page the journeys load or wait for: no secret on
+// it, and no serious accessibility violation.
+func (pe *person) checkPage() {
+	pe.t.Helper()
+	pe.checkAccessible(pe.checkNoSecrets())
 }
 
 // checkNoSecrets fails when the page shows the admin key or the OIDC
-// client secret.
-func (pe *person) checkNoSecrets() {
+// client secret, and returns the page's markup.
+func (pe *person) checkNoSecrets() string {
 	pe.t.Helper()
 	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
 	defer cancel()
@@ -199,6 +237,7 @@ func (pe *person) checkNoSecrets() {
 			pe.fail("the page shows %s", name)
 		}
 	}
+	return html
 }
 
 // follow clicks what sel finds (a link or a button that loads a page) and
@@ -220,7 +259,7 @@ func (pe *person) followStatus(sel string) int64 {
 	if err != nil {
 		pe.fail("click %s and wait for the next page: %v", sel, err)
 	}
-	pe.checkNoSecrets()
+	pe.checkPage()
 	if res == nil {
 		return 0
 	}
@@ -252,10 +291,12 @@ func (pe *person) clearField(label string) {
 	)
 }
 
-// see waits until sel finds a visible element.
+// see waits until sel finds a visible element. What the journey waited
+// for is checked like a loaded page: htmx may have changed the page.
 func (pe *person) see(sel string) {
 	pe.t.Helper()
 	pe.do("wait for "+sel, chromedp.WaitVisible(sel))
+	pe.checkPage()
 }
 
 // seeText waits until the page shows text.
@@ -275,6 +316,7 @@ func (pe *person) waitUntil(what string, cond func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	pe.checkPage()
 }
 
 // texts returns the visible text of every element the XPath finds, now.
@@ -338,6 +380,7 @@ func (pe *person) waitForStatus(want string, within time.Duration) {
 	for {
 		got := pe.status()
 		if got == want {
+			pe.checkPage()
 			return
 		}
 		if time.Now().After(deadline) {

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/rolegate/rolegate/internal/simulator"
 )
 
@@ -101,7 +99,7 @@ func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
 	}
 
 	// The requester sees the outcome on their own page, then signs out.
-	requester.do("reload", chromedp.Reload())
+	requester.reload()
 	if got := requester.status(); got != "Provisioned" {
 		t.Errorf("the requester's page shows %q; want Provisioned", got)
 	}
@@ -242,7 +240,7 @@ func TestRequestIsRejectedWithAComment(t *testing.T) {
 		t.Errorf("a rejected request still offers Approve (%d buttons)", n)
 	}
 
-	requester.do("reload", chromedp.Reload())
+	requester.reload()
 	if got := requester.status(); got != "Rejected" {
 		t.Errorf("the requester's page shows %q; want Rejected", got)
 	}
@@ -300,7 +298,7 @@ func TestApproverCannotApproveTheirOwnRequest(t *testing.T) {
 	if status != 403 && status != 404 {
 		t.Errorf("a forged self-approval answered %d; want 403 (or 404)", status)
 	}
-	approver.do("reload", chromedp.Reload())
+	approver.reload()
 	if got := approver.status(); got != "Pending" {
 		t.Errorf("after a forged self-approval the request shows %q; want Pending", got)
 	}
@@ -426,7 +424,7 @@ func TestFailedProvisioningIsRetriedByAnAdmin(t *testing.T) {
 			approver.waitForStatus("Failed", 15*time.Second)
 			approver.seeText(tc.problem)
 
-			requester.do("reload", chromedp.Reload())
+			requester.reload()
 			if got := requester.status(); got != "Failed" {
 				t.Errorf("the requester's page shows %q; want Failed", got)
 			}

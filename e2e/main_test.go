@@ -34,6 +34,9 @@ var build struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if testing.Verbose() {
+		fmt.Println(axeTime.String())
+	}
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
 	}

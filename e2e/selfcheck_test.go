@@ -69,7 +69,7 @@ func TestDownloadGivesTheLinkedFile(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, `<!doctype html><title>Files</title><a href="/export.csv">Export CSV</a>`)
+		io.WriteString(w, `<!doctype html><html lang="en"><title>Files</title><main><h1>Files</h1><a href="/export.csv">Export CSV</a></main></html>`)
 	}))
 	t.Cleanup(srv.Close)
 	p := &portal{t: t, URL: srv.URL, adminKey: randomHex(16), clientSecret: randomHex(16)}

@@ -56,11 +56,17 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// contentSecurityPolicy is the policy of every page: everything from the
+// portal's own origin, nothing inline.
+func (s *Server) contentSecurityPolicy() string {
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+		"form-action " + s.formAction + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
 // securityHeaders sets a strict CSP and friends on every answer, and
 // no-store on everything but the fingerprinted assets.
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	csp := "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-		"form-action " + s.formAction + "; frame-ancestors 'none'; base-uri 'none'"
+	csp := s.contentSecurityPolicy()
 	hsts := s.Config.SecureCookies()
 	return func(c echo.Context) error {
 		h := c.Response().Header()

@@ -28,19 +28,25 @@ func (s *Server) render(c echo.Context, status int, comp templ.Component) error 
 
 // chrome is the frame of a page for the current person.
 func (s *Server) chrome(c echo.Context, active string) views.Chrome {
-	ch := views.Chrome{
-		Dev:    s.Config.Dev,
-		Active: active,
-		CSSURL: s.Assets.URL("rolegate.css"),
-		JSURL:  s.Assets.URL(static.HTMX),
-		Flash:  flashFrom(c),
-	}
-	if s.Config.Dev {
-		ch.DevSummary = s.Config.DevSummary()
-	}
+	ch := s.anonymousChrome()
+	ch.Active, ch.Flash = active, flashFrom(c)
 	if sess := sessionFrom(ctx(c)); sess != nil {
 		p := sess.Principal
 		ch.Principal, ch.CSRFToken = &p, sess.CSRFToken
+	}
+	return ch
+}
+
+// anonymousChrome is the frame of a page shown to nobody in particular
+// (before the session is read).
+func (s *Server) anonymousChrome() views.Chrome {
+	ch := views.Chrome{
+		Dev:    s.Config.Dev,
+		CSSURL: s.Assets.URL("rolegate.css"),
+		JSURL:  s.Assets.URL(static.HTMX),
+	}
+	if s.Config.Dev {
+		ch.DevSummary = s.Config.DevSummary()
 	}
 	return ch
 }

@@ -136,7 +136,7 @@ func TestNewRequestFormOffersTheCatalog(t *testing.T) {
 			t.Errorf("the checkbox for %s is labelled %q; want the permission string", perm, got)
 		}
 	}
-	for _, area := range []string{"<h3>Groups</h3>", "<h3>Users</h3>", "<h3>API keys</h3>"} {
+	for _, area := range []string{"<legend>Groups</legend>", "<legend>Users</legend>", "<legend>API keys</legend>"} {
 		if !strings.Contains(p.Body, area) {
 			t.Errorf("the form lacks the area %s", area)
 		}

@@ -209,6 +209,14 @@ func TestCrossSitePostsRefused(t *testing.T) {
 			if p.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(p.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 				t.Errorf("the cross-site refusal lacks nosniff or a CSP: %v", p.Header)
 			}
+			// A whole error page (a person's browser shows it), written
+			// before the session is read: nobody's name on it.
+			if !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") || !strings.Contains(p.Body, `<html lang="en">`) {
+				t.Errorf("the cross-site refusal is %q, not an HTML page with a language", p.Header.Get("Content-Type"))
+			}
+			if strings.Contains(p.Body, "Riley") {
+				t.Errorf("the cross-site refusal shows who is signed in: %q", shorten(p.Body))
+			}
 		}
 	}
 	if after := state.fingerprint(); after != before {

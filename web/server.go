@@ -5,6 +5,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/static"
+	"github.com/rolegate/rolegate/views"
 )
 
 // Deps are everything the server needs, passed explicitly.
@@ -109,14 +111,30 @@ func NewServer(d Deps) *Server {
 	// Cross-origin protection wraps everything: a cross-site browser POST is
 	// refused before any handler runs (Sec-Fetch-Site / Origin).
 	cop := http.NewCrossOriginProtection()
+	// The refusal is a whole page like every other error page (a browser
+	// shows it to the person who pressed the button), but it runs before
+	// the session is read: it shows no one's name or navigation.
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Logger.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		page := views.ErrorPage(s.anonymousChrome(),
+			http.StatusForbidden, "Cross-site request refused",
+			"rolegate refuses forms sent from another site or service. If you used rolegate's own page, open rolegate at its usual address and try again.",
+			"/", "Go to the start page")
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", s.contentSecurityPolicy())
+		var buf bytes.Buffer
+		if err := page.Render(r.Context(), &buf); err != nil {
+			s.Logger.Error("render error page", "err", err)
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte("Cross-site request refused.\n"))
+			return
+		}
+		h.Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte("Cross-site request refused.\n"))
+		_, _ = w.Write(buf.Bytes())
 	}))
 	s.handler = cop.Handler(e)
 	return s
