@@ -82,8 +82,11 @@ type person struct {
 	problems []string // CSP violations and uncaught exceptions, with their page
 	shots    int
 
-	// onAccessibilityProblem, when set, receives what checkAccessible finds
-	// instead of the test failing (the harness's self-check sets it).
+	// axeChecked is the pages already checked by checkAccessible: the
+	// run's, axeChecked, except in the harness's self-check, which also
+	// sets onAccessibilityProblem to receive what is found instead of
+	// failing the test.
+	axeChecked             *sync.Map
 	onAccessibilityProblem func(string)
 }
 
@@ -104,7 +107,7 @@ func (p *portal) signIn(t *testing.T, b context.Context, u ssotest.User) *person
 func (p *portal) openBrowser(t *testing.T, b context.Context, name string) *person {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b, chromedp.WithNewBrowserContext())
-	pe := &person{t: t, name: name, p: p, ctx: ctx}
+	pe := &person{t: t, name: name, p: p, ctx: ctx, axeChecked: &axeChecked}
 	// Cleanups run last-registered first: check, then save, then close.
 	t.Cleanup(cancel)
 	t.Cleanup(pe.saveArtifactsIfFailed)
@@ -219,12 +222,13 @@ func (pe *person) reload() {
 // it, and no serious accessibility violation.
 func (pe *person) checkPage() {
 	pe.t.Helper()
-	pe.checkAccessible(pe.checkNoSecrets())
+	pe.checkNoSecrets()
+	pe.checkAccessible()
 }
 
 // checkNoSecrets fails when the page shows the admin key or the OIDC
-// client secret, and returns the page's markup.
-func (pe *person) checkNoSecrets() string {
+// client secret.
+func (pe *person) checkNoSecrets() {
 	pe.t.Helper()
 	ctx, cancel := context.WithTimeout(pe.ctx, stepTimeout)
 	defer cancel()
@@ -237,7 +241,6 @@ func (pe *person) checkNoSecrets() string {
 			pe.fail("the page shows %s", name)
 		}
 	}
-	return html
 }
 
 // follow clicks what sel finds (a link or a button that loads a page) and

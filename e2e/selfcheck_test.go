@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -78,4 +79,63 @@ func TestDownloadGivesTheLinkedFile(t *testing.T) {
 	if got := string(pe.download(link("Export CSV"))); got != file {
 		t.Errorf("download(Export CSV) = %q; want %q", got, file)
 	}
+}
+
+// The accessibility check must really see violations, under a CSP as
+// strict as the portal's, at both widths, or "no violation" in the
+// journeys would prove nothing; and a sound page must pass it.
+func TestAccessibilityCheckSeesViolations(t *testing.T) {
+	t.Parallel()
+	const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+	pages := map[string]string{
+		"/sound": `<!doctype html><html lang="en"><head><title>Sound</title><link rel="stylesheet" href="/page.css"></head>
+<body><main><h1>Sound</h1><h2>Part</h2><p>Readable text.</p>
+<form><label for="name">Name</label><input type="text" id="name"><button type="submit">Save</button></form></main></body></html>`,
+		"/broken": `<!doctype html><html lang="en"><head><title>Broken</title><link rel="stylesheet" href="/page.css"></head>
+<body><main><h1>Broken</h1><h3>Skipped a level</h3><p class="faint" id="faint">Grey on white.</p>
+<form><input type="text"><button type="submit"></button></form><a href="/sound"></a></main></body></html>`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		if r.URL.Path == "/page.css" {
+			w.Header().Set("Content-Type", "text/css")
+			io.WriteString(w, "body { color: #1d2433; background: #fff; } .faint { color: #b0b0b0; }")
+			return
+		}
+		page, ok := pages[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+	}))
+	t.Cleanup(srv.Close)
+	p := &portal{t: t, URL: srv.URL, adminKey: randomHex(16), clientSecret: randomHex(16)}
+	pe := p.openBrowser(t, newBrowser(t), "Someone")
+	var reports []string
+	pe.axeChecked = new(sync.Map) // this test's pages are checked whatever ran before (-count)
+	pe.onAccessibilityProblem = func(msg string) { reports = append(reports, msg) }
+
+	pe.visit("/sound")
+	if len(reports) != 0 {
+		t.Fatalf("a sound page: the check reports %q; want nothing", reports)
+	}
+	pe.visit("/broken")
+	if len(reports) != len(axeWidths) {
+		t.Fatalf("a broken page: the check reports %d times; want once per width (%d):\n%s", len(reports), len(axeWidths), strings.Join(reports, "\n"))
+	}
+	for _, want := range []string{
+		"color-contrast (serious)", "#faint",
+		"heading-order (moderate)", // a moderate rule that fails the journeys all the same
+		"label (critical)",
+		"button-name (critical)",
+		"link-name (serious)",
+		"phone width (390 px)",
+	} {
+		if !strings.Contains(strings.Join(reports, "\n"), want) {
+			t.Errorf("a broken page: the reports do not mention %q:\n%s", want, strings.Join(reports, "\n"))
+		}
+	}
+	t.Logf("the check reports:\n%s", strings.Join(reports, "\n"))
 }
