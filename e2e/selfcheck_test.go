@@ -88,18 +88,18 @@ func TestAccessibilityCheckSeesViolations(t *testing.T) {
 	t.Parallel()
 	const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 	pages := map[string]string{
-		"/sound": `<!doctype html><html lang="en"><head><title>Sound</title><link rel="stylesheet" href="/page.css"></head>
+		"/sound": `<!doctype html><html lang="en"><head><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sound</title><link rel="stylesheet" href="/page.css"></head>
 <body><main><h1>Sound</h1><h2>Part</h2><p>Readable text.</p>
 <form><label for="name">Name</label><input type="text" id="name"><button type="submit">Save</button></form></main></body></html>`,
-		"/broken": `<!doctype html><html lang="en"><head><title>Broken</title><link rel="stylesheet" href="/page.css"></head>
-<body><main><h1>Broken</h1><h3>Skipped a level</h3><p class="faint" id="faint">Grey on white.</p>
+		"/broken": `<!doctype html><html lang="en"><head><meta name="viewport" content="width=device-width, initial-scale=1"><title>Broken</title><link rel="stylesheet" href="/page.css"></head>
+<body><main><h1>Broken</h1><h3>Skipped a level</h3><p class="faint" id="faint">Grey on white.</p><p class="narrow" id="narrow">Grey on a phone.</p>
 <form><input type="text"><button type="submit"></button></form><a href="/sound"></a></main></body></html>`,
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
 		if r.URL.Path == "/page.css" {
 			w.Header().Set("Content-Type", "text/css")
-			io.WriteString(w, "body { color: #1d2433; background: #fff; } .faint { color: #b0b0b0; }")
+			io.WriteString(w, "body { color: #1d2433; background: #fff; } .faint { color: #b0b0b0; } @media (max-width: 500px) { .narrow { color: #b0b0b0; } }")
 			return
 		}
 		page, ok := pages[r.URL.Path]
@@ -136,6 +136,14 @@ func TestAccessibilityCheckSeesViolations(t *testing.T) {
 		if !strings.Contains(strings.Join(reports, "\n"), want) {
 			t.Errorf("a broken page: the reports do not mention %q:\n%s", want, strings.Join(reports, "\n"))
 		}
+	}
+	// The phone's width is really emulated, and the window given back.
+	if desktop, phone := reports[0], reports[1]; strings.Contains(desktop, "#narrow") || !strings.Contains(phone, "#narrow") {
+		t.Errorf("text grey only on a phone: reported at the desktop width %t, at the phone's %t; want only at the phone's",
+			strings.Contains(desktop, "#narrow"), strings.Contains(phone, "#narrow"))
+	}
+	if w := evalAsync[int](pe, `window.innerWidth`); w < 1000 {
+		t.Errorf("after the check the window is %d px wide; want the desktop's 1280 back", w)
 	}
 	t.Logf("the check reports:\n%s", strings.Join(reports, "\n"))
 }
