@@ -79,8 +79,8 @@ func (v axeViolation) blocking() bool {
 // axeChecked remembers the pages already checked, by their skeleton
 // (pageSkeleton), across every test of the run: the same page seen again,
 // by another person, in another test or with other data, is not checked
-// again. axe takes a few hundred milliseconds a page; without this the
-// journeys' run would take about twice as long.
+// again. axe takes a few hundred milliseconds a page (more on a loaded
+// machine); the journeys load the same pages again and again.
 var axeChecked sync.Map // hash of the skeleton and width → struct{}
 
 // pageSkeleton is what axe judges of a page, without what changes between
