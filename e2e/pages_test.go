@@ -11,8 +11,9 @@ import (
 
 // The pages the other journeys do not reach, visited the way people reach
 // them, so that every page passes the accessibility check each step runs:
-// error pages, a refused form, a cancelled request, the sign-out pages,
-// the admin page with nothing failed, and dev mode's sign-in page.
+// error pages, a refused form, a cancelled request, the Roles page, the
+// sign-out pages, the admin page with nothing failed, and dev mode's
+// sign-in page.
 func TestErrorAndOtherPagesAreAccessible(t *testing.T) {
 	t.Parallel()
 	t.Run("signed in", func(t *testing.T) {
@@ -41,6 +42,9 @@ func TestErrorAndOtherPagesAreAccessible(t *testing.T) {
 		}
 		requester.follow(link("My requests"))
 		requester.follow(button("Filter"))
+		requester.follow(link("Roles"))
+		requester.typeInto("Search", "reader")
+		requester.follow(button("Search"))
 
 		// Without JavaScript, Sign out is a page with a button.
 		requester.visit("/auth/logout")

@@ -36,6 +36,12 @@ func everyPage() map[string]templ.Component {
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpstreamRoleID: "role_2", FailureMessage: "already exists",
 		AbandonedAt: now, Approvals: []rolegate.Approval{{Approver: person, PayloadHash: strings.Repeat("ab", 32), Comment: "ok", At: now}},
 	}
+	changed := rolegate.PictureRole{UpstreamRole: rolegate.UpstreamRole{ID: "role_2", Scope: rolegate.ScopeOrganization, Name: "group readers",
+		Permissions: []string{"api.groups.read"}}, RequestID: 7, Drift: rolegate.DriftChanged,
+		Differences: []rolegate.Difference{{Field: "permissions", Added: []string{"a"}, Removed: []string{"b"}}, {Field: "name", Old: "x", New: "y"}}}
+	deleted := rolegate.PictureRole{UpstreamRole: rolegate.UpstreamRole{ID: "role_3", Scope: "proj_1", ScopeName: "Payments", Name: "gone"},
+		RequestID: 8, Drift: rolegate.DriftDeleted, DeletedAt: now}
+	outside := rolegate.PictureRole{UpstreamRole: rolegate.UpstreamRole{ID: "role_4", Scope: rolegate.ScopeOrganization, Name: "reader", Predefined: true}}
 	checks := FormChecks{NameMessage: "already exists", Overlaps: []rolegate.Overlap{{Role: role, Exact: true}},
 		Payload: `{"role_name":"x"}`, PayloadHash: "abc"}
 	return map[string]templ.Component{
@@ -58,6 +64,10 @@ func everyPage() map[string]templ.Component {
 			Due: true, Sensitive: []string{"api.users.write"}, Overlaps: []rolegate.Overlap{{Role: role, Extra: 2}},
 			DecideError: rolegate.FieldErrors{"comment": "required"},
 			Timeline:    []TimelineItem{{At: now, Actor: "Riley", What: "Submitted", Comment: "please", Detail: "d"}}}),
+		"request, changed upstream": RequestPage(c, RequestView{Request: req, Upstream: &changed}),
+		"roles": RolesPage(c, RolesView{Roles: []rolegate.PictureRole{changed, deleted, outside}, Search: "read", SyncedAt: now,
+			Pager: Pager{Page: 2, PerPage: 3, Total: 9, BaseURL: "/roles?"}}),
+		"roles, none": RolesPage(c, RolesView{}),
 		"request list": RequestListPage(c, RequestList{Title: "My requests", Intro: "Yours.", Requests: []*rolegate.Request{req},
 			Statuses: []rolegate.Status{rolegate.StatusPending}, Action: "/requests", Pager: Pager{Page: 2, PerPage: 1, Total: 3, BaseURL: "/requests?"}}),
 		"request list, empty": RequestListPage(c, RequestList{Title: "Reviews", Empty: "Nothing waits."}),
