@@ -24,6 +24,12 @@ var axeSource string
 
 const axeVersion = "4.14.1"
 
+// axeTimeout bounds one run of axe (injecting it, laying the page out at
+// the width, running the rules). It takes well under a second on an idle
+// machine, but much longer on one shared by many test runs; a hang still
+// fails the test rather than blocking it.
+const axeTimeout = 90 * time.Second
+
 // axeWidths are the viewport widths every page is checked at: the
 // browser's desktop window, and a phone's (390 CSS pixels, as an iPhone 12
 // to 15), where the header and the tables wrap.
@@ -132,7 +138,9 @@ func (pe *person) checkAccessible() {
 		if _, seen := pe.axeChecked.LoadOrStore(key, struct{}{}); seen {
 			continue
 		}
+		ctx, cancel := context.WithTimeout(pe.ctx, axeTimeout)
 		found, err := axeViolations(ctx, width)
+		cancel()
 		if err != nil {
 			pe.fail("run axe-core: %v", err)
 		}
