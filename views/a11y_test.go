@@ -49,7 +49,7 @@ func everyPage() map[string]templ.Component {
 		"home, no roles": HomePage(Chrome{Principal: &rolegate.Principal{Person: person}}, Home{}),
 		"dev sign-in":    DevSignInPage(signedOut, []Persona{{ID: "requester", Name: "Riley Requester", Email: "riley@example.test", Blurb: "Files requests."}}, "/"),
 		"admin": AdminPage(c, AdminView{Failed: []*rolegate.Request{req}, CatalogSize: 3, CatalogRefreshed: "today",
-			UpstreamRoles: []rolegate.ExistingRole{role}}),
+			UpstreamRoles: []rolegate.ExistingRole{role}, DevRoles: []rolegate.ExistingRole{role}}),
 		"admin, nothing failed": AdminPage(c, AdminView{}),
 		"new request, refused": NewRequestPage(c, RequestForm{
 			Areas: []rolegate.Area{
