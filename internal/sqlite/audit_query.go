@@ -123,32 +123,62 @@ func (db *DB) exportEvents(ctx context.Context, f rolegate.AuditFilter, prove bo
 		return fmt.Errorf("sqlite: export audit: %w", err)
 	}
 	defer rows.Close()
+	// Proved events go out in batches whose proofs are read with one
+	// query each (proveEvents); memory stays bounded by the batch.
+	const batch = 256
+	var pending []rolegate.Event
+	flush := func() error {
+		var inCP, after []int64
+		for _, e := range pending {
+			if e.Seq <= cp.Size {
+				inCP = append(inCP, e.Seq)
+			} else {
+				after = append(after, e.Seq)
+			}
+		}
+		cpProofs, err := proveEvents(ctx, tx, inCP, cp.Size)
+		if err != nil {
+			return err
+		}
+		afterProofs, err := proveEvents(ctx, tx, after, size)
+		if err != nil {
+			return err
+		}
+		for i, e := range pending {
+			p := &audit.Proof{TreeSize: cp.Size, Checkpoint: string(note)}
+			if i < len(inCP) {
+				p.Hashes = cpProofs[i]
+			} else {
+				p = &audit.Proof{TreeSize: size, Hashes: afterProofs[i-len(inCP)]}
+			}
+			if err := fn(e, p); err != nil {
+				return err
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
 			return fmt.Errorf("sqlite: export audit: %w", err)
 		}
-		var proof *audit.Proof
-		switch {
-		case !prove:
-		case e.Seq <= cp.Size:
-			proof = &audit.Proof{TreeSize: cp.Size, Checkpoint: string(note)}
-		case e.Seq <= size:
-			proof = &audit.Proof{TreeSize: size}
-		}
-		if proof != nil {
-			if proof.Hashes, err = proveEvent(ctx, tx, e.Seq, proof.TreeSize); err != nil {
+		if !prove {
+			if err := fn(e, nil); err != nil {
 				return err
 			}
+			continue
 		}
-		if err := fn(e, proof); err != nil {
-			return err
+		if pending = append(pending, e); len(pending) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlite: export audit: %w", err)
 	}
-	return nil
+	return flush()
 }
 
 // AuditActions lists the actions recorded so far, for the Action filter's

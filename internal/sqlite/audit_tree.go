@@ -135,6 +135,40 @@ func (db *DB) ProveEvent(ctx context.Context, seq, size int64) (rolegate.Event, 
 	return e, p, err
 }
 
+// proveEvents reads the proofs of many events in the tree of size with
+// one query: tlog.ProveRecord is first run with a reader that only notes
+// the hashes it asks for (it does not check them), then again over the
+// hashes read. A page of 50 events or a batch of an export costs one
+// round trip instead of one per event.
+func proveEvents(ctx context.Context, q queryer, seqs []int64, size int64) ([]tlog.RecordProof, error) {
+	var need []int64
+	noting := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		need = append(need, idx...)
+		return make([]tlog.Hash, len(idx)), nil
+	})
+	for _, seq := range seqs {
+		if _, err := tlog.ProveRecord(size, seq-1, noting); err != nil {
+			return nil, fmt.Errorf("sqlite: prove event %d in the tree of %d: %w", seq, size, err)
+		}
+	}
+	hashes, err := treeReader{ctx: ctx, q: q}.ReadHashes(need)
+	if err != nil {
+		return nil, err
+	}
+	read := make(map[int64]tlog.Hash, len(need))
+	for i, idx := range need {
+		read[idx] = hashes[i]
+	}
+	mem := treeReader{pending: read}
+	proofs := make([]tlog.RecordProof, len(seqs))
+	for i, seq := range seqs {
+		if proofs[i], err = tlog.ProveRecord(size, seq-1, mem); err != nil {
+			return nil, fmt.Errorf("sqlite: prove event %d in the tree of %d: %w", seq, size, err)
+		}
+	}
+	return proofs, nil
+}
+
 func proveEvent(ctx context.Context, q queryer, seq, size int64) (tlog.RecordProof, error) {
 	p, err := tlog.ProveRecord(size, seq-1, treeReader{ctx: ctx, q: q})
 	if err != nil {
@@ -348,14 +382,20 @@ func (db *DB) IncludedIn(ctx context.Context, cp audit.Checkpoint, events []role
 	}
 	defer tx.Rollback()
 	included := map[int64]bool{}
+	var covered []rolegate.Event
+	var seqs []int64
 	for _, e := range events {
-		if e.Seq < 1 || e.Seq > cp.Size {
-			continue
+		if e.Seq >= 1 && e.Seq <= cp.Size {
+			covered = append(covered, e)
+			seqs = append(seqs, e.Seq)
 		}
-		p, err := proveEvent(ctx, tx, e.Seq, cp.Size)
-		if err != nil {
-			return nil, err
-		}
+	}
+	proofs, err := proveEvents(ctx, tx, seqs, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range covered {
+		p := proofs[i]
 		leaf, err := audit.LeafHash(e)
 		if err != nil {
 			included[e.Seq] = false
