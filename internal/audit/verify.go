@@ -56,7 +56,7 @@ type Walk struct {
 // proved along the way.
 func NewWalk(checkpoints ...Checkpoint) *Walk {
 	w := &Walk{
-		head:        Head{Hash: GenesisHash, Root: HexHash(EmptyRoot)},
+		head:        Head{Hash: GenesisHash},
 		checkpoints: map[int64][]Checkpoint{},
 		legacy:      map[Checkpoint]bool{},
 	}
@@ -110,9 +110,15 @@ func (w *Walk) Add(e rolegate.Event) error {
 		}
 	}
 	w.tree.Add(leaf)
-	w.head = Head{Size: e.Seq, Hash: e.Hash, Root: HexHash(w.tree.Root())}
+	// The root costs log n hashes: it is worked out only where a
+	// checkpoint needs it, and at the end (Head, Finish).
+	w.head = Head{Size: e.Seq, Hash: e.Hash}
 	w.lastAt = e.At
-	for _, cp := range w.checkpoints[e.Seq] {
+	cps := w.checkpoints[e.Seq]
+	if len(cps) > 0 {
+		w.head.Root = HexHash(w.tree.Root())
+	}
+	for _, cp := range cps {
 		switch cp.Hash {
 		case w.head.Root:
 		case e.Hash:
@@ -143,7 +149,7 @@ func (w *Walk) checkRecorded(e rolegate.Event) error {
 		}
 		return &BreakError{Seq: e.Seq, Problem: "its signed checkpoint does not verify: " + err.Error()}
 	}
-	if cp.Size != e.Seq-1 || (cp.Hash != w.head.Root && cp.Hash != e.PrevHash) {
+	if cp.Size != e.Seq-1 || (cp.Hash != HexHash(w.tree.Root()) && cp.Hash != e.PrevHash) {
 		return &BreakError{Seq: e.Seq, Problem: fmt.Sprintf(
 			"it records a checkpoint of %d events that does not match the trail before it", cp.Size)}
 	}
@@ -154,6 +160,7 @@ func (w *Walk) checkRecorded(e rolegate.Event) error {
 // Finish ends the walk: the head reached, or the first error, including a
 // checkpoint that covers more events than the trail now holds.
 func (w *Walk) Finish() (Head, error) {
+	w.head.Root = HexHash(w.tree.Root())
 	if w.broken != nil {
 		return w.head, w.broken
 	}
@@ -173,7 +180,11 @@ func (w *Walk) Finish() (Head, error) {
 }
 
 // Head is where the walk has reached.
-func (w *Walk) Head() Head { return w.head }
+func (w *Walk) Head() Head {
+	h := w.head
+	h.Root = HexHash(w.tree.Root())
+	return h
+}
 
 // Root is the Merkle root of the events walked so far.
 func (w *Walk) Root() tlog.Hash { return w.tree.Root() }

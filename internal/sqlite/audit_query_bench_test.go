@@ -42,6 +42,16 @@ var benchStart = time.Date(2022, 1, 1, 8, 0, 0, 0, time.UTC)
 func benchTrail(b *testing.B) *DB {
 	b.Helper()
 	ctx := context.Background()
+	// ROLEGATE_BENCH_TRAIL opens a trail built earlier as it is (no
+	// migration), for benchmarks that only read: building one takes minutes.
+	if path := os.Getenv("ROLEGATE_BENCH_TRAIL"); path != "" {
+		db, err := OpenNoMigrate(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	}
 	h := sha256.New()
 	_ = fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
