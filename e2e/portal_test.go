@@ -50,6 +50,13 @@ type portal struct {
 // overriding) the defaults below, and stops it when the test ends.
 func startPortal(t *testing.T, env map[string]string) *portal {
 	t.Helper()
+	return startPortalWithProvider(t, env, ssotest.Profile{})
+}
+
+// startPortalWithProvider is startPortal with an identity provider that
+// behaves like a real one of the given profile.
+func startPortalWithProvider(t *testing.T, env map[string]string, profile ssotest.Profile) *portal {
+	t.Helper()
 	bin := rolegateBinary(t)
 	p := &portal{
 		t:            t,
@@ -61,7 +68,7 @@ func startPortal(t *testing.T, env map[string]string) *portal {
 	p.URL = "http://" + addr
 
 	idp, err := ssotest.Start(ssotest.Options{
-		ClientID: "rolegate-e2e", ClientSecret: p.clientSecret, RedirectURL: p.URL + "/auth/callback",
+		ClientID: "rolegate-e2e", ClientSecret: p.clientSecret, RedirectURL: p.URL + "/auth/callback", Profile: profile,
 	})
 	if err != nil {
 		t.Fatalf("start the identity provider: %v", err)

@@ -17,11 +17,22 @@ func (s *Server) adminPage(c echo.Context) error {
 		return err
 	}
 	roles, at := s.Catalog.Roles()
-	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles, DevRoles: s.devRoles()}
+	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles, DevRoles: s.devRoles(), SignIn: s.adminSignIn()}
 	if !at.IsZero() {
 		v.CatalogRefreshed = at.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	return s.render(c, http.StatusOK, views.AdminPage(s.chrome(c, "admin"), v))
+}
+
+// adminSignIn describes how approving re-authenticates.
+func (s *Server) adminSignIn() views.AdminSignIn {
+	a := views.AdminSignIn{Mode: s.Config.ApproveReauth, MaxAge: s.Config.ApproveMaxAuthAge.String(), DevSignIn: s.SSO == nil}
+	if s.SSO != nil {
+		if states, listed := s.SSO.StatesAuthTime(); listed {
+			a.ProviderStatesAuthTime = map[bool]string{true: "yes", false: "no"}[states]
+		}
+	}
+	return a
 }
 
 // refreshCatalog reads the organization's roles again now (the picture is

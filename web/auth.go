@@ -51,12 +51,14 @@ func (s *Server) clearCookie(c echo.Context, name string) {
 // signinTTL bounds how long a sign-in may take at the identity provider.
 const signinTTL = sso.AttemptLifetime
 
-// groupPolicy maps the groups of a person to portal roles with the current
-// settings; it is applied at every sign-in, so a change of groups at the
-// provider shows at the next one.
+// groupPolicy maps the groups and verified email of a person to portal
+// roles with the current settings; it is applied at every sign-in, so a
+// change at the provider shows at the next one.
 func (s *Server) groupPolicy() rolegate.GroupPolicy {
 	return rolegate.GroupPolicy{RequesterGroups: s.Config.RequesterGroups, ApproverGroups: s.Config.ApproverGroups,
-		AuditorGroups: s.Config.AuditorGroups, AdminGroups: s.Config.AdminGroups}
+		AuditorGroups: s.Config.AuditorGroups, AdminGroups: s.Config.AdminGroups,
+		RequesterEmails: s.Config.RequesterEmails, ApproverEmails: s.Config.ApproverEmails,
+		AuditorEmails: s.Config.AuditorEmails, AdminEmails: s.Config.AdminEmails}
 }
 
 // login starts a sign-in at the identity provider (or the dev page).
@@ -68,7 +70,7 @@ func (s *Server) login(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, "/auth/dev?return_to="+url.QueryEscape(returnTo))
 	}
-	return s.startSignIn(c, returnTo, 0, "")
+	return s.startSignIn(c, sso.BeginOptions{ReturnTo: returnTo}, "")
 }
 
 // startSignIn redirects to the identity provider. The attempt's secrets
@@ -77,8 +79,7 @@ func (s *Server) login(c echo.Context) error {
 // of them can exhaust anything others need. An approval waiting for the
 // re-authentication (pending, JSON) is kept on the approver's own session
 // and bound to the attempt by its digest.
-func (s *Server) startSignIn(c echo.Context, returnTo string, maxAge time.Duration, pending string) error {
-	opts := sso.BeginOptions{ReturnTo: returnTo, MaxAge: maxAge}
+func (s *Server) startSignIn(c echo.Context, opts sso.BeginOptions, pending string) error {
 	if pending != "" {
 		if err := s.DB.SetPendingAction(ctx(c), sessionTokenFrom(ctx(c)), pending); err != nil {
 			return err
@@ -128,6 +129,11 @@ func (s *Server) callback(c echo.Context) error {
 	}
 	id, err := s.SSO.Finish(ctx(c), attempt, q.Get("state"), q.Get("code"))
 	if err != nil {
+		if sso.ReasonOf(err) == sso.ReasonAuthTimeMissing {
+			// Remembered, so that the next approval says so at once
+			// instead of sending the approver through the provider again.
+			s.noAuthTime.Store(true)
+		}
 		return s.signInFailed(c, string(sso.ReasonOf(err)), attempt.ReturnTo, err)
 	}
 	pending := ""
@@ -143,15 +149,30 @@ func (s *Server) callback(c echo.Context) error {
 			pending = ""
 		}
 	}
+	verifiedEmail := ""
+	if id.EmailVerified {
+		verifiedEmail = id.Email
+	}
 	principal := rolegate.Principal{
 		Person: rolegate.Person{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, Name: id.Name},
-		Roles:  s.groupPolicy().RolesFor(id.Groups),
+		Roles:  s.groupPolicy().RolesFor(id.Groups, verifiedEmail),
 	}
-	if err := s.beginSession(c, principal, sqlite.SessionAuth{AuthTime: id.AuthTime}); err != nil {
+	auth := sqlite.SessionAuth{AuthTime: id.AuthTime}
+	if attempt.PromptLogin && id.AuthTime.IsZero() {
+		// The provider stated no auth_time; the prompt=login round trip
+		// that just completed, bound to this attempt by state and nonce,
+		// stands for the re-authentication, and is kept as such.
+		auth.StepUpAt = s.Now()
+	}
+	if err := s.beginSession(c, principal, auth); err != nil {
 		return err
 	}
+	if id.GroupsOverage {
+		return s.groupsOverage(c, principal, attempt.ReturnTo, pending != "")
+	}
 	if pending != "" {
-		return s.resumePendingAction(c, principal, pending)
+		return s.resumePendingAction(c, principal, pending, rolegate.Reauth{
+			Mode: s.Config.ApproveReauth, AuthTime: id.AuthTime, StepUpAt: auth.StepUpAt, RoundTrip: true})
 	}
 	if attempt.Bound != "" {
 		return rolegate.Errorf(rolegate.ECONFLICT, "You signed in again, but the approval that asked for it was replaced by a later one or has expired; it was not recorded. Open the request and approve it again.")
@@ -201,12 +222,48 @@ func (s *Server) signInFailed(c echo.Context, reason, returnTo string, err error
 		msg = "The company's sign-in service did not sign you in (perhaps the sign-in was cancelled). Please try again."
 	case sso.ReasonAuthTooOld:
 		msg = "This step needs a fresh sign-in, and the sign-in service did not ask you to authenticate again. Please try again."
+	case sso.ReasonAuthTimeMissing:
+		return s.reauthUnsupported(c, returnTo)
 	}
 	retry := "/auth/login"
 	if p := sso.SafeReturnPath(returnTo); p != "/" {
 		retry += "?return_to=" + url.QueryEscape(p)
 	}
 	return s.render(c, status, views.ErrorPage(s.chrome(c, ""), status, "Sign-in failed", msg, retry, "Try again"))
+}
+
+// reauthUnsupported tells an approver that approving cannot work with the
+// provider as configured, and what the operator must change. It offers the
+// way back to the request, never another round through the provider, which
+// would end the same way.
+func (s *Server) reauthUnsupported(c echo.Context, returnTo string) error {
+	s.Logger.Error("approving is impossible: the identity provider states no auth_time although max_age was asked; "+
+		"set ROLEGATE_APPROVE_REAUTH=login (prompt=login) or off, or make the provider send auth_time",
+		"approve_reauth", s.Config.ApproveReauth, "request_id", requestIDFrom(ctx(c)))
+	return s.render(c, http.StatusServiceUnavailable, views.SignInNotice(s.chrome(c, ""), "Approving needs a setting changed",
+		[]string{
+			"Approving asks the company's sign-in service to confirm that you signed in recently, and this sign-in service does not say when you signed in (it sends no auth_time). Your approval was not recorded, and trying again will not help.",
+			"Please tell the portal's operator: set ROLEGATE_APPROVE_REAUTH=login (the sign-in service is asked to authenticate you again with prompt=login) or ROLEGATE_APPROVE_REAUTH=off, or configure the sign-in service to send auth_time. The portal's log says the same.",
+		}, sso.SafeReturnPath(returnTo), "Back"))
+}
+
+// groupsOverage completes a sign-in whose groups the provider left out for
+// being too many (Microsoft Entra ID's overage): the person is signed in
+// with the roles that need no group, and told why the others are missing
+// rather than left to wonder.
+func (s *Server) groupsOverage(c echo.Context, p rolegate.Principal, returnTo string, pendingApproval bool) error {
+	s.Logger.Warn("groups overage: the identity provider sent no groups for this person because they are in too many groups; "+
+		"signed in without group roles (Entra ID: emit only groups assigned to the application)",
+		"person", p.Key(), "roles", p.RoleNames(), "groups_claim", s.Config.GroupsClaim, "request_id", requestIDFrom(ctx(c)))
+	paragraphs := []string{
+		"The company's sign-in service did not send your groups, because you are in more groups than fit in a sign-in token (Microsoft Entra ID calls this a groups overage). You are signed in, but only with what needs no group.",
+		"Please tell the portal's operator: in the app registration, emit only the groups assigned to the application (Token configuration, groups claim, \"Groups assigned to the application\"), and assign the groups that rolegate uses to it. You can also be given a role by your email address.",
+	}
+	if pendingApproval {
+		paragraphs = append(paragraphs, "Your approval was not recorded.")
+	}
+	return s.render(c, http.StatusOK, views.SignInNotice(s.chrome(c, ""), "Your groups could not be read", paragraphs,
+		sso.SafeReturnPath(returnTo), "Continue"))
 }
 
 // logoutConfirm is the sign-out page for browsers without JavaScript.
@@ -249,7 +306,7 @@ type pendingApproval struct {
 // re-authenticate, if they came back as the same person. The domain checks
 // again that they may decide (roles were just re-read) and that the payload
 // is still the one they saw.
-func (s *Server) resumePendingAction(c echo.Context, p rolegate.Principal, raw string) error {
+func (s *Server) resumePendingAction(c echo.Context, p rolegate.Principal, raw string, reauth rolegate.Reauth) error {
 	var pa pendingApproval
 	if err := json.Unmarshal([]byte(raw), &pa); err != nil || pa.Kind != "approve" {
 		s.Logger.Error("unreadable pending action after sign-in", "request_id", requestIDFrom(ctx(c)))
@@ -261,7 +318,7 @@ func (s *Server) resumePendingAction(c echo.Context, p rolegate.Principal, raw s
 		}
 		return rolegate.Errorf(rolegate.EFORBIDDEN, "You signed in as someone else; the approval was not recorded.")
 	}
-	if _, err := s.Requests.Approve(ctx(c), s.actor(c), pa.RequestID, pa.PayloadHash, pa.Comment); err != nil {
+	if _, err := s.Requests.ApproveWith(ctx(c), s.actor(c), pa.RequestID, pa.PayloadHash, pa.Comment, reauth); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, requestPath(pa.RequestID)+"?done=approved")

@@ -69,7 +69,7 @@ func (s *Server) devSignIn(c echo.Context) error {
 		}
 		principal := rolegate.Principal{
 			Person: rolegate.Person{Issuer: DevIssuer, Subject: p.ID, Email: p.Email, Name: p.Name},
-			Roles:  s.groupPolicy().RolesFor(p.Groups),
+			Roles:  s.groupPolicy().RolesFor(p.Groups, p.Email),
 		}
 		if err := s.beginSession(c, principal, sqlite.SessionAuth{AuthTime: s.Now()}); err != nil {
 			return err

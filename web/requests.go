@@ -9,7 +9,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/views"
 )
 
@@ -272,8 +275,10 @@ func (s *Server) hideForbidden(c echo.Context, err error) error {
 }
 
 // approveRequest records an approval of the exact payload shown. When the
-// approver's last authentication is too old, they are first sent through
-// the identity provider again, and the approval completes on return.
+// approver's last authentication is too old for ROLEGATE_APPROVE_REAUTH,
+// they are first sent through the identity provider again, and the
+// approval completes on return. How they were re-authenticated is recorded
+// with the approval.
 func (s *Server) approveRequest(c echo.Context) error {
 	id, err := requestID(c)
 	if err != nil {
@@ -281,7 +286,7 @@ func (s *Server) approveRequest(c echo.Context) error {
 	}
 	comment, hash := c.FormValue("comment"), c.FormValue("payload_hash")
 	sess := sessionFrom(ctx(c))
-	if s.SSO != nil && s.Now().Sub(sess.AuthTime) > s.Config.ApproveMaxAuthAge {
+	if s.needsReauthentication(sess) {
 		req, err := s.Requests.Get(ctx(c), id)
 		if err != nil {
 			return err
@@ -291,11 +296,49 @@ func (s *Server) approveRequest(c echo.Context) error {
 		if err := rolegate.CheckApprove(sess.Principal, req, hash, strings.TrimSpace(comment)); err != nil {
 			return s.answerChange(c, id, err, comment, "")
 		}
+		if s.Config.ApproveReauth == config.ReauthMaxAge && s.noAuthTime.Load() {
+			return s.reauthUnsupported(c, requestPath(id))
+		}
 		pending, _ := json.Marshal(pendingApproval{Kind: "approve", PersonKey: sess.Principal.Key(), RequestID: id, PayloadHash: hash, Comment: comment})
-		return s.startSignIn(c, requestPath(id), s.Config.ApproveMaxAuthAge, string(pending))
+		return s.startSignIn(c, sso.BeginOptions{ReturnTo: requestPath(id), MaxAge: s.Config.ApproveMaxAuthAge,
+			PromptLogin: s.Config.ApproveReauth == config.ReauthLogin}, string(pending))
 	}
-	_, err = s.Requests.Approve(ctx(c), s.actor(c), id, hash, comment)
+	_, err = s.Requests.ApproveWith(ctx(c), s.actor(c), id, hash, comment, s.sessionReauth(sess))
 	return s.answerChange(c, id, err, comment, "approved")
+}
+
+// needsReauthentication reports whether approving must first send the
+// person through the identity provider: in max_age mode when the
+// provider-stated authentication is older than ROLEGATE_APPROVE_MAX_AUTH_AGE
+// (or unknown); in login mode when neither it nor the last prompt=login
+// round trip is that recent; never in off mode, nor with the dev sign-in.
+func (s *Server) needsReauthentication(sess *sqlite.Session) bool {
+	if s.SSO == nil {
+		return false
+	}
+	last := sess.AuthTime
+	switch s.Config.ApproveReauth {
+	case config.ReauthOff:
+		return false
+	case config.ReauthLogin:
+		if sess.StepUpAt.After(last) {
+			last = sess.StepUpAt
+		}
+	}
+	return s.Now().Sub(last) > s.Config.ApproveMaxAuthAge
+}
+
+// sessionReauth is how the session's person was last authenticated, for
+// an approval made without a detour.
+func (s *Server) sessionReauth(sess *sqlite.Session) rolegate.Reauth {
+	if s.SSO == nil {
+		return rolegate.Reauth{Mode: "dev", AuthTime: sess.AuthTime}
+	}
+	r := rolegate.Reauth{Mode: s.Config.ApproveReauth, AuthTime: sess.AuthTime}
+	if s.Config.ApproveReauth == config.ReauthLogin {
+		r.StepUpAt = sess.StepUpAt
+	}
+	return r
 }
 
 // rejectRequest ends a request; the comment is required.

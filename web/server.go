@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -73,6 +74,9 @@ type Server struct {
 	signInLimits, formLimits, exportLimits *limiterSet
 	// repeats coalesces refusals and failed sign-ins (coalesce.go).
 	repeats *repeats
+	// noAuthTime is set once the provider was seen to leave auth_time out
+	// of a max_age re-authentication (auth.go's reauthUnsupported).
+	noAuthTime atomic.Bool
 }
 
 // NewServer builds the server and its route table.

@@ -133,6 +133,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if err != nil {
 			return fmt.Errorf("ROLEGATE_OIDC_ISSUER: %w", err)
 		}
+		if err := checkApproveReauth(cfg.ApproveReauth, ssoClient); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
 	}
 	assets, err := static.Load()
 	if err != nil {
@@ -190,6 +193,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	default:
 		startFields = append(startFields, "metrics", "off: set ROLEGATE_METRICS_TOKEN or ROLEGATE_METRICS_ADDR")
 	}
+	approveReauth := cfg.ApproveReauth
+	if ssoClient == nil {
+		approveReauth = "none (dev sign-in)"
+	}
+	startFields = append(startFields, "approve_reauth", approveReauth)
 	logger.Info("rolegate started", startFields...)
 
 	serveErr := make(chan error, 2)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/sso"
 )
 
@@ -44,4 +45,20 @@ func connectSSO(ctx context.Context, cfg sso.Config, logger *slog.Logger, wait, 
 		}
 		delay = min(2*delay, 10*time.Second)
 	}
+}
+
+// checkApproveReauth refuses a start in which no approval could ever
+// complete: max_age mode with a provider whose discovery lists its claims
+// without auth_time (Google by default, Dex). It stops rather than warns:
+// login mode loses nothing with a provider that does send auth_time after
+// all (a stated auth_time is still checked), so the one-line fix is always
+// safe, and a warning would leave approvers to find the dead end. A
+// provider that lists no claims at all is given the benefit of the doubt;
+// an approval then says what to change if auth_time never comes.
+func checkApproveReauth(mode string, client *sso.Client) error {
+	if states, listed := client.StatesAuthTime(); mode == config.ReauthMaxAge && listed && !states {
+		return &config.Error{Var: "ROLEGATE_APPROVE_REAUTH", Msg: "is max_age, but the identity provider's discovery does not list auth_time " +
+			"in claims_supported, so no approval could complete; set ROLEGATE_APPROVE_REAUTH=login (prompt=login; a stated auth_time is still checked) or off"}
+	}
+	return nil
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +72,46 @@ func TestConnectSSOFailsAtOnceOnABadSetting(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("connectSSO took %s on a bad setting; want no retry", d)
+	}
+}
+
+// A provider that never states auth_time (its discovery lists claims
+// without it) stops a start in max_age mode with one line naming
+// ROLEGATE_APPROVE_REAUTH; in login mode the portal starts and says which
+// mode is in force.
+func TestStartChecksTheReauthModeAgainstTheProvider(t *testing.T) {
+	p := ssotest.New(t, ssotest.Options{Profile: ssotest.ProfileGoogle, SigningAlg: "ES256"})
+	vars := func(mode string) map[string]string {
+		return map[string]string{
+			"ROLEGATE_OIDC_ISSUER": p.Issuer(), "ROLEGATE_OIDC_CLIENT_ID": p.ClientID(), "ROLEGATE_OIDC_CLIENT_SECRET": p.ClientSecret(),
+			"ROLEGATE_APPROVER_EMAILS": "alex@example.com", "OPENAI_ADMIN_KEY": "sk-admin-never-used",
+			"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "ROLEGATE_CATALOG_FILE": "", "ROLEGATE_LOG_FORMAT": "text",
+			"ROLEGATE_APPROVE_REAUTH": mode,
+		}
+	}
+	args := func() []string {
+		return []string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "rolegate.db"), "-base-url", "http://127.0.0.1:8080"}
+	}
+
+	var stderr bytes.Buffer
+	err := run(t.Context(), args(), env(vars("")), io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "ROLEGATE_APPROVE_REAUTH: ") || !strings.Contains(err.Error(), "login") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("serve in max_age mode with a provider without auth_time = %v; want one line naming ROLEGATE_APPROVE_REAUTH and the login choice", err)
+	}
+	if strings.Contains(stderr.String(), "rolegate started") {
+		t.Errorf("serve logged a start before refusing")
+	}
+
+	log := &testkit.SyncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args(), env(vars("login")), io.Discard, log) }()
+	testkit.WaitFor(t, "serve in login mode to start", func() bool { return strings.Contains(log.String(), "rolegate started") }, log.String)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve in login mode stopped with %v", err)
+	}
+	if !strings.Contains(log.String(), "approve_reauth=login") {
+		t.Errorf("the start line does not say the mode in force:\n%s", log)
 	}
 }

@@ -27,6 +27,7 @@ func TestStartRefusalNamesTheSetting(t *testing.T) {
 		{"database folder cannot be made", []string{"-dev", "-db", filepath.Join(notADB, "sub", "rolegate.db")}, nil, "ROLEGATE_DB: "},
 		{"approvals not a number", []string{"-dev", "-db", filepath.Join(dir, "a.db")}, map[string]string{"ROLEGATE_REQUIRED_APPROVALS": "two"}, "ROLEGATE_REQUIRED_APPROVALS: "},
 		{"no issuer outside dev mode", []string{"-db", filepath.Join(dir, "b.db")}, nil, "ROLEGATE_OIDC_ISSUER: "},
+		{"unknown re-authentication mode", []string{"-dev", "-db", filepath.Join(dir, "d.db")}, map[string]string{"ROLEGATE_APPROVE_REAUTH": "sometimes"}, "ROLEGATE_APPROVE_REAUTH: "},
 		{"address not host:port", []string{"-dev", "-db", filepath.Join(dir, "c.db"), "-addr", "127.0.0.1:http-alt-no"}, nil, "ROLEGATE_ADDR: "},
 		{"dev mode with a real key, not asked for", []string{"-dev", "-db", filepath.Join(dir, "d.db")},
 			map[string]string{"OPENAI_ADMIN_KEY": "sk-admin-left-in-the-shell", "OPENAI_BASE_URL": "https://admin.example.com/v1"}, "ROLEGATE_DEV_REAL_UPSTREAM: "},

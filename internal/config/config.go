@@ -38,12 +38,19 @@ type Config struct {
 	ApproverGroups  []string
 	AuditorGroups   []string
 	AdminGroups     []string
+	// Verified emails that hold a role beside the groups (lower case):
+	// for providers that release no groups claim.
+	RequesterEmails []string
+	ApproverEmails  []string
+	AuditorEmails   []string
+	AdminEmails     []string
 
 	RequiredApprovals int
 	RequestTTL        time.Duration // a pending request expires after this
 	SessionIdle       time.Duration
 	SessionMax        time.Duration
 	ApproveMaxAuthAge time.Duration // re-authenticate before approving when older
+	ApproveReauth     string        // how: ReauthMaxAge, ReauthLogin or ReauthOff
 
 	// The admin key: either inline or a file re-read when it changes. In dev
 	// mode with neither set, the built-in simulator is used.
@@ -92,6 +99,18 @@ type Config struct {
 	LogFormat     string // "json" or "text"
 	LogLevelDebug bool
 }
+
+// The ways approving re-authenticates (ROLEGATE_APPROVE_REAUTH).
+const (
+	// ReauthMaxAge sends the approver to the provider with max_age and
+	// requires the auth_time it must then state.
+	ReauthMaxAge = "max_age"
+	// ReauthLogin adds prompt=login, and takes the completed round trip as
+	// the re-authentication when the provider states no auth_time.
+	ReauthLogin = "login"
+	// ReauthOff approves on the strength of the session alone.
+	ReauthOff = "off"
+)
 
 // Secret is a string that does not print itself: not through fmt (%#v
 // included), slog (whose JSON handler marshals values rather than asking
@@ -172,14 +191,22 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	c.ApproverGroups = r.list("ROLEGATE_APPROVER_GROUPS")
 	c.AuditorGroups = r.list("ROLEGATE_AUDITOR_GROUPS")
 	c.AdminGroups = r.list("ROLEGATE_ADMIN_GROUPS")
-	if !c.Dev && len(c.ApproverGroups) == 0 {
-		r.fail("ROLEGATE_APPROVER_GROUPS", "is required: name the groups whose members approve requests")
+	c.RequesterEmails = r.emails("ROLEGATE_REQUESTER_EMAILS")
+	c.ApproverEmails = r.emails("ROLEGATE_APPROVER_EMAILS")
+	c.AuditorEmails = r.emails("ROLEGATE_AUDITOR_EMAILS")
+	c.AdminEmails = r.emails("ROLEGATE_ADMIN_EMAILS")
+	if !c.Dev && len(c.ApproverGroups) == 0 && len(c.ApproverEmails) == 0 {
+		r.fail("ROLEGATE_APPROVER_GROUPS", "is required: name the groups whose members approve requests (or list their verified emails in ROLEGATE_APPROVER_EMAILS)")
 	}
 	c.RequiredApprovals = r.integer("ROLEGATE_REQUIRED_APPROVALS", 1, 1, 10)
 	c.RequestTTL = r.duration("ROLEGATE_REQUEST_TTL", 14*24*time.Hour)
 	c.SessionIdle = r.duration("ROLEGATE_SESSION_IDLE", 8*time.Hour)
 	c.SessionMax = r.duration("ROLEGATE_SESSION_MAX", 24*time.Hour)
 	c.ApproveMaxAuthAge = r.duration("ROLEGATE_APPROVE_MAX_AUTH_AGE", time.Hour)
+	c.ApproveReauth = firstNonEmpty(strings.ToLower(r.str("ROLEGATE_APPROVE_REAUTH")), ReauthMaxAge)
+	if !contains([]string{ReauthMaxAge, ReauthLogin, ReauthOff}, c.ApproveReauth) {
+		r.fail("ROLEGATE_APPROVE_REAUTH", fmt.Sprintf("must be max_age, login or off, got %q", r.str("ROLEGATE_APPROVE_REAUTH")))
+	}
 
 	c.AdminKey = Secret(r.str("OPENAI_ADMIN_KEY"))
 	c.AdminKeyFile = r.str("OPENAI_ADMIN_KEY_FILE")
@@ -403,6 +430,21 @@ func (r *reader) list(name string) []string {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// emails reads a comma list of email addresses, trimmed and lower-cased
+// (they are compared case-insensitively).
+func (r *reader) emails(name string) []string {
+	var out []string
+	for _, e := range r.list(name) {
+		local, domain, ok := strings.Cut(e, "@")
+		if !ok || local == "" || domain == "" || strings.ContainsAny(e, " \t<>\"") || strings.Count(e, "@") != 1 {
+			r.fail(name, fmt.Sprintf("must be a comma list of email addresses, got %q", e))
+			return nil
+		}
+		out = append(out, strings.ToLower(e))
 	}
 	return out
 }

@@ -50,6 +50,7 @@ func TestProductionDefaults(t *testing.T) {
 		{"Dev", c.Dev, false},
 		{"UseSimulator", c.UseSimulator, false},
 		{"LogFormat", c.LogFormat, "json"},
+		{"ApproveReauth", c.ApproveReauth, "max_age"},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -120,6 +121,12 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"ROLEGATE_METRICS_TOKEN", map[string]string{"ROLEGATE_METRICS_TOKEN": "guessable"}, ""},
 		{"ROLEGATE_METRICS_TOKEN", map[string]string{"ROLEGATE_METRICS_TOKEN": strings.Repeat("t", 32), "ROLEGATE_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, ""},
 		{"ROLEGATE_METRICS_TOKEN_FILE", map[string]string{"ROLEGATE_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, ""},
+		{"ROLEGATE_APPROVE_REAUTH", map[string]string{"ROLEGATE_APPROVE_REAUTH": "prompt"}, ""},
+		{"ROLEGATE_APPROVE_REAUTH", map[string]string{"ROLEGATE_APPROVE_REAUTH": "max-age"}, ""},
+		{"ROLEGATE_REQUESTER_EMAILS", map[string]string{"ROLEGATE_REQUESTER_EMAILS": "rita"}, ""},
+		{"ROLEGATE_APPROVER_EMAILS", map[string]string{"ROLEGATE_APPROVER_EMAILS": "alex@example.com, @example.com"}, ""},
+		{"ROLEGATE_AUDITOR_EMAILS", map[string]string{"ROLEGATE_AUDITOR_EMAILS": "Casey <casey@example.com>"}, ""},
+		{"ROLEGATE_ADMIN_EMAILS", map[string]string{"ROLEGATE_ADMIN_EMAILS": "drew@@example.com"}, ""},
 	}
 	for _, tc := range cases {
 		env := production(t)
@@ -135,6 +142,38 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), tc.variable+":") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("Load with %v (unset %q) = %q; want one line starting %q", tc.env, tc.unset, err, tc.variable+":")
 		}
+	}
+}
+
+// Approving re-authenticates with max_age unless told otherwise; the mode
+// is read case-insensitively.
+func TestApproveReauthModes(t *testing.T) {
+	for value, want := range map[string]string{"": ReauthMaxAge, "max_age": ReauthMaxAge, "login": ReauthLogin, " LOGIN ": ReauthLogin, "off": ReauthOff} {
+		env := production(t)
+		env["ROLEGATE_APPROVE_REAUTH"] = value
+		c, err := load(t, env)
+		if err != nil || c.ApproveReauth != want {
+			t.Errorf("ROLEGATE_APPROVE_REAUTH=%q: mode %q, %v; want %q", value, c.ApproveReauth, err, want)
+		}
+	}
+}
+
+// Email lists are trimmed and lower-cased; approvers may be named by email
+// alone, for providers without groups.
+func TestRoleEmails(t *testing.T) {
+	env := production(t)
+	delete(env, "ROLEGATE_APPROVER_GROUPS")
+	env["ROLEGATE_APPROVER_EMAILS"] = " Alex@Example.COM ,, blake@example.com "
+	env["ROLEGATE_ADMIN_EMAILS"] = "drew@example.com"
+	c, err := load(t, env)
+	if err != nil {
+		t.Fatalf("Load with approvers by email only = %v; want nil", err)
+	}
+	if got := strings.Join(c.ApproverEmails, " "); got != "alex@example.com blake@example.com" {
+		t.Errorf("ApproverEmails = %q; want %q", got, "alex@example.com blake@example.com")
+	}
+	if len(c.AdminEmails) != 1 || len(c.RequesterEmails) != 0 || len(c.AuditorEmails) != 0 {
+		t.Errorf("emails = requester %q, auditor %q, admin %q; want only the admin's", c.RequesterEmails, c.AuditorEmails, c.AdminEmails)
 	}
 }
 

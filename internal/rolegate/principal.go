@@ -60,35 +60,50 @@ func (p Principal) RoleNames() string {
 	return strings.Join(names, ",")
 }
 
-// GroupPolicy maps identity-provider groups to portal roles.
+// GroupPolicy maps identity-provider groups, and verified emails, to
+// portal roles. Group values are compared exactly: names, or the object ids
+// some providers send (Microsoft Entra ID).
 type GroupPolicy struct {
-	RequesterGroups []string // empty: everyone signed in is a requester
+	RequesterGroups []string // with RequesterEmails empty too: everyone signed in is a requester
 	ApproverGroups  []string
 	AuditorGroups   []string
 	AdminGroups     []string
+	// Emails holding each role beside the groups, for providers that
+	// release no groups claim; compared case-insensitively.
+	RequesterEmails []string
+	ApproverEmails  []string
+	AuditorEmails   []string
+	AdminEmails     []string
 }
 
-// RolesFor returns the portal roles that the given groups grant.
-func (g GroupPolicy) RolesFor(groups []string) []PortalRole {
-	in := func(want []string) bool {
-		for _, w := range want {
+// RolesFor returns the portal roles that the given groups grant, and that
+// verifiedEmail grants when not empty. The caller passes an email only
+// when the provider said it is verified: at many providers anyone can put
+// any address on their own account.
+func (g GroupPolicy) RolesFor(groups []string, verifiedEmail string) []PortalRole {
+	email := strings.ToLower(strings.TrimSpace(verifiedEmail))
+	holds := func(wantGroups, wantEmails []string) bool {
+		for _, w := range wantGroups {
 			if slices.Contains(groups, w) {
 				return true
 			}
 		}
-		return false
+		if email == "" {
+			return false
+		}
+		return slices.ContainsFunc(wantEmails, func(e string) bool { return strings.EqualFold(strings.TrimSpace(e), email) })
 	}
 	var roles []PortalRole
-	if len(g.RequesterGroups) == 0 || in(g.RequesterGroups) {
+	if (len(g.RequesterGroups) == 0 && len(g.RequesterEmails) == 0) || holds(g.RequesterGroups, g.RequesterEmails) {
 		roles = append(roles, RoleRequester)
 	}
-	if in(g.ApproverGroups) {
+	if holds(g.ApproverGroups, g.ApproverEmails) {
 		roles = append(roles, RoleApprover)
 	}
-	if in(g.AuditorGroups) {
+	if holds(g.AuditorGroups, g.AuditorEmails) {
 		roles = append(roles, RoleAuditor)
 	}
-	if in(g.AdminGroups) {
+	if holds(g.AdminGroups, g.AdminEmails) {
 		roles = append(roles, RoleAdmin)
 	}
 	return roles

@@ -265,6 +265,12 @@ func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*roleg
 // shown. The approval that completes the count moves the request to
 // approved and queues it for provisioning, in the same transaction.
 func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string) (*rolegate.Request, error) {
+	return s.ApproveWith(ctx, actor, id, seenHash, comment, rolegate.Reauth{})
+}
+
+// ApproveWith is Approve recording how the approver was re-authenticated in
+// the approval's audit event.
+func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string, reauth rolegate.Reauth) (*rolegate.Request, error) {
 	comment = strings.TrimSpace(comment)
 	var handedOff bool
 	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
@@ -283,10 +289,12 @@ func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, 
 		req.Approvals = append(req.Approvals, rolegate.Approval{Approver: actor.Person, PayloadHash: req.PayloadHash, Comment: comment, At: tx.now})
 		req.NumApprovals = len(req.Approvals)
 		complete := len(req.Approvals) >= req.RequiredApprovals
-		if err := tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestApproved, rolegate.OutcomeSuccess, map[string]any{
+		details := map[string]any{
 			"comment": comment, "payload_sha256": req.PayloadHash, "approvals": len(req.Approvals),
 			"required_approvals": req.RequiredApprovals, "complete": complete,
-		}); err != nil {
+		}
+		reauth.AddDetails(details)
+		if err := tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestApproved, rolegate.OutcomeSuccess, details); err != nil {
 			return err
 		}
 		if !complete {

@@ -40,13 +40,21 @@ type Config struct {
 // Identity is a verified person. (Issuer, Subject) identifies them; Email
 // and Name are for display and notifications only.
 type Identity struct {
-	Issuer   string
-	Subject  string
-	Email    string
-	Name     string
-	Groups   []string  // never nil; empty when the provider sent no groups claim
-	AuthTime time.Time // when the person last authenticated at the provider; zero if the provider did not say
-	IDToken  string    // raw ID token, only for EndSessionURL's id_token_hint
+	Issuer  string
+	Subject string
+	Email   string
+	Name    string
+	Groups  []string // never nil; empty when the provider sent no groups claim
+	// EmailVerified is the provider's email_verified claim (true, or the
+	// string "true"), from the same source as Email. Only a verified email
+	// may grant anything.
+	EmailVerified bool
+	// GroupsOverage: the provider left the groups out because there are
+	// too many (Microsoft Entra ID's "_claim_names"/"hasgroups"), so Groups
+	// is empty although the person has groups.
+	GroupsOverage bool
+	AuthTime      time.Time // when the person last authenticated at the provider; zero if the provider did not say
+	IDToken       string    // raw ID token, only for EndSessionURL's id_token_hint
 }
 
 // Attempt is one sign-in in flight. The caller keeps it for the browser

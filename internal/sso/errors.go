@@ -25,7 +25,8 @@ const (
 	ReasonExchangeFailed          Reason = "exchange_failed"           // the token endpoint refused the code
 	ReasonTokenInvalid            Reason = "token_invalid"             // ID token missing, malformed, badly signed, wrong issuer/audience, expired
 	ReasonNonceMismatch           Reason = "nonce_mismatch"            // ID token nonce differs from the attempt's
-	ReasonMissingClaim            Reason = "missing_claim"             // sub, iat (or auth_time when max_age was asked) absent
+	ReasonMissingClaim            Reason = "missing_claim"             // sub or iat absent
+	ReasonAuthTimeMissing         Reason = "auth_time_missing"         // max_age was asked (without prompt=login) and the token has no auth_time
 	ReasonClaimInvalid            Reason = "claim_invalid"             // a claim has the wrong type or an impossible value
 	ReasonUserinfoFailed          Reason = "userinfo_failed"           // the userinfo endpoint answered with an error
 	ReasonUserinfoSubjectMismatch Reason = "userinfo_subject_mismatch" // userinfo describes someone else
@@ -57,6 +58,7 @@ var (
 	ErrTokenInvalid            = &Error{Reason: ReasonTokenInvalid}
 	ErrNonceMismatch           = &Error{Reason: ReasonNonceMismatch}
 	ErrMissingClaim            = &Error{Reason: ReasonMissingClaim}
+	ErrAuthTimeMissing         = &Error{Reason: ReasonAuthTimeMissing}
 	ErrClaimInvalid            = &Error{Reason: ReasonClaimInvalid}
 	ErrUserinfoFailed          = &Error{Reason: ReasonUserinfoFailed}
 	ErrUserinfoSubjectMismatch = &Error{Reason: ReasonUserinfoSubjectMismatch}

@@ -16,8 +16,8 @@ import (
 )
 
 // Finish completes the sign-in started by Begin, given the state and code
-// the provider sent back to the callback. The caller must delete the
-// Attempt whatever the outcome, so that it is never used twice.
+// the provider sent back to the callback. The Attempt must be used once
+// only, whatever the outcome: TakeAttempt sees to that for a sealed one.
 func (c *Client) Finish(ctx context.Context, a Attempt, state, code string) (Identity, error) {
 	if err := c.checkAttempt(a, state); err != nil {
 		return Identity{}, err
@@ -58,7 +58,7 @@ func (c *Client) Finish(ctx context.Context, a Attempt, state, code string) (Ide
 			return Identity{}, newError(ReasonClaimInvalid, "auth_time is not a number", nil)
 		}
 	}
-	if err := c.checkAuthTime(id.AuthTime, a.MaxAge); err != nil {
+	if err := c.checkAuthTime(id.AuthTime, a.MaxAge, a.PromptLogin); err != nil {
 		return Identity{}, err
 	}
 
@@ -72,6 +72,8 @@ func (c *Client) Finish(ctx context.Context, a Attempt, state, code string) (Ide
 		}
 	}
 	id.Name, id.Email, id.Groups = p.name, p.email, p.groups
+	id.EmailVerified = p.hasEmail && p.emailVerified
+	id.GroupsOverage = p.groupsOverage && len(p.groups) == 0
 	if id.Groups == nil {
 		id.Groups = []string{}
 	}
@@ -187,7 +189,7 @@ func (c *Client) checkIDToken(idt *oidc.IDToken, claims map[string]json.RawMessa
 	return nil
 }
 
-func (c *Client) checkAuthTime(authTime time.Time, maxAge time.Duration) error {
+func (c *Client) checkAuthTime(authTime time.Time, maxAge time.Duration, promptLogin bool) error {
 	now := c.now()
 	if !authTime.IsZero() && authTime.After(now.Add(clockSkew)) {
 		return newError(ReasonClaimInvalid, "auth_time is in the future", nil)
@@ -196,9 +198,16 @@ func (c *Client) checkAuthTime(authTime time.Time, maxAge time.Duration) error {
 		return nil
 	}
 	// A provider must send auth_time when max_age was requested (OIDC
-	// Core 3.1.2.1); without it we cannot know the sign-in is fresh.
+	// Core 3.1.2.1); without it we cannot know the sign-in is fresh. Some
+	// never do (Google by default, GitLab, Dex): with prompt=login the
+	// round trip itself is taken as the re-authentication, and the caller
+	// records that no auth_time was stated. An auth_time that is stated is
+	// checked either way.
 	if authTime.IsZero() {
-		return newError(ReasonMissingClaim, "ID token has no auth_time although max_age was requested", nil)
+		if promptLogin {
+			return nil
+		}
+		return newError(ReasonAuthTimeMissing, "ID token has no auth_time although max_age was requested", nil)
 	}
 	if age := now.Sub(authTime); age > maxAge+clockSkew {
 		return newError(ReasonAuthTooOld, fmt.Sprintf("last authentication %s ago, max age %s", age.Round(time.Second), maxAge), nil)
@@ -209,14 +218,20 @@ func (c *Client) checkAuthTime(authTime time.Time, maxAge time.Duration) error {
 // profile holds the claims read for display and authorization; the has*
 // fields tell an absent claim from an empty one.
 type profile struct {
-	name, email string
-	hasName     bool
-	hasEmail    bool
-	groups      []string
-	hasGroups   bool
+	name, email   string
+	hasName       bool
+	hasEmail      bool
+	emailVerified bool // from the same source as email
+	groups        []string
+	hasGroups     bool
+	// groupsOverage: the groups were left out for being too many; asking
+	// userinfo would not bring them either.
+	groupsOverage bool
 }
 
-func (p profile) incomplete() bool { return !p.hasName || !p.hasEmail || !p.hasGroups }
+func (p profile) incomplete() bool {
+	return !p.hasName || !p.hasEmail || (!p.hasGroups && !p.groupsOverage)
+}
 
 func (c *Client) readProfile(claims map[string]json.RawMessage) (profile, error) {
 	var p profile
@@ -227,10 +242,45 @@ func (c *Client) readProfile(claims map[string]json.RawMessage) (profile, error)
 	if p.email, p.hasEmail, err = stringClaim(claims, "email"); err != nil {
 		return p, err
 	}
+	if p.hasEmail {
+		p.emailVerified = verifiedClaim(claims["email_verified"])
+	}
 	if p.groups, p.hasGroups, err = groupsClaim(claims, c.groupsClaim); err != nil {
 		return p, err
 	}
+	if !p.hasGroups {
+		p.groupsOverage = groupsOverage(claims, c.groupsClaim)
+	}
 	return p, nil
+}
+
+// verifiedClaim reads email_verified: a JSON true, or the string "true"
+// that some providers send. Anything else, absence included, is false.
+func verifiedClaim(raw json.RawMessage) bool {
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return b
+	}
+	var s string
+	return json.Unmarshal(raw, &s) == nil && s == "true"
+}
+
+// groupsOverage recognizes Microsoft Entra ID's way of saying a person has
+// too many groups for the token: the groups claim is replaced by a
+// distributed-claims pointer (_claim_names naming it, OIDC Core 5.6.2), or,
+// in tokens from the implicit flow, by "hasgroups": true.
+func groupsOverage(claims map[string]json.RawMessage, name string) bool {
+	var names map[string]json.RawMessage
+	if raw, ok := claims["_claim_names"]; ok && json.Unmarshal(raw, &names) == nil {
+		if _, ok := names[name]; ok {
+			return true
+		}
+	}
+	var has bool
+	if raw, ok := claims["hasgroups"]; ok && json.Unmarshal(raw, &has) == nil && has {
+		return true
+	}
+	return false
 }
 
 // completeFromUserinfo fills the claims the ID token lacked from the
@@ -258,10 +308,10 @@ func (c *Client) completeFromUserinfo(ctx context.Context, p *profile, subject s
 		p.name, p.hasName = q.name, q.hasName
 	}
 	if !p.hasEmail {
-		p.email, p.hasEmail = q.email, q.hasEmail
+		p.email, p.hasEmail, p.emailVerified = q.email, q.hasEmail, q.emailVerified
 	}
-	if !p.hasGroups {
-		p.groups, p.hasGroups = q.groups, q.hasGroups
+	if !p.hasGroups && !p.groupsOverage {
+		p.groups, p.hasGroups, p.groupsOverage = q.groups, q.hasGroups, q.groupsOverage
 	}
 	return nil
 }

@@ -352,7 +352,7 @@ func TestMaxAge(t *testing.T) {
 
 	p.MutateNextToken(ssotest.Mutation{OmitAuthTime: true})
 	_, err = signIn(t, c, alice.Subject, time.Hour)
-	wantError(t, err, ErrMissingClaim)
+	wantError(t, err, ErrAuthTimeMissing)
 
 	// Without max_age an old authentication is fine and reported as is.
 	old := time.Now().Add(-2 * time.Hour).Truncate(time.Second)

@@ -63,12 +63,24 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"scopes_supported":                      []string{"openid", "profile", "email", "groups"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"code_challenge_methods_supported":      []string{"S256"},
-		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "email_verified", p.opts.GroupsClaim},
+		"claims_supported":                      p.claimsSupported(),
 	}
 	if !p.opts.NoEndSession {
 		doc["end_session_endpoint"] = iss + "/end_session"
 	}
 	writeJSON(w, http.StatusOK, doc)
+}
+
+func (p *Provider) claimsSupported() []string {
+	claims := []string{"iss", "sub", "aud", "exp", "iat"}
+	if !p.opts.Profile.NoAuthTime {
+		claims = append(claims, "auth_time")
+	}
+	claims = append(claims, "nonce", "name", "email", "email_verified")
+	if !p.opts.Profile.NoGroups {
+		claims = append(claims, p.opts.GroupsClaim)
+	}
+	return claims
 }
 
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
@@ -85,6 +97,9 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 // named by login_hint or shows the sign-in page.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	p.mu.Lock()
+	p.authorizeQueries = append(p.authorizeQueries, q)
+	p.mu.Unlock()
 	// Until client and redirect URI are known good, errors are shown, not
 	// redirected (RFC 6749 4.1.2.1).
 	if q.Get("client_id") != p.opts.ClientID {
@@ -326,23 +341,19 @@ func (p *Provider) clientAuthenticated(w http.ResponseWriter, r *http.Request) b
 func (p *Provider) idToken(key *signingKey, grant *codeGrant, u User, accessToken string, m Mutation) (string, error) {
 	now := time.Now()
 	claims := map[string]any{
-		"iss":            p.Issuer(),
-		"sub":            u.Subject,
-		"aud":            p.opts.ClientID,
-		"exp":            now.Add(tokenLifetime).Unix(),
-		"iat":            now.Unix(),
-		"auth_time":      grant.authTime.Unix(),
-		"at_hash":        halfHash(accessToken),
-		"name":           u.Name,
-		"email":          u.Email,
-		"email_verified": true,
-		p.opts.GroupsClaim: func() []string {
-			if u.Groups == nil {
-				return []string{}
-			}
-			return u.Groups
-		}(),
+		"iss":              p.Issuer(),
+		"sub":              u.Subject,
+		"aud":              p.opts.ClientID,
+		"exp":              now.Add(tokenLifetime).Unix(),
+		"iat":              now.Unix(),
+		"auth_time":        grant.authTime.Unix(),
+		"at_hash":          halfHash(accessToken),
+		"name":             u.Name,
+		"email":            u.Email,
+		"email_verified":   !p.opts.Profile.EmailUnverified,
+		p.opts.GroupsClaim: p.groupsOf(u),
 	}
+	p.applyProfile(claims, u)
 	if grant.req.nonce != "" {
 		claims["nonce"] = grant.req.nonce
 	}
@@ -368,7 +379,7 @@ func (p *Provider) idToken(key *signingKey, grant *codeGrant, u User, accessToke
 	if !m.AuthTime.IsZero() {
 		claims["auth_time"] = m.AuthTime.Unix()
 	}
-	if m.OmitAuthTime {
+	if m.OmitAuthTime || p.opts.Profile.NoAuthTime {
 		delete(claims, "auth_time")
 	}
 	if m.OmitGroups {
@@ -382,6 +393,17 @@ func (p *Provider) idToken(key *signingKey, grant *codeGrant, u User, accessToke
 	if m.EditClaims != nil {
 		m.EditClaims(claims)
 	}
+	if p.opts.Profile.IgnoresPromptLogin {
+		// The provider's session outlives every prompt=login: the first
+		// auth_time sent to this user is sent again.
+		p.mu.Lock()
+		if first, ok := p.sessions[u.Subject]; ok {
+			claims["auth_time"] = first
+		} else if at, ok := claims["auth_time"].(int64); ok {
+			p.sessions[u.Subject] = at
+		}
+		p.mu.Unlock()
+	}
 	switch {
 	case m.AlgNone:
 		return unsignedJWT(key.kid, claims)
@@ -393,6 +415,35 @@ func (p *Provider) idToken(key *signingKey, grant *codeGrant, u User, accessToke
 		return stray.sign(claims)
 	}
 	return key.sign(claims)
+}
+
+// groupsOf is the groups claim's value for u: names, or object ids.
+func (p *Provider) groupsOf(u User) []string {
+	groups := []string{}
+	for _, g := range u.Groups {
+		if p.opts.Profile.GroupsAsObjectIDs {
+			g = ObjectID(g)
+		}
+		groups = append(groups, g)
+	}
+	return groups
+}
+
+// applyProfile makes an ID token's claims depart from the standard the way
+// the profile says.
+func (p *Provider) applyProfile(claims map[string]any, u User) {
+	prof := p.opts.Profile
+	if prof.NoGroups {
+		delete(claims, p.opts.GroupsClaim)
+	}
+	if prof.GroupsOverage && len(u.Groups) > 0 {
+		// Entra ID's overage indication (OIDC Core 5.6.2 distributed
+		// claims, pointing at Microsoft Graph).
+		delete(claims, p.opts.GroupsClaim)
+		claims["_claim_names"] = map[string]string{p.opts.GroupsClaim: "src1"}
+		claims["_claim_sources"] = map[string]any{"src1": map[string]string{
+			"endpoint": "https://graph.microsoft.com/v1.0/users/" + u.Subject + "/getMemberObjects"}}
+	}
 }
 
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
@@ -416,14 +467,10 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		"sub":            u.Subject,
 		"name":           u.Name,
 		"email":          u.Email,
-		"email_verified": true,
+		"email_verified": !p.opts.Profile.EmailUnverified,
 	}
-	if !m.OmitGroups {
-		groups := u.Groups
-		if groups == nil {
-			groups = []string{}
-		}
-		claims[p.opts.GroupsClaim] = groups
+	if !m.OmitGroups && !p.opts.Profile.NoGroups && !(p.opts.Profile.GroupsOverage && len(u.Groups) > 0) {
+		claims[p.opts.GroupsClaim] = p.groupsOf(u)
 	}
 	if m.UserinfoSubject != "" {
 		claims["sub"] = m.UserinfoSubject

@@ -18,16 +18,22 @@
 // shows a page with one "Sign in as <Name>" button per user, in a form
 // without any script, so a real browser can click through.
 //
-// Misbehaviour is asked for explicitly with [Provider.MutateNextToken],
+// The ways real providers depart from the standard (no auth_time, no
+// groups, groups as object ids, groups overage, unverified emails,
+// prompt=login ignored) are chosen with [Options.Profile]. Misbehaviour is
+// asked for explicitly with [Provider.MutateNextToken],
 // [Provider.RotateKeys], [Provider.RotateKeysKeepingOld] and
 // [Provider.SetDown].
 package ssotest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -45,6 +51,54 @@ type Options struct {
 	GroupsClaim  string // "groups"
 	SigningAlg   string // "RS256" or "ES256"; "RS256"
 	NoEndSession bool   // leave end_session_endpoint out of discovery
+	// Profile makes the provider behave like a real one that departs from
+	// the letter of OpenID Connect; the zero value is fully compliant.
+	Profile Profile
+}
+
+// Profile is how a real provider departs from a compliant one. Knobs
+// combine; the Profile* values name the combinations seen in the field.
+type Profile struct {
+	Name string // for test names
+	// NoAuthTime: auth_time is never sent, not even when max_age is asked,
+	// and discovery's claims_supported does not list it (Google unless the
+	// app turns on session age claims, GitLab, Dex).
+	NoAuthTime bool
+	// NoGroups: no groups claim at all, in the ID token or userinfo
+	// (Google).
+	NoGroups bool
+	// GroupsAsObjectIDs: group values are object ids, not names (Microsoft
+	// Entra ID); ObjectID gives the id of a group name.
+	GroupsAsObjectIDs bool
+	// GroupsOverage: a user with groups gets none in the token but a
+	// distributed-claims pointer (_claim_names/_claim_sources), as Entra ID
+	// does past about 200 groups; userinfo has no groups either.
+	GroupsOverage bool
+	// EmailUnverified: email_verified is false.
+	EmailUnverified bool
+	// IgnoresPromptLogin: prompt=login and max_age do not make the user
+	// authenticate again; the token keeps the auth_time of the user's first
+	// sign-in at the provider (its session).
+	IgnoresPromptLogin bool
+}
+
+// Profiles of real providers, as far as the tests need them.
+var (
+	ProfileCompliant          = Profile{Name: "compliant (Okta, Keycloak, Auth0, Entra ID with group names)"}
+	ProfileNoAuthTime         = Profile{Name: "no auth_time (GitLab, Dex)", NoAuthTime: true}
+	ProfileGoogle             = Profile{Name: "no auth_time, no groups (Google)", NoAuthTime: true, NoGroups: true}
+	ProfileEntraObjectIDs     = Profile{Name: "groups as object ids (Entra ID)", GroupsAsObjectIDs: true}
+	ProfileEntraOverage       = Profile{Name: "groups overage (Entra ID)", GroupsAsObjectIDs: true, GroupsOverage: true}
+	ProfileUnverifiedEmail    = Profile{Name: "email_verified false, no groups", EmailUnverified: true, NoGroups: true}
+	ProfileIgnoresPromptLogin = Profile{Name: "prompt=login ignored", IgnoresPromptLogin: true}
+)
+
+// ObjectID is the object id under which a GroupsAsObjectIDs provider
+// sends the group named name: a stable UUID-shaped value.
+func ObjectID(name string) string {
+	sum := sha256.Sum256([]byte("ssotest group " + name))
+	h := hex.EncodeToString(sum[:16])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // User is a person the provider can sign in.
@@ -105,6 +159,11 @@ type Provider struct {
 	next        *Mutation
 	down        bool
 	endSessions []EndSession
+	// sessions holds, per subject, the auth_time of the user's first
+	// sign-in (IgnoresPromptLogin only).
+	sessions map[string]int64
+	// authorizeQueries are the /authorize queries received, oldest first.
+	authorizeQueries []url.Values
 }
 
 // authRequest is what /authorize was asked.
@@ -173,11 +232,12 @@ func Start(opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("ssotest: listen: %w", err)
 	}
 	p := &Provider{
-		opts:    opts,
-		keys:    []*signingKey{key},
-		pending: map[string]authRequest{},
-		codes:   map[string]*codeGrant{},
-		tokens:  map[string]*accessGrant{},
+		opts:     opts,
+		keys:     []*signingKey{key},
+		pending:  map[string]authRequest{},
+		codes:    map[string]*codeGrant{},
+		tokens:   map[string]*accessGrant{},
+		sessions: map[string]int64{},
 	}
 	p.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second}}
 	p.srv.Start()
@@ -249,6 +309,14 @@ func (p *Provider) SetDown(down bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = down
+}
+
+// AuthorizeQueries returns the query of every /authorize request so far,
+// to check what a relying party asked for (prompt, max_age).
+func (p *Provider) AuthorizeQueries() []url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.authorizeQueries)
 }
 
 // EndSessions returns the calls made to the end-session endpoint so far.
