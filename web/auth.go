@@ -257,7 +257,7 @@ func (s *Server) groupsOverage(c echo.Context, p rolegate.Principal, returnTo st
 		"person", p.Key(), "roles", p.RoleNames(), "groups_claim", s.Config.GroupsClaim, "request_id", requestIDFrom(ctx(c)))
 	paragraphs := []string{
 		"The company's sign-in service did not send your groups, because you are in more groups than fit in a sign-in token (Microsoft Entra ID calls this a groups overage). You are signed in, but only with what needs no group.",
-		"Please tell the portal's operator: in the app registration, emit only the groups assigned to the application (Token configuration, groups claim, \"Groups assigned to the application\"), and assign the groups that rolegate uses to it. You can also be given a role by your email address.",
+		"Please tell the portal's operator: in the app registration, emit only the groups assigned to the application (Token configuration, groups claim, \"Groups assigned to the application\"), and assign the groups that rolegate uses to it.",
 	}
 	if pendingApproval {
 		paragraphs = append(paragraphs, "Your approval was not recorded.")
