@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -232,16 +233,26 @@ func portalEnv(vars map[string]string) []string {
 	return env
 }
 
-// freeLoopbackAddr asks the kernel for a free port on 127.0.0.1.
+// freeLoopbackAddr finds a free port on 127.0.0.1 for the binary under
+// test. The portal's URL must be known before it starts (it is the
+// redirect URI registered at the provider), so the port is chosen here and
+// bound later by the binary. It is drawn below the kernel's ephemeral range
+// (see ip_local_port_range): a port the kernel hands out for a :0 listener
+// or an outgoing connection (Chromium opens many) could otherwise take it
+// in between, and the binary would fail with "address already in use".
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	for range 200 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mathrand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken: draw again
+		}
+		l.Close()
+		return addr
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	t.Fatal("found no free port on 127.0.0.1 between 20000 and 32000")
+	return ""
 }
 
 // waitHealthy polls /healthz until it answers 200, the process exits, or
