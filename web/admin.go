@@ -43,5 +43,6 @@ func (s *Server) refreshCatalog(c echo.Context) error {
 		s.Logger.Error("catalog refresh", "err", err)
 		return rolegate.Errorf(rolegate.EUNAVAILABLE, "The organization's roles could not be read: %s", rolegate.ErrorMessage(err))
 	}
-	return redirectAfterPost(c, "/admin?done=refreshed")
+	s.setFlash(c, "/admin", flashNote{Key: "refreshed"})
+	return redirectAfterPost(c, "/admin")
 }

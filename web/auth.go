@@ -22,15 +22,15 @@ import (
 // cookieNames take the __Host- prefix over https: the browser then refuses
 // them unless Secure, host-only and Path=/.
 type cookieNames struct {
-	session, signin string
-	secure          bool
+	session, signin, flash string
+	secure                 bool
 }
 
 func newCookieNames(secure bool) cookieNames {
 	if secure {
-		return cookieNames{session: "__Host-rolegate_session", signin: "__Host-rolegate_signin", secure: true}
+		return cookieNames{session: "__Host-rolegate_session", signin: "__Host-rolegate_signin", flash: "__Host-rolegate_flash", secure: true}
 	}
-	return cookieNames{session: "rolegate_session", signin: "rolegate_signin"}
+	return cookieNames{session: "rolegate_session", signin: "rolegate_signin", flash: "rolegate_flash"}
 }
 
 // setCookie sets one of rolegate's cookies: never readable by scripts, sent
@@ -321,5 +321,6 @@ func (s *Server) resumePendingAction(c echo.Context, p rolegate.Principal, raw s
 	if _, err := s.Requests.ApproveWith(ctx(c), s.actor(c), pa.RequestID, pa.PayloadHash, pa.Comment, reauth); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, requestPath(pa.RequestID)+"?done=approved")
+	s.setFlash(c, requestPath(pa.RequestID), flashNote{Key: "approved"})
+	return c.Redirect(http.StatusSeeOther, requestPath(pa.RequestID))
 }

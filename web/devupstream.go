@@ -53,7 +53,8 @@ func (s *Server) changeSimulatedOrganization(c echo.Context) error {
 	if err != nil {
 		return rolegate.Errorf(rolegate.EINVALID, "The simulated organization refused the change: %s", strings.TrimPrefix(err.Error(), "simulator: "))
 	}
-	return redirectAfterPost(c, "/admin?done=upstream")
+	s.setFlash(c, "/admin", flashNote{Key: "upstream"})
+	return redirectAfterPost(c, "/admin")
 }
 
 // splitPermissions reads a list of permissions separated by commas, spaces

@@ -61,6 +61,9 @@ type harnessOptions struct {
 	PictureMaxAge time.Duration
 	// Metrics, when set, are served at /metrics as the configuration says.
 	Metrics web.Metrics
+	// Notify, when set, turns the notification outbox on (rows are queued;
+	// no worker sends them).
+	Notify *sqlite.NotificationTargets
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -106,6 +109,9 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	t.Cleanup(func() { db.Close() })
 	if opts.Now != nil {
 		db.SetClock(opts.Now)
+	}
+	if opts.Notify != nil {
+		db.SetNotifications(*opts.Notify)
 	}
 	h.DB = db
 

@@ -29,7 +29,7 @@ func (s *Server) render(c echo.Context, status int, comp templ.Component) error 
 // chrome is the frame of a page for the current person.
 func (s *Server) chrome(c echo.Context, active string) views.Chrome {
 	ch := s.anonymousChrome()
-	ch.Active, ch.Flash = active, flashFrom(c)
+	ch.Active, ch.Flash = active, s.takeFlash(c)
 	if sess := sessionFrom(ctx(c)); sess != nil {
 		p := sess.Principal
 		ch.Principal, ch.CSRFToken = &p, sess.CSRFToken
@@ -49,23 +49,6 @@ func (s *Server) anonymousChrome() views.Chrome {
 		ch.DevSummary = s.Config.DevSummary()
 	}
 	return ch
-}
-
-// Flash messages travel in the query string of the redirect after a POST
-// (a fixed set of keys, so nobody can make the page say anything).
-var flashes = map[string]views.Flash{
-	"created":   {Kind: "ok", Text: "Your request was submitted. Approvers have been told."},
-	"approved":  {Kind: "ok", Text: "Your approval was recorded."},
-	"rejected":  {Kind: "ok", Text: "The request was rejected."},
-	"cancelled": {Kind: "ok", Text: "The request was cancelled."},
-	"retried":   {Kind: "ok", Text: "Provisioning will be tried again."},
-	"abandoned": {Kind: "ok", Text: "Provisioning was abandoned; the request stays Failed and will not be retried."},
-	"refreshed": {Kind: "ok", Text: "The permission catalog was read again from the organization."},
-	"upstream":  {Kind: "ok", Text: "The simulated organization was changed outside rolegate. Name checks see it within 30 seconds, the Roles page at the next sync (or resync now)."},
-}
-
-func flashFrom(c echo.Context) views.Flash {
-	return flashes[c.QueryParam("done")]
 }
 
 // redirectAfterPost answers a successful form post: a 303 for plain forms,

@@ -78,7 +78,7 @@ func (s *Server) createRequest(c echo.Context) error {
 		var req *rolegate.Request
 		req, err = s.Requests.Create(ctx(c), s.actor(c), in, s.Catalog.Catalog())
 		if err == nil {
-			return redirectAfterPost(c, requestPath(req.ID)+"?done=created")
+			return s.afterCreate(c, req.ID)
 		}
 	}
 	fields := rolegate.ErrorFields(err)
@@ -86,6 +86,19 @@ func (s *Server) createRequest(c echo.Context) error {
 		return err
 	}
 	return s.render(c, http.StatusUnprocessableEntity, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, in, fields)))
+}
+
+// afterCreate sends the requester to their new request, with a flash that
+// says how approvers were told: the notifications queued in the same
+// transaction, counted, so that it never claims what was not done.
+func (s *Server) afterCreate(c echo.Context, id int64) error {
+	queued, err := s.DB.NotificationsOf(ctx(c), id)
+	if err != nil {
+		// The request is filed; only the flash's numbers are unknown.
+		s.Logger.Error("count notifications of a new request", "err", err, "request_id", requestIDFrom(ctx(c)))
+	}
+	s.setFlash(c, requestPath(id), createdNote(queued))
+	return redirectAfterPost(c, requestPath(id))
 }
 
 // checkRequest answers the form's live checks while the person types: the
@@ -249,7 +262,8 @@ func (s *Server) cancelRequest(c echo.Context) error {
 // typed; any other refusal goes through hideForbidden.
 func (s *Server) answerChange(c echo.Context, id int64, err error, comment, done string) error {
 	if err == nil {
-		return redirectAfterPost(c, requestPath(id)+"?done="+done)
+		s.setFlash(c, requestPath(id), flashNote{Key: done})
+		return redirectAfterPost(c, requestPath(id))
 	}
 	if fields := rolegate.ErrorFields(err); fields != nil {
 		return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)

@@ -163,7 +163,7 @@ func TestSubmitFilesTheRequest(t *testing.T) {
 	}
 	loc := res.Header.Get("Location")
 	var id int64
-	if _, err := fmt.Sscanf(loc, "/requests/%d?done=created", &id); err != nil {
+	if _, err := fmt.Sscanf(loc, "/requests/%d", &id); err != nil || loc != fmt.Sprintf("/requests/%d", id) {
 		t.Fatalf("Location %q; want the request page", loc)
 	}
 	req, err := h.Requests.Get(t.Context(), id)

@@ -77,6 +77,8 @@ type Server struct {
 	// noAuthTime is set once the provider was seen to leave auth_time out
 	// of a max_age re-authentication (auth.go's reauthUnsupported).
 	noAuthTime atomic.Bool
+	// flashKey signs the one-time flash cookies (flash.go).
+	flashKey []byte
 }
 
 // NewServer builds the server and its route table.
@@ -85,9 +87,10 @@ func NewServer(d Deps) *Server {
 		d.Now = time.Now
 	}
 	s := &Server{
-		Deps:    d,
-		cookies: newCookieNames(d.Config.SecureCookies()),
-		limits:  sqlite.SessionLimits{Idle: d.Config.SessionIdle, Absolute: d.Config.SessionMax},
+		Deps:     d,
+		cookies:  newCookieNames(d.Config.SecureCookies()),
+		limits:   sqlite.SessionLimits{Idle: d.Config.SessionIdle, Absolute: d.Config.SessionMax},
+		flashKey: newFlashKey(),
 	}
 	rl := DefaultRateLimits()
 	if d.RateLimits != nil {

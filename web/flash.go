@@ -1,0 +1,154 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/views"
+)
+
+// A flash says once, to the person who acted, what their post did. It
+// travels in a short-lived cookie of their browser (never in the URL, which
+// anyone may be sent), signed with a key that never leaves the process and
+// bound to their session and to the page it is meant for; the page that
+// shows it clears it, so a reload shows nothing.
+
+// flashTTL bounds how long a flash waits for its page: the redirect after
+// the post follows at once.
+const flashTTL = time.Minute
+
+// flashNote is what a flash cookie carries: which message, the numbers it
+// states, and the path of the page that shows it.
+type flashNote struct {
+	Key      string `json:"k"`
+	Emails   int    `json:"e,omitempty"`
+	Webhooks int    `json:"w,omitempty"`
+	Path     string `json:"p"`
+}
+
+// newFlashKey returns the key flash cookies are signed with; a restart
+// makes a new one, which only drops a flash in flight.
+func newFlashKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k) // crypto/rand.Read never fails on supported platforms
+	return k
+}
+
+// flashMAC binds value to the session named by token.
+func (s *Server) flashMAC(token, value string) []byte {
+	m := hmac.New(sha256.New, s.flashKey)
+	m.Write([]byte(token))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return m.Sum(nil)
+}
+
+// setFlash leaves note for the next page at path that the signed-in person
+// of this request opens.
+func (s *Server) setFlash(c echo.Context, path string, note flashNote) {
+	token := sessionTokenFrom(ctx(c))
+	if token == "" {
+		return
+	}
+	note.Path = path
+	raw, _ := json.Marshal(note)
+	value := base64.RawURLEncoding.EncodeToString(raw)
+	s.setCookie(c, s.cookies.flash, value+"."+base64.RawURLEncoding.EncodeToString(s.flashMAC(token, value)), flashTTL)
+}
+
+// takeFlash returns the flash left for this page by this session, and
+// clears it. A flash of another session (someone else signed in on this
+// browser since) is cleared unseen; one for another page waits.
+func (s *Server) takeFlash(c echo.Context) views.Flash {
+	ck, err := c.Cookie(s.cookies.flash)
+	if err != nil || ck.Value == "" {
+		return views.Flash{}
+	}
+	token := sessionTokenFrom(ctx(c))
+	value, mac, _ := strings.Cut(ck.Value, ".")
+	got, err := base64.RawURLEncoding.DecodeString(mac)
+	var note flashNote
+	if token == "" || err != nil || !hmac.Equal(got, s.flashMAC(token, value)) {
+		s.clearCookie(c, s.cookies.flash)
+		return views.Flash{}
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || json.Unmarshal(raw, &note) != nil {
+		s.clearCookie(c, s.cookies.flash)
+		return views.Flash{}
+	}
+	if note.Path != c.Request().URL.Path {
+		return views.Flash{}
+	}
+	s.clearCookie(c, s.cookies.flash)
+	return note.flash()
+}
+
+// flash is the message of note, from a fixed set: nobody can make a page
+// say anything else.
+func (n flashNote) flash() views.Flash {
+	switch n.Key {
+	case "created":
+		return views.Flash{Kind: "ok", Text: "Your request was submitted. " + submittedNotice(n.Emails, n.Webhooks)}
+	case "approved":
+		return views.Flash{Kind: "ok", Text: "Your approval was recorded."}
+	case "rejected":
+		return views.Flash{Kind: "ok", Text: "The request was rejected."}
+	case "cancelled":
+		return views.Flash{Kind: "ok", Text: "The request was cancelled."}
+	case "retried":
+		return views.Flash{Kind: "ok", Text: "Provisioning will be tried again."}
+	case "abandoned":
+		return views.Flash{Kind: "ok", Text: "Provisioning was abandoned; the request stays Failed and will not be retried."}
+	case "refreshed":
+		return views.Flash{Kind: "ok", Text: "The permission catalog was read again from the organization."}
+	case "upstream":
+		return views.Flash{Kind: "ok", Text: "The simulated organization was changed outside rolegate. Name checks see it within 30 seconds, the Roles page at the next sync (or resync now)."}
+	}
+	return views.Flash{}
+}
+
+// submittedNotice says what was really done to tell approvers about a new
+// request: the notifications queued, or nothing and where they will find it.
+func submittedNotice(emails, webhooks int) string {
+	const reviews = "Approvers will see it under Reviews."
+	switch {
+	case emails > 0 && webhooks > 0:
+		return fmt.Sprintf("Email notifications were queued to %s and a message to %s. %s", plural(emails, "approver"), plural(webhooks, "webhook"), reviews)
+	case emails > 0:
+		return fmt.Sprintf("Email notifications were queued to %s. %s", plural(emails, "approver"), reviews)
+	case webhooks > 0:
+		return fmt.Sprintf("No approver was emailed; a message was queued to %s. %s", plural(webhooks, "webhook"), reviews)
+	}
+	return "No notification was sent: " + reviews
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// createdNote counts the notifications queued about a new request.
+func createdNote(queued []sqlite.Notification) flashNote {
+	n := flashNote{Key: "created"}
+	for _, q := range queued {
+		switch {
+		case q.Channel == sqlite.ChannelEmail && q.Audience == sqlite.AudienceApprover:
+			n.Emails++
+		case q.Channel == sqlite.ChannelWebhook:
+			n.Webhooks++
+		}
+	}
+	return n
+}
