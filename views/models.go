@@ -91,6 +91,7 @@ func PrettyJSON(b []byte) string {
 
 // TimelineItem is one line of a request's timeline.
 type TimelineItem struct {
+	Action  string // the audit action it tells
 	At      time.Time
 	Actor   string
 	What    string
@@ -111,7 +112,7 @@ func Timeline(events []rolegate.Event) []TimelineItem {
 			}
 			return ""
 		}
-		item := TimelineItem{At: e.At, Actor: e.ActorName, Comment: str("comment"), Failed: e.Outcome == rolegate.OutcomeFailure}
+		item := TimelineItem{Action: e.Action, At: e.At, Actor: e.ActorName, Comment: str("comment"), Failed: e.Outcome == rolegate.OutcomeFailure}
 		switch e.Action {
 		case rolegate.ActionRequestCreated:
 			item.What = "Submitted the request"

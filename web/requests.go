@@ -227,6 +227,12 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		Due:         due,
 		DecideError: decideErr,
 		Comment:     comment,
+		Mine:        req.OwnedBy(me.Person),
+	}
+	if req.Status == rolegate.StatusFailed && !req.Abandoned() {
+		if v.AdminsEmailed, err = s.adminsEmailedAboutFailure(c, id); err != nil {
+			return err
+		}
 	}
 	for _, p := range req.Permissions {
 		if perm, ok := cat.Lookup(p); ok && perm.Sensitive {
@@ -244,6 +250,22 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		}
 	}
 	return s.render(c, status, views.RequestPage(s.chrome(c, ""), v))
+}
+
+// adminsEmailedAboutFailure counts the emails queued to admins about the
+// request's failure (each admin once), so that its page says truthfully whether they were told.
+func (s *Server) adminsEmailedAboutFailure(c echo.Context, id int64) (int, error) {
+	queued, err := s.DB.NotificationsOf(ctx(c), id)
+	if err != nil {
+		return 0, err
+	}
+	admins := map[string]bool{} // a failure retried and failed again emails them again
+	for _, q := range queued {
+		if q.Channel == sqlite.ChannelEmail && q.Audience == sqlite.AudienceAdmin && q.Facts.Kind == sqlite.NoticeFailed {
+			admins[strings.ToLower(q.Recipient)] = true
+		}
+	}
+	return len(admins), nil
 }
 
 // cancelRequest withdraws a pending request (its requester only).

@@ -1,0 +1,141 @@
+package web_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
+)
+
+var drewActor = devActor("admin", "Drew Admin", rolegate.RoleRequester, rolegate.RoleAdmin)
+
+// wantIn fails unless the element id of p holds every one of want and none
+// of absent.
+func wantIn(t *testing.T, what string, p page, id string, want, absent []string) {
+	t.Helper()
+	got := text(element(p.Body, id))
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s: #%s says %q; want it to say %q", what, id, got, w)
+		}
+	}
+	for _, a := range absent {
+		if strings.Contains(got, a) {
+			t.Errorf("%s: #%s says %q; it must not say %q", what, id, got, a)
+		}
+	}
+}
+
+// provisionRequest approves id and records its role as created.
+func (h *harness) provisionRequest(id int64) {
+	h.t.Helper()
+	req, err := h.Requests.Get(h.t.Context(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.Requests.Approve(h.t.Context(), averyActor, id, req.PayloadHash, ""); err != nil {
+		h.t.Fatal(err)
+	}
+	<-h.HandedOff
+	job, err := h.DB.ClaimJob(h.t.Context(), "test-worker", time.Minute)
+	if err != nil || job == nil || job.RequestID != id {
+		h.t.Fatalf("ClaimJob = %+v, %v; want the job of %d", job, err, id)
+	}
+	if err := h.DB.CompleteJob(h.t.Context(), job, sqlite.ProvisionedRole{ID: "role_page_test", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// A request page says what is true at its status: the hash of bytes sent
+// only when something was or will be sent, no approvals "needed" once it
+// has ended, the reason of an ending beside the status, what a provisioned
+// role means, and no empty rows.
+func TestRequestPageSaysWhatIsTrueAtEachStatus(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	riley, avery := h.signInAs("requester"), h.signInAs("approver1")
+	ctx := t.Context()
+
+	pending := h.seedRequest(rileyActor, "Pending Page Role")
+	p := riley.get(requestURL(pending.ID))
+	if strings.Contains(p.Body, "<dt>Description</dt>") {
+		t.Errorf("a request without a description shows an empty Description row")
+	}
+	wantIn(t, "pending", p, "approval-count", []string{"0 of 1 needed"}, nil)
+	wantIn(t, "pending", p, "payload-note", []string{"will be sent if it is approved"}, []string{"bytes sent:"})
+
+	rejected := h.seedRequest(rileyActor, "Rejected Page Role")
+	if _, err := h.Requests.Reject(ctx, averyActor, rejected.ID, "Ticket SEC-41 says a reader role exists."); err != nil {
+		t.Fatal(err)
+	}
+	for who, b := range map[string]*browser{"the requester": riley, "the approver": avery} {
+		p = b.get(requestURL(rejected.ID))
+		wantIn(t, "rejected, to "+who, p, "status-reason", []string{"Rejected by Avery Approver", "“Ticket SEC-41 says a reader role exists.”"}, nil)
+		wantIn(t, "rejected, to "+who, p, "approval-count", []string{"None before it ended"}, []string{"needed"})
+		wantIn(t, "rejected, to "+who, p, "payload-note", []string{"nothing was sent"}, []string{"bytes sent"})
+		wantIn(t, "rejected, to "+who, p, "next-step", []string{"Nothing was sent to the organization."}, nil)
+	}
+	wantIn(t, "rejected, to the requester", riley.get(requestURL(rejected.ID)), "next-step", []string{"file a corrected request"}, nil)
+
+	cancelled := h.seedRequest(rileyActor, "Cancelled Page Role")
+	if _, err := h.Requests.Cancel(ctx, rileyActor, cancelled.ID); err != nil {
+		t.Fatal(err)
+	}
+	p = riley.get(requestURL(cancelled.ID))
+	wantIn(t, "cancelled", p, "status-reason", []string{"Cancelled by Riley Requester"}, nil)
+	wantIn(t, "cancelled", p, "payload-note", []string{"nothing was sent"}, []string{"bytes sent"})
+
+	provisioned := h.seedRequest(rileyActor, "Provisioned Page Role")
+	h.provisionRequest(provisioned.ID)
+	p = riley.get(requestURL(provisioned.ID))
+	wantIn(t, "provisioned", p, "next-step", []string{"now exists in the organization", "not yet assigned to anyone", "To get it"}, nil)
+	wantIn(t, "provisioned", p, "payload-note", []string{"SHA-256 of the exact bytes sent"}, nil)
+	wantIn(t, "provisioned", p, "approval-count", []string{"1 of 1 needed, all given"}, nil)
+	if strings.Contains(p.Body, `id="status-reason"`) {
+		t.Errorf("a provisioned request shows an ending reason")
+	}
+}
+
+// A failed request says whether the admins were told and that the
+// requester has nothing to do; an abandoned one gives the admin's reason
+// beside the status. My requests tells the two apart.
+func TestFailedAndAbandonedRequestsSayWhoActs(t *testing.T) {
+	t.Run("notifications off", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{})
+		riley, drew := h.signInAs("requester"), h.signInAs("admin")
+		failed := h.seedRequest(rileyActor, "Failed Page Role")
+		dropped := h.seedRequest(rileyActor, "Dropped Page Role")
+		h.failRequest(failed.ID)
+		h.failRequest(dropped.ID)
+		if _, err := h.Requests.AbandonProvisioning(t.Context(), drewActor, dropped.ID, "The permission was withdrawn upstream."); err != nil {
+			t.Fatal(err)
+		}
+
+		wantIn(t, "failed, to the requester", riley.get(requestURL(failed.ID)), "next-step",
+			[]string{"No admin was emailed", "Admin page", "You have nothing to do"}, nil)
+		wantIn(t, "failed, to the admin", drew.get(requestURL(failed.ID)), "next-step",
+			[]string{"The requester has nothing to do"}, []string{"You have"})
+
+		p := riley.get(requestURL(dropped.ID))
+		wantIn(t, "abandoned", p, "status-reason", []string{"Abandoned by Drew Admin", "“The permission was withdrawn upstream.”"}, nil)
+		wantIn(t, "abandoned", p, "next-step", []string{"will not be tried again", "file a corrected request"}, nil)
+
+		mine := riley.get("/requests")
+		rows := text(element(mine.Body, "requests"))
+		for _, want := range []string{"Failed Page Role Failed an admin may retry", "Dropped Page Role Failed abandoned"} {
+			if !strings.Contains(rows, want) {
+				t.Errorf("My requests says %q; want %q", rows, want)
+			}
+		}
+	})
+	t.Run("admins emailed", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{Notify: &sqlite.NotificationTargets{Email: true}})
+		riley := h.signInAs("requester")
+		h.signInAs("admin")
+		failed := h.seedRequest(rileyActor, "Failed Told Role")
+		h.failRequest(failed.ID)
+		wantIn(t, "failed with email on", riley.get(requestURL(failed.ID)), "next-step",
+			[]string{"The admins were notified by email (1)"}, []string{"No admin"})
+	})
+}
