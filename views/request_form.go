@@ -17,6 +17,9 @@ type RequestForm struct {
 	Errors  rolegate.FieldErrors
 	Checks  FormChecks
 	Catalog int // number of permissions, 0 when the catalog is empty
+	// Approvers says who will review the request and how many approvals
+	// it needs.
+	Approvers Approvers
 }
 
 func (f RequestForm) picked(name string) bool { return slices.Contains(f.Input.Permissions, name) }
@@ -37,6 +40,10 @@ type FormChecks struct {
 	Overlaps    []rolegate.Overlap // existing roles that already grant the chosen permissions
 	Payload     string             // the exact body, indented for reading
 	PayloadHash string
+	// Approvals is how many approvals the permissions picked so far need;
+	// Sensitive says one of them is marked sensitive (one more approval).
+	Approvals int
+	Sensitive bool
 }
 
 // oobAttr marks a live-check fragment for an out-of-band swap.

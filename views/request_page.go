@@ -1,6 +1,8 @@
 package views
 
 import (
+	"strings"
+
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
@@ -94,4 +96,63 @@ func (v RequestView) approvalsSentence() string {
 		return itoa(n) + " of the " + itoa(need) + " it needed, before it ended"
 	}
 	return itoa(n) + " of " + itoa(need) + " needed, all given"
+}
+
+// Approvers says who may approve requests and how many approvals a request
+// needs, for the form and the request page.
+type Approvers struct {
+	Groups   []string // ROLEGATE_APPROVER_GROUPS
+	Required int      // ROLEGATE_REQUIRED_APPROVALS, before the extra one for a sensitive permission
+}
+
+// who names the approvers by their groups.
+func (a Approvers) who() string {
+	switch len(a.Groups) {
+	case 0:
+		return "the portal's approvers"
+	case 1:
+		return "members of the group " + a.Groups[0]
+	}
+	return "members of the groups " + strings.Join(a.Groups[:len(a.Groups)-1], ", ") + " or " + a.Groups[len(a.Groups)-1]
+}
+
+// approvals writes a number of approvals.
+func approvals(n int) string {
+	if n == 1 {
+		return "1 approval"
+	}
+	return itoa(n) + " approvals"
+}
+
+// stillNeeded is how many approvals a pending request still waits for.
+func (v RequestView) stillNeeded() int {
+	return max(v.Request.RequiredApprovals-v.Request.ApprovalCount(), 0)
+}
+
+// pendingSentence says whom a pending request waits for, and until when.
+func (v RequestView) pendingSentence() string {
+	n := v.stillNeeded()
+	more := itoa(n) + " more approvals"
+	if n == 1 {
+		more = "1 more approval"
+	}
+	s := "Waiting for " + more + ", from " + v.Approvers.who() +
+		" (not the requester), who see it under Reviews. It needs " + approvals(v.Request.RequiredApprovals) + " in all"
+	if len(v.Sensitive) > 0 {
+		s += " (one more than usual, because it asks for a sensitive permission)"
+	}
+	return s + ". If nobody decides by " + when(v.Request.ExpiresAt) + ", it expires."
+}
+
+// approvalsSentence says how many approvals the permissions picked so far
+// need ("" before any is picked).
+func (k FormChecks) approvalsSentence() string {
+	if k.Approvals == 0 {
+		return ""
+	}
+	s := "With the permissions picked, this request needs " + approvals(k.Approvals)
+	if k.Sensitive {
+		s += " (one more because of a sensitive permission)"
+	}
+	return s + "."
 }

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +139,37 @@ func TestFailedAndAbandonedRequestsSayWhoActs(t *testing.T) {
 		wantIn(t, "failed with email on", riley.get(requestURL(failed.ID)), "next-step",
 			[]string{"The admins were notified by email (1)"}, []string{"No admin"})
 	})
+}
+
+// Before submitting, the form says who approves and how many approvals the
+// request needs, the extra one for a sensitive permission in plain text,
+// and the live check counts them for the permissions picked; the pending
+// request's page says whom it waits for.
+func TestFormAndPageSayWhoApproves(t *testing.T) {
+	h := newHarness(t, harnessOptions{Env: map[string]string{"ROLEGATE_REQUIRED_APPROVALS": "2"}})
+	riley := h.signInAs("requester")
+	form := riley.get("/requests/new")
+	wantIn(t, "the form", form, "approval-policy", []string{
+		"members of the group rolegate-approvers", "nobody approves their own request", "It needs 2 approvals",
+		"sensitive grants wide or risky access", "3 approvals in all",
+	}, nil)
+
+	for _, tc := range []struct {
+		perms []string
+		want  string
+	}{
+		{[]string{"api.groups.read"}, "With the permissions picked, this request needs 2 approvals."},
+		{[]string{"api.groups.read", "api.users.write"}, "With the permissions picked, this request needs 3 approvals (one more because of a sensitive permission)."},
+	} {
+		p := riley.htmxPost("/requests/check", url.Values{"role_name": {"Who Approves"}, "permissions": tc.perms})
+		if got := text(element(p.Body, "approvals-needed")); got != tc.want {
+			t.Errorf("live check for %v says %q; want %q", tc.perms, got, tc.want)
+		}
+	}
+
+	id := h.fileRequest(riley, "Who Approves Role", "api.groups.read", "api.users.write")
+	wantIn(t, "the pending request", riley.get(requestURL(id)), "next-step", []string{
+		"Waiting for 3 more approvals, from members of the group rolegate-approvers (not the requester), who see it under Reviews.",
+		"It needs 3 approvals in all (one more than usual, because it asks for a sensitive permission).", "it expires",
+	}, nil)
 }

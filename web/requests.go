@@ -58,7 +58,12 @@ func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs role
 	if errs["role_name"] != "" { // already said beside the field
 		checks.NameMessage, checks.NameOK = "", false
 	}
-	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: checks}
+	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: checks, Approvers: s.approvers()}
+}
+
+// approvers is who may approve requests, as the pages tell it.
+func (s *Server) approvers() views.Approvers {
+	return views.Approvers{Groups: s.Config.ApproverGroups, Required: s.Config.RequiredApprovals}
 }
 
 // newRequestForm shows the empty form.
@@ -124,6 +129,10 @@ func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.Form
 		k.Payload, k.PayloadHash = views.PrettyJSON(payload), hash
 	}
 	k.Overlaps = s.Catalog.Overlaps(in.Permissions)
+	if len(in.Permissions) > 0 {
+		k.Sensitive = s.Catalog.Catalog().AnySensitive(in.Permissions)
+		k.Approvals = rolegate.RequiredApprovals(s.Config.RequiredApprovals, k.Sensitive)
+	}
 	if in.RoleName == "" {
 		return k
 	}
@@ -228,6 +237,7 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		DecideError: decideErr,
 		Comment:     comment,
 		Mine:        req.OwnedBy(me.Person),
+		Approvers:   s.approvers(),
 	}
 	if req.Status == rolegate.StatusFailed && !req.Abandoned() {
 		if v.AdminsEmailed, err = s.adminsEmailedAboutFailure(c, id); err != nil {
