@@ -149,7 +149,7 @@ func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
 
 		// The JSON export, fetched by the page's own link.
 		raw := evalAsync[string](auditor, `(async () => {
-			const a = [...document.querySelectorAll('a')].find(a => a.textContent.trim() === 'Export JSON');
+			const a = [...document.querySelectorAll('a')].find(a => a.textContent.trim().startsWith('Export JSON'));
 			if (!a) return 'no Export JSON link';
 			const res = await fetch(a.href);
 			return await res.text();

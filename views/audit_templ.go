@@ -227,7 +227,7 @@ func AuditPage(c Chrome, v AuditView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</datalist><div class=\"field-hint\" id=\"audit-action-hint\">Such as request.approved, or request. for all of them</div><div class=\"field-error\" id=\"audit-action-error\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</datalist><div class=\"field-hint\" id=\"audit-action-hint\">Such as request.approved, a word such as approved, or request. for all of them</div><div class=\"field-error\" id=\"audit-action-error\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -432,7 +432,7 @@ func AuditPage(c Chrome, v AuditView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\" download>Export JSON</a> <span class=\"muted\">every event matching the filters, oldest first; each export is itself recorded</span></p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\" download>Export JSON (JSON Lines, one event per line)</a> <span class=\"muted\">every event matching the filters, oldest first; each export is itself recorded</span></p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

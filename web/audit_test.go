@@ -96,7 +96,7 @@ func TestAuditIsForAuditorsOnly(t *testing.T) {
 	if p.StatusCode != http.StatusOK {
 		t.Fatalf("GET /audit as auditor = %d; want 200\n%s", p.StatusCode, p.Body)
 	}
-	for _, word := range []string{">Audit<", ">Actor<", ">Action<", ">Request<", ">From<", ">To<", ">Search<", ">Export CSV<", ">Export JSON<", `aria-current="page">Audit<`} {
+	for _, word := range []string{">Audit<", ">Actor<", ">Action<", ">Request<", ">From<", ">To<", ">Search<", ">Export CSV<", ">Export JSON (JSON Lines, one event per line)<", `aria-current="page">Audit<`} {
 		if !strings.Contains(p.Body, word) {
 			t.Errorf("the Audit page lacks %q", word)
 		}
@@ -110,8 +110,14 @@ func TestAuditSearchFindsWhatHappened(t *testing.T) {
 	requester := h.signInAs("requester")
 	first := h.fileRequest(requester, "Group Reader")
 	second := h.fileRequest(requester, "Billing Viewer")
+	res := requester.postWithToken("/requests", url.Values{"role_name": {"Invite Reader"}, "permissions": {"api.invites.read"},
+		"description": {"Reads invitations for onboarding."}, "justification": {"Asked for in ticket SEC-2291 by the onboarding team."}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("file a request with a ticket = %d\n%s", res.StatusCode, res.Body)
+	}
+	ticketed := res.Header.Get("Location")
 	approver := h.signInAs("approver1")
-	res := approver.postWithToken(fmt.Sprintf("/requests/%d/reject", second), url.Values{"comment": {`<script>alert("x")</script> not needed`}})
+	res = approver.postWithToken(fmt.Sprintf("/requests/%d/reject", second), url.Values{"comment": {`<script>alert("x")</script> not needed`}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("reject = %d\n%s", res.StatusCode, res.Body)
 	}
@@ -127,7 +133,14 @@ func TestAuditSearchFindsWhatHappened(t *testing.T) {
 		{"actor=riley", []string{"Riley Requester", "request.created<"}, []string{"request.rejected<"}},
 		{"actor=Avery+Approver&action=request.rejected", []string{"request.rejected<", "not needed"}, []string{"request.created<"}},
 		{fmt.Sprintf("request=%%23%d", second), []string{"request.created<", "request.rejected<"}, []string{"Group Reader"}},
-		{"q=needed", []string{"request.rejected<"}, []string{"request.created<"}},
+		{"q=alert", []string{"request.rejected<"}, []string{"request.created<"}},
+		// What the requester wrote is in the trail: a ticket number in a
+		// justification, a word of a description, finds the request.
+		{"q=SEC-2291", []string{"request.created<", `href="` + ticketed + `"`}, []string{"Group Reader", "request.rejected<"}},
+		{"q=onboarding", []string{"request.created<", `href="` + ticketed + `"`}, []string{"Group Reader"}},
+		// A word of an action finds it, as people say it.
+		{"action=rejected", []string{"request.rejected<"}, []string{"request.created<"}},
+		{"action=Created", []string{"request.created<", "Group Reader"}, []string{"request.rejected<", "auth.signin.succeeded<"}},
 		{"q=viewer", []string{"request.created<", "request.rejected<"}, []string{"Group Reader"}},
 		{"from=2000-01-01&to=9999-12-31&action=auth.", []string{"auth.signin.succeeded<"}, []string{"request.created<"}},
 		{"from=2999-01-01", []string{"No events match these filters."}, []string{"<tr data-seq"}},

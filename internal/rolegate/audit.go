@@ -105,7 +105,7 @@ func NewEvent(a Actor, action, outcome string, details map[string]any) Event {
 // AuditFilter selects audit events; zero values mean "any".
 type AuditFilter struct {
 	Actor     string // matches the actor's name, email or subject (prefix)
-	Action    string // exact action, or a prefix ending in "." such as "request."
+	Action    string // exact action, a prefix ending in "." such as "request.", or one part such as "approved"
 	RequestID int64
 	From, To  time.Time // To is exclusive
 	Text      string    // free text over the details

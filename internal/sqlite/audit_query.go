@@ -438,13 +438,19 @@ func chooseWalk(cands []candidate, inRange float64, page int, prefix bool) (walk
 }
 
 // resolveActions turns the Action filter into the recorded actions it
-// names (one, or a family by prefix) and returns their events.
+// names (one, a family by prefix, or those with a word as one of their
+// parts) and returns their events.
 func (p *auditPlan) resolveActions(ctx context.Context, tx *sql.Tx) (int64, error) {
 	var rows *sql.Rows
 	var err error
 	if strings.HasSuffix(p.f.Action, ".") {
 		rows, err = tx.QueryContext(ctx, `SELECT action, events FROM audit_actions WHERE action >= ? AND action < ?`,
 			p.f.Action, prefixEnd(p.f.Action))
+	} else if !strings.Contains(p.f.Action, ".") {
+		// A single word ("approved") names every action with that part,
+		// as people say it: request.approved, or all the failures.
+		rows, err = tx.QueryContext(ctx, `SELECT action, events FROM audit_actions
+			WHERE instr('.' || action || '.', '.' || ?1 || '.') > 0`, p.f.Action)
 	} else {
 		rows, err = tx.QueryContext(ctx, `SELECT action, events FROM audit_actions WHERE action = ?`, p.f.Action)
 	}

@@ -87,8 +87,12 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 		if req.ID, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: insert request: %w", err)
 		}
+		// The description and justification are in the trail too, so that
+		// an auditor's search for what was written (a ticket number) finds
+		// the request.
 		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestCreated, rolegate.OutcomeSuccess, map[string]any{
 			"permissions": in.Permissions, "payload_sha256": hash, "required_approvals": req.RequiredApprovals,
+			"description": in.Description, "justification": in.Justification,
 		})
 	})
 	if err != nil {
