@@ -1,4 +1,4 @@
-// Package static holds the browser assets (CSS, the pinned htmx) embedded in
+// Package static holds the browser assets (CSS, the pinned htmx, the favicon) embedded in
 // the binary and served from the portal's own origin: rolegate works on an
 // air-gapped network. Each file is served under a fingerprinted name so it
 // can be cached for a year.
@@ -14,13 +14,16 @@ import (
 	"strings"
 )
 
-//go:embed *.css *.js
+//go:embed *.css *.js *.svg
 var files embed.FS
 
 // HTMX names the pinned htmx: dist/htmx.min.js of the npm package
 // htmx.org@2.0.11, byte for byte (embed_test.go checks its SHA-256). Pages
 // and tests refer to it by this name only, so an upgrade changes it here.
 const HTMX = "htmx-2.0.11.min.js"
+
+// Favicon names the portal's icon.
+const Favicon = "favicon.svg"
 
 // Asset is one embedded file under its fingerprinted name.
 type Asset struct {
@@ -84,6 +87,8 @@ func contentType(ext string) string {
 		return "text/css; charset=utf-8"
 	case ".js":
 		return "text/javascript; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
 	}
 	return "application/octet-stream"
 }

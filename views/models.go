@@ -23,6 +23,7 @@ type Chrome struct {
 	Active     string // "new", "mine", "reviews", "audit"
 	CSSURL     string
 	JSURL      string
+	IconURL    string
 	Flash      Flash
 }
 

@@ -156,3 +156,6 @@ func (k FormChecks) approvalsSentence() string {
 	}
 	return s + "."
 }
+
+// cancelQuestion is what Cancel request asks before it acts.
+const cancelQuestion = "Cancel this request? Approvers will no longer see it, nothing will be sent, and it cannot be reopened (you can file a new one)."

@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +174,47 @@ func TestFormAndPageSayWhoApproves(t *testing.T) {
 		"Waiting for 3 more approvals, from members of the group rolegate-approvers (not the requester), who see it under Reviews.",
 		"It needs 3 approvals in all (one more than usual, because it asks for a sensitive permission).", "it expires",
 	}, nil)
+}
+
+// Cancel request asks first: the form is driven by htmx with hx-confirm
+// (a browser dialog; the CSP allows no inline script), and the htmx post
+// lands on the request with the flash.
+func TestCancelRequestAsksFirst(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	riley := h.signInAs("requester")
+	id := h.fileRequest(riley, "Cancel Asks Role")
+	p := riley.get(requestURL(id))
+	form := regexp.MustCompile(`<form[^>]*action="` + requestURL(id) + `/cancel"[^>]*>`).FindString(p.Body)
+	if !strings.Contains(form, `hx-post="`+requestURL(id)+`/cancel"`) || !strings.Contains(form, `hx-confirm="Cancel this request?`) {
+		t.Fatalf("the Cancel request form does not ask first: %s", form)
+	}
+	res := riley.htmxPost(requestURL(id)+"/cancel", nil)
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("HX-Redirect") != requestURL(id) {
+		t.Fatalf("htmx cancel = %d, HX-Redirect %q; want 204 to %s", res.StatusCode, res.Header.Get("HX-Redirect"), requestURL(id))
+	}
+	if got := flashOf(riley.get(requestURL(id))); got != "The request was cancelled." {
+		t.Errorf("after cancelling the page says %q", got)
+	}
+}
+
+// Every page names the favicon, served from the portal under a
+// fingerprinted name like the other assets.
+func TestFavicon(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.newBrowser()
+	for _, path := range []string{"/auth/dev", "/roles"} {
+		if path == "/roles" {
+			b = h.signInAs("requester")
+		}
+		href := regexp.MustCompile(`<link rel="icon" type="image/svg\+xml" href="(/static/favicon\.[0-9a-f]{12}\.svg)">`).FindStringSubmatch(b.get(path).Body)
+		if href == nil {
+			t.Errorf("%s names no fingerprinted favicon", path)
+			continue
+		}
+		icon := b.get(href[1])
+		if icon.StatusCode != http.StatusOK || icon.Header.Get("Content-Type") != "image/svg+xml" ||
+			!strings.Contains(icon.Header.Get("Cache-Control"), "immutable") || !strings.HasPrefix(icon.Body, "<svg") {
+			t.Errorf("GET %s = %d %q %q; want the SVG, cached for good", href[1], icon.StatusCode, icon.Header.Get("Content-Type"), icon.Header.Get("Cache-Control"))
+		}
+	}
 }
