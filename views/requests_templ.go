@@ -49,7 +49,7 @@ func NewRequestPage(c Chrome, f RequestForm) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(f.Errors) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"flash bad\" role=\"alert\" id=\"form-errors\">The request was not submitted: please correct the marked fields.</div>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"flash bad\" role=\"alert\" id=\"form-errors\" tabindex=\"-1\" autofocus>The request was not submitted: please correct the marked fields.</div>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

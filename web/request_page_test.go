@@ -218,3 +218,21 @@ func TestFavicon(t *testing.T) {
 		}
 	}
 }
+
+// After a refused submit the focus lands on the error summary (autofocus:
+// no script needed), so a keyboard or screen reader user starts there.
+func TestRefusedSubmitFocusesTheErrorSummary(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	riley := h.signInAs("requester")
+	p := riley.postWithToken("/requests", url.Values{"role_name": {"x"}})
+	if p.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("a half-filled submit = %d; want 422", p.StatusCode)
+	}
+	summary := regexp.MustCompile(`<div[^>]*id="form-errors"[^>]*>`).FindString(p.Body)
+	if !strings.Contains(summary, `tabindex="-1"`) || !strings.Contains(summary, "autofocus") {
+		t.Errorf("the error summary cannot take the focus: %s", summary)
+	}
+	if strings.Contains(riley.get("/requests/new").Body, "autofocus") {
+		t.Errorf("the empty form moves the focus somewhere")
+	}
+}
