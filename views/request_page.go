@@ -3,6 +3,8 @@ package views
 import (
 	"strings"
 
+	"github.com/a-h/templ"
+
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
@@ -159,3 +161,13 @@ func (k FormChecks) approvalsSentence() string {
 
 // cancelQuestion is what Cancel request asks before it acts.
 const cancelQuestion = "Cancel this request? Approvers will no longer see it, nothing will be sent, and it cannot be reopened (you can file a new one)."
+
+// liveAttrs make the page ask for itself again every two seconds while the
+// request is Approved or Provisioning, swapping in only this part: the
+// answer for a settled request carries no trigger, so the polling stops.
+func (v RequestView) liveAttrs() templ.Attributes {
+	if v.Request.Status != rolegate.StatusApproved && v.Request.Status != rolegate.StatusProvisioning {
+		return nil
+	}
+	return templ.Attributes{"hx-get": requestURL(v.Request.ID), "hx-trigger": "every 2s", "hx-select": "#request-live", "hx-swap": "outerHTML"}
+}

@@ -236,3 +236,37 @@ func TestRefusedSubmitFocusesTheErrorSummary(t *testing.T) {
 		t.Errorf("the empty form moves the focus somewhere")
 	}
 }
+
+// While a request is Approved or Provisioning its page asks for itself
+// again (htmx polling of its own part); once settled, it stops.
+func TestRequestPageUpdatesItselfUntilSettled(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	riley := h.signInAs("requester")
+	req := h.seedRequest(rileyActor, "Live Page Role")
+	live := func() string {
+		return regexp.MustCompile(`<div id="request-live"[^>]*>`).FindString(riley.get(requestURL(req.ID)).Body)
+	}
+	if got := live(); strings.Contains(got, "hx-trigger") {
+		t.Errorf("a pending request polls: %s", got)
+	}
+	if _, err := h.Requests.Approve(t.Context(), averyActor, req.ID, req.PayloadHash, ""); err != nil {
+		t.Fatal(err)
+	}
+	<-h.HandedOff
+	got := live()
+	for _, want := range []string{`hx-get="` + requestURL(req.ID) + `"`, `hx-trigger="every 2s"`, `hx-select="#request-live"`, `hx-swap="outerHTML"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("an approved request's page lacks %s: %s", want, got)
+		}
+	}
+	job, err := h.DB.ClaimJob(t.Context(), "test-worker", time.Minute)
+	if err != nil || job == nil {
+		t.Fatalf("ClaimJob = %+v, %v", job, err)
+	}
+	if err := h.DB.CompleteJob(t.Context(), job, sqlite.ProvisionedRole{ID: "role_live", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := live(); got == "" || strings.Contains(got, "hx-trigger") {
+		t.Errorf("a provisioned request still polls (or lost its live part): %q", got)
+	}
+}
