@@ -107,6 +107,21 @@ func (p *portal) signIn(t *testing.T, b context.Context, u ssotest.User) *person
 func (p *portal) openBrowser(t *testing.T, b context.Context, name string) *person {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b, chromedp.WithNewBrowserContext())
+	// A person answers yes to the questions the portal asks before it acts
+	// (hx-confirm on Cancel request), as someone who clicked it meant to.
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go func() {
+				_ = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+					_, err := cdp.Call(ctx, t, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+					return err
+				}))
+			}()
+		}
+	}); err != nil {
+		cancel()
+		t.Fatalf("open a browser for %s: %v", name, err)
+	}
 	pe := &person{t: t, name: name, p: p, ctx: ctx, axeChecked: &axeChecked}
 	// Cleanups run last-registered first: check, then save, then close.
 	t.Cleanup(cancel)
