@@ -30,9 +30,10 @@ func TestApprovalReauthenticatesWithPromptLoginAtAProviderWithoutAuthTime(t *tes
 	// its sign-in page again.
 	approver.follow(button("Approve"))
 	approver.follow(button("Sign in as " + avery.Name))
-	if got, want := approver.path(), fmt.Sprintf("/requests/%d?done=approved", id); got != want {
+	if got, want := approver.path(), fmt.Sprintf("/requests/%d", id); got != want {
 		t.Fatalf("after re-authenticating the approver is at %s; want %s", got, want)
 	}
+	approver.seeText("Your approval was recorded.") // the approver's own flash, once
 	approver.seeText("Approved")
 	approver.waitForStatus("Provisioned", 15*time.Second)
 
