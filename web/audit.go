@@ -76,7 +76,7 @@ func (s *Server) auditPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	actions, err := s.DB.AuditActions(ctx(c))
+	actions, err := s.Audit.AuditActions(ctx(c))
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (s *Server) auditPage(c echo.Context) error {
 	if errs != nil {
 		return s.render(c, http.StatusUnprocessableEntity, views.AuditPage(s.chrome(c, "audit"), v))
 	}
-	events, next, err := s.DB.SearchEvents(ctx(c), f)
+	events, next, err := s.Audit.SearchEvents(ctx(c), f)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (s *Server) auditOlderRows(c echo.Context) error {
 	case errs != nil:
 		return s.render(c, http.StatusUnprocessableEntity, views.AuditRowsProblem("The filters of this page are not valid. Search again from the Audit page."))
 	}
-	events, next, err := s.DB.SearchEvents(ctx(c), f)
+	events, next, err := s.Audit.SearchEvents(ctx(c), f)
 	if err != nil {
 		return err
 	}

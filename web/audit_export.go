@@ -36,7 +36,7 @@ func (s *Server) exportAudit(c echo.Context, format, contentType, ext string) er
 	q := audit.QueryFrom(c.QueryParam)
 	f, errs := q.Filter()
 	if errs != nil {
-		actions, err := s.DB.AuditActions(ctx(c))
+		actions, err := s.Audit.AuditActions(ctx(c))
 		if err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func (s *Server) exportAudit(c echo.Context, format, contentType, ext string) er
 	}
 	e := rolegate.NewEvent(s.actor(c), rolegate.ActionAuditExported, rolegate.OutcomeSuccess,
 		map[string]any{"format": format, "filter": q.Details()})
-	if err := s.DB.AppendEvent(ctx(c), e); err != nil {
+	if err := s.Audit.AppendEvent(ctx(c), e); err != nil {
 		return err
 	}
 
@@ -77,9 +77,9 @@ func (s *Server) exportAudit(c echo.Context, format, contentType, ext string) er
 		// A filtered export is not the trail from its first event, so each
 		// line carries its inclusion proof and can be checked alone
 		// (rolegate audit verify -export).
-		err = s.DB.ExportProvedEvents(ctx(c), f, write)
+		err = s.Audit.ExportProvedEvents(ctx(c), f, write)
 	} else {
-		err = s.DB.ExportEvents(ctx(c), f, func(e rolegate.Event) error { return write(e, nil) })
+		err = s.Audit.ExportEvents(ctx(c), f, func(e rolegate.Event) error { return write(e, nil) })
 	}
 	if err == nil {
 		err = w.Flush()

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/views"
 )
 
@@ -28,7 +27,7 @@ func (s *Server) checkpointNote(c echo.Context) error {
 	if err != nil || size < 0 {
 		return errNoCheckpoint
 	}
-	cp, note, ok, err := s.DB.CheckpointOfSize(ctx(c), size)
+	cp, note, ok, err := s.Audit.CheckpointOfSize(ctx(c), size)
 	if err != nil {
 		return err
 	}
@@ -50,7 +49,7 @@ func (s *Server) eventProof(c echo.Context) error {
 	if err != nil || seq < 1 {
 		return errNotCovered
 	}
-	cp, note, ok, err := s.DB.LatestCheckpoint(ctx(c))
+	cp, note, ok, err := s.Audit.LatestCheckpoint(ctx(c))
 	switch {
 	case err != nil:
 		return err
@@ -59,7 +58,7 @@ func (s *Server) eventProof(c echo.Context) error {
 	case seq > cp.Size:
 		return errNotCovered
 	}
-	e, hashes, err := s.DB.ProveEvent(ctx(c), seq, cp.Size)
+	e, hashes, err := s.Audit.ProveEvent(ctx(c), seq, cp.Size)
 	if err != nil {
 		return err
 	}
@@ -75,7 +74,7 @@ func (s *Server) eventProof(c echo.Context) error {
 	}
 	rec := rolegate.NewEvent(s.actor(c), rolegate.ActionAuditExported, rolegate.OutcomeSuccess,
 		map[string]any{"format": "proof", "event": seq, "tree_size": cp.Size})
-	if err := s.DB.AppendEvent(ctx(c), rec); err != nil {
+	if err := s.Audit.AppendEvent(ctx(c), rec); err != nil {
 		return err
 	}
 	name := "rolegate-audit-event-" + strconv.FormatInt(seq, 10) + "-proof.jsonl"
@@ -96,8 +95,8 @@ func provedBy(e rolegate.Event, hashes []tlog.Hash, cp audit.Checkpoint) bool {
 // withInclusion adds to a page of events the latest checkpoint and, for
 // each event it covers, whether the event's proof leads to its root.
 func (s *Server) withInclusion(c echo.Context, r views.AuditRows) (views.AuditRows, *views.AuditCheckpoint, error) {
-	cp, _, ok, err := s.DB.LatestCheckpoint(ctx(c))
-	if errors.Is(err, sqlite.ErrTrailChanged) {
+	cp, _, ok, err := s.Audit.LatestCheckpoint(ctx(c))
+	if errors.Is(err, audit.ErrTrailChanged) {
 		// Said on the page, loudly, rather than hiding the page.
 		s.Logger.Error("audit trail does not match its latest checkpoint", "checkpoint_size", cp.Size)
 		return r, &views.AuditCheckpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, Changed: true}, nil
@@ -105,7 +104,7 @@ func (s *Server) withInclusion(c echo.Context, r views.AuditRows) (views.AuditRo
 	if err != nil || !ok {
 		return r, nil, err
 	}
-	included, err := s.DB.IncludedIn(ctx(c), cp, r.Events)
+	included, err := s.Audit.IncludedIn(ctx(c), cp, r.Events)
 	if err != nil {
 		return r, nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/views"
 )
@@ -81,7 +80,7 @@ func (s *Server) login(c echo.Context) error {
 // and bound to the attempt by its digest.
 func (s *Server) startSignIn(c echo.Context, opts sso.BeginOptions, pending string) error {
 	if pending != "" {
-		if err := s.DB.SetPendingAction(ctx(c), sessionTokenFrom(ctx(c)), pending); err != nil {
+		if err := s.Sessions.SetPendingAction(ctx(c), sessionTokenFrom(ctx(c)), pending); err != nil {
 			return err
 		}
 		opts.Bound = pendingDigest(pending)
@@ -140,7 +139,7 @@ func (s *Server) callback(c echo.Context) error {
 	if attempt.Bound != "" {
 		// Taken from the session that asked for it, before that session
 		// is replaced below.
-		if pending, err = s.DB.TakePendingAction(ctx(c), sessionTokenFrom(ctx(c))); err != nil {
+		if pending, err = s.Sessions.TakePendingAction(ctx(c), sessionTokenFrom(ctx(c))); err != nil {
 			return err
 		}
 		if subtle.ConstantTimeCompare([]byte(pendingDigest(pending)), []byte(attempt.Bound)) != 1 {
@@ -157,7 +156,7 @@ func (s *Server) callback(c echo.Context) error {
 		Person: rolegate.Person{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, Name: id.Name},
 		Roles:  s.groupPolicy().RolesFor(id.Groups, verifiedEmail),
 	}
-	auth := sqlite.SessionAuth{AuthTime: id.AuthTime}
+	auth := rolegate.SessionAuth{AuthTime: id.AuthTime}
 	if attempt.PromptLogin && id.AuthTime.IsZero() {
 		// The provider stated no auth_time; the prompt=login round trip
 		// that just completed, bound to this attempt by state and nonce,
@@ -182,10 +181,10 @@ func (s *Server) callback(c echo.Context) error {
 
 // beginSession replaces whatever session the browser had with a new one
 // (new id, new CSRF token); the old one is deleted in the same transaction.
-func (s *Server) beginSession(c echo.Context, p rolegate.Principal, auth sqlite.SessionAuth) error {
+func (s *Server) beginSession(c echo.Context, p rolegate.Principal, auth rolegate.SessionAuth) error {
 	actor := s.actor(c)
 	actor.Principal = p
-	token, sess, err := s.DB.CreateSession(ctx(c), actor, auth, s.limits, sessionTokenFrom(ctx(c)))
+	token, sess, err := s.Sessions.CreateSession(ctx(c), actor, auth, s.limits, sessionTokenFrom(ctx(c)))
 	if err != nil {
 		return err
 	}
@@ -276,7 +275,7 @@ func (s *Server) logoutConfirm(c echo.Context) error {
 // never stored (it would be one more secret in the database), and a
 // post-logout redirect would have to be registered at the provider.
 func (s *Server) logout(c echo.Context) error {
-	if err := s.DB.DeleteSession(ctx(c), sessionTokenFrom(ctx(c)), s.actor(c)); err != nil {
+	if err := s.Sessions.DeleteSession(ctx(c), sessionTokenFrom(ctx(c)), s.actor(c)); err != nil {
 		return err
 	}
 	s.clearCookie(c, s.cookies.session)

@@ -147,7 +147,7 @@ func (s *Server) record(ctx context.Context, key string, a rolegate.Actor, actio
 
 func (s *Server) appendEvents(ctx context.Context, events []rolegate.Event) {
 	for _, e := range events {
-		if err := s.DB.AppendEvent(ctx, e); err != nil {
+		if err := s.Audit.AppendEvent(ctx, e); err != nil {
 			s.Logger.Error("record audit event", "action", e.Action, "err", err)
 		}
 	}

@@ -1,9 +1,9 @@
 package web
 
 import (
-	"context"
+	"github.com/rolegate/rolegate/internal/rolegate"
 
-	"github.com/rolegate/rolegate/internal/sqlite"
+	"context"
 )
 
 // Typed context helpers: per-request data rides on the request's context,
@@ -17,14 +17,14 @@ const (
 	routeKey
 )
 
-func withSession(ctx context.Context, s *sqlite.Session, token string) context.Context {
+func withSession(ctx context.Context, s *rolegate.Session, token string) context.Context {
 	ctx = context.WithValue(ctx, sessionKey, s)
 	return context.WithValue(ctx, sessionTokenKey, token)
 }
 
 // sessionFrom returns the signed-in session, or nil.
-func sessionFrom(ctx context.Context) *sqlite.Session {
-	s, _ := ctx.Value(sessionKey).(*sqlite.Session)
+func sessionFrom(ctx context.Context) *rolegate.Session {
+	s, _ := ctx.Value(sessionKey).(*rolegate.Session)
 	return s
 }
 

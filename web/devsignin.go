@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/views"
 )
@@ -71,7 +70,7 @@ func (s *Server) devSignIn(c echo.Context) error {
 			Person: rolegate.Person{Issuer: DevIssuer, Subject: p.ID, Email: p.Email, Name: p.Name},
 			Roles:  s.groupPolicy().RolesFor(p.Groups, p.Email),
 		}
-		if err := s.beginSession(c, principal, sqlite.SessionAuth{AuthTime: s.Now()}); err != nil {
+		if err := s.beginSession(c, principal, rolegate.SessionAuth{AuthTime: s.Now()}); err != nil {
 			return err
 		}
 		return c.Redirect(http.StatusSeeOther, sso.SafeReturnPath(c.FormValue("return_to")))

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/rolegate/rolegate/internal/rolegate"
+
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,7 +14,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/views"
 )
 
@@ -140,13 +141,13 @@ func plural(n int, noun string) string {
 }
 
 // createdNote counts the notifications queued about a new request.
-func createdNote(queued []sqlite.Notification) flashNote {
+func createdNote(queued []rolegate.Notification) flashNote {
 	n := flashNote{Key: "created"}
 	for _, q := range queued {
 		switch {
-		case q.Channel == sqlite.ChannelEmail && q.Audience == sqlite.AudienceApprover:
+		case q.Channel == rolegate.ChannelEmail && q.Audience == rolegate.AudienceApprover:
 			n.Emails++
-		case q.Channel == sqlite.ChannelWebhook:
+		case q.Channel == rolegate.ChannelWebhook:
 			n.Webhooks++
 		}
 	}

@@ -1,12 +1,12 @@
 package web_test
 
 import (
+	"github.com/rolegate/rolegate/internal/rolegate"
+
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // flashOf returns the text of the page's flash, "" when it has none.
@@ -94,8 +94,8 @@ func TestFlashDoesNotOutliveTheSession(t *testing.T) {
 // the emails queued (one per approver who may decide; never the requester
 // themself) and the webhook messages.
 func TestSubmittedFlashCountsTheNotificationsQueued(t *testing.T) {
-	h := newHarness(t, harnessOptions{Notify: &sqlite.NotificationTargets{
-		Email: true, Webhooks: []sqlite.WebhookTarget{{ID: "w1", Label: "https://chat.example"}},
+	h := newHarness(t, harnessOptions{Notify: &rolegate.NotificationTargets{
+		Email: true, Webhooks: []rolegate.WebhookTarget{{ID: "w1", Label: "https://chat.example"}},
 	}})
 	riley := h.signInAs("requester")
 	h.signInAs("approver1")

@@ -19,6 +19,7 @@ import (
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/picture"
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
@@ -63,7 +64,7 @@ type harnessOptions struct {
 	Metrics web.Metrics
 	// Notify, when set, turns the notification outbox on (rows are queued;
 	// no worker sends them).
-	Notify *sqlite.NotificationTargets
+	Notify *rolegate.NotificationTargets
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -155,7 +156,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	}
 	h.Server = web.NewServer(web.Deps{
 		DevSimulator: devSim,
-		Config:       cfg, DB: db, Requests: h.Requests, Catalog: h.Catalog, Picture: h.Picture, SSO: ssoClient,
+		Config:       cfg, Requests: h.Requests, Sessions: db, Audit: db, Outbox: db, Pictures: db, Store: db, Catalog: h.Catalog, Picture: h.Picture, SSO: ssoClient,
 		Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
 		RateLimits: opts.RateLimits, Metrics: opts.Metrics,
 	})

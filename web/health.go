@@ -20,7 +20,7 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	cctx, cancel := context.WithTimeout(ctx(c), 2*time.Second)
 	defer cancel()
-	if err := s.DB.Ping(cctx); err != nil {
+	if err := s.Store.Ping(cctx); err != nil {
 		s.Logger.Error("readiness: database", "err", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // assignRequestID gives every request a fresh id (a client-sent one is not
@@ -117,9 +116,9 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil || cookie.Value == "" {
 			return next(c)
 		}
-		sess, err := s.DB.LookupSession(ctx(c), cookie.Value, s.limits)
+		sess, err := s.Sessions.LookupSession(ctx(c), cookie.Value, s.limits)
 		switch {
-		case errors.Is(err, sqlite.ErrNoSession):
+		case errors.Is(err, rolegate.ErrNoSession):
 			s.clearCookie(c, s.cookies.session)
 		case err != nil:
 			return err

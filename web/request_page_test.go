@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 var drewActor = devActor("admin", "Drew Admin", rolegate.RoleRequester, rolegate.RoleAdmin)
@@ -46,7 +45,7 @@ func (h *harness) provisionRequest(id int64) {
 	if err != nil || job == nil || job.RequestID != id {
 		h.t.Fatalf("ClaimJob = %+v, %v; want the job of %d", job, err, id)
 	}
-	if err := h.DB.CompleteJob(h.t.Context(), job, sqlite.ProvisionedRole{ID: "role_page_test", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
+	if err := h.DB.CompleteJob(h.t.Context(), job, rolegate.ProvisionedRole{ID: "role_page_test", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -133,7 +132,7 @@ func TestFailedAndAbandonedRequestsSayWhoActs(t *testing.T) {
 		}
 	})
 	t.Run("admins emailed", func(t *testing.T) {
-		h := newHarness(t, harnessOptions{Notify: &sqlite.NotificationTargets{Email: true}})
+		h := newHarness(t, harnessOptions{Notify: &rolegate.NotificationTargets{Email: true}})
 		riley := h.signInAs("requester")
 		h.signInAs("admin")
 		failed := h.seedRequest(rileyActor, "Failed Told Role")
@@ -263,7 +262,7 @@ func TestRequestPageUpdatesItselfUntilSettled(t *testing.T) {
 	if err != nil || job == nil {
 		t.Fatalf("ClaimJob = %+v, %v", job, err)
 	}
-	if err := h.DB.CompleteJob(t.Context(), job, sqlite.ProvisionedRole{ID: "role_live", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
+	if err := h.DB.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: "role_live", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := live(); got == "" || strings.Contains(got, "hx-trigger") {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/views"
 )
@@ -97,7 +96,7 @@ func (s *Server) createRequest(c echo.Context) error {
 // says how approvers were told: the notifications queued in the same
 // transaction, counted, so that it never claims what was not done.
 func (s *Server) afterCreate(c echo.Context, id int64) error {
-	queued, err := s.DB.NotificationsOf(ctx(c), id)
+	queued, err := s.Outbox.NotificationsOf(ctx(c), id)
 	if err != nil {
 		// The request is filed; only the flash's numbers are unknown.
 		s.Logger.Error("count notifications of a new request", "err", err, "request_id", requestIDFrom(ctx(c)))
@@ -220,7 +219,7 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		s.recordRefusal(c, "not allowed to view request")
 		return rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
 	}
-	events, err := s.DB.RequestEvents(ctx(c), id)
+	events, err := s.Audit.RequestEvents(ctx(c), id)
 	if err != nil {
 		return err
 	}
@@ -253,7 +252,7 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		v.Overlaps = s.Catalog.Overlaps(req.Permissions)
 	}
 	if req.UpstreamRoleID != "" {
-		if role, ok, err := s.DB.RequestRole(ctx(c), id); err != nil {
+		if role, ok, err := s.Pictures.RequestRole(ctx(c), id); err != nil {
 			return err
 		} else if ok {
 			v.Upstream = &role
@@ -265,13 +264,13 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 // adminsEmailedAboutFailure counts the emails queued to admins about the
 // request's failure (each admin once), so that its page says truthfully whether they were told.
 func (s *Server) adminsEmailedAboutFailure(c echo.Context, id int64) (int, error) {
-	queued, err := s.DB.NotificationsOf(ctx(c), id)
+	queued, err := s.Outbox.NotificationsOf(ctx(c), id)
 	if err != nil {
 		return 0, err
 	}
 	admins := map[string]bool{} // a failure retried and failed again emails them again
 	for _, q := range queued {
-		if q.Channel == sqlite.ChannelEmail && q.Audience == sqlite.AudienceAdmin && q.Facts.Kind == sqlite.NoticeFailed {
+		if q.Channel == rolegate.ChannelEmail && q.Audience == rolegate.AudienceAdmin && q.Facts.Kind == rolegate.NoticeFailed {
 			admins[strings.ToLower(q.Recipient)] = true
 		}
 	}
@@ -358,7 +357,7 @@ func (s *Server) approveRequest(c echo.Context) error {
 // provider-stated authentication is older than ROLEGATE_APPROVE_MAX_AUTH_AGE
 // (or unknown); in login mode when neither it nor the last prompt=login
 // round trip is that recent; never in off mode, nor with the dev sign-in.
-func (s *Server) needsReauthentication(sess *sqlite.Session) bool {
+func (s *Server) needsReauthentication(sess *rolegate.Session) bool {
 	if s.SSO == nil {
 		return false
 	}
@@ -376,7 +375,7 @@ func (s *Server) needsReauthentication(sess *sqlite.Session) bool {
 
 // sessionReauth is how the session's person was last authenticated, for
 // an approval made without a detour.
-func (s *Server) sessionReauth(sess *sqlite.Session) rolegate.Reauth {
+func (s *Server) sessionReauth(sess *rolegate.Session) rolegate.Reauth {
 	if s.SSO == nil {
 		return rolegate.Reauth{Mode: "dev", AuthTime: sess.AuthTime}
 	}

@@ -102,7 +102,8 @@ func newBenchPortal(b *testing.B, extraRoles int) *benchPortal {
 	}
 	unlimited := web.RateLimit{Per: rate.Inf, Burst: 1}
 	p.server = web.NewServer(web.Deps{
-		Config: cfg, DB: db, Requests: p.requests, Catalog: cat, Picture: pic, Assets: assets,
+		Config: cfg, Requests: p.requests, Sessions: db, Audit: db, Outbox: db, Pictures: db, Store: db,
+		Catalog: cat, Picture: pic, Assets: assets,
 		// The portal logs a line per request in production too.
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		RateLimits: &web.RateLimits{SignIn: unlimited, Forms: unlimited, MaxKeys: 10000},

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // Reviewing requests through the portal: the Reviews queue, Approve and
@@ -256,7 +255,7 @@ func (h *harness) failRequest(id int64) {
 	if err != nil || job == nil || job.RequestID != id {
 		h.t.Fatalf("ClaimJob = %+v, %v; want the job of %d", job, err, id)
 	}
-	if err := h.DB.FailJob(h.t.Context(), job, rolegate.ActionProvisioningFailed, "400: Invalid permission 'api.groups.read'", (*sqlite.ProvisionedRole)(nil)); err != nil {
+	if err := h.DB.FailJob(h.t.Context(), job, rolegate.ActionProvisioningFailed, "400: Invalid permission 'api.groups.read'", (*rolegate.ProvisionedRole)(nil)); err != nil {
 		h.t.Fatal(err)
 	}
 }

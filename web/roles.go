@@ -26,7 +26,7 @@ func (s *Server) listRoles(c echo.Context) error {
 		q = string([]rune(q)[:maxRoleSearch])
 	}
 	page := pageParam(c)
-	roles, total, err := s.DB.ListPictureRoles(ctx(c), rolegate.RoleFilter{Search: q, Limit: rolesPerPage, Offset: (page - 1) * rolesPerPage})
+	roles, total, err := s.Pictures.ListPictureRoles(ctx(c), rolegate.RoleFilter{Search: q, Limit: rolesPerPage, Offset: (page - 1) * rolesPerPage})
 	if err != nil {
 		return err
 	}

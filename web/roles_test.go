@@ -9,7 +9,6 @@ import (
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 func TestRolesPageShowsEveryRoleToEverySignedInPerson(t *testing.T) {
@@ -112,7 +111,7 @@ func TestDriftShowsOnTheRolesPageAndTheRequestPage(t *testing.T) {
 	if err != nil || job == nil {
 		t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := h.DB.CompleteJob(t.Context(), job, sqlite.ProvisionedRole{ID: created.ID, Name: created.Name, Permissions: created.Permissions}, false); err != nil {
+	if err := h.DB.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: created.ID, Name: created.Name, Permissions: created.Permissions}, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Sim.ChangeRole(created.ID, func(r *simulator.Role) { r.Permissions = append(r.Permissions, "api.groups.write") }); err != nil {

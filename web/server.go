@@ -1,7 +1,8 @@
 // Package web is rolegate's HTTP layer and the only package that imports
 // Echo: the route table, middleware, one file per resource, the error
-// adapter and buffered rendering. Handlers stay thin: parse, call the
-// domain (internal/sqlite services), render (views).
+// adapter and buffered rendering. Handlers stay thin: parse, call a domain
+// service (the internal/rolegate interfaces, given in Deps), render (views).
+// It never names the store: internal/app wires the services it is given.
 package web
 
 import (
@@ -15,12 +16,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/static"
 	"github.com/rolegate/rolegate/views"
@@ -28,10 +29,17 @@ import (
 
 // Deps are everything the server needs, passed explicitly.
 type Deps struct {
-	Config   *config.Config
-	DB       *sqlite.DB
-	Requests *sqlite.Requests
-	Catalog  *catalog.Service
+	Config *config.Config
+	// The domain services (internal/rolegate's interfaces, and the audit
+	// trail's).
+	Requests rolegate.RequestService
+	Sessions rolegate.SessionService
+	Audit    audit.Trail
+	Outbox   NotificationLog
+	Pictures PictureRoles
+	// Store answers /readyz.
+	Store   Pinger
+	Catalog *catalog.Service
 	// Picture is the organization's picture: live checks and submissions
 	// make sure it is fresh before trusting it.
 	Picture *picture.Picture
@@ -51,6 +59,23 @@ type Deps struct {
 	RateLimits *RateLimits
 }
 
+// NotificationLog says what was queued about a request (the outbox, read).
+type NotificationLog interface {
+	NotificationsOf(ctx context.Context, requestID int64) ([]rolegate.Notification, error)
+}
+
+// PictureRoles reads the organization's picture for the roles page and a
+// request's page.
+type PictureRoles interface {
+	ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) ([]rolegate.PictureRole, int, error)
+	RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, bool, error)
+}
+
+// Pinger checks that the store answers, for /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // Metrics receives what the HTTP layer observes; nil means none.
 type Metrics interface {
 	ObserveHTTP(route, method string, status int, d time.Duration)
@@ -64,7 +89,7 @@ type Server struct {
 	echo    *echo.Echo
 	handler http.Handler
 	cookies cookieNames
-	limits  sqlite.SessionLimits
+	limits  rolegate.SessionLimits
 	// formAction is the CSP form-action source list: the portal, plus the
 	// identity provider a re-authentication redirects to.
 	formAction string
@@ -89,7 +114,7 @@ func NewServer(d Deps) *Server {
 	s := &Server{
 		Deps:     d,
 		cookies:  newCookieNames(d.Config.SecureCookies()),
-		limits:   sqlite.SessionLimits{Idle: d.Config.SessionIdle, Absolute: d.Config.SessionMax},
+		limits:   rolegate.SessionLimits{Idle: d.Config.SessionIdle, Absolute: d.Config.SessionMax},
 		flashKey: newFlashKey(),
 	}
 	rl := DefaultRateLimits()

@@ -195,7 +195,7 @@ func TestAuditVerifyExport(t *testing.T) {
 	}
 	err = rwdb.ExportProvedEvents(context.Background(), rolegate.AuditFilter{Action: rolegate.ActionRequestCreated},
 		func(rolegate.Event, *audit.Proof) error { return nil })
-	if !errors.Is(err, sqlite.ErrTrailChanged) {
+	if !errors.Is(err, audit.ErrTrailChanged) {
 		t.Errorf("filtered export of a rewritten trail = %v; want ErrTrailChanged", err)
 	}
 	var forged strings.Builder

@@ -78,7 +78,7 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 	} else {
 		var ok bool
 		cp, msg, ok, err = db.LatestCheckpoint(ctx)
-		if errors.Is(err, sqlite.ErrTrailChanged) {
+		if errors.Is(err, auditlog.ErrTrailChanged) {
 			return &exitError{code: exitBroken, err: fmt.Errorf("audit prove: %w", err)}
 		}
 		if err != nil {
@@ -92,7 +92,7 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 		return cannotTell("audit prove: event %d is newer than the checkpoint (%d events); sign a new one with rolegate audit checkpoint", *seq, cp.Size)
 	}
 	e, hashes, err := db.ProveEvent(ctx, *seq, cp.Size)
-	if errors.Is(err, sqlite.ErrNotInTree) {
+	if errors.Is(err, auditlog.ErrNotInTree) {
 		return &exitError{code: exitBroken, err: fmt.Errorf("audit prove: event %d is not in the trail, though the checkpoint covers %d events (the trail was truncated)", *seq, cp.Size)}
 	}
 	if err != nil {
@@ -126,7 +126,7 @@ func proveConsistency(ctx context.Context, db *sqlite.DB, older, newer auditlog.
 	p := auditlog.ConsistencyProof{OldSize: older.Size, NewSize: newer.Size}
 	if older.Size <= newer.Size {
 		hashes, _, err := db.ProveTree(ctx, older.Size, newer.Size)
-		if errors.Is(err, sqlite.ErrNotInTree) {
+		if errors.Is(err, auditlog.ErrNotInTree) {
 			return p, &exitError{code: exitBroken, err: fmt.Errorf("audit: the trail holds fewer events than the checkpoint of %d (it was truncated)", newer.Size)}
 		}
 		if err != nil {

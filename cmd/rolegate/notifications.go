@@ -14,8 +14,8 @@ import (
 // the database where notifications go, so that every event from now on
 // queues its messages. It returns nil when neither email nor webhooks are
 // configured: then nothing is queued.
-func newNotifier(cfg *config.Config, db *sqlite.DB, logger *slog.Logger) (*notify.Worker, error) {
-	nc := notify.Config{Queue: db, BaseURL: cfg.BaseURL, Logger: logger, ReminderAfter: cfg.ReminderAfter}
+func newNotifier(cfg *config.Config, db *sqlite.DB, requests *sqlite.Requests, logger *slog.Logger) (*notify.Worker, error) {
+	nc := notify.Config{Queue: db, Reminders: requests, BaseURL: cfg.BaseURL, Logger: logger, ReminderAfter: cfg.ReminderAfter}
 	var err error
 	if cfg.SMTPAddr != "" {
 		nc.Mailer, err = notify.NewMailer(notify.MailerConfig{

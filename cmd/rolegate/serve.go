@@ -108,14 +108,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
-	notifier, err := newNotifier(cfg, db, logger)
-	if err != nil {
-		return err
-	}
 	worker := newProvisioner(cfg, db, upstream, logger, portalMetrics.ProvisioningOutcome)
 	requests := sqlite.NewRequests(db, sqlite.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL, HandedOff: worker.Wake,
 	})
+	notifier, err := newNotifier(cfg, db, requests, logger)
+	if err != nil {
+		return err
+	}
 
 	var ssoClient *sso.Client
 	if cfg.OIDCIssuer != "" {
@@ -142,7 +142,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	server := web.NewServer(web.Deps{
-		Config: cfg, DB: db, Requests: requests, Catalog: cat, Picture: pic, DevSimulator: sim, SSO: ssoClient,
+		Config: cfg, Requests: requests, Sessions: db, Audit: db, Outbox: db, Pictures: db, Store: db, Catalog: cat, Picture: pic, DevSimulator: sim, SSO: ssoClient,
 		Assets: assets, Logger: logger, Metrics: portalMetrics,
 	})
 

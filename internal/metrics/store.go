@@ -9,14 +9,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
-// Store is what the scrape-time gauges read (sqlite.DB).
+// Store is what the scrape-time gauges read: the store's counts.
 type Store interface {
 	CountByStatus(ctx context.Context) (map[rolegate.Status]int, error)
-	QueueStats(ctx context.Context) (sqlite.QueueStats, error)
-	PictureStats(ctx context.Context) (sqlite.PictureStats, error)
+	QueueStats(ctx context.Context) (rolegate.QueueStats, error)
+	PictureStats(ctx context.Context) (rolegate.PictureStats, error)
 	Path() string
 }
 
@@ -49,9 +48,9 @@ type storeReading struct {
 	at         time.Time
 	counts     map[rolegate.Status]int
 	countErr   error
-	queue      sqlite.QueueStats
+	queue      rolegate.QueueStats
 	queueErr   error
-	picture    sqlite.PictureStats
+	picture    rolegate.PictureStats
 	pictureErr error
 	sizes      map[string]int64
 }

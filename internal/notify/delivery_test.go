@@ -15,7 +15,6 @@ import (
 
 	"github.com/rolegate/rolegate/internal/notify"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 func TestEachEventReachesEachRecipientOnce(t *testing.T) {
@@ -165,7 +164,7 @@ func TestAPermanentRefusalIsNotRetried(t *testing.T) {
 	all, _ := r.db.NotificationsOf(r.ctx, req.ID)
 	for _, n := range all {
 		want := "sent"
-		if n.Recipient == "blake@example.com" || n.Channel == sqlite.ChannelWebhook {
+		if n.Recipient == "blake@example.com" || n.Channel == rolegate.ChannelWebhook {
 			want = "failed"
 		}
 		if n.State != want || n.Attempts != 1 {
@@ -275,7 +274,7 @@ func TestARestartMidDeliveryNeitherLosesNorDuplicatesBeyondAtLeastOnce(t *testin
 		ns, _ := r.db.NotificationsOf(r.ctx, first.ID)
 		sent = 0
 		for _, n := range ns {
-			if n.Channel == sqlite.ChannelEmail && n.State == "sent" {
+			if n.Channel == rolegate.ChannelEmail && n.State == "sent" {
 				sent++
 			}
 		}
@@ -314,7 +313,7 @@ func TestARestartMidDeliveryNeitherLosesNorDuplicatesBeyondAtLeastOnce(t *testin
 		if n.State != "sent" {
 			t.Errorf("%s %s: state %s; want sent", n.Label, n.Facts.Event, n.State)
 		}
-		if n.Channel == sqlite.ChannelWebhook {
+		if n.Channel == rolegate.ChannelWebhook {
 			hookIDs = append(hookIDs, fmt.Sprint(n.ID))
 		}
 	}
@@ -370,7 +369,7 @@ func TestApproversAreRemindedOfAPendingRequest(t *testing.T) {
 	// Decided requests are not reminded of.
 	r.approve(rigAvery, req, "")
 	r.stop()
-	n, err := r.db.RemindPending(r.ctx, time.Nanosecond)
+	n, err := r.requests.RemindPending(r.ctx, time.Nanosecond)
 	if err != nil || n != 0 {
 		t.Errorf("RemindPending after the decision = %d, %v; want 0", n, err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rolegate/rolegate/internal/notify"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 const hostileJustification = `<script>alert("justification")</script> & <img src=x onerror=alert(1)>
@@ -190,14 +189,14 @@ func TestAnAddressThatIsNotOneFailsAtOnce(t *testing.T) {
 }
 
 func TestEachMessageSaysWhatHappenedToItsReader(t *testing.T) {
-	base := sqlite.NotificationFacts{
+	base := rolegate.NotificationFacts{
 		RequestID: 12, RoleName: "finance-reader", Status: rolegate.StatusPending,
-		Actor:     sqlite.NoticePerson{Name: "Avery Approver", Email: "avery@example.com"},
-		Requester: &sqlite.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"},
+		Actor:     rolegate.NoticePerson{Name: "Avery Approver", Email: "avery@example.com"},
+		Requester: &rolegate.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"},
 		At:        time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), SubmittedAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC),
 		Permissions: []string{"api.groups.read"}, Justification: "Quarterly close.", RequiredApprovals: 2,
 	}
-	with := func(kind string, status rolegate.Status, edit func(*sqlite.NotificationFacts)) sqlite.NotificationFacts {
+	with := func(kind string, status rolegate.Status, edit func(*rolegate.NotificationFacts)) rolegate.NotificationFacts {
 		f := base
 		f.Kind, f.Status = kind, status
 		if edit != nil {
@@ -206,47 +205,47 @@ func TestEachMessageSaysWhatHappenedToItsReader(t *testing.T) {
 		return f
 	}
 	tests := []struct {
-		facts    sqlite.NotificationFacts
-		audience sqlite.Audience
+		facts    rolegate.NotificationFacts
+		audience rolegate.Audience
 		subject  string
 		has      []string
 		hasNot   []string
 	}{
-		{with(sqlite.NoticeSubmitted, rolegate.StatusPending, nil), sqlite.AudienceApprover,
+		{with(rolegate.NoticeSubmitted, rolegate.StatusPending, nil), rolegate.AudienceApprover,
 			`Request #12 for the role "finance-reader" needs your review`,
 			[]string{"Riley Requester asks for a new custom role", "It needs 2 approvals", "Review request #12", "api.groups.read", "Quarterly close.", "you are an approver"}, nil},
-		{with(sqlite.NoticeApproved, rolegate.StatusApproved, func(f *sqlite.NotificationFacts) {
-			f.Approvals = []sqlite.NoticeApproval{{Name: "Avery Approver", Comment: "Fine."}, {Name: "Blake Approver"}}
-		}), sqlite.AudienceRequester,
+		{with(rolegate.NoticeApproved, rolegate.StatusApproved, func(f *rolegate.NotificationFacts) {
+			f.Approvals = []rolegate.NoticeApproval{{Name: "Avery Approver", Comment: "Fine."}, {Name: "Blake Approver"}}
+		}), rolegate.AudienceRequester,
 			`Your request #12 for the role "finance-reader" was approved`,
 			[]string{"Avery Approver: Fine.", "Blake Approver", "you will get another message", "you filed this request"}, nil},
-		{with(sqlite.NoticeRejected, rolegate.StatusRejected, func(f *sqlite.NotificationFacts) { f.Comment = "Too broad." }), sqlite.AudienceRequester,
+		{with(rolegate.NoticeRejected, rolegate.StatusRejected, func(f *rolegate.NotificationFacts) { f.Comment = "Too broad." }), rolegate.AudienceRequester,
 			`Your request #12 for the role "finance-reader" was rejected`,
 			[]string{"Avery Approver rejected your request", "Too broad."}, nil},
-		{with(sqlite.NoticeExpired, rolegate.StatusExpired, nil), sqlite.AudienceRequester,
+		{with(rolegate.NoticeExpired, rolegate.StatusExpired, nil), rolegate.AudienceRequester,
 			`Your request #12 for the role "finance-reader" expired`,
 			[]string{"expired without a decision", "1 Mar 2026 09:00 UTC"}, nil},
-		{with(sqlite.NoticeProvisioned, rolegate.StatusProvisioned, func(f *sqlite.NotificationFacts) { f.RoleID = "role_abc" }), sqlite.AudienceRequester,
+		{with(rolegate.NoticeProvisioned, rolegate.StatusProvisioned, func(f *rolegate.NotificationFacts) { f.RoleID = "role_abc" }), rolegate.AudienceRequester,
 			`The role "finance-reader" was created (request #12)`,
 			[]string{"you asked for now exists", "role_abc"}, nil},
-		{with(sqlite.NoticeProvisioned, rolegate.StatusProvisioned, func(f *sqlite.NotificationFacts) { f.RoleID = "role_abc" }), sqlite.AudienceApprover,
+		{with(rolegate.NoticeProvisioned, rolegate.StatusProvisioned, func(f *rolegate.NotificationFacts) { f.RoleID = "role_abc" }), rolegate.AudienceApprover,
 			`The role "finance-reader" was created (request #12)`,
 			[]string{"you approved now exists", "role_abc"}, nil},
-		{with(sqlite.NoticeFailed, rolegate.StatusFailed, func(f *sqlite.NotificationFacts) { f.Failure = "OpenAI answered 400 to create: bad permission" }), sqlite.AudienceRequester,
+		{with(rolegate.NoticeFailed, rolegate.StatusFailed, func(f *rolegate.NotificationFacts) { f.Failure = "OpenAI answered 400 to create: bad permission" }), rolegate.AudienceRequester,
 			`Creating the role "finance-reader" failed (request #12)`,
 			[]string{"The admins have been told", "OpenAI answered 400 to create: bad permission"}, []string{"Retry request"}},
-		{with(sqlite.NoticeFailed, rolegate.StatusFailed, func(f *sqlite.NotificationFacts) { f.Failure = "OpenAI answered 400 to create: bad permission" }), sqlite.AudienceAdmin,
+		{with(rolegate.NoticeFailed, rolegate.StatusFailed, func(f *rolegate.NotificationFacts) { f.Failure = "OpenAI answered 400 to create: bad permission" }), rolegate.AudienceAdmin,
 			`Creating the role "finance-reader" failed (request #12)`,
 			[]string{"Retry request #12", "retry provisioning", "Riley Requester", "OpenAI answered 400 to create: bad permission", "you are an admin"}, nil},
-		{with(sqlite.NoticeAbandoned, rolegate.StatusFailed, func(f *sqlite.NotificationFacts) {
-			f.Actor = sqlite.NoticePerson{Name: "Drew Admin"}
+		{with(rolegate.NoticeAbandoned, rolegate.StatusFailed, func(f *rolegate.NotificationFacts) {
+			f.Actor = rolegate.NoticePerson{Name: "Drew Admin"}
 			f.Comment = "The permission no longer exists."
-		}), sqlite.AudienceRequester,
+		}), rolegate.AudienceRequester,
 			`The role "finance-reader" will not be created (request #12)`,
 			[]string{"Drew Admin stopped the attempts", "The permission no longer exists."}, nil},
-		{with(sqlite.NoticeReminder, rolegate.StatusPending, func(f *sqlite.NotificationFacts) {
-			f.Approvals = []sqlite.NoticeApproval{{Name: "Avery Approver"}}
-		}), sqlite.AudienceApprover,
+		{with(rolegate.NoticeReminder, rolegate.StatusPending, func(f *rolegate.NotificationFacts) {
+			f.Approvals = []rolegate.NoticeApproval{{Name: "Avery Approver"}}
+		}), rolegate.AudienceApprover,
 			`Reminder: request #12 for the role "finance-reader" is waiting for review`,
 			[]string{"waiting for a decision since 1 Mar 2026 09:00 UTC", "It has 1 of 2 approvals (Avery Approver)", "Review request #12"}, nil},
 	}

@@ -450,7 +450,7 @@ func (r *rig) open() *notify.Worker {
 	r.db = db
 	r.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{RequiredApprovals: 1})
 	cfg := notify.Config{
-		Queue: db, BaseURL: mustURL(testBaseURL),
+		Queue: db, Reminders: r.requests, BaseURL: mustURL(testBaseURL),
 		Logger:      slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MaxAttempts: r.opts.MaxAttempts, BackoffBase: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
 		Poll: 100 * time.Millisecond, ReminderAfter: r.opts.Reminder, Housekeeping: 50 * time.Millisecond,
@@ -523,7 +523,7 @@ func (r *rig) provision(roleID string) {
 	if err != nil || job == nil {
 		r.t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := r.db.CompleteJob(r.ctx, job, sqlite.ProvisionedRole{ID: roleID, Name: job.RoleName, Permissions: []string{"api.groups.read"}}, false); err != nil {
+	if err := r.db.CompleteJob(r.ctx, job, rolegate.ProvisionedRole{ID: roleID, Name: job.RoleName, Permissions: []string{"api.groups.read"}}, false); err != nil {
 		r.t.Fatal(err)
 	}
 }

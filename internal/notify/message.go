@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"github.com/rolegate/rolegate/internal/rolegate"
+
 	"bytes"
 	"embed"
 	"fmt"
@@ -8,8 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // Email is one rendered message: a subject, a plain-text part and an HTML
@@ -51,7 +51,7 @@ type emailField struct {
 
 // RenderEmail writes the message about f for a recipient of audience a; link
 // is the request's page in the portal.
-func RenderEmail(f sqlite.NotificationFacts, a sqlite.Audience, link string) (Email, error) {
+func RenderEmail(f rolegate.NotificationFacts, a rolegate.Audience, link string) (Email, error) {
 	v := emailFor(f, a, link)
 	var html bytes.Buffer
 	if err := htmlTemplate.Execute(&html, v); err != nil {
@@ -60,7 +60,7 @@ func RenderEmail(f sqlite.NotificationFacts, a sqlite.Audience, link string) (Em
 	return Email{Subject: "[rolegate] " + oneLine(v.Subject, 200), Text: plainText(v), HTML: html.String()}, nil
 }
 
-func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailView {
+func emailFor(f rolegate.NotificationFacts, a rolegate.Audience, link string) emailView {
 	role := fmt.Sprintf("%q", f.RoleName)
 	actor := f.Actor.Name
 	if actor == "" {
@@ -75,11 +75,11 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 	}
 	v := emailView{Link: link, LinkText: fmt.Sprintf("Open request #%d", f.RequestID)}
 	switch a {
-	case sqlite.AudienceRequester:
+	case rolegate.AudienceRequester:
 		v.Why = "You get this because you filed this request."
-	case sqlite.AudienceApprover:
+	case rolegate.AudienceApprover:
 		v.Why = "You get this because you are an approver in rolegate."
-	case sqlite.AudienceAdmin:
+	case rolegate.AudienceAdmin:
 		v.Why = "You get this because you are an admin in rolegate."
 	}
 	field := func(label, value string) {
@@ -101,7 +101,7 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 	}
 
 	switch f.Kind {
-	case sqlite.NoticeSubmitted:
+	case rolegate.NoticeSubmitted:
 		v.Subject = fmt.Sprintf("Request #%d for the role %s needs your review", f.RequestID, role)
 		v.Heading = fmt.Sprintf("%s asks for a new custom role %s in the OpenAI organization.", nameOr(f.Requester, actor), role)
 		v.Lines = []string{fmt.Sprintf("It needs %s. Review the exact request on its page, then approve or reject it there.", approvals(f.RequiredApprovals))}
@@ -110,7 +110,7 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 		permissions()
 		block("Description", f.Description)
 		block("Justification", f.Justification)
-	case sqlite.NoticeApproved:
+	case rolegate.NoticeApproved:
 		v.Subject = fmt.Sprintf("Your request #%d for the role %s was approved", f.RequestID, role)
 		v.Heading = fmt.Sprintf("Your request for the role %s was approved.", role)
 		v.Lines = []string{"rolegate is creating the role in the OpenAI organization now; you will get another message when it exists."}
@@ -125,28 +125,28 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 		if len(by) > 0 {
 			v.Fields = append(v.Fields, emailField{Label: "Approved by", Value: strings.Join(by, "\n"), Block: true})
 		}
-	case sqlite.NoticeRejected:
+	case rolegate.NoticeRejected:
 		v.Subject = fmt.Sprintf("Your request #%d for the role %s was rejected", f.RequestID, role)
 		v.Heading = fmt.Sprintf("%s rejected your request for the role %s.", actor, role)
 		v.Lines = []string{"Nothing was created. If the reason below can be addressed, you can file a new request."}
 		block("Comment", f.Comment)
-	case sqlite.NoticeExpired:
+	case rolegate.NoticeExpired:
 		v.Subject = fmt.Sprintf("Your request #%d for the role %s expired", f.RequestID, role)
 		v.Heading = fmt.Sprintf("Your request for the role %s expired without a decision.", role)
 		v.Lines = []string{"Nothing was created. If you still need the role, file the request again."}
 		field("Submitted", when(f.SubmittedAt))
-	case sqlite.NoticeProvisioned:
+	case rolegate.NoticeProvisioned:
 		v.Subject = fmt.Sprintf("The role %s was created (request #%d)", role, f.RequestID)
-		if a == sqlite.AudienceRequester {
+		if a == rolegate.AudienceRequester {
 			v.Heading = fmt.Sprintf("The role %s you asked for now exists in the OpenAI organization.", role)
 		} else {
 			v.Heading = fmt.Sprintf("The role %s you approved now exists in the OpenAI organization.", role)
 		}
 		v.Fields = append(v.Fields, emailField{Label: "Role id", Value: f.RoleID, Mono: true})
 		permissions()
-	case sqlite.NoticeFailed:
+	case rolegate.NoticeFailed:
 		v.Subject = fmt.Sprintf("Creating the role %s failed (request #%d)", role, f.RequestID)
-		if a == sqlite.AudienceAdmin {
+		if a == rolegate.AudienceAdmin {
 			v.Heading = fmt.Sprintf("rolegate could not create the role %s.", role)
 			v.Lines = []string{"Check the error below, then retry provisioning (or abandon it) on the request page."}
 			v.LinkText = fmt.Sprintf("Retry request #%d", f.RequestID)
@@ -156,12 +156,12 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 			v.Lines = []string{"The admins have been told; they can retry once the cause is fixed."}
 		}
 		block("Error", f.Failure)
-	case sqlite.NoticeAbandoned:
+	case rolegate.NoticeAbandoned:
 		v.Subject = fmt.Sprintf("The role %s will not be created (request #%d)", role, f.RequestID)
 		v.Heading = fmt.Sprintf("%s stopped the attempts to create the role %s you asked for.", actor, role)
 		v.Lines = []string{"Nothing more will be tried for this request, and its role name is free again. File a new request if you still need the role."}
 		block("Reason", f.Comment)
-	case sqlite.NoticeReminder:
+	case rolegate.NoticeReminder:
 		v.Subject = fmt.Sprintf("Reminder: request #%d for the role %s is waiting for review", f.RequestID, role)
 		v.Heading = fmt.Sprintf("Request #%d for the role %s has been waiting for a decision since %s.", f.RequestID, role, when(f.SubmittedAt))
 		var names []string
@@ -177,7 +177,7 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 		field("Requested by", requester)
 		permissions()
 		block("Justification", f.Justification)
-	case sqlite.NoticeDrift:
+	case rolegate.NoticeDrift:
 		if f.Deleted {
 			v.Subject = fmt.Sprintf("The role %s was deleted outside rolegate (request #%d)", role, f.RequestID)
 			v.Heading = fmt.Sprintf("The role %s that rolegate created through request #%d no longer exists in the OpenAI organization: it was deleted outside rolegate.", role, f.RequestID)
@@ -199,7 +199,7 @@ func emailFor(f sqlite.NotificationFacts, a sqlite.Audience, link string) emailV
 	return v
 }
 
-func nameOr(p *sqlite.NoticePerson, fallback string) string {
+func nameOr(p *rolegate.NoticePerson, fallback string) string {
 	if p != nil && p.Name != "" {
 		return p.Name
 	}

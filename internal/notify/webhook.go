@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"github.com/rolegate/rolegate/internal/rolegate"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -14,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // Webhook body formats (ROLEGATE_WEBHOOK_FORMAT).
@@ -41,7 +41,7 @@ type WebhookConfig struct {
 type Webhooks struct {
 	cfg     WebhookConfig
 	urls    map[string]string // target id → URL
-	targets []sqlite.WebhookTarget
+	targets []rolegate.WebhookTarget
 	redact  redactor
 }
 
@@ -87,7 +87,7 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 				w.redact = append(w.redact, part)
 			}
 		}
-		w.targets = append(w.targets, sqlite.WebhookTarget{
+		w.targets = append(w.targets, rolegate.WebhookTarget{
 			ID:    id,
 			Label: fmt.Sprintf("webhook %s://%s (%s)", u.Scheme, u.Host, id[len("webhook:"):len("webhook:")+8]),
 		})
@@ -96,12 +96,12 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 }
 
 // Targets names the webhooks for the queue, without their URLs.
-func (w *Webhooks) Targets() []sqlite.WebhookTarget { return w.targets }
+func (w *Webhooks) Targets() []rolegate.WebhookTarget { return w.targets }
 
 // Post delivers notification n (its facts already limited to what a channel
 // may see) to its webhook, signed. deliveryID lets receivers drop a repeat:
 // delivery is at least once.
-func (w *Webhooks) Post(ctx context.Context, n *sqlite.Notification, link string) error {
+func (w *Webhooks) Post(ctx context.Context, n *rolegate.Notification, link string) error {
 	target, ok := w.urls[n.Recipient]
 	if !ok {
 		return permanentf("this webhook is no longer configured")
@@ -182,7 +182,7 @@ type jsonActor struct {
 // WebhookBody renders the facts in format. encoding/json escapes <, > and &
 // as \u003c, \u003e and \u0026, so hostile text stays inert even in a
 // receiver that pastes the body into a page.
-func WebhookBody(format string, f sqlite.NotificationFacts, link string) ([]byte, error) {
+func WebhookBody(format string, f rolegate.NotificationFacts, link string) ([]byte, error) {
 	switch format {
 	case FormatJSON, "":
 		return json.Marshal(jsonBody{
@@ -228,32 +228,32 @@ func WebhookBody(format string, f sqlite.NotificationFacts, link string) ([]byte
 }
 
 // webhookSentence says what happened in one line, from a channel's facts.
-func webhookSentence(f sqlite.NotificationFacts) string {
+func webhookSentence(f rolegate.NotificationFacts) string {
 	who := f.Actor.Name
 	if who == "" {
 		who = f.Actor.Email
 	}
 	req := fmt.Sprintf("Request #%d for the role %q", f.RequestID, f.RoleName)
 	switch f.Kind {
-	case sqlite.NoticeSubmitted:
+	case rolegate.NoticeSubmitted:
 		return fmt.Sprintf("%s asks for a new role %q (request #%d); it is waiting for review.", who, f.RoleName, f.RequestID)
-	case sqlite.NoticeApproved:
+	case rolegate.NoticeApproved:
 		return fmt.Sprintf("%s was approved by %s.", req, who)
-	case sqlite.NoticeRejected:
+	case rolegate.NoticeRejected:
 		return fmt.Sprintf("%s was rejected by %s.", req, who)
-	case sqlite.NoticeCancelled:
+	case rolegate.NoticeCancelled:
 		return fmt.Sprintf("%s was cancelled by %s.", req, who)
-	case sqlite.NoticeExpired:
+	case rolegate.NoticeExpired:
 		return fmt.Sprintf("%s expired without a decision.", req)
-	case sqlite.NoticeProvisioned:
+	case rolegate.NoticeProvisioned:
 		return fmt.Sprintf("The role %q was created in the OpenAI organization (request #%d).", f.RoleName, f.RequestID)
-	case sqlite.NoticeFailed:
+	case rolegate.NoticeFailed:
 		return fmt.Sprintf("Creating the role %q failed (request #%d); an admin can retry it.", f.RoleName, f.RequestID)
-	case sqlite.NoticeAbandoned:
+	case rolegate.NoticeAbandoned:
 		return fmt.Sprintf("%s gave up creating the role %q (request #%d).", who, f.RoleName, f.RequestID)
-	case sqlite.NoticeReminder:
+	case rolegate.NoticeReminder:
 		return fmt.Sprintf("%s is still waiting for review.", req)
-	case sqlite.NoticeDrift:
+	case rolegate.NoticeDrift:
 		if f.Deleted {
 			return fmt.Sprintf("The role %q created through request #%d was deleted outside rolegate.", f.RoleName, f.RequestID)
 		}

@@ -14,13 +14,12 @@ import (
 
 	"github.com/rolegate/rolegate/internal/notify"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
-var hostileFacts = sqlite.NotificationFacts{
-	Event: rolegate.ActionRequestRejected, Kind: sqlite.NoticeRejected,
+var hostileFacts = rolegate.NotificationFacts{
+	Event: rolegate.ActionRequestRejected, Kind: rolegate.NoticeRejected,
 	RequestID: 7, RoleName: "finance-reader", Status: rolegate.StatusRejected,
-	Actor: sqlite.NoticePerson{Name: `Eve </script><script>alert(1)</script> [x](https://evil.example) & *bold*`, Email: "eve@example.com"},
+	Actor: rolegate.NoticePerson{Name: `Eve </script><script>alert(1)</script> [x](https://evil.example) & *bold*`, Email: "eve@example.com"},
 	At:    time.Date(2026, 3, 2, 9, 30, 15, 0, time.UTC),
 }
 
@@ -187,7 +186,7 @@ func TestAWebhookIsKnownByItsHostNeverItsURL(t *testing.T) {
 	closed := "http://" + ln.Addr().String() + testWebhookPath
 	ln.Close()
 	w, _ = notify.NewWebhooks(notify.WebhookConfig{URLs: []string{closed}, Secret: "s", Client: &http.Client{Timeout: time.Second}})
-	n := &sqlite.Notification{ID: 1, Recipient: w.Targets()[0].ID, Facts: hostileFacts}
+	n := &rolegate.Notification{ID: 1, Recipient: w.Targets()[0].ID, Facts: hostileFacts}
 	err = w.Post(context.Background(), n, hookLink)
 	if err == nil || strings.Contains(err.Error(), "hooktoken") {
 		t.Errorf("Post to a closed port = %v; want an error without the URL's secret", err)

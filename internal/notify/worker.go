@@ -18,25 +18,29 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/retry"
-	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// Queue is the durable outbox (sqlite.DB).
+// Queue is the part of the outbox the worker uses (rolegate.Outbox).
 type Queue interface {
 	ReleaseNotificationLeases(ctx context.Context) (int64, error)
-	ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]sqlite.Notification, error)
-	NotificationSent(ctx context.Context, n *sqlite.Notification) error
-	RetryNotificationLater(ctx context.Context, n *sqlite.Notification, delay time.Duration, reason string) error
-	NotificationFailed(ctx context.Context, n *sqlite.Notification, reason string) error
+	ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]rolegate.Notification, error)
+	NotificationSent(ctx context.Context, n *rolegate.Notification) error
+	RetryNotificationLater(ctx context.Context, n *rolegate.Notification, delay time.Duration, reason string) error
+	NotificationFailed(ctx context.Context, n *rolegate.Notification, reason string) error
 	NextNotificationDue(ctx context.Context) (time.Time, error)
-	RemindPending(ctx context.Context, after time.Duration) (int, error)
 	DeleteOldNotifications(ctx context.Context, olderThan time.Duration) (int64, error)
 }
 
 // Config is the worker's set-up. Mailer or Webhooks may be nil (that
 // channel is off); a row for a channel that is off fails with a reason.
 type Config struct {
-	Queue    Queue
+	Queue Queue
+	// Reminders reminds approvers of requests left pending (the request
+	// service); nil: no reminders.
+	Reminders interface {
+		RemindPending(ctx context.Context, after time.Duration) (int, error)
+	}
 	BaseURL  *url.URL // ROLEGATE_BASE_URL: every link points into the portal
 	Mailer   *Mailer
 	Webhooks *Webhooks
@@ -101,8 +105,8 @@ func New(cfg Config) *Worker {
 }
 
 // Targets is what the queue must know of the channels (SetNotifications).
-func (w *Worker) Targets() sqlite.NotificationTargets {
-	t := sqlite.NotificationTargets{Email: w.cfg.Mailer != nil, Wake: w.Wake}
+func (w *Worker) Targets() rolegate.NotificationTargets {
+	t := rolegate.NotificationTargets{Email: w.cfg.Mailer != nil, Wake: w.Wake}
 	if w.cfg.Webhooks != nil {
 		t.Webhooks = w.cfg.Webhooks.Targets()
 	}
@@ -177,8 +181,8 @@ func (w *Worker) sleep(ctx context.Context, d time.Duration) { w.wake.Sleep(ctx,
 
 // chores reminds approvers of requests left pending and prunes old rows.
 func (w *Worker) chores(ctx context.Context) {
-	if w.cfg.ReminderAfter > 0 {
-		if n, err := w.cfg.Queue.RemindPending(ctx, w.cfg.ReminderAfter); err != nil && ctx.Err() == nil {
+	if w.cfg.ReminderAfter > 0 && w.cfg.Reminders != nil {
+		if n, err := w.cfg.Reminders.RemindPending(ctx, w.cfg.ReminderAfter); err != nil && ctx.Err() == nil {
 			w.cfg.Logger.Error("notify: reminders", "err", err)
 		} else if n > 0 {
 			w.cfg.Logger.Info("notify: reminded approvers of pending requests", "requests", n)
@@ -190,7 +194,7 @@ func (w *Worker) chores(ctx context.Context) {
 }
 
 // deliver makes one attempt at n and records its outcome.
-func (w *Worker) deliver(ctx context.Context, n *sqlite.Notification) {
+func (w *Worker) deliver(ctx context.Context, n *rolegate.Notification) {
 	log := w.cfg.Logger.With("notification_id", n.ID, "request_id", n.RequestID, "channel", n.Channel,
 		"recipient", n.Label, "event", n.Facts.Event, "attempt", n.Attempts)
 	err := w.send(ctx, n)
@@ -225,7 +229,7 @@ func (w *Worker) deliver(ctx context.Context, n *sqlite.Notification) {
 		}
 	}
 	if recErr != nil {
-		if errors.Is(recErr, sqlite.ErrNotificationLeaseLost) {
+		if errors.Is(recErr, rolegate.ErrNotificationLeaseLost) {
 			log.Warn("notify: the notification was taken over before its outcome was recorded")
 			return
 		}
@@ -234,10 +238,10 @@ func (w *Worker) deliver(ctx context.Context, n *sqlite.Notification) {
 }
 
 // send renders n for its recipient and hands it to its channel.
-func (w *Worker) send(ctx context.Context, n *sqlite.Notification) error {
+func (w *Worker) send(ctx context.Context, n *rolegate.Notification) error {
 	link := w.cfg.BaseURL.JoinPath("requests", strconv.FormatInt(n.RequestID, 10)).String()
 	switch n.Channel {
-	case sqlite.ChannelEmail:
+	case rolegate.ChannelEmail:
 		if w.cfg.Mailer == nil {
 			return permanentf("email is not configured (ROLEGATE_SMTP_ADDR)")
 		}
@@ -246,7 +250,7 @@ func (w *Worker) send(ctx context.Context, n *sqlite.Notification) error {
 			return permanentf("%v", err)
 		}
 		return w.cfg.Mailer.Send(ctx, n.Recipient, msg, w.cfg.Mailer.MessageID(n.ID, n.EventSeq))
-	case sqlite.ChannelWebhook:
+	case rolegate.ChannelWebhook:
 		if w.cfg.Webhooks == nil {
 			return permanentf("webhooks are not configured (ROLEGATE_WEBHOOK_URLS)")
 		}

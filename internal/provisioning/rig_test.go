@@ -122,7 +122,7 @@ type countingQueue struct {
 	claims atomic.Int64
 }
 
-func (q *countingQueue) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*sqlite.Job, error) {
+func (q *countingQueue) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*rolegate.Job, error) {
 	job, err := q.DB.ClaimJob(ctx, owner, lease)
 	q.claims.Add(1)
 	return job, err

@@ -17,7 +17,6 @@ import (
 	"github.com/rolegate/rolegate/internal/adminapi"
 	"github.com/rolegate/rolegate/internal/retry"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // Upstream is what the worker needs of the Admin API (adminapi.Client).
@@ -27,14 +26,14 @@ type Upstream interface {
 	GetRole(ctx context.Context, id string) (adminapi.Role, error)
 }
 
-// Queue is the durable job queue (sqlite.DB).
+// Queue is the durable job queue (rolegate.ProvisioningQueue).
 type Queue interface {
 	ReleaseLeases(ctx context.Context) (int64, error)
-	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*sqlite.Job, error)
-	CompleteJob(ctx context.Context, job *sqlite.Job, role sqlite.ProvisionedRole, adopted bool) error
-	RetryJobLater(ctx context.Context, job *sqlite.Job, delay time.Duration, reason string) error
-	FailJob(ctx context.Context, job *sqlite.Job, action, message string, role *sqlite.ProvisionedRole) error
-	QueueStats(ctx context.Context) (sqlite.QueueStats, error)
+	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*rolegate.Job, error)
+	CompleteJob(ctx context.Context, job *rolegate.Job, role rolegate.ProvisionedRole, adopted bool) error
+	RetryJobLater(ctx context.Context, job *rolegate.Job, delay time.Duration, reason string) error
+	FailJob(ctx context.Context, job *rolegate.Job, action, message string, role *rolegate.ProvisionedRole) error
+	QueueStats(ctx context.Context) (rolegate.QueueStats, error)
 }
 
 // Config tunes the worker.
@@ -139,7 +138,7 @@ type approvedBody struct {
 }
 
 // process makes one attempt at one job and records its outcome.
-func (w *Worker) process(ctx context.Context, job *sqlite.Job) {
+func (w *Worker) process(ctx context.Context, job *rolegate.Job) {
 	log := w.cfg.Logger.With("request_id", job.RequestID, "attempt", job.Attempt)
 	var want approvedBody
 	if err := checkApproved(job); err != nil {
@@ -193,7 +192,7 @@ func (w *Worker) process(ctx context.Context, job *sqlite.Job) {
 
 // reconcile looks the role up by name before a create. It reports whether
 // the attempt is over (adopted, refused, or the look-up failed).
-func (w *Worker) reconcile(ctx context.Context, log *slog.Logger, job *sqlite.Job, want approvedBody) bool {
+func (w *Worker) reconcile(ctx context.Context, log *slog.Logger, job *rolegate.Job, want approvedBody) bool {
 	role, found, err := w.find(ctx, want.RoleName)
 	if err != nil {
 		w.upstreamFailed(ctx, log, job, "look up", err, nil)
@@ -209,7 +208,7 @@ func (w *Worker) reconcile(ctx context.Context, log *slog.Logger, job *sqlite.Jo
 // adoptOrRefuse takes an existing role of the approved name as this
 // request's when it is exactly what was approved, and fails the request
 // otherwise: a role of the same name with other permissions is a conflict.
-func (w *Worker) adoptOrRefuse(ctx context.Context, log *slog.Logger, job *sqlite.Job, want approvedBody, role adminapi.Role) {
+func (w *Worker) adoptOrRefuse(ctx context.Context, log *slog.Logger, job *rolegate.Job, want approvedBody, role adminapi.Role) {
 	if diff := mismatch(want, role); diff != "" {
 		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, fmt.Sprintf(
 			"A role named %q already exists upstream (%s) but %s; it is not the role approved, so it was not adopted and nothing was created.",
@@ -227,7 +226,7 @@ func (w *Worker) find(ctx context.Context, name string) (adminapi.Role, bool, er
 
 // checkApproved refuses a payload that does not hash to what every approver
 // approved: nothing else is ever sent.
-func checkApproved(job *sqlite.Job) error {
+func checkApproved(job *rolegate.Job) error {
 	if len(job.ApprovedHashes) == 0 {
 		return errors.New("The request has no approvals on file; nothing was sent.")
 	}
@@ -264,14 +263,14 @@ func mismatch(want approvedBody, role adminapi.Role) string {
 	return ""
 }
 
-func provisioned(r adminapi.Role) *sqlite.ProvisionedRole {
-	return &sqlite.ProvisionedRole{ID: r.ID, Name: r.Name, Description: r.Description, Permissions: r.Permissions, ResourceType: r.ResourceType}
+func provisioned(r adminapi.Role) *rolegate.ProvisionedRole {
+	return &rolegate.ProvisionedRole{ID: r.ID, Name: r.Name, Description: r.Description, Permissions: r.Permissions, ResourceType: r.ResourceType}
 }
 
 // upstreamFailed retries what may pass later, within the budget, and fails
 // the request on anything else. created is the role this attempt created
 // when the failure came after the create (reading it back).
-func (w *Worker) upstreamFailed(ctx context.Context, log *slog.Logger, job *sqlite.Job, op string, err error, created *adminapi.Role) {
+func (w *Worker) upstreamFailed(ctx context.Context, log *slog.Logger, job *rolegate.Job, op string, err error, created *adminapi.Role) {
 	if ctx.Err() != nil {
 		// Shutting down: the job stays leased and is resumed at the next start.
 		log.Info("provisioning: interrupted by shutdown", "op", op)
@@ -283,7 +282,7 @@ func (w *Worker) upstreamFailed(ctx context.Context, log *slog.Logger, job *sqli
 		log.Error("provisioning: unexpected error", "op", op, "err", err)
 	}
 	msg := upstreamMessage(op, ae)
-	var role *sqlite.ProvisionedRole
+	var role *rolegate.ProvisionedRole
 	if created != nil {
 		msg = fmt.Sprintf("The role %s was created, but %s; a retry checks it again.", created.ID, msg)
 		role = provisioned(*created)
@@ -321,7 +320,7 @@ func (w *Worker) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	return retry.Backoff(w.cfg.BackoffBase, w.cfg.BackoffMax, attempt, retryAfter)
 }
 
-func (w *Worker) complete(ctx context.Context, log *slog.Logger, job *sqlite.Job, role adminapi.Role, adopted bool) {
+func (w *Worker) complete(ctx context.Context, log *slog.Logger, job *rolegate.Job, role adminapi.Role, adopted bool) {
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
 	if err := w.cfg.Queue.CompleteJob(rctx, job, *provisioned(role), adopted); err != nil {
@@ -336,7 +335,7 @@ func (w *Worker) complete(ctx context.Context, log *slog.Logger, job *sqlite.Job
 	log.Info("provisioning: role in place", "role_id", role.ID, "adopted", adopted)
 }
 
-func (w *Worker) fail(ctx context.Context, log *slog.Logger, job *sqlite.Job, action, msg string, role *sqlite.ProvisionedRole) {
+func (w *Worker) fail(ctx context.Context, log *slog.Logger, job *rolegate.Job, action, msg string, role *rolegate.ProvisionedRole) {
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
 	if err := w.cfg.Queue.FailJob(rctx, job, action, msg, role); err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 func TestAnApprovedRequestBecomesExactlyTheApprovedRole(t *testing.T) {
@@ -393,7 +392,7 @@ func TestAJobOfADeadWorkerIsReclaimedWhenItsLeaseEnds(t *testing.T) {
 	if roles := r.customRoles(); len(roles) != 1 || r.sim.CreateCalls() != 1 {
 		t.Errorf("custom roles = %+v after %d creates; want one role, one create", roles, r.sim.CreateCalls())
 	}
-	if err := r.db.CompleteJob(r.ctx, dead, sqlite.ProvisionedRole{ID: "role_bogus"}, false); err == nil {
+	if err := r.db.CompleteJob(r.ctx, dead, rolegate.ProvisionedRole{ID: "role_bogus"}, false); err == nil {
 		t.Error("the dead worker completed the job after losing its lease")
 	}
 	if got := r.get(req.ID); got.UpstreamRoleID == "role_bogus" {

@@ -153,3 +153,10 @@ func sortedSet(in []string) []string {
 // uniqueness rule is assumed to ignore case (README), so "Billing Reader"
 // and "billing reader" are one name.
 func RoleNameKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// PictureStats is the picture's state for the metrics.
+type PictureStats struct {
+	SyncedAt time.Time // zero: never read completely
+	Roles    int       // existing upstream
+	Drifted  int       // created by rolegate, then changed or deleted outside it
+}

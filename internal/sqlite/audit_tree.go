@@ -112,10 +112,6 @@ func treeRoot(ctx context.Context, q queryer, size int64) (tlog.Hash, error) {
 	return h, nil
 }
 
-// ErrNotInTree is returned for a proof about events the tree (or the
-// checkpoint asked about) does not hold.
-var ErrNotInTree = rolegate.Errorf(rolegate.ENOTFOUND, "That event is not covered by the checkpoint.")
-
 // ProveEvent returns event seq and the proof that it is leaf seq-1 of the
 // tree of the first size events, from one snapshot of the trail.
 func (db *DB) ProveEvent(ctx context.Context, seq, size int64) (rolegate.Event, tlog.RecordProof, error) {
@@ -126,7 +122,7 @@ func (db *DB) ProveEvent(ctx context.Context, seq, size int64) (rolegate.Event, 
 	defer tx.Rollback()
 	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq = ?`, seq))
 	if errors.Is(err, sql.ErrNoRows) || seq < 1 || seq > size {
-		return rolegate.Event{}, nil, ErrNotInTree
+		return rolegate.Event{}, nil, audit.ErrNotInTree
 	}
 	if err != nil {
 		return rolegate.Event{}, nil, fmt.Errorf("sqlite: prove event %d: %w", seq, err)
@@ -191,7 +187,7 @@ func (db *DB) ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeP
 		return nil, tlog.Hash{}, fmt.Errorf("sqlite: prove tree: %w", err)
 	}
 	if newSize > size || oldSize > newSize || oldSize < 0 {
-		return nil, tlog.Hash{}, fmt.Errorf("sqlite: no consistency proof from %d to %d events in a trail of %d: %w", oldSize, newSize, size, ErrNotInTree)
+		return nil, tlog.Hash{}, fmt.Errorf("sqlite: no consistency proof from %d to %d events in a trail of %d: %w", oldSize, newSize, size, audit.ErrNotInTree)
 	}
 	root, err := treeRoot(ctx, tx, newSize)
 	if err != nil {
@@ -213,19 +209,13 @@ func (db *DB) AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error) 
 	return treeRoot(ctx, db.read, size)
 }
 
-// ErrTrailChanged is returned (wrapped) by LatestCheckpoint when the
-// newest checkpoint recorded in the trail signs neither the tree's root
-// nor the chain hash at its size: the trail was changed since it was
-// signed.
-var ErrTrailChanged = errors.New("the trail no longer matches its latest recorded checkpoint; run rolegate audit verify")
-
 // LatestCheckpoint returns the newest checkpoint recorded in the trail
 // (an audit.checkpoint event's signed note) that signs the tree's root,
 // with its note; ok is false when there is none yet (no key configured, or
 // only checkpoints signed before the tree, which carried chain hashes).
 // The note's signature is not checked here: whoever relies on it checks it
 // with the verifier key, offline. A checkpoint that matches nothing is
-// ErrTrailChanged, with the checkpoint.
+// audit.ErrTrailChanged, with the checkpoint.
 func (db *DB) LatestCheckpoint(ctx context.Context) (cp audit.Checkpoint, note []byte, ok bool, err error) {
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -280,7 +270,7 @@ func latestCheckpoint(ctx context.Context, tx *sql.Tx, size int64) (cp audit.Che
 		// Signed before the tree: it signs a chain hash, no root.
 		return cp, nil, false, nil
 	}
-	return cp, nil, false, fmt.Errorf("sqlite: checkpoint of %d events: %w", cp.Size, ErrTrailChanged)
+	return cp, nil, false, fmt.Errorf("sqlite: checkpoint of %d events: %w", cp.Size, audit.ErrTrailChanged)
 }
 
 // auditTreeMigration is migration 00009, in Go because it computes: it

@@ -156,11 +156,11 @@ func TestProofsAcrossAppends(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := db.ProveEvent(ctx, 1001, 1000); !errors.Is(err, ErrNotInTree) {
-		t.Errorf("ProveEvent(beyond the tree) = %v; want ErrNotInTree", err)
+	if _, _, err := db.ProveEvent(ctx, 1001, 1000); !errors.Is(err, audit.ErrNotInTree) {
+		t.Errorf("ProveEvent(beyond the tree) = %v; want audit.ErrNotInTree", err)
 	}
-	if _, _, err := db.ProveTree(ctx, 10, 5000); !errors.Is(err, ErrNotInTree) {
-		t.Errorf("ProveTree(beyond the trail) = %v; want ErrNotInTree", err)
+	if _, _, err := db.ProveTree(ctx, 10, 5000); !errors.Is(err, audit.ErrNotInTree) {
+		t.Errorf("ProveTree(beyond the trail) = %v; want audit.ErrNotInTree", err)
 	}
 }
 

@@ -72,7 +72,7 @@ func TestSignInKeepsClaimsAsValidText(t *testing.T) {
 	actor := rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{
 		Issuer: "https://idp.example.com", Subject: "u1", Email: "x\xffy@example.com", Name: long,
 	}}}
-	_, sess, err := db.CreateSession(ctx, actor, SessionAuth{AuthTime: time.Now()}, SessionLimits{Idle: time.Hour, Absolute: time.Hour}, "")
+	_, sess, err := db.CreateSession(ctx, actor, rolegate.SessionAuth{AuthTime: time.Now()}, rolegate.SessionLimits{Idle: time.Hour, Absolute: time.Hour}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go driver: a static binary, no cgo
+
+	"github.com/rolegate/rolegate/internal/audit"
+	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
 // DB is the open database: one connection for writes (SQLite allows one
@@ -32,7 +35,7 @@ type DB struct {
 	// onEvent is told of every audit event appended (metrics); may be nil.
 	onEvent func(action string)
 	// notify says where notifications go (notifications.go); nil: nowhere.
-	notify *NotificationTargets
+	notify *rolegate.NotificationTargets
 }
 
 // pragmas are set on every connection.
@@ -181,3 +184,13 @@ func fromMS(v int64) time.Time {
 	}
 	return time.UnixMilli(v).UTC()
 }
+
+// The store implements the domain's services.
+var (
+	_ rolegate.RequestService    = (*Requests)(nil)
+	_ rolegate.SessionService    = (*DB)(nil)
+	_ rolegate.Outbox            = (*DB)(nil)
+	_ rolegate.ProvisioningQueue = (*DB)(nil)
+	_ rolegate.PictureStore      = (*DB)(nil)
+	_ audit.Trail                = (*DB)(nil)
+)

@@ -53,12 +53,12 @@ func hotInput(name string) rolegate.RequestInput {
 // handler runs: the cookie's hash looked up on a read connection.
 func BenchmarkLookupSession(b *testing.B) {
 	db := hotDB(b)
-	limits := sqlite.SessionLimits{Idle: 8 * time.Hour, Absolute: 24 * time.Hour}
+	limits := rolegate.SessionLimits{Idle: 8 * time.Hour, Absolute: 24 * time.Hour}
 	ctx := context.Background()
 	// Many sessions, as on a busy day; the one looked up is among them.
 	var token string
 	for i := range 200 {
-		t, _, err := db.CreateSession(ctx, hotActor(fmt.Sprintf("person-%d", i), rolegate.RoleRequester), sqlite.SessionAuth{AuthTime: time.Now()}, limits, "")
+		t, _, err := db.CreateSession(ctx, hotActor(fmt.Sprintf("person-%d", i), rolegate.RoleRequester), rolegate.SessionAuth{AuthTime: time.Now()}, limits, "")
 		if err != nil {
 			b.Fatal(err)
 		}

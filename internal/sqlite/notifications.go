@@ -18,64 +18,13 @@ import (
 // one never does. The notify worker sends them later; a mail server or
 // webhook that is down therefore never delays or fails the change itself.
 
-// NotifyChannel is how a notification travels.
-type NotifyChannel string
-
-const (
-	ChannelEmail   NotifyChannel = "email"
-	ChannelWebhook NotifyChannel = "webhook"
-)
-
-// Audience is why a recipient hears about a request, which decides what the
-// message may tell them.
-type Audience string
-
-const (
-	AudienceRequester Audience = "requester" // filed the request: sees all of it
-	AudienceApprover  Audience = "approver"  // may see every request
-	AudienceAdmin     Audience = "admin"     // may see every request, and retry provisioning
-	// AudienceChannel is a webhook: a chat channel whose members are not
-	// known, so it gets only the request's id, role name, status, link and
-	// who acted (PRODUCT.md's webhook body).
-	AudienceChannel Audience = "channel"
-)
-
-// rank orders audiences when one person is reached for several reasons:
-// they get one message, written for the role that sees the most.
-func (a Audience) rank() int {
-	switch a {
-	case AudienceAdmin:
-		return 3
-	case AudienceApprover:
-		return 2
-	case AudienceRequester:
-		return 1
-	}
-	return 0
-}
-
-// Notice kinds: what happened, as messages tell it.
-const (
-	NoticeSubmitted   = "submitted"
-	NoticeApproved    = "approved"
-	NoticeRejected    = "rejected"
-	NoticeCancelled   = "cancelled"
-	NoticeExpired     = "expired"
-	NoticeProvisioned = "provisioned"
-	NoticeFailed      = "failed"
-	NoticeAbandoned   = "abandoned"
-	NoticeReminder    = "reminder"
-	// NoticeDrift: a role rolegate created was changed or deleted outside it.
-	NoticeDrift = "drift"
-)
-
 // noticeRule says who hears about an audit action.
 type noticeRule struct {
 	kind string
 	// event is the name webhooks carry; the action itself when empty.
 	event string
 	// email lists the audiences reached by email.
-	email []Audience
+	email []rolegate.Audience
 	// webhook: the event is posted to the configured webhooks.
 	webhook bool
 }
@@ -85,114 +34,27 @@ type noticeRule struct {
 // in the same transaction once the request's status is approved; a partial
 // approval is not a decision and notifies nobody.
 var noticeRules = map[string]noticeRule{
-	rolegate.ActionRequestCreated:        {kind: NoticeSubmitted, email: []Audience{AudienceApprover}, webhook: true},
-	rolegate.ActionProvisioningQueued:    {kind: NoticeApproved, event: rolegate.ActionRequestApproved, email: []Audience{AudienceRequester}, webhook: true},
-	rolegate.ActionRequestRejected:       {kind: NoticeRejected, email: []Audience{AudienceRequester}, webhook: true},
-	rolegate.ActionRequestCancelled:      {kind: NoticeCancelled, webhook: true},
-	rolegate.ActionRequestExpired:        {kind: NoticeExpired, email: []Audience{AudienceRequester}, webhook: true},
-	rolegate.ActionProvisioningSucceeded: {kind: NoticeProvisioned, email: []Audience{AudienceRequester, AudienceApprover}, webhook: true},
-	rolegate.ActionProvisioningAdopted:   {kind: NoticeProvisioned, email: []Audience{AudienceRequester, AudienceApprover}, webhook: true},
-	rolegate.ActionProvisioningFailed:    {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
-	rolegate.ActionProvisioningMismatch:  {kind: NoticeFailed, email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
-	rolegate.ActionProvisioningAbandoned: {kind: NoticeAbandoned, email: []Audience{AudienceRequester}, webhook: true},
-	rolegate.ActionRequestReminder:       {kind: NoticeReminder, email: []Audience{AudienceApprover}, webhook: true},
+	rolegate.ActionRequestCreated:        {kind: rolegate.NoticeSubmitted, email: []rolegate.Audience{rolegate.AudienceApprover}, webhook: true},
+	rolegate.ActionProvisioningQueued:    {kind: rolegate.NoticeApproved, event: rolegate.ActionRequestApproved, email: []rolegate.Audience{rolegate.AudienceRequester}, webhook: true},
+	rolegate.ActionRequestRejected:       {kind: rolegate.NoticeRejected, email: []rolegate.Audience{rolegate.AudienceRequester}, webhook: true},
+	rolegate.ActionRequestCancelled:      {kind: rolegate.NoticeCancelled, webhook: true},
+	rolegate.ActionRequestExpired:        {kind: rolegate.NoticeExpired, email: []rolegate.Audience{rolegate.AudienceRequester}, webhook: true},
+	rolegate.ActionProvisioningSucceeded: {kind: rolegate.NoticeProvisioned, email: []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceApprover}, webhook: true},
+	rolegate.ActionProvisioningAdopted:   {kind: rolegate.NoticeProvisioned, email: []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceApprover}, webhook: true},
+	rolegate.ActionProvisioningFailed:    {kind: rolegate.NoticeFailed, email: []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceAdmin}, webhook: true},
+	rolegate.ActionProvisioningMismatch:  {kind: rolegate.NoticeFailed, email: []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceAdmin}, webhook: true},
+	rolegate.ActionProvisioningAbandoned: {kind: rolegate.NoticeAbandoned, email: []rolegate.Audience{rolegate.AudienceRequester}, webhook: true},
+	rolegate.ActionRequestReminder:       {kind: rolegate.NoticeReminder, email: []rolegate.Audience{rolegate.AudienceApprover}, webhook: true},
 	// Drift is recorded with a request only for the roles rolegate created,
 	// so only those reach the admins; a role created outside rolegate has
 	// no request and notifies nobody.
-	rolegate.ActionUpstreamRoleChanged: {kind: NoticeDrift, email: []Audience{AudienceAdmin}, webhook: true},
-	rolegate.ActionUpstreamRoleDeleted: {kind: NoticeDrift, email: []Audience{AudienceAdmin}, webhook: true},
-}
-
-// NotificationTargets is where notifications go: set once at start with
-// SetNotifications. Without it nothing is queued.
-type NotificationTargets struct {
-	Email    bool            // SMTP is configured
-	Webhooks []WebhookTarget // one row per webhook per event
-	// Wake is told that rows were queued, without blocking. It is called
-	// inside the transaction; the worker's claim goes through the same single
-	// write connection, so it sees the rows once the transaction commits.
-	Wake func()
-}
-
-// WebhookTarget names a configured webhook without its URL, which often
-// holds a secret of its own: ID is stable across restarts (a digest of the
-// URL), Label is for people (scheme and host only).
-type WebhookTarget struct {
-	ID    string
-	Label string
+	rolegate.ActionUpstreamRoleChanged: {kind: rolegate.NoticeDrift, email: []rolegate.Audience{rolegate.AudienceAdmin}, webhook: true},
+	rolegate.ActionUpstreamRoleDeleted: {kind: rolegate.NoticeDrift, email: []rolegate.Audience{rolegate.AudienceAdmin}, webhook: true},
 }
 
 // SetNotifications turns queueing on. It must be called before the database
 // is shared.
-func (db *DB) SetNotifications(t NotificationTargets) { db.notify = &t }
-
-// NoticePerson is someone named in a message.
-type NoticePerson struct {
-	Name  string `json:"name,omitempty"`
-	Email string `json:"email,omitempty"`
-}
-
-// NoticeApproval is one approval as the requester may read it.
-type NoticeApproval struct {
-	Name    string `json:"name"`
-	Comment string `json:"comment,omitempty"`
-}
-
-// NotificationFacts is what one recipient may learn about the event, taken
-// when it happened: a later change to the request does not rewrite a
-// message already queued.
-type NotificationFacts struct {
-	Event     string          `json:"event"` // the action webhooks carry
-	Kind      string          `json:"kind"`
-	RequestID int64           `json:"request_id"`
-	RoleName  string          `json:"role_name"`
-	Status    rolegate.Status `json:"status"`
-	Actor     NoticePerson    `json:"actor"`
-	At        time.Time       `json:"at"`
-
-	// Beyond here only people who may see the whole request are told.
-	Requester         *NoticePerson    `json:"requester,omitempty"`
-	Permissions       []string         `json:"permissions,omitempty"`
-	Description       string           `json:"description,omitempty"`
-	Justification     string           `json:"justification,omitempty"`
-	RequiredApprovals int              `json:"required_approvals,omitempty"`
-	Approvals         []NoticeApproval `json:"approvals,omitempty"`
-	Comment           string           `json:"comment,omitempty"`
-	RoleID            string           `json:"role_id,omitempty"`
-	Failure           string           `json:"failure,omitempty"` // already redacted by the provisioner
-	SubmittedAt       time.Time        `json:"submitted_at,omitzero"`
-	// Drift says how the role differs upstream from what was approved
-	// (NoticeDrift): Differences when changed, Deleted when gone.
-	Differences []rolegate.Difference `json:"differences,omitempty"`
-	Deleted     bool                  `json:"deleted,omitempty"`
-}
-
-// For returns the facts a recipient of audience a may see.
-func (f NotificationFacts) For(a Audience) NotificationFacts {
-	if a != AudienceChannel {
-		return f
-	}
-	return NotificationFacts{Event: f.Event, Kind: f.Kind, RequestID: f.RequestID, RoleName: f.RoleName,
-		Status: f.Status, Actor: f.Actor, At: f.At, Deleted: f.Deleted}
-}
-
-// Notification is one queued message to one recipient on one channel.
-type Notification struct {
-	ID        int64
-	EventSeq  int64
-	RequestID int64
-	Channel   NotifyChannel
-	// Recipient is an email address or a WebhookTarget.ID.
-	Recipient string
-	Label     string
-	Audience  Audience
-	Facts     NotificationFacts
-	State     string // queued, sending, sent, failed
-	Attempts  int    // including the one in progress once claimed
-	LastError string
-	CreatedAt time.Time
-	SentAt    time.Time
-}
+func (db *DB) SetNotifications(t rolegate.NotificationTargets) { db.notify = &t }
 
 // enqueueNotifications queues the messages that event e calls for, in the
 // transaction that records it. Events that notify nobody cost one map lookup.
@@ -212,10 +74,10 @@ func (tx *Tx) enqueueNotifications(ctx context.Context, e rolegate.Event) error 
 	facts := noticeFacts(e, rule, req)
 
 	type row struct {
-		channel   NotifyChannel
+		channel   rolegate.NotifyChannel
 		recipient string
 		label     string
-		audience  Audience
+		audience  rolegate.Audience
 	}
 	var rows []row
 	if targets.Email {
@@ -224,12 +86,12 @@ func (tx *Tx) enqueueNotifications(ctx context.Context, e rolegate.Event) error 
 			return err
 		}
 		for _, p := range people {
-			rows = append(rows, row{ChannelEmail, p.email, p.email, p.audience})
+			rows = append(rows, row{rolegate.ChannelEmail, p.email, p.email, p.audience})
 		}
 	}
 	if rule.webhook {
 		for _, w := range targets.Webhooks {
-			rows = append(rows, row{ChannelWebhook, w.ID, w.Label, AudienceChannel})
+			rows = append(rows, row{rolegate.ChannelWebhook, w.ID, w.Label, rolegate.AudienceChannel})
 		}
 	}
 	for _, r := range rows {
@@ -253,7 +115,7 @@ func (tx *Tx) enqueueNotifications(ctx context.Context, e rolegate.Event) error 
 
 // noticeFacts gathers everything a message about e may say; For trims it
 // per recipient.
-func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) NotificationFacts {
+func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) rolegate.NotificationFacts {
 	var details map[string]any
 	_ = json.Unmarshal(e.Details, &details)
 	detail := func(k string) string {
@@ -262,10 +124,10 @@ func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) Notif
 		}
 		return ""
 	}
-	f := NotificationFacts{
+	f := rolegate.NotificationFacts{
 		Event: e.Action, Kind: rule.kind, RequestID: req.ID, RoleName: req.RoleName, Status: req.Status,
-		Actor: NoticePerson{Name: e.ActorName, Email: e.ActorEmail}, At: e.At,
-		Requester:   &NoticePerson{Name: req.Requester.DisplayName(), Email: req.Requester.Email},
+		Actor: rolegate.NoticePerson{Name: e.ActorName, Email: e.ActorEmail}, At: e.At,
+		Requester:   &rolegate.NoticePerson{Name: req.Requester.DisplayName(), Email: req.Requester.Email},
 		Permissions: req.Permissions, Description: req.Description, Justification: req.Justification,
 		RequiredApprovals: req.RequiredApprovals, SubmittedAt: req.CreatedAt,
 	}
@@ -273,17 +135,17 @@ func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) Notif
 		f.Event = rule.event
 	}
 	switch rule.kind {
-	case NoticeApproved, NoticeReminder:
+	case rolegate.NoticeApproved, rolegate.NoticeReminder:
 		for _, a := range req.Approvals {
-			f.Approvals = append(f.Approvals, NoticeApproval{Name: a.Approver.DisplayName(), Comment: a.Comment})
+			f.Approvals = append(f.Approvals, rolegate.NoticeApproval{Name: a.Approver.DisplayName(), Comment: a.Comment})
 		}
-	case NoticeRejected, NoticeAbandoned:
+	case rolegate.NoticeRejected, rolegate.NoticeAbandoned:
 		f.Comment = detail("comment")
-	case NoticeProvisioned:
+	case rolegate.NoticeProvisioned:
 		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, detail("role_id"))
-	case NoticeFailed:
+	case rolegate.NoticeFailed:
 		f.Failure = firstNonEmptyString(req.FailureMessage, detail("error"))
-	case NoticeDrift:
+	case rolegate.NoticeDrift:
 		f.RoleID = detail("role_id")
 		f.Deleted = e.Action == rolegate.ActionUpstreamRoleDeleted
 		var d struct {
@@ -306,7 +168,7 @@ func firstNonEmptyString(vs ...string) string {
 
 type noticeRecipient struct {
 	email    string
-	audience Audience
+	audience rolegate.Audience
 }
 
 // noticeRecipients returns the email recipients of rule for req: each
@@ -317,14 +179,14 @@ type noticeRecipient struct {
 func (tx *Tx) noticeRecipients(ctx context.Context, rule noticeRule, req *rolegate.Request) ([]noticeRecipient, error) {
 	var out []noticeRecipient
 	seen := map[string]int{}
-	add := func(email string, a Audience) {
+	add := func(email string, a rolegate.Audience) {
 		email = strings.TrimSpace(email)
 		if email == "" {
 			return
 		}
 		key := strings.ToLower(email)
 		if i, ok := seen[key]; ok {
-			if a.rank() > out[i].audience.rank() {
+			if a.Rank() > out[i].audience.Rank() {
 				out[i].audience = a
 			}
 			return
@@ -334,14 +196,14 @@ func (tx *Tx) noticeRecipients(ctx context.Context, rule noticeRule, req *rolega
 	}
 	for _, a := range rule.email {
 		switch a {
-		case AudienceRequester:
+		case rolegate.AudienceRequester:
 			email, err := tx.lastSeenEmail(ctx, req.Requester)
 			if err != nil {
 				return nil, err
 			}
 			add(email, a)
-		case AudienceApprover:
-			if rule.kind == NoticeProvisioned {
+		case rolegate.AudienceApprover:
+			if rule.kind == rolegate.NoticeProvisioned {
 				// The approvers who approved it, not every approver.
 				for _, ap := range req.Approvals {
 					email, err := tx.lastSeenEmail(ctx, ap.Approver)
@@ -357,12 +219,12 @@ func (tx *Tx) noticeRecipients(ctx context.Context, rule noticeRule, req *rolega
 				return nil, err
 			}
 			for _, p := range people {
-				if req.OwnedBy(p) || (rule.kind == NoticeReminder && req.ApprovedBy(p)) {
+				if req.OwnedBy(p) || (rule.kind == rolegate.NoticeReminder && req.ApprovedBy(p)) {
 					continue
 				}
 				add(p.Email, a)
 			}
-		case AudienceAdmin:
+		case rolegate.AudienceAdmin:
 			people, err := tx.peopleWithRole(ctx, rolegate.RoleAdmin)
 			if err != nil {
 				return nil, err
@@ -407,8 +269,8 @@ func (tx *Tx) peopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]r
 const notificationColumns = `id, event_seq, request_id, channel, recipient, recipient_label, audience, facts,
 	state, attempts, last_error, created_at, sent_at`
 
-func scanNotification(row scanner) (Notification, error) {
-	var n Notification
+func scanNotification(row scanner) (rolegate.Notification, error) {
+	var n rolegate.Notification
 	var facts string
 	var created, sent int64
 	if err := row.Scan(&n.ID, &n.EventSeq, &n.RequestID, &n.Channel, &n.Recipient, &n.Label, &n.Audience, &facts,
@@ -426,11 +288,11 @@ func scanNotification(row scanner) (Notification, error) {
 // and past their retry time, or sending with a lease that ran out) for the
 // length of lease, counting the attempt. Each claimed row's Attempts is the
 // token that records its outcome.
-func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]Notification, error) {
+func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]rolegate.Notification, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	var out []Notification
+	var out []rolegate.Notification
 	err := db.update(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET state = 'sending', attempts = attempts + 1,
 			lease_until = ?, updated_at = ?
@@ -475,12 +337,8 @@ func (db *DB) ReleaseNotificationLeases(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// ErrNotificationLeaseLost means the notification was claimed again (its
-// lease ran out) before this outcome was recorded.
-var ErrNotificationLeaseLost = errors.New("sqlite: the notification's lease was lost")
-
 // NotificationSent records that n was delivered, in the audit trail too.
-func (db *DB) NotificationSent(ctx context.Context, n *Notification) error {
+func (db *DB) NotificationSent(ctx context.Context, n *rolegate.Notification) error {
 	return db.finishNotification(ctx, n, `state = 'sent', sent_at = ?, last_error = ''`, func(tx *Tx) []any {
 		return []any{ms(tx.now)}
 	}, rolegate.OutcomeSuccess, rolegate.ActionNotificationSent, "")
@@ -488,7 +346,7 @@ func (db *DB) NotificationSent(ctx context.Context, n *Notification) error {
 
 // NotificationFailed records that n will not be delivered: reason (free of
 // secrets) is kept on the row and in the audit trail.
-func (db *DB) NotificationFailed(ctx context.Context, n *Notification, reason string) error {
+func (db *DB) NotificationFailed(ctx context.Context, n *rolegate.Notification, reason string) error {
 	return db.finishNotification(ctx, n, `state = 'failed', last_error = ?`, func(*Tx) []any {
 		return []any{reason}
 	}, rolegate.OutcomeFailure, rolegate.ActionNotificationFailed, reason)
@@ -497,7 +355,7 @@ func (db *DB) NotificationFailed(ctx context.Context, n *Notification, reason st
 // RetryNotificationLater puts n back in the queue to be tried after delay.
 // Only the final outcome goes to the audit trail; each failed attempt is
 // logged by the worker.
-func (db *DB) RetryNotificationLater(ctx context.Context, n *Notification, delay time.Duration, reason string) error {
+func (db *DB) RetryNotificationLater(ctx context.Context, n *rolegate.Notification, delay time.Duration, reason string) error {
 	return db.finishNotification(ctx, n, `state = 'queued', run_after = ?, last_error = ?`, func(tx *Tx) []any {
 		return []any{ms(tx.now.Add(delay)), reason}
 	}, "", "", "")
@@ -505,7 +363,7 @@ func (db *DB) RetryNotificationLater(ctx context.Context, n *Notification, delay
 
 // finishNotification applies set to n while it is still the attempt that
 // was claimed, and appends the outcome event when action is set.
-func (db *DB) finishNotification(ctx context.Context, n *Notification, set string, args func(*Tx) []any,
+func (db *DB) finishNotification(ctx context.Context, n *rolegate.Notification, set string, args func(*Tx) []any,
 	outcome, action, reason string) error {
 	return db.update(ctx, func(tx *Tx) error {
 		a := append(args(tx), ms(tx.now), n.ID, n.Attempts)
@@ -515,7 +373,7 @@ func (db *DB) finishNotification(ctx context.Context, n *Notification, set strin
 			return fmt.Errorf("sqlite: record notification %d: %w", n.ID, err)
 		}
 		if k, _ := res.RowsAffected(); k != 1 {
-			return ErrNotificationLeaseLost
+			return rolegate.ErrNotificationLeaseLost
 		}
 		if action == "" {
 			return nil
@@ -550,14 +408,14 @@ func (db *DB) NextNotificationDue(ctx context.Context) (time.Time, error) {
 
 // NotificationsOf returns the notifications queued about a request, oldest
 // first.
-func (db *DB) NotificationsOf(ctx context.Context, requestID int64) ([]Notification, error) {
+func (db *DB) NotificationsOf(ctx context.Context, requestID int64) ([]rolegate.Notification, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
 		WHERE request_id = ? ORDER BY id`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: notifications of %d: %w", requestID, err)
 	}
 	defer rows.Close()
-	var out []Notification
+	var out []rolegate.Notification
 	for rows.Next() {
 		n, err := scanNotification(rows)
 		if err != nil {
@@ -589,7 +447,8 @@ func (db *DB) DeleteOldNotifications(ctx context.Context, olderThan time.Duratio
 // reminder: one audit event per
 // request (request.reminder), which queues the messages like any other
 // event. It returns how many requests it reminded about.
-func (db *DB) RemindPending(ctx context.Context, after time.Duration) (int, error) {
+func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int, error) {
+	db := s.db
 	if after <= 0 {
 		return 0, nil
 	}

@@ -63,9 +63,9 @@ func newNotifyFixture(t *testing.T, on bool) *notifyFixture {
 	f := &notifyFixture{t: t, ctx: ctx, db: db, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	db.SetClock(f.clock)
 	if on {
-		db.SetNotifications(sqlite.NotificationTargets{
+		db.SetNotifications(rolegate.NotificationTargets{
 			Email:    true,
-			Webhooks: []sqlite.WebhookTarget{{ID: ntWebhookID, Label: "webhook https://chat.example.com (00112233)"}},
+			Webhooks: []rolegate.WebhookTarget{{ID: ntWebhookID, Label: "webhook https://chat.example.com (00112233)"}},
 			Wake:     func() { f.woken.Add(1) },
 		})
 	}
@@ -125,7 +125,7 @@ func (f *notifyFixture) approve(by rolegate.Actor, req *rolegate.Request, commen
 	}
 }
 
-func (f *notifyFixture) claimJob() *sqlite.Job {
+func (f *notifyFixture) claimJob() *rolegate.Job {
 	f.t.Helper()
 	job, err := f.db.ClaimJob(f.ctx, "test-worker", time.Minute)
 	if err != nil || job == nil {
@@ -136,14 +136,14 @@ func (f *notifyFixture) claimJob() *sqlite.Job {
 
 // queued returns the notifications of a request caused by events with the
 // given action, as "channel audience recipient" lines, sorted.
-func (f *notifyFixture) queued(reqID int64, event string) ([]string, []sqlite.Notification) {
+func (f *notifyFixture) queued(reqID int64, event string) ([]string, []rolegate.Notification) {
 	f.t.Helper()
 	all, err := f.db.NotificationsOf(f.ctx, reqID)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	var lines []string
-	var picked []sqlite.Notification
+	var picked []rolegate.Notification
 	for _, n := range all {
 		if n.Facts.Event != event {
 			continue
@@ -190,8 +190,8 @@ func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
 		if n.Facts.Status != rolegate.StatusApproved || n.Facts.Actor.Name != "Avery Approver" {
 			t.Errorf("%s: status %q by %q; want approved by Avery Approver", n.Recipient, n.Facts.Status, n.Facts.Actor.Name)
 		}
-		if n.Channel == sqlite.ChannelEmail {
-			wantApprovals := []sqlite.NoticeApproval{{Name: "Avery Approver", Comment: "Fine for the <i>audit</i>."}}
+		if n.Channel == rolegate.ChannelEmail {
+			wantApprovals := []rolegate.NoticeApproval{{Name: "Avery Approver", Comment: "Fine for the <i>audit</i>."}}
 			if !slices.Equal(n.Facts.Approvals, wantApprovals) {
 				t.Errorf("approval notice approvals = %v; want %v", n.Facts.Approvals, wantApprovals)
 			}
@@ -200,7 +200,7 @@ func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
 
 	// Provisioned: the requester and the approvers who approved it.
 	job := f.claimJob()
-	if err := f.db.CompleteJob(f.ctx, job, sqlite.ProvisionedRole{ID: "role_abc123", Name: "finance-reader",
+	if err := f.db.CompleteJob(f.ctx, job, rolegate.ProvisionedRole{ID: "role_abc123", Name: "finance-reader",
 		Permissions: []string{"api.groups.read"}, ResourceType: "api.organization"}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
 		if n.Facts.RoleName != "finance-reader" || n.Facts.Status != rolegate.StatusProvisioned {
 			t.Errorf("%s: role %q status %q; want finance-reader provisioned", n.Recipient, n.Facts.RoleName, n.Facts.Status)
 		}
-		if n.Channel == sqlite.ChannelEmail && n.Facts.RoleID != "role_abc123" {
+		if n.Channel == rolegate.ChannelEmail && n.Facts.RoleID != "role_abc123" {
 			t.Errorf("%s: role id %q; want role_abc123", n.Recipient, n.Facts.RoleID)
 		}
 	}
@@ -228,7 +228,7 @@ func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
 		t.Errorf("the rejection queued %q; want %q", got, want)
 	}
 	for _, n := range ns {
-		if n.Channel == sqlite.ChannelEmail && n.Facts.Comment != "Ask for read only." {
+		if n.Channel == rolegate.ChannelEmail && n.Facts.Comment != "Ask for read only." {
 			t.Errorf("rejection comment = %q; want %q", n.Facts.Comment, "Ask for read only.")
 		}
 	}
@@ -245,7 +245,7 @@ func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
 		t.Errorf("provisioning.failed queued %q; want %q", got, want)
 	}
 	for _, n := range ns {
-		if n.Channel == sqlite.ChannelEmail && n.Facts.Failure != "OpenAI answered 400 to create: invalid permission" {
+		if n.Channel == rolegate.ChannelEmail && n.Facts.Failure != "OpenAI answered 400 to create: invalid permission" {
 			t.Errorf("%s: failure %q; want the provisioner's message", n.Recipient, n.Facts.Failure)
 		}
 	}
@@ -298,14 +298,14 @@ func TestAWebhookIsToldOnlyWhatAChannelMaySee(t *testing.T) {
 	for _, n := range ns {
 		raw, _ := json.Marshal(n.Facts)
 		switch n.Channel {
-		case sqlite.ChannelWebhook:
-			want := sqlite.NotificationFacts{Event: rolegate.ActionRequestCreated, Kind: sqlite.NoticeSubmitted,
+		case rolegate.ChannelWebhook:
+			want := rolegate.NotificationFacts{Event: rolegate.ActionRequestCreated, Kind: rolegate.NoticeSubmitted,
 				RequestID: req.ID, RoleName: "finance-reader", Status: rolegate.StatusPending,
-				Actor: sqlite.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"}, At: f.clock()}
+				Actor: rolegate.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"}, At: f.clock()}
 			if !equalFacts(n.Facts, want) {
 				t.Errorf("webhook facts = %s; want only the event, request, actor and time", raw)
 			}
-		case sqlite.ChannelEmail:
+		case rolegate.ChannelEmail:
 			if n.Facts.Justification == "" || len(n.Facts.Permissions) == 0 || n.Facts.Requester == nil {
 				t.Errorf("approver facts = %s; want the whole request to review", raw)
 			}
@@ -313,7 +313,7 @@ func TestAWebhookIsToldOnlyWhatAChannelMaySee(t *testing.T) {
 	}
 }
 
-func equalFacts(a, b sqlite.NotificationFacts) bool {
+func equalFacts(a, b rolegate.NotificationFacts) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
@@ -391,7 +391,7 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 	}
 	f.advance(time.Minute + time.Second)
 	due, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute)
-	ids := func(ns []sqlite.Notification) []int64 {
+	ids := func(ns []rolegate.Notification) []int64 {
 		var out []int64
 		for _, n := range ns {
 			out = append(out, n.ID)
@@ -400,7 +400,7 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 		return out
 	}
 	// Both the retried one and the one whose lease ran out come back.
-	if got, want := ids(due), ids([]sqlite.Notification{retried, lost}); !slices.Equal(got, want) {
+	if got, want := ids(due), ids([]rolegate.Notification{retried, lost}); !slices.Equal(got, want) {
 		t.Fatalf("after the delay claimed %v; want %v", got, want)
 	}
 	for _, n := range due {
@@ -409,8 +409,8 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 		}
 	}
 	// The first claim of the lost one can no longer record anything.
-	if err := f.db.NotificationSent(f.ctx, &lost); !errors.Is(err, sqlite.ErrNotificationLeaseLost) {
-		t.Errorf("recording with a lost lease = %v; want ErrNotificationLeaseLost", err)
+	if err := f.db.NotificationSent(f.ctx, &lost); !errors.Is(err, rolegate.ErrNotificationLeaseLost) {
+		t.Errorf("recording with a lost lease = %v; want rolegate.ErrNotificationLeaseLost", err)
 	}
 
 	// Final outcomes are in the audit trail, with channel and recipient.
@@ -469,7 +469,7 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 
 	remind := func() int {
 		t.Helper()
-		n, err := f.db.RemindPending(f.ctx, 24*time.Hour)
+		n, err := f.requests.RemindPending(f.ctx, 24*time.Hour)
 		if err != nil {
 			t.Fatalf("RemindPending: %v", err)
 		}

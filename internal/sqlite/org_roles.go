@@ -382,16 +382,9 @@ func (db *DB) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, 
 	return r, true, nil
 }
 
-// PictureStats is the picture's state for the metrics.
-type PictureStats struct {
-	SyncedAt time.Time // zero: never read completely
-	Roles    int       // existing upstream
-	Drifted  int       // created by rolegate, then changed or deleted outside it
-}
-
 // PictureStats reads the picture's state.
-func (db *DB) PictureStats(ctx context.Context) (PictureStats, error) {
-	var s PictureStats
+func (db *DB) PictureStats(ctx context.Context) (rolegate.PictureStats, error) {
+	var s rolegate.PictureStats
 	var at sql.NullInt64
 	err := db.reads.QueryRowContext(ctx, `SELECT
 		(SELECT MIN(synced_at) FROM org_picture),

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // sync replaces the picture with roles and returns what it found.
@@ -55,7 +54,7 @@ func (lc *lifecycle) provisioned(name, id string, perms ...string) *rolegate.Req
 	if err != nil || job == nil {
 		lc.t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := lc.db.CompleteJob(lc.ctx, job, sqlite.ProvisionedRole{ID: id, Name: name, Permissions: perms}, false); err != nil {
+	if err := lc.db.CompleteJob(lc.ctx, job, rolegate.ProvisionedRole{ID: id, Name: name, Permissions: perms}, false); err != nil {
 		lc.t.Fatal(err)
 	}
 	return lc.get(req.ID)
@@ -200,7 +199,7 @@ func TestDriftOfARoleRolegateCreated(t *testing.T) {
 	}
 	stats, err := lc.db.PictureStats(lc.ctx)
 	if err != nil || stats.Drifted != 1 || stats.Roles != 1 || stats.SyncedAt.IsZero() {
-		t.Errorf("PictureStats = %+v, %v; want 1 role, 1 drifted, a sync time", stats, err)
+		t.Errorf("rolegate.PictureStats = %+v, %v; want 1 role, 1 drifted, a sync time", stats, err)
 	}
 	lc.verifyChain()
 }
@@ -267,7 +266,7 @@ func TestDriftNotifiesTheAdminsOncePerDifference(t *testing.T) {
 	req := f.file(ntRiley, "Group Reader")
 	f.approve(ntAvery, req, "")
 	job := f.claimJob()
-	if err := f.db.CompleteJob(f.ctx, job, sqlite.ProvisionedRole{ID: "role_gr", Name: "Group Reader", Permissions: []string{"api.groups.read"}}, false); err != nil {
+	if err := f.db.CompleteJob(f.ctx, job, rolegate.ProvisionedRole{ID: "role_gr", Name: "Group Reader", Permissions: []string{"api.groups.read"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	sync := func(roles ...rolegate.UpstreamRole) {
@@ -285,13 +284,13 @@ func TestDriftNotifiesTheAdminsOncePerDifference(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range all {
-			if n.Facts.Kind != sqlite.NoticeDrift {
+			if n.Facts.Kind != rolegate.NoticeDrift {
 				continue
 			}
 			switch {
-			case n.Channel == sqlite.ChannelWebhook:
+			case n.Channel == rolegate.ChannelWebhook:
 				webhooks++
-			case n.Audience == sqlite.AudienceAdmin && n.Recipient == "drew@example.com":
+			case n.Audience == rolegate.AudienceAdmin && n.Recipient == "drew@example.com":
 				admin++
 			default:
 				others++
@@ -320,7 +319,7 @@ func TestDriftNotifiesTheAdminsOncePerDifference(t *testing.T) {
 	all, _ := f.db.NotificationsOf(f.ctx, req.ID)
 	var kinds []string
 	for _, n := range all {
-		if n.Channel == sqlite.ChannelEmail && n.Facts.Kind == sqlite.NoticeDrift {
+		if n.Channel == rolegate.ChannelEmail && n.Facts.Kind == rolegate.NoticeDrift {
 			kinds = append(kinds, fmt.Sprintf("deleted=%v role=%s differences=%d", n.Facts.Deleted, n.Facts.RoleID, len(n.Facts.Differences)))
 		}
 	}

@@ -11,25 +11,6 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// Job is one claimed unit of provisioning work: create the role of one
-// approved request.
-type Job struct {
-	RequestID int64
-	RoleName  string
-	// Payload is the exact body approved; ApprovedHashes are the hashes each
-	// approval bound to. The worker refuses to send a payload that does not
-	// hash to every one of them.
-	Payload        []byte
-	ApprovedHashes []string
-	// RequiredApprovals is how many distinct approvals the request needed.
-	RequiredApprovals int
-	Attempt           int // 1 for the first claim
-	// Reconcile is true when an earlier attempt may have reached the
-	// upstream: the worker must look the role up before creating it.
-	Reconcile bool
-	Owner     string
-}
-
 // enqueueProvisioning writes the hand-off row for a fully approved request.
 func (tx *Tx) enqueueProvisioning(ctx context.Context, req *rolegate.Request) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO provisioning_jobs (request_id, state, run_after, created_at, updated_at)
@@ -58,8 +39,8 @@ func (tx *Tx) requeueProvisioning(ctx context.Context, requestID int64) error {
 // expired lease) for owner, for the length of lease. It returns nil when
 // nothing is runnable. The claim moves the request to provisioning and
 // records the attempt in the audit trail.
-func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*Job, error) {
-	var job *Job
+func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*rolegate.Job, error) {
+	var job *rolegate.Job
 	err := db.update(ctx, func(tx *Tx) error {
 		var id int64
 		var state string
@@ -102,7 +83,7 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 		if err := tx.move(ctx, req, from, rolegate.StatusProvisioning); err != nil {
 			return err
 		}
-		job = &Job{RequestID: id, RoleName: req.RoleName, Payload: req.Payload, RequiredApprovals: req.RequiredApprovals,
+		job = &rolegate.Job{RequestID: id, RoleName: req.RoleName, Payload: req.Payload, RequiredApprovals: req.RequiredApprovals,
 			Attempt: attempts + 1, Reconcile: reconcile, Owner: owner}
 		for _, a := range req.Approvals {
 			job.ApprovedHashes = append(job.ApprovedHashes, a.PayloadHash)
@@ -132,18 +113,9 @@ func (db *DB) ReleaseLeases(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// ProvisionedRole is what the upstream returned for a created (or adopted) role.
-type ProvisionedRole struct {
-	ID           string
-	Name         string
-	Description  string
-	Permissions  []string
-	ResourceType string
-}
-
 // CompleteJob marks job done and its request provisioned with role. adopted
 // says the role was found upstream rather than created by this attempt.
-func (db *DB) CompleteJob(ctx context.Context, job *Job, role ProvisionedRole, adopted bool) error {
+func (db *DB) CompleteJob(ctx context.Context, job *rolegate.Job, role rolegate.ProvisionedRole, adopted bool) error {
 	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
 		raw, _ := json.Marshal(role)
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'done', lease_owner = '', lease_until = 0,
@@ -169,7 +141,7 @@ func (db *DB) CompleteJob(ctx context.Context, job *Job, role ProvisionedRole, a
 
 // RetryJobLater records a failed attempt that may succeed later and makes
 // the job runnable again after delay.
-func (db *DB) RetryJobLater(ctx context.Context, job *Job, delay time.Duration, reason string) error {
+func (db *DB) RetryJobLater(ctx context.Context, job *rolegate.Job, delay time.Duration, reason string) error {
 	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'queued', run_after = ?, lease_owner = '',
 			lease_until = 0, last_error = ?, updated_at = ? WHERE request_id = ?`,
@@ -186,7 +158,7 @@ func (db *DB) RetryJobLater(ctx context.Context, job *Job, delay time.Duration, 
 // redacted), which is shown to the people involved. action says why
 // (provisioning.failed, or provisioning.verify_mismatch); role is set when a
 // role exists upstream but does not match what was approved.
-func (db *DB) FailJob(ctx context.Context, job *Job, action, message string, role *ProvisionedRole) error {
+func (db *DB) FailJob(ctx context.Context, job *rolegate.Job, action, message string, role *rolegate.ProvisionedRole) error {
 	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'failed', lease_owner = '', lease_until = 0,
 			last_error = ?, updated_at = ? WHERE request_id = ?`, message, ms(tx.now), job.RequestID); err != nil {
@@ -208,7 +180,7 @@ func (db *DB) FailJob(ctx context.Context, job *Job, action, message string, rol
 
 // finishJob runs fn only while job is still leased to its owner: a worker
 // whose lease ran out and was taken over must not overwrite the new owner.
-func (db *DB) finishJob(ctx context.Context, job *Job, fn func(tx *Tx, req *rolegate.Request) error) error {
+func (db *DB) finishJob(ctx context.Context, job *rolegate.Job, fn func(tx *Tx, req *rolegate.Request) error) error {
 	return db.update(ctx, func(tx *Tx) error {
 		var owner, state string
 		err := tx.QueryRowContext(ctx, `SELECT lease_owner, state FROM provisioning_jobs WHERE request_id = ?`, job.RequestID).Scan(&owner, &state)
@@ -216,7 +188,7 @@ func (db *DB) finishJob(ctx context.Context, job *Job, fn func(tx *Tx, req *role
 			return fmt.Errorf("sqlite: read job %d: %w", job.RequestID, err)
 		}
 		if state != "running" || owner != job.Owner {
-			return ErrLeaseLost
+			return rolegate.ErrLeaseLost
 		}
 		req, err := getRequest(ctx, tx, job.RequestID)
 		if err != nil {
@@ -226,20 +198,9 @@ func (db *DB) finishJob(ctx context.Context, job *Job, fn func(tx *Tx, req *role
 	})
 }
 
-// ErrLeaseLost means another worker now owns the job.
-var ErrLeaseLost = errors.New("sqlite: the job's lease was lost to another worker")
-
-// QueueStats describes the provisioning queue, for metrics and the worker.
-type QueueStats struct {
-	Depth       int           // jobs queued or running
-	OldestAge   time.Duration // age of the oldest of them
-	NextRunAt   time.Time     // earliest run_after of a queued job (zero: none)
-	LeaseExpiry time.Time     // earliest lease end of a running job (zero: none)
-}
-
 // QueueStats reads the queue's state.
-func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
-	var st QueueStats
+func (db *DB) QueueStats(ctx context.Context) (rolegate.QueueStats, error) {
+	var st rolegate.QueueStats
 	var oldest, next, lease sql.NullInt64
 	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at),
 		MIN(CASE WHEN state = 'queued' THEN run_after END), MIN(CASE WHEN state = 'running' THEN lease_until END)

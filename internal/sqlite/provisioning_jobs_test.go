@@ -103,7 +103,7 @@ func (f *jobsFixture) get(id int64) *rolegate.Request {
 	return req
 }
 
-func (f *jobsFixture) claim(owner string, lease time.Duration) *sqlite.Job {
+func (f *jobsFixture) claim(owner string, lease time.Duration) *rolegate.Job {
 	f.t.Helper()
 	job, err := f.db.ClaimJob(f.ctx, owner, lease)
 	if err != nil {
@@ -146,7 +146,7 @@ func (f *jobsFixture) jobState(id int64) (state string, attempts int, lastError 
 	return state, attempts, lastError
 }
 
-var testRole = sqlite.ProvisionedRole{ID: "role_0123", Name: "Group Reader", Permissions: []string{"api.groups.read"}, ResourceType: "api.organization"}
+var testRole = rolegate.ProvisionedRole{ID: "role_0123", Name: "Group Reader", Permissions: []string{"api.groups.read"}, ResourceType: "api.organization"}
 
 func TestClaimJobHandsOutAnApprovedRequestOnce(t *testing.T) {
 	t.Parallel()
@@ -194,8 +194,8 @@ func TestCompleteJobStoresTheRoleAndEndsTheJob(t *testing.T) {
 	if state, _, _ := f.jobState(req.ID); state != "done" {
 		t.Errorf("job state = %s; want done", state)
 	}
-	if err := f.db.CompleteJob(f.ctx, job, testRole, false); !errors.Is(err, sqlite.ErrLeaseLost) {
-		t.Errorf("a second CompleteJob = %v; want ErrLeaseLost", err)
+	if err := f.db.CompleteJob(f.ctx, job, testRole, false); !errors.Is(err, rolegate.ErrLeaseLost) {
+		t.Errorf("a second CompleteJob = %v; want rolegate.ErrLeaseLost", err)
 	}
 	if next := f.claim("w1", time.Minute); next != nil {
 		t.Errorf("ClaimJob after completion = %+v; want nil", next)
@@ -204,7 +204,7 @@ func TestCompleteJobStoresTheRoleAndEndsTheJob(t *testing.T) {
 	if err := f.raw().QueryRow(`SELECT upstream_role FROM requests WHERE id = ?`, req.ID).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	var role sqlite.ProvisionedRole
+	var role rolegate.ProvisionedRole
 	if err := json.Unmarshal([]byte(stored), &role); err != nil || role.ID != testRole.ID || !slices.Equal(role.Permissions, testRole.Permissions) {
 		t.Errorf("upstream_role = %s; want the returned role", stored)
 	}
@@ -228,11 +228,11 @@ func TestAnExpiredLeaseIsReclaimedAndTheOldOwnerIsShutOut(t *testing.T) {
 	if job.Attempt != 2 || !job.Reconcile {
 		t.Errorf("reclaimed job: attempt %d reconcile %v; want attempt 2 with reconcile (the dead owner may have reached the upstream)", job.Attempt, job.Reconcile)
 	}
-	if err := f.db.CompleteJob(f.ctx, dead, testRole, false); !errors.Is(err, sqlite.ErrLeaseLost) {
-		t.Errorf("CompleteJob by the dead owner = %v; want ErrLeaseLost", err)
+	if err := f.db.CompleteJob(f.ctx, dead, testRole, false); !errors.Is(err, rolegate.ErrLeaseLost) {
+		t.Errorf("CompleteJob by the dead owner = %v; want rolegate.ErrLeaseLost", err)
 	}
-	if err := f.db.FailJob(f.ctx, dead, rolegate.ActionProvisioningFailed, "late", nil); !errors.Is(err, sqlite.ErrLeaseLost) {
-		t.Errorf("FailJob by the dead owner = %v; want ErrLeaseLost", err)
+	if err := f.db.FailJob(f.ctx, dead, rolegate.ActionProvisioningFailed, "late", nil); !errors.Is(err, rolegate.ErrLeaseLost) {
+		t.Errorf("FailJob by the dead owner = %v; want rolegate.ErrLeaseLost", err)
 	}
 	if err := f.db.CompleteJob(f.ctx, job, testRole, true); err != nil {
 		t.Fatalf("CompleteJob by the new owner: %v", err)
@@ -286,7 +286,7 @@ func TestRetryJobLaterWaitsThenReconciles(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Depth != 1 || !st.NextRunAt.Equal(f.clock.Now().Add(30*time.Second)) || !st.LeaseExpiry.IsZero() {
-		t.Errorf("QueueStats = %+v; want depth 1, next run in 30s, no lease", st)
+		t.Errorf("rolegate.QueueStats = %+v; want depth 1, next run in 30s, no lease", st)
 	}
 	if early := f.claim("w1", time.Minute); early != nil {
 		t.Fatalf("ClaimJob before the delay = %+v; want nil", early)
@@ -367,7 +367,7 @@ func TestQueueStatsCountsQueuedAndRunningJobs(t *testing.T) {
 	t.Parallel()
 	f := newJobsFixture(t)
 	if st, err := f.db.QueueStats(f.ctx); err != nil || st.Depth != 0 || !st.NextRunAt.IsZero() {
-		t.Fatalf("empty QueueStats = %+v, %v; want depth 0", st, err)
+		t.Fatalf("empty rolegate.QueueStats = %+v, %v; want depth 0", st, err)
 	}
 	f.approved("First Role")
 	f.clock.Advance(10 * time.Second)
@@ -379,7 +379,7 @@ func TestQueueStatsCountsQueuedAndRunningJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Depth != 2 || st.OldestAge != 10*time.Second {
-		t.Errorf("QueueStats = %+v; want depth 2, oldest 10s", st)
+		t.Errorf("rolegate.QueueStats = %+v; want depth 2, oldest 10s", st)
 	}
 	if !st.LeaseExpiry.Equal(f.clock.Now().Add(time.Minute)) {
 		t.Errorf("LeaseExpiry = %v; want %v", st.LeaseExpiry, f.clock.Now().Add(time.Minute))

@@ -29,7 +29,7 @@ type lifecycle struct {
 	raw      *sql.DB
 
 	// lastJob is the job the last provisioning() claimed.
-	lastJob *sqlite.Job
+	lastJob *rolegate.Job
 	*lcState
 }
 
@@ -288,7 +288,7 @@ var lcStarts = []struct {
 	{"provisioning", func(lc *lifecycle) *rolegate.Request { return lc.provisioning("Group Reader") }},
 	{"provisioned", func(lc *lifecycle) *rolegate.Request {
 		req, job := lc.provisioning("Group Reader"), lc.lastJob
-		if err := lc.db.CompleteJob(lc.ctx, job, sqlite.ProvisionedRole{ID: "role_1", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
+		if err := lc.db.CompleteJob(lc.ctx, job, rolegate.ProvisionedRole{ID: "role_1", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
 			lc.t.Fatal(err)
 		}
 		return lc.get(req.ID)
@@ -648,7 +648,7 @@ func TestRoleNameTaken(t *testing.T) {
 	}
 	pending := lc.create("Pending Role")
 	provisioned := lc.provisioning("Provisioned Role")
-	if err := lc.db.CompleteJob(lc.ctx, lc.lastJob, sqlite.ProvisionedRole{ID: "role_9", Name: provisioned.RoleName}, false); err != nil {
+	if err := lc.db.CompleteJob(lc.ctx, lc.lastJob, rolegate.ProvisionedRole{ID: "role_9", Name: provisioned.RoleName}, false); err != nil {
 		t.Fatal(err)
 	}
 	failed := lc.failed("Failed Role")

@@ -15,30 +15,6 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// Session is a signed-in browser. Only the SHA-256 of its cookie value is
-// stored, so a copy of the database signs nobody in.
-type Session struct {
-	Principal rolegate.Principal
-	CSRFToken string
-	AuthTime  time.Time // last authentication at the identity provider; zero when it did not say
-	// StepUpAt is when a prompt=login round trip completed without the
-	// provider stating auth_time (ROLEGATE_APPROVE_REAUTH=login); zero
-	// otherwise.
-	StepUpAt   time.Time
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-	ExpiresAt  time.Time // absolute limit
-}
-
-// SessionLimits are the idle and absolute lifetimes of a session.
-type SessionLimits struct {
-	Idle     time.Duration
-	Absolute time.Duration
-}
-
-// ErrNoSession means the cookie names no live session.
-var ErrNoSession = errors.New("sqlite: no such session")
-
 // NewToken returns a random 256-bit token, URL-safe.
 func NewToken() string {
 	b := make([]byte, 32)
@@ -51,27 +27,17 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// SessionAuth is how the person authenticated for a new session.
-type SessionAuth struct {
-	// AuthTime is the provider's auth_time. Zero means the provider did not
-	// say; it is kept as unknown, which makes approving re-authenticate
-	// first.
-	AuthTime time.Time
-	// StepUpAt: see Session.StepUpAt.
-	StepUpAt time.Time
-}
-
 // CreateSession signs actor in: a new session with a fresh token and CSRF
 // token, the person's profile updated, and the sign-in recorded, in one
 // transaction. The session named by previous (the browser's cookie before
 // this sign-in, if any) is deleted in that same transaction, so that nothing
 // from before a sign-in survives it.
-func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, auth SessionAuth, limits SessionLimits, previous string) (string, *Session, error) {
+func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, auth rolegate.SessionAuth, limits rolegate.SessionLimits, previous string) (string, *rolegate.Session, error) {
 	// The profile comes from the identity provider's claims: kept as
 	// valid UTF-8 of a sane length in the session, people and the trail.
 	actor.Person = actor.Person.ValidText()
 	token := NewToken()
-	s := &Session{Principal: actor.Principal, CSRFToken: NewToken()}
+	s := &rolegate.Session{Principal: actor.Principal, CSRFToken: NewToken()}
 	if !auth.AuthTime.IsZero() {
 		s.AuthTime = auth.AuthTime.UTC()
 	}
@@ -117,12 +83,12 @@ const touchEvery = time.Minute
 
 // LookupSession returns the live session for token, ending it when it is
 // past its idle or absolute limit.
-func (db *DB) LookupSession(ctx context.Context, token string, limits SessionLimits) (*Session, error) {
+func (db *DB) LookupSession(ctx context.Context, token string, limits rolegate.SessionLimits) (*rolegate.Session, error) {
 	if token == "" {
-		return nil, ErrNoSession
+		return nil, rolegate.ErrNoSession
 	}
 	id := hashToken(token)
-	var s Session
+	var s rolegate.Session
 	var roles string
 	var authTime, stepUp, created, lastSeen, expires int64
 	// Issuer and subject are read from their own columns: a subject may
@@ -131,7 +97,7 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits SessionLim
 		last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
 		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNoSession
+		return nil, rolegate.ErrNoSession
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: lookup session: %w", err)
 	}
@@ -145,7 +111,7 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits SessionLim
 	now := db.now()
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= limits.Idle {
 		_, _ = db.write.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, id)
-		return nil, ErrNoSession
+		return nil, rolegate.ErrNoSession
 	}
 	if now.Sub(s.LastSeenAt) >= touchEvery {
 		if _, err := db.write.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(now), id); err != nil {
@@ -190,7 +156,7 @@ func (db *DB) SetPendingAction(ctx context.Context, token, action string) error 
 			return fmt.Errorf("sqlite: keep pending action: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNoSession
+			return rolegate.ErrNoSession
 		}
 		return nil
 	})

@@ -22,14 +22,14 @@ type sessionsFixture struct {
 	db    *sqlite.DB
 	mu    sync.Mutex
 	now   time.Time
-	limit sqlite.SessionLimits
+	limit rolegate.SessionLimits
 }
 
 func newSessionsFixture(t *testing.T) *sessionsFixture {
 	t.Helper()
 	f := &sessionsFixture{
 		t: t, ctx: t.Context(), now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
-		limit: sqlite.SessionLimits{Idle: time.Hour, Absolute: 3 * time.Hour},
+		limit: rolegate.SessionLimits{Idle: time.Hour, Absolute: 3 * time.Hour},
 	}
 	db, err := sqlite.Open(f.ctx, filepath.Join(t.TempDir(), "rolegate.db"))
 	if err != nil {
@@ -56,7 +56,7 @@ func (f *sessionsFixture) advance(d time.Duration) {
 // signIn creates a session for actor and returns its token.
 func (f *sessionsFixture) signIn(actor rolegate.Actor, authTime time.Time, previous string) string {
 	f.t.Helper()
-	token, _, err := f.db.CreateSession(f.ctx, actor, sqlite.SessionAuth{AuthTime: authTime}, f.limit, previous)
+	token, _, err := f.db.CreateSession(f.ctx, actor, rolegate.SessionAuth{AuthTime: authTime}, f.limit, previous)
 	if err != nil {
 		f.t.Fatalf("CreateSession: %v", err)
 	}
@@ -123,8 +123,8 @@ func TestSessionIsFoundByItsTokenAndStoredOnlyAsAHash(t *testing.T) {
 	}
 
 	for _, wrong := range []string{"", token[:len(token)-1], token + "x", "not-a-token"} {
-		if _, err := f.db.LookupSession(f.ctx, wrong, f.limit); !errors.Is(err, sqlite.ErrNoSession) {
-			t.Errorf("LookupSession(%q) = %v; want ErrNoSession", wrong, err)
+		if _, err := f.db.LookupSession(f.ctx, wrong, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
+			t.Errorf("LookupSession(%q) = %v; want rolegate.ErrNoSession", wrong, err)
 		}
 	}
 
@@ -162,8 +162,8 @@ func TestSessionLimits(t *testing.T) {
 				if alive := err == nil; alive != tt.alive[i] {
 					t.Fatalf("visit %d (%s after the previous): alive = %v (%v); want %v", i+1, step, alive, err, tt.alive[i])
 				}
-				if err != nil && !errors.Is(err, sqlite.ErrNoSession) {
-					t.Fatalf("visit %d: %v; want ErrNoSession", i+1, err)
+				if err != nil && !errors.Is(err, rolegate.ErrNoSession) {
+					t.Fatalf("visit %d: %v; want rolegate.ErrNoSession", i+1, err)
 				}
 			}
 		})
@@ -194,7 +194,7 @@ func TestCreateSessionReplacesThePreviousOne(t *testing.T) {
 	f := newSessionsFixture(t)
 	old := f.signIn(sessRita, f.now, "")
 	fresh := f.signIn(sessAlex, f.now, old)
-	if _, err := f.db.LookupSession(f.ctx, old, f.limit); !errors.Is(err, sqlite.ErrNoSession) {
+	if _, err := f.db.LookupSession(f.ctx, old, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
 		t.Errorf("the replaced session still answers (%v)", err)
 	}
 	if s, err := f.db.LookupSession(f.ctx, fresh, f.limit); err != nil || s.Principal.Key() != sessAlex.Key() {
@@ -231,7 +231,7 @@ func TestDeleteSessionSignsOut(t *testing.T) {
 	if err := f.db.DeleteSession(f.ctx, token, sessRita); err != nil {
 		t.Fatalf("DeleteSession: %v", err)
 	}
-	if _, err := f.db.LookupSession(f.ctx, token, f.limit); !errors.Is(err, sqlite.ErrNoSession) {
+	if _, err := f.db.LookupSession(f.ctx, token, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
 		t.Errorf("after DeleteSession the session answers (%v)", err)
 	}
 	if _, err := f.db.LookupSession(f.ctx, other, f.limit); err != nil {
@@ -278,8 +278,8 @@ func TestPendingActionIsKeptOncePerSession(t *testing.T) {
 	if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
 		t.Errorf("TakePendingAction again = %q, %v; want empty (used once)", got, err)
 	}
-	if err := f.db.SetPendingAction(f.ctx, "no-such-session", "{}"); !errors.Is(err, sqlite.ErrNoSession) {
-		t.Errorf("SetPendingAction on no session = %v; want ErrNoSession", err)
+	if err := f.db.SetPendingAction(f.ctx, "no-such-session", "{}"); !errors.Is(err, rolegate.ErrNoSession) {
+		t.Errorf("SetPendingAction on no session = %v; want rolegate.ErrNoSession", err)
 	}
 	for _, token := range []string{"", "no-such-session"} {
 		if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
@@ -292,7 +292,7 @@ func TestPendingActionIsKeptOncePerSession(t *testing.T) {
 // auth_time.
 func TestStepUpTimeIsKept(t *testing.T) {
 	f := newSessionsFixture(t)
-	token, _, err := f.db.CreateSession(f.ctx, sessAlex, sqlite.SessionAuth{StepUpAt: f.now}, f.limit, "")
+	token, _, err := f.db.CreateSession(f.ctx, sessAlex, rolegate.SessionAuth{StepUpAt: f.now}, f.limit, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,179 @@
+package rolegate
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The outbox: the rows saying who must hear about an event are written in
+// the transaction that records the event, so a committed approval always
+// has its notifications queued and a rolled-back one never does. The notify
+// worker sends them later; a mail server or webhook that is down therefore
+// never delays or fails the change itself.
+
+// NotifyChannel is how a notification travels.
+type NotifyChannel string
+
+const (
+	ChannelEmail   NotifyChannel = "email"
+	ChannelWebhook NotifyChannel = "webhook"
+)
+
+// Audience is why a recipient hears about a request, which decides what the
+// message may tell them.
+type Audience string
+
+const (
+	AudienceRequester Audience = "requester" // filed the request: sees all of it
+	AudienceApprover  Audience = "approver"  // may see every request
+	AudienceAdmin     Audience = "admin"     // may see every request, and retry provisioning
+	// AudienceChannel is a webhook: a chat channel whose members are not
+	// known, so it gets only the request's id, role name, status, link and
+	// who acted.
+	AudienceChannel Audience = "channel"
+)
+
+// Rank orders audiences when one person is reached for several reasons:
+// they get one message, written for the role that sees the most.
+func (a Audience) Rank() int {
+	switch a {
+	case AudienceAdmin:
+		return 3
+	case AudienceApprover:
+		return 2
+	case AudienceRequester:
+		return 1
+	}
+	return 0
+}
+
+// Notice kinds: what happened, as messages tell it.
+const (
+	NoticeSubmitted   = "submitted"
+	NoticeApproved    = "approved"
+	NoticeRejected    = "rejected"
+	NoticeCancelled   = "cancelled"
+	NoticeExpired     = "expired"
+	NoticeProvisioned = "provisioned"
+	NoticeFailed      = "failed"
+	NoticeAbandoned   = "abandoned"
+	NoticeReminder    = "reminder"
+	// NoticeDrift: a role rolegate created was changed or deleted outside it.
+	NoticeDrift = "drift"
+)
+
+// NotificationTargets is where notifications go: given to the store once at
+// start (the notify worker's Targets). Without it nothing is queued.
+type NotificationTargets struct {
+	Email    bool            // SMTP is configured
+	Webhooks []WebhookTarget // one row per webhook per event
+	// Wake is told that rows were queued, without blocking. It is called
+	// inside the transaction; the worker's claim goes through the same single
+	// write connection, so it sees the rows once the transaction commits.
+	Wake func()
+}
+
+// WebhookTarget names a configured webhook without its URL, which often
+// holds a secret of its own: ID is stable across restarts (a digest of the
+// URL), Label is for people (scheme and host only).
+type WebhookTarget struct {
+	ID    string
+	Label string
+}
+
+// NoticePerson is someone named in a message.
+type NoticePerson struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+// NoticeApproval is one approval as the requester may read it.
+type NoticeApproval struct {
+	Name    string `json:"name"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// NotificationFacts is what one recipient may learn about the event, taken
+// when it happened: a later change to the request does not rewrite a
+// message already queued.
+type NotificationFacts struct {
+	Event     string       `json:"event"` // the action webhooks carry
+	Kind      string       `json:"kind"`
+	RequestID int64        `json:"request_id"`
+	RoleName  string       `json:"role_name"`
+	Status    Status       `json:"status"`
+	Actor     NoticePerson `json:"actor"`
+	At        time.Time    `json:"at"`
+
+	// Beyond here only people who may see the whole request are told.
+	Requester         *NoticePerson    `json:"requester,omitempty"`
+	Permissions       []string         `json:"permissions,omitempty"`
+	Description       string           `json:"description,omitempty"`
+	Justification     string           `json:"justification,omitempty"`
+	RequiredApprovals int              `json:"required_approvals,omitempty"`
+	Approvals         []NoticeApproval `json:"approvals,omitempty"`
+	Comment           string           `json:"comment,omitempty"`
+	RoleID            string           `json:"role_id,omitempty"`
+	Failure           string           `json:"failure,omitempty"` // already redacted by the provisioner
+	SubmittedAt       time.Time        `json:"submitted_at,omitzero"`
+	// Drift says how the role differs upstream from what was approved
+	// (NoticeDrift): Differences when changed, Deleted when gone.
+	Differences []Difference `json:"differences,omitempty"`
+	Deleted     bool         `json:"deleted,omitempty"`
+}
+
+// For returns the facts a recipient of audience a may see.
+func (f NotificationFacts) For(a Audience) NotificationFacts {
+	if a != AudienceChannel {
+		return f
+	}
+	return NotificationFacts{Event: f.Event, Kind: f.Kind, RequestID: f.RequestID, RoleName: f.RoleName,
+		Status: f.Status, Actor: f.Actor, At: f.At, Deleted: f.Deleted}
+}
+
+// Notification is one queued message to one recipient on one channel.
+type Notification struct {
+	ID        int64
+	EventSeq  int64
+	RequestID int64
+	Channel   NotifyChannel
+	// Recipient is an email address or a WebhookTarget.ID.
+	Recipient string
+	Label     string
+	Audience  Audience
+	Facts     NotificationFacts
+	State     string // queued, sending, sent, failed
+	Attempts  int    // including the one in progress once claimed
+	LastError string
+	CreatedAt time.Time
+	SentAt    time.Time
+}
+
+// ErrNotificationLeaseLost means the notification was claimed again (its
+// lease ran out) before this outcome was recorded.
+var ErrNotificationLeaseLost = errors.New("rolegate: the notification's lease was lost")
+
+// Outbox is the durable queue of notifications, as the notify worker and
+// the pages that say what was sent use it. Each outcome is recorded only
+// while the row is still the attempt that was claimed
+// (ErrNotificationLeaseLost otherwise).
+type Outbox interface {
+	// ReleaseNotificationLeases makes every notification being sent
+	// claimable at once (at start).
+	ReleaseNotificationLeases(ctx context.Context) (int64, error)
+	// ClaimNotifications leases up to limit due notifications.
+	ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]Notification, error)
+	NotificationSent(ctx context.Context, n *Notification) error
+	RetryNotificationLater(ctx context.Context, n *Notification, delay time.Duration, reason string) error
+	NotificationFailed(ctx context.Context, n *Notification, reason string) error
+	// NextNotificationDue is when the next notification may be tried; zero
+	// when nothing waits.
+	NextNotificationDue(ctx context.Context) (time.Time, error)
+	// NotificationsOf returns the notifications queued about a request,
+	// oldest first.
+	NotificationsOf(ctx context.Context, requestID int64) ([]Notification, error)
+	// DeleteOldNotifications removes rows delivered or given up more than
+	// olderThan ago; their outcome stays in the audit trail.
+	DeleteOldNotifications(ctx context.Context, olderThan time.Duration) (int64, error)
+}

@@ -1,0 +1,56 @@
+package rolegate
+
+import (
+	"context"
+	"time"
+)
+
+// RequestService is the life cycle of role requests. Every transition is
+// one transaction that writes the change with everything it causes: its
+// audit events, the notifications they call for (outbox.go) and, once
+// approved, the provisioning job.
+type RequestService interface {
+	// Create validates in against the catalog and the names already taken,
+	// and stores a new pending request with its exact payload.
+	Create(ctx context.Context, actor Actor, in RequestInput, catalog *Catalog) (*Request, error)
+	// RoleNameTaken says to viewer why name cannot be used ("" when free).
+	RoleNameTaken(ctx context.Context, name string, viewer Principal) (string, error)
+	// Get returns request id with its approvals, as one snapshot.
+	Get(ctx context.Context, id int64) (*Request, error)
+	// List returns a page of the requests matching f and how many match
+	// in all, as one snapshot.
+	List(ctx context.Context, f RequestFilter) ([]*Request, int, error)
+
+	// ApproveWith records actor's approval of the payload whose SHA-256 is
+	// seenHash, with how the approver was re-authenticated. The approval
+	// that completes the count approves the request.
+	ApproveWith(ctx context.Context, actor Actor, id int64, seenHash, comment string, reauth Reauth) (*Request, error)
+	Reject(ctx context.Context, actor Actor, id int64, comment string) (*Request, error)
+	Cancel(ctx context.Context, actor Actor, id int64) (*Request, error)
+	// RetryProvisioning puts a failed request back in the queue (admins);
+	// AbandonProvisioning gives up on it, saying why.
+	RetryProvisioning(ctx context.Context, actor Actor, id int64) (*Request, error)
+	AbandonProvisioning(ctx context.Context, actor Actor, id int64, reason string) (*Request, error)
+
+	// ExpireDue expires every pending request past its deadline;
+	// RemindPending reminds the approvers of requests pending longer than
+	// after. Both return how many requests they changed.
+	ExpireDue(ctx context.Context) (int, error)
+	RemindPending(ctx context.Context, after time.Duration) (int, error)
+}
+
+// PictureStore keeps the organization's picture: every role upstream, as
+// last read completely, with the drift of the roles rolegate created.
+type PictureStore interface {
+	// ReplacePicture stores a complete list of the roles of scope and
+	// records the differences from the previous picture.
+	ReplacePicture(ctx context.Context, scope string, roles []UpstreamRole, requestedBy *Actor) (SyncResult, error)
+	PictureSyncedAt(ctx context.Context, scope string) (time.Time, error)
+	PictureRoles(ctx context.Context) ([]UpstreamRole, error)
+	// ListPictureRoles returns a page of the roles matching f and how
+	// many match in all.
+	ListPictureRoles(ctx context.Context, f RoleFilter) ([]PictureRole, int, error)
+	// RequestRole is the role request id created, as the picture shows it.
+	RequestRole(ctx context.Context, id int64) (PictureRole, bool, error)
+	PictureStats(ctx context.Context) (PictureStats, error)
+}
