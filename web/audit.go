@@ -16,10 +16,10 @@ import (
 // htmx, and the exports (audit_export.go). Only auditors reach them.
 func (s *Server) auditRoutes() []Route {
 	return []Route{
-		{http.MethodGet, "/audit", Auditor, s.auditPage},
-		{http.MethodGet, "/audit/rows", Auditor, s.auditOlderRows},
-		{http.MethodGet, "/audit/export.csv", Auditor, s.exportAuditCSV},
-		{http.MethodGet, "/audit/export.jsonl", Auditor, s.exportAuditJSON},
+		{http.MethodGet, "/audit", Auditor, UsesSession, NoLimit, s.auditPage},
+		{http.MethodGet, "/audit/rows", Auditor, UsesSession, NoLimit, s.auditOlderRows},
+		{http.MethodGet, "/audit/export.csv", Auditor, UsesSession, ExportsLimit, s.exportAuditCSV},
+		{http.MethodGet, "/audit/export.jsonl", Auditor, UsesSession, ExportsLimit, s.exportAuditJSON},
 	}
 }
 

@@ -42,17 +42,14 @@ func requestIDFrom(ctx context.Context) string {
 	return id
 }
 
-// routeInfo is the matched route, for logs, metrics and access decisions.
-type routeInfo struct {
-	Method, Path string
-	Access       Access
-}
-
-func withRoute(ctx context.Context, r routeInfo) context.Context {
+// withRoute records the matched route's table entry (routeFacts).
+func withRoute(ctx context.Context, r Route) context.Context {
 	return context.WithValue(ctx, routeKey, r)
 }
 
-func routeFrom(ctx context.Context) (routeInfo, bool) {
-	r, ok := ctx.Value(routeKey).(routeInfo)
+// routeFrom returns the matched route's table entry; false when the
+// request matched no route.
+func routeFrom(ctx context.Context) (Route, bool) {
+	r, ok := ctx.Value(routeKey).(Route)
 	return r, ok
 }

@@ -47,7 +47,8 @@ func (s *Server) metrics(c echo.Context) error {
 }
 
 // staticAsset serves an embedded file under its fingerprinted name, cached
-// for a year: a new version has a new name.
+// for a year (in place of the no-store of securityHeaders): a new version
+// has a new name.
 func (s *Server) staticAsset(c echo.Context) error {
 	asset, ok := s.Assets.ByPath(c.Request().URL.Path)
 	if !ok || strings.Contains(c.Request().URL.Path, "..") {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -63,7 +62,8 @@ func (s *Server) contentSecurityPolicy() string {
 }
 
 // securityHeaders sets a strict CSP and friends on every answer, and
-// no-store on everything but the fingerprinted assets.
+// no-store: a handler whose answer may be kept (the fingerprinted assets)
+// says so itself.
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	csp := s.contentSecurityPolicy()
 	hsts := s.Config.SecureCookies()
@@ -78,9 +78,7 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		if hsts {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
-		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
-			h.Set("Cache-Control", "no-store")
-		}
+		h.Set("Cache-Control", "no-store")
 		return next(c)
 	}
 }
@@ -104,12 +102,11 @@ func (s *Server) readForm(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// loadSession attaches the signed-in session, if the cookie names a live one.
+// loadSession attaches the signed-in session, if the cookie names a live
+// one, unless the route says NoSession (routes.go).
 func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		// Assets and the probes need no session: /readyz and /metrics must
-		// answer for themselves when the database does not.
-		if p := c.Request().URL.Path; strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || p == "/metrics" {
+		if r, ok := routeFrom(ctx(c)); ok && r.Session == NoSession {
 			return next(c)
 		}
 		cookie, err := c.Cookie(s.cookies.session)
@@ -133,7 +130,6 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) authorize(r Route) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			c.SetRequest(c.Request().WithContext(withRoute(ctx(c), routeInfo{Method: r.Method, Path: r.Path, Access: r.Access})))
 			if r.Access == Public || r.Access == DevOnly || r.Access == Scraper {
 				return next(c) // a scraper's token is checked by its handler
 			}

@@ -4,10 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
-	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,16 +28,18 @@ type RateLimit struct {
 // meets them; a script hammering the sign-in, the forms, refused pages or
 // exports does.
 type RateLimits struct {
-	// SignIn limits /auth/login, /auth/callback and /auth/dev per client
-	// address (an IPv6 client per /64): each sign-in writes a row and makes
-	// the portal call the identity provider.
+	// SignIn limits the routes marked SignInLimit (the sign-in, its
+	// callback and the dev sign-in) per client address (an IPv6 client per
+	// /64): each sign-in writes a row and makes the portal call the
+	// identity provider.
 	SignIn RateLimit
-	// Forms limits what else writes, per session or, signed out, per client
-	// address: state-changing posts (the form's live checks included) and
-	// refusals of any request, GETs too (each may write access.denied).
+	// Forms limits what else writes (routes marked FormsLimit), per
+	// session or, signed out, per client address: state-changing posts
+	// (the form's live checks included) and refusals of any request, GETs
+	// too (each may write access.denied).
 	Forms RateLimit
-	// Exports limits audit exports per session: each reads the trail and
-	// records itself (audit.exported).
+	// Exports limits audit exports (routes marked ExportsLimit) per
+	// session: each reads the trail and records itself (audit.exported).
 	Exports RateLimit
 	// MaxKeys bounds the memory held: beyond it the least recently seen
 	// client is forgotten.
@@ -57,40 +57,22 @@ func DefaultRateLimits() RateLimits {
 	}
 }
 
-// isSignInPath reports the routes throttled per client address.
-func isSignInPath(path string) bool {
-	switch path {
-	case "/auth/login", "/auth/callback", "/auth/dev":
-		return true
-	}
-	return false
-}
-
-// isExportPath reports the audit exports, throttled on their own; an
-// event's proof is a one-line export, recorded as one.
-func isExportPath(path string) bool {
-	return strings.HasPrefix(path, "/audit/export") || path == "/audit/events/:seq/proof"
-}
-
-// rateLimit throttles every route that writes: sign-in routes per client
-// address, state-changing routes and exports per session (per client
-// address when signed out). It runs before authorize, so that refused
-// posts (which write access.denied events) are throttled too; refused GETs
-// take their token when they are refused (recordDenied).
+// rateLimit applies the route's Limit (routes.go): sign-in routes per
+// client address, changes and exports per session (per client address when
+// signed out). It runs before authorize, so that refused posts (which write
+// access.denied events) are throttled too; refused GETs take their token
+// when they are refused (recordDenied).
 func (s *Server) rateLimit(r Route) echo.MiddlewareFunc {
-	signIn := isSignInPath(r.Path)
-	export := isExportPath(r.Path)
-	change := r.Method != http.MethodGet && r.Method != http.MethodHead
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		if !signIn && !change && !export {
+		if r.Limit == NoLimit {
 			return next
 		}
 		return func(c echo.Context) error {
 			var err error
-			switch {
-			case signIn:
+			switch r.Limit {
+			case SignInLimit:
 				err = s.throttle(c, s.signInLimits, "ip:"+clientBucket(c.RealIP()))
-			case export:
+			case ExportsLimit:
 				err = s.throttle(c, s.exportLimits, requesterKey(c))
 			default:
 				err = s.throttle(c, s.formLimits, requesterKey(c))

@@ -39,76 +39,108 @@ func (a Access) Role() rolegate.PortalRole {
 	return ""
 }
 
-// Route is one entry of the route table.
+// SessionUse says whether a route looks up the signed-in session.
+type SessionUse int
+
+const (
+	// UsesSession: the session cookie is looked up, so that the page (and
+	// its error page) knows who is signed in.
+	UsesSession SessionUse = iota
+	// NoSession: the cookie is never looked up. Assets and the probes must
+	// answer for themselves when the database does not.
+	NoSession
+)
+
+// Limit is the rate limit a route takes on the way in (ratelimit.go). A
+// refused GET takes a Forms token when it is refused, whatever its Limit
+// (recordDenied): each refusal may write an access.denied event.
+type Limit int
+
+const (
+	NoLimit      Limit = iota // reads that write nothing
+	SignInLimit               // per client address: each sign-in writes a row and calls the identity provider
+	FormsLimit                // per session (signed out: per client address): every change, the form's live checks included
+	ExportsLimit              // per session: each export reads the trail and records itself
+)
+
+// Route is one entry of the route table, with every fact the middleware
+// needs about it: who may reach it, whether the session is looked up, and
+// which rate limit it takes.
 type Route struct {
 	Method  string
 	Path    string
 	Access  Access
+	Session SessionUse
+	Limit   Limit
 	handler echo.HandlerFunc
 }
 
 // Routes is the whole route table, in one place.
 func (s *Server) Routes() []Route {
+	const get, post = http.MethodGet, http.MethodPost
 	routes := []Route{
-		{http.MethodGet, "/healthz", Public, s.healthz},
-		{http.MethodGet, "/readyz", Public, s.readyz},
-		{http.MethodGet, "/metrics", Scraper, s.metrics},
-		{http.MethodGet, "/static/*", Public, s.staticAsset},
+		{get, "/healthz", Public, NoSession, NoLimit, s.healthz},
+		{get, "/readyz", Public, NoSession, NoLimit, s.readyz},
+		{get, "/metrics", Scraper, NoSession, NoLimit, s.metrics},
+		{get, "/static/*", Public, NoSession, NoLimit, s.staticAsset},
 
-		{http.MethodGet, "/auth/login", Public, s.login},
-		{http.MethodGet, "/auth/callback", Public, s.callback},
-		{http.MethodGet, "/auth/logout", SignedIn, s.logoutConfirm},
-		{http.MethodPost, "/auth/logout", SignedIn, s.logout},
+		{get, "/auth/login", Public, UsesSession, SignInLimit, s.login},
+		{get, "/auth/callback", Public, UsesSession, SignInLimit, s.callback},
+		{get, "/auth/logout", SignedIn, UsesSession, NoLimit, s.logoutConfirm},
+		{post, "/auth/logout", SignedIn, UsesSession, FormsLimit, s.logout},
 
-		{http.MethodGet, "/", SignedIn, s.home},
-		{http.MethodGet, "/requests/new", Requester, s.newRequestForm},
-		{http.MethodPost, "/requests/check", Requester, s.checkRequest},
-		{http.MethodPost, "/requests", Requester, s.createRequest},
-		{http.MethodGet, "/requests", Requester, s.myRequests},
-		{http.MethodGet, "/requests/:id", SignedIn, s.showRequest},
-		{http.MethodPost, "/requests/:id/cancel", SignedIn, s.cancelRequest},
-		{http.MethodPost, "/requests/:id/approve", Approver, s.approveRequest},
-		{http.MethodPost, "/requests/:id/reject", Approver, s.rejectRequest},
-		{http.MethodPost, "/requests/:id/retry", Admin, s.retryProvisioning},
-		{http.MethodPost, "/requests/:id/abandon", Admin, s.abandonProvisioning},
+		{get, "/", SignedIn, UsesSession, NoLimit, s.home},
+		{get, "/requests/new", Requester, UsesSession, NoLimit, s.newRequestForm},
+		{post, "/requests/check", Requester, UsesSession, FormsLimit, s.checkRequest},
+		{post, "/requests", Requester, UsesSession, FormsLimit, s.createRequest},
+		{get, "/requests", Requester, UsesSession, NoLimit, s.myRequests},
+		{get, "/requests/:id", SignedIn, UsesSession, NoLimit, s.showRequest},
+		{post, "/requests/:id/cancel", SignedIn, UsesSession, FormsLimit, s.cancelRequest},
+		{post, "/requests/:id/approve", Approver, UsesSession, FormsLimit, s.approveRequest},
+		{post, "/requests/:id/reject", Approver, UsesSession, FormsLimit, s.rejectRequest},
+		{post, "/requests/:id/retry", Admin, UsesSession, FormsLimit, s.retryProvisioning},
+		{post, "/requests/:id/abandon", Admin, UsesSession, FormsLimit, s.abandonProvisioning},
 
-		{http.MethodGet, "/roles", SignedIn, s.listRoles},
+		{get, "/roles", SignedIn, UsesSession, NoLimit, s.listRoles},
 
-		{http.MethodGet, "/reviews", Approver, s.reviews},
+		{get, "/reviews", Approver, UsesSession, NoLimit, s.reviews},
 
-		{http.MethodGet, "/admin", Admin, s.adminPage},
-		{http.MethodPost, "/admin/catalog/refresh", Admin, s.refreshCatalog},
+		{get, "/admin", Admin, UsesSession, NoLimit, s.adminPage},
+		{post, "/admin/catalog/refresh", Admin, UsesSession, FormsLimit, s.refreshCatalog},
 	}
 	routes = append(routes, s.auditRoutes()...)
 	routes = append(routes,
 		// The audit trail as a transparency log (audit_proof.go): the latest
-		// signed checkpoint, and an event's inclusion proof in it.
-		Route{http.MethodGet, "/audit/checkpoints/:size", Auditor, s.checkpointNote},
-		Route{http.MethodGet, "/audit/events/:seq/proof", Auditor, s.eventProof},
+		// signed checkpoint, and an event's inclusion proof in it (a
+		// one-line export, limited as one).
+		Route{get, "/audit/checkpoints/:size", Auditor, UsesSession, NoLimit, s.checkpointNote},
+		Route{get, "/audit/events/:seq/proof", Auditor, UsesSession, ExportsLimit, s.eventProof},
 	)
 	if s.DevSimulator != nil {
-		routes = append(routes, Route{http.MethodPost, "/admin/dev/upstream", Admin, s.changeSimulatedOrganization})
+		routes = append(routes, Route{post, "/admin/dev/upstream", Admin, UsesSession, FormsLimit, s.changeSimulatedOrganization})
 	}
 	if s.SSO == nil {
 		routes = append(routes,
-			Route{http.MethodGet, "/auth/dev", DevOnly, s.devSignInPage},
-			Route{http.MethodPost, "/auth/dev", DevOnly, s.devSignIn},
+			Route{get, "/auth/dev", DevOnly, UsesSession, SignInLimit, s.devSignInPage},
+			Route{post, "/auth/dev", DevOnly, UsesSession, SignInLimit, s.devSignIn},
 		)
 	}
 	return routes
 }
 
 // registerRoutes installs the middleware and the route table. Order matters
-// and reads top to bottom: every request gets an id, then is logged and
-// protected from panics, gets the security headers and a body limit, has
-// its form read (so that a body over the limit is a 413 page), then its
-// session is loaded; each route then applies its rate limit (sign-in per
-// client address, changes and exports per session or, signed out, per
-// client address; refused GETs take theirs when refused), checks access
-// and, for changes, the CSRF token.
+// and reads top to bottom: every request gets an id, then the facts of its
+// route from the table (withRoute), then is logged and protected from
+// panics, gets the security headers and a body limit, has its form read
+// (so that a body over the limit is a 413 page), then its session is
+// loaded unless the route says NoSession; each route then takes its rate
+// limit (refused GETs take theirs when refused), checks access and, for
+// changes, the CSRF token.
 func (s *Server) registerRoutes() {
 	e := s.echo
+	routes := s.Routes()
 	e.Pre(s.assignRequestID)
+	e.Use(routeFacts(routes))
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll:   true,
@@ -122,11 +154,31 @@ func (s *Server) registerRoutes() {
 	e.Use(middleware.BodyLimit(maxBody))
 	e.Use(s.readForm)
 	e.Use(s.loadSession)
-	for _, r := range s.Routes() {
+	for _, r := range routes {
 		if r.Access == DevOnly && !s.Config.Dev {
 			continue
 		}
 		e.Add(r.Method, r.Path, r.handler, s.rateLimit(r), s.authorize(r))
+	}
+}
+
+// routeFacts puts the matched route's table entry on the request's context,
+// for the middleware that runs before the route's own (Echo has matched
+// the route by then). A request that matches no route gets none, and the
+// defaults: its session is looked up, so that its error page knows who is
+// signed in.
+func routeFacts(routes []Route) echo.MiddlewareFunc {
+	byKey := make(map[string]Route, len(routes))
+	for _, r := range routes {
+		byKey[r.Method+" "+r.Path] = r
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if r, ok := byKey[c.Request().Method+" "+c.Path()]; ok {
+				c.SetRequest(c.Request().WithContext(withRoute(ctx(c), r)))
+			}
+			return next(c)
+		}
 	}
 }
 
