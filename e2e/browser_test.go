@@ -370,7 +370,8 @@ func (pe *person) bodyText() string {
 	return t[0]
 }
 
-// statusWords are the request statuses as PRODUCT.md names them.
+// statusWords are the request statuses as a request page shows them
+// (rolegate.Status.Label).
 var statusWords = []string{"Pending", "Approved", "Provisioning", "Provisioned", "Failed", "Rejected", "Cancelled", "Expired"}
 
 // status is the status word a request page shows: the one element of the

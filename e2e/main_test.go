@@ -2,8 +2,9 @@
 // real binary, built once from this module, started as a subprocess for each
 // test against a real OpenID Connect provider (internal/sso/ssotest) and the
 // Admin API simulator, both running in the test process, and driven through
-// Debian's Chromium with chromedp. People find everything by the visible
-// words of PRODUCT.md, as a person would.
+// Debian's Chromium with chromedp. People find everything by its visible
+// words (link, label and button texts, status words), as a person would,
+// never by markup.
 //
 // The journeys need Chromium at /usr/bin/chromium (E2E_CHROMIUM names
 // another). Without it they fail: CI (.ci/run) installs it. On failure each

@@ -22,8 +22,9 @@ const (
 	DevAdminGroup    = "rolegate-admins"
 )
 
-// devPersonas are the people of dev mode (PRODUCT.md: a requester, two
-// approvers, an auditor, an admin).
+// devPersonas are the people of dev mode: one of each kind a newcomer needs
+// to try every screen (a requester, two approvers, so that one can approve
+// after the other, an auditor, an admin).
 var devPersonas = []views.Persona{
 	{ID: "requester", Name: "Riley Requester", Email: "riley@example.test", Blurb: "Files role requests."},
 	{ID: "approver1", Name: "Avery Approver", Email: "avery@example.test", Groups: []string{DevApproverGroup}, Blurb: "Reviews requests."},

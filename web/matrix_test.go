@@ -123,7 +123,7 @@ func matrixDecisions() map[string]matrixDecision {
 
 		"GET /": {access: web.SignedIn, want: always(http.StatusOK)},
 		// The organization's roles are no secret inside the company: every
-		// signed-in person may see them (PRODUCT.md), nobody signed out.
+		// signed-in person may see them, nobody signed out.
 		"GET /roles":        {access: web.SignedIn, want: always(http.StatusOK)},
 		"GET /requests/new": {access: web.Requester, want: always(http.StatusOK)},
 		"POST /requests/check": {access: web.Requester,

@@ -261,9 +261,10 @@ type delivery struct {
 	Body  []byte
 }
 
-// receiver verifies X-Rolegate-Signature the way PRODUCT.md tells
-// receivers to (independently of notify.VerifySignature), and rejects a
-// signature older than five minutes.
+// receiver verifies X-Rolegate-Signature the way the README tells
+// receivers to (an HMAC-SHA256 of "<t>.<raw body>", compared in constant
+// time, written here independently of notify.VerifySignature), and rejects
+// a signature older than five minutes.
 type receiver struct {
 	URL string
 

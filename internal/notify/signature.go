@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// SignatureHeader carries a webhook's signature (PRODUCT.md):
+// SignatureHeader carries a webhook's signature, in the form receivers are
+// told to check (README, Notifications):
 //
 //	X-Rolegate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 const SignatureHeader = "X-Rolegate-Signature"

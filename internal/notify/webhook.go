@@ -159,7 +159,8 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// jsonBody is the `json` format, exactly as PRODUCT.md gives it.
+// jsonBody is the `json` format, exactly as receivers are promised it
+// (README, Notifications): renaming a field breaks them.
 type jsonBody struct {
 	Event   string      `json:"event"`
 	Request jsonRequest `json:"request"`

@@ -24,7 +24,8 @@ var AllStatuses = []Status{
 	StatusFailed, StatusRejected, StatusCancelled, StatusExpired,
 }
 
-// Label is the word shown to people (PRODUCT.md: "Screens and the words on them").
+// Label is the word shown to people. People, documentation and the browser
+// tests find a request's status by it, so it is part of the interface.
 func (s Status) Label() string {
 	switch s {
 	case StatusPending:
