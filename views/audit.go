@@ -59,7 +59,7 @@ type AuditRows struct {
 // ProofURL is where an event's inclusion proof is downloaded.
 func ProofURL(seq int64) string { return "/audit/events/" + i64(seq) + "/proof" }
 
-func (v AuditView) err(field string) string { return v.Errors[field] }
+func (v AuditView) err(field rolegate.Field) string { return v.Errors[field] }
 
 // auditDetails shows an event's details as text a person reads:
 // "key: value" in key order, strings as they are, other values as JSON.

@@ -24,7 +24,7 @@ type RequestForm struct {
 
 func (f RequestForm) picked(name string) bool { return slices.Contains(f.Input.Permissions, name) }
 
-func (f RequestForm) err(field string) string { return f.Errors[field] }
+func (f RequestForm) err(field rolegate.Field) string { return f.Errors[field] }
 
 func invalid(msg string) string {
 	if msg != "" {

@@ -44,7 +44,7 @@ func requestInput(c echo.Context) (rolegate.RequestInput, error) {
 	}
 	if len(in.Permissions) > rolegate.MaxPermissions*2 {
 		in.Permissions = in.Permissions[:rolegate.MaxPermissions*2]
-		return in, rolegate.Invalid(rolegate.FieldErrors{"permissions": fmt.Sprintf("Pick at most %d permissions.", rolegate.MaxPermissions)})
+		return in, rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldPermissions: fmt.Sprintf("Pick at most %d permissions.", rolegate.MaxPermissions)})
 	}
 	return in, nil
 }
@@ -54,7 +54,7 @@ func requestInput(c echo.Context) (rolegate.RequestInput, error) {
 func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs rolegate.FieldErrors) views.RequestForm {
 	cat := s.Catalog.Catalog()
 	checks := s.formChecks(c, in)
-	if errs["role_name"] != "" { // already said beside the field
+	if errs[rolegate.FieldRoleName] != "" { // already said beside the field
 		checks.NameMessage, checks.NameOK = "", false
 	}
 	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: checks, Approvers: s.approvers()}
@@ -140,7 +140,7 @@ func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.Form
 		return k
 	}
 	if err := s.freshPicture(c); err != nil {
-		k.NameMessage = rolegate.ErrorFields(err)["role_name"]
+		k.NameMessage = rolegate.ErrorFields(err)[rolegate.FieldRoleName]
 		return k
 	}
 	msg, err := s.Requests.RoleNameTaken(ctx(c), in.RoleName, sessionFrom(ctx(c)).Principal)
@@ -159,7 +159,7 @@ func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.Form
 func (s *Server) freshPicture(c echo.Context) error {
 	if err := s.Picture.Fresh(ctx(c)); err != nil {
 		s.Logger.Warn("live check: the organization's picture is stale", "err", err, "request_id", requestIDFrom(ctx(c)))
-		return rolegate.Invalid(rolegate.FieldErrors{"role_name": "We could not check the organization just now, so we cannot tell whether this name is free. Try again in a moment."})
+		return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: "We could not check the organization just now, so we cannot tell whether this name is free. Try again in a moment."})
 	}
 	return nil
 }

@@ -72,12 +72,12 @@ func (q Query) Details() map[string]any {
 	return d
 }
 
-// Field length limits: beyond them the input is a mistake or an attack.
+// Field length limits (rolegate.MaxAudit*, shared with the form).
 const (
-	maxActorLen  = 200
-	maxActionLen = 100
-	maxTextLen   = 200
-	maxTextWords = 10
+	maxActorLen  = rolegate.MaxAuditActorLen
+	maxActionLen = rolegate.MaxAuditActionLen
+	maxTextLen   = rolegate.MaxAuditTextLen
+	maxTextWords = rolegate.MaxAuditTextWords
 )
 
 var actionPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.?$`)
@@ -91,9 +91,9 @@ func (q Query) Filter() (rolegate.AuditFilter, rolegate.FieldErrors) {
 
 	switch {
 	case utf8.RuneCountInString(q.Actor) > maxActorLen:
-		errs[ParamActor] = fmt.Sprintf("Actor is too long: at most %d characters.", maxActorLen)
+		errs[rolegate.FieldActor] = fmt.Sprintf("Actor is too long: at most %d characters.", maxActorLen)
 	case !utf8.ValidString(q.Actor) || strings.ContainsFunc(q.Actor, unicode.IsControl):
-		errs[ParamActor] = "Actor contains characters that cannot be searched."
+		errs[rolegate.FieldActor] = "Actor contains characters that cannot be searched."
 	default:
 		f.Actor = q.Actor
 	}
@@ -103,7 +103,7 @@ func (q Query) Filter() (rolegate.AuditFilter, rolegate.FieldErrors) {
 	switch {
 	case action == "":
 	case len(action) > maxActionLen || !actionPattern.MatchString(action):
-		errs[ParamAction] = "Action must be an action name such as request.approved, or a family such as request."
+		errs[rolegate.FieldAction] = "Action must be an action name such as request.approved, or a family such as request."
 	default:
 		f.Action = action
 	}
@@ -111,7 +111,7 @@ func (q Query) Filter() (rolegate.AuditFilter, rolegate.FieldErrors) {
 	if q.Request != "" {
 		n, err := strconv.ParseInt(strings.TrimPrefix(q.Request, "#"), 10, 64)
 		if err != nil || n <= 0 {
-			errs[ParamRequest] = "Request must be a request number, such as 42."
+			errs[rolegate.FieldRequest] = "Request must be a request number, such as 42."
 		} else {
 			f.RequestID = n
 		}
@@ -120,7 +120,7 @@ func (q Query) Filter() (rolegate.AuditFilter, rolegate.FieldErrors) {
 	if q.From != "" {
 		t, _, err := ParseTime(q.From)
 		if err != nil {
-			errs[ParamFrom] = "From: " + err.Error()
+			errs[rolegate.FieldFrom] = "From: " + err.Error()
 		} else {
 			f.From = t
 		}
@@ -128,26 +128,26 @@ func (q Query) Filter() (rolegate.AuditFilter, rolegate.FieldErrors) {
 	if q.To != "" {
 		t, precision, err := ParseTime(q.To)
 		if err != nil {
-			errs[ParamTo] = "To: " + err.Error()
+			errs[rolegate.FieldTo] = "To: " + err.Error()
 		} else {
 			f.To = t.Add(precision) // To includes what it names: the whole day, minute or second
 		}
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		errs[ParamTo] = "To must not be before From."
+		errs[rolegate.FieldTo] = "To must not be before From."
 	}
 
 	if q.Text != "" {
 		words := TextWords(q.Text)
 		switch {
 		case utf8.RuneCountInString(q.Text) > maxTextLen:
-			errs[ParamText] = fmt.Sprintf("The text is too long: at most %d characters.", maxTextLen)
+			errs[rolegate.FieldText] = fmt.Sprintf("The text is too long: at most %d characters.", maxTextLen)
 		case len(words) == 0:
-			errs[ParamText] = "Type at least one letter or digit to search the text."
+			errs[rolegate.FieldText] = "Type at least one letter or digit to search the text."
 		case len(words) > maxTextWords:
-			errs[ParamText] = fmt.Sprintf("Search for at most %d words at a time.", maxTextWords)
+			errs[rolegate.FieldText] = fmt.Sprintf("Search for at most %d words at a time.", maxTextWords)
 		case shortPrefix(words):
-			errs[ParamText] = fmt.Sprintf("Put at least %d letters or digits before a *.", minPrefix)
+			errs[rolegate.FieldText] = fmt.Sprintf("Put at least %d letters or digits before a *.", minPrefix)
 		default:
 			f.Text = q.Text
 		}

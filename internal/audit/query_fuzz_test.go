@@ -51,7 +51,7 @@ func FuzzAuditQuery(f *testing.F) {
 		}
 	}
 
-	fields := []string{audit.ParamActor, audit.ParamAction, audit.ParamRequest, audit.ParamFrom, audit.ParamTo, audit.ParamText}
+	fields := []rolegate.Field{rolegate.FieldActor, rolegate.FieldAction, rolegate.FieldRequest, rolegate.FieldFrom, rolegate.FieldTo, rolegate.FieldText}
 	action := regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.?$`)
 	f.Fuzz(func(t *testing.T, actor, act, request, from, to, text string) {
 		params := map[string]string{audit.ParamActor: actor, audit.ParamAction: act, audit.ParamRequest: request,

@@ -50,7 +50,7 @@ func TestQueryFilter(t *testing.T) {
 func TestQueryFilterRefusesBadInput(t *testing.T) {
 	cases := []struct {
 		q     audit.Query
-		field string
+		field rolegate.Field
 		want  string
 	}{
 		{audit.Query{Request: "abc"}, "request", "request number"},
@@ -67,10 +67,10 @@ func TestQueryFilterRefusesBadInput(t *testing.T) {
 		{audit.Query{Action: strings.Repeat("a", 101)}, "action", "action name"},
 		{audit.Query{Actor: strings.Repeat("x", 201)}, "actor", "too long"},
 		{audit.Query{Actor: "a\x00b"}, "actor", "cannot be searched"},
-		{audit.Query{Text: "!!! ..."}, "q", "at least one letter or digit"},
-		{audit.Query{Text: strings.Repeat("word ", 11)}, "q", "at most 10 words"},
-		{audit.Query{Text: strings.Repeat("x", 201)}, "q", "too long"},
-		{audit.Query{Text: "ab*"}, "q", "at least 3 letters or digits before a *"},
+		{audit.Query{Text: "!!! ..."}, rolegate.FieldText, "at least one letter or digit"},
+		{audit.Query{Text: strings.Repeat("word ", 11)}, rolegate.FieldText, "at most 10 words"},
+		{audit.Query{Text: strings.Repeat("x", 201)}, rolegate.FieldText, "too long"},
+		{audit.Query{Text: "ab*"}, rolegate.FieldText, "at least 3 letters or digits before a *"},
 	}
 	for _, c := range cases {
 		f, errs := c.q.Filter()

@@ -102,6 +102,27 @@ func NewEvent(a Actor, action, outcome string, details map[string]any) Event {
 	}
 }
 
+// Limits on the audit filters as typed: beyond them the input is a mistake
+// or an attack. The form's maxlength comes from them too.
+const (
+	MaxAuditActorLen   = 200
+	MaxAuditActionLen  = 100
+	MaxAuditTextLen    = 200
+	MaxAuditTextWords  = 10
+	MaxAuditRequestLen = 20 // "#" and the 19 digits of the largest request number
+	MaxAuditTimeLen    = 40 // the longest time format read ("2025-03-31T14:30:05+02:00"), with room to spare
+)
+
+// The audit filters, as inputs (Field).
+const (
+	FieldActor   Field = "actor"
+	FieldAction  Field = "action"
+	FieldRequest Field = "request"
+	FieldFrom    Field = "from"
+	FieldTo      Field = "to"
+	FieldText    Field = "text"
+)
+
 // AuditFilter selects audit events; zero values mean "any".
 type AuditFilter struct {
 	Actor     string // matches the actor's name, email or subject (prefix)

@@ -51,7 +51,7 @@ func CheckApprove(p Principal, r *Request, seenHash, comment string) error {
 		return err
 	}
 	if msg := ValidateComment(comment, false); msg != "" {
-		return Invalid(FieldErrors{"comment": msg})
+		return Invalid(FieldErrors{FieldComment: msg})
 	}
 	if seenHash != r.PayloadHash {
 		return Errorf(ECONFLICT, "The payload you reviewed is not the one on file; reload the request and review it again.")

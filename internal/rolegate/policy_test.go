@@ -87,7 +87,7 @@ func TestCheckApprove(t *testing.T) {
 		if got := rolegate.ErrorCode(err); got != tt.want {
 			t.Errorf("CheckApprove(%s) = %q; want %q", tt.desc, got, tt.want)
 		}
-		if got := rolegate.ErrorFields(err)["comment"] != ""; got != tt.field {
+		if got := rolegate.ErrorFields(err)[rolegate.FieldComment] != ""; got != tt.field {
 			t.Errorf("CheckApprove(%s) has a comment message: %v; want %v", tt.desc, got, tt.field)
 		}
 	}

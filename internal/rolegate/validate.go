@@ -36,9 +36,22 @@ type RequestInput struct {
 	Justification string
 }
 
-// FieldErrors maps a form field ("role_name", "permissions", "description",
-// "justification", "comment") to the message shown beside it.
-type FieldErrors map[string]string
+// Field names an input of an operation in the domain's terms. Which form
+// element shows its message is the views' business (each template pairs
+// its input with its Field): the domain and the store know no HTML.
+type Field string
+
+// The inputs of a request and of a decision on it.
+const (
+	FieldRoleName      Field = "role name"
+	FieldPermissions   Field = "permissions"
+	FieldDescription   Field = "description"
+	FieldJustification Field = "justification"
+	FieldComment       Field = "comment" // a reviewer's comment, or why provisioning is abandoned
+)
+
+// FieldErrors maps an input to the message shown beside it.
+type FieldErrors map[Field]string
 
 // Normalize trims surrounding space and removes duplicate permissions,
 // keeping them sorted so that the same choice always yields the same payload.
@@ -66,9 +79,9 @@ func ValidateRoleName(name string) string {
 	case !utf8.ValidString(name):
 		return "The role name must be valid text."
 	case n < MinRoleNameLen:
-		return "The role name must be at least 3 characters."
+		return fmt.Sprintf("The role name must be at least %d characters.", MinRoleNameLen)
 	case n > MaxRoleNameLen:
-		return "The role name must be at most 64 characters."
+		return fmt.Sprintf("The role name must be at most %d characters.", MaxRoleNameLen)
 	case strings.Contains(name, "  "):
 		return "The role name must not contain two spaces in a row."
 	case !roleNamePattern.MatchString(name):
@@ -82,36 +95,36 @@ func ValidateRoleName(name string) string {
 func (in RequestInput) Validate(catalog *Catalog) FieldErrors {
 	errs := FieldErrors{}
 	if msg := ValidateRoleName(in.RoleName); msg != "" {
-		errs["role_name"] = msg
+		errs[FieldRoleName] = msg
 	}
 	switch {
 	case len(in.Permissions) == 0:
-		errs["permissions"] = "Pick at least one permission."
+		errs[FieldPermissions] = "Pick at least one permission."
 	case len(in.Permissions) > MaxPermissions:
-		errs["permissions"] = "Pick at most 50 permissions."
+		errs[FieldPermissions] = fmt.Sprintf("Pick at most %d permissions.", MaxPermissions)
 	default:
 		for _, p := range in.Permissions {
 			if _, ok := catalog.Lookup(p); !ok {
-				errs["permissions"] = "Unknown permission: " + printable(truncate(p, 80)) + "."
+				errs[FieldPermissions] = "Unknown permission: " + printable(truncate(p, 80)) + "."
 				break
 			}
 		}
 	}
 	if !utf8.ValidString(in.Description) || utf8.RuneCountInString(in.Description) > MaxDescriptionLen {
-		errs["description"] = "The description must be at most 500 characters."
+		errs[FieldDescription] = fmt.Sprintf("The description must be at most %d characters.", MaxDescriptionLen)
 	} else if msg := hiddenCharacter("description", in.Description); msg != "" {
-		errs["description"] = msg
+		errs[FieldDescription] = msg
 	}
 	switch n := utf8.RuneCountInString(in.Justification); {
 	case in.Justification == "":
-		errs["justification"] = "Say why this role is needed."
+		errs[FieldJustification] = "Say why this role is needed."
 	case !utf8.ValidString(in.Justification) || n > MaxJustificationLen:
-		errs["justification"] = "The justification must be at most 2000 characters."
+		errs[FieldJustification] = fmt.Sprintf("The justification must be at most %d characters.", MaxJustificationLen)
 	case n < MinJustificationLen:
-		errs["justification"] = "Say a little more (at least 10 characters) so approvers can decide."
+		errs[FieldJustification] = fmt.Sprintf("Say a little more (at least %d characters) so approvers can decide.", MinJustificationLen)
 	default:
 		if msg := hiddenCharacter("justification", in.Justification); msg != "" {
-			errs["justification"] = msg
+			errs[FieldJustification] = msg
 		}
 	}
 	if len(errs) == 0 {
@@ -126,7 +139,7 @@ func ValidateComment(comment string, required bool) string {
 	case required && strings.TrimSpace(comment) == "":
 		return "Say why you reject the request."
 	case !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCommentLen:
-		return "The comment must be at most 1000 characters."
+		return fmt.Sprintf("The comment must be at most %d characters.", MaxCommentLen)
 	}
 	return hiddenCharacter("comment", comment)
 }

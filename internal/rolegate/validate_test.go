@@ -80,12 +80,12 @@ func TestRequestInputValidate(t *testing.T) {
 	tests := []struct {
 		desc   string
 		change func(in *rolegate.RequestInput)
-		field  string // "" = valid
-		want   string // a word of the field's message
+		field  rolegate.Field // "" = valid
+		want   string         // a word of the field's message
 	}{
 		{"valid", func(*rolegate.RequestInput) {}, "", ""},
 		{"no description is fine", func(in *rolegate.RequestInput) { in.Description = "" }, "", ""},
-		{"bad role name", func(in *rolegate.RequestInput) { in.RoleName = "x" }, "role_name", "at least 3"},
+		{"bad role name", func(in *rolegate.RequestInput) { in.RoleName = "x" }, rolegate.FieldRoleName, "at least 3"},
 		{"no permission", func(in *rolegate.RequestInput) { in.Permissions = nil }, "permissions", "at least one"},
 		{"unknown permission", func(in *rolegate.RequestInput) { in.Permissions = []string{"api.groups.read", "api.nukes.launch"} }, "permissions", "api.nukes.launch"},
 		{"long unknown permission is cut", func(in *rolegate.RequestInput) { in.Permissions = []string{strings.Repeat("x", 300)} }, "permissions", "…"},
@@ -134,7 +134,7 @@ func TestRequestInputValidate(t *testing.T) {
 
 func TestValidateReportsEveryFieldAtOnce(t *testing.T) {
 	errs := rolegate.RequestInput{}.Normalize().Validate(testCatalog())
-	for _, field := range []string{"role_name", "permissions", "justification"} {
+	for _, field := range []rolegate.Field{rolegate.FieldRoleName, rolegate.FieldPermissions, rolegate.FieldJustification} {
 		if errs[field] == "" {
 			t.Errorf("Validate(empty)[%q] = \"\"; want a message", field)
 		}

@@ -66,7 +66,7 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 		if msg, err := tx.roleNameTaken(ctx, in.RoleName, actor.Principal); err != nil {
 			return err
 		} else if msg != "" {
-			return rolegate.Invalid(rolegate.FieldErrors{"role_name": msg})
+			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: msg})
 		}
 		req.CreatedAt, req.UpdatedAt = tx.now, tx.now
 		req.ExpiresAt = tx.now.Add(s.expireAfter)
@@ -80,7 +80,7 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 			req.RequiredApprovals, ms(tx.now), ms(tx.now), ms(req.ExpiresAt))
 		if err != nil {
 			if isUniqueViolation(err) {
-				return rolegate.Invalid(rolegate.FieldErrors{"role_name": "An open request already asks for a role with this name."})
+				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: "An open request already asks for a role with this name."})
 			}
 			return fmt.Errorf("sqlite: insert request: %w", err)
 		}
@@ -330,7 +330,7 @@ func (s *Requests) Reject(ctx context.Context, actor rolegate.Actor, id int64, c
 		return rolegate.CheckDecide(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
 		if msg := rolegate.ValidateComment(comment, true); msg != "" {
-			return rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
+			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldComment: msg})
 		}
 		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusRejected); err != nil {
 			return err
@@ -378,10 +378,10 @@ func (s *Requests) AbandonProvisioning(ctx context.Context, actor rolegate.Actor
 		return rolegate.CheckAbandon(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
 		if reason == "" {
-			return rolegate.Invalid(rolegate.FieldErrors{"comment": "Say why provisioning is abandoned."})
+			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldComment: "Say why provisioning is abandoned."})
 		}
 		if msg := rolegate.ValidateComment(reason, true); msg != "" {
-			return rolegate.Invalid(rolegate.FieldErrors{"comment": msg})
+			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldComment: msg})
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE requests SET abandoned_at = ?, updated_at = ?
 			WHERE id = ? AND status = 'failed' AND abandoned_at = 0`, ms(tx.now), ms(tx.now), id)

@@ -521,7 +521,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		do    func() error
 		id    int64
 		code  string
-		field string
+		field rolegate.Field
 	}{
 		{"a rejection without a comment", func() error {
 			_, err := lc.requests.Reject(lc.ctx, lcApprover1, pending.ID, "  \n ")
@@ -605,13 +605,13 @@ func TestCreateRefusals(t *testing.T) {
 		who   rolegate.Actor
 		in    func(in rolegate.RequestInput) rolegate.RequestInput
 		code  string
-		field string
+		field rolegate.Field
 		want  string
 	}{
 		{"a name an open request has", lcRequester, func(in rolegate.RequestInput) rolegate.RequestInput { in.RoleName = "group reader"; return in },
-			rolegate.EINVALID, "role_name", "already asks"},
+			rolegate.EINVALID, rolegate.FieldRoleName, "already asks"},
 		{"a name a role upstream has", lcRequester, func(in rolegate.RequestInput) rolegate.RequestInput { in.RoleName = "Owner"; return in },
-			rolegate.EINVALID, "role_name", "already exists in the organization"},
+			rolegate.EINVALID, rolegate.FieldRoleName, "already exists in the organization"},
 		{"an unknown permission", lcRequester, func(in rolegate.RequestInput) rolegate.RequestInput {
 			in.Permissions = []string{"api.nukes.launch"}
 			return in
@@ -704,7 +704,7 @@ func TestRoleNameTaken(t *testing.T) {
 	}
 	if _, err := lc.requests.Create(lc.ctx, lcStranger, rolegate.RequestInput{
 		RoleName: "Pending Role", Permissions: []string{"api.groups.read"}, Justification: "Needed for the quarterly access review.",
-	}, lc.catalog); rolegate.ErrorFields(err)["role_name"] != "A pending request already asks for a role with this name." {
+	}, lc.catalog); rolegate.ErrorFields(err)[rolegate.FieldRoleName] != "A pending request already asks for a role with this name." {
 		t.Errorf("Create(a name someone else's request holds) = %v; want the name refused without the request's number", err)
 	}
 	// A freed name can be asked for again.
