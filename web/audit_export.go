@@ -43,8 +43,7 @@ func (s *Server) exportAudit(c echo.Context, format, contentType, ext string) er
 		v := views.AuditView{Form: auditForm(q), Errors: errs, Actions: actions}
 		return s.render(c, http.StatusUnprocessableEntity, views.AuditPage(s.chrome(c, "audit"), v))
 	}
-	e := rolegate.NewEvent(s.actor(c), rolegate.ActionAuditExported, rolegate.OutcomeSuccess,
-		map[string]any{"format": format, "filter": q.Details()})
+	e := rolegate.NewEvent(s.actor(c), rolegate.OutcomeSuccess, rolegate.AuditExported{Format: format, Filter: q.Details()})
 	if err := s.Audit.AppendEvent(ctx(c), e); err != nil {
 		return err
 	}

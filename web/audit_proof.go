@@ -72,8 +72,7 @@ func (s *Server) eventProof(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rec := rolegate.NewEvent(s.actor(c), rolegate.ActionAuditExported, rolegate.OutcomeSuccess,
-		map[string]any{"format": "proof", "event": seq, "tree_size": cp.Size})
+	rec := rolegate.NewEvent(s.actor(c), rolegate.OutcomeSuccess, rolegate.AuditExported{Format: "proof", Event: seq, TreeSize: cp.Size})
 	if err := s.Audit.AppendEvent(ctx(c), rec); err != nil {
 		return err
 	}

@@ -25,11 +25,11 @@ func TestAuditPageProvesInclusion(t *testing.T) {
 	if p := auditor.get("/audit/checkpoints/0"); p.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /audit/checkpoints/0 with none signed = %d; want 404", p.StatusCode)
 	}
-	h.appendAuditEvents(10, rolegate.System("test"), rolegate.ActionCatalogRefreshed, map[string]any{"comment": "before"})
+	h.appendAuditEvents(10, rolegate.System("test"), rolegate.CatalogRefreshed{Roles: 10})
 	verifier := signTestCheckpoint(t, h)
 	events := h.trailEvents()
 	size := int64(len(events) - 1) // the checkpoint event itself is after it
-	h.appendAuditEvents(3, rolegate.System("test"), rolegate.ActionCatalogRefreshed, map[string]any{"comment": "after"})
+	h.appendAuditEvents(3, rolegate.System("test"), rolegate.CatalogRefreshed{Roles: 13})
 
 	p := auditor.get("/audit")
 	if want := fmt.Sprintf("Latest checkpoint: <strong>%d events</strong>", size); !strings.Contains(p.Body, want) {

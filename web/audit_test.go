@@ -32,10 +32,10 @@ func (b *browser) getHX(path string) page {
 
 // appendAuditEvents records n events by someone, through the store's one
 // append path.
-func (h *harness) appendAuditEvents(n int, who rolegate.Actor, action string, details map[string]any) {
+func (h *harness) appendAuditEvents(n int, who rolegate.Actor, d rolegate.Details) {
 	h.t.Helper()
 	for range n {
-		if err := h.DB.AppendEvent(context.Background(), rolegate.NewEvent(who, action, rolegate.OutcomeSuccess, details)); err != nil {
+		if err := h.DB.AppendEvent(context.Background(), rolegate.NewEvent(who, rolegate.OutcomeSuccess, d)); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -228,7 +228,7 @@ func TestAuditRefusesBadFiltersAndSearchesNothing(t *testing.T) {
 func TestAuditPagesWithAndWithoutJavaScript(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	auditor := h.signInAs("auditor")
-	h.appendAuditEvents(60, rolegate.System("test"), rolegate.ActionCatalogRefreshed, map[string]any{"roles": 3})
+	h.appendAuditEvents(60, rolegate.System("test"), rolegate.CatalogRefreshed{Roles: 3})
 	all := h.trailEvents()
 	catalog := countActions(all, rolegate.ActionCatalogRefreshed) // the harness's own refresh too
 
@@ -285,7 +285,7 @@ func TestAuditExports(t *testing.T) {
 	mallory := rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{
 		Issuer: "https://idp.example.com", Subject: "mallory", Email: "@mallory@example.com", Name: `=HYPERLINK("http://evil.example","open")`,
 	}}, ClientIP: "10.0.0.66"}
-	h.appendAuditEvents(1, mallory, rolegate.ActionAccessDenied, map[string]any{"path": "/audit", "reason": "+cmd|' /C calc'!A0"})
+	h.appendAuditEvents(1, mallory, rolegate.AccessDenied{Path: "/audit", Reason: "+cmd|' /C calc'!A0"})
 	auditor := h.signInAs("auditor")
 
 	// CSV, filtered: the matching events, oldest first, defused.
@@ -379,7 +379,7 @@ func signTestCheckpoint(t *testing.T, h *harness) note.Verifier {
 	signer, _ := audit.NewSigner(skey)
 	verifier, _ := audit.NewVerifier(vkey)
 	_, _, err = h.DB.SignCheckpoint(context.Background(), rolegate.System("checkpoint"), signer.Name(),
-		func(cp audit.Checkpoint) ([]byte, error) { return audit.Sign(cp, signer) }, nil)
+		func(cp audit.Checkpoint) ([]byte, error) { return audit.Sign(cp, signer) }, rolegate.AuditCheckpoint{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -211,7 +211,7 @@ func (s *Server) signInFailed(c echo.Context, reason, returnTo string, err error
 	// and over, and each would otherwise be one more event in the trail.
 	actor := s.actor(c)
 	s.record(ctx(c), runKey(rolegate.ActionSignInFailed, actor, c.Path(), reason), actor,
-		rolegate.ActionSignInFailed, rolegate.OutcomeFailure, map[string]any{"reason": reason})
+		rolegate.OutcomeFailure, rolegate.SignInFailed{Reason: reason})
 
 	status, msg := http.StatusUnauthorized, "We could not sign you in. This can happen when a sign-in link is used twice, took too long, or was not started from this browser. Please try again."
 	switch sso.Reason(reason) {

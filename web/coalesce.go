@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"time"
 
@@ -14,10 +13,10 @@ import (
 // flood the append-only trail, which is never pruned and has one writer.
 // The first event of a run (the same action, by the same person or, signed
 // out, from the same client address, on the same route, for the same
-// reason) is written at once with "count": 1; the repeats within the
-// window are only counted, and one more event, with "count" the number of
-// repeats and "repeated_from"/"repeated_until", is written when the window
-// has passed. The counts of a run's events add up to how often it
+// reason) is written at once with Count 1 (rolegate.Repeats); the repeats
+// within the window are only counted, and one more event, with Count the
+// number of repeats between RepeatedFrom and RepeatedUntil, is written
+// when the window has passed. The counts of a run's events add up to how often it
 // happened; at most two events per run and window reach the trail.
 type repeats struct {
 	window time.Duration
@@ -34,9 +33,9 @@ type repeats struct {
 // run is one series of like events within a window.
 type run struct {
 	actor       rolegate.Actor
-	action      string
 	outcome     string
-	details     map[string]any
+	details     rolegate.Coalesced
+	overflow    bool // the run's repeats come from anyone
 	first, last time.Time
 	repeats     int
 }
@@ -54,10 +53,7 @@ func newRepeats(window time.Duration, maxRuns int) *repeats {
 // note counts one event of the run named key at now. It returns the event
 // to write now, if this is the first of its run (nil otherwise), and the
 // closing events of runs whose window has passed.
-func (r *repeats) note(key string, a rolegate.Actor, action, outcome string, details map[string]any, now time.Time) (*rolegate.Event, []rolegate.Event) {
-	if details == nil {
-		details = map[string]any{}
-	}
+func (r *repeats) note(key string, a rolegate.Actor, outcome string, details rolegate.Coalesced, now time.Time) (*rolegate.Event, []rolegate.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	due := r.closeDue(now, false)
@@ -66,26 +62,23 @@ func (r *repeats) note(key string, a rolegate.Actor, action, outcome string, det
 		cur.last = now
 		return nil, due
 	}
-	if len(r.runs) >= r.maxRuns {
-		key = "overflow|" + action
+	overflow := len(r.runs) >= r.maxRuns
+	if overflow {
+		key = "overflow|" + details.Action()
 		if cur, ok := r.runs[key]; ok {
 			cur.repeats++
 			cur.last = now
 			return nil, due
 		}
-		details = maps.Clone(details)
-		details["overflow"] = true // the run's repeats come from anyone
 	}
-	r.runs[key] = &run{actor: a, action: action, outcome: outcome, details: details, first: now, last: now}
-	d := maps.Clone(details)
-	d["count"] = 1
-	e := newRunEvent(a, action, outcome, d)
+	r.runs[key] = &run{actor: a, outcome: outcome, details: details, overflow: overflow, first: now, last: now}
+	e := newRunEvent(a, outcome, details.WithRepeats(rolegate.Repeats{Count: 1, Overflow: overflow}))
 	return &e, due
 }
 
 // newRunEvent is the event of a run; someone not signed in is "anonymous".
-func newRunEvent(a rolegate.Actor, action, outcome string, details map[string]any) rolegate.Event {
-	e := rolegate.NewEvent(a, action, outcome, details)
+func newRunEvent(a rolegate.Actor, outcome string, d rolegate.Details) rolegate.Event {
+	e := rolegate.NewEvent(a, outcome, d)
 	if a.Subject == "" {
 		e.ActorKey = "anonymous"
 	}
@@ -108,16 +101,17 @@ func (r *repeats) closeDue(now time.Time, all bool) []rolegate.Event {
 		if cur.repeats == 0 {
 			continue
 		}
-		d := maps.Clone(cur.details)
-		d["count"] = cur.repeats
-		d["repeated_from"] = cur.first.UTC().Format(time.RFC3339Nano)
-		d["repeated_until"] = cur.last.UTC().Format(time.RFC3339Nano)
+		d := cur.details.WithRepeats(rolegate.Repeats{
+			Count: cur.repeats, Overflow: cur.overflow,
+			RepeatedFrom:  cur.first.UTC().Format(time.RFC3339Nano),
+			RepeatedUntil: cur.last.UTC().Format(time.RFC3339Nano),
+		})
 		a := cur.actor
 		a.HTTPRequestID = "" // the count stands for many requests
-		if d["overflow"] == true {
+		if cur.overflow {
 			a = rolegate.Actor{} // and, overflowing, for many people
 		}
-		due = append(due, newRunEvent(a, cur.action, cur.outcome, d))
+		due = append(due, newRunEvent(a, cur.outcome, d))
 	}
 	return due
 }
@@ -137,8 +131,8 @@ func runKey(action string, a rolegate.Actor, route, reason string) string {
 // when it starts a run, and the closing events of runs that ended. A
 // failure to record is logged, not answered: the event was already refused
 // or failed for the person.
-func (s *Server) record(ctx context.Context, key string, a rolegate.Actor, action, outcome string, details map[string]any) {
-	first, due := s.repeats.note(key, a, action, outcome, details, s.Now())
+func (s *Server) record(ctx context.Context, key string, a rolegate.Actor, outcome string, details rolegate.Coalesced) {
+	first, due := s.repeats.note(key, a, outcome, details, s.Now())
 	if first != nil {
 		due = append(due, *first)
 	}

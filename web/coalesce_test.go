@@ -26,12 +26,12 @@ func TestRepeatsWriteTheFirstAndCountTheRest(t *testing.T) {
 	riley := rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "i", Subject: "riley"}}, HTTPRequestID: "r1"}
 	key := runKey(rolegate.ActionAccessDenied, riley, "GET /audit", "missing portal role auditor")
 
-	first, due := r.note(key, riley, rolegate.ActionAccessDenied, rolegate.OutcomeDenied, map[string]any{"path": "/audit"}, t0)
+	first, due := r.note(key, riley, rolegate.OutcomeDenied, rolegate.AccessDenied{Path: "/audit"}, t0)
 	if first == nil || len(due) != 0 || countOf(t, *first) != 1 || first.HTTPReqID != "r1" {
 		t.Fatalf("note(first) = %v, %d due; want the event itself with count 1", first, len(due))
 	}
 	for i := range 499 {
-		if e, due := r.note(key, riley, rolegate.ActionAccessDenied, rolegate.OutcomeDenied, nil, t0.Add(time.Duration(i)*100*time.Millisecond)); e != nil || len(due) != 0 {
+		if e, due := r.note(key, riley, rolegate.OutcomeDenied, rolegate.AccessDenied{Path: "/audit"}, t0.Add(time.Duration(i)*100*time.Millisecond)); e != nil || len(due) != 0 {
 			t.Fatalf("note(repeat %d) = %v, %d due; want only counted", i+1, e, len(due))
 		}
 	}
@@ -39,7 +39,7 @@ func TestRepeatsWriteTheFirstAndCountTheRest(t *testing.T) {
 		t.Fatalf("closeDue within the window = %d events; want none", len(due))
 	}
 	// The next event after the window closes the run and starts another.
-	e, due := r.note(key, riley, rolegate.ActionAccessDenied, rolegate.OutcomeDenied, map[string]any{"path": "/audit"}, t0.Add(61*time.Second))
+	e, due := r.note(key, riley, rolegate.OutcomeDenied, rolegate.AccessDenied{Path: "/audit"}, t0.Add(61*time.Second))
 	if e == nil || len(due) != 1 {
 		t.Fatalf("note(after the window) = %v, %d due; want a new first event and the closed run", e, len(due))
 	}
@@ -63,7 +63,7 @@ func TestRepeatsBoundTheRunsHeld(t *testing.T) {
 	for i := range 1000 {
 		a := rolegate.Actor{ClientIP: fmt.Sprintf("10.0.%d.%d", i/250, i%250)} // signed out: one run per address
 		key := runKey(rolegate.ActionSignInFailed, a, "/auth/callback", "attempt_missing")
-		if e, _ := r.note(key, a, rolegate.ActionSignInFailed, rolegate.OutcomeFailure, map[string]any{"reason": "attempt_missing"}, t0); e != nil {
+		if e, _ := r.note(key, a, rolegate.OutcomeFailure, rolegate.SignInFailed{Reason: "attempt_missing"}, t0); e != nil {
 			written++
 			if e.ActorKey != "anonymous" {
 				t.Errorf("first event of a signed-out run by %q; want anonymous", e.ActorKey)

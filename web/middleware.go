@@ -202,8 +202,8 @@ func (s *Server) recordDenied(c echo.Context, why string) error {
 func (s *Server) recordRefusal(c echo.Context, why string) {
 	a := s.actor(c)
 	key := runKey(rolegate.ActionAccessDenied, a, c.Request().Method+" "+c.Path(), why)
-	s.record(ctx(c), key, a, rolegate.ActionAccessDenied, rolegate.OutcomeDenied, map[string]any{
-		"method": c.Request().Method, "path": rolegate.ValidText(c.Request().URL.Path, maxPathBytes), "route": c.Path(), "reason": why,
+	s.record(ctx(c), key, a, rolegate.OutcomeDenied, rolegate.AccessDenied{
+		Method: c.Request().Method, Path: rolegate.ValidText(c.Request().URL.Path, maxPathBytes), Route: c.Path(), Reason: why,
 	})
 }
 

@@ -272,11 +272,11 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	defer db.Close()
-	details := map[string]any{"trigger": "command"}
+	why := rolegate.AuditCheckpoint{Trigger: "command"}
 	if u, err := user.Current(); err == nil {
-		details["os_user"] = u.Username
+		why.OSUser = u.Username
 	}
-	_, signed, err := signCheckpoint(ctx, db, signer, details)
+	_, signed, err := signCheckpoint(ctx, db, signer, why)
 	if err != nil {
 		return err
 	}
@@ -285,10 +285,10 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 }
 
 // signCheckpoint signs the trail's head and records the audit.checkpoint
-// event, in one transaction.
-func signCheckpoint(ctx context.Context, db *sqlite.DB, signer note.Signer, details map[string]any) (auditlog.Checkpoint, []byte, error) {
+// event, in one transaction; why is its trigger.
+func signCheckpoint(ctx context.Context, db *sqlite.DB, signer note.Signer, why rolegate.AuditCheckpoint) (auditlog.Checkpoint, []byte, error) {
 	return db.SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
-		func(cp auditlog.Checkpoint) ([]byte, error) { return auditlog.Sign(cp, signer) }, details)
+		func(cp auditlog.Checkpoint) ([]byte, error) { return auditlog.Sign(cp, signer) }, why)
 }
 
 // loadCheckpointSigner reads the signer key file; errors name the
@@ -341,7 +341,7 @@ func runCheckpoints(ctx context.Context, cfg *config.Config, db *sqlite.DB, logg
 				logger.Error("audit checkpoint", "err", err)
 			}
 		} else if last != rolegate.ActionAuditCheckpoint {
-			cp, signed, err := signCheckpoint(ctx, db, signer, map[string]any{"trigger": "schedule"})
+			cp, signed, err := signCheckpoint(ctx, db, signer, rolegate.AuditCheckpoint{Trigger: "schedule"})
 			switch {
 			case err != nil && ctx.Err() == nil:
 				logger.Error("audit checkpoint", "err", err)

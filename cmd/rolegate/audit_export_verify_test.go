@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -47,8 +48,9 @@ func hostileTrail(t *testing.T, db *sqlite.DB) {
 		a := rolegate.System("test")
 		a.Subject, a.Name, a.Email = "sub|"+s, s, s+"@example.com"
 		a.ClientIP, a.UserAgent, a.HTTPRequestID = s, s, s
-		e := rolegate.NewEvent(a, rolegate.ActionRequestCreated, rolegate.OutcomeSuccess,
-			map[string]any{"comment": s, s: []string{s, s}, "n": i})
+		e := rolegate.NewEvent(a, rolegate.OutcomeSuccess, rolegate.RequestCreated{})
+		// Details as any version may have stored them: hostile keys too.
+		e.Details, _ = json.Marshal(map[string]any{"comment": s, s: []string{s, s}, "n": i})
 		e.RoleName, e.RequestID = s, int64(i+1)
 		if err := db.AppendEvent(context.Background(), e); err != nil {
 			t.Fatal(err)

@@ -25,7 +25,7 @@ func (w *recordingWorker) Wake(int64) {}
 func (w *recordingWorker) Run(ctx context.Context) {
 	<-ctx.Done()
 	time.Sleep(50 * time.Millisecond) // the attempt's last call returning
-	e := rolegate.NewEvent(rolegate.System("provisioning"), rolegate.ActionProvisioningSucceeded, rolegate.OutcomeSuccess, nil)
+	e := rolegate.NewEvent(rolegate.System("provisioning"), rolegate.OutcomeSuccess, rolegate.ProvisioningSucceeded{})
 	w.recorded <- w.db.AppendEvent(context.WithoutCancel(ctx), e)
 }
 

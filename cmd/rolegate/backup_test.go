@@ -32,7 +32,7 @@ func runBackup(t *testing.T, getenv func(string) string, args ...string) (string
 func appendEvents(t *testing.T, db *sqlite.DB, n int) {
 	t.Helper()
 	for i := range n {
-		e := rolegate.NewEvent(rolegate.System("backup-test"), rolegate.ActionCatalogRefreshed, rolegate.OutcomeSuccess, map[string]any{"i": i})
+		e := rolegate.NewEvent(rolegate.System("backup-test"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{Roles: i})
 		if err := db.AppendEvent(context.Background(), e); err != nil {
 			t.Fatalf("append event: %v", err)
 		}
@@ -105,7 +105,7 @@ func TestBackupOfADatabaseBeingWritten(t *testing.T) {
 				return
 			default:
 			}
-			e := rolegate.NewEvent(rolegate.System("writer"), rolegate.ActionCatalogRefreshed, rolegate.OutcomeSuccess, map[string]any{"i": i})
+			e := rolegate.NewEvent(rolegate.System("writer"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{Roles: i})
 			if err := db.AppendEvent(context.Background(), e); err != nil {
 				t.Errorf("concurrent writer: %v", err)
 				return

@@ -64,8 +64,8 @@ func (q Query) Values() url.Values {
 func (q Query) Empty() bool { return q == Query{} }
 
 // Details describes the query for the audit trail (an export's event).
-func (q Query) Details() map[string]any {
-	d := map[string]any{}
+func (q Query) Details() map[string]string {
+	d := map[string]string{}
 	for k, v := range q.Values() {
 		d[k] = v[0]
 	}

@@ -43,8 +43,10 @@ func FuzzAuditQuery(f *testing.F) {
 	f.Cleanup(func() { db.Close() })
 	riley := rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://idp.example", Subject: "riley", Name: "Riley Requester", Email: "riley@example.com"},
 		Roles: []rolegate.PortalRole{rolegate.RoleRequester}}, ClientIP: "203.0.113.7"}
-	for i, action := range []string{rolegate.ActionRequestCreated, rolegate.ActionRequestApproved, rolegate.ActionAccessDenied, rolegate.ActionSignInSucceeded} {
-		e := rolegate.NewEvent(riley, action, rolegate.OutcomeSuccess, map[string]any{"comment": "quarterly review of api.groups.read", "n": i})
+	const words = "quarterly review of api.groups.read"
+	for i, d := range []rolegate.Details{rolegate.RequestCreated{Justification: words, RequiredApprovals: 1}, rolegate.RequestApproved{Comment: words, Approvals: 1},
+		rolegate.AccessDenied{Reason: words, Repeats: rolegate.Repeats{Count: 1}}, rolegate.SignInSucceeded{}} {
+		e := rolegate.NewEvent(riley, rolegate.OutcomeSuccess, d)
 		e.RequestID, e.RoleName = int64(i%2+1), "Group Reader"
 		if err := db.AppendEvent(ctx, e); err != nil {
 			f.Fatalf("append: %v", err)

@@ -17,8 +17,8 @@ func chain(n int) []rolegate.Event {
 	prev := audit.GenesisHash
 	at := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	for i := range events {
-		e := rolegate.NewEvent(rolegate.System("test"), rolegate.ActionRequestCreated, rolegate.OutcomeSuccess,
-			map[string]any{"n": i, "comment": fmt.Sprintf("event %d", i+1)})
+		e := rolegate.NewEvent(rolegate.System("test"), rolegate.OutcomeSuccess,
+			rolegate.RequestCreated{RequiredApprovals: i, Justification: fmt.Sprintf("event %d", i+1)})
 		e.Seq, e.At, e.RequestID, e.RoleName, e.PrevHash = int64(i+1), at.Add(time.Duration(i)*time.Second), int64(i/3+1), "Group Reader", prev
 		e.Hash = mustHash(e)
 		prev = e.Hash

@@ -80,22 +80,17 @@ type Event struct {
 	Hash       string
 }
 
-// NewEvent fills an event's actor and origin fields from a.
-func NewEvent(a Actor, action, outcome string, details map[string]any) Event {
-	raw := json.RawMessage("{}")
-	if len(details) > 0 {
-		if b, err := json.Marshal(details); err == nil {
-			raw = b
-		}
-	}
+// NewEvent is the event of d's action done by a: it fills the actor and
+// origin fields from a and stores d as the event's details.
+func NewEvent(a Actor, outcome string, d Details) Event {
 	return Event{
 		ActorKey:   a.Key(),
 		ActorEmail: a.Email,
 		ActorName:  a.DisplayName(),
 		ActorRoles: a.RoleNames(),
-		Action:     action,
+		Action:     d.Action(),
 		Outcome:    outcome,
-		Details:    raw,
+		Details:    encodeDetails(d),
 		ClientIP:   a.ClientIP,
 		UserAgent:  a.UserAgent,
 		HTTPReqID:  a.HTTPRequestID,

@@ -20,20 +20,18 @@ type Reauth struct {
 	RoundTrip bool
 }
 
-// AddDetails writes r into an audit event's details; nothing when r is
+// Record is r as an approval's audit event records it; empty when r is
 // the zero value.
-func (r Reauth) AddDetails(details map[string]any) {
+func (r Reauth) Record() ReauthRecord {
 	if r.Mode == "" {
-		return
+		return ReauthRecord{}
 	}
-	details["reauth_mode"] = r.Mode
+	rec := ReauthRecord{Mode: r.Mode, RoundTrip: r.RoundTrip}
 	if !r.AuthTime.IsZero() {
-		details["auth_time"] = r.AuthTime.UTC().Format(time.RFC3339)
+		rec.AuthTime = r.AuthTime.UTC().Format(time.RFC3339)
 	}
 	if !r.StepUpAt.IsZero() {
-		details["step_up_at"] = r.StepUpAt.UTC().Format(time.RFC3339)
+		rec.StepUpAt = r.StepUpAt.UTC().Format(time.RFC3339)
 	}
-	if r.RoundTrip {
-		details["reauth_round_trip"] = true
-	}
+	return rec
 }

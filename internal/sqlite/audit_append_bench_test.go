@@ -34,7 +34,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	e := rolegate.NewEvent(rolegate.System("bench"), rolegate.ActionCatalogRefreshed, rolegate.OutcomeSuccess, map[string]any{"roles": 12})
+	e := rolegate.NewEvent(rolegate.System("bench"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{Roles: 12})
 	run := func(b *testing.B) {
 		for b.Loop() {
 			if err := db.AppendEvent(ctx, e); err != nil {

@@ -27,9 +27,9 @@ func (db *DB) AuditHead(ctx context.Context) (audit.Head, string, error) {
 // SignCheckpoint signs the tree's current root as a checkpoint of origin
 // and records an audit.checkpoint event holding the signed note, in one
 // write transaction: no event can slip in between the head read and the
-// record. details (may be nil) are added to the event's.
+// record. d says why (Trigger, OSUser); the rest of it is filled in here.
 func (db *DB) SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin string,
-	sign func(audit.Checkpoint) ([]byte, error), details map[string]any,
+	sign func(audit.Checkpoint) ([]byte, error), d rolegate.AuditCheckpoint,
 ) (audit.Checkpoint, []byte, error) {
 	var cp audit.Checkpoint
 	var signed []byte
@@ -48,13 +48,8 @@ func (db *DB) SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin s
 		if signed, err = sign(cp); err != nil {
 			return err
 		}
-		// The chain hash of the last event covered ("head") is kept beside
-		// the root: both commit to the same events.
-		d := map[string]any{"origin": cp.Origin, "size": cp.Size, "root": cp.Hash, "head": head, "note": string(signed)}
-		for k, v := range details {
-			d[k] = v
-		}
-		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.ActionAuditCheckpoint, rolegate.OutcomeSuccess, d))
+		d.Origin, d.Size, d.Root, d.Head, d.Note = cp.Origin, cp.Size, cp.Hash, head, string(signed)
+		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.OutcomeSuccess, d))
 	})
 	if err != nil {
 		return audit.Checkpoint{}, nil, err

@@ -65,8 +65,11 @@ func fillAuditTrail(t *testing.T, db *DB, n int, seed uint64) []rolegate.Event {
 				actor := auditTestPeople[rng.IntN(len(auditTestPeople))]
 				actor.HTTPRequestID = fmt.Sprintf("req%08x", rng.Uint32())
 				comment := auditTestWords[rng.IntN(len(auditTestWords))] + " " + auditTestWords[rng.IntN(len(auditTestWords))]
-				e := rolegate.NewEvent(actor, auditTestActions[rng.IntN(len(auditTestActions))], rolegate.OutcomeSuccess,
-					map[string]any{"comment": comment, "attempt": rng.IntN(3)})
+				// The trail is searched whatever an event's action and
+				// details (even one this version does not know).
+				e := rolegate.NewEvent(actor, rolegate.OutcomeSuccess, rolegate.RequestRejected{})
+				e.Action = auditTestActions[rng.IntN(len(auditTestActions))]
+				e.Details, _ = json.Marshal(map[string]any{"comment": comment, "attempt": rng.IntN(3)})
 				if r := rng.IntN(12); r > 0 {
 					e.RequestID, e.RoleName = int64(r), fmt.Sprintf("Team Role %d", r)
 				}
@@ -450,7 +453,7 @@ func TestTrailTimeNeverGoesBackwards(t *testing.T) {
 	t0 := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
 	for _, at := range []time.Time{t0, t0.Add(-time.Minute), t0.Add(time.Minute)} {
 		db.SetClock(func() time.Time { return at })
-		if err := db.AppendEvent(ctx, rolegate.NewEvent(rolegate.System("test"), rolegate.ActionCatalogRefreshed, rolegate.OutcomeSuccess, nil)); err != nil {
+		if err := db.AppendEvent(ctx, rolegate.NewEvent(rolegate.System("test"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{})); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -76,8 +76,8 @@ func growTrail(t *testing.T, db *DB, n int) []rolegate.Event {
 	t.Helper()
 	ctx := context.Background()
 	for i := range n {
-		e := rolegate.NewEvent(auditTestPeople[i%len(auditTestPeople)], rolegate.ActionRequestCreated, rolegate.OutcomeSuccess,
-			map[string]any{"i": i, "comment": auditTestWords[i%len(auditTestWords)]})
+		e := rolegate.NewEvent(auditTestPeople[i%len(auditTestPeople)], rolegate.OutcomeSuccess,
+			rolegate.RequestCreated{RequiredApprovals: i, Justification: auditTestWords[i%len(auditTestWords)]})
 		if err := db.AppendEvent(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +236,7 @@ func TestCatchUpAuditTree(t *testing.T) {
 		}
 		prev = e
 	}
-	if err := db.AppendEvent(ctx, rolegate.NewEvent(auditTestPeople[0], rolegate.ActionSignOut, rolegate.OutcomeSuccess, nil)); err == nil {
+	if err := db.AppendEvent(ctx, rolegate.NewEvent(auditTestPeople[0], rolegate.OutcomeSuccess, rolegate.SignOut{})); err == nil {
 		t.Fatal("an append after events the tree lacks succeeded; want it refused")
 	}
 	added, err := db.CatchUpAuditTree(ctx)
@@ -278,7 +278,7 @@ func TestExportProvedEventsAcrossBatches(t *testing.T) {
 	signer, _ := audit.NewSigner(skey)
 	verifier, _ := audit.NewVerifier(vkey)
 	if _, _, err := db.SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
-		func(cp audit.Checkpoint) ([]byte, error) { return audit.Sign(cp, signer) }, nil); err != nil {
+		func(cp audit.Checkpoint) ([]byte, error) { return audit.Sign(cp, signer) }, rolegate.AuditCheckpoint{}); err != nil {
 		t.Fatal(err)
 	}
 	growTrail(t, db, 300)

@@ -116,14 +116,7 @@ func (tx *Tx) enqueueNotifications(ctx context.Context, e rolegate.Event) error 
 // noticeFacts gathers everything a message about e may say; For trims it
 // per recipient.
 func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) rolegate.NotificationFacts {
-	var details map[string]any
-	_ = json.Unmarshal(e.Details, &details)
-	detail := func(k string) string {
-		if s, ok := details[k].(string); ok {
-			return s
-		}
-		return ""
-	}
+	details, _ := e.DecodeDetails() // what could be read; a message is still sent
 	f := rolegate.NotificationFacts{
 		Event: e.Action, Kind: rule.kind, RequestID: req.ID, RoleName: req.RoleName, Status: req.Status,
 		Actor: rolegate.NoticePerson{Name: e.ActorName, Email: e.ActorEmail}, At: e.At,
@@ -139,20 +132,24 @@ func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) roleg
 		for _, a := range req.Approvals {
 			f.Approvals = append(f.Approvals, rolegate.NoticeApproval{Name: a.Approver.DisplayName(), Comment: a.Comment})
 		}
-	case rolegate.NoticeRejected, rolegate.NoticeAbandoned:
-		f.Comment = detail("comment")
-	case rolegate.NoticeProvisioned:
-		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, detail("role_id"))
-	case rolegate.NoticeFailed:
-		f.Failure = firstNonEmptyString(req.FailureMessage, detail("error"))
-	case rolegate.NoticeDrift:
-		f.RoleID = detail("role_id")
-		f.Deleted = e.Action == rolegate.ActionUpstreamRoleDeleted
-		var d struct {
-			Differences []rolegate.Difference `json:"differences"`
-		}
-		_ = json.Unmarshal(e.Details, &d)
-		f.Differences = d.Differences
+	}
+	switch d := details.(type) {
+	case rolegate.RequestRejected:
+		f.Comment = d.Comment
+	case rolegate.ProvisioningAbandoned:
+		f.Comment = d.Comment
+	case rolegate.ProvisioningSucceeded:
+		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, d.RoleID)
+	case rolegate.ProvisioningAdopted:
+		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, d.RoleID)
+	case rolegate.ProvisioningFailed:
+		f.Failure = firstNonEmptyString(req.FailureMessage, d.Error)
+	case rolegate.ProvisioningMismatch:
+		f.Failure = firstNonEmptyString(req.FailureMessage, d.Error)
+	case rolegate.UpstreamRoleChanged:
+		f.RoleID, f.Differences = d.RoleID, d.Differences
+	case rolegate.UpstreamRoleDeleted:
+		f.RoleID, f.Deleted = d.RoleID, true
 	}
 	return f
 }
@@ -341,7 +338,7 @@ func (db *DB) ReleaseNotificationLeases(ctx context.Context) (int64, error) {
 func (db *DB) NotificationSent(ctx context.Context, n *rolegate.Notification) error {
 	return db.finishNotification(ctx, n, `state = 'sent', sent_at = ?, last_error = ''`, func(tx *Tx) []any {
 		return []any{ms(tx.now)}
-	}, rolegate.OutcomeSuccess, rolegate.ActionNotificationSent, "")
+	}, rolegate.OutcomeSuccess, deliveryOf(n, ""))
 }
 
 // NotificationFailed records that n will not be delivered: reason (free of
@@ -349,7 +346,7 @@ func (db *DB) NotificationSent(ctx context.Context, n *rolegate.Notification) er
 func (db *DB) NotificationFailed(ctx context.Context, n *rolegate.Notification, reason string) error {
 	return db.finishNotification(ctx, n, `state = 'failed', last_error = ?`, func(*Tx) []any {
 		return []any{reason}
-	}, rolegate.OutcomeFailure, rolegate.ActionNotificationFailed, reason)
+	}, rolegate.OutcomeFailure, rolegate.NotificationFailed(deliveryOf(n, reason)))
 }
 
 // RetryNotificationLater puts n back in the queue to be tried after delay.
@@ -358,13 +355,13 @@ func (db *DB) NotificationFailed(ctx context.Context, n *rolegate.Notification, 
 func (db *DB) RetryNotificationLater(ctx context.Context, n *rolegate.Notification, delay time.Duration, reason string) error {
 	return db.finishNotification(ctx, n, `state = 'queued', run_after = ?, last_error = ?`, func(tx *Tx) []any {
 		return []any{ms(tx.now.Add(delay)), reason}
-	}, "", "", "")
+	}, "", nil)
 }
 
 // finishNotification applies set to n while it is still the attempt that
-// was claimed, and appends the outcome event when action is set.
+// was claimed, and appends the outcome event d unless it is nil.
 func (db *DB) finishNotification(ctx context.Context, n *rolegate.Notification, set string, args func(*Tx) []any,
-	outcome, action, reason string) error {
+	outcome string, d rolegate.Details) error {
 	return db.update(ctx, func(tx *Tx) error {
 		a := append(args(tx), ms(tx.now), n.ID, n.Attempts)
 		res, err := tx.ExecContext(ctx, `UPDATE notifications SET `+set+`, lease_until = 0, updated_at = ?
@@ -375,20 +372,20 @@ func (db *DB) finishNotification(ctx context.Context, n *rolegate.Notification, 
 		if k, _ := res.RowsAffected(); k != 1 {
 			return rolegate.ErrNotificationLeaseLost
 		}
-		if action == "" {
+		if d == nil {
 			return nil
 		}
-		details := map[string]any{
-			"notification_id": n.ID, "channel": string(n.Channel), "recipient": n.Label,
-			"event": n.Facts.Event, "attempts": n.Attempts,
-		}
-		if reason != "" {
-			details["error"] = reason
-		}
-		e := rolegate.NewEvent(rolegate.System("notifier"), action, outcome, details)
+		e := rolegate.NewEvent(rolegate.System("notifier"), outcome, d)
 		e.RequestID, e.RoleName = n.RequestID, n.Facts.RoleName
 		return tx.appendEvent(ctx, e)
 	})
+}
+
+// deliveryOf is the audit record of n's final outcome; reason is empty
+// when it was delivered.
+func deliveryOf(n *rolegate.Notification, reason string) rolegate.NotificationSent {
+	return rolegate.NotificationSent{NotificationID: n.ID, Channel: string(n.Channel), Recipient: n.Label,
+		Event: n.Facts.Event, Attempts: n.Attempts, Error: reason}
 }
 
 // NextNotificationDue is when the next queued notification may be tried, or
@@ -502,9 +499,9 @@ func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int,
 			if err != nil {
 				return err
 			}
-			return tx.appendRequestEvent(ctx, rolegate.System("reminder"), req, rolegate.ActionRequestReminder, rolegate.OutcomeSuccess, map[string]any{
-				"pending_for": tx.now.Sub(req.CreatedAt).Round(time.Minute).String(),
-				"reminder":    count.Int64 + 1,
+			return tx.appendRequestEvent(ctx, rolegate.System("reminder"), req, rolegate.OutcomeSuccess, rolegate.RequestReminder{
+				PendingFor: tx.now.Sub(req.CreatedAt).Round(time.Minute).String(),
+				Reminder:   count.Int64 + 1,
 			})
 		})
 		switch {

@@ -99,8 +99,8 @@ func (db *DB) ReplacePicture(ctx context.Context, scope string, roles []rolegate
 			return fmt.Errorf("sqlite: save picture state: %w", err)
 		}
 		if requestedBy != nil {
-			return tx.appendEvent(ctx, rolegate.NewEvent(*requestedBy, rolegate.ActionCatalogRefreshed, rolegate.OutcomeSuccess,
-				map[string]any{"roles": len(seen), "appeared": res.Appeared, "changed": res.Changed, "deleted": res.Deleted}))
+			return tx.appendEvent(ctx, rolegate.NewEvent(*requestedBy, rolegate.OutcomeSuccess,
+				rolegate.CatalogRefreshed{Roles: len(seen), Appeared: res.Appeared, Changed: res.Changed, Deleted: res.Deleted}))
 		}
 		return nil
 	})
@@ -123,8 +123,8 @@ func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRol
 			if recorded != r.State() {
 				recorded = r.State()
 				res.Changed++
-				if err := tx.appendPictureEvent(ctx, rolegate.ActionUpstreamRoleChanged, r, requestID, map[string]any{
-					"role_id": r.ID, "scope": scopeLabel(r.Scope), "differences": diffs, "compared_with": "approved request",
+				if err := tx.appendPictureEvent(ctx, r, requestID, rolegate.UpstreamRoleChanged{
+					RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: diffs, ComparedWith: "approved request",
 				}); err != nil {
 					return err
 				}
@@ -135,17 +135,17 @@ func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRol
 	}
 	if had && !created && prev.requestID == 0 && prev.role.State() != r.State() {
 		res.Changed++
-		if err := tx.appendPictureEvent(ctx, rolegate.ActionUpstreamRoleChanged, r, 0, map[string]any{
-			"role_id": r.ID, "scope": scopeLabel(r.Scope), "differences": rolegate.Compare(prev.role.Shape(), r.Shape()),
-			"compared_with": "previous sync",
+		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleChanged{
+			RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: rolegate.Compare(prev.role.Shape(), r.Shape()),
+			ComparedWith: "previous sync",
 		}); err != nil {
 			return err
 		}
 	}
 	if !had && !created && !res.Baseline {
 		res.Appeared++
-		if err := tx.appendPictureEvent(ctx, rolegate.ActionUpstreamRoleAppeared, r, 0, map[string]any{
-			"role_id": r.ID, "scope": scopeLabel(r.Scope), "permissions": r.Permissions, "predefined": r.Predefined,
+		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleAppeared{
+			RoleID: r.ID, Scope: scopeLabel(r.Scope), Permissions: r.Permissions, Predefined: r.Predefined,
 		}); err != nil {
 			return err
 		}
@@ -181,8 +181,8 @@ func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRol
 // other leaves the picture. Either way the deletion is recorded once.
 func (tx *Tx) roleGone(ctx context.Context, prev oldRole, res *rolegate.SyncResult) error {
 	res.Deleted++
-	if err := tx.appendPictureEvent(ctx, rolegate.ActionUpstreamRoleDeleted, prev.role, prev.requestID, map[string]any{
-		"role_id": prev.role.ID, "scope": scopeLabel(prev.role.Scope), "permissions": prev.role.Permissions,
+	if err := tx.appendPictureEvent(ctx, prev.role, prev.requestID, rolegate.UpstreamRoleDeleted{
+		RoleID: prev.role.ID, Scope: scopeLabel(prev.role.Scope), Permissions: prev.role.Permissions,
 	}); err != nil {
 		return err
 	}
@@ -199,8 +199,8 @@ func (tx *Tx) roleGone(ctx context.Context, prev oldRole, res *rolegate.SyncResu
 	return nil
 }
 
-func (tx *Tx) appendPictureEvent(ctx context.Context, action string, r rolegate.UpstreamRole, requestID int64, details map[string]any) error {
-	e := rolegate.NewEvent(PictureSyncer, action, rolegate.OutcomeSuccess, details)
+func (tx *Tx) appendPictureEvent(ctx context.Context, r rolegate.UpstreamRole, requestID int64, d rolegate.Details) error {
+	e := rolegate.NewEvent(PictureSyncer, rolegate.OutcomeSuccess, d)
 	e.RequestID, e.RoleName = requestID, r.Name
 	return tx.appendEvent(ctx, e)
 }

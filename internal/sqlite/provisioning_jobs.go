@@ -88,11 +88,11 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 		for _, a := range req.Approvals {
 			job.ApprovedHashes = append(job.ApprovedHashes, a.PayloadHash)
 		}
-		details := map[string]any{"attempt": job.Attempt, "reconcile": reconcile}
+		d := rolegate.ProvisioningAttempt{Attempt: job.Attempt, Reconcile: reconcile}
 		if state == "running" {
-			details["reason"] = "the previous worker's lease expired"
+			d.Reason = "the previous worker's lease expired"
 		}
-		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.ActionProvisioningAttempt, rolegate.OutcomeSuccess, details)
+		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.OutcomeSuccess, d)
 	})
 	return job, err
 }
@@ -129,13 +129,14 @@ func (db *DB) CompleteJob(ctx context.Context, job *rolegate.Job, role rolegate.
 			upstream_role = ?, failure_message = '' WHERE id = ?`, role.ID, role.ResourceType, string(raw), job.RequestID); err != nil {
 			return fmt.Errorf("sqlite: store role of %d: %w", job.RequestID, err)
 		}
-		action := rolegate.ActionProvisioningSucceeded
-		if adopted {
-			action = rolegate.ActionProvisioningAdopted
+		created := rolegate.ProvisioningSucceeded{
+			RoleID: role.ID, ResourceType: role.ResourceType, Permissions: role.Permissions, Attempt: job.Attempt,
 		}
-		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, action, rolegate.OutcomeSuccess, map[string]any{
-			"role_id": role.ID, "resource_type": role.ResourceType, "permissions": role.Permissions, "attempt": job.Attempt,
-		})
+		var d rolegate.Details = created
+		if adopted {
+			d = rolegate.ProvisioningAdopted(created)
+		}
+		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.OutcomeSuccess, d)
 	})
 }
 
@@ -148,8 +149,8 @@ func (db *DB) RetryJobLater(ctx context.Context, job *rolegate.Job, delay time.D
 			ms(tx.now.Add(delay)), reason, ms(tx.now), job.RequestID); err != nil {
 			return fmt.Errorf("sqlite: reschedule job %d: %w", job.RequestID, err)
 		}
-		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.ActionProvisioningRetrying, rolegate.OutcomeFailure, map[string]any{
-			"attempt": job.Attempt, "error": reason, "retry_in": delay.Round(time.Millisecond).String(),
+		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.OutcomeFailure, rolegate.ProvisioningRetrying{
+			Attempt: job.Attempt, Error: reason, RetryIn: delay.Round(time.Millisecond).String(),
 		})
 	})
 }
@@ -170,11 +171,15 @@ func (db *DB) FailJob(ctx context.Context, job *rolegate.Job, action, message st
 		if _, err := tx.ExecContext(ctx, `UPDATE requests SET failure_message = ? WHERE id = ?`, message, job.RequestID); err != nil {
 			return fmt.Errorf("sqlite: store failure of %d: %w", job.RequestID, err)
 		}
-		details := map[string]any{"attempt": job.Attempt, "error": message}
+		failed := rolegate.ProvisioningFailed{Attempt: job.Attempt, Error: message}
 		if role != nil {
-			details["role_id"], details["permissions"] = role.ID, role.Permissions
+			failed.FoundRole = &rolegate.FoundRole{RoleID: role.ID, Permissions: role.Permissions}
 		}
-		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, action, rolegate.OutcomeFailure, details)
+		var d rolegate.Details = failed
+		if action == rolegate.ActionProvisioningMismatch {
+			d = rolegate.ProvisioningMismatch(failed)
+		}
+		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.OutcomeFailure, d)
 	})
 }
 

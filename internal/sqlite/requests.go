@@ -87,12 +87,9 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 		if req.ID, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: insert request: %w", err)
 		}
-		// The description and justification are in the trail too, so that
-		// an auditor's search for what was written (a ticket number) finds
-		// the request.
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestCreated, rolegate.OutcomeSuccess, map[string]any{
-			"permissions": in.Permissions, "payload_sha256": hash, "required_approvals": req.RequiredApprovals,
-			"description": in.Description, "justification": in.Justification,
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.RequestCreated{
+			Permissions: in.Permissions, PayloadSHA256: hash, RequiredApprovals: req.RequiredApprovals,
+			Description: in.Description, Justification: in.Justification,
 		})
 	})
 	if err != nil {
@@ -293,12 +290,10 @@ func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int
 		req.Approvals = append(req.Approvals, rolegate.Approval{Approver: actor.Person, PayloadHash: req.PayloadHash, Comment: comment, At: tx.now})
 		req.NumApprovals = len(req.Approvals)
 		complete := len(req.Approvals) >= req.RequiredApprovals
-		details := map[string]any{
-			"comment": comment, "payload_sha256": req.PayloadHash, "approvals": len(req.Approvals),
-			"required_approvals": req.RequiredApprovals, "complete": complete,
-		}
-		reauth.AddDetails(details)
-		if err := tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestApproved, rolegate.OutcomeSuccess, details); err != nil {
+		if err := tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.RequestApproved{
+			Comment: comment, PayloadSHA256: req.PayloadHash, Approvals: len(req.Approvals),
+			RequiredApprovals: req.RequiredApprovals, Complete: complete, ReauthRecord: reauth.Record(),
+		}); err != nil {
 			return err
 		}
 		if !complete {
@@ -311,7 +306,7 @@ func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int
 			return err
 		}
 		handedOff = true
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionProvisioningQueued, rolegate.OutcomeSuccess, nil)
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.ProvisioningQueued{})
 	})
 	if err != nil {
 		return req, err
@@ -335,7 +330,7 @@ func (s *Requests) Reject(ctx context.Context, actor rolegate.Actor, id int64, c
 		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusRejected); err != nil {
 			return err
 		}
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestRejected, rolegate.OutcomeSuccess, map[string]any{"comment": comment})
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.RequestRejected{Comment: comment})
 	})
 }
 
@@ -347,7 +342,7 @@ func (s *Requests) Cancel(ctx context.Context, actor rolegate.Actor, id int64) (
 		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusCancelled); err != nil {
 			return err
 		}
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionRequestCancelled, rolegate.OutcomeSuccess, nil)
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.RequestCancelled{})
 	})
 }
 
@@ -362,7 +357,7 @@ func (s *Requests) RetryProvisioning(ctx context.Context, actor rolegate.Actor, 
 		if err := tx.requeueProvisioning(ctx, req.ID); err != nil {
 			return err
 		}
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionProvisioningRetried, rolegate.OutcomeSuccess, nil)
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.ProvisioningRetried{})
 	})
 	if err == nil && s.handedOff != nil {
 		s.handedOff(id)
@@ -392,7 +387,7 @@ func (s *Requests) AbandonProvisioning(ctx context.Context, actor rolegate.Actor
 			return rolegate.Errorf(rolegate.ECONFLICT, "This request changed in the meantime; reload it.")
 		}
 		req.AbandonedAt, req.UpdatedAt = tx.now, tx.now
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.ActionProvisioningAbandoned, rolegate.OutcomeSuccess, map[string]any{"comment": reason})
+		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.ProvisioningAbandoned{Comment: reason})
 	})
 }
 
@@ -476,8 +471,8 @@ func (tx *Tx) expire(ctx context.Context, req *rolegate.Request) error {
 	if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusExpired); err != nil {
 		return err
 	}
-	return tx.appendRequestEvent(ctx, rolegate.System("expiry"), req, rolegate.ActionRequestExpired, rolegate.OutcomeSuccess, map[string]any{
-		"reason": rolegate.ExpiryReason(req.ExpiresAt.Sub(req.CreatedAt)), "expires_at": req.ExpiresAt.UTC().Format(time.RFC3339),
+	return tx.appendRequestEvent(ctx, rolegate.System("expiry"), req, rolegate.OutcomeSuccess, rolegate.RequestExpired{
+		Reason: rolegate.ExpiryReason(req.ExpiresAt.Sub(req.CreatedAt)), ExpiresAt: req.ExpiresAt.UTC().Format(time.RFC3339),
 	})
 }
 
@@ -505,8 +500,8 @@ func (tx *Tx) touch(ctx context.Context, id int64) error {
 }
 
 // appendRequestEvent records an event about req.
-func (tx *Tx) appendRequestEvent(ctx context.Context, actor rolegate.Actor, req *rolegate.Request, action, outcome string, details map[string]any) error {
-	e := rolegate.NewEvent(actor, action, outcome, details)
+func (tx *Tx) appendRequestEvent(ctx context.Context, actor rolegate.Actor, req *rolegate.Request, outcome string, d rolegate.Details) error {
+	e := rolegate.NewEvent(actor, outcome, d)
 	e.RequestID, e.RoleName = req.ID, req.RoleName
 	return tx.appendEvent(ctx, e)
 }

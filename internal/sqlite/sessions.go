@@ -46,14 +46,14 @@ func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, auth role
 	}
 	err := db.update(ctx, func(tx *Tx) error {
 		s.CreatedAt, s.LastSeenAt, s.ExpiresAt = tx.now, tx.now, tx.now.Add(limits.Absolute)
-		var details map[string]any
+		var d rolegate.SignInSucceeded
 		if previous != "" {
 			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(previous))
 			if err != nil {
 				return fmt.Errorf("sqlite: delete the previous session: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
-				details = map[string]any{"replaced_session": true}
+				d.ReplacedSession = true
 			}
 		}
 		p := actor.Principal
@@ -69,7 +69,7 @@ func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, auth role
 			p.Key(), p.Issuer, p.Subject, p.Email, p.Name, p.RoleNames(), ms(tx.now)); err != nil {
 			return fmt.Errorf("sqlite: save person: %w", err)
 		}
-		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.ActionSignInSucceeded, rolegate.OutcomeSuccess, details))
+		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.OutcomeSuccess, d))
 	})
 	if err != nil {
 		return "", nil, err
@@ -128,7 +128,7 @@ func (db *DB) DeleteSession(ctx context.Context, token string, actor rolegate.Ac
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(token)); err != nil {
 			return fmt.Errorf("sqlite: delete session: %w", err)
 		}
-		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.ActionSignOut, rolegate.OutcomeSuccess, nil))
+		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.OutcomeSuccess, rolegate.SignOut{}))
 	})
 }
 
