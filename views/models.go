@@ -105,71 +105,9 @@ type TimelineItem struct {
 func Timeline(events []rolegate.Event) []TimelineItem {
 	items := make([]TimelineItem, 0, len(events))
 	for _, e := range events {
-		var d map[string]any
-		_ = json.Unmarshal(e.Details, &d)
-		str := func(k string) string {
-			if v, ok := d[k]; ok && v != nil {
-				return fmt.Sprint(v)
-			}
-			return ""
-		}
-		item := TimelineItem{Action: e.Action, At: e.At, Actor: e.ActorName, Comment: str("comment"), Failed: e.Outcome == rolegate.OutcomeFailure}
-		switch e.Action {
-		case rolegate.ActionRequestCreated:
-			item.What = "Submitted the request"
-			item.Detail = "Payload SHA-256 " + str("payload_sha256") + "; approvals needed: " + str("required_approvals")
-		case rolegate.ActionRequestApproved:
-			item.What = fmt.Sprintf("Approved (%s of %s)", str("approvals"), str("required_approvals"))
-			item.Detail = "Approved payload SHA-256 " + str("payload_sha256")
-		case rolegate.ActionRequestRejected:
-			item.What = "Rejected the request"
-		case rolegate.ActionRequestCancelled:
-			item.What = "Cancelled the request"
-		case rolegate.ActionRequestExpired:
-			item.What = "The request expired"
-			item.Detail = str("reason")
-		case rolegate.ActionProvisioningQueued:
-			item.What = "Handed to provisioning"
-		case rolegate.ActionProvisioningAttempt:
-			item.What = "Provisioning attempt " + str("attempt")
-			if r := str("reason"); r != "" {
-				item.Detail = r
-			}
-		case rolegate.ActionProvisioningRetrying:
-			item.What = "Attempt " + str("attempt") + " failed; retrying in " + str("retry_in")
-			item.Detail = str("error")
-		case rolegate.ActionProvisioningSucceeded:
-			item.What = "Created the role " + str("role_id")
-		case rolegate.ActionProvisioningAdopted:
-			item.What = "Found the role " + str("role_id") + " already created and adopted it"
-		case rolegate.ActionProvisioningFailed:
-			item.What = "Provisioning failed"
-			item.Detail = str("error")
-		case rolegate.ActionProvisioningMismatch:
-			item.What = "The created role does not match what was approved"
-			item.Detail = str("error")
-		case rolegate.ActionProvisioningRetried:
-			item.What = "Asked to retry provisioning"
-		case rolegate.ActionProvisioningAbandoned:
-			item.What = "Abandoned provisioning; it will not be retried"
-		case rolegate.ActionRequestReminder:
-			item.What = "Reminded the approvers"
-			item.Detail = "Pending for " + str("pending_for")
-		case rolegate.ActionNotificationSent:
-			item.What = "Notified " + str("recipient") + " by " + str("channel")
-		case rolegate.ActionNotificationFailed:
-			item.What = "Could not notify " + str("recipient") + " by " + str("channel")
-			item.Detail = str("error")
-		case rolegate.ActionUpstreamRoleChanged:
-			item.What = "Changed outside rolegate"
-			item.Detail = describeDifferences(e.Details)
-		case rolegate.ActionUpstreamRoleDeleted:
-			item.What = "Deleted outside rolegate"
-			item.Detail = "The role " + str("role_id") + " no longer exists upstream"
-		default:
-			item.What = e.Action
-		}
-		items = append(items, item)
+		d := rolegate.Describe(e)
+		items = append(items, TimelineItem{Action: e.Action, At: e.At, Actor: e.ActorName, What: d.Did, Comment: d.Comment,
+			Detail: d.Detail, Failed: e.Outcome == rolegate.OutcomeFailure})
 	}
 	return items
 }
@@ -196,30 +134,4 @@ func (p Pager) link(page int) string {
 		sep = "&"
 	}
 	return fmt.Sprintf("%s%spage=%d", p.BaseURL, sep, page)
-}
-
-// describeDifferences says in one line what an upstream.role.changed event
-// found different.
-func describeDifferences(details []byte) string {
-	var d struct {
-		Differences []rolegate.Difference `json:"differences"`
-	}
-	_ = json.Unmarshal(details, &d)
-	var parts []string
-	for _, x := range d.Differences {
-		switch {
-		case x.Field == "permissions":
-			p := "permissions"
-			if len(x.Added) > 0 {
-				p += " added " + strings.Join(x.Added, ", ")
-			}
-			if len(x.Removed) > 0 {
-				p += " removed " + strings.Join(x.Removed, ", ")
-			}
-			parts = append(parts, p)
-		default:
-			parts = append(parts, fmt.Sprintf("%s %q → %q", x.Field, x.Old, x.New))
-		}
-	}
-	return strings.Join(parts, "; ")
 }

@@ -228,39 +228,14 @@ func WebhookBody(format string, f rolegate.NotificationFacts, link string) ([]by
 	return nil, fmt.Errorf("unknown webhook format %q", format)
 }
 
-// webhookSentence says what happened in one line, from a channel's facts.
+// webhookSentence says what happened in one line, from a channel's facts:
+// the news of the event they are about.
 func webhookSentence(f rolegate.NotificationFacts) string {
-	who := f.Actor.Name
-	if who == "" {
-		who = f.Actor.Email
+	e := rolegate.Event{Action: f.Event, ActorName: f.Actor.Name, ActorEmail: f.Actor.Email, RequestID: f.RequestID, RoleName: f.RoleName}
+	if news := rolegate.Describe(e).News; news != "" {
+		return news
 	}
-	req := fmt.Sprintf("Request #%d for the role %q", f.RequestID, f.RoleName)
-	switch f.Kind {
-	case rolegate.NoticeSubmitted:
-		return fmt.Sprintf("%s asks for a new role %q (request #%d); it is waiting for review.", who, f.RoleName, f.RequestID)
-	case rolegate.NoticeApproved:
-		return fmt.Sprintf("%s was approved by %s.", req, who)
-	case rolegate.NoticeRejected:
-		return fmt.Sprintf("%s was rejected by %s.", req, who)
-	case rolegate.NoticeCancelled:
-		return fmt.Sprintf("%s was cancelled by %s.", req, who)
-	case rolegate.NoticeExpired:
-		return fmt.Sprintf("%s expired without a decision.", req)
-	case rolegate.NoticeProvisioned:
-		return fmt.Sprintf("The role %q was created in the OpenAI organization (request #%d).", f.RoleName, f.RequestID)
-	case rolegate.NoticeFailed:
-		return fmt.Sprintf("Creating the role %q failed (request #%d); an admin can retry it.", f.RoleName, f.RequestID)
-	case rolegate.NoticeAbandoned:
-		return fmt.Sprintf("%s gave up creating the role %q (request #%d).", who, f.RoleName, f.RequestID)
-	case rolegate.NoticeReminder:
-		return fmt.Sprintf("%s is still waiting for review.", req)
-	case rolegate.NoticeDrift:
-		if f.Deleted {
-			return fmt.Sprintf("The role %q created through request #%d was deleted outside rolegate.", f.RoleName, f.RequestID)
-		}
-		return fmt.Sprintf("The role %q created through request #%d was changed outside rolegate.", f.RoleName, f.RequestID)
-	}
-	return fmt.Sprintf("%s is now %s.", req, f.Status.Label())
+	return fmt.Sprintf("Request #%d for the role %q is now %s.", f.RequestID, f.RoleName, f.Status.Label())
 }
 
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
