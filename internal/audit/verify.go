@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -136,13 +135,12 @@ func (w *Walk) Add(e rolegate.Event) error {
 // checkRecorded checks an audit.checkpoint event's signed note against
 // the trail just before it (w.head, not yet including e).
 func (w *Walk) checkRecorded(e rolegate.Event) error {
-	var d struct {
-		Note string `json:"note"`
-	}
-	if err := json.Unmarshal(e.Details, &d); err != nil || d.Note == "" {
+	d, _ := e.DecodeDetails() // only the note matters here, and it is checked
+	recorded, _ := d.(rolegate.AuditCheckpoint)
+	if recorded.Note == "" {
 		return &BreakError{Seq: e.Seq, Problem: "a checkpoint event without its signed note"}
 	}
-	cp, err := Open([]byte(d.Note), w.recorded)
+	cp, err := Open([]byte(recorded.Note), w.recorded)
 	if err != nil {
 		if errors.Is(err, ErrOtherKey) {
 			return nil
