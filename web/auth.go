@@ -60,6 +60,25 @@ func (s *Server) groupPolicy() rolegate.GroupPolicy {
 		AuditorEmails: s.Config.AuditorEmails, AdminEmails: s.Config.AdminEmails}
 }
 
+// rolesFor works out a signed-in person's portal roles: from the groups,
+// and from the email only when it is verified (sso.Identity says whether
+// the provider, or the operator's ROLEGATE_OIDC_EMAILS_VERIFIED, vouches
+// for it). An email list that would have matched an unverified email is
+// logged, so that the operator can tell why someone has no role.
+func (s *Server) rolesFor(c echo.Context, id sso.Identity) []rolegate.PortalRole {
+	policy := s.groupPolicy()
+	if id.EmailVerified {
+		return policy.RolesFor(id.Groups, id.Email)
+	}
+	roles := policy.RolesFor(id.Groups, "")
+	if id.Email != "" && len(policy.RolesFor(id.Groups, id.Email)) > len(roles) {
+		s.Logger.Warn("a role by email was not given: the provider did not say the email is verified "+
+			"(email_verified false or absent; ROLEGATE_OIDC_EMAILS_VERIFIED=1 is for a provider that never sends it and documents its emails as verified)",
+			"subject", id.Subject, "request_id", requestIDFrom(ctx(c)))
+	}
+	return roles
+}
+
 // login starts a sign-in at the identity provider (or the dev page).
 func (s *Server) login(c echo.Context) error {
 	returnTo := sso.SafeReturnPath(c.QueryParam("return_to"))
@@ -148,13 +167,9 @@ func (s *Server) callback(c echo.Context) error {
 			pending = ""
 		}
 	}
-	verifiedEmail := ""
-	if id.EmailVerified {
-		verifiedEmail = id.Email
-	}
 	principal := rolegate.Principal{
 		Person: rolegate.Person{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, Name: id.Name},
-		Roles:  s.groupPolicy().RolesFor(id.Groups, verifiedEmail),
+		Roles:  s.rolesFor(c, id),
 	}
 	auth := rolegate.SessionAuth{AuthTime: id.AuthTime}
 	if attempt.PromptLogin && id.AuthTime.IsZero() {

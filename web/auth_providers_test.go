@@ -39,6 +39,11 @@ func TestProvidersAsTheyAre(t *testing.T) {
 		{profile: ssotest.ProfileCompliant, want: approved, wantMode: "max_age", wantAuthTime: true},
 		{profile: ssotest.ProfileNoAuthTime, env: map[string]string{"ROLEGATE_APPROVE_REAUTH": "login"},
 			want: approved, wantMode: "login"},
+		// GitLab states auth_time but its discovery does not list it, so
+		// the start check asks for login mode; the stated auth_time is
+		// then checked and recorded as in max_age mode.
+		{profile: ssotest.ProfileGitLab, env: map[string]string{"ROLEGATE_APPROVE_REAUTH": "login"},
+			want: approved, wantMode: "login", wantAuthTime: true},
 		{profile: ssotest.ProfileGoogle, env: map[string]string{"ROLEGATE_APPROVE_REAUTH": "login", "ROLEGATE_APPROVER_GROUPS": "", "ROLEGATE_APPROVER_EMAILS": "Alex@Example.com"},
 			want: approved, wantMode: "login"},
 		{profile: ssotest.ProfileEntraObjectIDs, env: map[string]string{"ROLEGATE_APPROVER_GROUPS": ssotest.ObjectID("approvers")},
@@ -47,6 +52,16 @@ func TestProvidersAsTheyAre(t *testing.T) {
 			want: notAnApprover, notice: "Your groups could not be read"},
 		{profile: ssotest.ProfileUnverifiedEmail, env: map[string]string{"ROLEGATE_APPROVE_REAUTH": "login", "ROLEGATE_APPROVER_GROUPS": "", "ROLEGATE_APPROVER_EMAILS": "alex@example.com"},
 			want: notAnApprover},
+		// The operator's statement that the provider's emails are verified
+		// never overrules a stated email_verified false.
+		{profile: ssotest.ProfileUnverifiedEmail, env: map[string]string{"ROLEGATE_APPROVE_REAUTH": "login", "ROLEGATE_APPROVER_GROUPS": "", "ROLEGATE_APPROVER_EMAILS": "alex@example.com", "ROLEGATE_OIDC_EMAILS_VERIFIED": "1"},
+			want: notAnApprover},
+		// A provider that never sends email_verified: no role by email
+		// unless the operator states its emails are verified.
+		{profile: ssotest.ProfileNoEmailVerified, env: map[string]string{"ROLEGATE_APPROVE_REAUTH": "login", "ROLEGATE_APPROVER_GROUPS": "", "ROLEGATE_APPROVER_EMAILS": "alex@example.com"},
+			want: notAnApprover},
+		{profile: ssotest.ProfileNoEmailVerified, env: map[string]string{"ROLEGATE_APPROVE_REAUTH": "login", "ROLEGATE_APPROVER_GROUPS": "", "ROLEGATE_APPROVER_EMAILS": "alex@example.com", "ROLEGATE_OIDC_EMAILS_VERIFIED": "1"},
+			want: approved, wantMode: "login", wantAuthTime: true},
 		{profile: ssotest.ProfileIgnoresPromptLogin, want: refusedStale},
 		{profile: ssotest.ProfileIgnoresPromptLogin, env: map[string]string{"ROLEGATE_APPROVE_REAUTH": "login"}, want: refusedStale},
 	}
@@ -54,6 +69,9 @@ func TestProvidersAsTheyAre(t *testing.T) {
 		name := tt.profile.Name
 		if mode := tt.env["ROLEGATE_APPROVE_REAUTH"]; mode != "" {
 			name += ", " + mode
+		}
+		if tt.env["ROLEGATE_OIDC_EMAILS_VERIFIED"] != "" {
+			name += ", emails verified by the operator"
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -79,6 +97,9 @@ func TestProvidersAsTheyAre(t *testing.T) {
 			roles := p.personRoles(p.IdP.Issuer(), alex.Subject)
 			if isApprover := slices.Contains(roles, string(rolegate.RoleApprover)); isApprover != (tt.want != notAnApprover) {
 				t.Fatalf("Alex's roles = %v; approver %v, want %v", roles, isApprover, tt.want != notAnApprover)
+			}
+			if tt.want == notAnApprover && tt.env["ROLEGATE_APPROVER_EMAILS"] != "" && !strings.Contains(p.Logs.String(), "a role by email was not given") {
+				t.Errorf("no log line says why Alex's email gave no role:\n%s", p.Logs)
 			}
 			if tt.want == notAnApprover {
 				if page := approver.get(requestURL(id)); page.StatusCode != http.StatusNotFound && strings.Contains(page.Body, `/approve"`) {

@@ -64,6 +64,8 @@ func newSSOPortal(t *testing.T, opts ssoOptions) *ssoPortal {
 			c, err := sso.New(ctx, sso.Config{
 				Issuer: idp.Issuer(), ClientID: idp.ClientID(), ClientSecret: idp.ClientSecret(), RedirectURL: redirectURL,
 				Now: p.Clock.Now,
+				// As serve wires it from the configuration.
+				EmailsVerified: opts.Env["ROLEGATE_OIDC_EMAILS_VERIFIED"] == "1",
 			})
 			if err != nil {
 				t.Fatalf("sso.New: %v", err)

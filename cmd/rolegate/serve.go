@@ -128,7 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ssoClient, err = connectSSO(ctx, sso.Config{
 			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret.Reveal(),
 			RedirectURL: cfg.BaseURL.JoinPath("/auth/callback").String(), Scopes: cfg.OIDCScopes, GroupsClaim: cfg.GroupsClaim,
-			AllowHTTPIssuer: plainHTTP,
+			EmailsVerified: cfg.OIDCEmailsVerified, AllowHTTPIssuer: plainHTTP,
 		}, logger, ssoStartupWait, time.Second)
 		if err != nil {
 			return fmt.Errorf("ROLEGATE_OIDC_ISSUER: %w", err)
@@ -198,6 +198,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		approveReauth = "none (dev sign-in)"
 	}
 	startFields = append(startFields, "approve_reauth", approveReauth)
+	if ssoClient != nil {
+		// Whether an email without email_verified can grant a role: the
+		// operator's statement, said where it can be checked.
+		startFields = append(startFields, "oidc_emails_verified", cfg.OIDCEmailsVerified)
+	}
 	logger.Info("rolegate started", startFields...)
 
 	serveErr := make(chan error, 2)

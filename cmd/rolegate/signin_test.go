@@ -78,7 +78,8 @@ func TestConnectSSOFailsAtOnceOnABadSetting(t *testing.T) {
 // A provider that never states auth_time (its discovery lists claims
 // without it) stops a start in max_age mode with one line naming
 // ROLEGATE_APPROVE_REAUTH; in login mode the portal starts and says which
-// mode is in force.
+// mode is in force, and whether emails without email_verified count as
+// verified (ROLEGATE_OIDC_EMAILS_VERIFIED).
 func TestStartChecksTheReauthModeAgainstTheProvider(t *testing.T) {
 	p := ssotest.New(t, ssotest.Options{Profile: ssotest.ProfileGoogle, SigningAlg: "ES256"})
 	vars := func(mode string) map[string]string {
@@ -105,7 +106,9 @@ func TestStartChecksTheReauthModeAgainstTheProvider(t *testing.T) {
 	log := &testkit.SyncBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args(), env(vars("login")), io.Discard, log) }()
+	loginVars := vars("login")
+	loginVars["ROLEGATE_OIDC_EMAILS_VERIFIED"] = "1"
+	go func() { done <- run(ctx, args(), env(loginVars), io.Discard, log) }()
 	testkit.WaitFor(t, "serve in login mode to start", func() bool { return strings.Contains(log.String(), "rolegate started") }, log.String)
 	cancel()
 	if err := <-done; err != nil {
@@ -113,5 +116,8 @@ func TestStartChecksTheReauthModeAgainstTheProvider(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "approve_reauth=login") {
 		t.Errorf("the start line does not say the mode in force:\n%s", log)
+	}
+	if !strings.Contains(log.String(), "oidc_emails_verified=true") {
+		t.Errorf("the start line does not say that emails without email_verified are taken as verified:\n%s", log)
 	}
 }

@@ -44,6 +44,11 @@ type Config struct {
 	ApproverEmails  []string
 	AuditorEmails   []string
 	AdminEmails     []string
+	// OIDCEmailsVerified: the operator states that the identity provider
+	// verifies every email it sends, so an email without an email_verified
+	// claim counts as verified (ROLEGATE_OIDC_EMAILS_VERIFIED=1). A stated
+	// email_verified that is not true never does.
+	OIDCEmailsVerified bool
 
 	RequiredApprovals int
 	RequestTTL        time.Duration // a pending request expires after this
@@ -195,6 +200,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	c.ApproverEmails = r.emails("ROLEGATE_APPROVER_EMAILS")
 	c.AuditorEmails = r.emails("ROLEGATE_AUDITOR_EMAILS")
 	c.AdminEmails = r.emails("ROLEGATE_ADMIN_EMAILS")
+	c.OIDCEmailsVerified = r.boolean("ROLEGATE_OIDC_EMAILS_VERIFIED")
 	if !c.Dev && len(c.ApproverGroups) == 0 && len(c.ApproverEmails) == 0 {
 		r.fail("ROLEGATE_APPROVER_GROUPS", "is required: name the groups whose members approve requests (or list their verified emails in ROLEGATE_APPROVER_EMAILS)")
 	}

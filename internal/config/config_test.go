@@ -127,6 +127,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"ROLEGATE_APPROVER_EMAILS", map[string]string{"ROLEGATE_APPROVER_EMAILS": "alex@example.com, @example.com"}, ""},
 		{"ROLEGATE_AUDITOR_EMAILS", map[string]string{"ROLEGATE_AUDITOR_EMAILS": "Casey <casey@example.com>"}, ""},
 		{"ROLEGATE_ADMIN_EMAILS", map[string]string{"ROLEGATE_ADMIN_EMAILS": "drew@@example.com"}, ""},
+		{"ROLEGATE_OIDC_EMAILS_VERIFIED", map[string]string{"ROLEGATE_OIDC_EMAILS_VERIFIED": "verified"}, ""},
+		{"ROLEGATE_OIDC_EMAILS_VERIFIED", map[string]string{"ROLEGATE_OIDC_EMAILS_VERIFIED": "2"}, ""},
 	}
 	for _, tc := range cases {
 		env := production(t)
@@ -174,6 +176,23 @@ func TestRoleEmails(t *testing.T) {
 	}
 	if len(c.AdminEmails) != 1 || len(c.RequesterEmails) != 0 || len(c.AuditorEmails) != 0 {
 		t.Errorf("emails = requester %q, auditor %q, admin %q; want only the admin's", c.RequesterEmails, c.AuditorEmails, c.AdminEmails)
+	}
+}
+
+// Emails without an email_verified claim count as verified only when the
+// operator says so: off by default.
+func TestOIDCEmailsVerified(t *testing.T) {
+	for value, want := range map[string]bool{"": false, "0": false, "false": false, "off": false, "1": true, "true": true, " ON ": true} {
+		env := production(t)
+		env["ROLEGATE_OIDC_EMAILS_VERIFIED"] = value
+		c, err := load(t, env)
+		if err != nil {
+			t.Errorf("ROLEGATE_OIDC_EMAILS_VERIFIED=%q: %v; want it accepted", value, err)
+			continue
+		}
+		if c.OIDCEmailsVerified != want {
+			t.Errorf("ROLEGATE_OIDC_EMAILS_VERIFIED=%q: %v; want %v", value, c.OIDCEmailsVerified, want)
+		}
 	}
 }
 

@@ -27,6 +27,13 @@ type Config struct {
 	Scopes       []string // default "openid profile email"; "openid" is always added
 	GroupsClaim  string   // claim holding group names; default "groups"
 	HTTPClient   *http.Client
+	// EmailsVerified: the operator states that this provider verifies
+	// every email it sends but never says so in an email_verified claim
+	// (ROLEGATE_OIDC_EMAILS_VERIFIED). An email that comes without the
+	// claim, from the ID token and from userinfo (which is then asked
+	// too), counts as verified; one stated false, or anything but true,
+	// never does.
+	EmailsVerified bool
 	// AllowHTTPIssuer accepts a plain-http issuer on another machine. The
 	// portal sets it only when it is itself served over plain http: a
 	// deployment without TLS anywhere is the operator's choice, and is
@@ -46,9 +53,14 @@ type Identity struct {
 	Name    string
 	Groups  []string // never nil; empty when the provider sent no groups claim
 	// EmailVerified is the provider's email_verified claim (true, or the
-	// string "true"), from the same source as Email. Only a verified email
-	// may grant anything.
+	// string "true"), from the same source as Email; or, when the provider
+	// stated no email_verified at all and the operator said its emails are
+	// verified (Config.EmailsVerified), true with EmailVerifiedByOperator.
+	// Only a verified email may grant anything.
 	EmailVerified bool
+	// EmailVerifiedByOperator: EmailVerified rests on the operator's
+	// statement, not on a claim.
+	EmailVerifiedByOperator bool
 	// GroupsOverage: the provider left the groups out because there are
 	// too many (Microsoft Entra ID's "_claim_names"/"hasgroups"), so Groups
 	// is empty although the person has groups.
@@ -96,11 +108,13 @@ type Client struct {
 	issuer       string
 	clientSecret string
 	groupsClaim  string
-	httpClient   *http.Client
-	provider     *oidc.Provider
-	verifier     *oidc.IDTokenVerifier
-	oauth        oauth2.Config
-	endSession   string
+	// emailsVerified: Config.EmailsVerified.
+	emailsVerified bool
+	httpClient     *http.Client
+	provider       *oidc.Provider
+	verifier       *oidc.IDTokenVerifier
+	oauth          oauth2.Config
+	endSession     string
 	// claimsSupported is discovery's claims_supported; nil when the
 	// provider did not list its claims.
 	claimsSupported []string
@@ -183,11 +197,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		now = time.Now
 	}
 	return &Client{
-		issuer:       cfg.Issuer,
-		clientSecret: cfg.ClientSecret,
-		groupsClaim:  groupsClaim,
-		httpClient:   hc,
-		provider:     provider,
+		issuer:         cfg.Issuer,
+		clientSecret:   cfg.ClientSecret,
+		groupsClaim:    groupsClaim,
+		emailsVerified: cfg.EmailsVerified,
+		httpClient:     hc,
+		provider:       provider,
 		// Every check of go-oidc's verifier stays on; the algorithm list
 		// is ours, not the provider's, so "none" and HS256 never parse.
 		verifier: provider.Verifier(&oidc.Config{

@@ -66,13 +66,20 @@ func (c *Client) Finish(ctx context.Context, a Attempt, state, code string) (Ide
 	if err != nil {
 		return Identity{}, err
 	}
-	if p.incomplete() && c.provider.UserInfoEndpoint() != "" && tok.AccessToken != "" {
+	// An email the ID token leaves unqualified is looked up in userinfo
+	// too before the operator's statement stands in for the claim, so that
+	// an email_verified false stated there is never overruled.
+	unqualified := c.emailsVerified && p.hasEmail && !p.emailVerifiedStated
+	if (p.incomplete() || unqualified) && c.provider.UserInfoEndpoint() != "" && tok.AccessToken != "" {
 		if err := c.completeFromUserinfo(ctx, &p, idt.Subject, tok, secrets); err != nil {
 			return Identity{}, err
 		}
 	}
 	id.Name, id.Email, id.Groups = p.name, p.email, p.groups
 	id.EmailVerified = p.hasEmail && p.emailVerified
+	if p.hasEmail && !p.emailVerifiedStated && c.emailsVerified {
+		id.EmailVerified, id.EmailVerifiedByOperator = true, true
+	}
 	id.GroupsOverage = p.groupsOverage && len(p.groups) == 0
 	if id.Groups == nil {
 		id.Groups = []string{}
@@ -222,8 +229,11 @@ type profile struct {
 	hasName       bool
 	hasEmail      bool
 	emailVerified bool // from the same source as email
-	groups        []string
-	hasGroups     bool
+	// emailVerifiedStated: that source sent email_verified (any value
+	// null included), so the operator's EmailsVerified does not apply.
+	emailVerifiedStated bool
+	groups              []string
+	hasGroups           bool
 	// groupsOverage: the groups were left out for being too many; asking
 	// userinfo would not bring them either.
 	groupsOverage bool
@@ -243,7 +253,9 @@ func (c *Client) readProfile(claims map[string]json.RawMessage) (profile, error)
 		return p, err
 	}
 	if p.hasEmail {
-		p.emailVerified = verifiedClaim(claims["email_verified"])
+		raw, stated := claims["email_verified"]
+		p.emailVerified = verifiedClaim(raw)
+		p.emailVerifiedStated = stated
 	}
 	if p.groups, p.hasGroups, err = groupsClaim(claims, c.groupsClaim); err != nil {
 		return p, err
@@ -307,8 +319,12 @@ func (c *Client) completeFromUserinfo(ctx context.Context, p *profile, subject s
 	if !p.hasName {
 		p.name, p.hasName = q.name, q.hasName
 	}
-	if !p.hasEmail {
-		p.email, p.hasEmail, p.emailVerified = q.email, q.hasEmail, q.emailVerified
+	switch {
+	case !p.hasEmail:
+		p.email, p.hasEmail, p.emailVerified, p.emailVerifiedStated = q.email, q.hasEmail, q.emailVerified, q.emailVerifiedStated
+	case !p.emailVerifiedStated && q.emailVerifiedStated && q.email == p.email:
+		// userinfo qualifies the ID token's email.
+		p.emailVerified, p.emailVerifiedStated = q.emailVerified, true
 	}
 	if !p.hasGroups && !p.groupsOverage {
 		p.groups, p.hasGroups, p.groupsOverage = q.groups, q.hasGroups, q.groupsOverage

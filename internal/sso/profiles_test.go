@@ -24,10 +24,14 @@ func TestFinishAgainstProviderProfiles(t *testing.T) {
 	}{
 		{ssotest.ProfileCompliant, alice.Groups, true, false, true, nil, nil},
 		{ssotest.ProfileNoAuthTime, alice.Groups, true, false, false, ErrAuthTimeMissing, nil},
+		{ssotest.ProfileGitLab, alice.Groups, true, false, true, nil, nil},
 		{ssotest.ProfileGoogle, []string{}, true, false, false, ErrAuthTimeMissing, nil},
 		{ssotest.ProfileEntraObjectIDs, []string{ssotest.ObjectID("rolegate-approvers"), ssotest.ObjectID("staff")}, true, false, true, nil, nil},
 		{ssotest.ProfileEntraOverage, []string{}, true, true, true, nil, nil},
 		{ssotest.ProfileUnverifiedEmail, []string{}, false, false, true, nil, nil},
+		// Without the operator's ROLEGATE_OIDC_EMAILS_VERIFIED, an email
+		// nobody vouched for is not verified.
+		{ssotest.ProfileNoEmailVerified, []string{}, false, false, true, nil, nil},
 		// The provider's session is an hour old by the time of the
 		// re-authentication, and it says so: refused either way.
 		{ssotest.ProfileIgnoresPromptLogin, alice.Groups, true, false, true, ErrAuthTooOld, ErrAuthTooOld},
@@ -37,8 +41,10 @@ func TestFinishAgainstProviderProfiles(t *testing.T) {
 			t.Parallel()
 			p := newProvider(t, ssotest.Options{Profile: tt.profile, SigningAlg: "ES256"})
 			c := newClient(t, p)
-			if states, listed := c.StatesAuthTime(); !listed || states != tt.authTime {
-				t.Errorf("StatesAuthTime() = %v, %v; want %v, true", states, listed, tt.authTime)
+			// What discovery says, which is not always what the tokens do.
+			wantListed := tt.authTime && !tt.profile.AuthTimeUnlisted
+			if states, listed := c.StatesAuthTime(); !listed || states != wantListed {
+				t.Errorf("StatesAuthTime() = %v, %v; want %v, true", states, listed, wantListed)
 			}
 			if tt.profile.IgnoresPromptLogin {
 				p.MutateNextToken(ssotest.Mutation{AuthTime: time.Now().Add(-time.Hour)})
@@ -123,6 +129,62 @@ func TestEmailVerifiedClaim(t *testing.T) {
 		id, err := signIn(t, c, alice.Subject, 0)
 		if err != nil || id.EmailVerified != tc.want {
 			t.Errorf("email_verified %#v: EmailVerified = %v, %v; want %v", tc.value, id.EmailVerified, err, tc.want)
+		}
+	}
+}
+
+// With the operator's statement that the provider's emails are verified
+// (Config.EmailsVerified), an email that comes with no email_verified at
+// all counts as verified, and says so; a stated one, in the ID token or in
+// userinfo, is taken as stated, so false (or anything but true) never
+// becomes verified.
+func TestOperatorStatesEmailsVerified(t *testing.T) {
+	t.Parallel()
+	setIDToken := func(v any) func(map[string]any) {
+		return func(claims map[string]any) { claims["email_verified"] = v }
+	}
+	tests := []struct {
+		desc                 string
+		operator             bool
+		idToken, userinfo    func(map[string]any) // edits; nil leaves the profile's answer (no email_verified)
+		wantVerified, wantBy bool
+	}{
+		{"silent provider, no statement", false, nil, nil, false, false},
+		{"silent provider, operator's statement", true, nil, nil, true, true},
+		{"ID token says false", true, setIDToken(false), nil, false, false},
+		{"ID token says \"false\"", true, setIDToken("false"), nil, false, false},
+		{"ID token says null", true, setIDToken(nil), nil, false, false},
+		{"ID token says something else", true, setIDToken("yes"), nil, false, false},
+		{"ID token says true", true, setIDToken(true), nil, true, false},
+		{"userinfo says false", true, nil, setIDToken(false), false, false},
+		{"userinfo says true", true, nil, setIDToken(true), true, false},
+		{"userinfo vouches for another email", true, nil, func(claims map[string]any) {
+			claims["email"], claims["email_verified"] = "someone.else@example.com", false
+		}, true, true},
+	}
+	// Groups in the ID token, so that userinfo is asked only to qualify
+	// the email.
+	p := newProvider(t, ssotest.Options{Profile: ssotest.Profile{Name: "no email_verified", NoEmailVerified: true}, SigningAlg: "ES256"})
+	plain := newClient(t, p)
+	cfg := testConfig(p)
+	cfg.EmailsVerified = true
+	trusting := newClientWith(t, cfg)
+	for _, tt := range tests {
+		c := plain
+		if tt.operator {
+			c = trusting
+		}
+		p.MutateNextToken(ssotest.Mutation{EditClaims: tt.idToken, EditUserinfo: tt.userinfo})
+		id, err := signIn(t, c, alice.Subject, 0)
+		if err != nil {
+			t.Errorf("%s: sign-in = %v", tt.desc, err)
+			continue
+		}
+		if id.EmailVerified != tt.wantVerified || id.EmailVerifiedByOperator != tt.wantBy {
+			t.Errorf("%s: EmailVerified %v, by operator %v; want %v, %v", tt.desc, id.EmailVerified, id.EmailVerifiedByOperator, tt.wantVerified, tt.wantBy)
+		}
+		if id.Email != alice.Email {
+			t.Errorf("%s: email %q; want the ID token's %q", tt.desc, id.Email, alice.Email)
 		}
 	}
 }

@@ -73,10 +73,13 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) claimsSupported() []string {
 	claims := []string{"iss", "sub", "aud", "exp", "iat"}
-	if !p.opts.Profile.NoAuthTime {
+	if !p.opts.Profile.NoAuthTime && !p.opts.Profile.AuthTimeUnlisted {
 		claims = append(claims, "auth_time")
 	}
-	claims = append(claims, "nonce", "name", "email", "email_verified")
+	claims = append(claims, "nonce", "name", "email")
+	if !p.opts.Profile.NoEmailVerified {
+		claims = append(claims, "email_verified")
+	}
 	if !p.opts.Profile.NoGroups {
 		claims = append(claims, p.opts.GroupsClaim)
 	}
@@ -436,6 +439,9 @@ func (p *Provider) applyProfile(claims map[string]any, u User) {
 	if prof.NoGroups {
 		delete(claims, p.opts.GroupsClaim)
 	}
+	if prof.NoEmailVerified {
+		delete(claims, "email_verified")
+	}
 	if prof.GroupsOverage && len(u.Groups) > 0 {
 		// Entra ID's overage indication (OIDC Core 5.6.2 distributed
 		// claims, pointing at Microsoft Graph).
@@ -472,8 +478,14 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	if !m.OmitGroups && !p.opts.Profile.NoGroups && !(p.opts.Profile.GroupsOverage && len(u.Groups) > 0) {
 		claims[p.opts.GroupsClaim] = p.groupsOf(u)
 	}
+	if p.opts.Profile.NoEmailVerified {
+		delete(claims, "email_verified")
+	}
 	if m.UserinfoSubject != "" {
 		claims["sub"] = m.UserinfoSubject
+	}
+	if m.EditUserinfo != nil {
+		m.EditUserinfo(claims)
 	}
 	writeJSON(w, http.StatusOK, claims)
 }

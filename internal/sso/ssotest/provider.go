@@ -62,8 +62,12 @@ type Profile struct {
 	Name string // for test names
 	// NoAuthTime: auth_time is never sent, not even when max_age is asked,
 	// and discovery's claims_supported does not list it (Google unless the
-	// app turns on session age claims, GitLab, Dex).
+	// app turns on session age claims, Dex).
 	NoAuthTime bool
+	// AuthTimeUnlisted: auth_time is sent in every ID token, but
+	// discovery's claims_supported does not list it (GitLab, whose
+	// doorkeeper-openid_connect lists only the configured claims).
+	AuthTimeUnlisted bool
 	// NoGroups: no groups claim at all, in the ID token or userinfo
 	// (Google).
 	NoGroups bool
@@ -76,6 +80,11 @@ type Profile struct {
 	GroupsOverage bool
 	// EmailUnverified: email_verified is false.
 	EmailUnverified bool
+	// NoEmailVerified: email_verified is never sent, in the ID token or
+	// userinfo, and discovery's claims_supported does not list it, like a
+	// provider whose emails are all set by administrators and that says
+	// so only in its documentation.
+	NoEmailVerified bool
 	// IgnoresPromptLogin: prompt=login and max_age do not make the user
 	// authenticate again; the token keeps the auth_time of the user's first
 	// sign-in at the provider (its session).
@@ -85,11 +94,13 @@ type Profile struct {
 // Profiles of real providers, as far as the tests need them.
 var (
 	ProfileCompliant          = Profile{Name: "compliant (Okta, Keycloak, Auth0, Entra ID with group names)"}
-	ProfileNoAuthTime         = Profile{Name: "no auth_time (GitLab, Dex)", NoAuthTime: true}
+	ProfileNoAuthTime         = Profile{Name: "no auth_time (Dex)", NoAuthTime: true}
+	ProfileGitLab             = Profile{Name: "auth_time sent but not listed (GitLab)", AuthTimeUnlisted: true}
 	ProfileGoogle             = Profile{Name: "no auth_time, no groups (Google)", NoAuthTime: true, NoGroups: true}
 	ProfileEntraObjectIDs     = Profile{Name: "groups as object ids (Entra ID)", GroupsAsObjectIDs: true}
 	ProfileEntraOverage       = Profile{Name: "groups overage (Entra ID)", GroupsAsObjectIDs: true, GroupsOverage: true}
 	ProfileUnverifiedEmail    = Profile{Name: "email_verified false, no groups", EmailUnverified: true, NoGroups: true}
+	ProfileNoEmailVerified    = Profile{Name: "no email_verified, no groups", NoEmailVerified: true, NoGroups: true}
 	ProfileIgnoresPromptLogin = Profile{Name: "prompt=login ignored", IgnoresPromptLogin: true}
 )
 
@@ -134,6 +145,9 @@ type Mutation struct {
 	// EditClaims, when set, edits the ID token's claims after every other
 	// knob and just before signing.
 	EditClaims func(claims map[string]any)
+	// EditUserinfo, when set, edits what userinfo answers for this token's
+	// access token, after every other knob.
+	EditUserinfo func(claims map[string]any)
 }
 
 // EndSession records one call to the end-session endpoint.
