@@ -25,6 +25,9 @@ type Chrome struct {
 	JSURL      string
 	IconURL    string
 	Flash      Flash
+	// ReviewsWaiting counts the requests waiting for an approver's
+	// decision (Reviews in the navigation); 0 for others.
+	ReviewsWaiting int
 }
 
 // Flash is a one-line message at the top of a page.
@@ -135,3 +138,14 @@ func (p Pager) link(page int) string {
 	}
 	return fmt.Sprintf("%s%spage=%d", p.BaseURL, sep, page)
 }
+// waitingWords finishes the navigation's count of reviews for a screen
+// reader ("3" alone says nothing).
+func waitingWords(n int) string {
+	if n == 1 {
+		return "request waits for your review"
+	}
+	return "requests wait for your review"
+}
+
+// waitingTitle is the count's tooltip.
+func waitingTitle(n int) string { return itoa(n) + " " + waitingWords(n) }

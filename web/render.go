@@ -8,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/static"
 	"github.com/rolegate/rolegate/views"
 )
@@ -33,8 +34,23 @@ func (s *Server) chrome(c echo.Context, active string) views.Chrome {
 	if sess := sessionFrom(ctx(c)); sess != nil {
 		p := sess.Principal
 		ch.Principal, ch.CSRFToken = &p, sess.CSRFToken
+		if p.Has(rolegate.RoleApprover) {
+			ch.ReviewsWaiting = s.reviewsWaiting(c, p)
+		}
 	}
 	return ch
+}
+
+// reviewsWaiting counts the requests waiting for the approver's decision,
+// for the navigation. The number is a convenience: when it cannot be read
+// the page is shown without it (the error is logged), not refused.
+func (s *Server) reviewsWaiting(c echo.Context, p rolegate.Principal) int {
+	n, err := s.Requests.Count(ctx(c), reviewQueue(p))
+	if err != nil {
+		s.Logger.Error("count the reviews waiting", "err", err, "request_id", requestIDFrom(ctx(c)))
+		return 0
+	}
+	return n
 }
 
 // anonymousChrome is the frame of a page shown to nobody in particular

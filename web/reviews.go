@@ -15,10 +15,9 @@ import (
 func (s *Server) reviews(c echo.Context) error {
 	me := sessionFrom(ctx(c)).Principal
 	page := pageParam(c)
-	list, total, err := s.Requests.List(ctx(c), rolegate.RequestFilter{
-		Statuses: []rolegate.Status{rolegate.StatusPending}, NotRequester: me.Key(), NotApprovedBy: me.Key(),
-		OldestFirst: true, Limit: perPage, Offset: (page - 1) * perPage,
-	})
+	f := reviewQueue(me)
+	f.OldestFirst, f.Limit, f.Offset = true, perPage, (page-1)*perPage
+	list, total, err := s.Requests.List(ctx(c), f)
 	if err != nil {
 		return err
 	}
@@ -27,6 +26,13 @@ func (s *Server) reviews(c echo.Context) error {
 		Pager: views.Pager{Page: page, PerPage: perPage, Total: total, BaseURL: "/reviews"},
 		Empty: "Nothing waits for your review.",
 	}))
+}
+
+// reviewQueue selects the requests that wait for me's decision: pending,
+// filed by someone else, not yet approved by me. The Reviews page lists
+// them; the navigation and the home page count them.
+func reviewQueue(me rolegate.Principal) rolegate.RequestFilter {
+	return rolegate.RequestFilter{Statuses: []rolegate.Status{rolegate.StatusPending}, NotRequester: me.Key(), NotApprovedBy: me.Key()}
 }
 
 // home shows what waits for the person.
@@ -42,8 +48,7 @@ func (s *Server) home(c echo.Context) error {
 		h.MyOpen = n
 	}
 	if me.Has(rolegate.RoleApprover) {
-		_, n, err := s.Requests.List(ctx(c), rolegate.RequestFilter{NotRequester: me.Key(), NotApprovedBy: me.Key(),
-			Statuses: []rolegate.Status{rolegate.StatusPending}, Limit: 1})
+		n, err := s.Requests.Count(ctx(c), reviewQueue(me))
 		if err != nil {
 			return err
 		}

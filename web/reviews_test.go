@@ -27,7 +27,7 @@ func TestReviewsListsWhatWaitsForTheApproverOldestFirst(t *testing.T) {
 	h := newHarness(t, harnessOptions{Env: map[string]string{"ROLEGATE_REQUIRED_APPROVALS": "2"}})
 	first := h.seedRequest(rileyActor, "First Role")
 	h.seedRequest(averyActor, "Avery Own Role")
-	h.seedRequest(someoneElse, "Second Role")
+	second := h.seedRequest(someoneElse, "Second Role")
 	done := h.seedRequest(rileyActor, "Cancelled Role")
 	if _, err := h.Requests.Cancel(t.Context(), rileyActor, done.ID); err != nil {
 		t.Fatal(err)
@@ -64,6 +64,27 @@ func TestReviewsListsWhatWaitsForTheApproverOldestFirst(t *testing.T) {
 	}
 	if p := avery.get("/"); !strings.Contains(p.Body, "1 waiting for your decision") {
 		t.Errorf("Avery's start page does not count 1 waiting")
+	}
+	// Every page's navigation counts the queue beside Reviews: not the
+	// approver's own requests, nor those they approved.
+	for _, tt := range []struct {
+		who  string
+		b    *browser
+		want string
+	}{{"Avery", avery, "1 request waits for your review"}, {"Blake", blake, "3 requests wait for your review"}} {
+		if got := text(element(tt.b.get("/requests").Body, "reviews-waiting")); got != tt.want {
+			t.Errorf("%s's navigation counts %q; want %q", tt.who, got, tt.want)
+		}
+	}
+	// A request that no longer waits leaves the count; with none, no count.
+	if _, err := h.Requests.Cancel(t.Context(), someoneElse, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p := avery.get("/requests"); strings.Contains(p.Body, `id="reviews-waiting"`) || !strings.Contains(p.Body, `href="/reviews"`) {
+		t.Errorf("Avery's navigation, nothing waiting, shows a count (or no Reviews link)")
+	}
+	if got := text(element(blake.get("/requests").Body, "reviews-waiting")); got != "2 requests wait for your review" {
+		t.Errorf("Blake's navigation after a cancellation counts %q; want 2", got)
 	}
 	if p := h.signInAs("requester").get("/reviews"); p.StatusCode != http.StatusForbidden {
 		t.Errorf("a requester opening Reviews = %d; want 403", p.StatusCode)

@@ -202,9 +202,9 @@ func getRequest(ctx context.Context, q querier, id int64) (*rolegate.Request, er
 	return r, rows.Err()
 }
 
-// List returns the requests matching f, newest first unless f.OldestFirst,
-// and how many match in all (for pagination).
-func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*rolegate.Request, int, error) {
+// requestWhere is the WHERE clause (with its arguments) that selects the
+// requests matching f, "" when f selects them all.
+func requestWhere(f rolegate.RequestFilter) (string, []any) {
 	var where []string
 	var args []any
 	if f.RequesterKey != "" {
@@ -229,10 +229,28 @@ func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*roleg
 			args = append(args, string(st))
 		}
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", args
 	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// Count is how many requests match f (its order and paging aside): one
+// COUNT over the status index, cheap enough for every page's navigation
+// (the approver's count of requests waiting for them).
+func (s *Requests) Count(ctx context.Context, f rolegate.RequestFilter) (int, error) {
+	cond, args := requestWhere(f)
+	var n int
+	if err := s.db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+cond, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count requests: %w", err)
+	}
+	return n, nil
+}
+
+// List returns the requests matching f, newest first unless f.OldestFirst,
+// and how many match in all (for pagination).
+func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*rolegate.Request, int, error) {
+	cond, args := requestWhere(f)
 	var total int
 	if err := s.db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: count requests: %w", err)

@@ -914,6 +914,10 @@ func TestListFilters(t *testing.T) {
 		if got != tt.want || total != tt.total {
 			t.Errorf("List(%s) = [%s] of %d; want [%s] of %d", tt.desc, got, total, tt.want, tt.total)
 		}
+		// Count (the navigation's number) agrees with List's total.
+		if n, err := lc.requests.Count(lc.ctx, tt.f); err != nil || n != tt.total {
+			t.Errorf("Count(%s) = %d, %v; want %d", tt.desc, n, err, tt.total)
+		}
 	}
 	// The queue of blake includes avery's own request: 7 pending of others.
 	if _, total := ids(rolegate.RequestFilter{Statuses: pending, NotRequester: lcApprover2.Key()}); total != 7 {
