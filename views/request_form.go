@@ -73,3 +73,12 @@ func shortHash(h string) string {
 	}
 	return h
 }
+
+// listPunct ends the i-th of n items of a sentence's list: a comma, or
+// the full stop after the last.
+func listPunct(i, n int) string {
+	if i == n-1 {
+		return "."
+	}
+	return ", "
+}

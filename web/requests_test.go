@@ -299,8 +299,12 @@ func TestLiveChecks(t *testing.T) {
 		{"a malformed name", url.Values{"role_name": {"a;b"}}, "Use letters", true, nil, false},
 		{"a name upstream", url.Values{"role_name": {"READER"}}, "already exists in the organization", true, nil, false},
 		{"a name of an open request", url.Values{"role_name": {"pending name"}}, "already asks", true, nil, false},
-		{"a superset exists", url.Values{"role_name": {"Fresh Name"}, "permissions": {"api.groups.read"}}, "available", false,
-			[]string{"The existing role reader already grants all of these permissions (and", "owner"}, true},
+		// Two read permissions: neither reader nor owner is offered, both
+		// being far broader than what was picked.
+		{"only far broader roles exist", url.Values{"role_name": {"Fresh Name"}, "permissions": {"api.groups.read", "api.usage.read"}}, "available", false,
+			nil, true},
+		{"a close superset exists", url.Values{"role_name": {"Fresh Name"}, "permissions": reads[1:]}, "available", false,
+			[]string{"The existing role reader already grants all of these permissions, and 1 more: " + reads[0], "What reader grants"}, true},
 		{"an exact match exists", url.Values{"role_name": {"Fresh Name"}, "permissions": reads}, "available", false,
 			[]string{"The existing role reader already grants exactly these permissions."}, true},
 	}

@@ -118,8 +118,20 @@ func TestApproverSeesThePayloadAndItsHash(t *testing.T) {
 			t.Errorf("the decision form lacks %s", want)
 		}
 	}
-	if overlap := text(element(p.Body, "overlap-check")); !strings.Contains(overlap, "reader") {
-		t.Errorf("the approver is not told that reader already grants these: %q", overlap)
+	// reader grants these two and many more: it is not offered.
+	if overlap := text(element(p.Body, "overlap-check")); overlap != "" {
+		t.Errorf("the approver is offered a far broader role: %q", overlap)
+	}
+	// A request for all but one of reader's permissions names reader, what
+	// it adds and, behind a <details>, all it grants.
+	reads := readPermissions(h)
+	near := h.seedRequest(rileyActor, "Nearly Reader", reads[1:]...)
+	overlap := element(h.signInAs("approver1").get(fmt.Sprintf("/requests/%d", near.ID)).Body, "overlap-check")
+	if got, want := text(overlap), "The existing role reader already grants all of these permissions, and 1 more: "+reads[0]; !strings.HasPrefix(got, want) {
+		t.Errorf("the approver is told %q; want it to start %q", got, want)
+	}
+	if !strings.Contains(overlap, "<details>") || !strings.Contains(text(overlap), "What reader grants ("+fmt.Sprint(len(reads))+")") {
+		t.Errorf("reader's permissions are not shown behind a <details>: %s", overlap)
 	}
 }
 
@@ -347,4 +359,18 @@ func TestAdminRetriesOrAbandonsFailedProvisioning(t *testing.T) {
 		!strings.Contains(p.Body, "Asked to retry provisioning") {
 		t.Errorf("after retry the request is not Approved with the retry in its timeline")
 	}
+}
+
+// readPermissions are the catalog's read permissions, those the simulated
+// organization's reader role grants, in the form's order.
+func readPermissions(h *harness) []string {
+	var reads []string
+	for _, a := range h.Catalog.Catalog().Areas() {
+		for _, p := range a.Permissions {
+			if strings.HasSuffix(p.Name, ".read") {
+				reads = append(reads, p.Name)
+			}
+		}
+	}
+	return reads
 }

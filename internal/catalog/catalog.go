@@ -163,8 +163,18 @@ func (s *Service) Roles() ([]rolegate.ExistingRole, time.Time) {
 }
 
 // Overlaps returns up to three existing roles that already grant every one
-// of perms, closest first (see rolegate.Overlapping).
+// of perms and little more, closest first (see rolegate.Overlapping). A
+// role that would add a sensitive permission nobody picked is not offered:
+// suggesting it would steer people toward more risk, not less.
 func (s *Service) Overlaps(perms []string) []rolegate.Overlap {
 	existing, _ := s.Roles()
-	return rolegate.Overlapping(existing, perms, 3)
+	cat := s.Catalog()
+	near := rolegate.Overlapping(existing, perms, 0)
+	out := near[:0]
+	for _, o := range near {
+		if !cat.AnySensitive(o.Adds) {
+			out = append(out, o)
+		}
+	}
+	return out[:min(len(out), 3)]
 }

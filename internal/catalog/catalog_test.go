@@ -175,15 +175,25 @@ func TestServiceOverlaps(t *testing.T) {
 		}
 	}
 	// The simulated organization's owner grants everything, its reader
-	// every read permission.
+	// every read permission; two custom roles are each one permission
+	// more than api.groups.read, one of them a sensitive one.
+	roles = append(roles,
+		rolegate.UpstreamRole{ID: "role_near", Name: "groups and users reader", Permissions: []string{"api.groups.read", "api.users.read"}},
+		rolegate.UpstreamRole{ID: "role_risky", Name: "groups reader, users writer", Permissions: []string{"api.groups.read", "api.users.write"}},
+	)
+	svc.Update(roles, time.Now())
 	tests := []struct {
 		perms []string
 		want  string // name:exact, closest first
 	}{
-		{[]string{"api.groups.read"}, "reader:false owner:false"},
-		{reads, "reader:true owner:false"},
+		// Neither the reader nor the owner is offered for one or two
+		// read permissions: both are far broader.
+		{[]string{"api.groups.read"}, "groups and users reader:false"},
+		{[]string{"api.groups.read", "api.usage.read"}, ""},
+		{[]string{"api.groups.read", "api.users.read"}, "groups and users reader:true"},
+		{reads, "reader:true"},
 		{simulator.DefaultPermissions(), "owner:true"},
-		{[]string{"api.groups.write"}, "owner:false"},
+		{[]string{"api.groups.write"}, ""},
 		{nil, ""},
 	}
 	for _, tt := range tests {

@@ -101,17 +101,31 @@ func (r ExistingRole) Covers(perms []string) bool {
 }
 
 // Overlap is an existing role that already grants every permission a request
-// asks for: people are shown it so that they reuse roles instead of
-// multiplying them.
+// asks for, and little more: people are shown it so that they reuse roles
+// instead of multiplying them, never so that they take a broader one.
 type Overlap struct {
 	Role  ExistingRole
-	Exact bool // it grants exactly the chosen permissions, no more
-	Extra int  // how many permissions it grants beyond them
+	Exact bool     // it grants exactly the chosen permissions, no more
+	Extra int      // how many permissions it grants beyond them
+	Adds  []string // those permissions, sorted
+}
+
+// MaxOverlapExtra is the most permissions beyond those picked that a
+// suggested role may grant. A role is also never suggested when it grants
+// more beyond them than was picked: two read permissions are not "nearly"
+// an owner's dozens.
+const MaxOverlapExtra = 3
+
+// Close reports whether a role granting extra permissions beyond the want
+// picked is close enough to suggest instead.
+func Close(want, extra int) bool {
+	return extra <= MaxOverlapExtra && extra <= want
 }
 
 // Overlapping returns the roles among existing that grant every one of
-// perms, closest first (exact matches, then the fewest extra permissions,
-// then by name), at most limit of them (all when limit <= 0).
+// perms and are close to them (Close), closest first (exact matches, then
+// the fewest extra permissions, then by name), at most limit of them (all
+// when limit <= 0).
 func Overlapping(existing []ExistingRole, perms []string, limit int) []Overlap {
 	want := distinct(perms)
 	if len(want) == 0 {
@@ -122,8 +136,17 @@ func Overlapping(existing []ExistingRole, perms []string, limit int) []Overlap {
 		if !r.Covers(want) {
 			continue
 		}
-		extra := len(distinct(r.Permissions)) - len(want)
-		out = append(out, Overlap{Role: r, Exact: extra == 0, Extra: extra})
+		var adds []string
+		for _, p := range distinct(r.Permissions) {
+			if !slices.Contains(want, p) {
+				adds = append(adds, p)
+			}
+		}
+		if !Close(len(want), len(adds)) {
+			continue
+		}
+		slices.Sort(adds)
+		out = append(out, Overlap{Role: r, Exact: len(adds) == 0, Extra: len(adds), Adds: adds})
 	}
 	slices.SortFunc(out, func(a, b Overlap) int {
 		return cmp.Or(cmp.Compare(a.Extra, b.Extra), cmp.Compare(a.Role.Name, b.Role.Name))

@@ -55,6 +55,8 @@ func TestOverlapping(t *testing.T) {
 		{Name: "ab-dupes", Permissions: []string{"a", "b", "a"}},
 		{Name: "abc", Permissions: []string{"a", "b", "c"}},
 		{Name: "empty", Permissions: nil},
+		{Name: "x-wide", Permissions: []string{"x1", "x2", "x3", "x4", "x5", "x6", "x7"}},
+		{Name: "x-owner", Permissions: []string{"x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "a", "b", "c", "d"}},
 	}
 	tests := []struct {
 		perms []string
@@ -64,7 +66,12 @@ func TestOverlapping(t *testing.T) {
 		{[]string{"a", "b"}, 0, "[ab-dupes:true:0 ab-exact:true:0 abc:false:1 owner:false:2]"},
 		{[]string{"b", "a", "b"}, 2, "[ab-dupes:true:0 ab-exact:true:0]"},
 		{[]string{"a", "c"}, 0, "[reader:true:0 abc:false:1 owner:false:2]"},
-		{[]string{"d"}, 0, "[owner:false:3]"},
+		// One permission: a role granting three more is far broader.
+		{[]string{"d"}, 0, "[]"},
+		{[]string{"c"}, 0, "[reader:false:1]"},
+		// The owner of many permissions is never offered for a few.
+		{[]string{"x1", "x2"}, 0, "[]"},
+		{[]string{"x1", "x2", "x3", "x4"}, 0, "[x-wide:false:3]"},
 		{[]string{"e"}, 0, "[]"},
 		{[]string{"a", "e"}, 0, "[]"},
 		{nil, 0, "[]"},
@@ -73,6 +80,9 @@ func TestOverlapping(t *testing.T) {
 		var got []string
 		for _, o := range rolegate.Overlapping(roles, tt.perms, tt.limit) {
 			got = append(got, fmt.Sprintf("%s:%v:%d", o.Role.Name, o.Exact, o.Extra))
+			if len(o.Adds) != o.Extra {
+				t.Errorf("Overlapping(%q): %s adds %q; want %d permissions", tt.perms, o.Role.Name, o.Adds, o.Extra)
+			}
 		}
 		if fmt.Sprint(got) != tt.want {
 			t.Errorf("Overlapping(%q, %d) = %v; want %s", tt.perms, tt.limit, got, tt.want)
