@@ -1,6 +1,7 @@
 package views
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -170,4 +171,20 @@ func (v RequestView) liveAttrs() templ.Attributes {
 		return nil
 	}
 	return templ.Attributes{"hx-get": requestURL(v.Request.ID), "hx-trigger": "every 2s", "hx-select": "#request-live", "hx-swap": "outerHTML"}
+}
+
+// permissions are the request's permissions as the catalog describes them;
+// one the catalog no longer knows is shown by its name, and as sensitive
+// when the request counted it so.
+func (v RequestView) permissions() []rolegate.Permission {
+	out := make([]rolegate.Permission, 0, len(v.Request.Permissions))
+	for _, name := range v.Request.Permissions {
+		p, ok := v.Catalog.Lookup(name)
+		if !ok {
+			p = rolegate.Permission{Name: name}
+		}
+		p.Sensitive = slices.Contains(v.Sensitive, name)
+		out = append(out, p)
+	}
+	return out
 }

@@ -175,6 +175,25 @@ func TestFormAndPageSayWhoApproves(t *testing.T) {
 	}, nil)
 }
 
+// The request page says what each permission allows and marks the
+// sensitive ones, so that an approver judges more than a code.
+func TestRequestPageDescribesEachPermission(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	req := h.seedRequest(rileyActor, "Described Role", "api.groups.read", "api.users.write")
+	list := element(h.signInAs("approver1").get(requestURL(req.ID)).Body, "request-permissions")
+	cat := h.Catalog.Catalog()
+	for _, name := range req.Permissions {
+		perm, _ := cat.Lookup(name)
+		item := regexp.MustCompile(`(?s)<li><code>` + regexp.QuoteMeta(name) + `</code>.*?</li>`).FindString(list)
+		if perm.Description == "" || !strings.Contains(text(item), perm.Description) {
+			t.Errorf("%s is shown as %q; want its description %q", name, text(item), perm.Description)
+		}
+		if got := strings.Contains(item, "tag sensitive"); got != perm.Sensitive {
+			t.Errorf("%s marked sensitive = %v; want %v", name, got, perm.Sensitive)
+		}
+	}
+}
+
 // Cancel request asks first: the form is driven by htmx with hx-confirm
 // (a browser dialog; the CSP allows no inline script), and the htmx post
 // lands on the request with the flash.

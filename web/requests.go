@@ -237,6 +237,7 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		Comment:     comment,
 		Mine:        req.OwnedBy(me.Person),
 		Approvers:   s.approvers(),
+		Catalog:     cat,
 	}
 	if req.Status == rolegate.StatusFailed && !req.Abandoned() {
 		if v.AdminsEmailed, err = s.adminsEmailedAboutFailure(c, id); err != nil {
