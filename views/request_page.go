@@ -188,3 +188,17 @@ func (v RequestView) permissions() []rolegate.Permission {
 	}
 	return out
 }
+
+// canFileAgain reports whether the viewer filed the request and it ended
+// without a role: rejected, cancelled, expired, or its provisioning
+// abandoned.
+func (v RequestView) canFileAgain() bool {
+	if !v.Mine {
+		return false
+	}
+	switch v.Request.Status {
+	case rolegate.StatusRejected, rolegate.StatusCancelled, rolegate.StatusExpired:
+		return true
+	}
+	return v.Request.Abandoned()
+}

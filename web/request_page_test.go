@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -173,6 +174,62 @@ func TestFormAndPageSayWhoApproves(t *testing.T) {
 		"Waiting for 3 more approvals, from members of the group rolegate-approvers (not the requester), who see it under Reviews.",
 		"It needs 3 approvals in all (one more than usual, because it asks for a sensitive permission).", "it expires",
 	}, nil)
+}
+
+// A request that ended without a role offers its requester "File a
+// corrected request": the New request form, filled in with what they asked
+// for. Nobody else may copy it.
+func TestCorrectedRequestOpensTheFormFilledIn(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	riley, avery := h.signInAs("requester"), h.signInAs("approver1")
+	req, err := h.Requests.Create(t.Context(), rileyActor, rolegate.RequestInput{
+		RoleName: "Corrected Role", Permissions: []string{"api.groups.read", "api.users.write"},
+		Description: "Reads groups & writes users.", Justification: "Ticket OPS-7 <needs> it.",
+	}, h.Catalog.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := riley.get(requestURL(req.ID)); strings.Contains(p.Body, `id="file-again"`) {
+		t.Errorf("a pending request offers File a corrected request")
+	}
+	if _, err := h.Requests.Reject(t.Context(), averyActor, req.ID, "Too broad: drop api.users.write."); err != nil {
+		t.Fatal(err)
+	}
+	if p := avery.get(requestURL(req.ID)); strings.Contains(p.Body, `id="file-again"`) {
+		t.Errorf("the approver is offered File a corrected request of someone else's request")
+	}
+	link := element(riley.get(requestURL(req.ID)).Body, "file-again")
+	href := regexpFind(t, link, `href="([^"]+)"`)
+	if text(link) != "File a corrected request" || href != fmt.Sprintf("/requests/new?from=%d", req.ID) {
+		t.Fatalf("the rejected request offers %q to %s; want File a corrected request to the form", text(link), href)
+	}
+	form := riley.get(href)
+	if form.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d; want 200", href, form.StatusCode)
+	}
+	if got := element(form.Body, "role_name"); !strings.Contains(got, `value="Corrected Role"`) {
+		t.Errorf("Role name is %s; want Corrected Role", got)
+	}
+	for id, want := range map[string]string{"description": "Reads groups & writes users.", "justification": "Ticket OPS-7 <needs> it."} {
+		if got := text(element(form.Body, id)); got != want {
+			t.Errorf("%s holds %q; want %q", id, got, want)
+		}
+	}
+	for _, perm := range req.Permissions {
+		box := regexp.MustCompile(`<input type="checkbox" name="permissions" value="` + regexp.QuoteMeta(perm) + `"[^>]*>`).FindString(form.Body)
+		if !strings.Contains(box, " checked") {
+			t.Errorf("the permission %s is not picked: %s", perm, box)
+		}
+	}
+	// Filing it is a new request; the old one stays as it was.
+	if p := avery.get(href); p.StatusCode != http.StatusNotFound {
+		t.Errorf("another person copying the request = %d; want 404", p.StatusCode)
+	}
+	for _, bad := range []string{"0", "x", "999999"} {
+		if p := riley.get("/requests/new?from=" + bad); p.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /requests/new?from=%s = %d; want 404", bad, p.StatusCode)
+		}
+	}
 }
 
 // The request page says what each permission allows and marks the

@@ -65,9 +65,48 @@ func (s *Server) approvers() views.Approvers {
 	return views.Approvers{Groups: s.Config.ApproverGroups, Required: s.Config.RequiredApprovals}
 }
 
-// newRequestForm shows the empty form.
+// newRequestForm shows the empty form or, with ?from=ID, the form filled
+// in from the person's own earlier request (a corrected request after a
+// rejection, an abandoned provisioning, an expiry or a cancellation).
 func (s *Server) newRequestForm(c echo.Context) error {
-	return s.render(c, http.StatusOK, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, rolegate.RequestInput{}, nil)))
+	var in rolegate.RequestInput
+	if from := c.QueryParam("from"); from != "" {
+		var err error
+		if in, err = s.copyOfRequest(c, from); err != nil {
+			return err
+		}
+	}
+	return s.render(c, http.StatusOK, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, in, nil)))
+}
+
+// copyOfRequest is what the person asked for in their request from, to
+// file it again corrected. Only its requester may copy it: to anyone else
+// it does not exist. Permissions the catalog no longer offers are left
+// out (the form could not show them).
+func (s *Server) copyOfRequest(c echo.Context, from string) (rolegate.RequestInput, error) {
+	id, err := strconv.ParseInt(from, 10, 64)
+	notFound := rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%s of yours to file again.", from)
+	if err != nil || id <= 0 {
+		return rolegate.RequestInput{}, notFound
+	}
+	req, err := s.Requests.Get(ctx(c), id)
+	if rolegate.ErrorCode(err) == rolegate.ENOTFOUND {
+		return rolegate.RequestInput{}, notFound
+	} else if err != nil {
+		return rolegate.RequestInput{}, err
+	}
+	if !req.OwnedBy(sessionFrom(ctx(c)).Principal.Person) {
+		s.recordRefusal(c, "copy of a request not filed by the person")
+		return rolegate.RequestInput{}, notFound
+	}
+	cat := s.Catalog.Catalog()
+	in := rolegate.RequestInput{RoleName: req.RoleName, Description: req.Description, Justification: req.Justification}
+	for _, p := range req.Permissions {
+		if _, ok := cat.Lookup(p); ok {
+			in.Permissions = append(in.Permissions, p)
+		}
+	}
+	return in, nil
 }
 
 // createRequest files a request, or shows the form again with what the
