@@ -71,6 +71,10 @@ func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
 	requestPage := fmt.Sprintf("/requests/%d", id)
 
 	approver := p.signIn(t, b, avery)
+	// The navigation counts what waits for the approver, beside Reviews.
+	if got := approver.texts(`//nav//*[@id='reviews-waiting']`); len(got) != 1 || strings.Join(strings.Fields(got[0]), " ") != "1 request waits for your review" {
+		t.Errorf("the approver's navigation counts %q; want 1 request waiting", got)
+	}
 	openFromReviews(approver, form.RoleName)
 	if got := approver.path(); got != requestPage {
 		t.Fatalf("the review queue opened %s; want %s", got, requestPage)
@@ -79,6 +83,9 @@ func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
 	approver.seeText(form.Justification)
 	approver.follow(button("Approve"))
 	approver.waitForStatus("Provisioned", 15*time.Second)
+	if n := approver.count(`//*[@id='reviews-waiting']`); n != 0 {
+		t.Errorf("after approving the only request, the navigation still counts one waiting")
+	}
 
 	roleID := p.upstreamRoleID(form.RoleName)
 	if roleID == "" {
@@ -251,6 +258,40 @@ func TestRequestIsRejectedWithAComment(t *testing.T) {
 	if n := p.Sim.CreateCalls(); n != 0 {
 		t.Errorf("a rejected request reached the upstream (%d creates)", n)
 	}
+
+	// The reason stands beside the status, and the requester can file a
+	// corrected request from the form filled in with this one.
+	requester.see(`//*[@id='status-reason'][contains(., ` + xpathString(comment) + `)]`)
+	requester.follow(link("File a corrected request"))
+	if got := requester.path(); !strings.HasPrefix(got, "/requests/new?from=") {
+		t.Errorf("File a corrected request opened %s; want the New request form", got)
+	}
+	if got := fieldValue(requester, "Role name"); got != form.RoleName {
+		t.Errorf("the corrected request's Role name is %q; want %q", got, form.RoleName)
+	}
+	if got := fieldValue(requester, "Justification"); got != form.Justification {
+		t.Errorf("the corrected request's Justification is %q; want %q", got, form.Justification)
+	}
+	for _, perm := range form.Permissions {
+		if n := requester.count(permissionBox(perm) + `[@checked]`); n != 1 {
+			t.Errorf("the corrected request does not have %s picked", perm)
+		}
+	}
+	// Correct it as the comment asked, and file it: a new request.
+	requester.click(permissionBox("api.users.write"))
+	requester.follow(button("Submit request"))
+	if got := requester.status(); got != "Pending" {
+		t.Errorf("the corrected request shows %q; want Pending", got)
+	}
+}
+
+// fieldValue is what the field labelled label holds now.
+func fieldValue(pe *person, label string) string {
+	pe.t.Helper()
+	return evalAsync[string](pe, `(async () => {
+		const r = document.evaluate(`+jsString(field(label))+`, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null);
+		return r.singleNodeValue ? r.singleNodeValue.value : '(no such field)';
+	})()`)
 }
 
 // Nobody approves their own request: the button is not there, the queue
