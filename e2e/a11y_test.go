@@ -133,6 +133,7 @@ func (pe *person) checkAccessible() {
 	if err != nil {
 		pe.fail("read the page's skeleton: %v", err)
 	}
+	pe.checkFits(skeleton)
 	for _, width := range axeWidths {
 		key := fmt.Sprintf("%d:%x", width, sha256.Sum256([]byte(skeleton)))
 		if _, seen := pe.axeChecked.LoadOrStore(key, struct{}{}); seen {

@@ -22,6 +22,10 @@ var files embed.FS
 // and tests refer to it by this name only, so an upgrade changes it here.
 const HTMX = "htmx-2.0.11.min.js"
 
+// Script names rolegate's own script (local times, the permission search,
+// the address of a refused post): every page is complete without it.
+const Script = "rolegate.js"
+
 // Favicon names the portal's icon.
 const Favicon = "favicon.svg"
 

@@ -16,6 +16,10 @@ type AuditView struct {
 	Errors  rolegate.FieldErrors // when set, nothing was searched
 	Actions []string             // the actions recorded, offered for the Action filter
 	Rows    AuditRows
+	// Matches counts the events matching the filters, as far as the page
+	// counts; MoreMatches says there are more than that.
+	Matches     int
+	MoreMatches bool
 	// NewestURL is set on a page after the first (without JavaScript):
 	// the way back to the newest events.
 	NewestURL  string
@@ -120,4 +124,24 @@ func outcomeClass(outcome string) string {
 		return "check bad"
 	}
 	return ""
+}
+
+// matchesSentence says how many events match the filters.
+func (v AuditView) matchesSentence() string {
+	switch {
+	case v.MoreMatches:
+		return "More than " + thousands(v.Matches) + " events match."
+	case v.Matches == 1:
+		return "1 event matches."
+	}
+	return thousands(v.Matches) + " events match."
+}
+
+// thousands writes n with commas between thousands (10,000).
+func thousands(n int) string {
+	s := itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
@@ -23,6 +25,11 @@ type Chrome struct {
 	Active     string // "new", "mine", "reviews", "audit"
 	CSSURL     string
 	JSURL      string
+	ScriptURL  string // rolegate.js
+	// GetURL, on a page answering a refused post, is the address the
+	// browser shows instead (rolegate.js), so that reloading does not send
+	// the post again.
+	GetURL string
 	IconURL    string
 	Flash      Flash
 	// ReviewsWaiting counts the requests waiting for an approver's
@@ -47,6 +54,15 @@ func (c Chrome) hxHeaders() string {
 // scripts from swapped content, no history snapshots in localStorage.
 const htmxConfig = `{"allowEval":false,"allowScriptTags":false,"includeIndicatorStyles":false,"historyCacheSize":0,"refreshOnHistoryMiss":true,"selfRequestsOnly":true,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
 
+// bodyAttrs are the attributes of <body> beyond the CSRF header: the
+// address to show for a refused post.
+func (c Chrome) bodyAttrs() templ.Attributes {
+	if c.GetURL == "" {
+		return nil
+	}
+	return templ.Attributes{"data-get-url": c.GetURL}
+}
+
 func (c Chrome) has(role rolegate.PortalRole) bool {
 	return c.Principal != nil && c.Principal.Has(role)
 }
@@ -58,7 +74,8 @@ func current(active, name string) string {
 	return ""
 }
 
-// when formats a time for people: UTC, to the minute.
+// when formats a time as the server writes it: UTC, to the minute. Pages
+// show times through When, which rolegate.js turns to the viewer's zone.
 func when(t time.Time) string {
 	if t.IsZero() {
 		return ""

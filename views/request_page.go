@@ -132,7 +132,8 @@ func (v RequestView) stillNeeded() int {
 	return max(v.Request.RequiredApprovals-v.Request.ApprovalCount(), 0)
 }
 
-// pendingSentence says whom a pending request waits for, and until when.
+// pendingSentence says whom a pending request waits for; the page follows
+// it with the time it expires at.
 func (v RequestView) pendingSentence() string {
 	n := v.stillNeeded()
 	more := itoa(n) + " more approvals"
@@ -144,7 +145,7 @@ func (v RequestView) pendingSentence() string {
 	if len(v.Sensitive) > 0 {
 		s += " (one more than usual, because it asks for a sensitive permission)"
 	}
-	return s + ". If nobody decides by " + when(v.Request.ExpiresAt) + ", it expires."
+	return s + ". If nobody decides by"
 }
 
 // approvalsSentence says how many approvals the permissions picked so far

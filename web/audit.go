@@ -23,6 +23,10 @@ func (s *Server) auditRoutes() []Route {
 	}
 }
 
+// auditCountMost is as far as the Audit page counts the matches: beyond
+// it, it says "more than", so a search over a large trail stays quick.
+const auditCountMost = 10000
+
 // errBadCursor answers a "before" parameter that rolegate did not write.
 var errBadCursor = rolegate.Errorf(rolegate.EINVALID, "The link to older events is broken. Search again from the Audit page.")
 
@@ -86,6 +90,9 @@ func (s *Server) auditPage(c echo.Context) error {
 	}
 	events, next, err := s.Audit.SearchEvents(ctx(c), f)
 	if err != nil {
+		return err
+	}
+	if v.Matches, v.MoreMatches, err = s.DB.CountEvents(ctx(c), f, auditCountMost); err != nil {
 		return err
 	}
 	if v.Rows, v.Checkpoint, err = s.withInclusion(c, auditRows(q, events, next)); err != nil {

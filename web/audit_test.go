@@ -163,6 +163,15 @@ func TestAuditSearchFindsWhatHappened(t *testing.T) {
 				t.Errorf("GET /audit?%s shows %q", c.query, w)
 			}
 		}
+		// The page counts the matches: here all fit on it.
+		rows := strings.Count(results, "<tr data-seq")
+		want := fmt.Sprintf("%d events match.", rows)
+		if rows == 1 {
+			want = "1 event matches."
+		}
+		if got := text(element(p.Body, "audit-count")); got != want {
+			t.Errorf("GET /audit?%s counts %q; want %q", c.query, got, want)
+		}
 	}
 
 	// What people typed is shown as text, never as markup.

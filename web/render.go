@@ -60,6 +60,7 @@ func (s *Server) anonymousChrome() views.Chrome {
 		Dev:    s.Config.Dev,
 		CSSURL: s.Assets.URL("rolegate.css"),
 		JSURL:  s.Assets.URL(static.HTMX),
+		ScriptURL: s.Assets.URL(static.Script),
 		// The icon is named on every page, so a browser never asks for
 		// /favicon.ico (a 404 and a refusal in the trail).
 		IconURL: s.Assets.URL(static.Favicon),

@@ -128,7 +128,9 @@ func (s *Server) createRequest(c echo.Context) error {
 	if fields == nil {
 		return err
 	}
-	return s.render(c, http.StatusUnprocessableEntity, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, in, fields)))
+	ch := s.chrome(c, "new")
+	ch.GetURL = "/requests/new" // reloading shows the form, never files it
+	return s.render(c, http.StatusUnprocessableEntity, views.NewRequestPage(ch, s.requestForm(c, in, fields)))
 }
 
 // afterCreate sends the requester to their new request, with a flash that
@@ -298,7 +300,11 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 			v.Upstream = &role
 		}
 	}
-	return s.render(c, status, views.RequestPage(s.chrome(c, ""), v))
+	ch := s.chrome(c, "")
+	if c.Request().Method == http.MethodPost {
+		ch.GetURL = requestPath(id) // a refused decision: reloading shows the request, never posts again
+	}
+	return s.render(c, status, views.RequestPage(ch, v))
 }
 
 // adminsEmailedAboutFailure counts the emails queued to admins about the

@@ -74,6 +74,31 @@ func (db *DB) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]roleg
 	return events, next, nil
 }
 
+// CountEvents counts the events matching f (f.BeforeSeq and f.Limit
+// ignored), up to most: beyond it, it says only that there are more
+// (more true), so that a broad search costs at most that many index rows.
+// It walks the way an export does.
+func (db *DB) CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error) {
+	f.BeforeSeq, f.Limit = 0, 0
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, false, fmt.Errorf("sqlite: count audit: %w", err)
+	}
+	defer tx.Rollback()
+	p, err := planAuditQuery(ctx, tx, f, 0)
+	if err != nil || p.empty {
+		return 0, false, err
+	}
+	query, args := p.sql(false, most+1)
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (`+query+`)`, args...).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("sqlite: count audit: %w", err)
+	}
+	if n > most {
+		return most, true, nil
+	}
+	return n, false, nil
+}
+
 // ExportEvents calls fn for every event matching f (f.BeforeSeq and
 // f.Limit are ignored), oldest first, from one consistent snapshot of the
 // trail, one row at a time: memory stays constant however many match. It

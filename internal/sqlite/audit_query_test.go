@@ -318,6 +318,30 @@ func TestEveryWalkAgreesWithTheSpecification(t *testing.T) {
 	}
 }
 
+// The Audit page's count of matches agrees with the specification for
+// every filter, and stops at its cap saying there are more.
+func TestCountEventsAgreesWithTheSpecification(t *testing.T) {
+	db := newAuditTestDB(t)
+	events := fillAuditTrail(t, db, 240, 1)
+	ctx := context.Background()
+	for _, f := range auditFilters(events) {
+		want := 0
+		for _, e := range events {
+			if matches(f, e) {
+				want++
+			}
+		}
+		if n, more, err := db.CountEvents(ctx, f, 1000); err != nil || n != want || more {
+			t.Errorf("CountEvents(%+v, 1000) = %d, %v, %v; want %d, false", f, n, more, err, want)
+		}
+		if want > 3 {
+			if n, more, err := db.CountEvents(ctx, f, 3); err != nil || n != 3 || !more {
+				t.Errorf("CountEvents(%+v, 3) = %d, %v, %v; want 3, true (of %d)", f, n, more, err, want)
+			}
+		}
+	}
+}
+
 // TestSearchPagesThroughEverythingOnce: following the cursor page by page
 // yields every matching event once, newest first, and the last page says
 // there is no more.
