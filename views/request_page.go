@@ -145,7 +145,7 @@ func (v RequestView) pendingSentence() string {
 	if len(v.Sensitive) > 0 {
 		s += " (one more than usual, because it asks for a sensitive permission)"
 	}
-	return s + ". If nobody decides by"
+	return s + ". If nobody decides by "
 }
 
 // approvalsSentence says how many approvals the permissions picked so far
