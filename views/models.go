@@ -29,9 +29,9 @@ type Chrome struct {
 	// GetURL, on a page answering a refused post, is the address the
 	// browser shows instead (rolegate.js), so that reloading does not send
 	// the post again.
-	GetURL string
-	IconURL    string
-	Flash      Flash
+	GetURL  string
+	IconURL string
+	Flash   Flash
 	// ReviewsWaiting counts the requests waiting for an approver's
 	// decision (Reviews in the navigation); 0 for others.
 	ReviewsWaiting int

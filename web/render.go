@@ -57,9 +57,9 @@ func (s *Server) reviewsWaiting(c echo.Context, p rolegate.Principal) int {
 // (before the session is read).
 func (s *Server) anonymousChrome() views.Chrome {
 	ch := views.Chrome{
-		Dev:    s.Config.Dev,
-		CSSURL: s.Assets.URL("rolegate.css"),
-		JSURL:  s.Assets.URL(static.HTMX),
+		Dev:       s.Config.Dev,
+		CSSURL:    s.Assets.URL("rolegate.css"),
+		JSURL:     s.Assets.URL(static.HTMX),
 		ScriptURL: s.Assets.URL(static.Script),
 		// The icon is named on every page, so a browser never asks for
 		// /favicon.ico (a 404 and a refusal in the trail).
