@@ -92,7 +92,7 @@ func (s *Server) auditPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if v.Matches, v.MoreMatches, err = s.DB.CountEvents(ctx(c), f, auditCountMost); err != nil {
+	if v.Matches, v.MoreMatches, err = s.Audit.CountEvents(ctx(c), f, auditCountMost); err != nil {
 		return err
 	}
 	if v.Rows, v.Checkpoint, err = s.withInclusion(c, auditRows(q, events, next)); err != nil {

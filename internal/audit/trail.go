@@ -23,6 +23,9 @@ type Trail interface {
 	// SearchEvents returns a page of the events matching f, newest first,
 	// and the cursor of the next page (0: none).
 	SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]rolegate.Event, int64, error)
+	// CountEvents counts the events matching f up to most; more says
+	// there are more than that.
+	CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error)
 	// AuditActions lists the actions present in the trail.
 	AuditActions(ctx context.Context) ([]string, error)
 	// ExportEvents calls fn for every event matching f, oldest first;

@@ -20,6 +20,9 @@ type RequestService interface {
 	// List returns a page of the requests matching f and how many match
 	// in all, as one snapshot.
 	List(ctx context.Context, f RequestFilter) ([]*Request, int, error)
+	// Count is how many requests match f (one count, cheap enough for
+	// every page: the navigation's count of reviews waiting).
+	Count(ctx context.Context, f RequestFilter) (int, error)
 
 	// ApproveWith records actor's approval of the payload whose SHA-256 is
 	// seenHash, with how the approver was re-authenticated. The approval
