@@ -18,9 +18,7 @@ func (s *Server) adminPage(c echo.Context) error {
 	}
 	roles, at := s.Catalog.Roles()
 	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles, DevRoles: s.devRoles(), SignIn: s.adminSignIn()}
-	if !at.IsZero() {
-		v.CatalogRefreshed = at.UTC().Format("2006-01-02 15:04 UTC")
-	}
+	v.CatalogRefreshed = at
 	return s.render(c, http.StatusOK, views.AdminPage(s.chrome(c, "admin"), v))
 }
 
