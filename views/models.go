@@ -155,6 +155,7 @@ func (p Pager) link(page int) string {
 	}
 	return fmt.Sprintf("%s%spage=%d", p.BaseURL, sep, page)
 }
+
 // waitingWords finishes the navigation's count of reviews for a screen
 // reader ("3" alone says nothing).
 func waitingWords(n int) string {
