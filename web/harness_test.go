@@ -134,7 +134,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if _, err := h.Picture.Sync(ctx, nil); err != nil {
 		t.Fatalf("first sync: %v", err)
 	}
-	h.Requests = sqlite.NewRequests(db, sqlite.RequestsConfig{
+	h.Requests = sqlite.NewRequests(db, rolegate.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL,
 		HandedOff: func(id int64) { h.HandedOff <- id },
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/picture"
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/static"
@@ -86,7 +87,7 @@ func newBenchPortal(b *testing.B, extraRoles int) *benchPortal {
 	if _, err := pic.Sync(ctx, nil); err != nil {
 		b.Fatalf("first sync: %v", err)
 	}
-	p.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{
+	p.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL,
 		// The worker's Wake never blocks; neither does this.
 		HandedOff: func(id int64) {

@@ -38,7 +38,7 @@ func TestBackgroundWaitsForTheProvisioningWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	requests := sqlite.NewRequests(db, sqlite.RequestsConfig{RequiredApprovals: 1, ExpireAfter: time.Hour})
+	requests := sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1, ExpireAfter: time.Hour})
 	worker := &recordingWorker{db: db, recorded: make(chan error, 1)}
 	bg, stop := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -21,6 +21,7 @@ import (
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/metrics"
 	"github.com/rolegate/rolegate/internal/picture"
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
@@ -109,7 +110,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	worker := newProvisioner(cfg, db, upstream, logger, portalMetrics.ProvisioningOutcome)
-	requests := sqlite.NewRequests(db, sqlite.RequestsConfig{
+	requests := sqlite.NewRequests(db, rolegate.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL, HandedOff: worker.Wake,
 	})
 	notifier, err := newNotifier(cfg, db, requests, logger)

@@ -194,7 +194,7 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 	}
 
 	cat := rolegate.NewCatalog([]rolegate.Permission{{Name: "api.groups.read", Area: "Groups"}})
-	reqs := sqlite.NewRequests(db, sqlite.RequestsConfig{})
+	reqs := sqlite.NewRequests(db, rolegate.RequestsConfig{})
 	requester := rolegate.Actor{Principal: rolegate.Principal{
 		Person: rolegate.Person{Issuer: "test", Subject: "riley", Name: "Riley"}, Roles: []rolegate.PortalRole{rolegate.RoleRequester},
 	}}

@@ -449,7 +449,7 @@ func (r *rig) open() *notify.Worker {
 		r.t.Fatal(err)
 	}
 	r.db = db
-	r.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{RequiredApprovals: 1})
+	r.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1})
 	cfg := notify.Config{
 		Queue: db, Reminders: r.requests, BaseURL: mustURL(testBaseURL),
 		Logger:      slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -131,7 +131,7 @@ func (r *rig) names() []string {
 
 func (r *rig) taken(name string) bool {
 	r.t.Helper()
-	msg, err := sqlite.NewRequests(r.db, sqlite.RequestsConfig{}).RoleNameTaken(context.Background(), name, rolegate.Principal{})
+	msg, err := sqlite.NewRequests(r.db, rolegate.RequestsConfig{}).RoleNameTaken(context.Background(), name, rolegate.Principal{})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	if opts.NoWake {
 		hook = nil
 	}
-	r.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{RequiredApprovals: 1, HandedOff: hook})
+	r.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1, HandedOff: hook})
 	// Cleanups run last-in first-out: the worker stops before the
 	// simulator and the database close under it.
 	t.Cleanup(func() { db.Close() })

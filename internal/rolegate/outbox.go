@@ -3,6 +3,7 @@ package rolegate
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -176,4 +177,162 @@ type Outbox interface {
 	// DeleteOldNotifications removes rows delivered or given up more than
 	// olderThan ago; their outcome stays in the audit trail.
 	DeleteOldNotifications(ctx context.Context, olderThan time.Duration) (int64, error)
+}
+
+// Notice says who hears of an event, by which channel, and what the
+// message tells beyond the request itself. The transitions
+// (transitions.go) decide the notices; the store turns them into outbox
+// rows in the transaction that records the event.
+type Notice struct {
+	Kind string
+	// Email lists the audiences reached by email; Webhook: the event is
+	// posted to every configured webhook.
+	Email   []Audience
+	Webhook bool
+
+	Comment     string       // rejected, abandoned: why
+	RoleID      string       // provisioned, drift: the role upstream
+	Failure     string       // failed: why, already redacted
+	Differences []Difference // drift: how the role differs from what was approved
+	Deleted     bool         // drift: the role is gone
+}
+
+// noticeRules says who hears of each kind of notice. A partial approval is
+// not a decision and tells nobody (Approve gives it no notice).
+var noticeRules = map[string]struct {
+	email   []Audience
+	webhook bool
+}{
+	NoticeSubmitted:   {email: []Audience{AudienceApprover}, webhook: true},
+	NoticeApproved:    {email: []Audience{AudienceRequester}, webhook: true},
+	NoticeRejected:    {email: []Audience{AudienceRequester}, webhook: true},
+	NoticeCancelled:   {webhook: true},
+	NoticeExpired:     {email: []Audience{AudienceRequester}, webhook: true},
+	NoticeProvisioned: {email: []Audience{AudienceRequester, AudienceApprover}, webhook: true},
+	NoticeFailed:      {email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
+	NoticeAbandoned:   {email: []Audience{AudienceRequester}, webhook: true},
+	NoticeReminder:    {email: []Audience{AudienceApprover}, webhook: true},
+	NoticeDrift:       {email: []Audience{AudienceAdmin}, webhook: true},
+}
+
+func newNotice(kind string) *Notice {
+	rule := noticeRules[kind]
+	return &Notice{Kind: kind, Email: rule.email, Webhook: rule.webhook}
+}
+
+// Facts gathers everything a message about e (as recorded) may say of
+// req after the transition; For trims it per recipient.
+func (n *Notice) Facts(e Event, req *Request) NotificationFacts {
+	f := NotificationFacts{
+		Event: e.Action, Kind: n.Kind, RequestID: req.ID, RoleName: req.RoleName, Status: req.Status,
+		Actor: NoticePerson{Name: e.ActorName, Email: e.ActorEmail}, At: e.At,
+		Requester:   &NoticePerson{Name: req.Requester.DisplayName(), Email: req.Requester.Email},
+		Permissions: req.Permissions, Description: req.Description, Justification: req.Justification,
+		RequiredApprovals: req.RequiredApprovals, SubmittedAt: req.CreatedAt,
+		Comment: n.Comment, RoleID: n.RoleID, Failure: n.Failure, Differences: n.Differences, Deleted: n.Deleted,
+	}
+	if n.Kind == NoticeApproved || n.Kind == NoticeReminder {
+		for _, a := range req.Approvals {
+			f.Approvals = append(f.Approvals, NoticeApproval{Name: a.Approver.DisplayName(), Comment: a.Comment})
+		}
+	}
+	return f
+}
+
+// People is whom the store can reach by email: each person's address at
+// their last sign-in, and who held a portal role then.
+type People interface {
+	LastSeenEmail(ctx context.Context, p Person) (string, error)
+	PeopleWithRole(ctx context.Context, role PortalRole) ([]Person, error)
+}
+
+// Recipient is one email address and why it hears of a request.
+type Recipient struct {
+	Email    string
+	Audience Audience
+}
+
+// Recipients returns the email recipients of n about req: each address
+// once, for the audience that may see the most. Approvers never hear of
+// their own request as approvers; a reminder goes only to the approvers
+// who have not approved yet, and a provisioned role only to the approvers
+// who approved it.
+func (n *Notice) Recipients(ctx context.Context, req *Request, people People) ([]Recipient, error) {
+	var out []Recipient
+	seen := map[string]int{}
+	add := func(email string, a Audience) {
+		email = strings.TrimSpace(email)
+		if email == "" {
+			return
+		}
+		key := strings.ToLower(email)
+		if i, ok := seen[key]; ok {
+			if a.Rank() > out[i].Audience.Rank() {
+				out[i].Audience = a
+			}
+			return
+		}
+		seen[key] = len(out)
+		out = append(out, Recipient{Email: email, Audience: a})
+	}
+	for _, a := range n.Email {
+		switch a {
+		case AudienceRequester:
+			email, err := people.LastSeenEmail(ctx, req.Requester)
+			if err != nil {
+				return nil, err
+			}
+			add(email, a)
+		case AudienceApprover:
+			if n.Kind == NoticeProvisioned {
+				for _, ap := range req.Approvals {
+					email, err := people.LastSeenEmail(ctx, ap.Approver)
+					if err != nil {
+						return nil, err
+					}
+					add(email, a)
+				}
+				continue
+			}
+			approvers, err := people.PeopleWithRole(ctx, RoleApprover)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range approvers {
+				if req.OwnedBy(p) || (n.Kind == NoticeReminder && req.ApprovedBy(p)) {
+					continue
+				}
+				add(p.Email, a)
+			}
+		case AudienceAdmin:
+			admins, err := people.PeopleWithRole(ctx, RoleAdmin)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range admins {
+				add(p.Email, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Notifications are the outbox rows for n: one email per recipient when
+// email is on, one post per webhook; each with the facts its audience may
+// see.
+func (n *Notice) Notifications(facts NotificationFacts, emails []Recipient, targets NotificationTargets) []Notification {
+	var out []Notification
+	if targets.Email {
+		for _, r := range emails {
+			out = append(out, Notification{RequestID: facts.RequestID, Channel: ChannelEmail, Recipient: r.Email,
+				Label: r.Email, Audience: r.Audience, Facts: facts.For(r.Audience)})
+		}
+	}
+	if n.Webhook {
+		for _, w := range targets.Webhooks {
+			out = append(out, Notification{RequestID: facts.RequestID, Channel: ChannelWebhook, Recipient: w.ID,
+				Label: w.Label, Audience: AudienceChannel, Facts: facts.For(AudienceChannel)})
+		}
+	}
+	return out
 }

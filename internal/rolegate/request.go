@@ -48,8 +48,14 @@ type Approval struct {
 	At          time.Time
 }
 
-// ApprovalCount is how many approvals the request has.
-func (r *Request) ApprovalCount() int { return max(r.NumApprovals, len(r.Approvals)) }
+// ApprovalCount is how many approvals the request has: its approvals when
+// they were read with it, else the count a list read instead.
+func (r *Request) ApprovalCount() int {
+	if r.Approvals != nil {
+		return len(r.Approvals)
+	}
+	return r.NumApprovals
+}
 
 // ApprovedBy reports whether the person has already approved the request.
 func (r *Request) ApprovedBy(p Person) bool {

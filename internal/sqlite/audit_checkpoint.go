@@ -16,7 +16,7 @@ import (
 func (db *DB) AuditHead(ctx context.Context) (audit.Head, string, error) {
 	head := audit.Head{Hash: audit.GenesisHash}
 	var action string
-	err := db.read.QueryRowContext(ctx, `SELECT seq, hash, action FROM audit_events ORDER BY seq DESC LIMIT 1`).
+	err := db.readPool.QueryRowContext(ctx, `SELECT seq, hash, action FROM audit_events ORDER BY seq DESC LIMIT 1`).
 		Scan(&head.Size, &head.Hash, &action)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return head, "", fmt.Errorf("sqlite: audit head: %w", err)
@@ -49,7 +49,8 @@ func (db *DB) SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin s
 			return err
 		}
 		d.Origin, d.Size, d.Root, d.Head, d.Note = cp.Origin, cp.Size, cp.Hash, head, string(signed)
-		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.OutcomeSuccess, d))
+		e := rolegate.NewEvent(actor, rolegate.OutcomeSuccess, d)
+		return tx.appendEvent(ctx, &e)
 	})
 	if err != nil {
 		return audit.Checkpoint{}, nil, err

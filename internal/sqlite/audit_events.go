@@ -13,9 +13,10 @@ import (
 )
 
 // appendEvent adds e to the trail inside tx, chaining it to the previous
-// event. Writes are serialized by the single write connection, so reading
-// the head and inserting after it cannot interleave with another append.
-func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
+// event, and fills in what the trail gave it (Seq, At, the hashes). Writes
+// are serialized by the single write connection, so reading the head and
+// inserting after it cannot interleave with another append.
+func (tx *Tx) appendEvent(ctx context.Context, e *rolegate.Event) error {
 	var prevSeq, prevAt int64
 	prevHash := audit.GenesisHash
 	err := tx.QueryRowContext(ctx, `SELECT seq, at, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevAt, &prevHash)
@@ -34,9 +35,9 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 	e.PrevHash = prevHash
 	// Every text enters the trail as valid UTF-8, whoever built the event:
 	// the hash refuses anything else (internal/audit/chain.go).
-	e = e.ValidUTF8()
+	*e = e.ValidUTF8()
 	var leaf tlog.Hash
-	if e.Hash, leaf, err = audit.Hashes(e); err != nil {
+	if e.Hash, leaf, err = audit.Hashes(*e); err != nil {
 		return fmt.Errorf("sqlite: append audit event %s: %w", e.Action, err)
 	}
 	var requestID any
@@ -57,10 +58,6 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 	if _, err := storeLeaf(ctx, tx.Tx, treeReader{ctx: ctx, q: tx.Tx}, e.Seq, leaf); err != nil {
 		return err
 	}
-	// Who must hear of it is queued in this same transaction (notifications.go).
-	if err := tx.enqueueNotifications(ctx, e); err != nil {
-		return err
-	}
 	// Counted once the transaction commits: a rolled-back event never happened.
 	tx.appended = append(tx.appended, e.Action)
 	return nil
@@ -69,7 +66,7 @@ func (tx *Tx) appendEvent(ctx context.Context, e rolegate.Event) error {
 // AppendEvent records an event that accompanies no other change (a failed
 // sign-in, an access denied, an export).
 func (db *DB) AppendEvent(ctx context.Context, e rolegate.Event) error {
-	return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ctx, e) })
+	return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ctx, &e) })
 }
 
 // OnEventAppended registers a callback run for every event appended (metrics).
@@ -94,7 +91,7 @@ func scanEvent(row scanner) (rolegate.Event, error) {
 
 // RequestEvents returns a request's events, oldest first: its timeline.
 func (db *DB) RequestEvents(ctx context.Context, requestID int64) ([]rolegate.Event, error) {
-	rows, err := db.reads.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+	rows, err := db.readStmts.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
 		WHERE request_id = ? ORDER BY seq`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: request events: %w", err)

@@ -40,7 +40,7 @@ func (db *DB) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]roleg
 		limit = AuditPageSize
 	}
 	limit = min(limit, auditPageSizeMax)
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: search audit: %w", err)
 	}
@@ -80,7 +80,7 @@ func (db *DB) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]roleg
 // It walks the way an export does.
 func (db *DB) CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error) {
 	f.BeforeSeq, f.Limit = 0, 0
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, false, fmt.Errorf("sqlite: count audit: %w", err)
 	}
@@ -119,7 +119,7 @@ func (db *DB) ExportProvedEvents(ctx context.Context, f rolegate.AuditFilter, fn
 
 func (db *DB) exportEvents(ctx context.Context, f rolegate.AuditFilter, prove bool, fn func(rolegate.Event, *audit.Proof) error) error {
 	f.BeforeSeq, f.Limit = 0, 0
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: export audit: %w", err)
 	}
@@ -209,7 +209,7 @@ func (db *DB) exportEvents(ctx context.Context, f rolegate.AuditFilter, prove bo
 // AuditActions lists the actions recorded so far, for the Action filter's
 // choices.
 func (db *DB) AuditActions(ctx context.Context) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT action FROM audit_actions ORDER BY action`)
+	rows, err := db.readPool.QueryContext(ctx, `SELECT action FROM audit_actions ORDER BY action`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit actions: %w", err)
 	}
@@ -228,7 +228,7 @@ func (db *DB) AuditActions(ctx context.Context) ([]string, error) {
 // WalkAuditTrail calls fn for every event in seq order, from one
 // consistent snapshot (audit verify). It stops at fn's first error.
 func (db *DB) WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: walk audit trail: %w", err)
 	}

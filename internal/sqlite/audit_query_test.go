@@ -73,7 +73,7 @@ func fillAuditTrail(t *testing.T, db *DB, n int, seed uint64) []rolegate.Event {
 				if r := rng.IntN(12); r > 0 {
 					e.RequestID, e.RoleName = int64(r), fmt.Sprintf("Team Role %d", r)
 				}
-				if err := tx.appendEvent(ctx, e); err != nil {
+				if err := tx.appendEvent(ctx, &e); err != nil {
 					return err
 				}
 			}
@@ -261,7 +261,7 @@ func TestEveryWalkAgreesWithTheSpecification(t *testing.T) {
 				want = append(want, e.Seq)
 			}
 		}
-		tx, err := db.read.BeginTx(ctx, nil)
+		tx, err := db.readPool.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,7 +463,7 @@ func TestAuditActionsAndCounts(t *testing.T) {
 	// The planner's counts are kept by the trigger in the append's transaction.
 	for a, n := range counts {
 		var got int64
-		if err := db.read.QueryRow(`SELECT events FROM audit_actions WHERE action = ?`, a).Scan(&got); err != nil || got != n {
+		if err := db.readPool.QueryRow(`SELECT events FROM audit_actions WHERE action = ?`, a).Scan(&got); err != nil || got != n {
 			t.Errorf("audit_actions[%s] = %d, %v; want %d", a, got, err, n)
 		}
 	}

@@ -115,7 +115,7 @@ func treeRoot(ctx context.Context, q queryer, size int64) (tlog.Hash, error) {
 // ProveEvent returns event seq and the proof that it is leaf seq-1 of the
 // tree of the first size events, from one snapshot of the trail.
 func (db *DB) ProveEvent(ctx context.Context, seq, size int64) (rolegate.Event, tlog.RecordProof, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return rolegate.Event{}, nil, fmt.Errorf("sqlite: prove event: %w", err)
 	}
@@ -177,7 +177,7 @@ func proveEvent(ctx context.Context, q queryer, seq, size int64) (tlog.RecordPro
 // extends the tree of the first oldSize (a consistency proof), and the
 // trail's current root at newSize.
 func (db *DB) ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, tlog.Hash, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, tlog.Hash{}, fmt.Errorf("sqlite: prove tree: %w", err)
 	}
@@ -206,7 +206,7 @@ func (db *DB) ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeP
 
 // AuditTreeRoot is the root of the tree of the first size events.
 func (db *DB) AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error) {
-	return treeRoot(ctx, db.read, size)
+	return treeRoot(ctx, db.readPool, size)
 }
 
 // LatestCheckpoint returns the newest checkpoint recorded in the trail
@@ -217,7 +217,7 @@ func (db *DB) AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error) 
 // with the verifier key, offline. A checkpoint that matches nothing is
 // audit.ErrTrailChanged, with the checkpoint.
 func (db *DB) LatestCheckpoint(ctx context.Context) (cp audit.Checkpoint, note []byte, ok bool, err error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return cp, nil, false, fmt.Errorf("sqlite: latest checkpoint: %w", err)
 	}
@@ -228,7 +228,7 @@ func (db *DB) LatestCheckpoint(ctx context.Context) (cp audit.Checkpoint, note [
 // CheckpointOfSize is LatestCheckpoint among the checkpoints of exactly
 // size events (the one a filtered export's proofs refer to, say).
 func (db *DB) CheckpointOfSize(ctx context.Context, size int64) (cp audit.Checkpoint, note []byte, ok bool, err error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return cp, nil, false, fmt.Errorf("sqlite: checkpoint: %w", err)
 	}
@@ -354,7 +354,7 @@ func backfillAuditTree(ctx context.Context, tx *sql.Tx, done int64) error {
 // ChainHash is the chain hash of event seq.
 func (db *DB) ChainHash(ctx context.Context, seq int64) (string, error) {
 	var h string
-	err := db.read.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, seq).Scan(&h)
+	err := db.readPool.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, seq).Scan(&h)
 	if err != nil {
 		return "", fmt.Errorf("sqlite: chain hash of event %d: %w", seq, err)
 	}
@@ -366,7 +366,7 @@ func (db *DB) ChainHash(ctx context.Context, seq int64) (string, error) {
 // one snapshot: what the Audit page shows beside each event. Events after
 // cp are left out of the answer.
 func (db *DB) IncludedIn(ctx context.Context, cp audit.Checkpoint, events []rolegate.Event) (map[int64]bool, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: check inclusion: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 // storedTree reads every row of audit_tree.
 func storedTree(t *testing.T, db *DB) map[int64]tlog.Hash {
 	t.Helper()
-	rows, err := db.read.Query(`SELECT id, hash FROM audit_tree`)
+	rows, err := db.readPool.Query(`SELECT id, hash FROM audit_tree`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestAuditTreeMigrationBackfills(t *testing.T) {
 		t.Fatalf("down to 8: %v", err)
 	}
 	var tables int
-	db.read.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'audit_tree'`).Scan(&tables)
+	db.readPool.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'audit_tree'`).Scan(&tables)
 	if tables != 0 {
 		t.Fatal("audit_tree survived going down to version 8")
 	}

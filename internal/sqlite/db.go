@@ -1,7 +1,20 @@
 // Package sqlite stores rolegate's state in one SQLite file: requests,
-// approvals, the provisioning queue, sessions and the audit trail. Every
-// service method is one transaction, and the audit events describing a
-// change are written in the same transaction as the change.
+// approvals, the provisioning queue, the outbox, sessions, the
+// organization's picture and the audit trail. It implements the domain's
+// service interfaces (internal/rolegate, and internal/audit's Trail) and
+// holds all of rolegate's SQL; the rules (who may act, what a transition
+// causes, who hears of it) are the domain's.
+//
+// Writes: every service method that changes anything is one write
+// transaction (update), which loads what it needs, asks the domain, and
+// writes the change with its audit events and outbox rows (apply).
+//
+// Reads: a read of one statement runs on the read pool (db.readPool, or
+// db.readStmts for the same pool's statements prepared once). A read of
+// several statements whose answers must agree (a request and its
+// approvals, a page and the total it is a page of) runs them in one read
+// transaction (db.snapshot), which WAL keeps on one committed state
+// throughout, whatever commits meanwhile.
 package sqlite
 
 import (
@@ -27,9 +40,10 @@ import (
 // a small pool for reads, which WAL lets run beside the writer.
 type DB struct {
 	write *sql.DB
-	read  *sql.DB
-	reads *stmtCache
-	path  string
+	// readPool runs reads; readStmts are its statements prepared once.
+	readPool  *sql.DB
+	readStmts *stmtCache
+	path      string
 	// now is the clock; tests replace it.
 	now func() time.Time
 	// onEvent is told of every audit event appended (metrics); may be nil.
@@ -115,13 +129,13 @@ func OpenNoMigrate(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	// An idle reader is closed, and its page cache freed, after 30 s.
 	read.SetConnMaxIdleTime(30 * time.Second)
-	return &DB{write: write, read: read, reads: &stmtCache{db: read}, path: path, now: time.Now}, nil
+	return &DB{write: write, readPool: read, readStmts: &stmtCache{db: read}, path: path, now: time.Now}, nil
 }
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	db.reads.close()
-	return errors.Join(db.read.Close(), db.write.Close())
+	db.readStmts.close()
+	return errors.Join(db.readPool.Close(), db.write.Close())
 }
 
 // Path is the database file.
@@ -133,7 +147,42 @@ func (db *DB) SetClock(now func() time.Time) { db.now = now }
 // Ping checks that the database answers a query, for /readyz.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
-	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return db.readPool.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// snapshot runs fn in one read transaction: all its statements see the
+// same committed state (the package doc's rule for reads). They run as the
+// read pool's prepared statements.
+func (db *DB) snapshot(ctx context.Context, fn func(q querier) error) error {
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(snapshotTx{tx: tx, stmts: db.readStmts})
+}
+
+// snapshotTx runs cached prepared statements inside a read transaction
+// (database/sql prepares each once per connection).
+type snapshotTx struct {
+	tx    *sql.Tx
+	stmts *stmtCache
+}
+
+func (s snapshotTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := s.stmts.stmt(ctx, q)
+	if err != nil {
+		return s.tx.QueryRowContext(ctx, q, args...)
+	}
+	return s.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+}
+
+func (s snapshotTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmts.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 }
 
 // Tx is a write transaction; helpers that change data take it, so that a

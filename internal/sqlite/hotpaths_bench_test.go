@@ -89,7 +89,7 @@ func BenchmarkLookupSession(b *testing.B) {
 // the insert and its audit event in one transaction.
 func BenchmarkCreateRequest(b *testing.B) {
 	db := hotDB(b)
-	reqs := sqlite.NewRequests(db, sqlite.RequestsConfig{})
+	reqs := sqlite.NewRequests(db, rolegate.RequestsConfig{})
 	requester := hotActor("riley", rolegate.RoleRequester)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -108,7 +108,7 @@ func BenchmarkCreateRequest(b *testing.B) {
 func BenchmarkApproveHandOff(b *testing.B) {
 	db := hotDB(b)
 	handedOff := make(chan int64, 1)
-	reqs := sqlite.NewRequests(db, sqlite.RequestsConfig{HandedOff: func(id int64) { handedOff <- id }})
+	reqs := sqlite.NewRequests(db, rolegate.RequestsConfig{HandedOff: func(id int64) { handedOff <- id }})
 	requester := hotActor("riley", rolegate.RoleRequester)
 	approver := hotActor("avery", rolegate.RoleApprover)
 	ctx := context.Background()
@@ -135,7 +135,7 @@ func BenchmarkApproveHandOff(b *testing.B) {
 // request with its approvals, and its timeline.
 func BenchmarkRequestPageReads(b *testing.B) {
 	db := hotDB(b)
-	reqs := sqlite.NewRequests(db, sqlite.RequestsConfig{})
+	reqs := sqlite.NewRequests(db, rolegate.RequestsConfig{})
 	ctx := context.Background()
 	req, err := reqs.Create(ctx, hotActor("riley", rolegate.RoleRequester), hotInput("Dashboard Reader"), hotCatalog)
 	if err != nil {

@@ -6,103 +6,43 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// Notifications are an outbox: the rows saying who must hear about an event
-// are written by appendEvent in the transaction that records the event, so a
-// committed approval always has its notifications queued and a rolled-back
-// one never does. The notify worker sends them later; a mail server or
-// webhook that is down therefore never delays or fails the change itself.
-
-// noticeRule says who hears about an audit action.
-type noticeRule struct {
-	kind string
-	// event is the name webhooks carry; the action itself when empty.
-	event string
-	// email lists the audiences reached by email.
-	email []rolegate.Audience
-	// webhook: the event is posted to the configured webhooks.
-	webhook bool
-}
-
-// noticeRules maps the audit actions that notify to their rule. The
-// completing approval is told through provisioning.queued, which follows it
-// in the same transaction once the request's status is approved; a partial
-// approval is not a decision and notifies nobody.
-var noticeRules = map[string]noticeRule{
-	rolegate.ActionRequestCreated:        {kind: rolegate.NoticeSubmitted, email: []rolegate.Audience{rolegate.AudienceApprover}, webhook: true},
-	rolegate.ActionProvisioningQueued:    {kind: rolegate.NoticeApproved, event: rolegate.ActionRequestApproved, email: []rolegate.Audience{rolegate.AudienceRequester}, webhook: true},
-	rolegate.ActionRequestRejected:       {kind: rolegate.NoticeRejected, email: []rolegate.Audience{rolegate.AudienceRequester}, webhook: true},
-	rolegate.ActionRequestCancelled:      {kind: rolegate.NoticeCancelled, webhook: true},
-	rolegate.ActionRequestExpired:        {kind: rolegate.NoticeExpired, email: []rolegate.Audience{rolegate.AudienceRequester}, webhook: true},
-	rolegate.ActionProvisioningSucceeded: {kind: rolegate.NoticeProvisioned, email: []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceApprover}, webhook: true},
-	rolegate.ActionProvisioningAdopted:   {kind: rolegate.NoticeProvisioned, email: []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceApprover}, webhook: true},
-	rolegate.ActionProvisioningFailed:    {kind: rolegate.NoticeFailed, email: []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceAdmin}, webhook: true},
-	rolegate.ActionProvisioningMismatch:  {kind: rolegate.NoticeFailed, email: []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceAdmin}, webhook: true},
-	rolegate.ActionProvisioningAbandoned: {kind: rolegate.NoticeAbandoned, email: []rolegate.Audience{rolegate.AudienceRequester}, webhook: true},
-	rolegate.ActionRequestReminder:       {kind: rolegate.NoticeReminder, email: []rolegate.Audience{rolegate.AudienceApprover}, webhook: true},
-	// Drift is recorded with a request only for the roles rolegate created,
-	// so only those reach the admins; a role created outside rolegate has
-	// no request and notifies nobody.
-	rolegate.ActionUpstreamRoleChanged: {kind: rolegate.NoticeDrift, email: []rolegate.Audience{rolegate.AudienceAdmin}, webhook: true},
-	rolegate.ActionUpstreamRoleDeleted: {kind: rolegate.NoticeDrift, email: []rolegate.Audience{rolegate.AudienceAdmin}, webhook: true},
-}
+// The outbox (rolegate.Outbox): its rows are written by the transition that
+// causes them (queueNotifications), and sent by the notify worker.
 
 // SetNotifications turns queueing on. It must be called before the database
 // is shared.
 func (db *DB) SetNotifications(t rolegate.NotificationTargets) { db.notify = &t }
 
-// enqueueNotifications queues the messages that event e calls for, in the
-// transaction that records it. Events that notify nobody cost one map lookup.
-func (tx *Tx) enqueueNotifications(ctx context.Context, e rolegate.Event) error {
+// queueNotifications writes the outbox rows of notice n about the recorded
+// event e, in the transaction that records it: who hears is the domain's
+// rule (rolegate.Notice), resolved to addresses here.
+func (tx *Tx) queueNotifications(ctx context.Context, e rolegate.Event, req *rolegate.Request, n *rolegate.Notice) error {
 	targets := tx.db.notify
-	if targets == nil || e.RequestID == 0 {
+	if targets == nil {
 		return nil
 	}
-	rule, ok := noticeRules[e.Action]
-	if !ok {
-		return nil
-	}
-	req, err := getRequest(ctx, tx, e.RequestID)
-	if err != nil {
-		return fmt.Errorf("sqlite: notifications for event %d: %w", e.Seq, err)
-	}
-	facts := noticeFacts(e, rule, req)
-
-	type row struct {
-		channel   rolegate.NotifyChannel
-		recipient string
-		label     string
-		audience  rolegate.Audience
-	}
-	var rows []row
+	var emails []rolegate.Recipient
 	if targets.Email {
-		people, err := tx.noticeRecipients(ctx, rule, req)
-		if err != nil {
+		var err error
+		if emails, err = n.Recipients(ctx, req, people{tx}); err != nil {
 			return err
 		}
-		for _, p := range people {
-			rows = append(rows, row{rolegate.ChannelEmail, p.email, p.email, p.audience})
-		}
 	}
-	if rule.webhook {
-		for _, w := range targets.Webhooks {
-			rows = append(rows, row{rolegate.ChannelWebhook, w.ID, w.Label, rolegate.AudienceChannel})
-		}
-	}
+	rows := n.Notifications(n.Facts(e, req), emails, *targets)
 	for _, r := range rows {
-		raw, err := json.Marshal(facts.For(r.audience))
+		raw, err := json.Marshal(r.Facts)
 		if err != nil {
 			return fmt.Errorf("sqlite: notification facts: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (event_seq, request_id, channel, recipient,
 			recipient_label, audience, facts, state, run_after, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (event_seq, channel, recipient) DO NOTHING`,
-			e.Seq, req.ID, string(r.channel), r.recipient, r.label, string(r.audience), string(raw),
+			e.Seq, req.ID, string(r.Channel), r.Recipient, r.Label, string(r.Audience), string(raw),
 			ms(tx.now), ms(tx.now), ms(tx.now)); err != nil {
 			return fmt.Errorf("sqlite: queue notification: %w", err)
 		}
@@ -113,125 +53,15 @@ func (tx *Tx) enqueueNotifications(ctx context.Context, e rolegate.Event) error 
 	return nil
 }
 
-// noticeFacts gathers everything a message about e may say; For trims it
-// per recipient.
-func noticeFacts(e rolegate.Event, rule noticeRule, req *rolegate.Request) rolegate.NotificationFacts {
-	details, _ := e.DecodeDetails() // what could be read; a message is still sent
-	f := rolegate.NotificationFacts{
-		Event: e.Action, Kind: rule.kind, RequestID: req.ID, RoleName: req.RoleName, Status: req.Status,
-		Actor: rolegate.NoticePerson{Name: e.ActorName, Email: e.ActorEmail}, At: e.At,
-		Requester:   &rolegate.NoticePerson{Name: req.Requester.DisplayName(), Email: req.Requester.Email},
-		Permissions: req.Permissions, Description: req.Description, Justification: req.Justification,
-		RequiredApprovals: req.RequiredApprovals, SubmittedAt: req.CreatedAt,
-	}
-	if rule.event != "" {
-		f.Event = rule.event
-	}
-	switch rule.kind {
-	case rolegate.NoticeApproved, rolegate.NoticeReminder:
-		for _, a := range req.Approvals {
-			f.Approvals = append(f.Approvals, rolegate.NoticeApproval{Name: a.Approver.DisplayName(), Comment: a.Comment})
-		}
-	}
-	switch d := details.(type) {
-	case rolegate.RequestRejected:
-		f.Comment = d.Comment
-	case rolegate.ProvisioningAbandoned:
-		f.Comment = d.Comment
-	case rolegate.ProvisioningSucceeded:
-		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, d.RoleID)
-	case rolegate.ProvisioningAdopted:
-		f.RoleID = firstNonEmptyString(req.UpstreamRoleID, d.RoleID)
-	case rolegate.ProvisioningFailed:
-		f.Failure = firstNonEmptyString(req.FailureMessage, d.Error)
-	case rolegate.ProvisioningMismatch:
-		f.Failure = firstNonEmptyString(req.FailureMessage, d.Error)
-	case rolegate.UpstreamRoleChanged:
-		f.RoleID, f.Differences = d.RoleID, d.Differences
-	case rolegate.UpstreamRoleDeleted:
-		f.RoleID, f.Deleted = d.RoleID, true
-	}
-	return f
+// people is rolegate.People inside a transaction.
+type people struct{ tx *Tx }
+
+func (p people) LastSeenEmail(ctx context.Context, person rolegate.Person) (string, error) {
+	return p.tx.lastSeenEmail(ctx, person)
 }
 
-func firstNonEmptyString(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-type noticeRecipient struct {
-	email    string
-	audience rolegate.Audience
-}
-
-// noticeRecipients returns the email recipients of rule for req: each
-// address once, for the audience that may see the most. Approvers never
-// hear of their own request as approvers, and a reminder goes only to the
-// approvers who have not approved yet. Addresses are those seen at each
-// person's last sign-in.
-func (tx *Tx) noticeRecipients(ctx context.Context, rule noticeRule, req *rolegate.Request) ([]noticeRecipient, error) {
-	var out []noticeRecipient
-	seen := map[string]int{}
-	add := func(email string, a rolegate.Audience) {
-		email = strings.TrimSpace(email)
-		if email == "" {
-			return
-		}
-		key := strings.ToLower(email)
-		if i, ok := seen[key]; ok {
-			if a.Rank() > out[i].audience.Rank() {
-				out[i].audience = a
-			}
-			return
-		}
-		seen[key] = len(out)
-		out = append(out, noticeRecipient{email: email, audience: a})
-	}
-	for _, a := range rule.email {
-		switch a {
-		case rolegate.AudienceRequester:
-			email, err := tx.lastSeenEmail(ctx, req.Requester)
-			if err != nil {
-				return nil, err
-			}
-			add(email, a)
-		case rolegate.AudienceApprover:
-			if rule.kind == rolegate.NoticeProvisioned {
-				// The approvers who approved it, not every approver.
-				for _, ap := range req.Approvals {
-					email, err := tx.lastSeenEmail(ctx, ap.Approver)
-					if err != nil {
-						return nil, err
-					}
-					add(email, a)
-				}
-				continue
-			}
-			people, err := tx.peopleWithRole(ctx, rolegate.RoleApprover)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range people {
-				if req.OwnedBy(p) || (rule.kind == rolegate.NoticeReminder && req.ApprovedBy(p)) {
-					continue
-				}
-				add(p.Email, a)
-			}
-		case rolegate.AudienceAdmin:
-			people, err := tx.peopleWithRole(ctx, rolegate.RoleAdmin)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range people {
-				add(p.Email, a)
-			}
-		}
-	}
-	return out, nil
+func (p people) PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
+	return p.tx.peopleWithRole(ctx, role)
 }
 
 // lastSeenEmail is p's address at their last sign-in, else the one on file.
@@ -241,7 +71,10 @@ func (tx *Tx) lastSeenEmail(ctx context.Context, p rolegate.Person) (string, err
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("sqlite: email of a recipient: %w", err)
 	}
-	return firstNonEmptyString(email, p.Email), nil
+	if email == "" {
+		email = p.Email
+	}
+	return email, nil
 }
 
 // peopleWithRole is PeopleWithRole inside the transaction.
@@ -377,7 +210,7 @@ func (db *DB) finishNotification(ctx context.Context, n *rolegate.Notification, 
 		}
 		e := rolegate.NewEvent(rolegate.System("notifier"), outcome, d)
 		e.RequestID, e.RoleName = n.RequestID, n.Facts.RoleName
-		return tx.appendEvent(ctx, e)
+		return tx.appendEvent(ctx, &e)
 	})
 }
 
@@ -392,7 +225,7 @@ func deliveryOf(n *rolegate.Notification, reason string) rolegate.NotificationSe
 // a lease runs out; zero when nothing waits.
 func (db *DB) NextNotificationDue(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT MIN(CASE WHEN state = 'queued' THEN run_after ELSE lease_until END)
+	err := db.readPool.QueryRowContext(ctx, `SELECT MIN(CASE WHEN state = 'queued' THEN run_after ELSE lease_until END)
 		FROM notifications WHERE state IN ('queued','sending')`).Scan(&next)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: next notification: %w", err)
@@ -406,7 +239,7 @@ func (db *DB) NextNotificationDue(ctx context.Context) (time.Time, error) {
 // NotificationsOf returns the notifications queued about a request, oldest
 // first.
 func (db *DB) NotificationsOf(ctx context.Context, requestID int64) ([]rolegate.Notification, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
+	rows, err := db.readPool.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
 		WHERE request_id = ? ORDER BY id`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: notifications of %d: %w", requestID, err)
@@ -437,80 +270,4 @@ func (db *DB) DeleteOldNotifications(ctx context.Context, olderThan time.Duratio
 		return nil
 	})
 	return n, err
-}
-
-// RemindPending reminds the approvers of every request pending (and not
-// past its deadline) for longer than after since its submission or its last
-// reminder: one audit event per
-// request (request.reminder), which queues the messages like any other
-// event. It returns how many requests it reminded about.
-func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int, error) {
-	db := s.db
-	if after <= 0 {
-		return 0, nil
-	}
-	due := func(q querier, now time.Time) ([]int64, error) {
-		rows, err := q.QueryContext(ctx, `SELECT r.id FROM requests r LEFT JOIN request_reminders m ON m.request_id = r.id
-			WHERE r.status = 'pending' AND r.expires_at > ? AND COALESCE(m.last_at, r.created_at) <= ? ORDER BY r.id`,
-			ms(now), ms(now.Add(-after)))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: requests due a reminder: %w", err)
-		}
-		defer rows.Close()
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		return ids, rows.Err()
-	}
-	ids, err := due(db.read, db.now())
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		err := db.update(ctx, func(tx *Tx) error {
-			// Check again inside the transaction: a decision may have come in.
-			var status string
-			var created, expires, last, count sql.NullInt64
-			err := tx.QueryRowContext(ctx, `SELECT r.status, r.created_at, r.expires_at, m.last_at, m.reminders FROM requests r
-				LEFT JOIN request_reminders m ON m.request_id = r.id WHERE r.id = ?`, id).Scan(&status, &created, &expires, &last, &count)
-			if err != nil {
-				return fmt.Errorf("sqlite: reminder for %d: %w", id, err)
-			}
-			since := created.Int64
-			if last.Valid {
-				since = last.Int64
-			}
-			// A request past its deadline is about to expire, not to be reviewed.
-			if status != string(rolegate.StatusPending) || !fromMS(expires.Int64).After(tx.now) || fromMS(since).Add(after).After(tx.now) {
-				return errSkip
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, last_at, reminders) VALUES (?, ?, 1)
-				ON CONFLICT (request_id) DO UPDATE SET last_at = excluded.last_at, reminders = reminders + 1`,
-				id, ms(tx.now)); err != nil {
-				return fmt.Errorf("sqlite: record reminder for %d: %w", id, err)
-			}
-			req, err := getRequest(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			return tx.appendRequestEvent(ctx, rolegate.System("reminder"), req, rolegate.OutcomeSuccess, rolegate.RequestReminder{
-				PendingFor: tx.now.Sub(req.CreatedAt).Round(time.Minute).String(),
-				Reminder:   count.Int64 + 1,
-			})
-		})
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, errSkip):
-		default:
-			return n, err
-		}
-	}
-	return n, nil
 }

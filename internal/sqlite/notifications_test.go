@@ -83,7 +83,7 @@ func newNotifyFixture(t *testing.T, on bool) *notifyFixture {
 			t.Fatalf("insert person %s: %v", a.Subject, err)
 		}
 	}
-	f.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{RequiredApprovals: 1, ExpireAfter: 72 * time.Hour})
+	f.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1, ExpireAfter: 72 * time.Hour})
 	f.catalog = rolegate.NewCatalog([]rolegate.Permission{
 		{Name: "api.groups.read", Area: "Groups"},
 		{Name: "api.users.write", Area: "Users", Sensitive: true},

@@ -99,8 +99,9 @@ func (db *DB) ReplacePicture(ctx context.Context, scope string, roles []rolegate
 			return fmt.Errorf("sqlite: save picture state: %w", err)
 		}
 		if requestedBy != nil {
-			return tx.appendEvent(ctx, rolegate.NewEvent(*requestedBy, rolegate.OutcomeSuccess,
-				rolegate.CatalogRefreshed{Roles: len(seen), Appeared: res.Appeared, Changed: res.Changed, Deleted: res.Deleted}))
+			e := rolegate.NewEvent(*requestedBy, rolegate.OutcomeSuccess,
+				rolegate.CatalogRefreshed{Roles: len(seen), Appeared: res.Appeared, Changed: res.Changed, Deleted: res.Deleted})
+			return tx.appendEvent(ctx, &e)
 		}
 		return nil
 	})
@@ -125,7 +126,7 @@ func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRol
 				res.Changed++
 				if err := tx.appendPictureEvent(ctx, r, requestID, rolegate.UpstreamRoleChanged{
 					RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: diffs, ComparedWith: "approved request",
-				}); err != nil {
+				}, rolegate.DriftNotice(r.ID, diffs, false)); err != nil {
 					return err
 				}
 			}
@@ -138,7 +139,7 @@ func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRol
 		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleChanged{
 			RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: rolegate.Compare(prev.role.Shape(), r.Shape()),
 			ComparedWith: "previous sync",
-		}); err != nil {
+		}, nil); err != nil {
 			return err
 		}
 	}
@@ -146,7 +147,7 @@ func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRol
 		res.Appeared++
 		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleAppeared{
 			RoleID: r.ID, Scope: scopeLabel(r.Scope), Permissions: r.Permissions, Predefined: r.Predefined,
-		}); err != nil {
+		}, nil); err != nil {
 			return err
 		}
 	}
@@ -183,7 +184,7 @@ func (tx *Tx) roleGone(ctx context.Context, prev oldRole, res *rolegate.SyncResu
 	res.Deleted++
 	if err := tx.appendPictureEvent(ctx, prev.role, prev.requestID, rolegate.UpstreamRoleDeleted{
 		RoleID: prev.role.ID, Scope: scopeLabel(prev.role.Scope), Permissions: prev.role.Permissions,
-	}); err != nil {
+	}, rolegate.DriftNotice(prev.role.ID, nil, true)); err != nil {
 		return err
 	}
 	if prev.requestID != 0 {
@@ -199,10 +200,22 @@ func (tx *Tx) roleGone(ctx context.Context, prev oldRole, res *rolegate.SyncResu
 	return nil
 }
 
-func (tx *Tx) appendPictureEvent(ctx context.Context, r rolegate.UpstreamRole, requestID int64, d rolegate.Details) error {
+// appendPictureEvent records a difference found by a sync; notice (nil:
+// nobody) is who hears of it, about the request that created the role.
+func (tx *Tx) appendPictureEvent(ctx context.Context, r rolegate.UpstreamRole, requestID int64, d rolegate.Details, notice *rolegate.Notice) error {
 	e := rolegate.NewEvent(PictureSyncer, rolegate.OutcomeSuccess, d)
 	e.RequestID, e.RoleName = requestID, r.Name
-	return tx.appendEvent(ctx, e)
+	if err := tx.appendEvent(ctx, &e); err != nil {
+		return err
+	}
+	if notice == nil || requestID == 0 || tx.db.notify == nil {
+		return nil
+	}
+	req, err := getRequest(ctx, tx, requestID)
+	if err != nil {
+		return fmt.Errorf("sqlite: notifications for event %d: %w", e.Seq, err)
+	}
+	return tx.queueNotifications(ctx, e, req, notice)
 }
 
 func scopeLabel(scope string) string {
@@ -279,7 +292,7 @@ func searchText(r rolegate.UpstreamRole) string {
 // PictureSyncedAt is when scope was last read completely (zero: never).
 func (db *DB) PictureSyncedAt(ctx context.Context, scope string) (time.Time, error) {
 	var at int64
-	err := db.reads.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&at)
+	err := db.readStmts.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	} else if err != nil {
@@ -291,7 +304,7 @@ func (db *DB) PictureSyncedAt(ctx context.Context, scope string) (time.Time, err
 // PictureRoles returns every role that exists upstream, as last read: what
 // the permission catalog and the overlap hints are built from.
 func (db *DB) PictureRoles(ctx context.Context) ([]rolegate.UpstreamRole, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+pictureColumns+` FROM org_roles WHERE deleted_at = 0 ORDER BY scope, name_key, role_id`)
+	rows, err := db.readPool.QueryContext(ctx, `SELECT `+pictureColumns+` FROM org_roles WHERE deleted_at = 0 ORDER BY scope, name_key, role_id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read picture: %w", err)
 	}
@@ -332,27 +345,36 @@ func scanPictureRole(row scanner) (rolegate.PictureRole, error) {
 
 // ListPictureRoles returns one page of the picture in name order (roles
 // deleted outside rolegate included), and how many match in all. The
-// search matches part of a name or of a permission, ignoring case.
-func (db *DB) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) ([]rolegate.PictureRole, int, error) {
+// search matches part of a name or of a permission, ignoring case. The
+// page and the total are read in one snapshot.
+func (db *DB) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) (roles []rolegate.PictureRole, total int, err error) {
+	err = db.snapshot(ctx, func(q querier) error {
+		roles, total, err = listPictureRoles(ctx, q, f)
+		return err
+	})
+	return roles, total, err
+}
+
+func listPictureRoles(ctx context.Context, q querier, f rolegate.RoleFilter) ([]rolegate.PictureRole, int, error) {
 	cond, args := "", []any{}
-	q := strings.TrimSpace(f.Search)
-	if strings.Contains(q, "\n") {
+	search := strings.TrimSpace(f.Search)
+	if strings.Contains(search, "\n") {
 		return nil, 0, nil // the separator of searchText: it would match across two fields
 	}
-	if q != "" {
+	if search != "" {
 		// instr, not LIKE: a plain substring search, with no wildcard to escape.
 		cond = ` WHERE instr(search_text, ?) > 0`
-		args = append(args, strings.ToLower(q))
+		args = append(args, strings.ToLower(search))
 	}
 	var total int
-	if err := db.reads.QueryRowContext(ctx, `SELECT COUNT(*) FROM org_roles`+cond, args...).Scan(&total); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM org_roles`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: count picture roles: %w", err)
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := db.reads.QueryContext(ctx, `SELECT `+pictureColumns+` FROM org_roles`+cond+
+	rows, err := q.QueryContext(ctx, `SELECT `+pictureColumns+` FROM org_roles`+cond+
 		` ORDER BY scope, name_key, role_id LIMIT ? OFFSET ?`, append(args, limit, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list picture roles: %w", err)
@@ -372,7 +394,7 @@ func (db *DB) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) ([]ro
 // RequestRole returns the role that request id created as the picture
 // shows it, with its drift; ok is false when the picture holds none.
 func (db *DB) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, bool, error) {
-	r, err := scanPictureRole(db.reads.QueryRowContext(ctx, `SELECT `+pictureColumns+` FROM org_roles
+	r, err := scanPictureRole(db.readStmts.QueryRowContext(ctx, `SELECT `+pictureColumns+` FROM org_roles
 		WHERE request_id = ? ORDER BY deleted_at LIMIT 1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return rolegate.PictureRole{}, false, nil
@@ -386,7 +408,7 @@ func (db *DB) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, 
 func (db *DB) PictureStats(ctx context.Context) (rolegate.PictureStats, error) {
 	var s rolegate.PictureStats
 	var at sql.NullInt64
-	err := db.reads.QueryRowContext(ctx, `SELECT
+	err := db.readStmts.QueryRowContext(ctx, `SELECT
 		(SELECT MIN(synced_at) FROM org_picture),
 		(SELECT COUNT(*) FROM org_roles WHERE deleted_at = 0),
 		(SELECT COUNT(*) FROM org_roles WHERE drift <> '')`).Scan(&at, &s.Roles, &s.Drifted)

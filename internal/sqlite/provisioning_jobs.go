@@ -71,7 +71,6 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 				return fmt.Errorf("sqlite: set job %d aside: %w", id, err)
 			}
 		}
-		from := req.Status
 		// A claim that follows any earlier claim may follow a call that
 		// reached the upstream; so may a lease that ran out.
 		reconcile := maybeUpstream || attempts > 0 || state == "running"
@@ -80,19 +79,12 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 			owner, ms(tx.now.Add(lease)), ms(tx.now), id); err != nil {
 			return fmt.Errorf("sqlite: claim job %d: %w", id, err)
 		}
-		if err := tx.move(ctx, req, from, rolegate.StatusProvisioning); err != nil {
-			return err
-		}
 		job = &rolegate.Job{RequestID: id, RoleName: req.RoleName, Payload: req.Payload, RequiredApprovals: req.RequiredApprovals,
 			Attempt: attempts + 1, Reconcile: reconcile, Owner: owner}
 		for _, a := range req.Approvals {
 			job.ApprovedHashes = append(job.ApprovedHashes, a.PayloadHash)
 		}
-		d := rolegate.ProvisioningAttempt{Attempt: job.Attempt, Reconcile: reconcile}
-		if state == "running" {
-			d.Reason = "the previous worker's lease expired"
-		}
-		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.OutcomeSuccess, d)
+		return tx.apply(ctx, req, rolegate.ClaimJob(req, job.Attempt, reconcile, state == "running"))
 	})
 	return job, err
 }
@@ -113,35 +105,28 @@ func (db *DB) ReleaseLeases(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// CompleteJob marks job done and its request provisioned with role. adopted
-// says the role was found upstream rather than created by this attempt.
+// CompleteJob marks job done and stores the role upstream on its request;
+// rolegate.CompleteJob says what else it causes (the move to provisioned,
+// the event, who hears). adopted says the role was found upstream rather
+// than created by this attempt.
 func (db *DB) CompleteJob(ctx context.Context, job *rolegate.Job, role rolegate.ProvisionedRole, adopted bool) error {
 	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
-		raw, _ := json.Marshal(role)
+		eff := rolegate.CompleteJob(req, job, role, adopted)
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'done', lease_owner = '', lease_until = 0,
 			last_error = '', updated_at = ? WHERE request_id = ?`, ms(tx.now), job.RequestID); err != nil {
 			return fmt.Errorf("sqlite: complete job %d: %w", job.RequestID, err)
 		}
-		if err := tx.move(ctx, req, rolegate.StatusProvisioning, rolegate.StatusProvisioned); err != nil {
-			return err
-		}
+		raw, _ := json.Marshal(role)
 		if _, err := tx.ExecContext(ctx, `UPDATE requests SET upstream_role_id = ?, upstream_resource_type = ?,
 			upstream_role = ?, failure_message = '' WHERE id = ?`, role.ID, role.ResourceType, string(raw), job.RequestID); err != nil {
 			return fmt.Errorf("sqlite: store role of %d: %w", job.RequestID, err)
 		}
-		created := rolegate.ProvisioningSucceeded{
-			RoleID: role.ID, ResourceType: role.ResourceType, Permissions: role.Permissions, Attempt: job.Attempt,
-		}
-		var d rolegate.Details = created
-		if adopted {
-			d = rolegate.ProvisioningAdopted(created)
-		}
-		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.OutcomeSuccess, d)
+		return tx.apply(ctx, req, eff)
 	})
 }
 
-// RetryJobLater records a failed attempt that may succeed later and makes
-// the job runnable again after delay.
+// RetryJobLater makes the job runnable again after delay, after a failed
+// attempt that may succeed later (rolegate.RetryJobLater).
 func (db *DB) RetryJobLater(ctx context.Context, job *rolegate.Job, delay time.Duration, reason string) error {
 	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'queued', run_after = ?, lease_owner = '',
@@ -149,37 +134,26 @@ func (db *DB) RetryJobLater(ctx context.Context, job *rolegate.Job, delay time.D
 			ms(tx.now.Add(delay)), reason, ms(tx.now), job.RequestID); err != nil {
 			return fmt.Errorf("sqlite: reschedule job %d: %w", job.RequestID, err)
 		}
-		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.OutcomeFailure, rolegate.ProvisioningRetrying{
-			Attempt: job.Attempt, Error: reason, RetryIn: delay.Round(time.Millisecond).String(),
-		})
+		return tx.apply(ctx, req, rolegate.RetryJobLater(req, job, delay, reason))
 	})
 }
 
-// FailJob ends the job: the request becomes failed with message (already
-// redacted), which is shown to the people involved. action says why
-// (provisioning.failed, or provisioning.verify_mismatch); role is set when a
-// role exists upstream but does not match what was approved.
+// FailJob ends the job and keeps message (already redacted) on its
+// request, which shows it to the people involved; rolegate.FailJob says
+// what else it causes. action says why (provisioning.failed, or
+// provisioning.verify_mismatch); role is set when a role exists upstream
+// but does not match what was approved.
 func (db *DB) FailJob(ctx context.Context, job *rolegate.Job, action, message string, role *rolegate.ProvisionedRole) error {
 	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
+		eff := rolegate.FailJob(req, job, action, message, role)
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'failed', lease_owner = '', lease_until = 0,
 			last_error = ?, updated_at = ? WHERE request_id = ?`, message, ms(tx.now), job.RequestID); err != nil {
 			return fmt.Errorf("sqlite: fail job %d: %w", job.RequestID, err)
 		}
-		if err := tx.move(ctx, req, rolegate.StatusProvisioning, rolegate.StatusFailed); err != nil {
-			return err
-		}
 		if _, err := tx.ExecContext(ctx, `UPDATE requests SET failure_message = ? WHERE id = ?`, message, job.RequestID); err != nil {
 			return fmt.Errorf("sqlite: store failure of %d: %w", job.RequestID, err)
 		}
-		failed := rolegate.ProvisioningFailed{Attempt: job.Attempt, Error: message}
-		if role != nil {
-			failed.FoundRole = &rolegate.FoundRole{RoleID: role.ID, Permissions: role.Permissions}
-		}
-		var d rolegate.Details = failed
-		if action == rolegate.ActionProvisioningMismatch {
-			d = rolegate.ProvisioningMismatch(failed)
-		}
-		return tx.appendRequestEvent(ctx, rolegate.System("provisioner"), req, rolegate.OutcomeFailure, d)
+		return tx.apply(ctx, req, eff)
 	})
 }
 
@@ -207,7 +181,7 @@ func (db *DB) finishJob(ctx context.Context, job *rolegate.Job, fn func(tx *Tx, 
 func (db *DB) QueueStats(ctx context.Context) (rolegate.QueueStats, error) {
 	var st rolegate.QueueStats
 	var oldest, next, lease sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at),
+	err := db.readPool.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at),
 		MIN(CASE WHEN state = 'queued' THEN run_after END), MIN(CASE WHEN state = 'running' THEN lease_until END)
 		FROM provisioning_jobs WHERE state IN ('queued','running')`).Scan(&st.Depth, &oldest, &next, &lease)
 	if err != nil {
@@ -227,7 +201,7 @@ func (db *DB) QueueStats(ctx context.Context) (rolegate.QueueStats, error) {
 
 // CountByStatus returns how many requests are in each status (metrics).
 func (db *DB) CountByStatus(ctx context.Context) (map[rolegate.Status]int, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM requests GROUP BY status`)
+	rows, err := db.readPool.QueryContext(ctx, `SELECT status, COUNT(*) FROM requests GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: count by status: %w", err)
 	}

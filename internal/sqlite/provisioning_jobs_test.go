@@ -72,7 +72,7 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 	db.SetClock(clock.Now)
 	return &jobsFixture{
 		t: t, ctx: ctx, path: path, db: db, clock: clock,
-		requests: sqlite.NewRequests(db, sqlite.RequestsConfig{RequiredApprovals: 1}),
+		requests: sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1}),
 		catalog: rolegate.NewCatalog([]rolegate.Permission{
 			{Name: "api.groups.read", Area: "Groups"}, {Name: "api.users.read", Area: "Users"},
 		}),

@@ -14,62 +14,37 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// Requests is the life cycle of role requests: every transition is one
-// write transaction with a conditional update on the current status, and
-// writes its audit events in the same transaction.
+// Requests stores the life cycle of role requests (rolegate.RequestService).
+// Each transition is one write transaction: it loads the request, asks the
+// domain what the transition causes (rolegate.Effects), and writes all of
+// it with apply: the move, guarded on the current status, the job, the
+// audit events and the notifications they call for.
 type Requests struct {
-	db                *DB
-	requiredApprovals int
-	expireAfter       time.Duration
-	// handedOff is told (after commit) that a request was queued for
-	// provisioning, so that the worker wakes at once; may be nil.
-	handedOff func(requestID int64)
-}
-
-// RequestsConfig holds the policy knobs of the life cycle.
-type RequestsConfig struct {
-	RequiredApprovals int           // distinct approvals needed (before the sensitive bonus)
-	ExpireAfter       time.Duration // a pending request expires after this long
-	HandedOff         func(requestID int64)
+	db  *DB
+	cfg rolegate.RequestsConfig
 }
 
 // NewRequests returns the request service over db.
-func NewRequests(db *DB, cfg RequestsConfig) *Requests {
-	if cfg.RequiredApprovals < 1 {
-		cfg.RequiredApprovals = 1
-	}
-	if cfg.ExpireAfter <= 0 {
-		cfg.ExpireAfter = 14 * 24 * time.Hour
-	}
-	return &Requests{db: db, requiredApprovals: cfg.RequiredApprovals, expireAfter: cfg.ExpireAfter, handedOff: cfg.HandedOff}
+func NewRequests(db *DB, cfg rolegate.RequestsConfig) *Requests {
+	return &Requests{db: db, cfg: cfg.WithDefaults()}
 }
 
-// Create validates in against the catalog and the names already taken, and
-// stores a new pending request with its exact payload.
+// Create stores a new pending request with its exact payload, once the
+// domain has validated it and its name is still free.
 func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate.RequestInput, catalog *rolegate.Catalog) (*rolegate.Request, error) {
-	if !actor.Has(rolegate.RoleRequester) {
-		return nil, rolegate.Errorf(rolegate.EFORBIDDEN, "You are not allowed to file role requests.")
-	}
-	in = in.Normalize()
-	if errs := in.Validate(catalog); errs != nil {
-		return nil, rolegate.Invalid(errs)
-	}
-	payload, hash := in.Payload()
-	perms, _ := json.Marshal(in.Permissions)
-	req := &rolegate.Request{
-		RoleName: in.RoleName, Permissions: in.Permissions, Description: in.Description,
-		Justification: in.Justification, Payload: payload, PayloadHash: hash,
-		Status: rolegate.StatusPending, Requester: actor.Person,
-		RequiredApprovals: rolegate.RequiredApprovals(s.requiredApprovals, catalog.AnySensitive(in.Permissions)),
-	}
+	var req *rolegate.Request
 	err := s.db.update(ctx, func(tx *Tx) error {
-		if msg, err := tx.roleNameTaken(ctx, in.RoleName, actor.Principal); err != nil {
+		var eff rolegate.Effects
+		var err error
+		if req, eff, err = rolegate.Submit(actor, in, catalog, s.cfg, tx.now); err != nil {
+			return err
+		}
+		if msg, err := tx.roleNameTaken(ctx, req.RoleName, actor.Principal); err != nil {
 			return err
 		} else if msg != "" {
 			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: msg})
 		}
-		req.CreatedAt, req.UpdatedAt = tx.now, tx.now
-		req.ExpiresAt = tx.now.Add(s.expireAfter)
+		perms, _ := json.Marshal(req.Permissions)
 		res, err := tx.ExecContext(ctx, `
 			INSERT INTO requests (role_name, role_name_key, permissions, description, justification,
 				payload, payload_hash, status, requester_key, requester_email, requester_name,
@@ -77,7 +52,7 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
 			req.RoleName, strings.ToLower(req.RoleName), string(perms), req.Description, req.Justification,
 			req.Payload, req.PayloadHash, actor.Key(), actor.Email, actor.DisplayName(),
-			req.RequiredApprovals, ms(tx.now), ms(tx.now), ms(req.ExpiresAt))
+			req.RequiredApprovals, ms(req.CreatedAt), ms(req.UpdatedAt), ms(req.ExpiresAt))
 		if err != nil {
 			if isUniqueViolation(err) {
 				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: "An open request already asks for a role with this name."})
@@ -87,10 +62,7 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 		if req.ID, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: insert request: %w", err)
 		}
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.RequestCreated{
-			Permissions: in.Permissions, PayloadSHA256: hash, RequiredApprovals: req.RequiredApprovals,
-			Description: in.Description, Justification: in.Justification,
-		})
+		return tx.apply(ctx, req, eff)
 	})
 	if err != nil {
 		return nil, err
@@ -104,7 +76,7 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 // else a request they would get a 404 for is not even confirmed to exist
 // by its number.
 func (s *Requests) RoleNameTaken(ctx context.Context, name string, viewer rolegate.Principal) (string, error) {
-	return roleNameTaken(ctx, s.db.read, name, viewer)
+	return roleNameTaken(ctx, s.db.readPool, name, viewer)
 }
 
 func (tx *Tx) roleNameTaken(ctx context.Context, name string, viewer rolegate.Principal) (string, error) {
@@ -146,9 +118,15 @@ func roleNameTaken(ctx context.Context, q querier, name string, viewer rolegate.
 	return "", nil
 }
 
-// Get returns request id with its approvals.
+// Get returns request id with its approvals, read in one snapshot.
 func (s *Requests) Get(ctx context.Context, id int64) (*rolegate.Request, error) {
-	return getRequest(ctx, s.db.reads, id)
+	var r *rolegate.Request
+	err := s.db.snapshot(ctx, func(q querier) error {
+		var err error
+		r, err = getRequest(ctx, q, id)
+		return err
+	})
+	return r, err
 }
 
 const requestColumns = `id, role_name, permissions, description, justification, payload, payload_hash,
@@ -241,18 +219,26 @@ func requestWhere(f rolegate.RequestFilter) (string, []any) {
 func (s *Requests) Count(ctx context.Context, f rolegate.RequestFilter) (int, error) {
 	cond, args := requestWhere(f)
 	var n int
-	if err := s.db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+cond, args...).Scan(&n); err != nil {
+	if err := s.db.readPool.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+cond, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count requests: %w", err)
 	}
 	return n, nil
 }
 
 // List returns the requests matching f, newest first unless f.OldestFirst,
-// and how many match in all (for pagination).
-func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*rolegate.Request, int, error) {
+// and how many match in all (for pagination), read in one snapshot.
+func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) (list []*rolegate.Request, total int, err error) {
+	err = s.db.snapshot(ctx, func(q querier) error {
+		list, total, err = listRequests(ctx, q, f)
+		return err
+	})
+	return list, total, err
+}
+
+func listRequests(ctx context.Context, q querier, f rolegate.RequestFilter) ([]*rolegate.Request, int, error) {
 	cond, args := requestWhere(f)
 	var total int
-	if err := s.db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+cond, args...).Scan(&total); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: count requests: %w", err)
 	}
 	order := " ORDER BY id DESC"
@@ -263,7 +249,7 @@ func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*roleg
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := s.db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests`+cond+order+` LIMIT ? OFFSET ?`,
+	rows, err := q.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests`+cond+order+` LIMIT ? OFFSET ?`,
 		append(args, limit, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list requests: %w", err)
@@ -280,153 +266,118 @@ func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) ([]*roleg
 	return list, total, rows.Err()
 }
 
-// Approve records actor's approval of the exact payload whose hash they were
-// shown. The approval that completes the count moves the request to
-// approved and queues it for provisioning, in the same transaction.
+// Approve is ApproveWith without a record of re-authentication.
 func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string) (*rolegate.Request, error) {
 	return s.ApproveWith(ctx, actor, id, seenHash, comment, rolegate.Reauth{})
 }
 
-// ApproveWith is Approve recording how the approver was re-authenticated in
-// the approval's audit event.
+// ApproveWith stores an approval (rolegate.Approve says what it causes):
+// the approval row, and when it completes the count the move to approved,
+// the provisioning job, the requester's notice and the hand-off.
 func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string, reauth rolegate.Reauth) (*rolegate.Request, error) {
-	comment = strings.TrimSpace(comment)
 	var handedOff bool
 	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckDecide(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		if err := rolegate.CheckApprove(actor.Principal, req, seenHash, comment); err != nil {
+		eff, err := rolegate.Approve(req, actor, seenHash, comment, reauth, tx.now)
+		if err != nil {
 			return err
 		}
+		a := eff.Approval
 		if _, err := tx.ExecContext(ctx, `INSERT INTO approvals (request_id, approver_key, approver_email, approver_name, payload_hash, comment, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, actor.Key(), actor.Email, actor.DisplayName(), req.PayloadHash, comment, ms(tx.now)); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, a.Approver.Key(), a.Approver.Email, a.Approver.DisplayName(), a.PayloadHash, a.Comment, ms(a.At)); err != nil {
 			if isUniqueViolation(err) {
 				return rolegate.Errorf(rolegate.ECONFLICT, "You have already approved this request.")
 			}
 			return fmt.Errorf("sqlite: insert approval: %w", err)
 		}
-		req.Approvals = append(req.Approvals, rolegate.Approval{Approver: actor.Person, PayloadHash: req.PayloadHash, Comment: comment, At: tx.now})
-		req.NumApprovals = len(req.Approvals)
-		complete := len(req.Approvals) >= req.RequiredApprovals
-		if err := tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.RequestApproved{
-			Comment: comment, PayloadSHA256: req.PayloadHash, Approvals: len(req.Approvals),
-			RequiredApprovals: req.RequiredApprovals, Complete: complete, ReauthRecord: reauth.Record(),
-		}); err != nil {
+		if err := tx.touch(ctx, req); err != nil {
 			return err
 		}
-		if !complete {
-			return tx.touch(ctx, id)
-		}
-		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusApproved); err != nil {
-			return err
-		}
-		if err := tx.enqueueProvisioning(ctx, req); err != nil {
-			return err
-		}
-		handedOff = true
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.ProvisioningQueued{})
+		handedOff = eff.Job == rolegate.JobQueued
+		return tx.apply(ctx, req, eff)
 	})
 	if err != nil {
 		return req, err
 	}
-	if handedOff && s.handedOff != nil {
-		s.handedOff(id)
+	if handedOff && s.cfg.HandedOff != nil {
+		s.cfg.HandedOff(id)
 	}
 	return req, nil
 }
 
-// Reject ends a pending request; one rejection is enough, and it needs a
-// comment saying why.
+// Reject ends a pending request (rolegate.Reject).
 func (s *Requests) Reject(ctx context.Context, actor rolegate.Actor, id int64, comment string) (*rolegate.Request, error) {
-	comment = strings.TrimSpace(comment)
 	return s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckDecide(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		if msg := rolegate.ValidateComment(comment, true); msg != "" {
-			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldComment: msg})
-		}
-		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusRejected); err != nil {
+		eff, err := rolegate.Reject(req, actor, comment)
+		if err != nil {
 			return err
 		}
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.RequestRejected{Comment: comment})
+		return tx.apply(ctx, req, eff)
 	})
 }
 
-// Cancel withdraws a pending request; only its requester may.
+// Cancel withdraws a pending request (rolegate.Cancel).
 func (s *Requests) Cancel(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
 	return s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckCancel(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusCancelled); err != nil {
+		eff, err := rolegate.Cancel(req, actor)
+		if err != nil {
 			return err
 		}
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.RequestCancelled{})
+		return tx.apply(ctx, req, eff)
 	})
 }
 
-// RetryProvisioning puts a failed request back in the provisioning queue (admins).
+// RetryProvisioning puts a failed request back in the provisioning queue
+// (rolegate.RetryProvisioning) and wakes the worker.
 func (s *Requests) RetryProvisioning(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
 	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckRetry(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		if err := tx.move(ctx, req, rolegate.StatusFailed, rolegate.StatusApproved); err != nil {
+		eff, err := rolegate.RetryProvisioning(req, actor)
+		if err != nil {
 			return err
 		}
-		if err := tx.requeueProvisioning(ctx, req.ID); err != nil {
-			return err
-		}
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.ProvisioningRetried{})
+		return tx.apply(ctx, req, eff)
 	})
-	if err == nil && s.handedOff != nil {
-		s.handedOff(id)
+	if err == nil && s.cfg.HandedOff != nil {
+		s.cfg.HandedOff(id)
 	}
 	return req, err
 }
 
-// AbandonProvisioning gives up on a failed request (admins), saying why: it
-// stays failed, is no longer offered for a retry, and frees its role name.
+// AbandonProvisioning gives up on a failed request
+// (rolegate.AbandonProvisioning): it is marked abandoned, guarded on still
+// being failed and not abandoned.
 func (s *Requests) AbandonProvisioning(ctx context.Context, actor rolegate.Actor, id int64, reason string) (*rolegate.Request, error) {
-	reason = strings.TrimSpace(reason)
 	return s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckAbandon(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		if reason == "" {
-			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldComment: "Say why provisioning is abandoned."})
-		}
-		if msg := rolegate.ValidateComment(reason, true); msg != "" {
-			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldComment: msg})
+		eff, err := rolegate.AbandonProvisioning(req, actor, reason, tx.now)
+		if err != nil {
+			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE requests SET abandoned_at = ?, updated_at = ?
-			WHERE id = ? AND status = 'failed' AND abandoned_at = 0`, ms(tx.now), ms(tx.now), id)
+			WHERE id = ? AND status = 'failed' AND abandoned_at = 0`, ms(req.AbandonedAt), ms(req.UpdatedAt), id)
 		if err != nil {
 			return fmt.Errorf("sqlite: abandon request %d: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return rolegate.Errorf(rolegate.ECONFLICT, "This request changed in the meantime; reload it.")
 		}
-		req.AbandonedAt, req.UpdatedAt = tx.now, tx.now
-		return tx.appendRequestEvent(ctx, actor, req, rolegate.OutcomeSuccess, rolegate.ProvisioningAbandoned{Comment: reason})
+		return tx.apply(ctx, req, eff)
 	})
 }
 
 // ExpireDue expires every pending request past its expiry time and returns
 // how many it expired.
 func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
-	rows, err := s.db.read.QueryContext(ctx, `SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?`, ms(s.db.now()))
+	ids, err := queryIDs(ctx, s.db.readPool, `SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?`, ms(s.db.now()))
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: due requests: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("sqlite: due requests: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("sqlite: due requests: %w", err)
 	}
 	n := 0
@@ -436,10 +387,10 @@ func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if !req.Due(tx.now) { // decided or cancelled since the scan
+			if !req.Due(tx.now) { // decided or cancelled since the query
 				return errSkip
 			}
-			return tx.expire(ctx, req)
+			return tx.apply(ctx, req, rolegate.Expire(req))
 		})
 		switch {
 		case err == nil:
@@ -450,6 +401,74 @@ func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// RemindPending reminds the approvers of every request due a reminder
+// (rolegate.ReminderDue, after since its submission or its last reminder):
+// one request.reminder event per request, with its notices. It returns how
+// many requests it reminded about.
+func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int, error) {
+	if after <= 0 {
+		return 0, nil
+	}
+	// The same rule in SQL picks the candidates; the domain decides again
+	// inside each transaction, since a decision may have come in.
+	now := s.db.now()
+	ids, err := queryIDs(ctx, s.db.readPool, `SELECT r.id FROM requests r LEFT JOIN request_reminders m ON m.request_id = r.id
+		WHERE r.status = 'pending' AND r.expires_at > ? AND COALESCE(m.last_at, r.created_at) <= ? ORDER BY r.id`,
+		ms(now), ms(now.Add(-after)))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: requests due a reminder: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		err := s.db.update(ctx, func(tx *Tx) error {
+			req, err := getRequest(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			var last, count int64
+			err = tx.QueryRowContext(ctx, `SELECT last_at, reminders FROM request_reminders WHERE request_id = ?`, id).Scan(&last, &count)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("sqlite: reminder for %d: %w", id, err)
+			}
+			if !rolegate.ReminderDue(req, fromMS(last), after, tx.now) {
+				return errSkip
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, last_at, reminders) VALUES (?, ?, 1)
+				ON CONFLICT (request_id) DO UPDATE SET last_at = excluded.last_at, reminders = reminders + 1`,
+				id, ms(tx.now)); err != nil {
+				return fmt.Errorf("sqlite: record reminder for %d: %w", id, err)
+			}
+			return tx.apply(ctx, req, rolegate.Remind(req, count+1, tx.now))
+		})
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, errSkip):
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// queryIDs runs a query of one integer column.
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // errSkip rolls a transaction back without it being a failure.
@@ -473,7 +492,7 @@ func (s *Requests) transition(ctx context.Context, id int64, check func(req *rol
 		}
 		if req.Due(tx.now) {
 			expired = true
-			return tx.expire(ctx, req)
+			return tx.apply(ctx, req, rolegate.Expire(req))
 		}
 		return act(tx, req)
 	})
@@ -482,16 +501,6 @@ func (s *Requests) transition(ctx context.Context, id int64, check func(req *rol
 			req.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	return req, err
-}
-
-// expire ends a pending request that nobody decided in time, recording why.
-func (tx *Tx) expire(ctx context.Context, req *rolegate.Request) error {
-	if err := tx.move(ctx, req, rolegate.StatusPending, rolegate.StatusExpired); err != nil {
-		return err
-	}
-	return tx.appendRequestEvent(ctx, rolegate.System("expiry"), req, rolegate.OutcomeSuccess, rolegate.RequestExpired{
-		Reason: rolegate.ExpiryReason(req.ExpiresAt.Sub(req.CreatedAt)), ExpiresAt: req.ExpiresAt.UTC().Format(time.RFC3339),
-	})
 }
 
 // move changes a request's status only if it is still in from: the
@@ -512,16 +521,13 @@ func (tx *Tx) move(ctx context.Context, req *rolegate.Request, from, to rolegate
 	return nil
 }
 
-func (tx *Tx) touch(ctx context.Context, id int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE requests SET updated_at = ? WHERE id = ?`, ms(tx.now), id)
-	return err
-}
-
-// appendRequestEvent records an event about req.
-func (tx *Tx) appendRequestEvent(ctx context.Context, actor rolegate.Actor, req *rolegate.Request, outcome string, d rolegate.Details) error {
-	e := rolegate.NewEvent(actor, outcome, d)
-	e.RequestID, e.RoleName = req.ID, req.RoleName
-	return tx.appendEvent(ctx, e)
+// touch records that req changed without moving (a partial approval).
+func (tx *Tx) touch(ctx context.Context, req *rolegate.Request) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE requests SET updated_at = ? WHERE id = ?`, ms(tx.now), req.ID); err != nil {
+		return fmt.Errorf("sqlite: touch request %d: %w", req.ID, err)
+	}
+	req.UpdatedAt = tx.now
+	return nil
 }
 
 // isUniqueViolation reports a UNIQUE or PRIMARY KEY constraint failure,

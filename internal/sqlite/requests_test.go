@@ -121,7 +121,7 @@ func newLifecycle(t *testing.T, requiredApprovals int) *lifecycle {
 		}),
 	}
 	db.SetClock(lc.clock)
-	lc.requests = sqlite.NewRequests(db, sqlite.RequestsConfig{
+	lc.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{
 		RequiredApprovals: requiredApprovals, ExpireAfter: lcTTL,
 		HandedOff: func(id int64) {
 			lc.mu.Lock()

@@ -69,7 +69,8 @@ func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, auth role
 			p.Key(), p.Issuer, p.Subject, p.Email, p.Name, p.RoleNames(), ms(tx.now)); err != nil {
 			return fmt.Errorf("sqlite: save person: %w", err)
 		}
-		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.OutcomeSuccess, d))
+		e := rolegate.NewEvent(actor, rolegate.OutcomeSuccess, d)
+		return tx.appendEvent(ctx, &e)
 	})
 	if err != nil {
 		return "", nil, err
@@ -93,7 +94,7 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits rolegate.S
 	var authTime, stepUp, created, lastSeen, expires int64
 	// Issuer and subject are read from their own columns: a subject may
 	// itself contain "|" (Auth0's "auth0|123"), so the key is not split.
-	err := db.reads.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
+	err := db.readStmts.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
 		last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
 		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -128,7 +129,8 @@ func (db *DB) DeleteSession(ctx context.Context, token string, actor rolegate.Ac
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(token)); err != nil {
 			return fmt.Errorf("sqlite: delete session: %w", err)
 		}
-		return tx.appendEvent(ctx, rolegate.NewEvent(actor, rolegate.OutcomeSuccess, rolegate.SignOut{}))
+		e := rolegate.NewEvent(actor, rolegate.OutcomeSuccess, rolegate.SignOut{})
+		return tx.appendEvent(ctx, &e)
 	})
 }
 
@@ -189,7 +191,7 @@ func (db *DB) TakePendingAction(ctx context.Context, token string) (string, erro
 // (whom to notify), with the same query the notification outbox runs
 // inside its transactions.
 func (db *DB) PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
-	sqlTx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	sqlTx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: people with role %s: %w", role, err)
 	}
