@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/picture"
@@ -34,7 +34,7 @@ type harness struct {
 	t        *testing.T
 	URL      string
 	DB       *sqlite.DB
-	Requests *sqlite.Requests
+	Requests rolegate.RequestService
 	Catalog  *catalog.Service
 	Picture  *picture.Picture
 	Sim      *simulator.Simulator
@@ -79,7 +79,10 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	t.Cleanup(srv.Close)
 	h.URL = srv.URL
 
-	env := map[string]string{"ROLEGATE_BASE_URL": srv.URL}
+	env := map[string]string{"ROLEGATE_BASE_URL": srv.URL, "ROLEGATE_DB": filepath.Join(t.TempDir(), "rolegate.db")}
+	if opts.PictureMaxAge != 0 {
+		env["ROLEGATE_PICTURE_MAX_AGE"] = opts.PictureMaxAge.String()
+	}
 	if opts.SSO == nil {
 		env["ROLEGATE_DEV"] = "1"
 		env["ROLEGATE_APPROVER_GROUPS"] = web.DevApproverGroup
@@ -103,41 +106,25 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	}
 	h.Config = cfg
 
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rolegate.db"))
+	// The whole application, as serve builds it (internal/app), with the
+	// harness's simulator as its upstream and no provisioning worker.
+	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey})
+	a, err := app.New(ctx, cfg, app.Options{
+		Now: opts.Now, Simulator: h.Sim,
+		HandedOff:         func(id int64) { h.HandedOff <- id },
+		PictureSyncFailed: func() { h.syncFailures.Add(1) },
+	})
 	if err != nil {
-		t.Fatalf("open db: %v", err)
+		t.Fatalf("app: %v", err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if opts.Now != nil {
-		db.SetClock(opts.Now)
+	t.Cleanup(func() { a.Close() })
+	if a.Picture.SyncedAt().IsZero() {
+		t.Fatal("the first sync of the organization failed")
 	}
 	if opts.Notify != nil {
-		db.SetNotifications(*opts.Notify)
+		a.Store.SetNotifications(*opts.Notify)
 	}
-	h.DB = db
-
-	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey})
-	simSrv := httptest.NewServer(h.Sim)
-	t.Cleanup(simSrv.Close)
-	upstream := adminapi.New(simSrv.URL+"/v1", adminapi.StaticKey(testAdminKey), simSrv.Client())
-	h.Catalog, err = catalog.NewService("")
-	if err != nil {
-		t.Fatalf("catalog: %v", err)
-	}
-	h.Picture, err = picture.New(ctx, picture.Options{
-		Store: db, List: upstream.OrganizationRoles, Now: opts.Now, MaxAge: opts.PictureMaxAge, OnSynced: h.Catalog.Update,
-		SyncFailed: func() { h.syncFailures.Add(1) },
-	})
-	if err != nil {
-		t.Fatalf("picture: %v", err)
-	}
-	if _, err := h.Picture.Sync(ctx, nil); err != nil {
-		t.Fatalf("first sync: %v", err)
-	}
-	h.Requests = sqlite.NewRequests(db, rolegate.RequestsConfig{
-		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL,
-		HandedOff: func(id int64) { h.HandedOff <- id },
-	})
+	h.DB, h.Requests, h.Catalog, h.Picture = a.Store, a.Services.Requests, a.Catalog, a.Picture
 	assets, err := static.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -155,9 +142,8 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		devSim = h.Sim // dev mode: the admin page's out-of-band controls
 	}
 	h.Server = web.NewServer(web.Deps{
-		DevSimulator: devSim,
-		Config:       cfg, Requests: h.Requests, Sessions: db, Audit: db, Outbox: db, Pictures: db, Store: db, Catalog: h.Catalog, Picture: h.Picture, SSO: ssoClient,
-		Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
+		Config: cfg, Services: a.Services, Audit: a.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
+		DevSimulator: devSim, SSO: ssoClient, Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
 		RateLimits: opts.RateLimits, Metrics: opts.Metrics,
 	})
 	mux.Handle("/", h.Server)

@@ -387,7 +387,7 @@ func (m *matrix) failed() *rolegate.Request {
 	m.t.Helper()
 	ctx := context.Background()
 	req := m.pending()
-	if _, err := m.h.Requests.Approve(ctx, m.actor(m.approver), req.ID, req.PayloadHash, ""); err != nil {
+	if _, err := m.h.Requests.ApproveWith(ctx, m.actor(m.approver), req.ID, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
 		m.t.Fatalf("approve #%d: %v", req.ID, err)
 	}
 	m.drainHandOffs()

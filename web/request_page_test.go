@@ -38,7 +38,7 @@ func (h *harness) provisionRequest(id int64) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := h.Requests.Approve(h.t.Context(), averyActor, id, req.PayloadHash, ""); err != nil {
+	if _, err := h.Requests.ApproveWith(h.t.Context(), averyActor, id, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
 		h.t.Fatal(err)
 	}
 	<-h.HandedOff
@@ -324,7 +324,7 @@ func TestRequestPageUpdatesItselfUntilSettled(t *testing.T) {
 	if got := live(); strings.Contains(got, "hx-trigger") {
 		t.Errorf("a pending request polls: %s", got)
 	}
-	if _, err := h.Requests.Approve(t.Context(), averyActor, req.ID, req.PayloadHash, ""); err != nil {
+	if _, err := h.Requests.ApproveWith(t.Context(), averyActor, req.ID, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
 		t.Fatal(err)
 	}
 	<-h.HandedOff

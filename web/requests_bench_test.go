@@ -15,13 +15,10 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/rolegate/rolegate/internal/adminapi"
-	"github.com/rolegate/rolegate/internal/catalog"
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/config"
-	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/static"
 	"github.com/rolegate/rolegate/web"
 )
@@ -39,7 +36,7 @@ import (
 type benchPortal struct {
 	b         *testing.B
 	server    *web.Server
-	requests  *sqlite.Requests
+	requests  rolegate.RequestService
 	handedOff chan int64
 	sim       *simulator.Simulator
 }
@@ -54,18 +51,12 @@ func newBenchPortal(b *testing.B, extraRoles int) *benchPortal {
 	env := map[string]string{
 		"ROLEGATE_DEV": "1", "ROLEGATE_BASE_URL": "http://127.0.0.1:8080",
 		"ROLEGATE_APPROVER_GROUPS": web.DevApproverGroup, "ROLEGATE_AUDITOR_GROUPS": web.DevAuditorGroup,
-		"ROLEGATE_ADMIN_GROUPS": web.DevAdminGroup,
+		"ROLEGATE_ADMIN_GROUPS": web.DevAdminGroup, "ROLEGATE_DB": filepath.Join(b.TempDir(), "rolegate.db"),
 	}
 	cfg, err := config.Load(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		b.Fatalf("config: %v", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "rolegate.db"))
-	if err != nil {
-		b.Fatalf("open db: %v", err)
-	}
-	b.Cleanup(func() { db.Close() })
-
 	p := &benchPortal{b: b, handedOff: make(chan int64, 1), sim: simulator.New(simulator.Options{AdminKey: benchAdminKey})}
 	for i := range extraRoles {
 		perms := []string{"api.groups.read", fmt.Sprintf("api.bench_%03d.read", i%500)}
@@ -73,22 +64,7 @@ func newBenchPortal(b *testing.B, extraRoles int) *benchPortal {
 			b.Fatal(err)
 		}
 	}
-	sim := httptest.NewServer(p.sim)
-	b.Cleanup(sim.Close)
-	upstream := adminapi.New(sim.URL+"/v1", adminapi.StaticKey(benchAdminKey), sim.Client(), adminapi.WithPageSize(1000))
-	cat, err := catalog.NewService("")
-	if err != nil {
-		b.Fatalf("catalog: %v", err)
-	}
-	pic, err := picture.New(ctx, picture.Options{Store: db, List: upstream.OrganizationRoles, OnSynced: cat.Update})
-	if err != nil {
-		b.Fatalf("picture: %v", err)
-	}
-	if _, err := pic.Sync(ctx, nil); err != nil {
-		b.Fatalf("first sync: %v", err)
-	}
-	p.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{
-		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL,
+	a, err := app.New(ctx, cfg, app.Options{Simulator: p.sim,
 		// The worker's Wake never blocks; neither does this.
 		HandedOff: func(id int64) {
 			select {
@@ -97,14 +73,21 @@ func newBenchPortal(b *testing.B, extraRoles int) *benchPortal {
 			}
 		},
 	})
+	if err != nil {
+		b.Fatalf("app: %v", err)
+	}
+	b.Cleanup(func() { a.Close() })
+	if a.Picture.SyncedAt().IsZero() {
+		b.Fatal("the first sync of the organization failed")
+	}
+	p.requests = a.Services.Requests
 	assets, err := static.Load()
 	if err != nil {
 		b.Fatal(err)
 	}
 	unlimited := web.RateLimit{Per: rate.Inf, Burst: 1}
 	p.server = web.NewServer(web.Deps{
-		Config: cfg, Requests: p.requests, Sessions: db, Audit: db, Outbox: db, Pictures: db, Store: db,
-		Catalog: cat, Picture: pic, Assets: assets,
+		Config: cfg, Services: a.Services, Audit: a.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture, Assets: assets,
 		// The portal logs a line per request in production too.
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		RateLimits: &web.RateLimits{SignIn: unlimited, Forms: unlimited, MaxKeys: 10000},

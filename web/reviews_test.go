@@ -280,7 +280,7 @@ func (h *harness) failRequest(id int64) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := h.Requests.Approve(h.t.Context(), averyActor, id, req.PayloadHash, ""); err != nil {
+	if _, err := h.Requests.ApproveWith(h.t.Context(), averyActor, id, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
 		h.t.Fatal(err)
 	}
 	<-h.HandedOff

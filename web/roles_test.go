@@ -100,7 +100,7 @@ func TestDriftShowsOnTheRolesPageAndTheRequestPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Requests.Approve(t.Context(), devActor("approver-x", "Xavi Approver", rolegate.RoleApprover), id, req.PayloadHash, ""); err != nil {
+	if _, err := h.Requests.ApproveWith(t.Context(), devActor("approver-x", "Xavi Approver", rolegate.RoleApprover), id, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
 		t.Fatal(err)
 	}
 	created, err := h.Sim.AddRole("Group Reader", "", []string{"api.groups.read"}) // as the worker would

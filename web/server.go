@@ -30,13 +30,10 @@ import (
 // Deps are everything the server needs, passed explicitly.
 type Deps struct {
 	Config *config.Config
-	// The domain services (internal/rolegate's interfaces, and the audit
-	// trail's).
-	Requests rolegate.RequestService
-	Sessions rolegate.SessionService
-	Audit    audit.Trail
-	Outbox   NotificationLog
-	Pictures PictureRoles
+	// Services are the domain services (internal/rolegate's interfaces);
+	// Audit is the audit trail.
+	rolegate.Services
+	Audit audit.Trail
 	// Store answers /readyz.
 	Store   Pinger
 	Catalog *catalog.Service
@@ -57,18 +54,6 @@ type Deps struct {
 	// RateLimits are the sign-in and form throttles; nil means
 	// DefaultRateLimits().
 	RateLimits *RateLimits
-}
-
-// NotificationLog says what was queued about a request (the outbox, read).
-type NotificationLog interface {
-	NotificationsOf(ctx context.Context, requestID int64) ([]rolegate.Notification, error)
-}
-
-// PictureRoles reads the organization's picture for the roles page and a
-// request's page.
-type PictureRoles interface {
-	ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) ([]rolegate.PictureRole, int, error)
-	RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, bool, error)
 }
 
 // Pinger checks that the store answers, for /readyz.

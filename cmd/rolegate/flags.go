@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"io"
+
+	"github.com/rolegate/rolegate/internal/config"
 )
 
 // dbFlag reads -db (or ROLEGATE_DB, or the default) for the subcommands that
@@ -29,5 +31,5 @@ func dbPathOf(flagValue string, getenv func(string) string) string {
 	case getenv("ROLEGATE_DB") != "":
 		return getenv("ROLEGATE_DB")
 	}
-	return "./data/rolegate.db"
+	return config.DefaultDBPath
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/config"
 )
 
 // healthcheck asks the local portal's /healthz: the container image has no
@@ -14,7 +16,7 @@ import (
 func healthcheck(ctx context.Context, _ []string, getenv func(string) string, stdout, _ io.Writer) error {
 	addr := getenv("ROLEGATE_ADDR")
 	if addr == "" {
-		addr = "127.0.0.1:8080"
+		addr = config.DefaultAddr
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,13 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rolegate/rolegate/internal/adminapi"
-	"github.com/rolegate/rolegate/internal/catalog"
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/metrics"
-	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/static"
@@ -47,76 +42,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer unlock()
-	db, err := sqlite.Open(ctx, cfg.DBPath)
-	if err != nil {
-		return fmt.Errorf("ROLEGATE_DB: %w", err)
-	}
-	defer db.Close()
 	if err := checkCheckpointKey(cfg); err != nil {
 		return err
 	}
-	// Metrics first: the database counts every audit event from the first.
-	portalMetrics := metrics.New(metrics.Options{Store: db, Logger: logger})
-	db.OnEventAppended(portalMetrics.AuditEventAppended)
-
-	// The upstream: the built-in simulator in dev mode, OpenAI otherwise.
-	var keys adminapi.KeySource
-	var sim *simulator.Simulator // dev mode only: admins may change its organization out of band
-	baseURL := cfg.OpenAIBaseURL
-	switch {
-	case cfg.UseSimulator:
-		key := "sk-admin-dev-" + randomHex(16)
-		sim = simulator.New(simulator.Options{AdminKey: key})
-		simURL, stopSim, err := startLoopback(sim)
-		if err != nil {
-			return fmt.Errorf("start the Admin API simulator: %w", err)
-		}
-		defer stopSim()
-		baseURL, keys = simURL+"/v1", adminapi.StaticKey(key)
-		logger.Warn("dev mode: using the built-in Admin API simulator", "url", simURL+"/v1")
-	case cfg.AdminKeyFile != "":
-		keys = adminapi.FileKey(cfg.AdminKeyFile)
-	default:
-		keys = adminapi.StaticKey(cfg.AdminKey.Reveal())
-	}
-	if cfg.Dev && !cfg.UseSimulator {
-		// Asked for by ROLEGATE_DEV_REAL_UPSTREAM (config refuses it otherwise).
-		logger.Warn("dev mode: the dev people's approved roles are created at the REAL Admin API", "upstream", cfg.UpstreamHost())
-	}
-	upstream := adminapi.New(baseURL, keys, &http.Client{Timeout: cfg.ProvisionTimeout})
-
-	cat, err := catalog.NewService(cfg.CatalogFile)
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
-	// The organization's picture: read every ROLEGATE_SYNC_EVERY, and again
-	// whenever a live check finds it older than 30 s. Pages of up to 1,000
-	// roles (the upstream's limit) keep a sync to a few calls.
-	lister := adminapi.New(baseURL, keys, &http.Client{Timeout: cfg.ProvisionTimeout}, adminapi.WithPageSize(1000))
-	pic, err := picture.New(ctx, picture.Options{
-		Store: db, List: lister.OrganizationRoles, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge,
-		Logger: logger, OnSynced: cat.Update, SyncFailed: portalMetrics.PictureSyncFailed,
-	})
-	if err != nil {
-		return err
-	}
-	if pic.SyncedAt().IsZero() {
-		// First start: read the organization before serving, so that the
-		// catalog and the name checks know it. Failing is not fatal: the
-		// sync keeps trying, and checks say they cannot check meanwhile.
-		if _, err := pic.Sync(ctx, nil); err != nil {
-			logger.Warn("could not read the organization's roles at start; the catalog file alone is used until a sync succeeds", "err", err)
-		}
-	}
-
-	worker := newProvisioner(cfg, db, upstream, logger, portalMetrics.ProvisioningOutcome)
-	requests := sqlite.NewRequests(db, rolegate.RequestsConfig{
-		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL, HandedOff: worker.Wake,
-	})
-	notifier, err := newNotifier(cfg, db, requests, logger)
-	if err != nil {
-		return err
-	}
+	defer a.Close()
 
 	var ssoClient *sso.Client
 	if cfg.OIDCIssuer != "" {
@@ -143,8 +76,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	server := web.NewServer(web.Deps{
-		Config: cfg, Requests: requests, Sessions: db, Audit: db, Outbox: db, Pictures: db, Store: db, Catalog: cat, Picture: pic, DevSimulator: sim, SSO: ssoClient,
-		Assets: assets, Logger: logger, Metrics: portalMetrics,
+		Config: cfg, Services: a.Services, Audit: a.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
+		DevSimulator: a.Simulator, SSO: ssoClient, Assets: assets, Logger: logger, Metrics: a.Metrics,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -159,16 +92,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			ln.Close()
 			return fmt.Errorf("ROLEGATE_METRICS_ADDR: listen on %s: %w", cfg.MetricsAddr, err)
 		}
-		metricsServer = newMetricsServer(portalMetrics, cfg.MetricsToken, logger)
+		metricsServer = newMetricsServer(a.Metrics, cfg.MetricsToken, logger)
 	}
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer startNotifier(bg, notifier)() // runs beside the housekeeping; waited for at the end
+		defer startNotifier(bg, a.Notifier)() // runs beside the housekeeping; waited for at the end
 		pictureDone := make(chan struct{})
-		go func() { defer close(pictureDone); pic.Run(bg) }()
+		go func() { defer close(pictureDone); a.Picture.Run(bg) }()
 		defer func() { <-pictureDone }()
 		// Coalesced refusals and failed sign-ins are counted in memory; their
 		// counts reach the trail every few seconds, the last ones at shutdown,
@@ -176,7 +109,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		repeatsDone := make(chan struct{})
 		go func() { defer close(repeatsDone); server.RunRepeats(bg) }()
 		defer func() { <-repeatsDone }()
-		runBackground(bg, cfg, db, requests, worker, logger)
+		runBackground(bg, cfg, a.Store, a.Services.Requests, a.Provisioner, logger)
 	}()
 
 	url := "http://" + ln.Addr().String()
@@ -284,7 +217,7 @@ func upstreamName(cfg *config.Config) string {
 // until ctx ends, and returns only once they have all stopped: the worker
 // records its last attempt's outcome after ctx ends, and the database must
 // still be open for it.
-func runBackground(ctx context.Context, cfg *config.Config, db *sqlite.DB, requests *sqlite.Requests, worker provisioner, logger *slog.Logger) {
+func runBackground(ctx context.Context, cfg *config.Config, db *sqlite.DB, requests rolegate.RequestService, worker provisioner, logger *slog.Logger) {
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); worker.Run(ctx) }()
 	defer func() { <-workerDone }()
@@ -336,17 +269,6 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// startLoopback serves h on a random loopback port.
-func startLoopback(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
 // lockDatabase holds an exclusive lock beside the database file: one
 // rolegate serves a database, which is what lets the worker reclaim jobs
 // left running by a crashed process at once.
@@ -366,12 +288,6 @@ func lockDatabase(dbPath string) (func(), error) {
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 var errUsage = errors.New("usage: see rolegate help")
 
 // migrate applies the migrations and exits.
@@ -386,7 +302,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer unlock()
-	db, err := sqlite.Open(ctx, dbPath)
+	db, err := app.OpenStore(ctx, dbPath)
 	if err != nil {
 		return err
 	}

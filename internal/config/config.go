@@ -18,6 +18,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/picture"
+	"github.com/rolegate/rolegate/internal/provisioning"
+	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
 // Config is every setting of a running rolegate.
@@ -151,8 +155,20 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Var + ": " + e.Msg }
 
+// Defaults of the settings that are only settings (the others are in the
+// packages that apply them; see Load).
+const (
+	DefaultAddr    = "127.0.0.1:8080"
+	DefaultBaseURL = "http://localhost:8080"
+	DefaultDBPath  = "./data/rolegate.db"
+)
+
 // Load reads the configuration from args (without the program name) and
 // getenv. Flags take precedence over the environment.
+//
+// Each default is written once: where it is only a setting, here; where
+// the code that applies it needs it too (a worker built without this
+// configuration), in that package, and read from there.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
 	fs := flag.NewFlagSet("rolegate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -170,10 +186,10 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	c := &Config{}
 
 	c.Dev = r.boolean("ROLEGATE_DEV") || *dev
-	c.Addr = firstNonEmpty(*addr, r.str("ROLEGATE_ADDR"), "127.0.0.1:8080")
+	c.Addr = firstNonEmpty(*addr, r.str("ROLEGATE_ADDR"), DefaultAddr)
 	r.check("ROLEGATE_ADDR", validateAddr(c.Addr, c.Dev))
-	c.BaseURL = r.url("ROLEGATE_BASE_URL", firstNonEmpty(*baseURL, r.str("ROLEGATE_BASE_URL"), "http://localhost:8080"))
-	c.DBPath = firstNonEmpty(*dbPath, r.str("ROLEGATE_DB"), "./data/rolegate.db")
+	c.BaseURL = r.url("ROLEGATE_BASE_URL", firstNonEmpty(*baseURL, r.str("ROLEGATE_BASE_URL"), DefaultBaseURL))
+	c.DBPath = firstNonEmpty(*dbPath, r.str("ROLEGATE_DB"), DefaultDBPath)
 
 	c.OIDCIssuer = r.str("ROLEGATE_OIDC_ISSUER")
 	c.OIDCClientID = r.str("ROLEGATE_OIDC_CLIENT_ID")
@@ -204,8 +220,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	if !c.Dev && len(c.ApproverGroups) == 0 && len(c.ApproverEmails) == 0 {
 		r.fail("ROLEGATE_APPROVER_GROUPS", "is required: name the groups whose members approve requests (or list their verified emails in ROLEGATE_APPROVER_EMAILS)")
 	}
-	c.RequiredApprovals = r.integer("ROLEGATE_REQUIRED_APPROVALS", 1, 1, 10)
-	c.RequestTTL = r.duration("ROLEGATE_REQUEST_TTL", 14*24*time.Hour)
+	c.RequiredApprovals = r.integer("ROLEGATE_REQUIRED_APPROVALS", rolegate.DefaultRequiredApprovals, 1, 10)
+	c.RequestTTL = r.duration("ROLEGATE_REQUEST_TTL", rolegate.DefaultExpireAfter)
 	c.SessionIdle = r.duration("ROLEGATE_SESSION_IDLE", 8*time.Hour)
 	c.SessionMax = r.duration("ROLEGATE_SESSION_MAX", 24*time.Hour)
 	c.ApproveMaxAuthAge = r.duration("ROLEGATE_APPROVE_MAX_AUTH_AGE", time.Hour)
@@ -244,9 +260,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		r.fail("ROLEGATE_DEV_REAL_UPSTREAM", "dev mode with an admin key would create the dev people's roles at "+c.UpstreamHost()+
 			": unset OPENAI_ADMIN_KEY and OPENAI_ADMIN_KEY_FILE to use the built-in simulator, or set ROLEGATE_DEV_REAL_UPSTREAM=1 to call that Admin API")
 	}
-	c.ProvisionAttempts = r.integer("ROLEGATE_PROVISION_ATTEMPTS", 8, 1, 100)
-	c.ProvisionTimeout = r.duration("ROLEGATE_PROVISION_TIMEOUT", 30*time.Second)
-	c.ProvisionBackoff = r.duration("ROLEGATE_PROVISION_BACKOFF", 2*time.Second)
+	c.ProvisionAttempts = r.integer("ROLEGATE_PROVISION_ATTEMPTS", provisioning.DefaultMaxAttempts, 1, 100)
+	c.ProvisionTimeout = r.duration("ROLEGATE_PROVISION_TIMEOUT", provisioning.DefaultCallTimeout)
+	c.ProvisionBackoff = r.duration("ROLEGATE_PROVISION_BACKOFF", provisioning.DefaultBackoffBase)
 
 	c.TrustedProxies = r.prefixes("ROLEGATE_TRUSTED_PROXIES")
 	c.CatalogFile = r.str("ROLEGATE_CATALOG_FILE")
@@ -288,9 +304,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 		r.require("ROLEGATE_WEBHOOK_SECRET", string(c.WebhookSecret))
 	}
 	c.ReminderAfter = r.duration("ROLEGATE_REMINDER_AFTER", 24*time.Hour)
-	c.SyncEvery = r.duration("ROLEGATE_SYNC_EVERY", 5*time.Minute)
-	c.PictureMaxAge = r.duration("ROLEGATE_PICTURE_MAX_AGE", 30*time.Second)
-	if c.PictureMaxAge > 30*time.Second {
+	c.SyncEvery = r.duration("ROLEGATE_SYNC_EVERY", picture.DefaultEvery)
+	c.PictureMaxAge = r.duration("ROLEGATE_PICTURE_MAX_AGE", picture.DefaultMaxAge)
+	if c.PictureMaxAge > picture.DefaultMaxAge {
 		r.fail("ROLEGATE_PICTURE_MAX_AGE", "must be at most 30s: a name check never trusts an older picture")
 	}
 

@@ -1,7 +1,8 @@
 // Package notify tells people about requests: email over SMTP and signed
-// webhooks (JSON, Slack, Teams). The rows to send are queued in SQLite in
-// the transaction of the event that causes them (internal/sqlite); this
-// package's worker delivers them with retries and backoff, records every
+// webhooks (JSON, Slack, Teams). The rows to send are written to the
+// outbox (rolegate.Outbox) in the transaction of the transition that
+// causes them, by the domain's rules of who hears of what; this package's
+// worker delivers them with retries and backoff, records every
 // final outcome in the audit trail, and reminds approvers of requests left
 // pending. Delivery is at least once: a restart mid-delivery sends that
 // message again, with the same Message-ID or X-Rolegate-Delivery.

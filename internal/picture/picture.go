@@ -24,7 +24,7 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// Store keeps the picture (internal/sqlite's DB).
+// Store keeps the picture (the part of rolegate.PictureStore a sync uses).
 type Store interface {
 	ReplacePicture(ctx context.Context, scope string, roles []rolegate.UpstreamRole, requestedBy *rolegate.Actor) (rolegate.SyncResult, error)
 	PictureSyncedAt(ctx context.Context, scope string) (time.Time, error)

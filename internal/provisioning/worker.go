@@ -26,6 +26,13 @@ type Upstream interface {
 	GetRole(ctx context.Context, id string) (adminapi.Role, error)
 }
 
+// Defaults (ROLEGATE_PROVISION_ATTEMPTS, _TIMEOUT, _BACKOFF).
+const (
+	DefaultMaxAttempts = 8
+	DefaultCallTimeout = adminapi.DefaultTimeout
+	DefaultBackoffBase = 2 * time.Second
+)
+
 // Queue is the durable job queue (rolegate.ProvisioningQueue).
 type Queue interface {
 	ReleaseLeases(ctx context.Context) (int64, error)
@@ -61,13 +68,13 @@ type Worker struct {
 // New returns a worker; Run starts it.
 func New(cfg Config) *Worker {
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 8
+		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 30 * time.Second
+		cfg.CallTimeout = DefaultCallTimeout
 	}
 	if cfg.BackoffBase <= 0 {
-		cfg.BackoffBase = 2 * time.Second
+		cfg.BackoffBase = DefaultBackoffBase
 	}
 	if cfg.BackoffMax <= 0 {
 		cfg.BackoffMax = 5 * time.Minute

@@ -57,3 +57,14 @@ type PictureStore interface {
 	RequestRole(ctx context.Context, id int64) (PictureRole, bool, error)
 	PictureStats(ctx context.Context) (PictureStats, error)
 }
+
+// Services are the domain services the web layer and the workers are
+// given (internal/app builds them over the store). The audit trail is
+// beside them (audit.Trail), with its checkpoint and proof types.
+type Services struct {
+	Requests     RequestService
+	Sessions     SessionService
+	Outbox       Outbox
+	Provisioning ProvisioningQueue
+	Pictures     PictureStore
+}

@@ -110,7 +110,9 @@ func TestARefusedTransitionCausesNothing(t *testing.T) {
 // directory is rolegate.People from a fixed list.
 type directory struct{ approvers, admins []rolegate.Person }
 
-func (d directory) LastSeenEmail(_ context.Context, p rolegate.Person) (string, error) { return p.Email, nil }
+func (d directory) LastSeenEmail(_ context.Context, p rolegate.Person) (string, error) {
+	return p.Email, nil
+}
 func (d directory) PeopleWithRole(_ context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
 	if role == rolegate.RoleAdmin {
 		return d.admins, nil

@@ -94,6 +94,13 @@ func (s *Simulator) SetAdminKey(key string) {
 	s.adminKey = key
 }
 
+// AdminKey is the key the simulator accepts now (empty: any).
+func (s *Simulator) AdminKey() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.adminKey
+}
+
 // Roles returns a copy of every role, predefined ones first, in creation order.
 func (s *Simulator) Roles() []Role {
 	s.mu.Lock()

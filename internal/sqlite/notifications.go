@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,84 +16,6 @@ import (
 // SetNotifications turns queueing on. It must be called before the database
 // is shared.
 func (db *DB) SetNotifications(t rolegate.NotificationTargets) { db.notify = &t }
-
-// queueNotifications writes the outbox rows of notice n about the recorded
-// event e, in the transaction that records it: who hears is the domain's
-// rule (rolegate.Notice), resolved to addresses here.
-func (tx *Tx) queueNotifications(ctx context.Context, e rolegate.Event, req *rolegate.Request, n *rolegate.Notice) error {
-	targets := tx.db.notify
-	if targets == nil {
-		return nil
-	}
-	var emails []rolegate.Recipient
-	if targets.Email {
-		var err error
-		if emails, err = n.Recipients(ctx, req, people{tx}); err != nil {
-			return err
-		}
-	}
-	rows := n.Notifications(n.Facts(e, req), emails, *targets)
-	for _, r := range rows {
-		raw, err := json.Marshal(r.Facts)
-		if err != nil {
-			return fmt.Errorf("sqlite: notification facts: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (event_seq, request_id, channel, recipient,
-			recipient_label, audience, facts, state, run_after, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (event_seq, channel, recipient) DO NOTHING`,
-			e.Seq, req.ID, string(r.Channel), r.Recipient, r.Label, string(r.Audience), string(raw),
-			ms(tx.now), ms(tx.now), ms(tx.now)); err != nil {
-			return fmt.Errorf("sqlite: queue notification: %w", err)
-		}
-	}
-	if len(rows) > 0 && targets.Wake != nil {
-		targets.Wake()
-	}
-	return nil
-}
-
-// people is rolegate.People inside a transaction.
-type people struct{ tx *Tx }
-
-func (p people) LastSeenEmail(ctx context.Context, person rolegate.Person) (string, error) {
-	return p.tx.lastSeenEmail(ctx, person)
-}
-
-func (p people) PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
-	return p.tx.peopleWithRole(ctx, role)
-}
-
-// lastSeenEmail is p's address at their last sign-in, else the one on file.
-func (tx *Tx) lastSeenEmail(ctx context.Context, p rolegate.Person) (string, error) {
-	var email string
-	err := tx.QueryRowContext(ctx, `SELECT email FROM people WHERE person_key = ?`, p.Key()).Scan(&email)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("sqlite: email of a recipient: %w", err)
-	}
-	if email == "" {
-		email = p.Email
-	}
-	return email, nil
-}
-
-// peopleWithRole is PeopleWithRole inside the transaction.
-func (tx *Tx) peopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT issuer, subject, email, name FROM people
-		WHERE ',' || roles || ',' LIKE ? ORDER BY name, person_key`, "%,"+string(role)+",%")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: people with role %s: %w", role, err)
-	}
-	defer rows.Close()
-	var out []rolegate.Person
-	for rows.Next() {
-		var p rolegate.Person
-		if err := rows.Scan(&p.Issuer, &p.Subject, &p.Email, &p.Name); err != nil {
-			return nil, fmt.Errorf("sqlite: people with role %s: %w", role, err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
 
 const notificationColumns = `id, event_seq, request_id, channel, recipient, recipient_label, audience, facts,
 	state, attempts, last_error, created_at, sent_at`

@@ -11,30 +11,6 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// enqueueProvisioning writes the hand-off row for a fully approved request.
-func (tx *Tx) enqueueProvisioning(ctx context.Context, req *rolegate.Request) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO provisioning_jobs (request_id, state, run_after, created_at, updated_at)
-		VALUES (?, 'queued', ?, ?, ?)`, req.ID, ms(tx.now), ms(tx.now), ms(tx.now))
-	if err != nil {
-		return fmt.Errorf("sqlite: enqueue provisioning of %d: %w", req.ID, err)
-	}
-	return nil
-}
-
-// requeueProvisioning makes a failed job runnable again, with a fresh budget.
-func (tx *Tx) requeueProvisioning(ctx context.Context, requestID int64) error {
-	res, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'queued', attempts = 0, run_after = ?,
-		lease_owner = '', lease_until = 0, last_error = '', updated_at = ? WHERE request_id = ? AND state = 'failed'`,
-		ms(tx.now), ms(tx.now), requestID)
-	if err != nil {
-		return fmt.Errorf("sqlite: requeue provisioning of %d: %w", requestID, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return rolegate.Errorf(rolegate.ECONFLICT, "This request's provisioning is not in a failed state.")
-	}
-	return nil
-}
-
 // ClaimJob takes the next runnable job (queued and due, or running with an
 // expired lease) for owner, for the length of lease. It returns nil when
 // nothing is runnable. The claim moves the request to provisioning and

@@ -503,33 +503,6 @@ func (s *Requests) transition(ctx context.Context, id int64, check func(req *rol
 	return req, err
 }
 
-// move changes a request's status only if it is still in from: the
-// conditional update is what makes racing transitions safe.
-func (tx *Tx) move(ctx context.Context, req *rolegate.Request, from, to rolegate.Status) error {
-	if !rolegate.CanMove(from, to) {
-		return fmt.Errorf("sqlite: request %d: %s → %s is not a transition of the life cycle", req.ID, from, to)
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
-		string(to), ms(tx.now), req.ID, string(from))
-	if err != nil {
-		return fmt.Errorf("sqlite: move request %d to %s: %w", req.ID, to, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return rolegate.Errorf(rolegate.ECONFLICT, "This request changed in the meantime; reload it.")
-	}
-	req.Status, req.UpdatedAt = to, tx.now
-	return nil
-}
-
-// touch records that req changed without moving (a partial approval).
-func (tx *Tx) touch(ctx context.Context, req *rolegate.Request) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE requests SET updated_at = ? WHERE id = ?`, ms(tx.now), req.ID); err != nil {
-		return fmt.Errorf("sqlite: touch request %d: %w", req.ID, err)
-	}
-	req.UpdatedAt = tx.now
-	return nil
-}
-
 // isUniqueViolation reports a UNIQUE or PRIMARY KEY constraint failure,
 // by the driver's extended result code rather than its message.
 func isUniqueViolation(err error) bool {

@@ -9,9 +9,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // seedTrail creates the database at path (migrated by rolegate's own code)
@@ -20,7 +20,7 @@ import (
 // firing as in production. It writes in large transactions with
 // synchronous=OFF: this is set-up, not what is measured.
 func seedTrail(ctx context.Context, path string, n int) error {
-	db, err := sqlite.Open(ctx, path)
+	db, err := app.OpenStore(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func seedTrail(ctx context.Context, path string, n int) error {
 	}
 	// The events written here, around the append, become the Merkle
 	// tree's leaves as migration 00009 makes an older trail's.
-	db, err = sqlite.OpenNoMigrate(ctx, path)
+	db, err = app.OpenStore(ctx, path) // migrated above: opening changes nothing
 	if err != nil {
 		return err
 	}
