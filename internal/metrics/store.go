@@ -11,11 +11,10 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// Store is what the scrape-time gauges read: the store's counts.
+// Store is what the scrape-time gauges read: the store's counts, and the
+// file whose size they report.
 type Store interface {
-	CountByStatus(ctx context.Context) (map[rolegate.Status]int, error)
-	QueueStats(ctx context.Context) (rolegate.QueueStats, error)
-	PictureStats(ctx context.Context) (rolegate.PictureStats, error)
+	rolegate.Counts
 	Path() string
 }
 

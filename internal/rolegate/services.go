@@ -58,6 +58,13 @@ type PictureStore interface {
 	PictureStats(ctx context.Context) (PictureStats, error)
 }
 
+// Counts are the store's numbers the metrics read at scrape time.
+type Counts interface {
+	CountByStatus(ctx context.Context) (map[Status]int, error)
+	QueueStats(ctx context.Context) (QueueStats, error)
+	PictureStats(ctx context.Context) (PictureStats, error)
+}
+
 // Services are the domain services the web layer and the workers are
 // given (internal/app builds them over the store). The audit trail is
 // beside them (audit.Trail), with its checkpoint and proof types.

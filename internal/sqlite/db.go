@@ -241,5 +241,6 @@ var (
 	_ rolegate.Outbox            = (*DB)(nil)
 	_ rolegate.ProvisioningQueue = (*DB)(nil)
 	_ rolegate.PictureStore      = (*DB)(nil)
+	_ rolegate.Counts            = (*DB)(nil)
 	_ audit.Trail                = (*DB)(nil)
 )
