@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // stepTimeout bounds one step of a journey (a click and the page it
@@ -30,7 +31,7 @@ const stepTimeout = 15 * time.Second
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path := chromiumPath(t)
-	output := &lockedBuffer{}
+	output := &testkit.SyncBuffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,

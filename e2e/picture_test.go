@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,9 +12,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/emersion/go-smtp"
 
 	"github.com/rolegate/rolegate/internal/notify"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // The organization changes behind rolegate's back, as it does when people
@@ -27,14 +25,14 @@ import (
 // the admins (email) and the webhooks.
 func TestOrganizationChangedOutsideRolegate(t *testing.T) {
 	t.Parallel()
-	mail := startMailbox(t)
+	mail := testkit.StartMailbox(t)
 	hooks := startHookReceiver(t, "whsec-e2e-picture-never-shown")
 	// The picture's age and the sync period are shortened so the journey
 	// takes seconds; the product's are 30 s and 5 min.
 	p := startPortal(t, map[string]string{
 		"ROLEGATE_PICTURE_MAX_AGE": "2s",
 		"ROLEGATE_SYNC_EVERY":      "3s",
-		"ROLEGATE_SMTP_ADDR":       mail.addr,
+		"ROLEGATE_SMTP_ADDR":       mail.Addr,
 		"ROLEGATE_SMTP_FROM":       "rolegate@example.test",
 		"ROLEGATE_WEBHOOK_URLS":    hooks.url,
 		"ROLEGATE_WEBHOOK_SECRET":  hooks.secret,
@@ -116,11 +114,11 @@ func TestOrganizationChangedOutsideRolegate(t *testing.T) {
 	}
 	// The admins were told once of each drift; a role created outside
 	// rolegate notifies nobody.
-	admin.waitUntil("the admin's two drift emails", func() bool { return mail.count(drew.Email, "outside rolegate") >= 2 })
-	if n := mail.count(drew.Email, "changed outside rolegate"); n != 1 {
+	admin.waitUntil("the admin's two drift emails", func() bool { return mail.Count(drew.Email, "outside rolegate") >= 2 })
+	if n := mail.Count(drew.Email, "changed outside rolegate"); n != 1 {
 		t.Errorf("%d 'changed outside rolegate' emails to the admin; want 1", n)
 	}
-	if n := mail.count(drew.Email, "deleted outside rolegate"); n != 1 {
+	if n := mail.Count(drew.Email, "deleted outside rolegate"); n != 1 {
 		t.Errorf("%d 'deleted outside rolegate' emails to the admin; want 1", n)
 	}
 	admin.waitUntil("the drift webhooks", func() bool { return hooks.count("upstream.role.deleted") >= 1 })
@@ -147,74 +145,6 @@ func reloadUntil(pe *person, what string, cond func() bool) {
 		pe.do("reload", chromedp.Reload())
 	}
 }
-
-// mailbox is a real SMTP server (go-smtp) on loopback keeping every
-// message with its recipient.
-type mailbox struct {
-	addr string
-	mu   sync.Mutex
-	msgs []mailMessage
-}
-
-type mailMessage struct{ to, data string }
-
-func startMailbox(t *testing.T) *mailbox {
-	t.Helper()
-	mb := &mailbox{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{mb: mb}, nil }))
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	mb.addr = ln.Addr().String()
-	return mb
-}
-
-// count is how many messages to went out whose subject holds text (any case).
-func (mb *mailbox) count(to, text string) int {
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	n := 0
-	for _, m := range mb.msgs {
-		subject := ""
-		for _, line := range strings.Split(m.data, "\n") {
-			if s, ok := strings.CutPrefix(line, "Subject: "); ok {
-				subject = s
-				break
-			}
-		}
-		if strings.EqualFold(m.to, to) && strings.Contains(strings.ToLower(subject), strings.ToLower(text)) {
-			n++
-		}
-	}
-	return n
-}
-
-type mailSession struct {
-	mb *mailbox
-	to []string
-}
-
-func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	s.mb.mu.Lock()
-	defer s.mb.mu.Unlock()
-	for _, to := range s.to {
-		s.mb.msgs = append(s.mb.msgs, mailMessage{to: to, data: string(b)})
-	}
-	return err
-}
-func (s *mailSession) Reset()        { s.to = nil }
-func (s *mailSession) Logout() error { return nil }
 
 // hookReceiver counts the signed webhook posts it gets by event.
 type hookReceiver struct {

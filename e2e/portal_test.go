@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,12 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // The people of the identity provider. Everyone is staff (the requester
@@ -44,7 +43,7 @@ type portal struct {
 
 	adminKey     string
 	clientSecret string
-	log          *lockedBuffer
+	log          *testkit.SyncBuffer
 }
 
 // startPortal starts the binary under test with env added to (and
@@ -63,7 +62,7 @@ func startPortalWithProvider(t *testing.T, env map[string]string, profile ssotes
 		t:            t,
 		adminKey:     "sk-admin-e2e-" + randomHex(16),
 		clientSecret: "e2e-client-secret-" + randomHex(16),
-		log:          &lockedBuffer{},
+		log:          &testkit.SyncBuffer{},
 	}
 	addr := freeLoopbackAddr(t)
 	p.URL = "http://" + addr
@@ -287,22 +286,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// lockedBuffer collects a subprocess's output safely for concurrent reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

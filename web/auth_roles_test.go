@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"database/sql"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,17 +10,14 @@ import (
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/web"
 )
 
 // personRoles reads the portal roles a person got at their last sign-in.
 func (h *harness) personRoles(issuer, subject string) []string {
 	h.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+h.DB.Path()+"?mode=ro")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer db.Close()
+	db := testkit.OpenReadOnly(h.t, h.DB.Path())
 	var roles string
 	if err := db.QueryRowContext(h.t.Context(), `SELECT roles FROM people WHERE person_key = ?`, issuer+"|"+subject).Scan(&roles); err != nil {
 		h.t.Fatalf("roles of %s|%s: %v", issuer, subject, err)

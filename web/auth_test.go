@@ -3,7 +3,6 @@ package web_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -11,14 +10,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // The people of the SSO tests, as the identity provider knows them.
@@ -34,9 +32,10 @@ var (
 type ssoPortal struct {
 	*harness
 	IdP  *ssotest.Provider
-	Logs *syncBuffer
-	// Clock moves the portal's and the database's time (not the provider's).
-	Clock *testClock
+	Logs *testkit.SyncBuffer
+	// Clock moves the portal's and the database's time (not the provider's,
+	// which signs on the real time: the clock runs).
+	Clock *testkit.Clock
 }
 
 type ssoOptions struct {
@@ -55,7 +54,7 @@ func newSSOPortal(t *testing.T, opts ssoOptions) *ssoPortal {
 	for _, u := range []ssotest.User{rita, alex, casey, drew} {
 		idp.AddUser(u)
 	}
-	p := &ssoPortal{IdP: idp, Logs: &syncBuffer{}, Clock: &testClock{}}
+	p := &ssoPortal{IdP: idp, Logs: &testkit.SyncBuffer{}, Clock: testkit.NewRunningClock()}
 	p.harness = newHarness(t, harnessOptions{
 		Env: opts.Env, Now: p.Clock.Now, Log: p.Logs,
 		SSO: func(redirectURL string) *sso.Client {
@@ -74,30 +73,6 @@ func newSSOPortal(t *testing.T, opts ssoOptions) *ssoPortal {
 		},
 	})
 	return p
-}
-
-// testClock is the real time moved forward by Advance.
-type testClock struct{ offset atomic.Int64 }
-
-func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
-
-// syncBuffer collects log lines written from the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // beginSignIn opens path (normally /auth/login?...) and returns the
@@ -196,11 +171,7 @@ type auditEvent struct {
 // straight from the database file.
 func (h *harness) events(action string) []auditEvent {
 	h.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+h.DB.Path()+"?mode=ro")
-	if err != nil {
-		h.t.Fatalf("open the database read-only: %v", err)
-	}
-	defer db.Close()
+	db := testkit.OpenReadOnly(h.t, h.DB.Path())
 	rows, err := db.QueryContext(h.t.Context(), `SELECT actor_key, outcome, details FROM audit_events WHERE action = ? ORDER BY seq`, action)
 	if err != nil {
 		h.t.Fatalf("read audit events: %v", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // Flooding the append-only trail (issue 12, item 3): whatever anyone sends,
@@ -78,7 +79,7 @@ func (b *browser) flood(path string, n int) map[int]int {
 }
 
 func TestRefusedGETFloodIsBounded(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	h := newHarness(t, harnessOptions{Now: clk.Now})
 	riley := h.signInAs("requester")
 	before := len(h.trailEvents())
@@ -131,7 +132,7 @@ func TestRefusedGETFloodIsBounded(t *testing.T) {
 // TestRefusalsAreCountedPerPersonRouteAndReason: each run is its own, and
 // another person's refusals do not hide in Riley's count.
 func TestRefusalsAreCountedPerPersonRouteAndReason(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	h := newHarness(t, harnessOptions{Now: clk.Now, RateLimits: generousLimits()})
 	riley, avery := h.signInAs("requester"), h.signInAs("approver1")
 	before := len(h.trailEvents())
@@ -160,7 +161,7 @@ func TestRefusalsAreCountedPerPersonRouteAndReason(t *testing.T) {
 // TestAuditExportsAreRateLimited: each export records itself and reads
 // the trail; an auditor's script gets 10, then two a minute.
 func TestAuditExportsAreRateLimited(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	h := newHarness(t, harnessOptions{Now: clk.Now})
 	casey := h.signInAs("auditor")
 	statuses := casey.flood("/audit/export.csv", 200)

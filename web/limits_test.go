@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/web"
 )
 
@@ -292,11 +292,7 @@ func TestFormRateLimitPerSession(t *testing.T) {
 // clientIPs reads the client addresses recorded with one action.
 func clientIPs(t *testing.T, h *harness, action string) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+h.DB.Path()+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testkit.OpenReadOnly(t, h.DB.Path())
 	rows, err := db.Query(`SELECT client_ip FROM audit_events WHERE action = ? ORDER BY seq`, action)
 	if err != nil {
 		t.Fatal(err)

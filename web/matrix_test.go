@@ -16,6 +16,7 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/web"
 )
 
@@ -582,11 +583,7 @@ type stateReader struct {
 
 func openStateReader(t *testing.T, h *harness) *stateReader {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+h.DB.Path()+"?mode=ro")
-	if err != nil {
-		t.Fatalf("open the database read-only: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testkit.OpenReadOnly(t, h.DB.Path())
 	return &stateReader{t: t, db: db}
 }
 

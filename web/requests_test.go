@@ -9,12 +9,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/web"
 )
 
@@ -547,26 +547,8 @@ func TestRequestPageShowsHostileTextAsText(t *testing.T) {
 	}
 }
 
-// clock is a settable time for the server and the database.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestExpiryShowsItsReasonInTheTimeline(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	h := newHarness(t, harnessOptions{Now: clk.Now, Env: map[string]string{"ROLEGATE_REQUEST_TTL": "72h"}})
 	riley := h.signInAs("requester")
 	id := h.fileRequest(riley, "Group Reader")
@@ -598,7 +580,7 @@ func TestExpiryShowsItsReasonInTheTimeline(t *testing.T) {
 // Before the sweep runs, a request past its deadline offers no decision,
 // and an approval posted anyway expires it rather than counting.
 func TestActingPastTheDeadlineExpiresTheRequest(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	h := newHarness(t, harnessOptions{Now: clk.Now, Env: map[string]string{"ROLEGATE_REQUEST_TTL": "24h"}})
 	riley := h.signInAs("requester")
 	id := h.fileRequest(riley, "Group Reader")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 func TestRolesPageShowsEveryRoleToEverySignedInPerson(t *testing.T) {
@@ -56,7 +57,7 @@ func TestRolesPageShowsEveryRoleToEverySignedInPerson(t *testing.T) {
 // upstream cannot be read, the check says so instead of "available", and
 // the submission is refused rather than accepted unchecked.
 func TestLiveCheckSeesTheOrganizationWithin30Seconds(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	h := newHarness(t, harnessOptions{Now: clk.Now})
 	riley := h.signInAs("requester")
 	check := func() string {

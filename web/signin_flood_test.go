@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,16 +10,13 @@ import (
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // countRows counts a table's rows straight from the database file.
 func (h *harness) countRows(table string) int {
 	h.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+h.DB.Path()+"?mode=ro")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer db.Close()
+	db := testkit.OpenReadOnly(h.t, h.DB.Path())
 	var n int
 	if err := db.QueryRowContext(h.t.Context(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 		h.t.Fatalf("count %s: %v", table, err)

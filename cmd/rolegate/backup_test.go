@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // env is a getenv over a map.
@@ -45,11 +45,7 @@ func appendEvents(t *testing.T, db *sqlite.DB, n int) {
 // count.
 func readChain(t *testing.T, path string) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testkit.OpenReadOnly(t, path)
 	rows, err := db.Query(`SELECT seq, at, actor_key, actor_email, actor_name, actor_roles, action,
 		COALESCE(request_id, 0), role_name, outcome, details, client_ip, user_agent, http_request_id, prev_hash, hash
 		FROM audit_events ORDER BY seq`)

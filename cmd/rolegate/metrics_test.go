@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/rolegate/rolegate/internal/testkit"
 )
@@ -63,13 +61,9 @@ func TestServeMetricsAndBackupOfTheLiveDatabase(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("GET /metrics = %d; want 200", code)
 		}
-		parser := expfmt.NewTextParser(model.UTF8Validation)
-		var err error
-		if fams, err = parser.TextToMetricFamilies(strings.NewReader(text)); err != nil {
-			t.Fatalf("/metrics is not Prometheus text: %v", err)
-		}
-		v, _ := familyValue(fams, "rolegate_audit_events_total", map[string]string{"action": "provisioning.succeeded"})
-		n, _ := familyValue(fams, "rolegate_provisioning_attempts_total", map[string]string{"outcome": "succeeded"})
+		fams = testkit.ParseMetrics(t, text)
+		v, _ := testkit.MetricValue(fams, "rolegate_audit_events_total", map[string]string{"action": "provisioning.succeeded"})
+		n, _ := testkit.MetricValue(fams, "rolegate_provisioning_attempts_total", map[string]string{"outcome": "succeeded"})
 		return v == 1 && n == 1
 	}, func() string { return text })
 	tests := []struct {
@@ -91,11 +85,11 @@ func TestServeMetricsAndBackupOfTheLiveDatabase(t *testing.T) {
 		{"rolegate_database_scrape_success", nil, 1},
 	}
 	for _, tt := range tests {
-		if got, ok := familyValue(fams, tt.name, tt.labels); !ok || got != tt.want {
+		if got, ok := testkit.MetricValue(fams, tt.name, tt.labels); !ok || got != tt.want {
 			t.Errorf("%s%v = %v (present %v); want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
-	if got, ok := familyValue(fams, "rolegate_http_request_duration_seconds", map[string]string{"route": "/requests/:id", "method": "GET"}); !ok || got < 2 {
+	if got, ok := testkit.MetricValue(fams, "rolegate_http_request_duration_seconds", map[string]string{"route": "/requests/:id", "method": "GET"}); !ok || got < 2 {
 		t.Errorf("latency histogram for GET /requests/:id has %v observations; want the page views", got)
 	}
 	if raw := regexp.MustCompile(`route="(/requests/\d|/no/such)`).FindAllString(text, -1); raw != nil {
@@ -132,35 +126,6 @@ func TestServeMetricsAndBackupOfTheLiveDatabase(t *testing.T) {
 			t.Errorf("the log has %d lines with %s; want exactly one", strings.Count(log, line), line)
 		}
 	}
-}
-
-// familyValue finds the series of a family whose labels include want.
-func familyValue(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
 }
 
 var metricsListener = regexp.MustCompile(`metrics=(http://\S+/metrics)`)

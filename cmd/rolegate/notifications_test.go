@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,69 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/rolegate/rolegate/internal/notify"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// inbox is a real SMTP server (go-smtp) on loopback that keeps what it is
-// given, by recipient.
-type inbox struct {
-	mu   sync.Mutex
-	to   []string
-	data []string
-}
-
-func (ib *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &inboxSession{ib: ib}, nil }
-
-type inboxSession struct {
-	ib *inbox
-	to []string
-}
-
-func (s *inboxSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *inboxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-func (s *inboxSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	s.ib.mu.Lock()
-	defer s.ib.mu.Unlock()
-	for _, to := range s.to {
-		s.ib.to = append(s.ib.to, to)
-		s.ib.data = append(s.ib.data, string(b))
-	}
-	return err
-}
-func (s *inboxSession) Reset()        { s.to = nil }
-func (s *inboxSession) Logout() error { return nil }
-
-func (ib *inbox) recipients() []string {
-	ib.mu.Lock()
-	defer ib.mu.Unlock()
-	out := slices.Clone(ib.to)
-	slices.Sort(out)
-	return out
-}
-
-func startInbox(t *testing.T) (*inbox, string) {
-	t.Helper()
-	ib := &inbox{}
-	srv := smtp.NewServer(ib)
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ib, ln.Addr().String()
-}
-
+// serve with SMTP and a webhook configured tells both approvers by email
+// and the webhook, signed, of a new request.
 func TestServeSendsNotificationsWhenConfigured(t *testing.T) {
-	ib, smtpAddr := startInbox(t)
+	mail := testkit.StartMailbox(t)
 	const secret = "whsec-serve-test-never-shown"
 	var mu sync.Mutex
 	var bodies []string
@@ -94,7 +37,7 @@ func TestServeSendsNotificationsWhenConfigured(t *testing.T) {
 	t.Cleanup(hook.Close)
 
 	p := startPortalWith(t, map[string]string{
-		"ROLEGATE_SMTP_ADDR":      smtpAddr,
+		"ROLEGATE_SMTP_ADDR":      mail.Addr,
 		"ROLEGATE_SMTP_FROM":      "rolegate@example.test",
 		"ROLEGATE_WEBHOOK_URLS":   hook.URL + "/hooks/rolegate",
 		"ROLEGATE_WEBHOOK_SECRET": secret,
@@ -118,17 +61,13 @@ func TestServeSendsNotificationsWhenConfigured(t *testing.T) {
 		t.Fatalf("Location %q: %v", header.Get("Location"), err)
 	}
 
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.WaitFor(t, "the webhook and both approvers' emails", func() bool {
 		mu.Lock()
 		n := len(bodies)
 		mu.Unlock()
-		if n >= 1 && len(ib.recipients()) >= 2 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if got, want := ib.recipients(), []string{"avery@example.test", "blake@example.test"}; !slices.Equal(got, want) {
+		return n >= 1 && len(mail.Recipients()) >= 2
+	}, p.Log.String)
+	if got, want := mail.Recipients(), []string{"avery@example.test", "blake@example.test"}; !slices.Equal(got, want) {
 		t.Errorf("emails went to %q; want %q\n%s", got, want, p.Log)
 	}
 	mu.Lock()

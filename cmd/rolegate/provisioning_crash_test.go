@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -359,7 +358,7 @@ func assertNoSecret(t *testing.T, secret string, procs ...*rolegateProcess) {
 			"an HTTP answer":            proc.bodies.String(),
 			"the log":                   proc.log.String(),
 			"a table":                   dumpCrashTables(t, proc.dbPath),
-			"the database file and WAL": readCrashFiles(t, proc.dbPath, proc.dbPath+"-wal"),
+			"the database file and WAL": testkit.DatabaseFiles(t, proc.dbPath),
 		} {
 			if strings.Contains(text, secret) {
 				t.Errorf("process %d: the admin key appears in %s", i+1, where)
@@ -371,65 +370,11 @@ func assertNoSecret(t *testing.T, secret string, procs ...*rolegateProcess) {
 // dumpCrashTables renders every row of every table as text.
 func dumpCrashTables(t *testing.T, path string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var tables []string
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
-	if err != nil {
-		t.Fatalf("list tables: %v", err)
-	}
-	for rows.Next() {
-		var name string
-		_ = rows.Scan(&name)
-		tables = append(tables, name)
-	}
-	rows.Close()
-	var b strings.Builder
-	for _, table := range tables {
-		rows, err := db.Query(`SELECT * FROM "` + table + `"`)
-		if err != nil {
-			t.Fatalf("dump %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range vals {
-				if bs, ok := v.([]byte); ok {
-					v = string(bs)
-				}
-				fmt.Fprintf(&b, "%v\t", v)
-			}
-			b.WriteByte('\n')
-		}
-		rows.Close()
-	}
-	if !strings.Contains(b.String(), "provisioning.") {
+	dump := testkit.DumpTables(t, testkit.OpenReadOnly(t, path))
+	if !strings.Contains(dump, "provisioning.") {
 		t.Fatalf("the table dump holds no provisioning events; it proves nothing")
 	}
-	return b.String()
-}
-
-func readCrashFiles(t *testing.T, paths ...string) string {
-	t.Helper()
-	var b strings.Builder
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		b.Write(data)
-	}
-	return b.String()
+	return dump
 }
 
 // keepBodies is a transport that copies every answer's body into a buffer.

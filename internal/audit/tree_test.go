@@ -11,40 +11,19 @@ import (
 
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// memTree stores a tree's hashes as tlog asks: the reference computation.
-type memTree map[int64]tlog.Hash
-
-func (m memTree) ReadHashes(idx []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(idx))
-	for i, x := range idx {
-		h, ok := m[x]
-		if !ok {
-			return nil, errors.New("not stored")
-		}
-		out[i] = h
-	}
-	return out, nil
-}
-
-// reference builds the tree of events with tlog.StoredHashes.
-func reference(t *testing.T, n int) (memTree, []tlog.Hash) {
+// reference builds the tree of n events with tlog's own code.
+func reference(t *testing.T, n int) (testkit.TreeHashes, []tlog.Hash) {
 	t.Helper()
-	events := chain(n)
-	m := memTree{}
+	var records [][]byte
 	var leaves []tlog.Hash
-	for i, e := range events {
-		hashes, err := tlog.StoredHashes(int64(i), mustCanonical(t, e), m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, h := range hashes {
-			m[tlog.StoredHashIndex(0, int64(i))+int64(j)] = h
-		}
+	for _, e := range chain(n) {
+		records = append(records, mustCanonical(t, e))
 		leaves = append(leaves, mustLeaf(t, e))
 	}
-	return m, leaves
+	return testkit.ReferenceTree(t, records), leaves
 }
 
 func mustCanonical(t *testing.T, e rolegate.Event) []byte {

@@ -13,12 +13,11 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/rolegate/rolegate/internal/metrics"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // scrape fetches h over real HTTP and parses the Prometheus text.
@@ -41,42 +40,7 @@ func scrape(t *testing.T, h http.Handler) (map[string]*dto.MetricFamily, string)
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("scrape Content-Type = %q; want text/plain (the Prometheus text format)", ct)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatalf("scrape is not Prometheus text: %v\n%s", err, body)
-	}
-	return fams, string(body)
-}
-
-// value is the value of the series of family name whose labels include
-// want; ok is false when there is none.
-func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
+	return testkit.ParseMetrics(t, string(body)), string(body)
 }
 
 func TestHTTPRequestsAreCountedByRoutePattern(t *testing.T) {
@@ -99,14 +63,14 @@ func TestHTTPRequestsAreCountedByRoutePattern(t *testing.T) {
 		{map[string]string{"route": "unmatched", "method": "OTHER", "status": "404"}, 1},
 	}
 	for _, tt := range tests {
-		if got, ok := value(fams, "rolegate_http_requests_total", tt.labels); !ok || got != tt.want {
+		if got, ok := testkit.MetricValue(fams, "rolegate_http_requests_total", tt.labels); !ok || got != tt.want {
 			t.Errorf("rolegate_http_requests_total%v = %v (present %v); want %v", tt.labels, got, ok, tt.want)
 		}
 	}
-	if _, ok := value(fams, "rolegate_http_requests_total", map[string]string{"method": "BREW"}); ok {
+	if _, ok := testkit.MetricValue(fams, "rolegate_http_requests_total", map[string]string{"method": "BREW"}); ok {
 		t.Errorf("a series carries the invented method BREW")
 	}
-	if got, _ := value(fams, "rolegate_http_request_duration_seconds", map[string]string{"route": "/requests/:id", "method": "GET"}); got != 3 {
+	if got, _ := testkit.MetricValue(fams, "rolegate_http_request_duration_seconds", map[string]string{"route": "/requests/:id", "method": "GET"}); got != 3 {
 		t.Errorf("rolegate_http_request_duration_seconds{/requests/:id GET} count = %v; want 3", got)
 	}
 }
@@ -120,7 +84,7 @@ func TestEventOutcomeAndSignInCounters(t *testing.T) {
 		{"rolegate_provisioning_attempts_total", "outcome", "failed"},
 		{"rolegate_provisioning_attempts_total", "outcome", "retry"},
 	} {
-		if got, ok := value(fams, tt.name, map[string]string{tt.label: tt.value}); !ok || got != 0 {
+		if got, ok := testkit.MetricValue(fams, tt.name, map[string]string{tt.label: tt.value}); !ok || got != 0 {
 			t.Errorf("at start %s{%s=%q} = %v (present %v); want 0", tt.name, tt.label, tt.value, got, ok)
 		}
 	}
@@ -148,7 +112,7 @@ func TestEventOutcomeAndSignInCounters(t *testing.T) {
 		{"rolegate_audit_events_total", map[string]string{"action": "provisioning.attempt"}, 1},
 	}
 	for _, tt := range tests {
-		if got, ok := value(fams, tt.name, tt.labels); !ok || got != tt.want {
+		if got, ok := testkit.MetricValue(fams, tt.name, tt.labels); !ok || got != tt.want {
 			t.Errorf("%s%v = %v (present %v); want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
@@ -170,25 +134,16 @@ func openDB(t *testing.T) *sqlite.DB {
 	return db
 }
 
-// clock is a time that tests move.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
-
 func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	m := metrics.New(metrics.Options{Store: db, Now: clk.Now})
 	db.OnEventAppended(m.AuditEventAppended)
 
 	fams, _ := scrape(t, m.Handler())
 	for _, st := range rolegate.AllStatuses {
-		if got, ok := value(fams, "rolegate_requests", map[string]string{"status": string(st)}); !ok || got != 0 {
+		if got, ok := testkit.MetricValue(fams, "rolegate_requests", map[string]string{"status": string(st)}); !ok || got != 0 {
 			t.Errorf("empty database: rolegate_requests{status=%q} = %v (present %v); want 0", st, got, ok)
 		}
 	}
@@ -222,10 +177,10 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 	// Within StoreMaxAge a scrape serves the last reading; after it, the
 	// database's numbers as they are now.
 	fams, _ = scrape(t, m.Handler())
-	if got, _ := value(fams, "rolegate_requests", map[string]string{"status": "pending"}); got != 0 {
+	if got, _ := testkit.MetricValue(fams, "rolegate_requests", map[string]string{"status": "pending"}); got != 0 {
 		t.Errorf("rolegate_requests{pending} = %v within StoreMaxAge of the last reading; want that reading's 0", got)
 	}
-	clk.Add(metrics.DefaultStoreMaxAge)
+	clk.Advance(metrics.DefaultStoreMaxAge)
 	fams, _ = scrape(t, m.Handler())
 	tests := []struct {
 		name   string
@@ -241,14 +196,14 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 		{"rolegate_database_scrape_success", nil, 1},
 	}
 	for _, tt := range tests {
-		if got, ok := value(fams, tt.name, tt.labels); !ok || got != tt.want {
+		if got, ok := testkit.MetricValue(fams, tt.name, tt.labels); !ok || got != tt.want {
 			t.Errorf("%s%v = %v (present %v); want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
-	if age, ok := value(fams, "rolegate_provisioning_queue_oldest_age_seconds", nil); !ok || age < 0 || age > 60 {
+	if age, ok := testkit.MetricValue(fams, "rolegate_provisioning_queue_oldest_age_seconds", nil); !ok || age < 0 || age > 60 {
 		t.Errorf("rolegate_provisioning_queue_oldest_age_seconds = %v (present %v); want the age of a job queued just now", age, ok)
 	}
-	if size, ok := value(fams, "rolegate_database_size_bytes", map[string]string{"file": "db"}); !ok || size <= 0 {
+	if size, ok := testkit.MetricValue(fams, "rolegate_database_size_bytes", map[string]string{"file": "db"}); !ok || size <= 0 {
 		t.Errorf("rolegate_database_size_bytes{file=db} = %v (present %v); want the file's size", size, ok)
 	}
 }
@@ -262,13 +217,13 @@ func TestUnreadableDatabaseKeepsTheScrapeAlive(t *testing.T) {
 	db.Close()
 
 	fams, _ := scrape(t, m.Handler())
-	if got, ok := value(fams, "rolegate_database_scrape_success", nil); !ok || got != 0 {
+	if got, ok := testkit.MetricValue(fams, "rolegate_database_scrape_success", nil); !ok || got != 0 {
 		t.Errorf("rolegate_database_scrape_success = %v (present %v); want 0", got, ok)
 	}
-	if _, ok := value(fams, "rolegate_requests", nil); ok {
+	if _, ok := testkit.MetricValue(fams, "rolegate_requests", nil); ok {
 		t.Errorf("rolegate_requests is served from a closed database")
 	}
-	if got, ok := value(fams, "rolegate_http_requests_total", map[string]string{"route": "/"}); !ok || got != 1 {
+	if got, ok := testkit.MetricValue(fams, "rolegate_http_requests_total", map[string]string{"route": "/"}); !ok || got != 1 {
 		t.Errorf("rolegate_http_requests_total{route=/} = %v (present %v); want 1", got, ok)
 	}
 }
@@ -278,13 +233,13 @@ func TestUnreadableDatabaseKeepsTheScrapeAlive(t *testing.T) {
 func TestPictureMetrics(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	m := metrics.New(metrics.Options{Store: db, Now: clk.Now})
 	fams, _ := scrape(t, m.Handler())
-	if _, ok := value(fams, "rolegate_picture_age_seconds", nil); ok {
+	if _, ok := testkit.MetricValue(fams, "rolegate_picture_age_seconds", nil); ok {
 		t.Errorf("rolegate_picture_age_seconds is present before the first read; want it absent")
 	}
-	if got, ok := value(fams, "rolegate_picture_drifted_roles", nil); !ok || got != 0 {
+	if got, ok := testkit.MetricValue(fams, "rolegate_picture_drifted_roles", nil); !ok || got != 0 {
 		t.Errorf("rolegate_picture_drifted_roles = %v (present %v); want 0", got, ok)
 	}
 	if _, err := db.ReplacePicture(ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{{ID: "role_a", Name: "a role"}}, nil); err != nil {
@@ -292,12 +247,12 @@ func TestPictureMetrics(t *testing.T) {
 	}
 	m.PictureSyncFailed()
 	m.PictureSyncFailed()
-	clk.Add(metrics.DefaultStoreMaxAge) // past the last reading of the database
+	clk.Advance(metrics.DefaultStoreMaxAge) // past the last reading of the database
 	fams, _ = scrape(t, m.Handler())
-	if age, ok := value(fams, "rolegate_picture_age_seconds", nil); !ok || age < 0 || age > 60 {
+	if age, ok := testkit.MetricValue(fams, "rolegate_picture_age_seconds", nil); !ok || age < 0 || age > 60 {
 		t.Errorf("rolegate_picture_age_seconds = %v (present %v); want the age of a read just now", age, ok)
 	}
-	if got, ok := value(fams, "rolegate_picture_sync_failures_total", nil); !ok || got != 2 {
+	if got, ok := testkit.MetricValue(fams, "rolegate_picture_sync_failures_total", nil); !ok || got != 2 {
 		t.Errorf("rolegate_picture_sync_failures_total = %v (present %v); want 2", got, ok)
 	}
 }
@@ -318,7 +273,7 @@ func (c *countingStore) CountByStatus(ctx context.Context) (map[rolegate.Status]
 // single writer's database busy.
 func TestAFloodOfScrapesReadsTheDatabaseOncePerMaxAge(t *testing.T) {
 	store := &countingStore{Store: openDB(t)}
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	m := metrics.New(metrics.Options{Store: store, Now: clk.Now})
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
@@ -351,7 +306,7 @@ func TestAFloodOfScrapesReadsTheDatabaseOncePerMaxAge(t *testing.T) {
 	if n := store.reads.Load(); n != 1 {
 		t.Errorf("200 scrapes within StoreMaxAge read the database %d times; want 1", n)
 	}
-	clk.Add(metrics.DefaultStoreMaxAge)
+	clk.Advance(metrics.DefaultStoreMaxAge)
 	get()
 	get()
 	if n := store.reads.Load(); n != 2 {

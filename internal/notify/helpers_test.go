@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -40,6 +39,7 @@ import (
 	"github.com/rolegate/rolegate/internal/notify"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // ---- a real SMTP server in the test process (github.com/emersion/go-smtp)
@@ -408,23 +408,19 @@ type rig struct {
 	db       *sqlite.DB
 	requests *sqlite.Requests
 	catalog  *rolegate.Catalog
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 
 	stop func()
 }
 
 func newRig(t *testing.T, opts rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, ctx: context.Background(), path: filepath.Join(t.TempDir(), "rolegate.db"), opts: opts, logs: &syncBuffer{}}
+	r := &rig{t: t, ctx: context.Background(), path: filepath.Join(t.TempDir(), "rolegate.db"), opts: opts, logs: &testkit.SyncBuffer{}}
 	r.catalog = rolegate.NewCatalog([]rolegate.Permission{
 		{Name: "api.groups.read", Area: "Groups"}, {Name: "api.users.read", Area: "Users"},
 	})
 	r.open()
-	raw, err := sql.Open("sqlite", "file:"+r.path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := testkit.OpenDB(t, r.path)
 	for _, a := range []rolegate.Actor{rigRiley, rigAvery, rigBlake, rigDrew, rigMallory} {
 		if _, err := raw.Exec(`INSERT INTO people (person_key, issuer, subject, email, name, roles, last_seen_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Key(), a.Issuer, a.Subject, a.Email, a.Name, a.RoleNames(), time.Now().UnixMilli()); err != nil {
@@ -589,22 +585,4 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
-}
-
-// syncBuffer is a log sink safe for the worker's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -35,8 +35,8 @@ type rig struct {
 	list  picture.ListRoles
 	calls atomic.Int64 // list requests that reached the upstream
 
+	clock     *testkit.Clock
 	mu        sync.Mutex
-	now       time.Time
 	intercept func(n int64, w http.ResponseWriter, r *http.Request) bool
 	published []rolegate.UpstreamRole
 	failures  int
@@ -44,7 +44,7 @@ type rig struct {
 
 func newRig(t *testing.T, pageSize int) *rig {
 	t.Helper()
-	r := &rig{t: t, sim: simulator.New(simulator.Options{AdminKey: key}), now: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)}
+	r := &rig{t: t, sim: simulator.New(simulator.Options{AdminKey: key}), clock: testkit.NewClock(time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC))}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method == http.MethodGet && req.URL.Path == "/v1/organization/roles" {
 			n := r.calls.Add(1)
@@ -65,7 +65,7 @@ func newRig(t *testing.T, pageSize int) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	db.SetClock(r.clock)
+	db.SetClock(r.clock.Now)
 	r.db = db
 	r.pic = r.open()
 	return r
@@ -75,7 +75,7 @@ func newRig(t *testing.T, pageSize int) *rig {
 func (r *rig) open() *picture.Picture {
 	r.t.Helper()
 	pic, err := picture.New(context.Background(), picture.Options{
-		Store: r.db, List: r.list, Now: r.clock,
+		Store: r.db, List: r.list, Now: r.clock.Now,
 		OnSynced: func(roles []rolegate.UpstreamRole, _ time.Time) {
 			r.mu.Lock()
 			r.published = roles
@@ -87,18 +87,6 @@ func (r *rig) open() *picture.Picture {
 		r.t.Fatal(err)
 	}
 	return pic
-}
-
-func (r *rig) clock() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.now
-}
-
-func (r *rig) advance(d time.Duration) {
-	r.mu.Lock()
-	r.now = r.now.Add(d)
-	r.mu.Unlock()
 }
 
 func (r *rig) setIntercept(f func(n int64, w http.ResponseWriter, req *http.Request) bool) {
@@ -142,7 +130,7 @@ func TestAFreshPictureIsTrustedWithoutAskingTheUpstream(t *testing.T) {
 	r := newRig(t, 100)
 	r.sync()
 	before := r.calls.Load()
-	r.advance(picture.DefaultMaxAge)
+	r.clock.Advance(picture.DefaultMaxAge)
 	for range 20 {
 		if err := r.pic.Fresh(context.Background()); err != nil {
 			t.Fatalf("Fresh within the window: %v", err)
@@ -161,7 +149,7 @@ func TestAStalePictureIsReadAgainBeforeACheck(t *testing.T) {
 	if _, err := r.sim.AddRole("Existing Role 795075", "", []string{"api.groups.read"}); err != nil {
 		t.Fatal(err)
 	}
-	r.advance(picture.DefaultMaxAge + time.Millisecond)
+	r.clock.Advance(picture.DefaultMaxAge + time.Millisecond)
 	if err := r.pic.Fresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +166,7 @@ func TestAStalePictureIsReadAgainBeforeACheck(t *testing.T) {
 func TestConcurrentChecksShareOneRead(t *testing.T) {
 	r := newRig(t, 100)
 	r.sync()
-	r.advance(time.Minute)
+	r.clock.Advance(time.Minute)
 	release := make(chan struct{})
 	r.sim.FailNext(1, simulator.Fault{Op: simulator.OpList, Kind: simulator.FaultHang, Release: release})
 	before := r.calls.Load()
@@ -205,7 +193,7 @@ func TestConcurrentChecksShareOneRead(t *testing.T) {
 func TestACheckGivingUpDoesNotCancelTheSharedRead(t *testing.T) {
 	r := newRig(t, 100)
 	r.sync()
-	r.advance(time.Minute)
+	r.clock.Advance(time.Minute)
 	release := make(chan struct{})
 	r.sim.FailNext(1, simulator.Fault{Op: simulator.OpList, Kind: simulator.FaultHang, Release: release})
 	before := r.calls.Load()
@@ -238,7 +226,7 @@ func TestAFailedReadKeepsThePictureAndSaysSo(t *testing.T) {
 	if _, err := r.sim.AddRole("Made Elsewhere", "", []string{"api.groups.read"}); err != nil {
 		t.Fatal(err)
 	}
-	r.advance(time.Minute)
+	r.clock.Advance(time.Minute)
 	r.sim.FailNext(1, simulator.Fault{Op: simulator.OpList, Kind: simulator.FaultServerError})
 	if err := r.pic.Fresh(context.Background()); !errors.Is(err, picture.ErrUnavailable) {
 		t.Fatalf("Fresh with the upstream failing = %v; want ErrUnavailable", err)
@@ -258,7 +246,7 @@ func TestAFailedReadKeepsThePictureAndSaysSo(t *testing.T) {
 	if r.failures != 1 {
 		t.Errorf("SyncFailed told %d times; want 1", r.failures)
 	}
-	r.advance(time.Minute) // past the longest backoff
+	r.clock.Advance(time.Minute) // past the longest backoff
 	if err := r.pic.Fresh(context.Background()); err != nil {
 		t.Fatalf("Fresh once the upstream is back: %v", err)
 	}
@@ -296,7 +284,7 @@ func TestAReadFailingPartWayChangesNothing(t *testing.T) {
 		}
 		return false
 	})
-	r.advance(time.Minute)
+	r.clock.Advance(time.Minute)
 	if _, err := r.pic.Sync(context.Background(), nil); err == nil {
 		t.Fatal("Sync with its second page failing = nil; want an error")
 	}
@@ -320,7 +308,7 @@ func TestACursorThatNeverMovesStops(t *testing.T) {
 		return true
 	})
 	before := r.calls.Load()
-	r.advance(time.Minute)
+	r.clock.Advance(time.Minute)
 	if _, err := r.pic.Sync(context.Background(), nil); err == nil {
 		t.Fatal("Sync with a cursor that never moves = nil; want an error")
 	}
@@ -336,20 +324,20 @@ func TestACursorThatNeverMovesStops(t *testing.T) {
 func TestARateLimitIsHonoured(t *testing.T) {
 	r := newRig(t, 100)
 	r.sync()
-	r.advance(time.Minute)
+	r.clock.Advance(time.Minute)
 	r.sim.FailNext(1, simulator.Fault{Op: simulator.OpList, Kind: simulator.FaultRateLimit, RetryAfter: 3 * time.Minute})
 	if err := r.pic.Fresh(context.Background()); !errors.Is(err, picture.ErrUnavailable) {
 		t.Fatalf("Fresh answered 429 = %v; want ErrUnavailable", err)
 	}
 	before := r.calls.Load()
-	r.advance(2 * time.Minute)
+	r.clock.Advance(2 * time.Minute)
 	if err := r.pic.Fresh(context.Background()); !errors.Is(err, picture.ErrUnavailable) {
 		t.Errorf("Fresh before Retry-After = %v; want ErrUnavailable without a call", err)
 	}
 	if got := r.calls.Load() - before; got != 0 {
 		t.Errorf("%d list calls before Retry-After passed; want 0", got)
 	}
-	r.advance(time.Minute + time.Second)
+	r.clock.Advance(time.Minute + time.Second)
 	if err := r.pic.Fresh(context.Background()); err != nil {
 		t.Errorf("Fresh after Retry-After = %v; want nil", err)
 	}
@@ -388,7 +376,7 @@ func TestARestartKeepsThePicture(t *testing.T) {
 func TestThePictureNeverCreates(t *testing.T) {
 	r := newRig(t, 1)
 	r.sync()
-	r.advance(time.Minute)
+	r.clock.Advance(time.Minute)
 	_ = r.pic.Fresh(context.Background())
 	if n := r.sim.CreateCalls(); n != 0 {
 		t.Errorf("%d create calls; want 0", n)

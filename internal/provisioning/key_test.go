@@ -1,7 +1,6 @@
 package provisioning_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/rolegate/rolegate/internal/adminapi"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 func TestARotatedKeyFileIsUsedForTheNextCallWithoutARestart(t *testing.T) {
@@ -87,77 +87,19 @@ func TestTheAdminKeyIsNeverWrittenDown(t *testing.T) {
 	if !strings.Contains(logs, "provisioning") {
 		t.Fatalf("no worker logs were captured:\n%s", logs)
 	}
+	tables := testkit.DumpTables(t, r.raw())
+	if !strings.Contains(tables, adminapi.Redacted) {
+		t.Fatalf("the table dump lacks the redacted retry event; it proves nothing:\n%s", tables)
+	}
 	secret := rigKey[len("sk-admin-"):] // the part that is the secret, whatever prefix is kept
 	for where, text := range map[string]string{
 		"the worker's log":          logs,
-		"the database's tables":     dumpTables(t, r),
-		"the database file and WAL": rawFiles(t, r.dbPath, r.dbPath+"-wal"),
+		"the database's tables":     tables,
+		"the database file and WAL": testkit.DatabaseFiles(t, r.dbPath),
 		"the failure message":       refused.FailureMessage,
 	} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the admin key appears in %s", where)
 		}
 	}
-}
-
-// dumpTables renders every row of every table of the database as text.
-func dumpTables(t *testing.T, r *rig) string {
-	t.Helper()
-	raw := r.raw()
-	rows, err := raw.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
-	if len(tables) < 5 {
-		t.Fatalf("only %d tables found: %v", len(tables), tables)
-	}
-	var b strings.Builder
-	for _, table := range tables {
-		rows, err := raw.Query(`SELECT * FROM "` + table + `"`)
-		if err != nil {
-			t.Fatalf("dump %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range vals {
-				if bs, ok := v.([]byte); ok {
-					v = string(bs)
-				}
-				fmt.Fprintf(&b, "%v\t", v)
-			}
-			b.WriteString("\n")
-		}
-		rows.Close()
-	}
-	return b.String()
-}
-
-func rawFiles(t *testing.T, paths ...string) string {
-	t.Helper()
-	var b strings.Builder
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		b.Write(data)
-	}
-	return b.String()
 }

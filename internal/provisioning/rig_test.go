@@ -1,7 +1,6 @@
 package provisioning_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // rig is the provisioning path as serve wires it, over real parts: a SQLite
@@ -33,7 +32,7 @@ type rig struct {
 	sim      *simulator.Simulator
 	simURL   string
 	keys     adminapi.KeySource
-	logs     *lockedBuffer
+	logs     *testkit.SyncBuffer
 	cfg      provisioning.Config
 	worker   *provisioning.Worker
 	queue    *countingQueue
@@ -75,7 +74,7 @@ var (
 func newRig(t *testing.T, opts rigOptions) *rig {
 	t.Helper()
 	ctx := context.Background()
-	r := &rig{t: t, ctx: ctx, dbPath: filepath.Join(t.TempDir(), "rolegate.db"), logs: &lockedBuffer{}, stop: func() {}}
+	r := &rig{t: t, ctx: ctx, dbPath: filepath.Join(t.TempDir(), "rolegate.db"), logs: &testkit.SyncBuffer{}, stop: func() {}}
 	db, err := sqlite.Open(ctx, r.dbPath)
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -270,11 +269,7 @@ func (r *rig) createBehindRolegate(body string) adminapi.Role {
 // raw opens a plain second connection to the database file.
 func (r *rig) raw() *sql.DB {
 	r.t.Helper()
-	raw, err := sql.Open("sqlite", "file:"+r.dbPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { raw.Close() })
+	raw := testkit.OpenDB(r.t, r.dbPath)
 	return raw
 }
 
@@ -286,22 +281,4 @@ func details(t *testing.T, e rolegate.Event) map[string]any {
 		t.Fatalf("details of %s: %v", e.Action, err)
 	}
 	return d
-}
-
-// lockedBuffer is a log destination that goroutines share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

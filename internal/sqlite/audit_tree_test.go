@@ -13,6 +13,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // storedTree reads every row of audit_tree.
@@ -35,39 +36,19 @@ func storedTree(t *testing.T, db *DB) map[int64]tlog.Hash {
 	return out
 }
 
-type memHashes map[int64]tlog.Hash
-
-func (m memHashes) ReadHashes(idx []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(idx))
-	for i, x := range idx {
-		h, ok := m[x]
-		if !ok {
-			return nil, errors.New("not stored")
-		}
-		out[i] = h
-	}
-	return out, nil
-}
-
 // referenceTree is tlog's own computation over the events' canonical
 // content.
-func referenceTree(t *testing.T, events []rolegate.Event) memHashes {
+func referenceTree(t *testing.T, events []rolegate.Event) testkit.TreeHashes {
 	t.Helper()
-	m := memHashes{}
+	records := make([][]byte, len(events))
 	for i, e := range events {
 		canonical, err := audit.Canonical(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		hashes, err := tlog.StoredHashes(int64(i), canonical, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, h := range hashes {
-			m[tlog.StoredHashIndex(0, int64(i))+int64(j)] = h
-		}
+		records[i] = canonical
 	}
-	return m
+	return testkit.ReferenceTree(t, records)
 }
 
 // growTrail appends n events through the real append path and returns

@@ -2,20 +2,19 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // notifyFixture is a real database file whose people have signed in before
@@ -27,8 +26,7 @@ type notifyFixture struct {
 	db       *sqlite.DB
 	requests *sqlite.Requests
 	catalog  *rolegate.Catalog
-	mu       sync.Mutex
-	now      time.Time
+	clock    *testkit.Clock
 	woken    atomic.Int64
 }
 
@@ -60,8 +58,8 @@ func newNotifyFixture(t *testing.T, on bool) *notifyFixture {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &notifyFixture{t: t, ctx: ctx, db: db, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	db.SetClock(f.clock)
+	f := &notifyFixture{t: t, ctx: ctx, db: db, clock: testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))}
+	db.SetClock(f.clock.Now)
 	if on {
 		db.SetNotifications(rolegate.NotificationTargets{
 			Email:    true,
@@ -72,14 +70,10 @@ func newNotifyFixture(t *testing.T, on bool) *notifyFixture {
 	// Everyone signed in once: the people table is where approvers' and
 	// admins' addresses come from. Written through a second connection, as
 	// sign-in would have.
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := testkit.OpenDB(t, path)
 	for _, a := range []rolegate.Actor{ntRiley, ntAvery, ntBlake, ntParker, ntQuinn, ntDrew, ntCasey} {
 		if _, err := raw.ExecContext(ctx, `INSERT INTO people (person_key, issuer, subject, email, name, roles, last_seen_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Key(), a.Issuer, a.Subject, a.Email, a.Name, a.RoleNames(), f.now.UnixMilli()); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Key(), a.Issuer, a.Subject, a.Email, a.Name, a.RoleNames(), f.clock.Now().UnixMilli()); err != nil {
 			t.Fatalf("insert person %s: %v", a.Subject, err)
 		}
 	}
@@ -89,18 +83,6 @@ func newNotifyFixture(t *testing.T, on bool) *notifyFixture {
 		{Name: "api.users.write", Area: "Users", Sensitive: true},
 	})
 	return f
-}
-
-func (f *notifyFixture) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *notifyFixture) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
 }
 
 func (f *notifyFixture) file(by rolegate.Actor, roleName string, perms ...string) *rolegate.Request {
@@ -267,7 +249,7 @@ func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
 	}
 
 	// Expired: the requester.
-	f.advance(73 * time.Hour)
+	f.clock.Advance(73 * time.Hour)
 	if _, err := f.requests.ExpireDue(f.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +283,7 @@ func TestAWebhookIsToldOnlyWhatAChannelMaySee(t *testing.T) {
 		case rolegate.ChannelWebhook:
 			want := rolegate.NotificationFacts{Event: rolegate.ActionRequestCreated, Kind: rolegate.NoticeSubmitted,
 				RequestID: req.ID, RoleName: "finance-reader", Status: rolegate.StatusPending,
-				Actor: rolegate.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"}, At: f.clock()}
+				Actor: rolegate.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"}, At: f.clock.Now()}
 			if !equalFacts(n.Facts, want) {
 				t.Errorf("webhook facts = %s; want only the event, request, actor and time", raw)
 			}
@@ -386,10 +368,10 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 	if due, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute); len(due) != 0 {
 		t.Errorf("claimed %d rows before the retry delay; want none", len(due))
 	}
-	if next, _ := f.db.NextNotificationDue(f.ctx); !next.Equal(f.clock().Add(30 * time.Second)) {
-		t.Errorf("NextNotificationDue = %v; want the retry time %v", next, f.clock().Add(30*time.Second))
+	if next, _ := f.db.NextNotificationDue(f.ctx); !next.Equal(f.clock.Now().Add(30 * time.Second)) {
+		t.Errorf("NextNotificationDue = %v; want the retry time %v", next, f.clock.Now().Add(30*time.Second))
 	}
-	f.advance(time.Minute + time.Second)
+	f.clock.Advance(time.Minute + time.Second)
 	due, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute)
 	ids := func(ns []rolegate.Notification) []int64 {
 		var out []int64
@@ -480,11 +462,11 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 		return got
 	}
 
-	f.advance(23 * time.Hour)
+	f.clock.Advance(23 * time.Hour)
 	if n := remind(); n != 0 {
 		t.Errorf("after 23h reminded %d requests; want 0", n)
 	}
-	f.advance(time.Hour)
+	f.clock.Advance(time.Hour)
 	if n := remind(); n != 1 {
 		t.Errorf("after 24h reminded %d requests; want 1 (the decided one is not pending)", n)
 	}
@@ -493,11 +475,11 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 	if got := reminders(); !slices.Equal(got, want) {
 		t.Errorf("the reminder queued %q; want %q", got, want)
 	}
-	f.advance(23 * time.Hour)
+	f.clock.Advance(23 * time.Hour)
 	if n := remind(); n != 0 {
 		t.Errorf("23h after the first reminder reminded %d; want 0", n)
 	}
-	f.advance(time.Hour)
+	f.clock.Advance(time.Hour)
 	if n := remind(); n != 1 {
 		t.Errorf("24h after the first reminder reminded %d; want 1", n)
 	}
@@ -505,7 +487,7 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 		t.Errorf("after two reminders %d rows; want %d", len(got), 2*len(want))
 	}
 	// At its 72-hour deadline a request is about to expire: no reminder.
-	f.advance(24 * time.Hour)
+	f.clock.Advance(24 * time.Hour)
 	if n := remind(); n != 0 {
 		t.Errorf("at the deadline reminded %d; want 0", n)
 	}
@@ -530,7 +512,7 @@ func TestDeliveredRowsArePrunedButTheirOutcomeStays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.advance(31 * 24 * time.Hour)
+	f.clock.Advance(31 * 24 * time.Hour)
 	n, err := f.db.DeleteOldNotifications(f.ctx, 30*24*time.Hour)
 	if err != nil || n != 4 {
 		t.Fatalf("DeleteOldNotifications = %d, %v; want 4", n, err)

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // jobsFixture is a real database file with one person of each kind and a
@@ -24,24 +24,7 @@ type jobsFixture struct {
 	db       *sqlite.DB
 	requests *sqlite.Requests
 	catalog  *rolegate.Catalog
-	clock    *jobsClock
-}
-
-type jobsClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *jobsClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *jobsClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	clock    *testkit.Clock
 }
 
 var (
@@ -68,7 +51,7 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clock := &jobsClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	db.SetClock(clock.Now)
 	return &jobsFixture{
 		t: t, ctx: ctx, path: path, db: db, clock: clock,
@@ -129,11 +112,7 @@ func (f *jobsFixture) actions(id int64) []string {
 // raw opens a second, plain connection to the file: a hand edit.
 func (f *jobsFixture) raw() *sql.DB {
 	f.t.Helper()
-	raw, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(func() { raw.Close() })
+	raw := testkit.OpenDB(f.t, f.path)
 	return raw
 }
 

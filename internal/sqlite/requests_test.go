@@ -15,6 +15,7 @@ import (
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // lifecycle is a real database file with the request service over it, a
@@ -35,8 +36,8 @@ type lifecycle struct {
 
 // lcState is what the service's callbacks change while a test runs.
 type lcState struct {
+	clock     *testkit.Clock
 	mu        sync.Mutex
-	now       time.Time
 	handedOff []int64
 }
 
@@ -105,14 +106,10 @@ func newLifecycle(t *testing.T, requiredApprovals int) *lifecycle {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw := testkit.OpenReadOnly(t, path)
 	lc := &lifecycle{
 		t: t, ctx: ctx, db: db, raw: raw,
-		lcState: &lcState{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		lcState: &lcState{clock: testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))},
 		catalog: rolegate.NewCatalog([]rolegate.Permission{
 			{Name: "api.groups.read", Area: "Groups"},
 			{Name: "api.groups.write", Area: "Groups"},
@@ -120,7 +117,7 @@ func newLifecycle(t *testing.T, requiredApprovals int) *lifecycle {
 			{Name: "api.users.write", Area: "Users", Sensitive: true},
 		}),
 	}
-	db.SetClock(lc.clock)
+	db.SetClock(lc.clock.Now)
 	lc.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{
 		RequiredApprovals: requiredApprovals, ExpireAfter: lcTTL,
 		HandedOff: func(id int64) {
@@ -130,18 +127,6 @@ func newLifecycle(t *testing.T, requiredApprovals int) *lifecycle {
 		},
 	})
 	return lc
-}
-
-func (lc *lifecycle) clock() time.Time {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	return lc.now
-}
-
-func (lc *lifecycle) advance(d time.Duration) {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.now = lc.now.Add(d)
 }
 
 func (lc *lifecycle) handOffs(id int64) int {
@@ -198,31 +183,7 @@ func (lc *lifecycle) actions(id int64) []string {
 func (lc *lifecycle) snapshot(id int64) string {
 	lc.t.Helper()
 	var b strings.Builder
-	dump := func(query string, args ...any) {
-		rows, err := lc.raw.Query(query, args...)
-		if err != nil {
-			lc.t.Fatalf("%s: %v", query, err)
-		}
-		defer rows.Close()
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				lc.t.Fatal(err)
-			}
-			for i, c := range cols {
-				fmt.Fprintf(&b, "%s=%v ", c, vals[i])
-			}
-			b.WriteString("\n")
-		}
-		if err := rows.Err(); err != nil {
-			lc.t.Fatal(err)
-		}
-	}
+	dump := func(query string, args ...any) { b.WriteString(testkit.DumpRows(lc.t, lc.raw, query, args...)) }
 	dump(`SELECT * FROM requests WHERE id = ?`, id)
 	dump(`SELECT * FROM approvals WHERE request_id = ? ORDER BY approver_key`, id)
 	dump(`SELECT * FROM provisioning_jobs WHERE request_id = ?`, id)
@@ -317,7 +278,7 @@ var lcStarts = []struct {
 	}},
 	{"expired", func(lc *lifecycle) *rolegate.Request {
 		req := lc.create("Group Reader")
-		lc.advance(lcTTL)
+		lc.clock.Advance(lcTTL)
 		if n, err := lc.requests.ExpireDue(lc.ctx); err != nil || n != 1 {
 			lc.t.Fatalf("ExpireDue = %d, %v; want 1", n, err)
 		}
@@ -387,7 +348,7 @@ var lcActions = []struct {
 		return err
 	}},
 	{"expire", func(lc *lifecycle, req *rolegate.Request) error {
-		lc.advance(lcTTL + time.Hour)
+		lc.clock.Advance(lcTTL + time.Hour)
 		n, err := lc.requests.ExpireDue(lc.ctx)
 		if err == nil && n == 0 {
 			return errNothing
@@ -582,7 +543,7 @@ func TestCreateStoresTheExactPayload(t *testing.T) {
 	if got.Status != rolegate.StatusPending || got.RequiredApprovals != 1 || got.Requester.Key() != lcRequester.Key() {
 		t.Errorf("stored request = %+v; want pending, 1 approval, filed by %s", got, lcRequester.Key())
 	}
-	if want := lc.clock().Add(lcTTL); !got.ExpiresAt.Equal(want) {
+	if want := lc.clock.Now().Add(lcTTL); !got.ExpiresAt.Equal(want) {
 		t.Errorf("ExpiresAt = %s; want %s", got.ExpiresAt, want)
 	}
 	if a := lc.actions(req.ID); !slices.Equal(a, []string{rolegate.ActionRequestCreated}) {
@@ -765,13 +726,13 @@ func TestRequiredApprovalsFromConfiguration(t *testing.T) {
 func TestExpiryIsRecordedWithItsReason(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	due := lc.create("Due Role")
-	lc.advance(time.Hour)
+	lc.clock.Advance(time.Hour)
 	notYet := lc.create("Later Role")
-	lc.advance(lcTTL - time.Hour - time.Millisecond)
+	lc.clock.Advance(lcTTL - time.Hour - time.Millisecond)
 	if n, err := lc.requests.ExpireDue(lc.ctx); err != nil || n != 0 {
 		t.Fatalf("ExpireDue a millisecond early = %d, %v; want 0", n, err)
 	}
-	lc.advance(time.Millisecond)
+	lc.clock.Advance(time.Millisecond)
 	if n, err := lc.requests.ExpireDue(lc.ctx); err != nil || n != 1 {
 		t.Fatalf("ExpireDue at the deadline = %d, %v; want 1", n, err)
 	}
@@ -802,7 +763,7 @@ func TestExpiryIsRecordedWithItsReason(t *testing.T) {
 func TestActingOnARequestPastItsDeadlineExpiresIt(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	req := lc.create("Group Reader")
-	lc.advance(lcTTL)
+	lc.clock.Advance(lcTTL)
 	_, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.PayloadHash, "")
 	if rolegate.ErrorCode(err) != rolegate.ECONFLICT || !strings.Contains(rolegate.ErrorMessage(err), "expired") {
 		t.Fatalf("Approve past the deadline = %v; want a conflict saying it expired", err)
@@ -817,7 +778,7 @@ func TestActingOnARequestPastItsDeadlineExpiresIt(t *testing.T) {
 	}
 	// Someone who may not act learns nothing and changes nothing.
 	other := lc.create("Other Role")
-	lc.advance(lcTTL)
+	lc.clock.Advance(lcTTL)
 	before := lc.snapshot(other.ID)
 	if _, err := lc.requests.Cancel(lc.ctx, lcStranger, other.ID); rolegate.ErrorCode(err) != rolegate.EFORBIDDEN {
 		t.Errorf("Cancel by a stranger past the deadline = %v; want forbidden", err)
@@ -838,8 +799,8 @@ func TestAbandonKeepsTheRequestFailed(t *testing.T) {
 		t.Errorf("AbandonProvisioning = %s, abandoned %v; want failed and abandoned", got.Status, got.Abandoned())
 	}
 	stored := lc.get(req.ID)
-	if !stored.AbandonedAt.Equal(lc.clock()) || !stored.Abandoned() {
-		t.Errorf("stored AbandonedAt = %s; want %s", stored.AbandonedAt, lc.clock())
+	if !stored.AbandonedAt.Equal(lc.clock.Now()) || !stored.Abandoned() {
+		t.Errorf("stored AbandonedAt = %s; want %s", stored.AbandonedAt, lc.clock.Now())
 	}
 	events, _ := lc.db.RequestEvents(lc.ctx, req.ID)
 	last := events[len(events)-1]
@@ -857,7 +818,7 @@ func TestListFilters(t *testing.T) {
 	var mine []int64
 	for i := range 7 {
 		mine = append(mine, lc.create(fmt.Sprintf("Mine %d", i)).ID)
-		lc.advance(time.Second)
+		lc.clock.Advance(time.Second)
 	}
 	if _, err := lc.requests.Create(lc.ctx, lcApprover1, rolegate.RequestInput{
 		RoleName: "Avery Role", Permissions: []string{"api.groups.read"}, Justification: "Needed for the quarterly access review.",

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // sessionsFixture is a real database file and a clock the test moves.
@@ -20,15 +20,14 @@ type sessionsFixture struct {
 	t     *testing.T
 	ctx   context.Context
 	db    *sqlite.DB
-	mu    sync.Mutex
-	now   time.Time
+	clock *testkit.Clock
 	limit rolegate.SessionLimits
 }
 
 func newSessionsFixture(t *testing.T) *sessionsFixture {
 	t.Helper()
 	f := &sessionsFixture{
-		t: t, ctx: t.Context(), now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+		t: t, ctx: t.Context(), clock: testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
 		limit: rolegate.SessionLimits{Idle: time.Hour, Absolute: 3 * time.Hour},
 	}
 	db, err := sqlite.Open(f.ctx, filepath.Join(t.TempDir(), "rolegate.db"))
@@ -36,21 +35,9 @@ func newSessionsFixture(t *testing.T) *sessionsFixture {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	db.SetClock(f.clock)
+	db.SetClock(f.clock.Now)
 	f.db = db
 	return f
-}
-
-func (f *sessionsFixture) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *sessionsFixture) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
 }
 
 // signIn creates a session for actor and returns its token.
@@ -67,11 +54,7 @@ func (f *sessionsFixture) signIn(actor rolegate.Actor, authTime time.Time, previ
 // what is really stored.
 func (f *sessionsFixture) raw() *sql.DB {
 	f.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+f.db.Path()+"?mode=ro")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(func() { db.Close() })
+	db := testkit.OpenReadOnly(f.t, f.db.Path())
 	return db
 }
 
@@ -98,7 +81,7 @@ var (
 
 func TestSessionIsFoundByItsTokenAndStoredOnlyAsAHash(t *testing.T) {
 	f := newSessionsFixture(t)
-	authTime := f.now.Add(-10 * time.Minute)
+	authTime := f.clock.Now().Add(-10 * time.Minute)
 	token := f.signIn(sessRita, authTime, "")
 	if len(token) < 43 {
 		t.Errorf("token %q has fewer than 256 bits", token)
@@ -115,8 +98,8 @@ func TestSessionIsFoundByItsTokenAndStoredOnlyAsAHash(t *testing.T) {
 	if p.Key() != sessRita.Key() || !p.Has(rolegate.RoleRequester) || p.Has(rolegate.RoleApprover) {
 		t.Errorf("LookupSession principal = %q with roles %v; want %q with requester only", p.Key(), p.Roles, sessRita.Key())
 	}
-	if !s.AuthTime.Equal(authTime) || !s.ExpiresAt.Equal(f.now.Add(3*time.Hour)) {
-		t.Errorf("auth time %s, expires %s; want %s and %s", s.AuthTime, s.ExpiresAt, authTime, f.now.Add(3*time.Hour))
+	if !s.AuthTime.Equal(authTime) || !s.ExpiresAt.Equal(f.clock.Now().Add(3*time.Hour)) {
+		t.Errorf("auth time %s, expires %s; want %s and %s", s.AuthTime, s.ExpiresAt, authTime, f.clock.Now().Add(3*time.Hour))
 	}
 	if len(s.CSRFToken) < 43 || s.CSRFToken == token {
 		t.Errorf("CSRF token %q: want its own 256-bit value", s.CSRFToken)
@@ -155,9 +138,9 @@ func TestSessionLimits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newSessionsFixture(t)
-			token := f.signIn(sessRita, f.now, "")
+			token := f.signIn(sessRita, f.clock.Now(), "")
 			for i, step := range tt.steps {
-				f.advance(step)
+				f.clock.Advance(step)
 				_, err := f.db.LookupSession(f.ctx, token, f.limit)
 				if alive := err == nil; alive != tt.alive[i] {
 					t.Fatalf("visit %d (%s after the previous): alive = %v (%v); want %v", i+1, step, alive, err, tt.alive[i])
@@ -174,17 +157,17 @@ func TestSessionLimits(t *testing.T) {
 // once a minute.
 func TestSessionLastSeenIsWrittenAtMostOnceAMinute(t *testing.T) {
 	f := newSessionsFixture(t)
-	start := f.now
-	token := f.signIn(sessRita, f.now, "")
-	f.advance(30 * time.Second)
+	start := f.clock.Now()
+	token := f.signIn(sessRita, f.clock.Now(), "")
+	f.clock.Advance(30 * time.Second)
 	s, err := f.db.LookupSession(f.ctx, token, f.limit)
 	if err != nil || !s.LastSeenAt.Equal(start) {
 		t.Fatalf("30s later last seen = %v (%v); want %s", s.LastSeenAt, err, start)
 	}
-	f.advance(45 * time.Second)
+	f.clock.Advance(45 * time.Second)
 	s, err = f.db.LookupSession(f.ctx, token, f.limit)
-	if err != nil || !s.LastSeenAt.Equal(f.now) {
-		t.Fatalf("75s later last seen = %v (%v); want %s", s.LastSeenAt, err, f.now)
+	if err != nil || !s.LastSeenAt.Equal(f.clock.Now()) {
+		t.Fatalf("75s later last seen = %v (%v); want %s", s.LastSeenAt, err, f.clock.Now())
 	}
 }
 
@@ -192,8 +175,8 @@ func TestSessionLastSeenIsWrittenAtMostOnceAMinute(t *testing.T) {
 // transaction, and says so in its audit event.
 func TestCreateSessionReplacesThePreviousOne(t *testing.T) {
 	f := newSessionsFixture(t)
-	old := f.signIn(sessRita, f.now, "")
-	fresh := f.signIn(sessAlex, f.now, old)
+	old := f.signIn(sessRita, f.clock.Now(), "")
+	fresh := f.signIn(sessAlex, f.clock.Now(), old)
 	if _, err := f.db.LookupSession(f.ctx, old, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
 		t.Errorf("the replaced session still answers (%v)", err)
 	}
@@ -204,7 +187,7 @@ func TestCreateSessionReplacesThePreviousOne(t *testing.T) {
 		t.Errorf("%d sign-in events mention a replaced session; want 1", n)
 	}
 	// An unknown previous token replaces nothing and is not mentioned.
-	f.signIn(sessRita, f.now, "gone")
+	f.signIn(sessRita, f.clock.Now(), "gone")
 	if n := f.count(`SELECT COUNT(*) FROM audit_events WHERE action = ? AND details = '{}'`, rolegate.ActionSignInSucceeded); n != 2 {
 		t.Errorf("%d sign-in events without details; want 2", n)
 	}
@@ -226,8 +209,8 @@ func TestUnknownAuthTimeStaysUnknown(t *testing.T) {
 
 func TestDeleteSessionSignsOut(t *testing.T) {
 	f := newSessionsFixture(t)
-	token := f.signIn(sessRita, f.now, "")
-	other := f.signIn(sessRita, f.now, "")
+	token := f.signIn(sessRita, f.clock.Now(), "")
+	other := f.signIn(sessRita, f.clock.Now(), "")
 	if err := f.db.DeleteSession(f.ctx, token, sessRita); err != nil {
 		t.Fatalf("DeleteSession: %v", err)
 	}
@@ -244,10 +227,10 @@ func TestDeleteSessionSignsOut(t *testing.T) {
 
 func TestDeleteExpiredSessions(t *testing.T) {
 	f := newSessionsFixture(t)
-	f.signIn(sessRita, f.now, "") // left idle
-	f.advance(59 * time.Minute)
-	busy := f.signIn(sessAlex, f.now, "")
-	f.advance(2 * time.Minute)
+	f.signIn(sessRita, f.clock.Now(), "") // left idle
+	f.clock.Advance(59 * time.Minute)
+	busy := f.signIn(sessAlex, f.clock.Now(), "")
+	f.clock.Advance(2 * time.Minute)
 	if err := f.db.DeleteExpiredSessions(f.ctx, f.limit.Idle); err != nil {
 		t.Fatalf("DeleteExpiredSessions: %v", err)
 	}
@@ -263,7 +246,7 @@ func TestDeleteExpiredSessions(t *testing.T) {
 // one per session, and taken once.
 func TestPendingActionIsKeptOncePerSession(t *testing.T) {
 	f := newSessionsFixture(t)
-	token := f.signIn(sessAlex, f.now, "")
+	token := f.signIn(sessAlex, f.clock.Now(), "")
 	if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
 		t.Errorf("TakePendingAction before any = %q, %v; want empty", got, err)
 	}
@@ -292,13 +275,13 @@ func TestPendingActionIsKeptOncePerSession(t *testing.T) {
 // auth_time.
 func TestStepUpTimeIsKept(t *testing.T) {
 	f := newSessionsFixture(t)
-	token, _, err := f.db.CreateSession(f.ctx, sessAlex, rolegate.SessionAuth{StepUpAt: f.now}, f.limit, "")
+	token, _, err := f.db.CreateSession(f.ctx, sessAlex, rolegate.SessionAuth{StepUpAt: f.clock.Now()}, f.limit, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := f.db.LookupSession(f.ctx, token, f.limit)
-	if err != nil || !s.AuthTime.IsZero() || !s.StepUpAt.Equal(f.now) {
-		t.Errorf("session = %+v, %v; want no auth time and the step-up time %s", s, err, f.now)
+	if err != nil || !s.AuthTime.IsZero() || !s.StepUpAt.Equal(f.clock.Now()) {
+		t.Errorf("session = %+v, %v; want no auth time and the step-up time %s", s, err, f.clock.Now())
 	}
 }
 
@@ -306,8 +289,8 @@ func TestStepUpTimeIsKept(t *testing.T) {
 // sign-in.
 func TestPeopleWithRoleFollowsTheLastSignIn(t *testing.T) {
 	f := newSessionsFixture(t)
-	f.signIn(sessRita, f.now, "")
-	f.signIn(sessAlex, f.now, "")
+	f.signIn(sessRita, f.clock.Now(), "")
+	f.signIn(sessAlex, f.clock.Now(), "")
 	approvers, err := f.db.PeopleWithRole(f.ctx, rolegate.RoleApprover)
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +301,7 @@ func TestPeopleWithRoleFollowsTheLastSignIn(t *testing.T) {
 
 	demoted := sessAlex
 	demoted.Roles = []rolegate.PortalRole{rolegate.RoleRequester}
-	f.signIn(demoted, f.now, "")
+	f.signIn(demoted, f.clock.Now(), "")
 	if approvers, err := f.db.PeopleWithRole(f.ctx, rolegate.RoleApprover); err != nil || len(approvers) != 0 {
 		t.Errorf("PeopleWithRole(approver) after Alex lost the role = %+v, %v; want nobody", approvers, err)
 	}
