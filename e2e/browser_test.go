@@ -30,6 +30,7 @@ const stepTimeout = 15 * time.Second
 // for the test and closes it when the test ends.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	testkit.NeedsBrowser(t)
 	path := chromiumPath(t)
 	output := &testkit.SyncBuffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],

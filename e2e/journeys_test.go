@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // requestForm is what a person puts into the New request form.
@@ -56,6 +57,7 @@ func openFromReviews(pe *person, roleName string) {
 // The main journey: a request filed, approved by someone else, created
 // upstream, and found and exported by an auditor.
 func TestRequestIsApprovedProvisionedAndAudited(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
@@ -214,6 +216,7 @@ func checkJSONExport(raw string) error {
 // An approver rejects with a comment; the comment is required, and both
 // the approver and the requester see it in the timeline.
 func TestRequestIsRejectedWithAComment(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
@@ -297,6 +300,7 @@ func fieldValue(pe *person, label string) string {
 // Nobody approves their own request: the button is not there, the queue
 // does not offer it, and a forged POST from their own session is refused.
 func TestApproverCannotApproveTheirOwnRequest(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
@@ -356,6 +360,7 @@ func TestApproverCannotApproveTheirOwnRequest(t *testing.T) {
 // The form checks what the person types as they type: a taken or invalid
 // name gets a message, and the exact JSON to be sent is previewed.
 func TestNewRequestFormChecksAsThePersonTypes(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
@@ -418,6 +423,7 @@ func TestNewRequestFormChecksAsThePersonTypes(t *testing.T) {
 // retries it to success: once for upstream server errors that outlast the
 // attempts, once for a name someone took upstream by hand meanwhile.
 func TestFailedProvisioningIsRetriedByAnAdmin(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, map[string]string{
 		"ROLEGATE_PROVISION_ATTEMPTS": "2",
@@ -499,6 +505,7 @@ func TestFailedProvisioningIsRetriedByAnAdmin(t *testing.T) {
 // from another site, nor from another origin of the same site (another
 // service on the same host), even knowing the exact payload hash.
 func TestAnotherOriginCannotApproveThroughTheApproversBrowser(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // The pages the other journeys do not reach, visited the way people reach
@@ -15,6 +17,7 @@ import (
 // sign-out pages, the admin page with nothing failed, and dev mode's
 // sign-in page.
 func TestErrorAndOtherPagesAreAccessible(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	t.Run("signed in", func(t *testing.T) {
 		t.Parallel()

@@ -24,6 +24,7 @@ import (
 // there is marked so, recorded once in the audit trail, and told once to
 // the admins (email) and the webhooks.
 func TestOrganizationChangedOutsideRolegate(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	mail := testkit.StartMailbox(t)
 	hooks := startHookReceiver(t, "whsec-e2e-picture-never-shown")

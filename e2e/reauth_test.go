@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // With a provider that never states auth_time (GitLab, Dex, Google by
@@ -13,6 +14,7 @@ import (
 // the approver back to the provider with prompt=login, they sign in again
 // there, and the approval completes and is provisioned.
 func TestApprovalReauthenticatesWithPromptLoginAtAProviderWithoutAuthTime(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortalWithProvider(t, map[string]string{"ROLEGATE_APPROVE_REAUTH": "login"}, ssotest.ProfileNoAuthTime)
 	b := newBrowser(t)

@@ -11,11 +11,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // The watch on every page must really see a violation, or "zero
 // violations" in the journeys would prove nothing.
 func TestWatchSeesCSPViolations(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
@@ -70,6 +73,7 @@ func TestWatchSeesCSPViolations(t *testing.T) {
 // A link to a file really hands the test the file, the way the auditor's
 // export is checked.
 func TestDownloadGivesTheLinkedFile(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	const file = "seq,action\n1,request.created\n"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +99,7 @@ func TestDownloadGivesTheLinkedFile(t *testing.T) {
 // strict as the portal's, at both widths, or "no violation" in the
 // journeys would prove nothing; and a sound page must pass it.
 func TestAccessibilityCheckSeesViolations(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 	pages := map[string]string{

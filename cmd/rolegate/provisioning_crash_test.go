@@ -27,6 +27,7 @@ import (
 // Admin API simulator in this test process, reached over real HTTP
 // (OPENAI_BASE_URL), so faults can be injected and the roles counted.
 func TestProvisioningAcrossProcesses(t *testing.T) {
+	testkit.MultiProcess(t)
 	bin := filepath.Join(t.TempDir(), "rolegate")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -1,6 +1,11 @@
 // Package testkit holds what the tests of several packages share: waiting
-// for something that another goroutine or process does, and a log sink that
-// the test reads while the code under test writes.
+// for something that another goroutine or process does (WaitFor), a log
+// sink that the test reads while the code under test writes (SyncBuffer),
+// a clock the test moves (Clock), a second connection to a database file
+// and dumps of its rows (OpenDB, DumpTables), a real SMTP server that keeps
+// what it is sent (Mailbox), the Prometheus text parsed (MetricValue), the
+// reference Merkle tree (ReferenceTree), and the fast lane's skips
+// (NeedsBrowser, MultiProcess). It is imported by tests only.
 //
 // A test that checks something written after a commit, a send or a
 // goroutine's next step must wait for it (WaitFor), never read it at once:
