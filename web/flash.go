@@ -94,26 +94,26 @@ func (s *Server) takeFlash(c echo.Context) views.Flash {
 	return note.flash()
 }
 
-// flash is the message of note, from a fixed set: nobody can make a page
+// flashTexts are the messages a flash can carry, by key (besides
+// "created", whose words count what was queued): nobody can make a page
 // say anything else.
+var flashTexts = map[string]string{
+	"approved":  "Your approval was recorded.",
+	"rejected":  "The request was rejected.",
+	"cancelled": "The request was cancelled.",
+	"retried":   "Provisioning will be tried again.",
+	"abandoned": "Provisioning was abandoned; the request stays Failed and will not be retried.",
+	"refreshed": "The permission catalog was read again from the organization.",
+	"upstream":  "The simulated organization was changed outside rolegate. Name checks see it within 30 seconds, the Roles page at the next sync (or resync now).",
+}
+
+// flash is the message of note, from the fixed set.
 func (n flashNote) flash() views.Flash {
-	switch n.Key {
-	case "created":
+	if n.Key == "created" {
 		return views.Flash{Kind: "ok", Text: "Your request was submitted. " + submittedNotice(n.Emails, n.Webhooks)}
-	case "approved":
-		return views.Flash{Kind: "ok", Text: "Your approval was recorded."}
-	case "rejected":
-		return views.Flash{Kind: "ok", Text: "The request was rejected."}
-	case "cancelled":
-		return views.Flash{Kind: "ok", Text: "The request was cancelled."}
-	case "retried":
-		return views.Flash{Kind: "ok", Text: "Provisioning will be tried again."}
-	case "abandoned":
-		return views.Flash{Kind: "ok", Text: "Provisioning was abandoned; the request stays Failed and will not be retried."}
-	case "refreshed":
-		return views.Flash{Kind: "ok", Text: "The permission catalog was read again from the organization."}
-	case "upstream":
-		return views.Flash{Kind: "ok", Text: "The simulated organization was changed outside rolegate. Name checks see it within 30 seconds, the Roles page at the next sync (or resync now)."}
+	}
+	if text, ok := flashTexts[n.Key]; ok {
+		return views.Flash{Kind: "ok", Text: text}
 	}
 	return views.Flash{}
 }

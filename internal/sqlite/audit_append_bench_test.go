@@ -19,21 +19,7 @@ import (
 // the same million events.
 func BenchmarkAuditAppend(b *testing.B) {
 	ctx := context.Background()
-	src := os.Getenv("ROLEGATE_BENCH_TRAIL")
-	if src == "" {
-		db := benchTrail(b)
-		src = db.Path()
-		db.Close()
-	}
-	path := filepath.Join(b.TempDir(), "append.db")
-	if err := copyFile(src, path); err != nil {
-		b.Fatal(err)
-	}
-	db, err := OpenNoMigrate(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := benchTrailCopy(b, os.Getenv("ROLEGATE_BENCH_TRAIL"))
 	e := rolegate.NewEvent(rolegate.System("bench"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{Roles: 12})
 	run := func(b *testing.B) {
 		for b.Loop() {
@@ -49,6 +35,28 @@ func BenchmarkAuditAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("synchronous=OFF", run)
+}
+
+// benchTrailCopy opens, without migrating, a copy of the trail file src
+// (the cached million-event trail when src is ""), for a benchmark that
+// writes; the copy is closed when the benchmark ends.
+func benchTrailCopy(b *testing.B, src string) *DB {
+	b.Helper()
+	if src == "" {
+		cached := benchTrail(b)
+		src = cached.Path()
+		cached.Close()
+	}
+	path := filepath.Join(b.TempDir(), "copy.db")
+	if err := copyFile(src, path); err != nil {
+		b.Fatal(err)
+	}
+	db, err := OpenNoMigrate(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
 }
 
 func copyFile(src, dst string) error {

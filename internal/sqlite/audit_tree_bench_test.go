@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -18,16 +20,23 @@ import (
 // (AuditExportVerify writes and checks whole exports: one iteration is
 // the measurement). Figures in README.md and docs/PERFORMANCE.md.
 
+// benchTree is the million-event trail with the size and the root of its
+// whole tree.
+func benchTree(b *testing.B) (db *DB, size int64, root tlog.Hash) {
+	b.Helper()
+	db, size = benchTrail(b), int64(benchEvents)
+	root, err := db.AuditTreeRoot(context.Background(), size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db, size, root
+}
+
 // BenchmarkAuditProve reads an inclusion proof of a random event in the
 // tree of the whole trail, and checks it.
 func BenchmarkAuditProve(b *testing.B) {
 	ctx := context.Background()
-	db := benchTrail(b)
-	size := int64(benchEvents)
-	root, err := db.AuditTreeRoot(ctx, size)
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, size, root := benchTree(b)
 	rng := rand.New(rand.NewPCG(3, 4))
 	var hashes, lineBytes int
 	var check time.Duration
@@ -57,8 +66,7 @@ func BenchmarkAuditProve(b *testing.B) {
 // earlier size to the whole trail.
 func BenchmarkAuditConsistency(b *testing.B) {
 	ctx := context.Background()
-	db := benchTrail(b)
-	size := int64(benchEvents)
+	db, size, _ := benchTree(b)
 	rng := rand.New(rand.NewPCG(5, 6))
 	var hashes int
 	for b.Loop() {
@@ -76,9 +84,7 @@ func BenchmarkAuditConsistency(b *testing.B) {
 // events: each one's proof in the latest checkpoint, checked.
 func BenchmarkAuditIncludedIn(b *testing.B) {
 	ctx := context.Background()
-	db := benchTrail(b)
-	size := int64(benchEvents)
-	root, _ := db.AuditTreeRoot(ctx, size)
+	db, size, root := benchTree(b)
 	cp := audit.Checkpoint{Origin: "bench", Size: size, Hash: audit.HexHash(root)}
 	events, _, err := db.SearchEvents(ctx, rolegate.AuditFilter{Action: rolegate.ActionRequestApproved})
 	if err != nil || len(events) != AuditPageSize {
@@ -97,9 +103,7 @@ func BenchmarkAuditIncludedIn(b *testing.B) {
 // does, then checks each offline as rolegate audit verify -export does.
 func BenchmarkAuditExportVerify(b *testing.B) {
 	ctx := context.Background()
-	db := benchTrail(b)
-	size := int64(benchEvents)
-	root, _ := db.AuditTreeRoot(ctx, size)
+	db, size, root := benchTree(b)
 	cp := audit.Checkpoint{Origin: "bench", Size: size, Hash: audit.HexHash(root)}
 	for _, c := range []struct {
 		name   string
@@ -151,18 +155,7 @@ func BenchmarkAuditExportVerify(b *testing.B) {
 // trail (run it with -benchtime 1x).
 func BenchmarkAuditTreeMigration(b *testing.B) {
 	ctx := context.Background()
-	src := benchTrail(b)
-	srcPath := src.Path()
-	src.Close()
-	path := filepath.Join(b.TempDir(), "migrate.db")
-	if err := copyFile(srcPath, path); err != nil {
-		b.Fatal(err)
-	}
-	db, err := OpenNoMigrate(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := benchTrailCopy(b, "")
 	for b.Loop() {
 		b.StopTimer()
 		for _, stmt := range []string{`DROP TRIGGER IF EXISTS audit_tree_no_delete`, `DELETE FROM audit_tree`} {
