@@ -329,12 +329,8 @@ func (pe *person) seeText(text string) {
 // holds or the step timeout passes.
 func (pe *person) waitUntil(what string, cond func() bool) {
 	pe.t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			pe.fail("waited %s for %s", stepTimeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !testkit.Poll(stepTimeout, 100*time.Millisecond, cond) {
+		pe.fail("waited %s for %s", stepTimeout, what)
 	}
 	pe.checkPage()
 }
@@ -397,19 +393,17 @@ func (pe *person) status() string {
 // as a person waiting for the portal would.
 func (pe *person) waitForStatus(want string, within time.Duration) {
 	pe.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := pe.status()
-		if got == want {
-			pe.checkPage()
-			return
+	var got string
+	if !testkit.Poll(within, 200*time.Millisecond, func() bool {
+		if got = pe.status(); got == want {
+			return true
 		}
-		if time.Now().After(deadline) {
-			pe.fail("the request shows %q after %s; want %q", got, within, want)
-		}
-		time.Sleep(200 * time.Millisecond)
 		pe.do("reload", chromedp.Reload())
+		return false
+	}) {
+		pe.fail("the request shows %q after %s; want %q", got, within, want)
 	}
+	pe.checkPage()
 }
 
 var requestPath = regexp.MustCompile(`/requests/(\d+)`)

@@ -137,13 +137,14 @@ func TestOrganizationChangedOutsideRolegate(t *testing.T) {
 // first), within twice the step timeout.
 func reloadUntil(pe *person, what string, cond func() bool) {
 	pe.t.Helper()
-	deadline := time.Now().Add(2 * stepTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			pe.fail("reloaded for %s for %s", 2*stepTimeout, what)
+	if !testkit.Poll(2*stepTimeout, 500*time.Millisecond, func() bool {
+		if cond() {
+			return true
 		}
-		time.Sleep(500 * time.Millisecond)
 		pe.do("reload", chromedp.Reload())
+		return false
+	}) {
+		pe.fail("reloaded for %s for %s", 2*stepTimeout, what)
 	}
 }
 

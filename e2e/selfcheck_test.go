@@ -39,32 +39,28 @@ func TestWatchSeesCSPViolations(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			evalAsync[any](pe, tc.script)
-			// Wait for this case's own violation: both the page's listener
-			// and the browser's console report it, at their own pace, so a
-			// late report of the case before may come first.
+			// Wait for this case's own violation from both witnesses, the
+			// page's listener and the browser's console: they report at
+			// their own pace, so a late report of the case before may come
+			// first, and once both are in, nothing of this case is left to
+			// spill into the next case or the end-of-test check.
 			var got []string
-			seen := func() bool {
-				got = append(got, pe.takeProblems()...)
-				return strings.Contains(strings.Join(got, "\n"), tc.directive)
-			}
-			deadline := time.Now().Add(20 * time.Second)
-			for !seen() && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-			}
-			// Then take the other witness's report too, so that it does not
-			// spill into the next case or the end-of-test check: wait until
-			// a full second passes with nothing new.
-			for quiet := 0; quiet < 10 && time.Now().Before(deadline); {
-				time.Sleep(100 * time.Millisecond)
-				if more := pe.takeProblems(); len(more) > 0 {
-					got, quiet = append(got, more...), 0
-				} else {
-					quiet++
+			var byListener, byConsole bool
+			testkit.Poll(testkit.Patience, 50*time.Millisecond, func() bool {
+				for _, p := range pe.takeProblems() {
+					got = append(got, p)
+					mine := strings.Contains(p, tc.directive)
+					byListener = byListener || mine && strings.HasPrefix(p, "CSP violation on ")
+					byConsole = byConsole || mine && strings.HasPrefix(p, "browser reports a CSP violation")
 				}
-			}
+				return byListener && byConsole
+			})
 			t.Logf("seen: %q", got)
-			if !strings.Contains(strings.Join(got, "\n"), tc.directive) {
-				t.Errorf("after %s: the watch saw %q; want a violation of %s", tc.name, got, tc.directive)
+			if !byListener {
+				t.Errorf("after %s: the page's listener saw %q; want a violation of %s", tc.name, got, tc.directive)
+			}
+			if !byConsole {
+				t.Errorf("after %s: the browser's console reported %q; want a violation of %s", tc.name, got, tc.directive)
 			}
 		})
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/static"
 	"github.com/rolegate/rolegate/web"
 )
@@ -628,20 +629,15 @@ func startWorker(t *testing.T, h *harness) {
 
 func waitForStatus(t *testing.T, h *harness, id int64, want rolegate.Status) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var status rolegate.Status
+	testkit.WaitFor(t, fmt.Sprintf("request #%d to be %s", id, want), func() bool {
 		req, err := h.Requests.Get(context.Background(), id)
 		if err != nil {
 			t.Fatalf("get #%d: %v", id, err)
 		}
-		if req.Status == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("request #%d is %s; want %s", id, req.Status, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		status = req.Status
+		return status == want
+	}, func() string { return fmt.Sprintf("request #%d is %s", id, status) })
 }
 
 // Sign-in returns only to a path of the portal: no redirect leaves it,

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -302,62 +302,69 @@ func mustRead(t *testing.T, path string) []byte {
 }
 
 // TestPeriodicCheckpoints: the loop signs at start, logs the note, skips a
-// trail that has not moved, and signs again once it has.
+// trail that has not moved, and signs again once it has. It runs in a
+// synctest bubble, whose clock moves only when every goroutine of it is
+// blocked: after time.Sleep(n periods) and synctest.Wait, the loop has
+// done exactly those n rounds and is waiting for the next tick.
 func TestPeriodicCheckpoints(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "checkpoint.key")
 	if _, code := runAudit(t, "keygen", "-name", "rolegate.test/audit", keyFile); code != 0 {
 		t.Fatal("keygen failed")
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	appendEvents(t, db, 3)
+	synctest.Test(t, func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(dir, "rolegate.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		appendEvents(t, db, 3)
 
-	var logs testkit.SyncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runCheckpoints(ctx, &config.Config{CheckpointKeyFile: keyFile, CheckpointEvery: 20 * time.Millisecond}, db, logger)
-	}()
-	defer func() { cancel(); <-done }()
+		var logs testkit.SyncBuffer
+		logger := slog.New(slog.NewTextHandler(&logs, nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		const every = 20 * time.Millisecond
+		go func() {
+			defer close(done)
+			runCheckpoints(ctx, &config.Config{CheckpointKeyFile: keyFile, CheckpointEvery: every}, db, logger)
+		}()
+		defer func() { cancel(); <-done }()
 
-	checkpoints := func() []rolegate.Event {
-		var out []rolegate.Event
-		_ = db.WalkAuditTrail(context.Background(), func(e rolegate.Event) error {
-			if e.Action == rolegate.ActionAuditCheckpoint {
-				out = append(out, e)
-			}
-			return nil
-		})
-		return out
-	}
-	waitFor := func(n int) []rolegate.Event {
-		t.Helper()
-		testkit.WaitFor(t, fmt.Sprintf("%d checkpoints", n), func() bool { return len(checkpoints()) >= n })
-		return checkpoints()
-	}
-	first := waitFor(1)[0]
-	if first.Seq != 4 || !strings.Contains(string(first.Details), `"size":3`) || !strings.Contains(string(first.Details), `"trigger":"schedule"`) {
-		t.Errorf("first checkpoint = event %d %s; want event 4 covering 3 events", first.Seq, first.Details)
-	}
-	// The log line follows the commit: wait for it as for the event.
-	testkit.WaitFor(t, "the signed checkpoint's log line", func() bool {
-		return strings.Contains(logs.String(), `msg="audit checkpoint signed" origin=rolegate.test/audit size=3`)
-	}, logs.String)
-	time.Sleep(100 * time.Millisecond) // several periods with nothing new
-	if n := len(checkpoints()); n != 1 {
-		t.Errorf("%d checkpoints of an unchanged trail; want 1", n)
-	}
-	appendEvents(t, db, 1)
-	second := waitFor(2)[1]
-	if !strings.Contains(string(second.Details), `"size":5`) {
-		t.Errorf("second checkpoint = %s; want it to cover 5 events", second.Details)
-	}
+		checkpoints := func() []rolegate.Event {
+			var out []rolegate.Event
+			_ = db.WalkAuditTrail(context.Background(), func(e rolegate.Event) error {
+				if e.Action == rolegate.ActionAuditCheckpoint {
+					out = append(out, e)
+				}
+				return nil
+			})
+			return out
+		}
+		synctest.Wait() // the round at start
+		cps := checkpoints()
+		if len(cps) != 1 {
+			t.Fatalf("%d checkpoints after the start; want 1\n%s", len(cps), logs.String())
+		}
+		if first := cps[0]; first.Seq != 4 || !strings.Contains(string(first.Details), `"size":3`) || !strings.Contains(string(first.Details), `"trigger":"schedule"`) {
+			t.Errorf("first checkpoint = event %d %s; want event 4 covering 3 events", first.Seq, first.Details)
+		}
+		if !strings.Contains(logs.String(), `msg="audit checkpoint signed" origin=rolegate.test/audit size=3`) {
+			t.Errorf("no log line of the signed checkpoint:\n%s", logs.String())
+		}
+		time.Sleep(5 * every) // five rounds over a trail with nothing new
+		synctest.Wait()
+		if n := len(checkpoints()); n != 1 {
+			t.Errorf("%d checkpoints of an unchanged trail; want 1", n)
+		}
+		appendEvents(t, db, 1)
+		time.Sleep(every)
+		synctest.Wait()
+		cps = checkpoints()
+		if len(cps) != 2 || !strings.Contains(string(cps[1].Details), `"size":5`) {
+			t.Errorf("after one new event and a period, checkpoints = %d, the last %s; want 2, the second covering 5 events", len(cps), cps[len(cps)-1].Details)
+		}
+	})
 }
 
 func TestServeRefusesAnUnusableCheckpointKey(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rolegate/rolegate/internal/config"
@@ -14,9 +15,11 @@ import (
 
 // recordingWorker stands in for the provisioning worker at shutdown: after
 // its context ends it still writes the outcome of the attempt it was making,
-// as the real worker does within its record timeout.
+// as the real worker does within its record timeout. The attempt's last
+// call returns when the test closes release.
 type recordingWorker struct {
 	db       *sqlite.DB
+	release  chan struct{}
 	recorded chan error
 }
 
@@ -24,41 +27,48 @@ func (w *recordingWorker) Wake(int64) {}
 
 func (w *recordingWorker) Run(ctx context.Context) {
 	<-ctx.Done()
-	time.Sleep(50 * time.Millisecond) // the attempt's last call returning
+	<-w.release
 	e := rolegate.NewEvent(rolegate.System("provisioning"), rolegate.OutcomeSuccess, rolegate.ProvisioningSucceeded{})
 	w.recorded <- w.db.AppendEvent(context.WithoutCancel(ctx), e)
 }
 
 // serve closes the database as soon as runBackground returns, so it must
 // not return while the provisioning worker is still recording an outcome.
+// The test runs in a synctest bubble: synctest.Wait returns once every
+// goroutine of it is blocked, which is the moment a runBackground that did
+// not wait would already have returned.
 func TestBackgroundWaitsForTheProvisioningWorker(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	requests := sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1, ExpireAfter: time.Hour})
-	worker := &recordingWorker{db: db, recorded: make(chan error, 1)}
-	bg, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runBackground(bg, &config.Config{SessionIdle: time.Hour}, db, requests, worker, slog.New(slog.DiscardHandler))
-	}()
-	time.Sleep(20 * time.Millisecond) // the housekeeping's first round
-	stop()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("runBackground did not return after its context ended")
-	}
-	select {
-	case err := <-worker.recorded:
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rolegate.db"))
 		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		requests := sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1, ExpireAfter: time.Hour})
+		worker := &recordingWorker{db: db, release: make(chan struct{}), recorded: make(chan error, 1)}
+		bg, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runBackground(bg, &config.Config{SessionIdle: time.Hour}, db, requests, worker, slog.New(slog.DiscardHandler))
+		}()
+		synctest.Wait() // the housekeeping's first round is done; it waits for its next tick
+		stop()
+		synctest.Wait() // the worker holds its last call; runBackground has returned or waits
+		var returnedEarly bool
+		select {
+		case <-done:
+			returnedEarly = true
+		default:
+		}
+		close(worker.release)
+		<-done
+		if err := <-worker.recorded; err != nil {
 			t.Errorf("the worker's last outcome was not recorded: %v", err)
 		}
-	default:
-		t.Fatal("runBackground returned while the provisioning worker was still recording; the database would close under it")
-	}
+		if returnedEarly {
+			t.Fatal("runBackground returned while the provisioning worker was still recording; the database would close under it")
+		}
+	})
 }

@@ -110,9 +110,7 @@ func TestBackupOfADatabaseBeingWritten(t *testing.T) {
 		}
 	}()
 	// Let the writer get going, then take three backups while it writes.
-	for written.Load() < 5 {
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, "the writer's first five events", func() bool { return written.Load() >= 5 })
 	var copies []string
 	for i := range 3 {
 		target := filepath.Join(dir, "backups", "copy-"+string(rune('a'+i))+".db")

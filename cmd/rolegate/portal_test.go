@@ -65,21 +65,18 @@ func startPortalWith(t *testing.T, more map[string]string) *portal {
 			t.Errorf("rolegate stopped with %v", err)
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	var m []string
+	testkit.WaitFor(t, "rolegate to log its start", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("rolegate exited at start: %v\n%s", err, p.Log)
 		default:
 		}
-		if m := startedAddr.FindStringSubmatch(p.Log.String()); m != nil {
-			p.URL = "http://" + m[1]
-			return p
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("rolegate did not log its start within 15s:\n%s", p.Log)
-	return nil
+		m = startedAddr.FindStringSubmatch(p.Log.String())
+		return m != nil
+	}, p.Log.String)
+	p.URL = "http://" + m[1]
+	return p
 }
 
 // visitor is a cookie-keeping client that sees every redirect.

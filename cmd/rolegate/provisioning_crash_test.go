@@ -241,21 +241,18 @@ func startRolegate(t *testing.T, bin string, vars map[string]string) *rolegatePr
 			<-proc.exited
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if m := startedAddr.FindStringSubmatch(proc.log.String()); m != nil {
-			proc.p = &portal{t: t, URL: "http://" + m[1], DBPath: proc.dbPath, Log: proc.log}
-			return proc
-		}
+	var m []string
+	testkit.WaitFor(t, "rolegate to start", func() bool {
 		select {
 		case <-proc.exited:
 			t.Fatalf("rolegate exited at start:\n%s", proc.log)
-		case <-time.After(10 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rolegate did not start within 20s:\n%s", proc.log)
-		}
-	}
+		m = startedAddr.FindStringSubmatch(proc.log.String())
+		return m != nil
+	}, proc.log.String)
+	proc.p = &portal{t: t, URL: "http://" + m[1], DBPath: proc.dbPath, Log: proc.log}
+	return proc
 }
 
 // signIn signs a dev persona in with a client that keeps every answer's
@@ -312,13 +309,7 @@ func (r *rolegateProcess) waitForStatus(id int64, status string) string {
 
 func (r *rolegateProcess) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("gave up waiting for %s; log:\n%s", what, r.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(r.t, what, cond, r.log.String)
 }
 
 // kill ends the process with SIGKILL: no shutdown code runs.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // A stop signal lets a request already in flight finish: its answer is
@@ -19,27 +21,49 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	addr := strings.TrimPrefix(p.URL, "http://")
 	body := "persona=requester"
-	// Send the headers and half of the body: the handler is now reading.
-	head := "POST /auth/dev HTTP/1.1\r\nHost: " + strings.TrimPrefix(p.URL, "http://") +
-		"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
-	if _, err := conn.Write([]byte(head + body[:8])); err != nil {
+	// Send the headers asking to be told when the handler reads the body
+	// (Expect: 100-continue), then half of the body: once "100 Continue"
+	// is back, the handler is running and reading.
+	head := "POST /auth/dev HTTP/1.1\r\nHost: " + addr +
+		"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) +
+		"\r\nExpect: 100-continue\r\n\r\n"
+	if _, err := conn.Write([]byte(head)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	answers := bufio.NewReader(conn)
+	if res, err := http.ReadResponse(answers, nil); err != nil || res.StatusCode != http.StatusContinue {
+		t.Fatalf("the handler did not start reading the body: %v, %v", res, err)
+	}
+	if _, err := conn.Write([]byte(body[:8])); err != nil {
+		t.Fatal(err)
+	}
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- p.stop() }()
+	// The stop is under way once the portal says so and its listener takes
+	// no new connection; run must still be waiting for the request.
+	testkit.WaitFor(t, "the stop to close the listener", func() bool {
+		if !strings.Contains(p.Log.String(), "rolegate shutting down") {
+			return false
+		}
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, p.Log.String)
 	select {
 	case err := <-stopped:
 		t.Fatalf("rolegate stopped (%v) with a request still in flight", err)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 
 	if _, err := conn.Write([]byte(body[8:])); err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err := http.ReadResponse(answers, nil)
 	if err != nil {
 		t.Fatalf("the in-flight request got no answer: %v", err)
 	}
@@ -52,7 +76,7 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 		if err != nil {
 			t.Errorf("run returned %v after a graceful stop; want nil", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(testkit.Patience):
 		t.Fatal("rolegate did not stop after the in-flight request finished")
 	}
 	if !strings.Contains(p.Log.String(), "rolegate stopped") {

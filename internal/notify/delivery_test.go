@@ -15,6 +15,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/notify"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 func TestEachEventReachesEachRecipientOnce(t *testing.T) {
@@ -218,7 +219,14 @@ func TestADownMailServerNeverDelaysAnApproval(t *testing.T) {
 	r.start(r.open())
 
 	req := r.file(rigRiley, "finance-reader", "Needed for the quarterly close.")
-	time.Sleep(100 * time.Millisecond) // the worker is now stuck on both channels
+	// The worker is stuck on both channels once the mail server holds its
+	// connection and the webhook its POST.
+	testkit.WaitFor(t, "the worker stuck on the mail server and the webhook", func() bool {
+		mu.Lock()
+		n := len(conns)
+		mu.Unlock()
+		return n >= 1 && hooks.Posts() >= 1
+	}, r.logs.String)
 	start := time.Now()
 	r.approve(rigAvery, req, "")
 	if took := time.Since(start); took > 5*time.Second {
@@ -265,20 +273,16 @@ func TestARestartMidDeliveryNeitherLosesNorDuplicatesBeyondAtLeastOnce(t *testin
 	// Both review emails are out and recorded; the webhook is in flight when
 	// the process stops. More happens before the next one starts: it waits
 	// in the queue.
-	deadline := time.Now().Add(10 * time.Second)
-	for sent := 0; sent < 2; {
-		if time.Now().After(deadline) {
-			t.Fatal("the review emails were never recorded as sent")
-		}
-		time.Sleep(5 * time.Millisecond)
+	testkit.WaitFor(t, "both review emails recorded as sent", func() bool {
 		ns, _ := r.db.NotificationsOf(r.ctx, first.ID)
-		sent = 0
+		sent := 0
 		for _, n := range ns {
 			if n.Channel == rolegate.ChannelEmail && n.State == "sent" {
 				sent++
 			}
 		}
-	}
+		return sent >= 2
+	}, r.logs.String)
 	r.stop()
 	r.db.Close()
 	w := r.open()
@@ -353,16 +357,15 @@ func TestApproversAreRemindedOfAPendingRequest(t *testing.T) {
 	r.start(r.open())
 	req := r.file(rigRiley, "finance-reader", "Needed for the quarterly close.")
 	want := fmt.Sprintf(`[rolegate] Reminder: request #%d for the role "finance-reader" is waiting for review`, req.ID)
-	deadline := time.Now().Add(10 * time.Second)
 	reminded := map[string]bool{}
-	for len(reminded) < 2 && time.Now().Before(deadline) {
+	testkit.WaitFor(t, "reminders to both approvers", func() bool {
 		for _, m := range mail.Messages() {
 			if parseMail(t, m.Data).Subject == want {
 				reminded[m.To] = true
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(reminded) >= 2
+	}, func() string { return fmt.Sprintf("reminded %v", reminded) })
 	if !reminded["avery@example.com"] || !reminded["blake@example.com"] || len(reminded) != 2 {
 		t.Errorf("reminded %v; want avery and blake", reminded)
 	}

@@ -539,18 +539,13 @@ func (r *rig) failProvisioning(message string) {
 // settled waits until no notification is queued or being sent.
 func (r *rig) settled() {
 	r.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.WaitFor(r.t, "no notification pending", func() bool {
 		next, err := r.db.NextNotificationDue(r.ctx)
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		if next.IsZero() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r.t.Fatalf("notifications still pending after 15s; log:\n%s", r.logs.String())
+		return next.IsZero()
+	}, r.logs.String)
 }
 
 // outcomes lists the notification events of the trail as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -192,29 +193,18 @@ func (r *rig) get(id int64) *rolegate.Request {
 // settle waits for request id to end provisioned or failed.
 func (r *rig) settle(id int64) *rolegate.Request {
 	r.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		req := r.get(id)
-		if req.Status == rolegate.StatusProvisioned || req.Status == rolegate.StatusFailed {
-			return req
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("request %d is still %s after 15s; timeline %v", id, req.Status, r.actions(id))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var req *rolegate.Request
+	testkit.WaitFor(r.t, fmt.Sprintf("request %d to end provisioned or failed", id), func() bool {
+		req = r.get(id)
+		return req.Status == rolegate.StatusProvisioned || req.Status == rolegate.StatusFailed
+	}, func() string { return fmt.Sprintf("request %d is %s; timeline %v", id, req.Status, r.actions(id)) })
+	return req
 }
 
-// waitFor polls cond for up to 15 seconds.
+// waitFor waits for cond (testkit.WaitFor), showing the worker's log.
 func (r *rig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(r.t, what, cond, r.logs.String)
 }
 
 func (r *rig) events(id int64) []rolegate.Event {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 const createBody = `{"role_name":"Auditors","permissions":["api.audit_logs.read"]}`
@@ -131,10 +132,12 @@ func TestHangFaultHoldsTheRequestUntilReleased(t *testing.T) {
 		done <- result{status: res.StatusCode}
 	}()
 
+	// The request has arrived and holds once it has taken the fault.
+	testkit.WaitFor(t, "the create to take the hang fault", func() bool { return sim.PendingFaults() == 0 })
 	select {
 	case r := <-done:
 		t.Fatalf("answered while hung: %+v", r)
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	if len(sim.Roles()) != 2 {
 		t.Error("the hung create was applied before its release")

@@ -26,19 +26,35 @@ const Patience = 20 * time.Second
 // WaitFor polls cond until it holds, and fails the test naming what it
 // waited for when it does not within Patience. describe, when not nil, adds
 // what the test knows at that moment (a log, the current state).
+//
+// To show that something did not happen, wait for a later thing that could
+// only come after it (the next event, a processed marker, a counter), then
+// check; never sleep and hope that the moment has passed.
 func WaitFor(t testing.TB, what string, cond func() bool, describe ...func() string) {
 	t.Helper()
-	deadline := time.Now().Add(Patience)
+	if Poll(Patience, 10*time.Millisecond, cond) {
+		return
+	}
+	msg := ""
+	for _, d := range describe {
+		msg += "\n" + d()
+	}
+	t.Fatalf("gave up after %s waiting for %s%s", Patience, what, msg)
+}
+
+// Poll calls cond every every until it holds or within has passed, and
+// says whether it held. It is WaitFor for a caller that fails in its own
+// way (a browser journey saves its screenshots first) or must not ask too
+// often (a cond that reloads a page).
+func Poll(within, every time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			msg := ""
-			for _, d := range describe {
-				msg += "\n" + d()
-			}
-			t.Fatalf("gave up after %s waiting for %s%s", Patience, what, msg)
+			return false
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(every)
 	}
+	return true
 }
 
 // SyncBuffer is a log sink that goroutines write and the test reads.
