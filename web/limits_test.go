@@ -37,21 +37,11 @@ func (b *browser) send(path, contentType string, body io.Reader, chunked bool, h
 	if chunked {
 		body = io.MultiReader(body) // not a type whose length net/http knows
 	}
-	req, err := http.NewRequest(http.MethodPost, b.h.URL+path, body)
-	if err != nil {
-		b.h.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Origin", b.h.URL)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	sameOrigin := http.Header{"Origin": {b.h.URL}, "Sec-Fetch-Site": {"same-origin"}}
 	for k, v := range header {
-		req.Header[k] = v
+		sameOrigin[k] = v
 	}
-	res, err := b.Do(req)
-	if err != nil {
-		b.h.t.Fatalf("POST %s: %v", path, err)
-	}
-	return readPage(b.h.t, res)
+	return b.postBody(path, contentType, body, sameOrigin)
 }
 
 func TestBodyLimit(t *testing.T) {

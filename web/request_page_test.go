@@ -34,18 +34,7 @@ func wantIn(t *testing.T, what string, p page, id string, want, absent []string)
 // provisionRequest approves id and records its role as created.
 func (h *harness) provisionRequest(id int64) {
 	h.t.Helper()
-	req, err := h.Requests.Get(h.t.Context(), id)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.Requests.ApproveWith(h.t.Context(), averyActor, id, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
-		h.t.Fatal(err)
-	}
-	<-h.HandedOff
-	job, err := h.DB.ClaimJob(h.t.Context(), "test-worker", time.Minute)
-	if err != nil || job == nil || job.RequestID != id {
-		h.t.Fatalf("ClaimJob = %+v, %v; want the job of %d", job, err, id)
-	}
+	req, job := h.approveAndClaim(id)
 	if err := h.DB.CompleteJob(h.t.Context(), job, rolegate.ProvisionedRole{ID: "role_page_test", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
 		h.t.Fatal(err)
 	}

@@ -276,6 +276,17 @@ func TestSensitivePermissionNeedsOneMoreApproval(t *testing.T) {
 // provisioning attempt, as the worker would record it.
 func (h *harness) failRequest(id int64) {
 	h.t.Helper()
+	_, job := h.approveAndClaim(id)
+	if err := h.DB.FailJob(h.t.Context(), job, rolegate.ActionProvisioningFailed, "400: Invalid permission 'api.groups.read'", (*rolegate.ProvisionedRole)(nil)); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// approveAndClaim approves a filed request as Avery and claims its
+// provisioning job, as the worker would: what the worker then records is
+// the caller's.
+func (h *harness) approveAndClaim(id int64) (*rolegate.Request, *rolegate.Job) {
+	h.t.Helper()
 	req, err := h.Requests.Get(h.t.Context(), id)
 	if err != nil {
 		h.t.Fatal(err)
@@ -288,9 +299,7 @@ func (h *harness) failRequest(id int64) {
 	if err != nil || job == nil || job.RequestID != id {
 		h.t.Fatalf("ClaimJob = %+v, %v; want the job of %d", job, err, id)
 	}
-	if err := h.DB.FailJob(h.t.Context(), job, rolegate.ActionProvisioningFailed, "400: Invalid permission 'api.groups.read'", (*rolegate.ProvisionedRole)(nil)); err != nil {
-		h.t.Fatal(err)
-	}
+	return req, job
 }
 
 func TestAdminRetriesOrAbandonsFailedProvisioning(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -65,8 +66,17 @@ func changeRoutes(s *web.Server) []web.Route {
 // postRaw posts form with extra headers (no token unless form has one).
 func (b *browser) postRaw(path string, form url.Values, header http.Header) page {
 	b.h.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.h.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.postBody(path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), header)
+}
+
+// postBody posts body as contentType with header, and no other header.
+func (b *browser) postBody(path, contentType string, body io.Reader, header http.Header) page {
+	b.h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.h.URL+path, body)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
 	for k, v := range header {
 		req.Header[k] = v
 	}

@@ -50,22 +50,17 @@ type rigOptions struct {
 	NoWake bool
 }
 
+func rigActor(subject, name string, roles ...rolegate.PortalRole) rolegate.Actor {
+	return rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "test", Subject: subject, Name: name}, Roles: roles}}
+}
+
 const rigKey = "sk-admin-rig-7f3c9a1e5b2d4c6f8a0b"
 
 var (
-	rigRequester = rolegate.Actor{Principal: rolegate.Principal{
-		Person: rolegate.Person{Issuer: "test", Subject: "riley", Name: "Riley Requester"},
-		Roles:  []rolegate.PortalRole{rolegate.RoleRequester},
-	}}
-	rigApprover = rolegate.Actor{Principal: rolegate.Principal{
-		Person: rolegate.Person{Issuer: "test", Subject: "avery", Name: "Avery Approver"},
-		Roles:  []rolegate.PortalRole{rolegate.RoleRequester, rolegate.RoleApprover},
-	}}
-	rigAdmin = rolegate.Actor{Principal: rolegate.Principal{
-		Person: rolegate.Person{Issuer: "test", Subject: "drew", Name: "Drew Admin"},
-		Roles:  []rolegate.PortalRole{rolegate.RoleRequester, rolegate.RoleAdmin},
-	}}
-	rigCatalog = rolegate.NewCatalog([]rolegate.Permission{
+	rigRequester = rigActor("riley", "Riley Requester", rolegate.RoleRequester)
+	rigApprover  = rigActor("avery", "Avery Approver", rolegate.RoleRequester, rolegate.RoleApprover)
+	rigAdmin     = rigActor("drew", "Drew Admin", rolegate.RoleRequester, rolegate.RoleAdmin)
+	rigCatalog   = rolegate.NewCatalog([]rolegate.Permission{
 		{Name: "api.groups.read", Area: "Groups"}, {Name: "api.groups.write", Area: "Groups"},
 		{Name: "api.users.read", Area: "Users"}, {Name: "api.users.write", Area: "Users"},
 	})

@@ -332,35 +332,37 @@ func TestAPayloadChangedAfterApprovalIsNeverSent(t *testing.T) {
 	req := r.approved("Group Reader")
 	// A hand edit of the database between the approval and the worker.
 	tampered := `{"role_name":"Group Reader","permissions":["api.users.write"]}`
-	if _, err := r.raw().Exec(`UPDATE requests SET payload = ? WHERE id = ?`, []byte(tampered), req.ID); err != nil {
-		t.Fatal(err)
-	}
+	r.handEdit(`UPDATE requests SET payload = ? WHERE id = ?`, []byte(tampered), req.ID)
 	r.start()
-
-	got := r.settle(req.ID)
-	if got.Status != rolegate.StatusFailed || !strings.Contains(got.FailureMessage, "does not match the one approved; nothing was sent") {
-		t.Errorf("request = %s %q; want failed, nothing sent", got.Status, got.FailureMessage)
-	}
-	if n := r.sim.CreateCalls(); n != 0 {
-		t.Errorf("CreateCalls() = %d; want 0", n)
-	}
+	r.wantFailedUnsent(req.ID, "does not match the one approved; nothing was sent")
 }
 
 func TestARequestShortOfApprovalsOnFileIsNeverSent(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, rigOptions{})
 	req := r.approved("Group Reader")
-	if _, err := r.raw().Exec(`UPDATE requests SET required_approvals = 2 WHERE id = ?`, req.ID); err != nil {
-		t.Fatal(err)
-	}
+	r.handEdit(`UPDATE requests SET required_approvals = 2 WHERE id = ?`, req.ID)
 	r.start()
+	r.wantFailedUnsent(req.ID, "1 of the 2 approvals")
+}
 
-	got := r.settle(req.ID)
-	if got.Status != rolegate.StatusFailed || !strings.Contains(got.FailureMessage, "1 of the 2 approvals") {
-		t.Errorf("request = %s %q; want failed for want of approvals", got.Status, got.FailureMessage)
+// handEdit changes the database behind the service's back.
+func (r *rig) handEdit(stmt string, args ...any) {
+	r.t.Helper()
+	if _, err := r.raw().Exec(stmt, args...); err != nil {
+		r.t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+// wantFailedUnsent checks that request id ends failed, saying why, and
+// that nothing reached the upstream.
+func (r *rig) wantFailedUnsent(id int64, why string) {
+	r.t.Helper()
+	if got := r.settle(id); got.Status != rolegate.StatusFailed || !strings.Contains(got.FailureMessage, why) {
+		r.t.Errorf("request = %s %q; want failed: %s", got.Status, got.FailureMessage, why)
 	}
 	if n := r.sim.CreateCalls(); n != 0 {
-		t.Errorf("CreateCalls() = %d; want 0", n)
+		r.t.Errorf("CreateCalls() = %d; want 0", n)
 	}
 }
 

@@ -491,14 +491,7 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 	if n := remind(); n != 0 {
 		t.Errorf("at the deadline reminded %d; want 0", n)
 	}
-	events, _ := f.db.RequestEvents(f.ctx, req.ID)
-	var count int
-	for _, e := range events {
-		if e.Action == rolegate.ActionRequestReminder {
-			count++
-		}
-	}
-	if count != 2 {
+	if count := f.countEvents(req.ID, rolegate.ActionRequestReminder); count != 2 {
 		t.Errorf("request.reminder events = %d; want 2", count)
 	}
 }
@@ -517,14 +510,23 @@ func TestDeliveredRowsArePrunedButTheirOutcomeStays(t *testing.T) {
 	if err != nil || n != 4 {
 		t.Fatalf("DeleteOldNotifications = %d, %v; want 4", n, err)
 	}
-	events, _ := f.db.RequestEvents(f.ctx, req.ID)
-	var sent int
-	for _, e := range events {
-		if e.Action == rolegate.ActionNotificationSent {
-			sent++
-		}
-	}
-	if sent != 4 {
+	if sent := f.countEvents(req.ID, rolegate.ActionNotificationSent); sent != 4 {
 		t.Errorf("notification.sent events = %d; want 4 (the trail is never pruned)", sent)
 	}
+}
+
+// countEvents counts the events of action in request id's timeline.
+func (f *notifyFixture) countEvents(id int64, action string) int {
+	f.t.Helper()
+	events, err := f.db.RequestEvents(f.ctx, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range events {
+		if e.Action == action {
+			n++
+		}
+	}
+	return n
 }

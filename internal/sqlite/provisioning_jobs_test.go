@@ -28,19 +28,14 @@ type jobsFixture struct {
 }
 
 var (
-	jobsRequester = rolegate.Actor{Principal: rolegate.Principal{
-		Person: rolegate.Person{Issuer: "test", Subject: "riley", Name: "Riley Requester"},
-		Roles:  []rolegate.PortalRole{rolegate.RoleRequester},
-	}}
-	jobsApprover = rolegate.Actor{Principal: rolegate.Principal{
-		Person: rolegate.Person{Issuer: "test", Subject: "avery", Name: "Avery Approver"},
-		Roles:  []rolegate.PortalRole{rolegate.RoleRequester, rolegate.RoleApprover},
-	}}
-	jobsAdmin = rolegate.Actor{Principal: rolegate.Principal{
-		Person: rolegate.Person{Issuer: "test", Subject: "drew", Name: "Drew Admin"},
-		Roles:  []rolegate.PortalRole{rolegate.RoleRequester, rolegate.RoleAdmin},
-	}}
+	jobsRequester = jobsActor("riley", "Riley Requester", rolegate.RoleRequester)
+	jobsApprover  = jobsActor("avery", "Avery Approver", rolegate.RoleRequester, rolegate.RoleApprover)
+	jobsAdmin     = jobsActor("drew", "Drew Admin", rolegate.RoleRequester, rolegate.RoleAdmin)
 )
+
+func jobsActor(subject, name string, roles ...rolegate.PortalRole) rolegate.Actor {
+	return rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "test", Subject: subject, Name: name}, Roles: roles}}
+}
 
 func newJobsFixture(t *testing.T) *jobsFixture {
 	t.Helper()
@@ -152,16 +147,29 @@ func TestClaimJobHandsOutAnApprovedRequestOnce(t *testing.T) {
 		t.Errorf("a second ClaimJob while leased = %+v; want nil", again)
 	}
 	want := []string{rolegate.ActionRequestCreated, rolegate.ActionRequestApproved, rolegate.ActionProvisioningQueued, rolegate.ActionProvisioningAttempt}
-	if got := f.actions(req.ID); !slices.Equal(got, want) {
-		t.Errorf("timeline = %v; want %v", got, want)
+	f.wantTimeline(req.ID, want)
+}
+
+// claimed files and approves a request, and claims its job as worker w1
+// for a minute.
+func (f *jobsFixture) claimed(roleName string) (*rolegate.Request, *rolegate.Job) {
+	f.t.Helper()
+	req := f.approved(roleName)
+	return req, f.claim("w1", time.Minute)
+}
+
+// wantTimeline checks request id's actions, oldest first.
+func (f *jobsFixture) wantTimeline(id int64, want []string) {
+	f.t.Helper()
+	if got := f.actions(id); !slices.Equal(got, want) {
+		f.t.Errorf("timeline = %v; want %v", got, want)
 	}
 }
 
 func TestCompleteJobStoresTheRoleAndEndsTheJob(t *testing.T) {
 	t.Parallel()
 	f := newJobsFixture(t)
-	req := f.approved("Group Reader")
-	job := f.claim("w1", time.Minute)
+	req, job := f.claimed("Group Reader")
 
 	if err := f.db.CompleteJob(f.ctx, job, testRole, false); err != nil {
 		t.Fatalf("CompleteJob: %v", err)
@@ -251,8 +259,7 @@ func TestReleaseLeasesMakesJobsOfADeadProcessClaimableAtOnce(t *testing.T) {
 func TestRetryJobLaterWaitsThenReconciles(t *testing.T) {
 	t.Parallel()
 	f := newJobsFixture(t)
-	req := f.approved("Group Reader")
-	job := f.claim("w1", time.Minute)
+	req, job := f.claimed("Group Reader")
 
 	if err := f.db.RetryJobLater(f.ctx, job, 30*time.Second, "OpenAI answered 429 to create role: slow down"); err != nil {
 		t.Fatalf("RetryJobLater: %v", err)
@@ -280,16 +287,13 @@ func TestRetryJobLaterWaitsThenReconciles(t *testing.T) {
 	}
 	want := []string{rolegate.ActionRequestCreated, rolegate.ActionRequestApproved, rolegate.ActionProvisioningQueued,
 		rolegate.ActionProvisioningAttempt, rolegate.ActionProvisioningRetrying, rolegate.ActionProvisioningAttempt}
-	if got := f.actions(req.ID); !slices.Equal(got, want) {
-		t.Errorf("timeline = %v; want %v", got, want)
-	}
+	f.wantTimeline(req.ID, want)
 }
 
 func TestFailJobShowsTheMessageAndAnAdminRequeuesIt(t *testing.T) {
 	t.Parallel()
 	f := newJobsFixture(t)
-	req := f.approved("Group Reader")
-	job := f.claim("w1", time.Minute)
+	req, job := f.claimed("Group Reader")
 
 	msg := "OpenAI answered 400 to create role: A role named 'Group Reader' already exists."
 	if err := f.db.FailJob(f.ctx, job, rolegate.ActionProvisioningFailed, msg, nil); err != nil {

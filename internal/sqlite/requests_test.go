@@ -424,42 +424,37 @@ func TestEveryTransition(t *testing.T) {
 	}
 }
 
+// errOf is the error of a call, its result set aside: table entries whose
+// only question is whether the call was refused.
+func errOf[T any](_ T, err error) error { return err }
+
+// newRefusals is a lifecycle with a pending request and a failed one, for
+// tests of actions that must be refused and change nothing.
+func newRefusals(t *testing.T) (lc *lifecycle, pending, failed *rolegate.Request) {
+	t.Helper()
+	lc = newLifecycle(t, 1)
+	return lc, lc.create("Group Reader"), lc.failed("Group Writer")
+}
+
 func TestForbiddenPeopleChangeNothing(t *testing.T) {
-	lc := newLifecycle(t, 1)
-	pending := lc.create("Group Reader")
-	failed := lc.failed("Group Writer")
+	lc, pending, failed := newRefusals(t)
 	tests := []struct {
 		desc string
 		do   func() error
 		id   int64
 	}{
 		{"the requester approving their own request with every role", func() error {
-			_, err := lc.requests.Approve(lc.ctx, lcSelfApprover, pending.ID, pending.PayloadHash, "")
-			return err
+			return errOf(lc.requests.Approve(lc.ctx, lcSelfApprover, pending.ID, pending.PayloadHash, ""))
 		}, pending.ID},
-		{"the requester rejecting their own request with every role", func() error {
-			_, err := lc.requests.Reject(lc.ctx, lcSelfApprover, pending.ID, "Changed my mind.")
-			return err
-		}, pending.ID},
+		{"the requester rejecting their own request with every role", func() error { return errOf(lc.requests.Reject(lc.ctx, lcSelfApprover, pending.ID, "Changed my mind.")) }, pending.ID},
 		{"a requester approving", func() error {
-			_, err := lc.requests.Approve(lc.ctx, lcStranger, pending.ID, pending.PayloadHash, "")
-			return err
+			return errOf(lc.requests.Approve(lc.ctx, lcStranger, pending.ID, pending.PayloadHash, ""))
 		}, pending.ID},
-		{"an auditor rejecting", func() error {
-			_, err := lc.requests.Reject(lc.ctx, lcAuditor, pending.ID, "No.")
-			return err
-		}, pending.ID},
-		{"someone else cancelling", func() error {
-			_, err := lc.requests.Cancel(lc.ctx, lcApprover1, pending.ID)
-			return err
-		}, pending.ID},
-		{"an approver retrying", func() error {
-			_, err := lc.requests.RetryProvisioning(lc.ctx, lcApprover1, failed.ID)
-			return err
-		}, failed.ID},
+		{"an auditor rejecting", func() error { return errOf(lc.requests.Reject(lc.ctx, lcAuditor, pending.ID, "No.")) }, pending.ID},
+		{"someone else cancelling", func() error { return errOf(lc.requests.Cancel(lc.ctx, lcApprover1, pending.ID)) }, pending.ID},
+		{"an approver retrying", func() error { return errOf(lc.requests.RetryProvisioning(lc.ctx, lcApprover1, failed.ID)) }, failed.ID},
 		{"the requester abandoning", func() error {
-			_, err := lc.requests.AbandonProvisioning(lc.ctx, lcRequester, failed.ID, "Give up.")
-			return err
+			return errOf(lc.requests.AbandonProvisioning(lc.ctx, lcRequester, failed.ID, "Give up."))
 		}, failed.ID},
 	}
 	for _, tt := range tests {
@@ -474,9 +469,7 @@ func TestForbiddenPeopleChangeNothing(t *testing.T) {
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
-	lc := newLifecycle(t, 1)
-	pending := lc.create("Group Reader")
-	failed := lc.failed("Group Writer")
+	lc, pending, failed := newRefusals(t)
 	tests := []struct {
 		desc  string
 		do    func() error
@@ -484,26 +477,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 		code  string
 		field rolegate.Field
 	}{
-		{"a rejection without a comment", func() error {
-			_, err := lc.requests.Reject(lc.ctx, lcApprover1, pending.ID, "  \n ")
-			return err
-		}, pending.ID, rolegate.EINVALID, "comment"},
+		{"a rejection without a comment", func() error { return errOf(lc.requests.Reject(lc.ctx, lcApprover1, pending.ID, "  \n ")) }, pending.ID, rolegate.EINVALID, "comment"},
 		{"an approval with an overlong comment", func() error {
-			_, err := lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, pending.PayloadHash, strings.Repeat("x", 1001))
-			return err
+			return errOf(lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, pending.PayloadHash, strings.Repeat("x", 1001)))
 		}, pending.ID, rolegate.EINVALID, "comment"},
 		{"an approval of another payload", func() error {
-			_, err := lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, rolegate.PayloadHash([]byte(`{"role_name":"x"}`)), "")
-			return err
+			return errOf(lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, rolegate.PayloadHash([]byte(`{"role_name":"x"}`)), ""))
 		}, pending.ID, rolegate.ECONFLICT, ""},
-		{"an approval without a payload hash", func() error {
-			_, err := lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, "", "")
-			return err
-		}, pending.ID, rolegate.ECONFLICT, ""},
-		{"abandoning without a reason", func() error {
-			_, err := lc.requests.AbandonProvisioning(lc.ctx, lcAdmin, failed.ID, "")
-			return err
-		}, failed.ID, rolegate.EINVALID, "comment"},
+		{"an approval without a payload hash", func() error { return errOf(lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, "", "")) }, pending.ID, rolegate.ECONFLICT, ""},
+		{"abandoning without a reason", func() error { return errOf(lc.requests.AbandonProvisioning(lc.ctx, lcAdmin, failed.ID, "")) }, failed.ID, rolegate.EINVALID, "comment"},
 	}
 	for _, tt := range tests {
 		before := lc.snapshot(tt.id)
@@ -1027,10 +1009,7 @@ func TestConcurrentTransitions(t *testing.T) {
 		approvers[i] = lcActor(fmt.Sprintf("approver-%d", i), fmt.Sprintf("Approver %d", i), rolegate.RoleApprover)
 	}
 	approve := func(lc *lifecycle, who rolegate.Actor, req *rolegate.Request) func() error {
-		return func() error {
-			_, err := lc.requests.Approve(lc.ctx, who, req.ID, req.PayloadHash, "")
-			return err
-		}
+		return func() error { return errOf(lc.requests.Approve(lc.ctx, who, req.ID, req.PayloadHash, "")) }
 	}
 	// Every loser is told plainly that the request moved on.
 	wantOnlyConflicts := func(t *testing.T, errs []error) {
@@ -1084,10 +1063,7 @@ func TestConcurrentTransitions(t *testing.T) {
 		lc := newLifecycle(t, 1)
 		for round := range rounds {
 			req := lc.create(fmt.Sprintf("Round %d", round))
-			errs := race(approve(lc, lcApprover1, req), func() error {
-				_, err := lc.requests.Cancel(lc.ctx, lcRequester, req.ID)
-				return err
-			})
+			errs := race(approve(lc, lcApprover1, req), func() error { return errOf(lc.requests.Cancel(lc.ctx, lcRequester, req.ID)) })
 			wantOnlyConflicts(t, errs)
 			if n := succeeded(errs); n != 1 {
 				t.Errorf("round %d: %d of approve and cancel succeeded; want exactly 1", round, n)
@@ -1106,10 +1082,7 @@ func TestConcurrentTransitions(t *testing.T) {
 			req := lc.create(fmt.Sprintf("Round %d", round))
 			errs := race(
 				approve(lc, approvers[0], req), approve(lc, approvers[1], req), approve(lc, approvers[2], req),
-				func() error {
-					_, err := lc.requests.Reject(lc.ctx, approvers[3], req.ID, "Too broad.")
-					return err
-				})
+				func() error { return errOf(lc.requests.Reject(lc.ctx, approvers[3], req.ID, "Too broad.")) })
 			wantOnlyConflicts(t, errs)
 			got := lc.checkConsistent(req.ID)
 			switch got.Status {
@@ -1138,18 +1111,9 @@ func TestConcurrentTransitions(t *testing.T) {
 			}
 			fns = append(fns,
 				approve(lc, lcSelfApprover, req),
-				func() error {
-					_, err := lc.requests.Reject(lc.ctx, approvers[5], req.ID, "No.")
-					return err
-				},
-				func() error {
-					_, err := lc.requests.Cancel(lc.ctx, lcRequester, req.ID)
-					return err
-				},
-				func() error {
-					_, err := lc.requests.RetryProvisioning(lc.ctx, lcAdmin, req.ID)
-					return err
-				},
+				func() error { return errOf(lc.requests.Reject(lc.ctx, approvers[5], req.ID, "No.")) },
+				func() error { return errOf(lc.requests.Cancel(lc.ctx, lcRequester, req.ID)) },
+				func() error { return errOf(lc.requests.RetryProvisioning(lc.ctx, lcAdmin, req.ID)) },
 				claim(lc, "worker-a"),
 				claim(lc, "worker-b"),
 			)
@@ -1177,10 +1141,7 @@ func TestConcurrentTransitions(t *testing.T) {
 			// Whatever won, the request now stands still.
 			after := lc.snapshot(req.ID)
 			if got.Status.Final() {
-				race(approve(lc, approvers[6], req), approve(lc, approvers[7], req), func() error {
-					_, err := lc.requests.Cancel(lc.ctx, lcRequester, req.ID)
-					return err
-				})
+				race(approve(lc, approvers[6], req), approve(lc, approvers[7], req), func() error { return errOf(lc.requests.Cancel(lc.ctx, lcRequester, req.ID)) })
 				if lc.snapshot(req.ID) != after {
 					t.Errorf("round %d: a %s request changed", round, got.Status)
 				}
