@@ -69,13 +69,7 @@ func TestRateLimitsAreRetriedHonouringRetryAfter(t *testing.T) {
 	r.start()
 	req := r.approved("Group Reader")
 
-	got := r.settle(req.ID)
-	if got.Status != rolegate.StatusProvisioned {
-		t.Fatalf("status = %s (%q); want provisioned", got.Status, got.FailureMessage)
-	}
-	if roles := r.customRoles(); len(roles) != 1 || roles[0].ID != got.UpstreamRoleID {
-		t.Errorf("custom roles upstream = %+v; want exactly the one stored (%s)", roles, got.UpstreamRoleID)
-	}
+	r.wantProvisionedOnce(req.ID)
 	if n := r.sim.CreateCalls(); n != 3 {
 		t.Errorf("CreateCalls() = %d; want 3 (two rate-limited, one applied)", n)
 	}
@@ -223,13 +217,7 @@ func TestAHungCreateIsAbandonedAfterTheCallTimeoutAndRetried(t *testing.T) {
 			r.start()
 			req := r.approved("Group Reader")
 
-			got := r.settle(req.ID)
-			if got.Status != rolegate.StatusProvisioned {
-				t.Fatalf("status = %s (%q); want provisioned", got.Status, got.FailureMessage)
-			}
-			if roles := r.customRoles(); len(roles) != 1 || roles[0].ID != got.UpstreamRoleID {
-				t.Errorf("custom roles upstream = %+v; want exactly the one stored", roles)
-			}
+			r.wantProvisionedOnce(req.ID)
 			if n := r.sim.CreateCalls(); n != tc.creates {
 				t.Errorf("CreateCalls() = %d; want %d", n, tc.creates)
 			}
@@ -425,14 +413,22 @@ func TestAStopDuringAHungCreateResumesOnTheNextStartWithoutASecondRole(t *testin
 
 	r.restart() // the first worker stops mid-call; a new one starts on the same database
 
-	got := r.settle(req.ID)
-	if got.Status != rolegate.StatusProvisioned {
-		t.Fatalf("status = %s (%q); want provisioned", got.Status, got.FailureMessage)
-	}
-	if roles := r.customRoles(); len(roles) != 1 || roles[0].ID != got.UpstreamRoleID {
-		t.Errorf("custom roles = %+v; want exactly the one stored", roles)
-	}
+	r.wantProvisionedOnce(req.ID)
 	if n := r.sim.CreateCalls(); n != 1 {
 		t.Errorf("CreateCalls() = %d; want 1 (the role was adopted)", n)
 	}
+}
+
+// wantProvisionedOnce waits for request id to settle and wants it
+// provisioned, with exactly one custom role upstream: the one it stores.
+func (r *rig) wantProvisionedOnce(id int64) *rolegate.Request {
+	r.t.Helper()
+	got := r.settle(id)
+	if got.Status != rolegate.StatusProvisioned {
+		r.t.Fatalf("status = %s (%q); want provisioned", got.Status, got.FailureMessage)
+	}
+	if roles := r.customRoles(); len(roles) != 1 || roles[0].ID != got.UpstreamRoleID {
+		r.t.Errorf("custom roles upstream = %+v; want exactly the one stored (%s)", roles, got.UpstreamRoleID)
+	}
+	return got
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -52,14 +51,8 @@ const ntWebhookID = "webhook:0011223344556677"
 func newNotifyFixture(t *testing.T, on bool) *notifyFixture {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "rolegate.db")
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	f := &notifyFixture{t: t, ctx: ctx, db: db, clock: testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))}
-	db.SetClock(f.clock.Now)
+	db, path, clock := openOnClock(t)
+	f := &notifyFixture{t: t, ctx: ctx, db: db, clock: clock}
 	if on {
 		db.SetNotifications(rolegate.NotificationTargets{
 			Email:    true,
@@ -462,35 +455,28 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 		return got
 	}
 
-	f.clock.Advance(23 * time.Hour)
-	if n := remind(); n != 0 {
-		t.Errorf("after 23h reminded %d requests; want 0", n)
+	// remindAfter moves the clock by d, reminds, and wants n requests reminded.
+	remindAfter := func(d time.Duration, when string, n int) {
+		t.Helper()
+		f.clock.Advance(d)
+		if got := remind(); got != n {
+			t.Errorf("%s reminded %d requests; want %d", when, got, n)
+		}
 	}
-	f.clock.Advance(time.Hour)
-	if n := remind(); n != 1 {
-		t.Errorf("after 24h reminded %d requests; want 1 (the decided one is not pending)", n)
-	}
+	remindAfter(23*time.Hour, "after 23h", 0)
+	remindAfter(time.Hour, "after 24h (the decided one is not pending)", 1)
 	// Avery already approved and Riley filed it: Blake and Parker are left.
 	want := []string{"email approver Blake@Example.com", "email approver parker@example.com", "webhook channel " + ntWebhookID}
 	if got := reminders(); !slices.Equal(got, want) {
 		t.Errorf("the reminder queued %q; want %q", got, want)
 	}
-	f.clock.Advance(23 * time.Hour)
-	if n := remind(); n != 0 {
-		t.Errorf("23h after the first reminder reminded %d; want 0", n)
-	}
-	f.clock.Advance(time.Hour)
-	if n := remind(); n != 1 {
-		t.Errorf("24h after the first reminder reminded %d; want 1", n)
-	}
+	remindAfter(23*time.Hour, "23h after the first reminder", 0)
+	remindAfter(time.Hour, "24h after the first reminder", 1)
 	if got := reminders(); len(got) != 2*len(want) {
 		t.Errorf("after two reminders %d rows; want %d", len(got), 2*len(want))
 	}
 	// At its 72-hour deadline a request is about to expire: no reminder.
-	f.clock.Advance(24 * time.Hour)
-	if n := remind(); n != 0 {
-		t.Errorf("at the deadline reminded %d; want 0", n)
-	}
+	remindAfter(24*time.Hour, "at the deadline", 0)
 	if count := f.countEvents(req.ID, rolegate.ActionRequestReminder); count != 2 {
 		t.Errorf("request.reminder events = %d; want 2", count)
 	}

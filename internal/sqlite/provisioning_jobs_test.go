@@ -37,19 +37,27 @@ func jobsActor(subject, name string, roles ...rolegate.PortalRole) rolegate.Acto
 	return rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "test", Subject: subject, Name: name}, Roles: roles}}
 }
 
-func newJobsFixture(t *testing.T) *jobsFixture {
+// openOnClock opens a new database file on a clock that stands at
+// 2026-03-02 09:00 UTC until the test moves it; the file is closed when the
+// test ends.
+func openOnClock(t *testing.T) (db *sqlite.DB, path string, clock *testkit.Clock) {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "rolegate.db")
-	db, err := sqlite.Open(ctx, path)
+	path = filepath.Join(t.TempDir(), "rolegate.db")
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clock := testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	clock = testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	db.SetClock(clock.Now)
+	return db, path, clock
+}
+
+func newJobsFixture(t *testing.T) *jobsFixture {
+	t.Helper()
+	db, path, clock := openOnClock(t)
 	return &jobsFixture{
-		t: t, ctx: ctx, path: path, db: db, clock: clock,
+		t: t, ctx: context.Background(), path: path, db: db, clock: clock,
 		requests: sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1}),
 		catalog: rolegate.NewCatalog([]rolegate.Permission{
 			{Name: "api.groups.read", Area: "Groups"}, {Name: "api.users.read", Area: "Users"},
