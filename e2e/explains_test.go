@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // The portal tells people the truth and what happens next (issue 14): the
@@ -21,6 +22,7 @@ import (
 // request being created updates its own page; the auditor finds a request
 // by a ticket number its justification gives.
 func TestThePortalSaysWhatHappenedAndWhatIsNext(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
@@ -104,6 +106,7 @@ func flashText(pe *person) string {
 // Role name does not send a half-filled form, and a refused form does not
 // sit on the post's address, so a reload does not send it again.
 func TestNewRequestFormSearchEnterAndReload(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)
@@ -218,6 +221,7 @@ func containsString(list []string, s string) bool {
 // Every time a page shows is written in the viewer's time zone, with the
 // UTC time on hover; without the script the page still says UTC.
 func TestTimesAreShownInTheViewersZone(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	t.Parallel()
 	p := startPortal(t, nil)
 	b := newBrowser(t)

@@ -8,10 +8,10 @@
 //
 // The journeys need Chromium at /usr/bin/chromium (E2E_CHROMIUM names
 // another). Without it they fail: CI (.ci/run) installs it. go test -short
-// skips them (testkit.NeedsBrowser), for the fast lane of development. On failure each
-// open page's screenshot and HTML, and the portal's log, are saved under
-// E2E_ARTIFACTS (a fresh temporary folder when unset); the test log names
-// the folder. E2E_ROLEGATE_BIN runs a binary built beforehand instead of
+// skips them (testkit.NeedsBrowser), for the fast lane of development. On
+// failure each open page's screenshot and HTML, and the portal's log, are
+// saved under E2E_ARTIFACTS (a fresh temporary folder when unset); the test
+// log names the folder. E2E_ROLEGATE_BIN runs a binary built beforehand instead of
 // building one.
 package e2e
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // screenshotsDir is where TestScreenshots saves its pictures; the test is
@@ -32,6 +34,7 @@ var screenWidths = []struct {
 // for people to review the layout. Each page is also checked like in the
 // journeys (axe-core, fits 360 px).
 func TestScreenshots(t *testing.T) {
+	testkit.NeedsBrowser(t)
 	if *screenshotsDir == "" {
 		t.Skip("no -screenshots=DIR: go test ./e2e -run TestScreenshots -screenshots=DIR")
 	}
