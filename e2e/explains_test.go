@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,10 +125,10 @@ func TestNewRequestFormSearchEnterAndReload(t *testing.T) {
 			t.Errorf("searching groups shows %s", perm)
 		}
 	}
-	if !containsString(visiblePermissions(requester), "api.groups.read") {
+	if !slices.Contains(visiblePermissions(requester), "api.groups.read") {
 		t.Errorf("searching groups hides api.groups.read")
 	}
-	if !containsString(visiblePermissions(requester), "api.usage.read") {
+	if !slices.Contains(visiblePermissions(requester), "api.usage.read") {
 		t.Errorf("searching groups hides the picked api.usage.read")
 	}
 	count := requester.texts(`//*[@id='perm-search-count']`)
@@ -207,15 +208,6 @@ func permissionDescription(pe *person, perm string) string {
 		const label = box && box.closest('label');
 		return label ? label.textContent : '';
 	})()`)
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Every time a page shows is written in the viewer's time zone, with the

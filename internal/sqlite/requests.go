@@ -380,27 +380,12 @@ func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: due requests: %w", err)
 	}
-	n := 0
-	for _, id := range ids {
-		err := s.db.update(ctx, func(tx *Tx) error {
-			req, err := getRequest(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			if !req.Due(tx.now) { // decided or cancelled since the query
-				return errSkip
-			}
-			return tx.apply(ctx, req, rolegate.Expire(req))
-		})
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, errSkip):
-		default:
-			return n, err
+	return s.eachInOwnTx(ctx, ids, func(tx *Tx, req *rolegate.Request) error {
+		if !req.Due(tx.now) { // decided or cancelled since the query
+			return errSkip
 		}
-	}
-	return n, nil
+		return tx.apply(ctx, req, rolegate.Expire(req))
+	})
 }
 
 // RemindPending reminds the approvers of every request due a reminder
@@ -420,6 +405,29 @@ func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int,
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: requests due a reminder: %w", err)
 	}
+	return s.eachInOwnTx(ctx, ids, func(tx *Tx, req *rolegate.Request) error {
+		var last, count int64
+		err := tx.QueryRowContext(ctx, `SELECT last_at, reminders FROM request_reminders WHERE request_id = ?`, req.ID).Scan(&last, &count)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: reminder for %d: %w", req.ID, err)
+		}
+		if !rolegate.ReminderDue(req, fromMS(last), after, tx.now) {
+			return errSkip
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, last_at, reminders) VALUES (?, ?, 1)
+			ON CONFLICT (request_id) DO UPDATE SET last_at = excluded.last_at, reminders = reminders + 1`,
+			req.ID, ms(tx.now)); err != nil {
+			return fmt.Errorf("sqlite: record reminder for %d: %w", req.ID, err)
+		}
+		return tx.apply(ctx, req, rolegate.Remind(req, count+1, tx.now))
+	})
+}
+
+// eachInOwnTx runs fn on each request in a write transaction of its own, so
+// that one request's failure or a long batch never holds the writer for the
+// rest; fn returns errSkip when the request no longer qualifies (it changed
+// since the candidates were chosen). It returns how many fn carried out.
+func (s *Requests) eachInOwnTx(ctx context.Context, ids []int64, fn func(tx *Tx, req *rolegate.Request) error) (int, error) {
 	n := 0
 	for _, id := range ids {
 		err := s.db.update(ctx, func(tx *Tx) error {
@@ -427,20 +435,7 @@ func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int,
 			if err != nil {
 				return err
 			}
-			var last, count int64
-			err = tx.QueryRowContext(ctx, `SELECT last_at, reminders FROM request_reminders WHERE request_id = ?`, id).Scan(&last, &count)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("sqlite: reminder for %d: %w", id, err)
-			}
-			if !rolegate.ReminderDue(req, fromMS(last), after, tx.now) {
-				return errSkip
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, last_at, reminders) VALUES (?, ?, 1)
-				ON CONFLICT (request_id) DO UPDATE SET last_at = excluded.last_at, reminders = reminders + 1`,
-				id, ms(tx.now)); err != nil {
-				return fmt.Errorf("sqlite: record reminder for %d: %w", id, err)
-			}
-			return tx.apply(ctx, req, rolegate.Remind(req, count+1, tx.now))
+			return fn(tx, req)
 		})
 		switch {
 		case err == nil:
