@@ -1,5 +1,6 @@
 // Package adminapi is rolegate's client of the OpenAI Admin API roles
-// endpoints, built on the official SDK.
+// endpoints (organization and project roles) and of the projects list,
+// built on the official SDK.
 //
 // It adds what rolegate needs around the SDK: the admin key is fetched per
 // call (so a rotated key file takes effect at once), create sends the
@@ -47,11 +48,23 @@ type Role struct {
 	Predefined   bool
 }
 
-// Client calls the roles endpoints. It is safe for concurrent use.
+// Project is a project of the organization as rolegate uses it.
+type Project struct {
+	ID       string
+	Name     string
+	Archived bool
+}
+
+// maxProjectPage is the upstream's largest page of projects.
+const maxProjectPage = 100
+
+// Client calls the roles and projects endpoints. It is safe for concurrent use.
 type Client struct {
-	badURL   error // set when New got an unusable base URL; every call fails with it
-	roles    openai.AdminOrganizationRoleService
-	key      KeySource
+	badURL       error // set when New got an unusable base URL; every call fails with it
+	roles        openai.AdminOrganizationRoleService
+	projects     openai.AdminOrganizationProjectService
+	projectRoles openai.AdminOrganizationProjectRoleService
+	key          KeySource
 	timeout  time.Duration
 	pageSize int64
 }
@@ -93,14 +106,17 @@ func New(baseURL string, key KeySource, httpClient *http.Client, opts ...Option)
 	// OPENAI_CUSTOM_HEADERS (and more) from the environment and sends them
 	// on every call: an admin call must carry only what rolegate decided.
 	// Every option the service needs is given here; the key is set per call.
+	base := []option.RequestOption{
+		option.WithBaseURL(baseURL),
+		option.WithHTTPClient(httpClient),
+		option.WithMaxRetries(0),
+	}
 	c := &Client{
-		badURL: checkBaseURL(baseURL),
-		roles: openai.NewAdminOrganizationRoleService(
-			option.WithBaseURL(baseURL),
-			option.WithHTTPClient(httpClient),
-			option.WithMaxRetries(0),
-		),
-		key:      key,
+		badURL:       checkBaseURL(baseURL),
+		roles:        openai.NewAdminOrganizationRoleService(base...),
+		projects:     openai.NewAdminOrganizationProjectService(base...),
+		projectRoles: openai.NewAdminOrganizationProjectRoleService(base...),
+		key:          key,
 		timeout:  DefaultTimeout,
 		pageSize: DefaultPageSize,
 	}
@@ -222,6 +238,25 @@ func (cl *Client) ListRoles(ctx context.Context) ([]Role, error) {
 		return nil, err
 	}
 	page, err := cl.roles.List(ctx, openai.AdminOrganizationRoleListParams{Limit: openai.Int(cl.pageSize)}, opts...)
+	return cl.collectRoles(c, page, err)
+}
+
+// ListProjectRoles returns every role of project projectID, following all
+// pages (GET /v1/projects/{project_id}/roles).
+func (cl *Client) ListProjectRoles(ctx context.Context, projectID string) ([]Role, error) {
+	if projectID == "" {
+		return nil, &Error{Op: "list project roles", Kind: Permanent, Message: "empty project id"}
+	}
+	c, opts, err := cl.begin("list project roles")
+	if err != nil {
+		return nil, err
+	}
+	page, err := cl.projectRoles.List(ctx, projectID, openai.AdminOrganizationProjectRoleListParams{Limit: openai.Int(cl.pageSize)}, opts...)
+	return cl.collectRoles(c, page, err)
+}
+
+// collectRoles reads page and every page after it.
+func (cl *Client) collectRoles(c *call, page *pagination.NextCursorPage[openai.Role], err error) ([]Role, error) {
 	var roles []Role
 	for n := 0; err == nil && page != nil; n++ {
 		if n == maxPages {
@@ -236,6 +271,50 @@ func (cl *Client) ListRoles(ctx context.Context) ([]Role, error) {
 		return nil, c.fail(err, cl.timeout)
 	}
 	return roles, nil
+}
+
+// ListProjects returns every project of the organization, archived ones
+// included (so that rolegate can say a project is archived rather than
+// unknown), following all pages: this list pages with last_id and
+// has_more, not with the roles' next.
+func (cl *Client) ListProjects(ctx context.Context) ([]Project, error) {
+	c, opts, err := cl.begin("list projects")
+	if err != nil {
+		return nil, err
+	}
+	page, err := cl.projects.List(ctx, openai.AdminOrganizationProjectListParams{
+		Limit: openai.Int(min(cl.pageSize, maxProjectPage)), IncludeArchived: openai.Bool(true),
+	}, opts...)
+	var projects []Project
+	for n := 0; err == nil && page != nil; n++ {
+		if n == maxPages {
+			return nil, &Error{Op: c.op, Kind: Retryable, Message: fmt.Sprintf("the list did not end after %d pages", maxPages)}
+		}
+		for _, p := range page.Data {
+			projects = append(projects, Project{ID: p.ID, Name: p.Name, Archived: p.Status == "archived" || p.ArchivedAt != 0})
+		}
+		page, err = nextProjectPage(page)
+	}
+	if err != nil {
+		return nil, c.fail(err, cl.timeout)
+	}
+	return projects, nil
+}
+
+// nextProjectPage asks for the page after p, or returns nil after the last
+// one; a last_id that does not move ends the list as a failure.
+func nextProjectPage(p *pagination.ConversationCursorPage[openai.Project]) (*pagination.ConversationCursorPage[openai.Project], error) {
+	if !p.HasMore || len(p.Data) == 0 {
+		return nil, nil
+	}
+	next, err := p.GetNextPage()
+	if err != nil || next == nil {
+		return next, err
+	}
+	if next.HasMore && next.LastID == p.LastID {
+		return nil, errors.New("the list cursor did not move")
+	}
+	return next, nil
 }
 
 // OrganizationRoles is ListRoles as the organization's picture takes it:
@@ -304,6 +383,48 @@ func (cl *Client) CreateRole(ctx context.Context, body []byte) (Role, error) {
 	}
 	if res == nil || res.ID == "" {
 		// A 2xx without a role: it may or may not exist now.
+		return Role{}, c.malformed()
+	}
+	return fromSDK(*res), nil
+}
+
+// CreateProjectRole sends body, the approved JSON payload, exactly as
+// given, to POST /v1/projects/{projectID}/roles, and returns the created
+// role. Like CreateRole, it is never retried here.
+func (cl *Client) CreateProjectRole(ctx context.Context, projectID string, body []byte) (Role, error) {
+	if projectID == "" {
+		// Never fall back to the organization: that would create the role elsewhere.
+		return Role{}, &Error{Op: "create project role", Kind: Permanent, Message: "empty project id"}
+	}
+	c, opts, err := cl.begin("create project role")
+	if err != nil {
+		return Role{}, err
+	}
+	opts = append(opts, option.WithRequestBody("application/json", bytes.Clone(body)))
+	res, err := cl.projectRoles.New(ctx, projectID, openai.AdminOrganizationProjectRoleNewParams{}, opts...)
+	if err != nil {
+		return Role{}, c.fail(err, cl.timeout)
+	}
+	if res == nil || res.ID == "" {
+		return Role{}, c.malformed()
+	}
+	return fromSDK(*res), nil
+}
+
+// GetProjectRole returns the role id of project projectID.
+func (cl *Client) GetProjectRole(ctx context.Context, projectID, id string) (Role, error) {
+	if projectID == "" || id == "" {
+		return Role{}, &Error{Op: "get project role", Kind: Permanent, Message: "empty project or role id"}
+	}
+	c, opts, err := cl.begin("get project role")
+	if err != nil {
+		return Role{}, err
+	}
+	res, err := cl.projectRoles.Get(ctx, projectID, id, opts...)
+	if err != nil {
+		return Role{}, c.fail(err, cl.timeout)
+	}
+	if res == nil || res.ID == "" {
 		return Role{}, c.malformed()
 	}
 	return fromSDK(*res), nil

@@ -171,7 +171,7 @@ func (a *App) upstream(cfg *config.Config, opts Options, logger *slog.Logger) (s
 		key = sim.AdminKey()
 	case cfg.UseSimulator:
 		key = "sk-admin-dev-" + randomHex(16)
-		sim = simulator.New(simulator.Options{AdminKey: key})
+		sim = simulator.New(simulator.Options{AdminKey: key, Projects: simulator.DevProjects()})
 	case cfg.AdminKeyFile != "":
 		return cfg.OpenAIBaseURL, adminapi.FileKey(cfg.AdminKeyFile), client, nil
 	default:

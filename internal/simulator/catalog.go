@@ -1,5 +1,7 @@
 package simulator
 
+import "strings"
+
 // permissionCatalog is what a fresh simulated organization knows. Every
 // permission appears in the predefined owner role, and the read permissions
 // also in the reader role, so a dev-mode catalog built from
@@ -34,8 +36,74 @@ func DefaultPermissions() []string {
 	return append([]string(nil), permissionCatalog...)
 }
 
-// organizationResource is the resource_type of every organization role.
-const organizationResource = "api.organization"
+// projectPermissionCatalog is what a project role may grant (resource type
+// api.project); the predefined project owner role holds every one.
+var projectPermissionCatalog = []string{
+	"api.organization.projects.api_keys.read",
+	"api.organization.projects.api_keys.write",
+	"api.organization.projects.service_accounts.read",
+	"api.organization.projects.service_accounts.write",
+	"api.organization.projects.users.read",
+	"api.organization.projects.users.write",
+	"api.organization.projects.rate_limits.read",
+	"api.organization.projects.rate_limits.write",
+}
+
+// DefaultProjectPermissions returns the permission strings a project role
+// may hold in the simulator, in a stable order. The slice is a copy.
+func DefaultProjectPermissions() []string {
+	return append([]string(nil), projectPermissionCatalog...)
+}
+
+// The resource types of the two scopes.
+const (
+	organizationResource = "api.organization"
+	projectResource      = "api.project"
+)
+
+// catalogOf is the permissions a role of scope may grant.
+func catalogOf(scope string) []string {
+	if scope != "" {
+		return projectPermissionCatalog
+	}
+	return permissionCatalog
+}
+
+// resourceTypeOf is the resource_type of a role of scope.
+func resourceTypeOf(scope string) string {
+	if scope != "" {
+		return projectResource
+	}
+	return organizationResource
+}
+
+// predefinedProjectRoles are the roles every new project starts with.
+func predefinedProjectRoles(projectID string) []Role {
+	var read []string
+	for _, p := range projectPermissionCatalog {
+		if strings.HasSuffix(p, ".read") {
+			read = append(read, p)
+		}
+	}
+	return []Role{
+		{
+			Name:         "owner",
+			Description:  "Full access to the project: its members, service accounts, keys and limits.",
+			Permissions:  DefaultProjectPermissions(),
+			ResourceType: projectResource,
+			Predefined:   true,
+			Project:      projectID,
+		},
+		{
+			Name:         "member",
+			Description:  "Read access to the project's keys, members and limits.",
+			Permissions:  read,
+			ResourceType: projectResource,
+			Predefined:   true,
+			Project:      projectID,
+		},
+	}
+}
 
 func predefinedRoles() []Role {
 	var read []string

@@ -24,9 +24,15 @@ import (
 	"github.com/rolegate/rolegate/internal/simulator"
 )
 
-// The contract is a copy of upstream's public OpenAPI excerpt (also in
-// /shared/spec), kept here so the test runs from a bare clone.
-const contractFile = "testdata/openai-admin-roles.openapi.yaml"
+// The contracts are copies of upstream's public OpenAPI excerpts (also in
+// /shared/spec), kept here so the test runs from a bare clone: the
+// organization roles, and the RBAC excerpt (projects, project roles and
+// the rest of role-based access). Both are OpenAPI 3.1, which kin-openapi
+// loads and, with EnableJSONSchema2020, validates (type: 'null', anyOf).
+const (
+	contractFile     = "testdata/openai-admin-roles.openapi.yaml"
+	rbacContractFile = "testdata/openai-admin-rbac.openapi.yaml"
+)
 
 type contract struct {
 	doc    *openapi3.T
@@ -35,16 +41,24 @@ type contract struct {
 
 func loadContract(t *testing.T) contract {
 	t.Helper()
-	doc, err := openapi3.NewLoader().LoadFromFile(contractFile)
+	return loadContractFile(t, contractFile)
+}
+
+func loadContractFile(t *testing.T, file string) contract {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile(file)
 	if err != nil {
-		t.Fatalf("load %s: %v", contractFile, err)
+		t.Fatalf("load %s: %v", file, err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Fatalf("%s is OpenAPI %s; the simulator follows 3.1 excerpts", file, doc.OpenAPI)
 	}
 	// Upstream's server is https://api.openai.com/v1; ours is wherever
 	// httptest put it, under the same /v1 prefix.
 	doc.Servers = openapi3.Servers{{URL: "/v1"}}
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
-		t.Fatalf("router for %s: %v", contractFile, err)
+		t.Fatalf("router for %s: %v", file, err)
 	}
 	return contract{doc: doc, router: router}
 }

@@ -12,7 +12,8 @@ import (
 // Op names an endpoint, to aim a fault at it.
 type Op string
 
-// The operations of the contract, by its operation ids.
+// The operations of the contract. The role operations (list, create,
+// retrieve, update, delete) match organization and project roles alike.
 const (
 	OpAny      Op = ""
 	OpList     Op = "list"
@@ -20,6 +21,11 @@ const (
 	OpRetrieve Op = "retrieve"
 	OpUpdate   Op = "update"
 	OpDelete   Op = "delete"
+
+	OpListProjects    Op = "list-projects"
+	OpCreateProject   Op = "create-project"
+	OpRetrieveProject Op = "retrieve-project"
+	OpUpdateProject   Op = "modify-project"
 )
 
 // FaultKind says how a request goes wrong.

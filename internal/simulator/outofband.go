@@ -21,14 +21,14 @@ func (s *Simulator) AddRole(name, description string, permissions []string) (Rol
 	if name == "" {
 		return Role{}, errors.New("simulator: a role needs a name")
 	}
-	if s.nameTakenLocked(name, "") {
+	if s.nameTakenLocked("", name, "") {
 		return Role{}, fmt.Errorf("simulator: a role named %q already exists", name)
 	}
 	return s.insertLocked(Role{Name: name, Description: description, Permissions: slices.Clone(permissions),
 		ResourceType: organizationResource}), nil
 }
 
-// ChangeRole changes role id outside rolegate; change must not call the
+// ChangeRole changes role id (of any scope; it stays in its scope) outside rolegate; change must not call the
 // simulator. A name taken by another role is refused.
 func (s *Simulator) ChangeRole(id string, change func(*Role)) (Role, error) {
 	s.mu.Lock()
@@ -39,15 +39,15 @@ func (s *Simulator) ChangeRole(id string, change func(*Role)) (Role, error) {
 	}
 	r := s.roles[i].clone()
 	change(&r)
-	r.ID = id
-	if s.nameTakenLocked(r.Name, id) {
+	r.ID, r.Project = id, s.roles[i].Project
+	if s.nameTakenLocked(r.Project, r.Name, id) {
 		return Role{}, fmt.Errorf("simulator: a role named %q already exists", r.Name)
 	}
 	s.roles[i] = r
 	return r.clone(), nil
 }
 
-// DeleteRole deletes role id outside rolegate.
+// DeleteRole deletes role id (of any scope) outside rolegate.
 func (s *Simulator) DeleteRole(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,12 +59,12 @@ func (s *Simulator) DeleteRole(id string) error {
 	return nil
 }
 
-// RoleNamed returns the role named exactly name.
+// RoleNamed returns the organization role named exactly name.
 func (s *Simulator) RoleNamed(name string) (Role, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range s.roles {
-		if r.Name == name {
+		if r.Name == name && r.Project == "" {
 			return r.clone(), true
 		}
 	}

@@ -66,6 +66,7 @@ const (
 // answered as "next") is the id of the last role of the previous page; it
 // stays valid when that role is deleted meanwhile.
 func (s *Simulator) listRoles(w http.ResponseWriter, r *http.Request) {
+	scope := r.PathValue("project_id")
 	q := r.URL.Query()
 	limit := defaultLimit
 	if v := q.Get("limit"); v != "" {
@@ -91,7 +92,11 @@ func (s *Simulator) listRoles(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	roles := slices.Clone(s.roles)
+	if refuse := s.scopeRefusalLocked(scope, false); refuse != nil {
+		refuse(w)
+		return
+	}
+	roles := slices.DeleteFunc(slices.Clone(s.roles), func(r Role) bool { return r.Project != scope })
 	if desc {
 		slices.Reverse(roles)
 	}
@@ -123,6 +128,10 @@ func (s *Simulator) listRoles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) createRole(w http.ResponseWriter, r *http.Request) {
+	scope := r.PathValue("project_id")
+	if !s.scopeExists(w, scope) {
+		return
+	}
 	fields, ok := decodeObject(w, r, "role_name", "permissions", "description")
 	if !ok {
 		return
@@ -131,7 +140,7 @@ func (s *Simulator) createRole(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	perms, ok := permissions(w, fields, true)
+	perms, ok := permissions(w, fields, true, catalogOf(scope))
 	if !ok {
 		return
 	}
@@ -141,20 +150,32 @@ func (s *Simulator) createRole(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	if s.nameTakenLocked(name, "") {
+	// Checked again under the lock: the project may have been archived
+	// while the body was read.
+	if refuse := s.scopeRefusalLocked(scope, true); refuse != nil {
 		s.mu.Unlock()
-		nameTaken(w, name)
+		refuse(w)
 		return
 	}
-	role := s.insertLocked(Role{Name: name, Description: desc, Permissions: perms, ResourceType: organizationResource})
+	if s.nameTakenLocked(scope, name, "") {
+		s.mu.Unlock()
+		nameTaken(w, scope, name)
+		return
+	}
+	role := s.insertLocked(Role{Name: name, Description: desc, Permissions: perms, ResourceType: resourceTypeOf(scope), Project: scope})
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, toJSON(role))
 }
 
 func (s *Simulator) retrieveRole(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("role_id")
+	scope, id := r.PathValue("project_id"), r.PathValue("role_id")
 	s.mu.Lock()
-	i := s.indexLocked(id)
+	if refuse := s.scopeRefusalLocked(scope, false); refuse != nil {
+		s.mu.Unlock()
+		refuse(w)
+		return
+	}
+	i := s.indexInLocked(scope, id)
 	var role Role
 	if i >= 0 {
 		role = s.roles[i].clone()
@@ -168,7 +189,10 @@ func (s *Simulator) retrieveRole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) updateRole(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("role_id")
+	scope, id := r.PathValue("project_id"), r.PathValue("role_id")
+	if !s.scopeExists(w, scope) {
+		return
+	}
 	fields, ok := decodeObject(w, r, "role_name", "permissions", "description")
 	if !ok {
 		return
@@ -181,7 +205,7 @@ func (s *Simulator) updateRole(w http.ResponseWriter, r *http.Request) {
 	}
 	var perms []string
 	if _, present := fields["permissions"]; present && !isNull(fields["permissions"]) {
-		if perms, ok = permissions(w, fields, false); !ok {
+		if perms, ok = permissions(w, fields, false, catalogOf(scope)); !ok {
 			return
 		}
 	}
@@ -191,7 +215,12 @@ func (s *Simulator) updateRole(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	i := s.indexLocked(id)
+	if refuse := s.scopeRefusalLocked(scope, true); refuse != nil {
+		s.mu.Unlock()
+		refuse(w)
+		return
+	}
+	i := s.indexInLocked(scope, id)
 	if i < 0 {
 		s.mu.Unlock()
 		roleNotFound(w, id)
@@ -202,9 +231,9 @@ func (s *Simulator) updateRole(w http.ResponseWriter, r *http.Request) {
 		invalidRequest(w, "role_id", fmt.Sprintf("The predefined role '%s' cannot be modified.", s.roles[i].Name))
 		return
 	}
-	if name != "" && s.nameTakenLocked(name, id) {
+	if name != "" && s.nameTakenLocked(scope, name, id) {
 		s.mu.Unlock()
-		nameTaken(w, name)
+		nameTaken(w, scope, name)
 		return
 	}
 	role := &s.roles[i]
@@ -223,9 +252,14 @@ func (s *Simulator) updateRole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) deleteRole(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("role_id")
+	scope, id := r.PathValue("project_id"), r.PathValue("role_id")
 	s.mu.Lock()
-	i := s.indexLocked(id)
+	if refuse := s.scopeRefusalLocked(scope, true); refuse != nil {
+		s.mu.Unlock()
+		refuse(w)
+		return
+	}
+	i := s.indexInLocked(scope, id)
 	if i < 0 {
 		s.mu.Unlock()
 		roleNotFound(w, id)
@@ -247,8 +281,12 @@ func roleNotFound(w http.ResponseWriter, id string) {
 		fmt.Sprintf("No role found with id '%s'.", id), ptr("role_id"), nil)
 }
 
-func nameTaken(w http.ResponseWriter, name string) {
-	invalidRequest(w, "role_name", fmt.Sprintf("A role named '%s' already exists in this organization. Role names must be unique.", name))
+func nameTaken(w http.ResponseWriter, scope, name string) {
+	where := "organization"
+	if scope != "" {
+		where = "project"
+	}
+	invalidRequest(w, "role_name", fmt.Sprintf("A role named '%s' already exists in this %s. Role names must be unique.", name, where))
 }
 
 // decodeObject reads a JSON object body and refuses members outside
@@ -303,8 +341,9 @@ func roleName(w http.ResponseWriter, fields map[string]json.RawMessage, required
 	return name, true
 }
 
-// permissions reads a non-empty list of known permissions, without duplicates.
-func permissions(w http.ResponseWriter, fields map[string]json.RawMessage, required bool) ([]string, bool) {
+// permissions reads a non-empty list of permissions known to the scope's
+// catalog, without duplicates.
+func permissions(w http.ResponseWriter, fields map[string]json.RawMessage, required bool, catalog []string) ([]string, bool) {
 	raw, present := fields["permissions"]
 	if !present {
 		if required {
@@ -324,7 +363,7 @@ func permissions(w http.ResponseWriter, fields map[string]json.RawMessage, requi
 	}
 	out := make([]string, 0, len(perms))
 	for _, p := range perms {
-		if !slices.Contains(permissionCatalog, p) {
+		if !slices.Contains(catalog, p) {
 			invalidRequest(w, "permissions", fmt.Sprintf("Invalid 'permissions': unknown permission '%s'.", p))
 			return nil, false
 		}

@@ -1,9 +1,14 @@
-// Package simulator is an in-memory stand-in for OpenAI's organization roles
-// endpoints (the Admin API excerpt in testdata/openai-admin-roles.openapi.yaml).
+// Package simulator is an in-memory stand-in for OpenAI's organization roles,
+// projects and project roles endpoints (the Admin API excerpts in
+// testdata/openai-admin-roles.openapi.yaml and
+// testdata/openai-admin-rbac.openapi.yaml).
 //
 // It answers like a fresh organization: the predefined "owner" and "reader"
-// roles exist, custom roles get "role_…" ids, names are unique, and every
-// failure uses the ErrorResponse shape. rolegate's dev mode runs the portal
+// roles exist, custom roles get "role_…" ids, names are unique within their
+// scope (the organization, or one project), and every failure uses the
+// ErrorResponse shape. Projects exist only when Options.Projects or
+// AddProject make them; each starts with its predefined "owner" and "member"
+// project roles, and an archived project refuses every change. rolegate's dev mode runs the portal
 // against it, and tests across the repository serve it with httptest.
 // Tests can look inside (Roles, CreateCalls, LastCreateBody) and inject
 // faults (FailNext) such as rate limits, server errors, hangs and dropped
@@ -28,6 +33,15 @@ type Options struct {
 	// AdminKey is the only bearer key the simulator accepts. With an empty
 	// key every request is refused, as no key can match it.
 	AdminKey string
+	// Projects are created at start, in this order (dev mode's
+	// organization has some; a fresh one has none).
+	Projects []ProjectSeed
+}
+
+// ProjectSeed is a project that exists when the simulator starts.
+type ProjectSeed struct {
+	Name     string
+	Archived bool
 }
 
 // Role is a role as the simulated organization holds it.
@@ -38,6 +52,9 @@ type Role struct {
 	Permissions  []string
 	ResourceType string
 	Predefined   bool
+	// Project is the id of the project the role belongs to; empty for an
+	// organization role.
+	Project string
 }
 
 func (r Role) clone() Role {
@@ -52,12 +69,14 @@ type Simulator struct {
 
 	mu       sync.Mutex
 	adminKey string
-	roles    []Role         // in creation order, which is the list order
+	roles    []Role         // in creation order, which is the list order; every scope
 	seq      map[string]int // role id → creation position, kept after delete so cursors stay valid
 	next     int
+	projects []Project // in creation order, which is the list order
 	faults   []Fault
 	creates  int
 	lastBody []byte
+	lastPath string
 }
 
 // New returns a simulator that looks like a freshly created organization.
@@ -66,12 +85,28 @@ func New(opts Options) *Simulator {
 	for _, r := range predefinedRoles() {
 		s.insertLocked(r)
 	}
+	for _, p := range opts.Projects {
+		proj := s.addProjectLocked(p.Name)
+		if p.Archived {
+			s.archiveProjectLocked(proj.ID)
+		}
+	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /v1/organization/roles", s.endpoint(OpList, s.listRoles))
 	s.mux.Handle("POST /v1/organization/roles", s.endpoint(OpCreate, s.createRole))
 	s.mux.Handle("GET /v1/organization/roles/{role_id}", s.endpoint(OpRetrieve, s.retrieveRole))
 	s.mux.Handle("POST /v1/organization/roles/{role_id}", s.endpoint(OpUpdate, s.updateRole))
 	s.mux.Handle("DELETE /v1/organization/roles/{role_id}", s.endpoint(OpDelete, s.deleteRole))
+	// Project roles: the same handlers, scoped by the path's project_id.
+	s.mux.Handle("GET /v1/projects/{project_id}/roles", s.endpoint(OpList, s.listRoles))
+	s.mux.Handle("POST /v1/projects/{project_id}/roles", s.endpoint(OpCreate, s.createRole))
+	s.mux.Handle("GET /v1/projects/{project_id}/roles/{role_id}", s.endpoint(OpRetrieve, s.retrieveRole))
+	s.mux.Handle("POST /v1/projects/{project_id}/roles/{role_id}", s.endpoint(OpUpdate, s.updateRole))
+	s.mux.Handle("DELETE /v1/projects/{project_id}/roles/{role_id}", s.endpoint(OpDelete, s.deleteRole))
+	s.mux.Handle("GET /v1/organization/projects", s.endpoint(OpListProjects, s.listProjects))
+	s.mux.Handle("POST /v1/organization/projects", s.endpoint(OpCreateProject, s.createProject))
+	s.mux.Handle("GET /v1/organization/projects/{project_id}", s.endpoint(OpRetrieveProject, s.retrieveProject))
+	s.mux.Handle("POST /v1/organization/projects/{project_id}", s.endpoint(OpUpdateProject, s.updateProject))
 	// Anything else gets the upstream's own answer to an unknown route,
 	// rather than ServeMux's plain-text 404/405.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -101,13 +136,29 @@ func (s *Simulator) AdminKey() string {
 	return s.adminKey
 }
 
-// Roles returns a copy of every role, predefined ones first, in creation order.
+// Roles returns a copy of every organization role, predefined ones first,
+// in creation order. Project roles are not among them (ProjectRoles).
 func (s *Simulator) Roles() []Role {
+	return s.rolesIn("")
+}
+
+// ProjectRoles returns a copy of every role of the project, predefined ones
+// first, in creation order (none for an unknown project).
+func (s *Simulator) ProjectRoles(projectID string) []Role {
+	if projectID == "" {
+		return nil
+	}
+	return s.rolesIn(projectID)
+}
+
+func (s *Simulator) rolesIn(scope string) []Role {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Role, len(s.roles))
-	for i, r := range s.roles {
-		out[i] = r.clone()
+	out := []Role{}
+	for _, r := range s.roles {
+		if r.Project == scope {
+			out = append(out, r.clone())
+		}
 	}
 	return out
 }
@@ -118,6 +169,14 @@ func (s *Simulator) CreateCalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.creates
+}
+
+// LastCreatePath returns the URL path of the last create request (which
+// scope it was sent to), or "" before the first one.
+func (s *Simulator) LastCreatePath() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastPath
 }
 
 // LastCreateBody returns the raw bytes of the last create request body, or
@@ -154,6 +213,7 @@ func (s *Simulator) recordCreate(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	s.creates++
 	s.lastBody = body
+	s.lastPath = r.URL.Path
 	s.mu.Unlock()
 	if err != nil {
 		invalidRequest(w, "", "The request body could not be read or is too large.")
@@ -215,12 +275,22 @@ func (s *Simulator) insertLocked(r Role) Role {
 	return r.clone()
 }
 
-// indexLocked returns the position of role id in s.roles, or -1.
+// indexLocked returns the position of role id in s.roles, or -1. Role ids
+// are unique across scopes.
 func (s *Simulator) indexLocked(id string) int {
 	return slices.IndexFunc(s.roles, func(r Role) bool { return r.ID == id })
 }
 
-// nameTakenLocked reports whether another role than except already has name.
-func (s *Simulator) nameTakenLocked(name, except string) bool {
-	return slices.ContainsFunc(s.roles, func(r Role) bool { return r.Name == name && r.ID != except })
+// indexInLocked returns the position of role id of scope ("" for the
+// organization, else a project id) in s.roles, or -1: a project's path
+// never reaches another scope's role.
+func (s *Simulator) indexInLocked(scope, id string) int {
+	return slices.IndexFunc(s.roles, func(r Role) bool { return r.ID == id && r.Project == scope })
+}
+
+// nameTakenLocked reports whether another role than except already has
+// name in scope: names are unique within the organization, and within each
+// project.
+func (s *Simulator) nameTakenLocked(scope, name, except string) bool {
+	return slices.ContainsFunc(s.roles, func(r Role) bool { return r.Project == scope && r.Name == name && r.ID != except })
 }
