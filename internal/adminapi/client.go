@@ -65,8 +65,8 @@ type Client struct {
 	projects     openai.AdminOrganizationProjectService
 	projectRoles openai.AdminOrganizationProjectRoleService
 	key          KeySource
-	timeout  time.Duration
-	pageSize int64
+	timeout      time.Duration
+	pageSize     int64
 }
 
 // Option adjusts a Client.
@@ -117,8 +117,8 @@ func New(baseURL string, key KeySource, httpClient *http.Client, opts ...Option)
 		projects:     openai.NewAdminOrganizationProjectService(base...),
 		projectRoles: openai.NewAdminOrganizationProjectRoleService(base...),
 		key:          key,
-		timeout:  DefaultTimeout,
-		pageSize: DefaultPageSize,
+		timeout:      DefaultTimeout,
+		pageSize:     DefaultPageSize,
 	}
 	for _, o := range opts {
 		o(c)
