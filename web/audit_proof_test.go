@@ -95,7 +95,7 @@ func TestAuditPageProvesInclusion(t *testing.T) {
 
 	// An event changed behind the store's back is flagged on the page, and
 	// no proof is handed out for it.
-	raw, err := sql.Open("sqlite", "file:"+h.DB.Path())
+	raw, err := sql.Open("sqlite", "file:"+h.App.Store.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func (b *browser) getHX(path string) page {
 func (h *harness) appendAuditEvents(n int, who rolegate.Actor, d rolegate.Details) {
 	h.t.Helper()
 	for range n {
-		if err := h.DB.AppendEvent(context.Background(), rolegate.NewEvent(who, rolegate.OutcomeSuccess, d)); err != nil {
+		if err := h.App.Store.Audit.AppendEvent(context.Background(), rolegate.NewEvent(who, rolegate.OutcomeSuccess, d)); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -45,7 +45,7 @@ func (h *harness) appendAuditEvents(n int, who rolegate.Actor, d rolegate.Detail
 func (h *harness) trailEvents() []rolegate.Event {
 	h.t.Helper()
 	var events []rolegate.Event
-	if err := h.DB.WalkAuditTrail(context.Background(), func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
+	if err := h.App.Store.Audit.WalkAuditTrail(context.Background(), func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
 		h.t.Fatal(err)
 	}
 	return events
@@ -387,7 +387,7 @@ func signTestCheckpoint(t *testing.T, h *harness) note.Verifier {
 	}
 	signer, _ := audit.NewSigner(skey)
 	verifier, _ := audit.NewVerifier(vkey)
-	_, _, err = h.DB.SignCheckpoint(context.Background(), rolegate.System("checkpoint"), signer.Name(),
+	_, _, err = h.App.Store.Audit.SignCheckpoint(context.Background(), rolegate.System("checkpoint"), signer.Name(),
 		func(cp audit.Checkpoint) ([]byte, error) { return audit.Sign(cp, signer) }, rolegate.AuditCheckpoint{})
 	if err != nil {
 		t.Fatal(err)

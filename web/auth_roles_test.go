@@ -17,7 +17,7 @@ import (
 // personRoles reads the portal roles a person got at their last sign-in.
 func (h *harness) personRoles(issuer, subject string) []string {
 	h.t.Helper()
-	db := testkit.OpenReadOnly(h.t, h.DB.Path())
+	db := testkit.OpenReadOnly(h.t, h.App.Store.Path())
 	var roles string
 	if err := db.QueryRowContext(h.t.Context(), `SELECT roles FROM people WHERE person_key = ?`, issuer+"|"+subject).Scan(&roles); err != nil {
 		h.t.Fatalf("roles of %s|%s: %v", issuer, subject, err)

@@ -171,7 +171,7 @@ type auditEvent struct {
 // straight from the database file.
 func (h *harness) events(action string) []auditEvent {
 	h.t.Helper()
-	db := testkit.OpenReadOnly(h.t, h.DB.Path())
+	db := testkit.OpenReadOnly(h.t, h.App.Store.Path())
 	rows, err := db.QueryContext(h.t.Context(), `SELECT actor_key, outcome, details FROM audit_events WHERE action = ? ORDER BY seq`, action)
 	if err != nil {
 		h.t.Fatalf("read audit events: %v", err)
@@ -326,7 +326,7 @@ func TestSSOSignInHappyPath(t *testing.T) {
 func (h *harness) wantNotInDatabase(values ...string) {
 	h.t.Helper()
 	for _, suffix := range []string{"", "-wal"} {
-		b, err := os.ReadFile(h.DB.Path() + suffix)
+		b, err := os.ReadFile(h.App.Store.Path() + suffix)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			h.t.Fatal(err)
 		}

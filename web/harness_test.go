@@ -21,7 +21,6 @@ import (
 	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/static"
 	"github.com/rolegate/rolegate/web"
@@ -31,9 +30,11 @@ import (
 // API simulator behind the real client, and either the dev sign-in or a
 // real OIDC provider (set opts.SSO).
 type harness struct {
-	t        *testing.T
-	URL      string
-	DB       *sqlite.DB
+	t   *testing.T
+	URL string
+	// App is the whole application under test: its store (App.Store),
+	// services and audit trail (App.Audit).
+	App      *app.App
 	Requests rolegate.RequestService
 	Catalog  *catalog.Service
 	Picture  *picture.Picture
@@ -124,7 +125,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if opts.Notify != nil {
 		a.Store.SetNotifications(*opts.Notify)
 	}
-	h.DB, h.Requests, h.Catalog, h.Picture = a.Store, a.Services.Requests, a.Catalog, a.Picture
+	h.App, h.Requests, h.Catalog, h.Picture = a, a.Services.Requests, a.Catalog, a.Picture
 	assets, err := static.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +143,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		devSim = h.Sim // dev mode: the admin page's out-of-band controls
 	}
 	h.Server = web.NewServer(web.Deps{
-		Config: cfg, Services: a.Services, Audit: a.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
+		Config: cfg, Services: a.Services, Audit: a.Store.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
 		DevSimulator: devSim, SSO: ssoClient, Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
 		RateLimits: opts.RateLimits, Metrics: opts.Metrics,
 	})

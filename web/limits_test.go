@@ -282,7 +282,7 @@ func TestFormRateLimitPerSession(t *testing.T) {
 // clientIPs reads the client addresses recorded with one action.
 func clientIPs(t *testing.T, h *harness, action string) []string {
 	t.Helper()
-	db := testkit.OpenReadOnly(t, h.DB.Path())
+	db := testkit.OpenReadOnly(t, h.App.Store.Path())
 	rows, err := db.Query(`SELECT client_ip FROM audit_events WHERE action = ? ORDER BY seq`, action)
 	if err != nil {
 		t.Fatal(err)

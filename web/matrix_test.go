@@ -198,7 +198,7 @@ func matrixDecisions() map[string]matrixDecision {
 		"GET /audit/checkpoints/:size": {access: web.Auditor,
 			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
 				signTestCheckpoint(m.t, m.h)
-				cp, _, _, err := m.h.DB.LatestCheckpoint(context.Background())
+				cp, _, _, err := m.h.App.Store.Audit.LatestCheckpoint(context.Background())
 				if err != nil {
 					m.t.Fatal(err)
 				}
@@ -394,11 +394,11 @@ func (m *matrix) failed() *rolegate.Request {
 	m.drainHandOffs()
 	// Jobs of requests approved by earlier cells come first; they fail too.
 	for {
-		job, err := m.h.DB.ClaimJob(ctx, "matrix", time.Minute)
+		job, err := m.h.App.Services.Provisioning.ClaimJob(ctx, "matrix", time.Minute)
 		if err != nil || job == nil {
 			m.t.Fatalf("claim the job of #%d: %v", req.ID, err)
 		}
-		if err := m.h.DB.FailJob(ctx, job, rolegate.ActionProvisioningFailed, "OpenAI answered 400 to create: refused in the matrix", nil); err != nil {
+		if err := m.h.App.Services.Provisioning.FailJob(ctx, job, rolegate.ActionProvisioningFailed, "OpenAI answered 400 to create: refused in the matrix", nil); err != nil {
 			m.t.Fatalf("fail #%d: %v", job.RequestID, err)
 		}
 		if job.RequestID == req.ID {
@@ -583,7 +583,7 @@ type stateReader struct {
 
 func openStateReader(t *testing.T, h *harness) *stateReader {
 	t.Helper()
-	db := testkit.OpenReadOnly(t, h.DB.Path())
+	db := testkit.OpenReadOnly(t, h.App.Store.Path())
 	return &stateReader{t: t, db: db}
 }
 

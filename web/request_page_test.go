@@ -35,7 +35,7 @@ func wantIn(t *testing.T, what string, p page, id string, want, absent []string)
 func (h *harness) provisionRequest(id int64) {
 	h.t.Helper()
 	req, job := h.approveAndClaim(id)
-	if err := h.DB.CompleteJob(h.t.Context(), job, rolegate.ProvisionedRole{ID: "role_page_test", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
+	if err := h.App.Services.Provisioning.CompleteJob(h.t.Context(), job, rolegate.ProvisionedRole{ID: "role_page_test", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -323,11 +323,11 @@ func TestRequestPageUpdatesItselfUntilSettled(t *testing.T) {
 			t.Errorf("an approved request's page lacks %s: %s", want, got)
 		}
 	}
-	job, err := h.DB.ClaimJob(t.Context(), "test-worker", time.Minute)
+	job, err := h.App.Services.Provisioning.ClaimJob(t.Context(), "test-worker", time.Minute)
 	if err != nil || job == nil {
 		t.Fatalf("ClaimJob = %+v, %v", job, err)
 	}
-	if err := h.DB.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: "role_live", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
+	if err := h.App.Services.Provisioning.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: "role_live", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := live(); got == "" || strings.Contains(got, "hx-trigger") {

@@ -87,7 +87,7 @@ func newBenchPortal(b *testing.B, extraRoles int) *benchPortal {
 	}
 	unlimited := web.RateLimit{Per: rate.Inf, Burst: 1}
 	p.server = web.NewServer(web.Deps{
-		Config: cfg, Services: a.Services, Audit: a.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture, Assets: assets,
+		Config: cfg, Services: a.Services, Audit: a.Store.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture, Assets: assets,
 		// The portal logs a line per request in production too.
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		RateLimits: &web.RateLimits{SignIn: unlimited, Forms: unlimited, MaxKeys: 10000},

@@ -277,7 +277,7 @@ func TestSensitivePermissionNeedsOneMoreApproval(t *testing.T) {
 func (h *harness) failRequest(id int64) {
 	h.t.Helper()
 	_, job := h.approveAndClaim(id)
-	if err := h.DB.FailJob(h.t.Context(), job, rolegate.ActionProvisioningFailed, "400: Invalid permission 'api.groups.read'", (*rolegate.ProvisionedRole)(nil)); err != nil {
+	if err := h.App.Services.Provisioning.FailJob(h.t.Context(), job, rolegate.ActionProvisioningFailed, "400: Invalid permission 'api.groups.read'", (*rolegate.ProvisionedRole)(nil)); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -295,7 +295,7 @@ func (h *harness) approveAndClaim(id int64) (*rolegate.Request, *rolegate.Job) {
 		h.t.Fatal(err)
 	}
 	<-h.HandedOff
-	job, err := h.DB.ClaimJob(h.t.Context(), "test-worker", time.Minute)
+	job, err := h.App.Services.Provisioning.ClaimJob(h.t.Context(), "test-worker", time.Minute)
 	if err != nil || job == nil || job.RequestID != id {
 		h.t.Fatalf("ClaimJob = %+v, %v; want the job of %d", job, err, id)
 	}

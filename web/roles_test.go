@@ -108,11 +108,11 @@ func TestDriftShowsOnTheRolesPageAndTheRequestPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, err := h.DB.ClaimJob(t.Context(), "worker", time.Minute)
+	job, err := h.App.Services.Provisioning.ClaimJob(t.Context(), "worker", time.Minute)
 	if err != nil || job == nil {
 		t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := h.DB.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: created.ID, Name: created.Name, Permissions: created.Permissions}, false); err != nil {
+	if err := h.App.Services.Provisioning.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: created.ID, Name: created.Name, Permissions: created.Permissions}, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Sim.ChangeRole(created.ID, func(r *simulator.Role) { r.Permissions = append(r.Permissions, "api.groups.write") }); err != nil {
@@ -175,7 +175,7 @@ func TestDevControlsChangeTheSimulatedOrganization(t *testing.T) {
 	resync()
 	resync()
 	for _, action := range []string{rolegate.ActionUpstreamRoleAppeared, rolegate.ActionUpstreamRoleChanged, rolegate.ActionUpstreamRoleDeleted} {
-		events, _, err := h.DB.SearchEvents(t.Context(), rolegate.AuditFilter{Action: action, Limit: 10})
+		events, _, err := h.App.Store.Audit.SearchEvents(t.Context(), rolegate.AuditFilter{Action: action, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

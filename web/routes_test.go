@@ -101,7 +101,7 @@ func TestRouteTableFacts(t *testing.T) {
 func TestSessionLookupFollowsTheRouteTable(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	b := h.signInAs("requester")
-	if err := h.DB.Close(); err != nil {
+	if err := h.App.Store.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range h.Server.Routes() {

@@ -612,7 +612,7 @@ func startWorker(t *testing.T, h *harness) {
 	simSrv := httptest.NewServer(h.Sim)
 	t.Cleanup(simSrv.Close)
 	w := provisioning.New(provisioning.Config{
-		Queue: h.DB, Upstream: adminapi.New(simSrv.URL+"/v1", adminapi.StaticKey(testAdminKey), simSrv.Client()),
+		Queue: h.App.Services.Provisioning, Upstream: adminapi.New(simSrv.URL+"/v1", adminapi.StaticKey(testAdminKey), simSrv.Client()),
 		MaxAttempts: 1, Poll: 20 * time.Millisecond, CallTimeout: 5 * time.Second,
 	})
 	ctx, cancel := context.WithCancel(context.Background())

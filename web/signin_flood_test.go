@@ -16,7 +16,7 @@ import (
 // countRows counts a table's rows straight from the database file.
 func (h *harness) countRows(table string) int {
 	h.t.Helper()
-	db := testkit.OpenReadOnly(h.t, h.DB.Path())
+	db := testkit.OpenReadOnly(h.t, h.App.Store.Path())
 	var n int
 	if err := db.QueryRowContext(h.t.Context(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 		h.t.Fatalf("count %s: %v", table, err)

@@ -204,7 +204,8 @@ func auditVerify(ctx context.Context, args []string, getenv func(string) string,
 	if verifier != nil {
 		walk.CheckRecorded(verifier)
 	}
-	err = db.WalkAuditTrail(ctx, walk.Add)
+	trail := sqlite.NewTrail(db)
+	err = trail.WalkAuditTrail(ctx, walk.Add)
 	head, ferr := walk.Finish()
 	if err == nil {
 		err = ferr
@@ -212,7 +213,7 @@ func auditVerify(ctx context.Context, args []string, getenv func(string) string,
 	if err == nil {
 		// The stored tree must be the one the events make: proofs are
 		// served from it.
-		stored, terr := db.AuditTreeRoot(ctx, head.Size)
+		stored, terr := trail.AuditTreeRoot(ctx, head.Size)
 		switch {
 		case terr != nil:
 			err = &auditlog.BreakError{Seq: head.Size, Problem: "the stored Merkle tree cannot be read: " + terr.Error()}
@@ -276,7 +277,7 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 	if u, err := user.Current(); err == nil {
 		why.OSUser = u.Username
 	}
-	_, signed, err := signCheckpoint(ctx, db, signer, why)
+	_, signed, err := signCheckpoint(ctx, sqlite.NewTrail(db), signer, why)
 	if err != nil {
 		return err
 	}
@@ -286,8 +287,8 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 
 // signCheckpoint signs the trail's head and records the audit.checkpoint
 // event, in one transaction; why is its trigger.
-func signCheckpoint(ctx context.Context, db *sqlite.DB, signer note.Signer, why rolegate.AuditCheckpoint) (auditlog.Checkpoint, []byte, error) {
-	return db.SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
+func signCheckpoint(ctx context.Context, trail *sqlite.Trail, signer note.Signer, why rolegate.AuditCheckpoint) (auditlog.Checkpoint, []byte, error) {
+	return trail.SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
 		func(cp auditlog.Checkpoint) ([]byte, error) { return auditlog.Sign(cp, signer) }, why)
 }
 
@@ -323,7 +324,7 @@ func checkCheckpointKey(cfg *config.Config) error {
 // until ctx ends, and logs each signed note so that operators can copy it
 // off the machine. A trail that has not moved since the last checkpoint
 // (its last event is that checkpoint) is not signed again.
-func runCheckpoints(ctx context.Context, cfg *config.Config, db *sqlite.DB, logger *slog.Logger) {
+func runCheckpoints(ctx context.Context, cfg *config.Config, trail *sqlite.Trail, logger *slog.Logger) {
 	signer, err := loadCheckpointSigner(cfg.CheckpointKeyFile)
 	if err != nil {
 		logger.Error("audit checkpoints disabled", "err", err)
@@ -336,12 +337,12 @@ func runCheckpoints(ctx context.Context, cfg *config.Config, db *sqlite.DB, logg
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if _, last, err := db.AuditHead(ctx); err != nil {
+		if _, last, err := trail.AuditHead(ctx); err != nil {
 			if ctx.Err() == nil {
 				logger.Error("audit checkpoint", "err", err)
 			}
 		} else if last != rolegate.ActionAuditCheckpoint {
-			cp, signed, err := signCheckpoint(ctx, db, signer, rolegate.AuditCheckpoint{Trigger: "schedule"})
+			cp, signed, err := signCheckpoint(ctx, trail, signer, rolegate.AuditCheckpoint{Trigger: "schedule"})
 			switch {
 			case err != nil && ctx.Err() == nil:
 				logger.Error("audit checkpoint", "err", err)

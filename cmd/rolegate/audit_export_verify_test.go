@@ -52,7 +52,7 @@ func hostileTrail(t *testing.T, db *sqlite.DB) {
 		// Details as any version may have stored them: hostile keys too.
 		e.Details, _ = json.Marshal(map[string]any{"comment": s, s: []string{s, s}, "n": i})
 		e.RoleName, e.RequestID = s, int64(i+1)
-		if err := db.AppendEvent(context.Background(), e); err != nil {
+		if err := sqlite.NewTrail(db).AppendEvent(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
 		appendEvents(t, db, 2)
@@ -71,9 +71,9 @@ func exportTrail(t *testing.T, path string, f rolegate.AuditFilter, proved bool)
 	var buf bytes.Buffer
 	w := audit.NewExportWriter(&buf, audit.FormatJSONL)
 	if proved {
-		err = db.ExportProvedEvents(context.Background(), f, w.WriteProved)
+		err = sqlite.NewTrail(db).ExportProvedEvents(context.Background(), f, w.WriteProved)
 	} else {
-		err = db.ExportEvents(context.Background(), f, w.Write)
+		err = sqlite.NewTrail(db).ExportEvents(context.Background(), f, w.Write)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestAuditVerifyExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = rwdb.ExportProvedEvents(context.Background(), rolegate.AuditFilter{Action: rolegate.ActionRequestCreated},
+	err = sqlite.NewTrail(rwdb).ExportProvedEvents(context.Background(), rolegate.AuditFilter{Action: rolegate.ActionRequestCreated},
 		func(rolegate.Event, *audit.Proof) error { return nil })
 	if !errors.Is(err, audit.ErrTrailChanged) {
 		t.Errorf("filtered export of a rewritten trail = %v; want ErrTrailChanged", err)
@@ -203,7 +203,7 @@ func TestAuditVerifyExport(t *testing.T) {
 	var forged strings.Builder
 	for _, l := range flines {
 		e, p, _ := audit.ParseProvedJSONLine([]byte(l))
-		e2, hashes, err := rwdb.ProveEvent(context.Background(), e.Seq, p.TreeSize)
+		e2, hashes, err := sqlite.NewTrail(rwdb).ProveEvent(context.Background(), e.Seq, p.TreeSize)
 		if err != nil {
 			t.Fatal(err)
 		}

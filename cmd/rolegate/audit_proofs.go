@@ -59,9 +59,10 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer db.Close()
+	trail := sqlite.NewTrail(db)
 
 	if len(checkpoints) == 2 {
-		p, err := proveConsistency(ctx, db, checkpoints[0], checkpoints[1])
+		p, err := proveConsistency(ctx, trail, checkpoints[0], checkpoints[1])
 		if err != nil {
 			return err
 		}
@@ -77,7 +78,7 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 		cp, msg = checkpoints[0], notes[0]
 	} else {
 		var ok bool
-		cp, msg, ok, err = db.LatestCheckpoint(ctx)
+		cp, msg, ok, err = trail.LatestCheckpoint(ctx)
 		if errors.Is(err, auditlog.ErrTrailChanged) {
 			return &exitError{code: exitBroken, err: fmt.Errorf("audit prove: %w", err)}
 		}
@@ -91,7 +92,7 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 	if *seq > cp.Size {
 		return cannotTell("audit prove: event %d is newer than the checkpoint (%d events); sign a new one with rolegate audit checkpoint", *seq, cp.Size)
 	}
-	e, hashes, err := db.ProveEvent(ctx, *seq, cp.Size)
+	e, hashes, err := trail.ProveEvent(ctx, *seq, cp.Size)
 	if errors.Is(err, auditlog.ErrNotInTree) {
 		return &exitError{code: exitBroken, err: fmt.Errorf("audit prove: event %d is not in the trail, though the checkpoint covers %d events (the trail was truncated)", *seq, cp.Size)}
 	}
@@ -122,10 +123,10 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 
 // proveConsistency reads the consistency proof between two checkpoints
 // from the trail's tree and checks it before handing it out.
-func proveConsistency(ctx context.Context, db *sqlite.DB, older, newer auditlog.Checkpoint) (auditlog.ConsistencyProof, error) {
+func proveConsistency(ctx context.Context, trail *sqlite.Trail, older, newer auditlog.Checkpoint) (auditlog.ConsistencyProof, error) {
 	p := auditlog.ConsistencyProof{OldSize: older.Size, NewSize: newer.Size}
 	if older.Size <= newer.Size {
-		hashes, _, err := db.ProveTree(ctx, older.Size, newer.Size)
+		hashes, _, err := trail.ProveTree(ctx, older.Size, newer.Size)
 		if errors.Is(err, auditlog.ErrNotInTree) {
 			return p, &exitError{code: exitBroken, err: fmt.Errorf("audit: the trail holds fewer events than the checkpoint of %d (it was truncated)", newer.Size)}
 		}
@@ -136,7 +137,7 @@ func proveConsistency(ctx context.Context, db *sqlite.DB, older, newer auditlog.
 	}
 	if err := auditlog.CheckConsistency(older, newer, p); err != nil {
 		if errors.Is(err, auditlog.ErrNotAppendOnly) {
-			if legacy := legacyCheckpoint(ctx, db, older, newer); legacy != "" {
+			if legacy := legacyCheckpoint(ctx, trail, older, newer); legacy != "" {
 				return p, cannotTell("audit: %s", legacy)
 			}
 			return p, &exitError{code: exitBroken, err: err}
@@ -148,12 +149,12 @@ func proveConsistency(ctx context.Context, db *sqlite.DB, older, newer auditlog.
 
 // legacyCheckpoint says which of the checkpoints signs a chain hash (one
 // signed before the Merkle tree), which no consistency proof can join.
-func legacyCheckpoint(ctx context.Context, db *sqlite.DB, cps ...auditlog.Checkpoint) string {
+func legacyCheckpoint(ctx context.Context, trail *sqlite.Trail, cps ...auditlog.Checkpoint) string {
 	for _, cp := range cps {
 		if cp.Size == 0 {
 			continue
 		}
-		if hash, err := db.ChainHash(ctx, cp.Size); err == nil && hash == cp.Hash {
+		if hash, err := trail.ChainHash(ctx, cp.Size); err == nil && hash == cp.Hash {
 			return fmt.Sprintf("the checkpoint of %d events was signed before the Merkle tree (it signs event %d's chain hash): check it with rolegate audit verify -checkpoint FILE", cp.Size, cp.Size)
 		}
 	}
@@ -184,7 +185,7 @@ func auditConsistency(ctx context.Context, older, newer auditlog.Checkpoint, dbF
 			return err
 		}
 		defer db.Close()
-		if _, err := proveConsistency(ctx, db, older, newer); err != nil {
+		if _, err := proveConsistency(ctx, sqlite.NewTrail(db), older, newer); err != nil {
 			return err
 		}
 	}

@@ -198,7 +198,7 @@ func TestAuditVerifyConsistency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, err := db.ChainHash(context.Background(), 20)
+	head, err := sqlite.NewTrail(db).ChainHash(context.Background(), 20)
 	db.Close()
 	if err != nil {
 		t.Fatal(err)

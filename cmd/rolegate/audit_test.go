@@ -89,7 +89,7 @@ func rehash(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	var events []rolegate.Event
-	if err := db.WalkAuditTrail(context.Background(), func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
+	if err := sqlite.NewTrail(db).WalkAuditTrail(context.Background(), func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -327,13 +327,13 @@ func TestPeriodicCheckpoints(t *testing.T) {
 		const every = 20 * time.Millisecond
 		go func() {
 			defer close(done)
-			runCheckpoints(ctx, &config.Config{CheckpointKeyFile: keyFile, CheckpointEvery: every}, db, logger)
+			runCheckpoints(ctx, &config.Config{CheckpointKeyFile: keyFile, CheckpointEvery: every}, sqlite.NewTrail(db), logger)
 		}()
 		defer func() { cancel(); <-done }()
 
 		checkpoints := func() []rolegate.Event {
 			var out []rolegate.Event
-			_ = db.WalkAuditTrail(context.Background(), func(e rolegate.Event) error {
+			_ = sqlite.NewTrail(db).WalkAuditTrail(context.Background(), func(e rolegate.Event) error {
 				if e.Action == rolegate.ActionAuditCheckpoint {
 					out = append(out, e)
 				}

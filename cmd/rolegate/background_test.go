@@ -29,7 +29,7 @@ func (w *recordingWorker) Run(ctx context.Context) {
 	<-ctx.Done()
 	<-w.release
 	e := rolegate.NewEvent(rolegate.System("provisioning"), rolegate.OutcomeSuccess, rolegate.ProvisioningSucceeded{})
-	w.recorded <- w.db.AppendEvent(context.WithoutCancel(ctx), e)
+	w.recorded <- sqlite.NewTrail(w.db).AppendEvent(context.WithoutCancel(ctx), e)
 }
 
 // serve closes the database as soon as runBackground returns, so it must
@@ -45,13 +45,16 @@ func TestBackgroundWaitsForTheProvisioningWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		requests := sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1, ExpireAfter: time.Hour})
+		services := rolegate.Services{
+			Requests: sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1, ExpireAfter: time.Hour}),
+			Sessions: sqlite.NewSessions(db),
+		}
 		worker := &recordingWorker{db: db, release: make(chan struct{}), recorded: make(chan error, 1)}
 		bg, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			runBackground(bg, &config.Config{SessionIdle: time.Hour}, db, requests, worker, slog.New(slog.DiscardHandler))
+			runBackground(bg, &config.Config{SessionIdle: time.Hour}, services, sqlite.NewTrail(db), worker, slog.New(slog.DiscardHandler))
 		}()
 		synctest.Wait() // the housekeeping's first round is done; it waits for its next tick
 		stop()

@@ -33,7 +33,7 @@ func appendEvents(t *testing.T, db *sqlite.DB, n int) {
 	t.Helper()
 	for i := range n {
 		e := rolegate.NewEvent(rolegate.System("backup-test"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{Roles: i})
-		if err := db.AppendEvent(context.Background(), e); err != nil {
+		if err := sqlite.NewTrail(db).AppendEvent(context.Background(), e); err != nil {
 			t.Fatalf("append event: %v", err)
 		}
 	}
@@ -102,7 +102,7 @@ func TestBackupOfADatabaseBeingWritten(t *testing.T) {
 			default:
 			}
 			e := rolegate.NewEvent(rolegate.System("writer"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{Roles: i})
-			if err := db.AppendEvent(context.Background(), e); err != nil {
+			if err := sqlite.NewTrail(db).AppendEvent(context.Background(), e); err != nil {
 				t.Errorf("concurrent writer: %v", err)
 				return
 			}

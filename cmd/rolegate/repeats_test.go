@@ -31,7 +31,7 @@ func TestShutdownWritesTheLastCounts(t *testing.T) {
 	}
 	defer db.Close()
 	walk, refusals, events := audit.NewWalk(), 0, 0
-	if err := db.WalkAuditTrail(context.Background(), func(e rolegate.Event) error {
+	if err := sqlite.NewTrail(db).WalkAuditTrail(context.Background(), func(e rolegate.Event) error {
 		if e.Action == rolegate.ActionAccessDenied {
 			var d struct{ Count int }
 			_ = json.Unmarshal(e.Details, &d)

@@ -76,7 +76,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	server := web.NewServer(web.Deps{
-		Config: cfg, Services: a.Services, Audit: a.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
+		Config: cfg, Services: a.Services, Audit: a.Store.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
 		DevSimulator: a.Simulator, SSO: ssoClient, Assets: assets, Logger: logger, Metrics: a.Metrics,
 	})
 
@@ -109,7 +109,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		repeatsDone := make(chan struct{})
 		go func() { defer close(repeatsDone); server.RunRepeats(bg) }()
 		defer func() { <-repeatsDone }()
-		runBackground(bg, cfg, a.Store, a.Services.Requests, a.Provisioner, logger)
+		runBackground(bg, cfg, a.Services, a.Store.Audit, a.Provisioner, logger)
 	}()
 
 	url := "http://" + ln.Addr().String()
@@ -217,24 +217,24 @@ func upstreamName(cfg *config.Config) string {
 // until ctx ends, and returns only once they have all stopped: the worker
 // records its last attempt's outcome after ctx ends, and the database must
 // still be open for it.
-func runBackground(ctx context.Context, cfg *config.Config, db *sqlite.DB, requests rolegate.RequestService, worker provisioner, logger *slog.Logger) {
+func runBackground(ctx context.Context, cfg *config.Config, services rolegate.Services, trail *sqlite.Trail, worker provisioner, logger *slog.Logger) {
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); worker.Run(ctx) }()
 	defer func() { <-workerDone }()
 	if cfg.CheckpointKeyFile != "" {
 		checkpointsDone := make(chan struct{})
-		go func() { defer close(checkpointsDone); runCheckpoints(ctx, cfg, db, logger) }()
+		go func() { defer close(checkpointsDone); runCheckpoints(ctx, cfg, trail, logger) }()
 		defer func() { <-checkpointsDone }() // the database outlives the loop
 	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
-		if n, err := requests.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+		if n, err := services.Requests.ExpireDue(ctx); err != nil && ctx.Err() == nil {
 			logger.Error("expire requests", "err", err)
 		} else if n > 0 {
 			logger.Info("expired pending requests", "count", n)
 		}
-		if err := db.DeleteExpiredSessions(ctx, cfg.SessionIdle); err != nil && ctx.Err() == nil {
+		if err := services.Sessions.DeleteExpiredSessions(ctx, cfg.SessionIdle); err != nil && ctx.Err() == nil {
 			logger.Error("delete expired sessions", "err", err)
 		}
 		select {

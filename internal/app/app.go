@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/adminapi"
-	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/catalog"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/metrics"
@@ -57,11 +56,11 @@ type Options struct {
 // serves web.NewServer over its services.
 type App struct {
 	Config *config.Config
-	// Store is the database; Close closes it.
-	Store *sqlite.DB
-	// Services are the domain services over the store; Audit is its trail.
+	// Store is the database and its store structs; Close closes it.
+	Store *Store
+	// Services are the domain services over the store (the requests, and
+	// Store's structs).
 	Services rolegate.Services
-	Audit    audit.Trail
 	Catalog  *catalog.Service
 	Picture  *picture.Picture
 	Metrics  *metrics.Metrics
@@ -96,13 +95,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ROLEGATE_DB: %w", err)
 	}
-	a.Store, a.Audit = db, db
+	a.Store = newStore(db)
 	a.closers = append(a.closers, db.Close)
 	if opts.Now != nil {
 		db.SetClock(opts.Now)
 	}
 	// Metrics first: the store counts every audit event from the first.
-	a.Metrics = metrics.New(metrics.Options{Store: db, Logger: logger})
+	a.Metrics = metrics.New(metrics.Options{Store: a.Store.Counts, Logger: logger})
 	db.OnEventAppended(a.Metrics.AuditEventAppended)
 
 	baseURL, keys, client, err := a.upstream(cfg, opts, logger)
@@ -128,7 +127,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		syncFailed = func() { a.Metrics.PictureSyncFailed(); opts.PictureSyncFailed() }
 	}
 	a.Picture, err = picture.New(ctx, picture.Options{
-		Store: db, List: lister.OrganizationRoles, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge, Now: opts.Now,
+		Store: a.Store.Picture, List: lister.OrganizationRoles, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge, Now: opts.Now,
 		Logger: logger, OnSynced: a.Catalog.Update, SyncFailed: syncFailed,
 	})
 	if err != nil {
@@ -141,7 +140,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 
 	a.Provisioner = provisioning.New(provisioning.Config{
-		Queue: db, Upstream: upstream, Logger: logger,
+		Queue: a.Store.Jobs, Upstream: upstream, Logger: logger,
 		MaxAttempts: cfg.ProvisionAttempts, CallTimeout: cfg.ProvisionTimeout, BackoffBase: cfg.ProvisionBackoff,
 		OnOutcome: a.Metrics.ProvisioningOutcome,
 	})
@@ -152,8 +151,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	requests := sqlite.NewRequests(db, rolegate.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL, HandedOff: handedOff,
 	})
-	a.Services = rolegate.Services{Requests: requests, Sessions: db, Outbox: db, Provisioning: db, Pictures: db}
-	if a.Notifier, err = newNotifier(cfg, db, requests, logger); err != nil {
+	a.Services = rolegate.Services{
+		Requests: requests, Sessions: a.Store.Sessions, Outbox: a.Store.Outbox, Provisioning: a.Store.Jobs, Pictures: a.Store.Picture,
+	}
+	if a.Notifier, err = newNotifier(cfg, a.Store, requests, logger); err != nil {
 		return nil, err
 	}
 	built = true
@@ -193,8 +194,8 @@ func (a *App) upstream(cfg *config.Config, opts Options, logger *slog.Logger) (s
 // the store where notifications go, so that every transition from now on
 // queues its messages. It returns nil when neither email nor webhooks are
 // configured: then nothing is queued.
-func newNotifier(cfg *config.Config, db *sqlite.DB, requests *sqlite.Requests, logger *slog.Logger) (*notify.Worker, error) {
-	nc := notify.Config{Queue: db, Reminders: requests, BaseURL: cfg.BaseURL, Logger: logger, ReminderAfter: cfg.ReminderAfter}
+func newNotifier(cfg *config.Config, store *Store, requests *sqlite.Requests, logger *slog.Logger) (*notify.Worker, error) {
+	nc := notify.Config{Queue: store.Outbox, Reminders: requests, BaseURL: cfg.BaseURL, Logger: logger, ReminderAfter: cfg.ReminderAfter}
 	var err error
 	if cfg.SMTPAddr != "" {
 		nc.Mailer, err = notify.NewMailer(notify.MailerConfig{
@@ -218,7 +219,7 @@ func newNotifier(cfg *config.Config, db *sqlite.DB, requests *sqlite.Requests, l
 		return nil, nil
 	}
 	w := notify.New(nc)
-	db.SetNotifications(w.Targets())
+	store.SetNotifications(w.Targets())
 	logger.Info("notifications on", "email", nc.Mailer != nil, "webhooks", len(cfg.WebhookURLs),
 		"webhook_format", cfg.WebhookFormat, "reminder_after", cfg.ReminderAfter.String())
 	return w, nil
@@ -235,10 +236,36 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
+// Store is the database (sqlite.DB: its pools, transactions and
+// migrations) with one store struct per service over it, as internal/sqlite
+// implements the domain's interfaces.
+type Store struct {
+	*sqlite.DB
+	Sessions *sqlite.Sessions
+	Outbox   *sqlite.Outbox
+	Jobs     *sqlite.Jobs
+	Picture  *sqlite.Picture
+	// Audit is the audit trail (audit.Trail), with the operator's tools
+	// beside it (checkpoints, proofs, the tree's catch-up).
+	Audit  *sqlite.Trail
+	Counts *sqlite.Counts
+}
+
+func newStore(db *sqlite.DB) *Store {
+	return &Store{
+		DB: db, Sessions: sqlite.NewSessions(db), Outbox: sqlite.NewOutbox(db), Jobs: sqlite.NewJobs(db),
+		Picture: sqlite.NewPicture(db), Audit: sqlite.NewTrail(db), Counts: sqlite.NewCounts(db),
+	}
+}
+
 // OpenStore opens (and migrates) the database at path alone, for tools
 // that fill or read it without the rest of the application.
-func OpenStore(ctx context.Context, path string) (*sqlite.DB, error) {
-	return sqlite.Open(ctx, path)
+func OpenStore(ctx context.Context, path string) (*Store, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(db), nil
 }
 
 // startLoopback serves h on a random loopback port.

@@ -48,7 +48,7 @@ func FuzzAuditQuery(f *testing.F) {
 		rolegate.AccessDenied{Reason: words, Repeats: rolegate.Repeats{Count: 1}}, rolegate.SignInSucceeded{}} {
 		e := rolegate.NewEvent(riley, rolegate.OutcomeSuccess, d)
 		e.RequestID, e.RoleName = int64(i%2+1), "Group Reader"
-		if err := db.AppendEvent(ctx, e); err != nil {
+		if err := sqlite.NewTrail(db).AppendEvent(ctx, e); err != nil {
 			f.Fatalf("append: %v", err)
 		}
 	}
@@ -100,7 +100,7 @@ func FuzzAuditQuery(f *testing.F) {
 			}
 		}
 
-		events, _, err := db.SearchEvents(ctx, filter)
+		events, _, err := sqlite.NewTrail(db).SearchEvents(ctx, filter)
 		if err != nil {
 			t.Fatalf("SearchEvents(%#v) from %#v: %v", filter, q, err)
 		}
@@ -110,7 +110,7 @@ func FuzzAuditQuery(f *testing.F) {
 			}
 		}
 		n := 0
-		if err := db.ExportEvents(ctx, filter, func(rolegate.Event) error { n++; return nil }); err != nil {
+		if err := sqlite.NewTrail(db).ExportEvents(ctx, filter, func(rolegate.Event) error { n++; return nil }); err != nil {
 			t.Fatalf("ExportEvents(%#v) from %#v: %v", filter, q, err)
 		}
 		if n < len(events) {

@@ -138,7 +138,7 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	clk := testkit.NewClock(time.Now())
-	m := metrics.New(metrics.Options{Store: db, Now: clk.Now})
+	m := metrics.New(metrics.Options{Store: sqlite.NewCounts(db), Now: clk.Now})
 	db.OnEventAppended(m.AuditEventAppended)
 
 	fams, _ := scrape(t, m.Handler())
@@ -212,7 +212,7 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 // the process and HTTP metrics still answer, and scrape_success says 0.
 func TestUnreadableDatabaseKeepsTheScrapeAlive(t *testing.T) {
 	db := openDB(t)
-	m := metrics.New(metrics.Options{Store: db})
+	m := metrics.New(metrics.Options{Store: sqlite.NewCounts(db)})
 	m.ObserveHTTP("/", http.MethodGet, 200, time.Millisecond)
 	db.Close()
 
@@ -234,7 +234,7 @@ func TestPictureMetrics(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	clk := testkit.NewClock(time.Now())
-	m := metrics.New(metrics.Options{Store: db, Now: clk.Now})
+	m := metrics.New(metrics.Options{Store: sqlite.NewCounts(db), Now: clk.Now})
 	fams, _ := scrape(t, m.Handler())
 	if _, ok := testkit.MetricValue(fams, "rolegate_picture_age_seconds", nil); ok {
 		t.Errorf("rolegate_picture_age_seconds is present before the first read; want it absent")
@@ -242,7 +242,7 @@ func TestPictureMetrics(t *testing.T) {
 	if got, ok := testkit.MetricValue(fams, "rolegate_picture_drifted_roles", nil); !ok || got != 0 {
 		t.Errorf("rolegate_picture_drifted_roles = %v (present %v); want 0", got, ok)
 	}
-	if _, err := db.ReplacePicture(ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{{ID: "role_a", Name: "a role"}}, nil); err != nil {
+	if _, err := sqlite.NewPicture(db).ReplacePicture(ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{{ID: "role_a", Name: "a role"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	m.PictureSyncFailed()
@@ -272,7 +272,7 @@ func (c *countingStore) CountByStatus(ctx context.Context) (map[rolegate.Status]
 // database once per StoreMaxAge: the scrape cannot be used to keep the
 // single writer's database busy.
 func TestAFloodOfScrapesReadsTheDatabaseOncePerMaxAge(t *testing.T) {
-	store := &countingStore{Store: openDB(t)}
+	store := &countingStore{Store: sqlite.NewCounts(openDB(t))}
 	clk := testkit.NewClock(time.Now())
 	m := metrics.New(metrics.Options{Store: store, Now: clk.Now})
 	srv := httptest.NewServer(m.Handler())

@@ -406,6 +406,9 @@ type rig struct {
 	path     string
 	opts     rigOptions
 	db       *sqlite.DB
+	outbox   *sqlite.Outbox
+	jobs     *sqlite.Jobs
+	trail    *sqlite.Trail
 	requests *sqlite.Requests
 	catalog  *rolegate.Catalog
 	logs     *testkit.SyncBuffer
@@ -444,10 +447,10 @@ func (r *rig) open() *notify.Worker {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.db = db
+	r.db, r.outbox, r.jobs, r.trail = db, sqlite.NewOutbox(db), sqlite.NewJobs(db), sqlite.NewTrail(db)
 	r.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1})
 	cfg := notify.Config{
-		Queue: db, Reminders: r.requests, BaseURL: mustURL(testBaseURL),
+		Queue: r.outbox, Reminders: r.requests, BaseURL: mustURL(testBaseURL),
 		Logger:      slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MaxAttempts: r.opts.MaxAttempts, BackoffBase: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
 		Poll: 100 * time.Millisecond, ReminderAfter: r.opts.Reminder, Housekeeping: 50 * time.Millisecond,
@@ -516,22 +519,22 @@ func (r *rig) approve(by rolegate.Actor, req *rolegate.Request, comment string) 
 
 func (r *rig) provision(roleID string) {
 	r.t.Helper()
-	job, err := r.db.ClaimJob(r.ctx, "test", time.Minute)
+	job, err := r.jobs.ClaimJob(r.ctx, "test", time.Minute)
 	if err != nil || job == nil {
 		r.t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := r.db.CompleteJob(r.ctx, job, rolegate.ProvisionedRole{ID: roleID, Name: job.RoleName, Permissions: []string{"api.groups.read"}}, false); err != nil {
+	if err := r.jobs.CompleteJob(r.ctx, job, rolegate.ProvisionedRole{ID: roleID, Name: job.RoleName, Permissions: []string{"api.groups.read"}}, false); err != nil {
 		r.t.Fatal(err)
 	}
 }
 
 func (r *rig) failProvisioning(message string) {
 	r.t.Helper()
-	job, err := r.db.ClaimJob(r.ctx, "test", time.Minute)
+	job, err := r.jobs.ClaimJob(r.ctx, "test", time.Minute)
 	if err != nil || job == nil {
 		r.t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := r.db.FailJob(r.ctx, job, rolegate.ActionProvisioningFailed, message, nil); err != nil {
+	if err := r.jobs.FailJob(r.ctx, job, rolegate.ActionProvisioningFailed, message, nil); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -540,7 +543,7 @@ func (r *rig) failProvisioning(message string) {
 func (r *rig) settled() {
 	r.t.Helper()
 	testkit.WaitFor(r.t, "no notification pending", func() bool {
-		next, err := r.db.NextNotificationDue(r.ctx)
+		next, err := r.outbox.NextNotificationDue(r.ctx)
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -553,7 +556,7 @@ func (r *rig) settled() {
 func (r *rig) outcomes(reqIDs ...int64) (lines []string, errs []string) {
 	r.t.Helper()
 	for _, id := range reqIDs {
-		events, err := r.db.RequestEvents(r.ctx, id)
+		events, err := r.trail.RequestEvents(r.ctx, id)
 		if err != nil {
 			r.t.Fatal(err)
 		}

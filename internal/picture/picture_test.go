@@ -75,7 +75,7 @@ func newRig(t *testing.T, pageSize int) *rig {
 func (r *rig) open() *picture.Picture {
 	r.t.Helper()
 	pic, err := picture.New(context.Background(), picture.Options{
-		Store: r.db, List: r.list, Now: r.clock.Now,
+		Store: sqlite.NewPicture(r.db), List: r.list, Now: r.clock.Now,
 		OnSynced: func(roles []rolegate.UpstreamRole, _ time.Time) {
 			r.mu.Lock()
 			r.published = roles
@@ -105,7 +105,7 @@ func (r *rig) sync() {
 // names lists the picture's roles by name, as the store holds them.
 func (r *rig) names() []string {
 	r.t.Helper()
-	roles, err := r.db.PictureRoles(context.Background())
+	roles, err := sqlite.NewPicture(r.db).PictureRoles(context.Background())
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestAReadFailingPartWayChangesNothing(t *testing.T) {
 	if got := r.names(); !slices.Equal(got, want) {
 		t.Errorf("picture after a partial read has %d roles; want the %d of before", len(got), len(want))
 	}
-	if n, err := r.db.PictureStats(context.Background()); err != nil || n.Roles != 252 {
+	if n, err := sqlite.NewPicture(r.db).PictureStats(context.Background()); err != nil || n.Roles != 252 {
 		t.Errorf("PictureStats = %+v, %v; want 252 roles", n, err)
 	}
 }
@@ -386,7 +386,7 @@ func TestThePictureNeverCreates(t *testing.T) {
 // Run syncs every Every by itself.
 func TestRunSyncsEveryPeriod(t *testing.T) {
 	r := newRig(t, 100)
-	pic, err := picture.New(context.Background(), picture.Options{Store: r.db, List: r.list, Every: 20 * time.Millisecond})
+	pic, err := picture.New(context.Background(), picture.Options{Store: sqlite.NewPicture(r.db), List: r.list, Every: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,8 @@ type rig struct {
 	ctx      context.Context
 	dbPath   string
 	db       *sqlite.DB
+	jobs     *sqlite.Jobs
+	trail    *sqlite.Trail
 	requests *sqlite.Requests
 	sim      *simulator.Simulator
 	simURL   string
@@ -75,7 +77,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	r.db = db
+	r.db, r.jobs, r.trail = db, sqlite.NewJobs(db), sqlite.NewTrail(db)
 	r.sim = simulator.New(simulator.Options{AdminKey: rigKey})
 	srv := httptest.NewServer(r.sim)
 	r.simURL = srv.URL + "/v1"
@@ -83,7 +85,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	if r.keys == nil {
 		r.keys = adminapi.StaticKey(rigKey)
 	}
-	r.queue = &countingQueue{DB: db}
+	r.queue = &countingQueue{Jobs: r.jobs}
 	r.cfg = provisioning.Config{
 		Queue:       r.queue,
 		Upstream:    adminapi.New(r.simURL, r.keys, srv.Client()),
@@ -113,12 +115,12 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 // countingQueue is the real queue, counting the worker's finished claims so
 // that a test can wait for the worker to have looked, instead of sleeping.
 type countingQueue struct {
-	*sqlite.DB
+	*sqlite.Jobs
 	claims atomic.Int64
 }
 
 func (q *countingQueue) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*rolegate.Job, error) {
-	job, err := q.DB.ClaimJob(ctx, owner, lease)
+	job, err := q.Jobs.ClaimJob(ctx, owner, lease)
 	q.claims.Add(1)
 	return job, err
 }
@@ -204,7 +206,7 @@ func (r *rig) waitFor(what string, cond func() bool) {
 
 func (r *rig) events(id int64) []rolegate.Event {
 	r.t.Helper()
-	events, err := r.db.RequestEvents(r.ctx, id)
+	events, err := r.trail.RequestEvents(r.ctx, id)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 	e := rolegate.NewEvent(rolegate.System("bench"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{Roles: 12})
 	run := func(b *testing.B) {
 		for b.Loop() {
-			if err := db.AppendEvent(ctx, e); err != nil {
+			if err := NewTrail(db).AppendEvent(ctx, e); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -13,10 +13,10 @@ import (
 // AuditHead returns the trail's head and the action of its last event
 // ("" when empty), so that the periodic checkpoint can skip a trail that
 // has not moved since the last one.
-func (db *DB) AuditHead(ctx context.Context) (audit.Head, string, error) {
+func (t *Trail) AuditHead(ctx context.Context) (audit.Head, string, error) {
 	head := audit.Head{Hash: audit.GenesisHash}
 	var action string
-	err := db.readPool.QueryRowContext(ctx, `SELECT seq, hash, action FROM audit_events ORDER BY seq DESC LIMIT 1`).
+	err := t.db.readPool.QueryRowContext(ctx, `SELECT seq, hash, action FROM audit_events ORDER BY seq DESC LIMIT 1`).
 		Scan(&head.Size, &head.Hash, &action)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return head, "", fmt.Errorf("sqlite: audit head: %w", err)
@@ -28,12 +28,12 @@ func (db *DB) AuditHead(ctx context.Context) (audit.Head, string, error) {
 // and records an audit.checkpoint event holding the signed note, in one
 // write transaction: no event can slip in between the head read and the
 // record. d says why (Trigger, OSUser); the rest of it is filled in here.
-func (db *DB) SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin string,
+func (t *Trail) SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin string,
 	sign func(audit.Checkpoint) ([]byte, error), d rolegate.AuditCheckpoint,
 ) (audit.Checkpoint, []byte, error) {
 	var cp audit.Checkpoint
 	var signed []byte
-	err := db.update(ctx, func(tx *Tx) error {
+	err := t.db.update(ctx, func(tx *Tx) error {
 		cp = audit.Checkpoint{Origin: origin}
 		head := audit.GenesisHash
 		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&cp.Size, &head)

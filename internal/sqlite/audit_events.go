@@ -12,6 +12,15 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
+// Trail is the audit trail (audit.Trail): its events are appended by the
+// transaction whose change they record (appendEvent); here too are the
+// searches, exports, proofs and checkpoints that read it, and the event
+// that accompanies no other change.
+type Trail struct{ db *DB }
+
+// NewTrail returns the audit trail over db.
+func NewTrail(db *DB) *Trail { return &Trail{db: db} }
+
 // appendEvent adds e to the trail inside tx, chaining it to the previous
 // event, and fills in what the trail gave it (Seq, At, the hashes). Writes
 // are serialized by the single write connection, so reading the head and
@@ -65,8 +74,8 @@ func (tx *Tx) appendEvent(ctx context.Context, e *rolegate.Event) error {
 
 // AppendEvent records an event that accompanies no other change (a failed
 // sign-in, an access denied, an export).
-func (db *DB) AppendEvent(ctx context.Context, e rolegate.Event) error {
-	return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ctx, &e) })
+func (t *Trail) AppendEvent(ctx context.Context, e rolegate.Event) error {
+	return t.db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ctx, &e) })
 }
 
 // OnEventAppended registers a callback run for every event appended (metrics).
@@ -90,8 +99,8 @@ func scanEvent(row scanner) (rolegate.Event, error) {
 }
 
 // RequestEvents returns a request's events, oldest first: its timeline.
-func (db *DB) RequestEvents(ctx context.Context, requestID int64) ([]rolegate.Event, error) {
-	rows, err := db.readStmts.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+func (t *Trail) RequestEvents(ctx context.Context, requestID int64) ([]rolegate.Event, error) {
+	rows, err := t.db.readStmts.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
 		WHERE request_id = ? ORDER BY seq`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: request events: %w", err)

@@ -34,13 +34,13 @@ const auditColumns = `e.seq, e.at, e.actor_key, e.actor_email, e.actor_name, e.a
 // read before the page is full, from the per-action, per-actor and
 // per-word counts. With 1,000,000 events every single filter and the
 // usual combinations answer in milliseconds (README, "Audit trail").
-func (db *DB) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]rolegate.Event, int64, error) {
+func (t *Trail) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]rolegate.Event, int64, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = AuditPageSize
 	}
 	limit = min(limit, auditPageSizeMax)
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: search audit: %w", err)
 	}
@@ -78,9 +78,9 @@ func (db *DB) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]roleg
 // ignored), up to most: beyond it, it says only that there are more
 // (more true), so that a broad search costs at most that many index rows.
 // It walks the way an export does.
-func (db *DB) CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error) {
+func (t *Trail) CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error) {
 	f.BeforeSeq, f.Limit = 0, 0
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, false, fmt.Errorf("sqlite: count audit: %w", err)
 	}
@@ -103,8 +103,8 @@ func (db *DB) CountEvents(ctx context.Context, f rolegate.AuditFilter, most int)
 // f.Limit are ignored), oldest first, from one consistent snapshot of the
 // trail, one row at a time: memory stays constant however many match. It
 // stops at fn's first error.
-func (db *DB) ExportEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event) error) error {
-	return db.exportEvents(ctx, f, false, func(e rolegate.Event, _ *audit.Proof) error { return fn(e) })
+func (t *Trail) ExportEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event) error) error {
+	return t.exportEvents(ctx, f, false, func(e rolegate.Event, _ *audit.Proof) error { return fn(e) })
 }
 
 // ExportProvedEvents is ExportEvents with each event's inclusion proof,
@@ -113,13 +113,13 @@ func (db *DB) ExportEvents(ctx context.Context, f rolegate.AuditFilter, fn func(
 // in that checkpoint's tree, which the proof carries; a newer one, in the
 // tree of the whole trail as the snapshot holds it (no checkpoint signs it
 // yet). Each proof costs a few dozen hashes read.
-func (db *DB) ExportProvedEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event, *audit.Proof) error) error {
-	return db.exportEvents(ctx, f, true, fn)
+func (t *Trail) ExportProvedEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event, *audit.Proof) error) error {
+	return t.exportEvents(ctx, f, true, fn)
 }
 
-func (db *DB) exportEvents(ctx context.Context, f rolegate.AuditFilter, prove bool, fn func(rolegate.Event, *audit.Proof) error) error {
+func (t *Trail) exportEvents(ctx context.Context, f rolegate.AuditFilter, prove bool, fn func(rolegate.Event, *audit.Proof) error) error {
 	f.BeforeSeq, f.Limit = 0, 0
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: export audit: %w", err)
 	}
@@ -208,8 +208,8 @@ func (db *DB) exportEvents(ctx context.Context, f rolegate.AuditFilter, prove bo
 
 // AuditActions lists the actions recorded so far, for the Action filter's
 // choices.
-func (db *DB) AuditActions(ctx context.Context) ([]string, error) {
-	rows, err := db.readPool.QueryContext(ctx, `SELECT action FROM audit_actions ORDER BY action`)
+func (t *Trail) AuditActions(ctx context.Context) ([]string, error) {
+	rows, err := t.db.readPool.QueryContext(ctx, `SELECT action FROM audit_actions ORDER BY action`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit actions: %w", err)
 	}
@@ -227,8 +227,8 @@ func (db *DB) AuditActions(ctx context.Context) ([]string, error) {
 
 // WalkAuditTrail calls fn for every event in seq order, from one
 // consistent snapshot (audit verify). It stops at fn's first error.
-func (db *DB) WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error {
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (t *Trail) WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error {
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: walk audit trail: %w", err)
 	}

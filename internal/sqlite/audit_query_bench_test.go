@@ -100,7 +100,7 @@ func catchUpBenchTree(ctx context.Context, path string) error {
 	if _, err := db.write.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
 		return err
 	}
-	_, err = db.CatchUpAuditTree(ctx)
+	_, err = NewTrail(db).CatchUpAuditTree(ctx)
 	return err
 }
 
@@ -343,7 +343,7 @@ func BenchmarkAuditSearch(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			var got int
 			for b.Loop() {
-				events, _, err := db.SearchEvents(ctx, c.f)
+				events, _, err := NewTrail(db).SearchEvents(ctx, c.f)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -372,7 +372,7 @@ func BenchmarkAuditExport(b *testing.B) {
 			for b.Loop() {
 				n = 0
 				w := audit.NewExportWriter(io.Discard, c.format)
-				err := db.ExportEvents(ctx, c.f, func(e rolegate.Event) error {
+				err := NewTrail(db).ExportEvents(ctx, c.f, func(e rolegate.Event) error {
 					n++
 					return w.Write(e)
 				})
@@ -423,7 +423,7 @@ func BenchmarkAuditVerify(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		w := audit.NewWalk()
-		if err := db.WalkAuditTrail(ctx, w.Add); err != nil {
+		if err := NewTrail(db).WalkAuditTrail(ctx, w.Add); err != nil {
 			b.Fatal(err)
 		}
 		if head, err := w.Finish(); err != nil || head.Size != benchEvents {

@@ -85,7 +85,7 @@ func fillAuditTrail(t *testing.T, db *DB, n int, seed uint64) []rolegate.Event {
 		added += batch
 	}
 	var events []rolegate.Event
-	if err := db.WalkAuditTrail(ctx, func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
+	if err := NewTrail(db).WalkAuditTrail(ctx, func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(events) != n {
@@ -331,11 +331,11 @@ func TestCountEventsAgreesWithTheSpecification(t *testing.T) {
 				want++
 			}
 		}
-		if n, more, err := db.CountEvents(ctx, f, 1000); err != nil || n != want || more {
+		if n, more, err := NewTrail(db).CountEvents(ctx, f, 1000); err != nil || n != want || more {
 			t.Errorf("CountEvents(%+v, 1000) = %d, %v, %v; want %d, false", f, n, more, err, want)
 		}
 		if want > 3 {
-			if n, more, err := db.CountEvents(ctx, f, 3); err != nil || n != 3 || !more {
+			if n, more, err := NewTrail(db).CountEvents(ctx, f, 3); err != nil || n != 3 || !more {
 				t.Errorf("CountEvents(%+v, 3) = %d, %v, %v; want 3, true (of %d)", f, n, more, err, want)
 			}
 		}
@@ -367,7 +367,7 @@ func TestSearchPagesThroughEverythingOnce(t *testing.T) {
 				if pages > len(want)+1 {
 					t.Fatalf("%+v: paging does not end", page)
 				}
-				list, next, err := db.SearchEvents(ctx, page)
+				list, next, err := NewTrail(db).SearchEvents(ctx, page)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -390,15 +390,15 @@ func TestSearchPagesThroughEverythingOnce(t *testing.T) {
 	}
 
 	// A page that holds exactly the rest says there is no more.
-	list, next, err := db.SearchEvents(ctx, rolegate.AuditFilter{Limit: 5, BeforeSeq: 6})
+	list, next, err := NewTrail(db).SearchEvents(ctx, rolegate.AuditFilter{Limit: 5, BeforeSeq: 6})
 	if err != nil || len(list) != 5 || next != 0 {
 		t.Errorf("SearchEvents(the 5 oldest, limit 5) = %v, next %d, %v; want 5 events, next 0", seqs(list), next, err)
 	}
 	// The default and the largest page.
-	if list, _, _ := db.SearchEvents(ctx, rolegate.AuditFilter{}); len(list) != AuditPageSize {
+	if list, _, _ := NewTrail(db).SearchEvents(ctx, rolegate.AuditFilter{}); len(list) != AuditPageSize {
 		t.Errorf("SearchEvents(no limit) = %d events; want %d", len(list), AuditPageSize)
 	}
-	if list, _, _ := db.SearchEvents(ctx, rolegate.AuditFilter{Limit: 1 << 20}); len(list) != len(events) {
+	if list, _, _ := NewTrail(db).SearchEvents(ctx, rolegate.AuditFilter{Limit: 1 << 20}); len(list) != len(events) {
 		t.Errorf("SearchEvents(huge limit) over %d events = %d", len(events), len(list))
 	}
 }
@@ -406,7 +406,7 @@ func TestSearchPagesThroughEverythingOnce(t *testing.T) {
 func TestSearchOnAnEmptyTrail(t *testing.T) {
 	db := newAuditTestDB(t)
 	for _, f := range []rolegate.AuditFilter{{}, {Text: "x"}, {RequestID: 1}, {From: time.Now()}} {
-		list, next, err := db.SearchEvents(context.Background(), f)
+		list, next, err := NewTrail(db).SearchEvents(context.Background(), f)
 		if err != nil || len(list) != 0 || next != 0 {
 			t.Errorf("SearchEvents(%+v) on an empty trail = %v, %d, %v; want nothing", f, list, next, err)
 		}
@@ -419,7 +419,7 @@ func TestExportStreamsOldestFirstAndStopsOnError(t *testing.T) {
 	ctx := context.Background()
 	var got []int64
 	f := rolegate.AuditFilter{Action: "request.", BeforeSeq: 10, Limit: 2} // cursor and limit do not apply
-	err := db.ExportEvents(ctx, f, func(e rolegate.Event) error { got = append(got, e.Seq); return nil })
+	err := NewTrail(db).ExportEvents(ctx, f, func(e rolegate.Event) error { got = append(got, e.Seq); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestExportStreamsOldestFirstAndStopsOnError(t *testing.T) {
 
 	stop := fmt.Errorf("client went away")
 	n := 0
-	err = db.ExportEvents(ctx, rolegate.AuditFilter{}, func(rolegate.Event) error { n++; return stop })
+	err = NewTrail(db).ExportEvents(ctx, rolegate.AuditFilter{}, func(rolegate.Event) error { n++; return stop })
 	if err != stop || n != 1 {
 		t.Errorf("ExportEvents with a failing writer = %v after %d events; want the writer's error after 1", err, n)
 	}
@@ -444,7 +444,7 @@ func TestExportStreamsOldestFirstAndStopsOnError(t *testing.T) {
 func TestAuditActionsAndCounts(t *testing.T) {
 	db := newAuditTestDB(t)
 	events := fillAuditTrail(t, db, 80, 4)
-	actions, err := db.AuditActions(context.Background())
+	actions, err := NewTrail(db).AuditActions(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,11 +477,11 @@ func TestTrailTimeNeverGoesBackwards(t *testing.T) {
 	t0 := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
 	for _, at := range []time.Time{t0, t0.Add(-time.Minute), t0.Add(time.Minute)} {
 		db.SetClock(func() time.Time { return at })
-		if err := db.AppendEvent(ctx, rolegate.NewEvent(rolegate.System("test"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{})); err != nil {
+		if err := NewTrail(db).AppendEvent(ctx, rolegate.NewEvent(rolegate.System("test"), rolegate.OutcomeSuccess, rolegate.CatalogRefreshed{})); err != nil {
 			t.Fatal(err)
 		}
 	}
-	list, _, err := db.SearchEvents(ctx, rolegate.AuditFilter{})
+	list, _, err := NewTrail(db).SearchEvents(ctx, rolegate.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

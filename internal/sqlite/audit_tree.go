@@ -114,8 +114,8 @@ func treeRoot(ctx context.Context, q queryer, size int64) (tlog.Hash, error) {
 
 // ProveEvent returns event seq and the proof that it is leaf seq-1 of the
 // tree of the first size events, from one snapshot of the trail.
-func (db *DB) ProveEvent(ctx context.Context, seq, size int64) (rolegate.Event, tlog.RecordProof, error) {
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (t *Trail) ProveEvent(ctx context.Context, seq, size int64) (rolegate.Event, tlog.RecordProof, error) {
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return rolegate.Event{}, nil, fmt.Errorf("sqlite: prove event: %w", err)
 	}
@@ -176,8 +176,8 @@ func proveEvent(ctx context.Context, q queryer, seq, size int64) (tlog.RecordPro
 // ProveTree returns the proof that the tree of the first newSize events
 // extends the tree of the first oldSize (a consistency proof), and the
 // trail's current root at newSize.
-func (db *DB) ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, tlog.Hash, error) {
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (t *Trail) ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, tlog.Hash, error) {
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, tlog.Hash{}, fmt.Errorf("sqlite: prove tree: %w", err)
 	}
@@ -205,8 +205,8 @@ func (db *DB) ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeP
 }
 
 // AuditTreeRoot is the root of the tree of the first size events.
-func (db *DB) AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error) {
-	return treeRoot(ctx, db.readPool, size)
+func (t *Trail) AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error) {
+	return treeRoot(ctx, t.db.readPool, size)
 }
 
 // LatestCheckpoint returns the newest checkpoint recorded in the trail
@@ -216,8 +216,8 @@ func (db *DB) AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error) 
 // The note's signature is not checked here: whoever relies on it checks it
 // with the verifier key, offline. A checkpoint that matches nothing is
 // audit.ErrTrailChanged, with the checkpoint.
-func (db *DB) LatestCheckpoint(ctx context.Context) (cp audit.Checkpoint, note []byte, ok bool, err error) {
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (t *Trail) LatestCheckpoint(ctx context.Context) (cp audit.Checkpoint, note []byte, ok bool, err error) {
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return cp, nil, false, fmt.Errorf("sqlite: latest checkpoint: %w", err)
 	}
@@ -227,8 +227,8 @@ func (db *DB) LatestCheckpoint(ctx context.Context) (cp audit.Checkpoint, note [
 
 // CheckpointOfSize is LatestCheckpoint among the checkpoints of exactly
 // size events (the one a filtered export's proofs refer to, say).
-func (db *DB) CheckpointOfSize(ctx context.Context, size int64) (cp audit.Checkpoint, note []byte, ok bool, err error) {
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (t *Trail) CheckpointOfSize(ctx context.Context, size int64) (cp audit.Checkpoint, note []byte, ok bool, err error) {
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return cp, nil, false, fmt.Errorf("sqlite: checkpoint: %w", err)
 	}
@@ -352,9 +352,9 @@ func backfillAuditTree(ctx context.Context, tx *sql.Tx, done int64) error {
 }
 
 // ChainHash is the chain hash of event seq.
-func (db *DB) ChainHash(ctx context.Context, seq int64) (string, error) {
+func (t *Trail) ChainHash(ctx context.Context, seq int64) (string, error) {
 	var h string
-	err := db.readPool.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, seq).Scan(&h)
+	err := t.db.readPool.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, seq).Scan(&h)
 	if err != nil {
 		return "", fmt.Errorf("sqlite: chain hash of event %d: %w", seq, err)
 	}
@@ -365,8 +365,8 @@ func (db *DB) ChainHash(ctx context.Context, seq int64) (string, error) {
 // from the stored tree leads from the event's content to cp's root, from
 // one snapshot: what the Audit page shows beside each event. Events after
 // cp are left out of the answer.
-func (db *DB) IncludedIn(ctx context.Context, cp audit.Checkpoint, events []rolegate.Event) (map[int64]bool, error) {
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (t *Trail) IncludedIn(ctx context.Context, cp audit.Checkpoint, events []rolegate.Event) (map[int64]bool, error) {
+	tx, err := t.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: check inclusion: %w", err)
 	}
@@ -402,9 +402,9 @@ func (db *DB) IncludedIn(ctx context.Context, cp audit.Checkpoint, events []role
 // events in bulk outside appendEvent (the load test's seed, the
 // benchmarks' trail). The portal itself never needs it: every append
 // writes its leaf, and migration 00009 made the older events leaves.
-func (db *DB) CatchUpAuditTree(ctx context.Context) (int64, error) {
+func (t *Trail) CatchUpAuditTree(ctx context.Context) (int64, error) {
 	var added int64
-	err := db.update(ctx, func(tx *Tx) error {
+	err := t.db.update(ctx, func(tx *Tx) error {
 		var stored, events int64
 		if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM audit_tree), (SELECT COALESCE(MAX(seq), 0) FROM audit_events)`).
 			Scan(&stored, &events); err != nil {

@@ -25,7 +25,7 @@ import (
 func benchTree(b *testing.B) (db *DB, size int64, root tlog.Hash) {
 	b.Helper()
 	db, size = benchTrail(b), int64(benchEvents)
-	root, err := db.AuditTreeRoot(context.Background(), size)
+	root, err := NewTrail(db).AuditTreeRoot(context.Background(), size)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func BenchmarkAuditProve(b *testing.B) {
 	var check time.Duration
 	for b.Loop() {
 		seq := 1 + rng.Int64N(size)
-		e, p, err := db.ProveEvent(ctx, seq, size)
+		e, p, err := NewTrail(db).ProveEvent(ctx, seq, size)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func BenchmarkAuditConsistency(b *testing.B) {
 	var hashes int
 	for b.Loop() {
 		old := 1 + rng.Int64N(size-1)
-		p, _, err := db.ProveTree(ctx, old, size)
+		p, _, err := NewTrail(db).ProveTree(ctx, old, size)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,12 +86,12 @@ func BenchmarkAuditIncludedIn(b *testing.B) {
 	ctx := context.Background()
 	db, size, root := benchTree(b)
 	cp := audit.Checkpoint{Origin: "bench", Size: size, Hash: audit.HexHash(root)}
-	events, _, err := db.SearchEvents(ctx, rolegate.AuditFilter{Action: rolegate.ActionRequestApproved})
+	events, _, err := NewTrail(db).SearchEvents(ctx, rolegate.AuditFilter{Action: rolegate.ActionRequestApproved})
 	if err != nil || len(events) != AuditPageSize {
 		b.Fatalf("%d events, %v", len(events), err)
 	}
 	for b.Loop() {
-		in, err := db.IncludedIn(ctx, cp, events)
+		in, err := NewTrail(db).IncludedIn(ctx, cp, events)
 		if err != nil || len(in) != len(events) {
 			b.Fatal(err)
 		}
@@ -122,9 +122,9 @@ func BenchmarkAuditExportVerify(b *testing.B) {
 			start, n := time.Now(), 0
 			write := func(e rolegate.Event, p *audit.Proof) error { n++; return w.WriteProved(e, p) }
 			if c.filter == (rolegate.AuditFilter{}) {
-				err = db.ExportEvents(ctx, c.filter, func(e rolegate.Event) error { return write(e, nil) })
+				err = NewTrail(db).ExportEvents(ctx, c.filter, func(e rolegate.Event) error { return write(e, nil) })
 			} else {
-				err = db.ExportProvedEvents(ctx, c.filter, write)
+				err = NewTrail(db).ExportProvedEvents(ctx, c.filter, write)
 			}
 			if err != nil || w.Flush() != nil || f.Close() != nil {
 				b.Fatal(err)
@@ -164,7 +164,7 @@ func BenchmarkAuditTreeMigration(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		added, err := db.CatchUpAuditTree(ctx)
+		added, err := NewTrail(db).CatchUpAuditTree(ctx)
 		if err != nil || added != benchEvents {
 			b.Fatalf("CatchUpAuditTree = %d, %v", added, err)
 		}

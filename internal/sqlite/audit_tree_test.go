@@ -59,12 +59,12 @@ func growTrail(t *testing.T, db *DB, n int) []rolegate.Event {
 	for i := range n {
 		e := rolegate.NewEvent(auditTestPeople[i%len(auditTestPeople)], rolegate.OutcomeSuccess,
 			rolegate.RequestCreated{RequiredApprovals: i, Justification: auditTestWords[i%len(auditTestWords)]})
-		if err := db.AppendEvent(ctx, e); err != nil {
+		if err := NewTrail(db).AppendEvent(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var events []rolegate.Event
-	if err := db.WalkAuditTrail(ctx, func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
+	if err := NewTrail(db).WalkAuditTrail(ctx, func(e rolegate.Event) error { events = append(events, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return events
@@ -83,7 +83,7 @@ func TestAuditTreeIsTlogs(t *testing.T) {
 			t.Fatalf("audit_tree[%d] = %s; want tlog's %s", idx, got[idx], h)
 		}
 	}
-	root, err := db.AuditTreeRoot(context.Background(), 150)
+	root, err := NewTrail(db).AuditTreeRoot(context.Background(), 150)
 	if ref, _ := tlog.TreeHash(150, want); err != nil || root != ref {
 		t.Errorf("AuditTreeRoot(150) = %s, %v; want %s", root, err, ref)
 	}
@@ -100,7 +100,7 @@ func TestProofsAcrossAppends(t *testing.T) {
 	for _, size := range sizes {
 		growTrail(t, db, int(size-n))
 		n = size
-		root, err := db.AuditTreeRoot(ctx, size)
+		root, err := NewTrail(db).AuditTreeRoot(ctx, size)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,17 +108,17 @@ func TestProofsAcrossAppends(t *testing.T) {
 	}
 	growTrail(t, db, 900) // many appends later
 	latest := int64(1000)
-	roots[latest], _ = db.AuditTreeRoot(ctx, latest)
+	roots[latest], _ = NewTrail(db).AuditTreeRoot(ctx, latest)
 	sizes = append(sizes, latest)
 	for _, size := range sizes {
-		if again, _ := db.AuditTreeRoot(ctx, size); again != roots[size] {
+		if again, _ := NewTrail(db).AuditTreeRoot(ctx, size); again != roots[size] {
 			t.Fatalf("the root at %d changed after appends: %s, was %s", size, again, roots[size])
 		}
 		for _, seq := range []int64{1, size / 2, size} {
 			if seq < 1 {
 				continue
 			}
-			e, p, err := db.ProveEvent(ctx, seq, size)
+			e, p, err := NewTrail(db).ProveEvent(ctx, seq, size)
 			if err != nil {
 				t.Fatalf("ProveEvent(%d, %d) = %v", seq, size, err)
 			}
@@ -127,7 +127,7 @@ func TestProofsAcrossAppends(t *testing.T) {
 				t.Errorf("event %d's proof in the tree of %d does not verify: %v", seq, size, err)
 			}
 		}
-		p, newRoot, err := db.ProveTree(ctx, size, latest)
+		p, newRoot, err := NewTrail(db).ProveTree(ctx, size, latest)
 		if err != nil || newRoot != roots[latest] {
 			t.Fatalf("ProveTree(%d, %d) = %v, root %s", size, latest, err, newRoot)
 		}
@@ -137,10 +137,10 @@ func TestProofsAcrossAppends(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := db.ProveEvent(ctx, 1001, 1000); !errors.Is(err, audit.ErrNotInTree) {
+	if _, _, err := NewTrail(db).ProveEvent(ctx, 1001, 1000); !errors.Is(err, audit.ErrNotInTree) {
 		t.Errorf("ProveEvent(beyond the tree) = %v; want audit.ErrNotInTree", err)
 	}
-	if _, _, err := db.ProveTree(ctx, 10, 5000); !errors.Is(err, audit.ErrNotInTree) {
+	if _, _, err := NewTrail(db).ProveTree(ctx, 10, 5000); !errors.Is(err, audit.ErrNotInTree) {
 		t.Errorf("ProveTree(beyond the trail) = %v; want audit.ErrNotInTree", err)
 	}
 }
@@ -182,7 +182,7 @@ func TestAuditTreeMigrationBackfills(t *testing.T) {
 		t.Fatalf("%d events", len(all))
 	}
 	ref := referenceTree(t, all)
-	root, _ := db.AuditTreeRoot(ctx, 142)
+	root, _ := NewTrail(db).AuditTreeRoot(ctx, 142)
 	if want, _ := tlog.TreeHash(142, ref); root != want {
 		t.Errorf("root after appending to a migrated trail = %s; want %s", root, want)
 	}
@@ -217,14 +217,14 @@ func TestCatchUpAuditTree(t *testing.T) {
 		}
 		prev = e
 	}
-	if err := db.AppendEvent(ctx, rolegate.NewEvent(auditTestPeople[0], rolegate.OutcomeSuccess, rolegate.SignOut{})); err == nil {
+	if err := NewTrail(db).AppendEvent(ctx, rolegate.NewEvent(auditTestPeople[0], rolegate.OutcomeSuccess, rolegate.SignOut{})); err == nil {
 		t.Fatal("an append after events the tree lacks succeeded; want it refused")
 	}
-	added, err := db.CatchUpAuditTree(ctx)
+	added, err := NewTrail(db).CatchUpAuditTree(ctx)
 	if err != nil || added != 3 {
 		t.Fatalf("CatchUpAuditTree = %d, %v; want 3 events added", added, err)
 	}
-	if added, err := db.CatchUpAuditTree(ctx); err != nil || added != 0 {
+	if added, err := NewTrail(db).CatchUpAuditTree(ctx); err != nil || added != 0 {
 		t.Errorf("CatchUpAuditTree again = %d, %v; want nothing to do", added, err)
 	}
 	all := growTrail(t, db, 2)
@@ -235,7 +235,7 @@ func TestCatchUpAuditTree(t *testing.T) {
 	for _, e := range all {
 		b.Add(audit.StoredLeafHash(e))
 	}
-	if root, _ := db.AuditTreeRoot(ctx, 15); root != b.Root() {
+	if root, _ := NewTrail(db).AuditTreeRoot(ctx, 15); root != b.Root() {
 		t.Errorf("root after catching up = %s; want %s", root, b.Root())
 	}
 }
@@ -258,14 +258,14 @@ func TestExportProvedEventsAcrossBatches(t *testing.T) {
 	skey, vkey, _ := audit.GenerateKey("rolegate.test/audit")
 	signer, _ := audit.NewSigner(skey)
 	verifier, _ := audit.NewVerifier(vkey)
-	if _, _, err := db.SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
+	if _, _, err := NewTrail(db).SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
 		func(cp audit.Checkpoint) ([]byte, error) { return audit.Sign(cp, signer) }, rolegate.AuditCheckpoint{}); err != nil {
 		t.Fatal(err)
 	}
 	growTrail(t, db, 300)
 	var buf bytes.Buffer
 	w := audit.NewExportWriter(&buf, audit.FormatJSONL)
-	if err := db.ExportProvedEvents(ctx, rolegate.AuditFilter{Action: rolegate.ActionRequestCreated}, w.WriteProved); err != nil {
+	if err := NewTrail(db).ExportProvedEvents(ctx, rolegate.AuditFilter{Action: rolegate.ActionRequestCreated}, w.WriteProved); err != nil {
 		t.Fatal(err)
 	}
 	w.Flush()

@@ -25,13 +25,13 @@ func TestAppendedTextIsValidUTF8(t *testing.T) {
 		Details: []byte("{\"path\":\"/" + bad + "\"}"),
 	}
 	for range 2 {
-		if err := db.AppendEvent(ctx, e); err != nil {
+		if err := NewTrail(db).AppendEvent(ctx, e); err != nil {
 			t.Fatalf("AppendEvent(invalid UTF-8) = %v; want it made valid and appended", err)
 		}
 	}
 	var export bytes.Buffer
 	w := audit.NewExportWriter(&export, audit.FormatJSONL)
-	if err := db.WalkAuditTrail(ctx, func(e rolegate.Event) error {
+	if err := NewTrail(db).WalkAuditTrail(ctx, func(e rolegate.Event) error {
 		for _, s := range []string{e.ActorKey, e.ActorEmail, e.ActorName, e.ActorRoles, e.RoleName, e.Outcome, e.ClientIP, e.UserAgent, e.HTTPReqID} {
 			if !utf8.ValidString(s) {
 				t.Errorf("event %d stored %q; want valid UTF-8", e.Seq, s)
@@ -72,7 +72,7 @@ func TestSignInKeepsClaimsAsValidText(t *testing.T) {
 	actor := rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{
 		Issuer: "https://idp.example.com", Subject: "u1", Email: "x\xffy@example.com", Name: long,
 	}}}
-	_, sess, err := db.CreateSession(ctx, actor, rolegate.SessionAuth{AuthTime: time.Now()}, rolegate.SessionLimits{Idle: time.Hour, Absolute: time.Hour}, "")
+	_, sess, err := NewSessions(db).CreateSession(ctx, actor, rolegate.SessionAuth{AuthTime: time.Now()}, rolegate.SessionLimits{Idle: time.Hour, Absolute: time.Hour}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestSignInKeepsClaimsAsValidText(t *testing.T) {
 		t.Errorf("session person = %q, %q; want the name cut before é and the email valid", sess.Principal.Name, sess.Principal.Email)
 	}
 	var last rolegate.Event
-	if err := db.WalkAuditTrail(ctx, func(e rolegate.Event) error { last = e; return nil }); err != nil {
+	if err := NewTrail(db).WalkAuditTrail(ctx, func(e rolegate.Event) error { last = e; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if last.ActorName != wantName || last.ActorEmail != "x\uFFFDy@example.com" {

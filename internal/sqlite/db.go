@@ -5,6 +5,12 @@
 // holds all of rolegate's SQL; the rules (who may act, what a transition
 // causes, who hears of it) are the domain's.
 //
+// Services: one struct per interface of the domain, each over the shared
+// *DB: Requests (requests.go), Sessions (sessions.go), Outbox
+// (notifications.go), Jobs (provisioning_jobs.go), Picture (org_roles.go),
+// Trail (audit_*.go) and Counts (counts.go, for the metrics). DB itself
+// only opens, migrates, runs transactions over its pools, and closes.
+//
 // Writes: every service method that changes anything is one write
 // transaction (update), which loads what it needs, asks the domain, and
 // writes the change with its audit events and outbox rows (apply).
@@ -234,13 +240,14 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// The store implements the domain's services.
+// Each service is a struct over the shared DB (its pools, statements and
+// transactions), one per interface of the domain.
 var (
 	_ rolegate.RequestService    = (*Requests)(nil)
-	_ rolegate.SessionService    = (*DB)(nil)
-	_ rolegate.Outbox            = (*DB)(nil)
-	_ rolegate.ProvisioningQueue = (*DB)(nil)
-	_ rolegate.PictureStore      = (*DB)(nil)
-	_ rolegate.Counts            = (*DB)(nil)
-	_ audit.Trail                = (*DB)(nil)
+	_ rolegate.SessionService    = (*Sessions)(nil)
+	_ rolegate.Outbox            = (*Outbox)(nil)
+	_ rolegate.ProvisioningQueue = (*Jobs)(nil)
+	_ rolegate.PictureStore      = (*Picture)(nil)
+	_ rolegate.Counts            = (*Counts)(nil)
+	_ audit.Trail                = (*Trail)(nil)
 )

@@ -58,7 +58,7 @@ func BenchmarkLookupSession(b *testing.B) {
 	// Many sessions, as on a busy day; the one looked up is among them.
 	var token string
 	for i := range 200 {
-		t, _, err := db.CreateSession(ctx, hotActor(fmt.Sprintf("person-%d", i), rolegate.RoleRequester), rolegate.SessionAuth{AuthTime: time.Now()}, limits, "")
+		t, _, err := sqlite.NewSessions(db).CreateSession(ctx, hotActor(fmt.Sprintf("person-%d", i), rolegate.RoleRequester), rolegate.SessionAuth{AuthTime: time.Now()}, limits, "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func BenchmarkLookupSession(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := db.LookupSession(ctx, token, limits); err != nil {
+			if _, err := sqlite.NewSessions(db).LookupSession(ctx, token, limits); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -76,7 +76,7 @@ func BenchmarkLookupSession(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := db.LookupSession(ctx, token, limits); err != nil {
+				if _, err := sqlite.NewSessions(db).LookupSession(ctx, token, limits); err != nil {
 					b.Error(err)
 					return
 				}
@@ -149,7 +149,7 @@ func BenchmarkRequestPageReads(b *testing.B) {
 		if _, err := reqs.Get(ctx, req.ID); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := db.RequestEvents(ctx, req.ID); err != nil {
+		if _, err := sqlite.NewTrail(db).RequestEvents(ctx, req.ID); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,8 +10,13 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// The outbox (rolegate.Outbox): its rows are written by the transition that
-// causes them (queueNotifications), and sent by the notify worker.
+// Outbox is the notifications waiting to be sent (rolegate.Outbox): its
+// rows are written by the transition that causes them (queueNotifications,
+// in effects.go), and claimed and settled here by the notify worker.
+type Outbox struct{ db *DB }
+
+// NewOutbox returns the outbox over db.
+func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
 
 // SetNotifications turns queueing on. It must be called before the database
 // is shared.
@@ -39,12 +44,12 @@ func scanNotification(row scanner) (rolegate.Notification, error) {
 // and past their retry time, or sending with a lease that ran out) for the
 // length of lease, counting the attempt. Each claimed row's Attempts is the
 // token that records its outcome.
-func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]rolegate.Notification, error) {
+func (o *Outbox) ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]rolegate.Notification, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var out []rolegate.Notification
-	err := db.update(ctx, func(tx *Tx) error {
+	err := o.db.update(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET state = 'sending', attempts = attempts + 1,
 			lease_until = ?, updated_at = ?
 			WHERE id IN (SELECT id FROM notifications
@@ -74,9 +79,9 @@ func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Dura
 // once. The worker calls it at start: one rolegate serves a database, so a
 // row still sending belongs to a process that stopped mid-delivery. Such a
 // message may have gone out already; it is sent again (at least once).
-func (db *DB) ReleaseNotificationLeases(ctx context.Context) (int64, error) {
+func (o *Outbox) ReleaseNotificationLeases(ctx context.Context) (int64, error) {
 	var n int64
-	err := db.update(ctx, func(tx *Tx) error {
+	err := o.db.update(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'queued', run_after = ?, lease_until = 0,
 			updated_at = ? WHERE state = 'sending'`, ms(tx.now), ms(tx.now))
 		if err != nil {
@@ -89,16 +94,16 @@ func (db *DB) ReleaseNotificationLeases(ctx context.Context) (int64, error) {
 }
 
 // NotificationSent records that n was delivered, in the audit trail too.
-func (db *DB) NotificationSent(ctx context.Context, n *rolegate.Notification) error {
-	return db.finishNotification(ctx, n, `state = 'sent', sent_at = ?, last_error = ''`, func(tx *Tx) []any {
+func (o *Outbox) NotificationSent(ctx context.Context, n *rolegate.Notification) error {
+	return o.finishNotification(ctx, n, `state = 'sent', sent_at = ?, last_error = ''`, func(tx *Tx) []any {
 		return []any{ms(tx.now)}
 	}, rolegate.OutcomeSuccess, deliveryOf(n, ""))
 }
 
 // NotificationFailed records that n will not be delivered: reason (free of
 // secrets) is kept on the row and in the audit trail.
-func (db *DB) NotificationFailed(ctx context.Context, n *rolegate.Notification, reason string) error {
-	return db.finishNotification(ctx, n, `state = 'failed', last_error = ?`, func(*Tx) []any {
+func (o *Outbox) NotificationFailed(ctx context.Context, n *rolegate.Notification, reason string) error {
+	return o.finishNotification(ctx, n, `state = 'failed', last_error = ?`, func(*Tx) []any {
 		return []any{reason}
 	}, rolegate.OutcomeFailure, rolegate.NotificationFailed(deliveryOf(n, reason)))
 }
@@ -106,17 +111,17 @@ func (db *DB) NotificationFailed(ctx context.Context, n *rolegate.Notification, 
 // RetryNotificationLater puts n back in the queue to be tried after delay.
 // Only the final outcome goes to the audit trail; each failed attempt is
 // logged by the worker.
-func (db *DB) RetryNotificationLater(ctx context.Context, n *rolegate.Notification, delay time.Duration, reason string) error {
-	return db.finishNotification(ctx, n, `state = 'queued', run_after = ?, last_error = ?`, func(tx *Tx) []any {
+func (o *Outbox) RetryNotificationLater(ctx context.Context, n *rolegate.Notification, delay time.Duration, reason string) error {
+	return o.finishNotification(ctx, n, `state = 'queued', run_after = ?, last_error = ?`, func(tx *Tx) []any {
 		return []any{ms(tx.now.Add(delay)), reason}
 	}, "", nil)
 }
 
 // finishNotification applies set to n while it is still the attempt that
 // was claimed, and appends the outcome event d unless it is nil.
-func (db *DB) finishNotification(ctx context.Context, n *rolegate.Notification, set string, args func(*Tx) []any,
+func (o *Outbox) finishNotification(ctx context.Context, n *rolegate.Notification, set string, args func(*Tx) []any,
 	outcome string, d rolegate.Details) error {
-	return db.update(ctx, func(tx *Tx) error {
+	return o.db.update(ctx, func(tx *Tx) error {
 		a := append(args(tx), ms(tx.now), n.ID, n.Attempts)
 		res, err := tx.ExecContext(ctx, `UPDATE notifications SET `+set+`, lease_until = 0, updated_at = ?
 			WHERE id = ? AND state = 'sending' AND attempts = ?`, a...)
@@ -144,9 +149,9 @@ func deliveryOf(n *rolegate.Notification, reason string) rolegate.NotificationSe
 
 // NextNotificationDue is when the next queued notification may be tried, or
 // a lease runs out; zero when nothing waits.
-func (db *DB) NextNotificationDue(ctx context.Context) (time.Time, error) {
+func (o *Outbox) NextNotificationDue(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64
-	err := db.readPool.QueryRowContext(ctx, `SELECT MIN(CASE WHEN state = 'queued' THEN run_after ELSE lease_until END)
+	err := o.db.readPool.QueryRowContext(ctx, `SELECT MIN(CASE WHEN state = 'queued' THEN run_after ELSE lease_until END)
 		FROM notifications WHERE state IN ('queued','sending')`).Scan(&next)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: next notification: %w", err)
@@ -159,8 +164,8 @@ func (db *DB) NextNotificationDue(ctx context.Context) (time.Time, error) {
 
 // NotificationsOf returns the notifications queued about a request, oldest
 // first.
-func (db *DB) NotificationsOf(ctx context.Context, requestID int64) ([]rolegate.Notification, error) {
-	rows, err := db.readPool.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
+func (o *Outbox) NotificationsOf(ctx context.Context, requestID int64) ([]rolegate.Notification, error) {
+	rows, err := o.db.readPool.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
 		WHERE request_id = ? ORDER BY id`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: notifications of %d: %w", requestID, err)
@@ -179,9 +184,9 @@ func (db *DB) NotificationsOf(ctx context.Context, requestID int64) ([]rolegate.
 
 // DeleteOldNotifications removes the rows of notifications delivered or
 // given up more than olderThan ago; their outcome stays in the audit trail.
-func (db *DB) DeleteOldNotifications(ctx context.Context, olderThan time.Duration) (int64, error) {
+func (o *Outbox) DeleteOldNotifications(ctx context.Context, olderThan time.Duration) (int64, error) {
 	var n int64
-	err := db.update(ctx, func(tx *Tx) error {
+	err := o.db.update(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE state IN ('sent','failed') AND updated_at <= ?`,
 			ms(tx.now.Add(-olderThan)))
 		if err != nil {

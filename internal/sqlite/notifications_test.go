@@ -27,6 +27,7 @@ type notifyFixture struct {
 	catalog  *rolegate.Catalog
 	clock    *testkit.Clock
 	woken    atomic.Int64
+	stores
 }
 
 var (
@@ -52,7 +53,7 @@ func newNotifyFixture(t *testing.T, on bool) *notifyFixture {
 	t.Helper()
 	ctx := context.Background()
 	db, path, clock := openOnClock(t)
-	f := &notifyFixture{t: t, ctx: ctx, db: db, clock: clock}
+	f := &notifyFixture{t: t, ctx: ctx, db: db, clock: clock, stores: storesOf(db)}
 	if on {
 		db.SetNotifications(rolegate.NotificationTargets{
 			Email:    true,
@@ -102,7 +103,7 @@ func (f *notifyFixture) approve(by rolegate.Actor, req *rolegate.Request, commen
 
 func (f *notifyFixture) claimJob() *rolegate.Job {
 	f.t.Helper()
-	job, err := f.db.ClaimJob(f.ctx, "test-worker", time.Minute)
+	job, err := f.jobs.ClaimJob(f.ctx, "test-worker", time.Minute)
 	if err != nil || job == nil {
 		f.t.Fatalf("ClaimJob = %v, %v; want a job", job, err)
 	}
@@ -113,7 +114,7 @@ func (f *notifyFixture) claimJob() *rolegate.Job {
 // given action, as "channel audience recipient" lines, sorted.
 func (f *notifyFixture) queued(reqID int64, event string) ([]string, []rolegate.Notification) {
 	f.t.Helper()
-	all, err := f.db.NotificationsOf(f.ctx, reqID)
+	all, err := f.outbox.NotificationsOf(f.ctx, reqID)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
 
 	// Provisioned: the requester and the approvers who approved it.
 	job := f.claimJob()
-	if err := f.db.CompleteJob(f.ctx, job, rolegate.ProvisionedRole{ID: "role_abc123", Name: "finance-reader",
+	if err := f.jobs.CompleteJob(f.ctx, job, rolegate.ProvisionedRole{ID: "role_abc123", Name: "finance-reader",
 		Permissions: []string{"api.groups.read"}, ResourceType: "api.organization"}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestEveryTransitionQueuesItsNotificationsForTheRightPeople(t *testing.T) {
 	failing := f.file(ntRiley, "will-fail")
 	f.approve(ntBlake, failing, "")
 	job = f.claimJob()
-	if err := f.db.FailJob(f.ctx, job, rolegate.ActionProvisioningFailed, "OpenAI answered 400 to create: invalid permission", nil); err != nil {
+	if err := f.jobs.FailJob(f.ctx, job, rolegate.ActionProvisioningFailed, "OpenAI answered 400 to create: invalid permission", nil); err != nil {
 		t.Fatal(err)
 	}
 	got, ns = f.queued(failing.ID, rolegate.ActionProvisioningFailed)
@@ -256,7 +257,7 @@ func TestAPersonReachedForTwoReasonsGetsOneMessageForTheWiderRole(t *testing.T) 
 	// Drew is an admin and files a request that fails: one email, as admin.
 	req := f.file(ntDrew, "drew-tools")
 	f.approve(ntAvery, req, "")
-	if err := f.db.FailJob(f.ctx, f.claimJob(), rolegate.ActionProvisioningFailed, "OpenAI answered 400 to create: nope", nil); err != nil {
+	if err := f.jobs.FailJob(f.ctx, f.claimJob(), rolegate.ActionProvisioningFailed, "OpenAI answered 400 to create: nope", nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := f.queued(req.ID, rolegate.ActionProvisioningFailed)
@@ -298,7 +299,7 @@ func TestNothingIsQueuedWhenNotificationsAreOff(t *testing.T) {
 	f := newNotifyFixture(t, false)
 	req := f.file(ntRiley, "finance-reader")
 	f.approve(ntAvery, req, "")
-	all, err := f.db.NotificationsOf(f.ctx, req.ID)
+	all, err := f.outbox.NotificationsOf(f.ctx, req.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func TestNothingIsQueuedWhenNotificationsAreOff(t *testing.T) {
 func TestAFailedTransitionQueuesNothing(t *testing.T) {
 	f := newNotifyFixture(t, true)
 	req := f.file(ntRiley, "finance-reader")
-	before, _ := f.db.NotificationsOf(f.ctx, req.ID)
+	before, _ := f.outbox.NotificationsOf(f.ctx, req.ID)
 	// A stale payload hash is refused: no approval, no notification.
 	if _, err := f.requests.Approve(f.ctx, ntAvery, req.ID, "stale", ""); rolegate.ErrorCode(err) != rolegate.ECONFLICT {
 		t.Fatalf("Approve with a stale hash = %v; want a conflict", err)
@@ -319,7 +320,7 @@ func TestAFailedTransitionQueuesNothing(t *testing.T) {
 	if _, err := f.requests.Reject(f.ctx, ntRiley, req.ID, "no"); err == nil {
 		t.Fatal("the requester rejected their own request")
 	}
-	after, _ := f.db.NotificationsOf(f.ctx, req.ID)
+	after, _ := f.outbox.NotificationsOf(f.ctx, req.ID)
 	if len(after) != len(before) {
 		t.Errorf("refused transitions queued %d notifications; want none", len(after)-len(before))
 	}
@@ -329,7 +330,7 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 	f := newNotifyFixture(t, true)
 	req := f.file(ntRiley, "finance-reader") // 3 approver emails + 1 webhook
 
-	claimed, err := f.db.ClaimNotifications(f.ctx, 2, time.Minute)
+	claimed, err := f.outbox.ClaimNotifications(f.ctx, 2, time.Minute)
 	if err != nil || len(claimed) != 2 {
 		t.Fatalf("ClaimNotifications(2) = %d rows, %v; want 2", len(claimed), err)
 	}
@@ -338,34 +339,34 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 			t.Errorf("claimed #%d: state %q attempts %d; want sending, 1", n.ID, n.State, n.Attempts)
 		}
 	}
-	rest, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute)
+	rest, _ := f.outbox.ClaimNotifications(f.ctx, 10, time.Minute)
 	if len(rest) != 2 {
 		t.Fatalf("second claim = %d rows; want the other 2 (claimed rows are leased)", len(rest))
 	}
-	if again, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute); len(again) != 0 {
+	if again, _ := f.outbox.ClaimNotifications(f.ctx, 10, time.Minute); len(again) != 0 {
 		t.Fatalf("third claim = %d rows; want none while leased", len(again))
 	}
 
 	sent, retried, failed, lost := claimed[0], claimed[1], rest[0], rest[1]
-	if err := f.db.NotificationSent(f.ctx, &sent); err != nil {
+	if err := f.outbox.NotificationSent(f.ctx, &sent); err != nil {
 		t.Fatalf("NotificationSent: %v", err)
 	}
-	if err := f.db.RetryNotificationLater(f.ctx, &retried, 30*time.Second, "connect: connection refused"); err != nil {
+	if err := f.outbox.RetryNotificationLater(f.ctx, &retried, 30*time.Second, "connect: connection refused"); err != nil {
 		t.Fatalf("RetryNotificationLater: %v", err)
 	}
-	if err := f.db.NotificationFailed(f.ctx, &failed, "the mail server answered RCPT TO with 550 no such user"); err != nil {
+	if err := f.outbox.NotificationFailed(f.ctx, &failed, "the mail server answered RCPT TO with 550 no such user"); err != nil {
 		t.Fatalf("NotificationFailed: %v", err)
 	}
 
 	// The retry is due after its delay, not before.
-	if due, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute); len(due) != 0 {
+	if due, _ := f.outbox.ClaimNotifications(f.ctx, 10, time.Minute); len(due) != 0 {
 		t.Errorf("claimed %d rows before the retry delay; want none", len(due))
 	}
-	if next, _ := f.db.NextNotificationDue(f.ctx); !next.Equal(f.clock.Now().Add(30 * time.Second)) {
+	if next, _ := f.outbox.NextNotificationDue(f.ctx); !next.Equal(f.clock.Now().Add(30 * time.Second)) {
 		t.Errorf("NextNotificationDue = %v; want the retry time %v", next, f.clock.Now().Add(30*time.Second))
 	}
 	f.clock.Advance(time.Minute + time.Second)
-	due, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute)
+	due, _ := f.outbox.ClaimNotifications(f.ctx, 10, time.Minute)
 	ids := func(ns []rolegate.Notification) []int64 {
 		var out []int64
 		for _, n := range ns {
@@ -384,12 +385,12 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 		}
 	}
 	// The first claim of the lost one can no longer record anything.
-	if err := f.db.NotificationSent(f.ctx, &lost); !errors.Is(err, rolegate.ErrNotificationLeaseLost) {
+	if err := f.outbox.NotificationSent(f.ctx, &lost); !errors.Is(err, rolegate.ErrNotificationLeaseLost) {
 		t.Errorf("recording with a lost lease = %v; want rolegate.ErrNotificationLeaseLost", err)
 	}
 
 	// Final outcomes are in the audit trail, with channel and recipient.
-	events, _ := f.db.RequestEvents(f.ctx, req.ID)
+	events, _ := f.trail.RequestEvents(f.ctx, req.ID)
 	var outcomes []string
 	for _, e := range events {
 		if strings.HasPrefix(e.Action, "notification.") {
@@ -408,7 +409,7 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 	if !slices.Equal(outcomes, want) {
 		t.Errorf("audit outcomes = %q; want %q", outcomes, want)
 	}
-	all, _ := f.db.NotificationsOf(f.ctx, req.ID)
+	all, _ := f.outbox.NotificationsOf(f.ctx, req.ID)
 	states := map[int64]string{}
 	for _, n := range all {
 		states[n.ID] = n.State
@@ -421,15 +422,15 @@ func TestClaimingSendingAndRecordingOutcomes(t *testing.T) {
 func TestReleasingLeasesAtStartResendsWhatWasInFlight(t *testing.T) {
 	f := newNotifyFixture(t, true)
 	f.file(ntRiley, "finance-reader")
-	claimed, _ := f.db.ClaimNotifications(f.ctx, 10, time.Hour)
+	claimed, _ := f.outbox.ClaimNotifications(f.ctx, 10, time.Hour)
 	if len(claimed) != 4 {
 		t.Fatalf("claimed %d; want 4", len(claimed))
 	}
-	n, err := f.db.ReleaseNotificationLeases(f.ctx)
+	n, err := f.outbox.ReleaseNotificationLeases(f.ctx)
 	if err != nil || n != 4 {
 		t.Fatalf("ReleaseNotificationLeases = %d, %v; want 4", n, err)
 	}
-	again, _ := f.db.ClaimNotifications(f.ctx, 10, time.Hour)
+	again, _ := f.outbox.ClaimNotifications(f.ctx, 10, time.Hour)
 	if len(again) != 4 {
 		t.Errorf("claimable after release = %d; want 4 at once, not after the hour-long lease", len(again))
 	}
@@ -485,14 +486,14 @@ func TestApproversAreRemindedOncePerInterval(t *testing.T) {
 func TestDeliveredRowsArePrunedButTheirOutcomeStays(t *testing.T) {
 	f := newNotifyFixture(t, true)
 	req := f.file(ntRiley, "finance-reader")
-	claimed, _ := f.db.ClaimNotifications(f.ctx, 10, time.Minute)
+	claimed, _ := f.outbox.ClaimNotifications(f.ctx, 10, time.Minute)
 	for i := range claimed {
-		if err := f.db.NotificationSent(f.ctx, &claimed[i]); err != nil {
+		if err := f.outbox.NotificationSent(f.ctx, &claimed[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.clock.Advance(31 * 24 * time.Hour)
-	n, err := f.db.DeleteOldNotifications(f.ctx, 30*24*time.Hour)
+	n, err := f.outbox.DeleteOldNotifications(f.ctx, 30*24*time.Hour)
 	if err != nil || n != 4 {
 		t.Fatalf("DeleteOldNotifications = %d, %v; want 4", n, err)
 	}
@@ -504,7 +505,7 @@ func TestDeliveredRowsArePrunedButTheirOutcomeStays(t *testing.T) {
 // countEvents counts the events of action in request id's timeline.
 func (f *notifyFixture) countEvents(id int64, action string) int {
 	f.t.Helper()
-	events, err := f.db.RequestEvents(f.ctx, id)
+	events, err := f.trail.RequestEvents(f.ctx, id)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -19,6 +19,12 @@ import (
 // transaction that replaces the picture, so that a difference and its
 // audit event (and the admins' notifications) commit together, once.
 
+// Picture stores the organization's picture (rolegate.PictureStore).
+type Picture struct{ db *DB }
+
+// NewPicture returns the picture's store over db.
+func NewPicture(db *DB) *Picture { return &Picture{db: db} }
+
 // PictureSyncer is the system actor that records the differences a sync
 // finds, whoever caused the sync.
 var PictureSyncer = rolegate.System("sync")
@@ -46,9 +52,9 @@ type provenance struct {
 // baseline: the roles already there are not news. requestedBy, when not
 // nil, is a person who asked for this read (an admin's resync), recorded as
 // catalog.refreshed.
-func (db *DB) ReplacePicture(ctx context.Context, scope string, roles []rolegate.UpstreamRole, requestedBy *rolegate.Actor) (rolegate.SyncResult, error) {
+func (p *Picture) ReplacePicture(ctx context.Context, scope string, roles []rolegate.UpstreamRole, requestedBy *rolegate.Actor) (rolegate.SyncResult, error) {
 	var res rolegate.SyncResult
-	err := db.update(ctx, func(tx *Tx) error {
+	err := p.db.update(ctx, func(tx *Tx) error {
 		res = rolegate.SyncResult{Roles: len(roles)}
 		var synced int64
 		err := tx.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&synced)
@@ -290,9 +296,9 @@ func searchText(r rolegate.UpstreamRole) string {
 }
 
 // PictureSyncedAt is when scope was last read completely (zero: never).
-func (db *DB) PictureSyncedAt(ctx context.Context, scope string) (time.Time, error) {
+func (p *Picture) PictureSyncedAt(ctx context.Context, scope string) (time.Time, error) {
 	var at int64
-	err := db.readStmts.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&at)
+	err := p.db.readStmts.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	} else if err != nil {
@@ -303,8 +309,8 @@ func (db *DB) PictureSyncedAt(ctx context.Context, scope string) (time.Time, err
 
 // PictureRoles returns every role that exists upstream, as last read: what
 // the permission catalog and the overlap hints are built from.
-func (db *DB) PictureRoles(ctx context.Context) ([]rolegate.UpstreamRole, error) {
-	rows, err := db.readPool.QueryContext(ctx, `SELECT `+pictureColumns+` FROM org_roles WHERE deleted_at = 0 ORDER BY scope, name_key, role_id`)
+func (p *Picture) PictureRoles(ctx context.Context) ([]rolegate.UpstreamRole, error) {
+	rows, err := p.db.readPool.QueryContext(ctx, `SELECT `+pictureColumns+` FROM org_roles WHERE deleted_at = 0 ORDER BY scope, name_key, role_id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read picture: %w", err)
 	}
@@ -347,8 +353,8 @@ func scanPictureRole(row scanner) (rolegate.PictureRole, error) {
 // deleted outside rolegate included), and how many match in all. The
 // search matches part of a name or of a permission, ignoring case. The
 // page and the total are read in one snapshot.
-func (db *DB) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) (roles []rolegate.PictureRole, total int, err error) {
-	err = db.snapshot(ctx, func(q querier) error {
+func (p *Picture) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) (roles []rolegate.PictureRole, total int, err error) {
+	err = p.db.snapshot(ctx, func(q querier) error {
 		roles, total, err = listPictureRoles(ctx, q, f)
 		return err
 	})
@@ -393,8 +399,8 @@ func listPictureRoles(ctx context.Context, q querier, f rolegate.RoleFilter) ([]
 
 // RequestRole returns the role that request id created as the picture
 // shows it, with its drift; ok is false when the picture holds none.
-func (db *DB) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, bool, error) {
-	r, err := scanPictureRole(db.readStmts.QueryRowContext(ctx, `SELECT `+pictureColumns+` FROM org_roles
+func (p *Picture) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, bool, error) {
+	r, err := scanPictureRole(p.db.readStmts.QueryRowContext(ctx, `SELECT `+pictureColumns+` FROM org_roles
 		WHERE request_id = ? ORDER BY deleted_at LIMIT 1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return rolegate.PictureRole{}, false, nil
@@ -405,10 +411,10 @@ func (db *DB) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, 
 }
 
 // PictureStats reads the picture's state.
-func (db *DB) PictureStats(ctx context.Context) (rolegate.PictureStats, error) {
+func (p *Picture) PictureStats(ctx context.Context) (rolegate.PictureStats, error) {
 	var s rolegate.PictureStats
 	var at sql.NullInt64
-	err := db.readStmts.QueryRowContext(ctx, `SELECT
+	err := p.db.readStmts.QueryRowContext(ctx, `SELECT
 		(SELECT MIN(synced_at) FROM org_picture),
 		(SELECT COUNT(*) FROM org_roles WHERE deleted_at = 0),
 		(SELECT COUNT(*) FROM org_roles WHERE drift <> '')`).Scan(&at, &s.Roles, &s.Drifted)

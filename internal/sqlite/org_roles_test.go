@@ -13,7 +13,7 @@ import (
 // sync replaces the picture with roles and returns what it found.
 func (lc *lifecycle) sync(roles ...rolegate.UpstreamRole) rolegate.SyncResult {
 	lc.t.Helper()
-	res, err := lc.db.ReplacePicture(lc.ctx, rolegate.ScopeOrganization, roles, nil)
+	res, err := lc.picture.ReplacePicture(lc.ctx, rolegate.ScopeOrganization, roles, nil)
 	if err != nil {
 		lc.t.Fatalf("ReplacePicture: %v", err)
 	}
@@ -28,7 +28,7 @@ func (lc *lifecycle) events(action string) int {
 // pictureRole returns role id as the Roles page lists it.
 func (lc *lifecycle) pictureRole(id string) (rolegate.PictureRole, bool) {
 	lc.t.Helper()
-	roles, _, err := lc.db.ListPictureRoles(lc.ctx, rolegate.RoleFilter{Limit: 200})
+	roles, _, err := lc.picture.ListPictureRoles(lc.ctx, rolegate.RoleFilter{Limit: 200})
 	if err != nil {
 		lc.t.Fatal(err)
 	}
@@ -50,11 +50,11 @@ func (lc *lifecycle) provisioned(name, id string, perms ...string) *rolegate.Req
 	if _, err := lc.requests.Approve(lc.ctx, lcApprover2, req.ID, req.PayloadHash, ""); err != nil {
 		lc.t.Fatal(err)
 	}
-	job, err := lc.db.ClaimJob(lc.ctx, "worker-1", 60e9)
+	job, err := lc.jobs.ClaimJob(lc.ctx, "worker-1", 60e9)
 	if err != nil || job == nil {
 		lc.t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := lc.db.CompleteJob(lc.ctx, job, rolegate.ProvisionedRole{ID: id, Name: name, Permissions: perms}, false); err != nil {
+	if err := lc.jobs.CompleteJob(lc.ctx, job, rolegate.ProvisionedRole{ID: id, Name: name, Permissions: perms}, false); err != nil {
 		lc.t.Fatal(err)
 	}
 	return lc.get(req.ID)
@@ -194,10 +194,10 @@ func TestDriftOfARoleRolegateCreated(t *testing.T) {
 	if n := lc.events(rolegate.ActionUpstreamRoleDeleted); n != 1 {
 		t.Errorf("%d deleted events; want 1", n)
 	}
-	if got, ok, err := lc.db.RequestRole(lc.ctx, req.ID); err != nil || !ok || got.Drift != rolegate.DriftDeleted {
+	if got, ok, err := lc.picture.RequestRole(lc.ctx, req.ID); err != nil || !ok || got.Drift != rolegate.DriftDeleted {
 		t.Errorf("RequestRole(%d) = %+v, %v, %v; want the deleted role", req.ID, got, ok, err)
 	}
-	stats, err := lc.db.PictureStats(lc.ctx)
+	stats, err := lc.picture.PictureStats(lc.ctx)
 	if err != nil || stats.Drifted != 1 || stats.Roles != 1 || stats.SyncedAt.IsZero() {
 		t.Errorf("rolegate.PictureStats = %+v, %v; want 1 role, 1 drifted, a sync time", stats, err)
 	}
@@ -243,7 +243,7 @@ func TestListPictureRolesSearchesAndPages(t *testing.T) {
 		{"reader\napi", 0, 50, 0, ""},
 	}
 	for _, tt := range tests {
-		got, total, err := lc.db.ListPictureRoles(lc.ctx, rolegate.RoleFilter{Search: tt.search, Offset: tt.offset, Limit: tt.limit})
+		got, total, err := lc.picture.ListPictureRoles(lc.ctx, rolegate.RoleFilter{Search: tt.search, Offset: tt.offset, Limit: tt.limit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,12 +266,12 @@ func TestDriftNotifiesTheAdminsOncePerDifference(t *testing.T) {
 	req := f.file(ntRiley, "Group Reader")
 	f.approve(ntAvery, req, "")
 	job := f.claimJob()
-	if err := f.db.CompleteJob(f.ctx, job, rolegate.ProvisionedRole{ID: "role_gr", Name: "Group Reader", Permissions: []string{"api.groups.read"}}, false); err != nil {
+	if err := f.jobs.CompleteJob(f.ctx, job, rolegate.ProvisionedRole{ID: "role_gr", Name: "Group Reader", Permissions: []string{"api.groups.read"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	sync := func(roles ...rolegate.UpstreamRole) {
 		t.Helper()
-		if _, err := f.db.ReplacePicture(f.ctx, rolegate.ScopeOrganization, roles, nil); err != nil {
+		if _, err := f.picture.ReplacePicture(f.ctx, rolegate.ScopeOrganization, roles, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -279,7 +279,7 @@ func TestDriftNotifiesTheAdminsOncePerDifference(t *testing.T) {
 	sync(created)
 	drift := func() (admin, others, webhooks int) {
 		t.Helper()
-		all, err := f.db.NotificationsOf(f.ctx, req.ID)
+		all, err := f.outbox.NotificationsOf(f.ctx, req.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +316,7 @@ func TestDriftNotifiesTheAdminsOncePerDifference(t *testing.T) {
 	if a, o, w := drift(); a != 2 || o != 0 || w != 2 {
 		t.Errorf("after the deletion seen by 3 syncs: admin %d, others %d, webhooks %d; want 2, 0, 2", a, o, w)
 	}
-	all, _ := f.db.NotificationsOf(f.ctx, req.ID)
+	all, _ := f.outbox.NotificationsOf(f.ctx, req.ID)
 	var kinds []string
 	for _, n := range all {
 		if n.Channel == rolegate.ChannelEmail && n.Facts.Kind == rolegate.NoticeDrift {

@@ -11,13 +11,22 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
+// Jobs is the provisioning queue (rolegate.ProvisioningQueue): a job per
+// approved request, written by the approval's transaction (effects.go),
+// claimed and finished here by the provisioning worker, each step with its
+// move and audit event in one transaction.
+type Jobs struct{ db *DB }
+
+// NewJobs returns the provisioning queue over db.
+func NewJobs(db *DB) *Jobs { return &Jobs{db: db} }
+
 // ClaimJob takes the next runnable job (queued and due, or running with an
 // expired lease) for owner, for the length of lease. It returns nil when
 // nothing is runnable. The claim moves the request to provisioning and
 // records the attempt in the audit trail.
-func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*rolegate.Job, error) {
+func (j *Jobs) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*rolegate.Job, error) {
 	var job *rolegate.Job
-	err := db.update(ctx, func(tx *Tx) error {
+	err := j.db.update(ctx, func(tx *Tx) error {
 		var id int64
 		var state string
 		var attempts int
@@ -68,9 +77,9 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 // ReleaseLeases makes every running job claimable at once. The server calls
 // it at start: one rolegate process serves a database (the serve command
 // holds a lock file), so a running job at start belongs to a dead process.
-func (db *DB) ReleaseLeases(ctx context.Context) (int64, error) {
+func (j *Jobs) ReleaseLeases(ctx context.Context) (int64, error) {
 	var n int64
-	err := db.update(ctx, func(tx *Tx) error {
+	err := j.db.update(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET lease_until = 0, updated_at = ? WHERE state = 'running'`, ms(tx.now))
 		if err != nil {
 			return fmt.Errorf("sqlite: release leases: %w", err)
@@ -85,8 +94,8 @@ func (db *DB) ReleaseLeases(ctx context.Context) (int64, error) {
 // rolegate.CompleteJob says what else it causes (the move to provisioned,
 // the event, who hears). adopted says the role was found upstream rather
 // than created by this attempt.
-func (db *DB) CompleteJob(ctx context.Context, job *rolegate.Job, role rolegate.ProvisionedRole, adopted bool) error {
-	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
+func (j *Jobs) CompleteJob(ctx context.Context, job *rolegate.Job, role rolegate.ProvisionedRole, adopted bool) error {
+	return j.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
 		eff := rolegate.CompleteJob(req, job, role, adopted)
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'done', lease_owner = '', lease_until = 0,
 			last_error = '', updated_at = ? WHERE request_id = ?`, ms(tx.now), job.RequestID); err != nil {
@@ -103,8 +112,8 @@ func (db *DB) CompleteJob(ctx context.Context, job *rolegate.Job, role rolegate.
 
 // RetryJobLater makes the job runnable again after delay, after a failed
 // attempt that may succeed later (rolegate.RetryJobLater).
-func (db *DB) RetryJobLater(ctx context.Context, job *rolegate.Job, delay time.Duration, reason string) error {
-	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
+func (j *Jobs) RetryJobLater(ctx context.Context, job *rolegate.Job, delay time.Duration, reason string) error {
+	return j.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'queued', run_after = ?, lease_owner = '',
 			lease_until = 0, last_error = ?, updated_at = ? WHERE request_id = ?`,
 			ms(tx.now.Add(delay)), reason, ms(tx.now), job.RequestID); err != nil {
@@ -119,8 +128,8 @@ func (db *DB) RetryJobLater(ctx context.Context, job *rolegate.Job, delay time.D
 // what else it causes. action says why (provisioning.failed, or
 // provisioning.verify_mismatch); role is set when a role exists upstream
 // but does not match what was approved.
-func (db *DB) FailJob(ctx context.Context, job *rolegate.Job, action, message string, role *rolegate.ProvisionedRole) error {
-	return db.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
+func (j *Jobs) FailJob(ctx context.Context, job *rolegate.Job, action, message string, role *rolegate.ProvisionedRole) error {
+	return j.finishJob(ctx, job, func(tx *Tx, req *rolegate.Request) error {
 		eff := rolegate.FailJob(req, job, action, message, role)
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'failed', lease_owner = '', lease_until = 0,
 			last_error = ?, updated_at = ? WHERE request_id = ?`, message, ms(tx.now), job.RequestID); err != nil {
@@ -135,8 +144,8 @@ func (db *DB) FailJob(ctx context.Context, job *rolegate.Job, action, message st
 
 // finishJob runs fn only while job is still leased to its owner: a worker
 // whose lease ran out and was taken over must not overwrite the new owner.
-func (db *DB) finishJob(ctx context.Context, job *rolegate.Job, fn func(tx *Tx, req *rolegate.Request) error) error {
-	return db.update(ctx, func(tx *Tx) error {
+func (j *Jobs) finishJob(ctx context.Context, job *rolegate.Job, fn func(tx *Tx, req *rolegate.Request) error) error {
+	return j.db.update(ctx, func(tx *Tx) error {
 		var owner, state string
 		err := tx.QueryRowContext(ctx, `SELECT lease_owner, state FROM provisioning_jobs WHERE request_id = ?`, job.RequestID).Scan(&owner, &state)
 		if err != nil {
@@ -154,17 +163,17 @@ func (db *DB) finishJob(ctx context.Context, job *rolegate.Job, fn func(tx *Tx, 
 }
 
 // QueueStats reads the queue's state.
-func (db *DB) QueueStats(ctx context.Context) (rolegate.QueueStats, error) {
+func (j *Jobs) QueueStats(ctx context.Context) (rolegate.QueueStats, error) {
 	var st rolegate.QueueStats
 	var oldest, next, lease sql.NullInt64
-	err := db.readPool.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at),
+	err := j.db.readPool.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at),
 		MIN(CASE WHEN state = 'queued' THEN run_after END), MIN(CASE WHEN state = 'running' THEN lease_until END)
 		FROM provisioning_jobs WHERE state IN ('queued','running')`).Scan(&st.Depth, &oldest, &next, &lease)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: queue stats: %w", err)
 	}
 	if oldest.Valid {
-		st.OldestAge = db.now().Sub(fromMS(oldest.Int64))
+		st.OldestAge = j.db.now().Sub(fromMS(oldest.Int64))
 	}
 	if next.Valid {
 		st.NextRunAt = fromMS(next.Int64)
@@ -173,23 +182,4 @@ func (db *DB) QueueStats(ctx context.Context) (rolegate.QueueStats, error) {
 		st.LeaseExpiry = fromMS(lease.Int64)
 	}
 	return st, nil
-}
-
-// CountByStatus returns how many requests are in each status (metrics).
-func (db *DB) CountByStatus(ctx context.Context) (map[rolegate.Status]int, error) {
-	rows, err := db.readPool.QueryContext(ctx, `SELECT status, COUNT(*) FROM requests GROUP BY status`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: count by status: %w", err)
-	}
-	defer rows.Close()
-	out := map[rolegate.Status]int{}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
-		}
-		out[rolegate.Status(st)] = n
-	}
-	return out, rows.Err()
 }

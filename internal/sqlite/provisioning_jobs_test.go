@@ -25,6 +25,7 @@ type jobsFixture struct {
 	requests *sqlite.Requests
 	catalog  *rolegate.Catalog
 	clock    *testkit.Clock
+	stores
 }
 
 var (
@@ -35,6 +36,20 @@ var (
 
 func jobsActor(subject, name string, roles ...rolegate.PortalRole) rolegate.Actor {
 	return rolegate.Actor{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "test", Subject: subject, Name: name}, Roles: roles}}
+}
+
+// stores are the services over one database, one struct each, as
+// internal/app builds them.
+type stores struct {
+	sessions *sqlite.Sessions
+	outbox   *sqlite.Outbox
+	jobs     *sqlite.Jobs
+	picture  *sqlite.Picture
+	trail    *sqlite.Trail
+}
+
+func storesOf(db *sqlite.DB) stores {
+	return stores{sqlite.NewSessions(db), sqlite.NewOutbox(db), sqlite.NewJobs(db), sqlite.NewPicture(db), sqlite.NewTrail(db)}
 }
 
 // openOnClock opens a new database file on a clock that stands at
@@ -57,7 +72,7 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 	t.Helper()
 	db, path, clock := openOnClock(t)
 	return &jobsFixture{
-		t: t, ctx: context.Background(), path: path, db: db, clock: clock,
+		t: t, ctx: context.Background(), path: path, db: db, clock: clock, stores: storesOf(db),
 		requests: sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1}),
 		catalog: rolegate.NewCatalog([]rolegate.Permission{
 			{Name: "api.groups.read", Area: "Groups"}, {Name: "api.users.read", Area: "Users"},
@@ -91,7 +106,7 @@ func (f *jobsFixture) get(id int64) *rolegate.Request {
 
 func (f *jobsFixture) claim(owner string, lease time.Duration) *rolegate.Job {
 	f.t.Helper()
-	job, err := f.db.ClaimJob(f.ctx, owner, lease)
+	job, err := f.jobs.ClaimJob(f.ctx, owner, lease)
 	if err != nil {
 		f.t.Fatalf("ClaimJob(%q): %v", owner, err)
 	}
@@ -101,7 +116,7 @@ func (f *jobsFixture) claim(owner string, lease time.Duration) *rolegate.Job {
 // actions lists the actions of a request's timeline, oldest first.
 func (f *jobsFixture) actions(id int64) []string {
 	f.t.Helper()
-	events, err := f.db.RequestEvents(f.ctx, id)
+	events, err := f.trail.RequestEvents(f.ctx, id)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -179,7 +194,7 @@ func TestCompleteJobStoresTheRoleAndEndsTheJob(t *testing.T) {
 	f := newJobsFixture(t)
 	req, job := f.claimed("Group Reader")
 
-	if err := f.db.CompleteJob(f.ctx, job, testRole, false); err != nil {
+	if err := f.jobs.CompleteJob(f.ctx, job, testRole, false); err != nil {
 		t.Fatalf("CompleteJob: %v", err)
 	}
 	got := f.get(req.ID)
@@ -189,7 +204,7 @@ func TestCompleteJobStoresTheRoleAndEndsTheJob(t *testing.T) {
 	if state, _, _ := f.jobState(req.ID); state != "done" {
 		t.Errorf("job state = %s; want done", state)
 	}
-	if err := f.db.CompleteJob(f.ctx, job, testRole, false); !errors.Is(err, rolegate.ErrLeaseLost) {
+	if err := f.jobs.CompleteJob(f.ctx, job, testRole, false); !errors.Is(err, rolegate.ErrLeaseLost) {
 		t.Errorf("a second CompleteJob = %v; want rolegate.ErrLeaseLost", err)
 	}
 	if next := f.claim("w1", time.Minute); next != nil {
@@ -223,19 +238,19 @@ func TestAnExpiredLeaseIsReclaimedAndTheOldOwnerIsShutOut(t *testing.T) {
 	if job.Attempt != 2 || !job.Reconcile {
 		t.Errorf("reclaimed job: attempt %d reconcile %v; want attempt 2 with reconcile (the dead owner may have reached the upstream)", job.Attempt, job.Reconcile)
 	}
-	if err := f.db.CompleteJob(f.ctx, dead, testRole, false); !errors.Is(err, rolegate.ErrLeaseLost) {
+	if err := f.jobs.CompleteJob(f.ctx, dead, testRole, false); !errors.Is(err, rolegate.ErrLeaseLost) {
 		t.Errorf("CompleteJob by the dead owner = %v; want rolegate.ErrLeaseLost", err)
 	}
-	if err := f.db.FailJob(f.ctx, dead, rolegate.ActionProvisioningFailed, "late", nil); !errors.Is(err, rolegate.ErrLeaseLost) {
+	if err := f.jobs.FailJob(f.ctx, dead, rolegate.ActionProvisioningFailed, "late", nil); !errors.Is(err, rolegate.ErrLeaseLost) {
 		t.Errorf("FailJob by the dead owner = %v; want rolegate.ErrLeaseLost", err)
 	}
-	if err := f.db.CompleteJob(f.ctx, job, testRole, true); err != nil {
+	if err := f.jobs.CompleteJob(f.ctx, job, testRole, true); err != nil {
 		t.Fatalf("CompleteJob by the new owner: %v", err)
 	}
 	if got := f.get(req.ID).Status; got != rolegate.StatusProvisioned {
 		t.Errorf("status = %s; want provisioned", got)
 	}
-	events, _ := f.db.RequestEvents(f.ctx, req.ID)
+	events, _ := f.trail.RequestEvents(f.ctx, req.ID)
 	var reasons int
 	for _, e := range events {
 		var d map[string]any
@@ -254,7 +269,7 @@ func TestReleaseLeasesMakesJobsOfADeadProcessClaimableAtOnce(t *testing.T) {
 	f.approved("Group Reader")
 	f.claim("dead", time.Hour)
 
-	n, err := f.db.ReleaseLeases(f.ctx)
+	n, err := f.jobs.ReleaseLeases(f.ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("ReleaseLeases = %d, %v; want 1, nil", n, err)
 	}
@@ -269,13 +284,13 @@ func TestRetryJobLaterWaitsThenReconciles(t *testing.T) {
 	f := newJobsFixture(t)
 	req, job := f.claimed("Group Reader")
 
-	if err := f.db.RetryJobLater(f.ctx, job, 30*time.Second, "OpenAI answered 429 to create role: slow down"); err != nil {
+	if err := f.jobs.RetryJobLater(f.ctx, job, 30*time.Second, "OpenAI answered 429 to create role: slow down"); err != nil {
 		t.Fatalf("RetryJobLater: %v", err)
 	}
 	if got := f.get(req.ID).Status; got != rolegate.StatusProvisioning {
 		t.Errorf("status while waiting = %s; want provisioning", got)
 	}
-	st, err := f.db.QueueStats(f.ctx)
+	st, err := f.jobs.QueueStats(f.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +319,7 @@ func TestFailJobShowsTheMessageAndAnAdminRequeuesIt(t *testing.T) {
 	req, job := f.claimed("Group Reader")
 
 	msg := "OpenAI answered 400 to create role: A role named 'Group Reader' already exists."
-	if err := f.db.FailJob(f.ctx, job, rolegate.ActionProvisioningFailed, msg, nil); err != nil {
+	if err := f.jobs.FailJob(f.ctx, job, rolegate.ActionProvisioningFailed, msg, nil); err != nil {
 		t.Fatalf("FailJob: %v", err)
 	}
 	got := f.get(req.ID)
@@ -357,7 +372,7 @@ func TestClaimJobSetsAsideAJobWhoseRequestMovedOn(t *testing.T) {
 func TestQueueStatsCountsQueuedAndRunningJobs(t *testing.T) {
 	t.Parallel()
 	f := newJobsFixture(t)
-	if st, err := f.db.QueueStats(f.ctx); err != nil || st.Depth != 0 || !st.NextRunAt.IsZero() {
+	if st, err := f.jobs.QueueStats(f.ctx); err != nil || st.Depth != 0 || !st.NextRunAt.IsZero() {
 		t.Fatalf("empty rolegate.QueueStats = %+v, %v; want depth 0", st, err)
 	}
 	f.approved("First Role")
@@ -365,7 +380,7 @@ func TestQueueStatsCountsQueuedAndRunningJobs(t *testing.T) {
 	f.approved("Second Role")
 	f.claim("w1", time.Minute)
 
-	st, err := f.db.QueueStats(f.ctx)
+	st, err := f.jobs.QueueStats(f.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ type lifecycle struct {
 	requests *sqlite.Requests
 	catalog  *rolegate.Catalog
 	raw      *sql.DB
+	stores
 
 	// lastJob is the job the last provisioning() claimed.
 	lastJob *rolegate.Job
@@ -108,7 +109,7 @@ func newLifecycle(t *testing.T, requiredApprovals int) *lifecycle {
 	t.Cleanup(func() { db.Close() })
 	raw := testkit.OpenReadOnly(t, path)
 	lc := &lifecycle{
-		t: t, ctx: ctx, db: db, raw: raw,
+		t: t, ctx: ctx, db: db, raw: raw, stores: storesOf(db),
 		lcState: &lcState{clock: testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))},
 		catalog: rolegate.NewCatalog([]rolegate.Permission{
 			{Name: "api.groups.read", Area: "Groups"},
@@ -167,7 +168,7 @@ func (lc *lifecycle) get(id int64) *rolegate.Request {
 // actions lists the actions recorded about a request, oldest first.
 func (lc *lifecycle) actions(id int64) []string {
 	lc.t.Helper()
-	events, err := lc.db.RequestEvents(lc.ctx, id)
+	events, err := lc.trail.RequestEvents(lc.ctx, id)
 	if err != nil {
 		lc.t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ var lcStarts = []struct {
 	{"provisioning", func(lc *lifecycle) *rolegate.Request { return lc.provisioning("Group Reader") }},
 	{"provisioned", func(lc *lifecycle) *rolegate.Request {
 		req, job := lc.provisioning("Group Reader"), lc.lastJob
-		if err := lc.db.CompleteJob(lc.ctx, job, rolegate.ProvisionedRole{ID: "role_1", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
+		if err := lc.jobs.CompleteJob(lc.ctx, job, rolegate.ProvisionedRole{ID: "role_1", Name: req.RoleName, Permissions: req.Permissions}, false); err != nil {
 			lc.t.Fatal(err)
 		}
 		return lc.get(req.ID)
@@ -298,7 +299,7 @@ func (lc *lifecycle) approved(name string) *rolegate.Request {
 func (lc *lifecycle) provisioning(name string) *rolegate.Request {
 	lc.t.Helper()
 	req := lc.approved(name)
-	job, err := lc.db.ClaimJob(lc.ctx, "worker-1", time.Minute)
+	job, err := lc.jobs.ClaimJob(lc.ctx, "worker-1", time.Minute)
 	if err != nil || job == nil || job.RequestID != req.ID {
 		lc.t.Fatalf("ClaimJob = %+v, %v; want the job of %d", job, err, req.ID)
 	}
@@ -309,7 +310,7 @@ func (lc *lifecycle) provisioning(name string) *rolegate.Request {
 func (lc *lifecycle) failed(name string) *rolegate.Request {
 	lc.t.Helper()
 	req := lc.provisioning(name)
-	if err := lc.db.FailJob(lc.ctx, lc.lastJob, rolegate.ActionProvisioningFailed, "400: invalid permission", nil); err != nil {
+	if err := lc.jobs.FailJob(lc.ctx, lc.lastJob, rolegate.ActionProvisioningFailed, "400: invalid permission", nil); err != nil {
 		lc.t.Fatal(err)
 	}
 	return lc.get(req.ID)
@@ -341,7 +342,7 @@ var lcActions = []struct {
 		return err
 	}},
 	{"claim", func(lc *lifecycle, req *rolegate.Request) error {
-		job, err := lc.db.ClaimJob(lc.ctx, "worker-2", time.Minute)
+		job, err := lc.jobs.ClaimJob(lc.ctx, "worker-2", time.Minute)
 		if err == nil && job == nil {
 			return errNothing
 		}
@@ -537,7 +538,7 @@ func TestCreateStoresTheExactPayload(t *testing.T) {
 func TestCreateRefusals(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	lc.create("Group Reader")
-	if _, err := lc.db.ReplacePicture(lc.ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{
+	if _, err := lc.picture.ReplacePicture(lc.ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{
 		{ID: "role_owner", Name: "owner", Permissions: []string{"api.groups.read"}, Predefined: true},
 	}, nil); err != nil {
 		t.Fatal(err)
@@ -591,7 +592,7 @@ func TestRoleNameTaken(t *testing.T) {
 	}
 	pending := lc.create("Pending Role")
 	provisioned := lc.provisioning("Provisioned Role")
-	if err := lc.db.CompleteJob(lc.ctx, lc.lastJob, rolegate.ProvisionedRole{ID: "role_9", Name: provisioned.RoleName}, false); err != nil {
+	if err := lc.jobs.CompleteJob(lc.ctx, lc.lastJob, rolegate.ProvisionedRole{ID: "role_9", Name: provisioned.RoleName}, false); err != nil {
 		t.Fatal(err)
 	}
 	failed := lc.failed("Failed Role")
@@ -724,7 +725,7 @@ func TestExpiryIsRecordedWithItsReason(t *testing.T) {
 	if got := lc.get(notYet.ID).Status; got != rolegate.StatusPending {
 		t.Errorf("later request is %s; want pending", got)
 	}
-	events, err := lc.db.RequestEvents(lc.ctx, due.ID)
+	events, err := lc.trail.RequestEvents(lc.ctx, due.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -784,13 +785,13 @@ func TestAbandonKeepsTheRequestFailed(t *testing.T) {
 	if !stored.AbandonedAt.Equal(lc.clock.Now()) || !stored.Abandoned() {
 		t.Errorf("stored AbandonedAt = %s; want %s", stored.AbandonedAt, lc.clock.Now())
 	}
-	events, _ := lc.db.RequestEvents(lc.ctx, req.ID)
+	events, _ := lc.trail.RequestEvents(lc.ctx, req.ID)
 	last := events[len(events)-1]
 	if last.Action != rolegate.ActionProvisioningAbandoned || !strings.Contains(string(last.Details), `"The upstream refuses it."`) ||
 		last.ActorKey != lcAdmin.Key() {
 		t.Errorf("last event = %s by %s %s; want %s by the admin with the reason", last.Action, last.ActorKey, last.Details, rolegate.ActionProvisioningAbandoned)
 	}
-	if job, err := lc.db.ClaimJob(lc.ctx, "worker-9", time.Minute); err != nil || job != nil {
+	if job, err := lc.jobs.ClaimJob(lc.ctx, "worker-9", time.Minute); err != nil || job != nil {
 		t.Errorf("ClaimJob after abandon = %+v, %v; want nothing", job, err)
 	}
 }
@@ -989,7 +990,7 @@ func (lc *lifecycle) checkConsistent(id int64) *rolegate.Request {
 // claim is a worker asking for the next job; errNothing when there is none.
 func claim(lc *lifecycle, owner string) func() error {
 	return func() error {
-		job, err := lc.db.ClaimJob(lc.ctx, owner, time.Minute)
+		job, err := lc.jobs.ClaimJob(lc.ctx, owner, time.Minute)
 		if job == nil && err == nil {
 			return errNothing
 		}
@@ -1130,7 +1131,7 @@ func TestConcurrentTransitions(t *testing.T) {
 			}
 			// The next round starts with an empty queue.
 			for {
-				job, err := lc.db.ClaimJob(lc.ctx, "drain", time.Minute)
+				job, err := lc.jobs.ClaimJob(lc.ctx, "drain", time.Minute)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -15,6 +15,14 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
+// Sessions stores who is signed in (rolegate.SessionService): sessions,
+// the people they belong to, and each sign-in and sign-out in the audit
+// trail, written by the transaction that makes the change.
+type Sessions struct{ db *DB }
+
+// NewSessions returns the session service over db.
+func NewSessions(db *DB) *Sessions { return &Sessions{db: db} }
+
 // NewToken returns a random 256-bit token, URL-safe.
 func NewToken() string {
 	b := make([]byte, 32)
@@ -32,7 +40,7 @@ func hashToken(token string) string {
 // transaction. The session named by previous (the browser's cookie before
 // this sign-in, if any) is deleted in that same transaction, so that nothing
 // from before a sign-in survives it.
-func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, auth rolegate.SessionAuth, limits rolegate.SessionLimits, previous string) (string, *rolegate.Session, error) {
+func (ss *Sessions) CreateSession(ctx context.Context, actor rolegate.Actor, auth rolegate.SessionAuth, limits rolegate.SessionLimits, previous string) (string, *rolegate.Session, error) {
 	// The profile comes from the identity provider's claims: kept as
 	// valid UTF-8 of a sane length in the session, people and the trail.
 	actor.Person = actor.Person.ValidText()
@@ -44,7 +52,7 @@ func (db *DB) CreateSession(ctx context.Context, actor rolegate.Actor, auth role
 	if !auth.StepUpAt.IsZero() {
 		s.StepUpAt = auth.StepUpAt.UTC()
 	}
-	err := db.update(ctx, func(tx *Tx) error {
+	err := ss.db.update(ctx, func(tx *Tx) error {
 		s.CreatedAt, s.LastSeenAt, s.ExpiresAt = tx.now, tx.now, tx.now.Add(limits.Absolute)
 		var d rolegate.SignInSucceeded
 		if previous != "" {
@@ -84,7 +92,7 @@ const touchEvery = time.Minute
 
 // LookupSession returns the live session for token, ending it when it is
 // past its idle or absolute limit.
-func (db *DB) LookupSession(ctx context.Context, token string, limits rolegate.SessionLimits) (*rolegate.Session, error) {
+func (ss *Sessions) LookupSession(ctx context.Context, token string, limits rolegate.SessionLimits) (*rolegate.Session, error) {
 	if token == "" {
 		return nil, rolegate.ErrNoSession
 	}
@@ -94,7 +102,7 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits rolegate.S
 	var authTime, stepUp, created, lastSeen, expires int64
 	// Issuer and subject are read from their own columns: a subject may
 	// itself contain "|" (Auth0's "auth0|123"), so the key is not split.
-	err := db.readStmts.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
+	err := ss.db.readStmts.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
 		last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
 		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -109,13 +117,13 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits rolegate.S
 	}
 	s.AuthTime, s.StepUpAt = fromMS(authTime), fromMS(stepUp)
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMS(created), fromMS(lastSeen), fromMS(expires)
-	now := db.now()
+	now := ss.db.now()
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= limits.Idle {
-		_, _ = db.write.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, id)
+		_, _ = ss.db.write.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, id)
 		return nil, rolegate.ErrNoSession
 	}
 	if now.Sub(s.LastSeenAt) >= touchEvery {
-		if _, err := db.write.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(now), id); err != nil {
+		if _, err := ss.db.write.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(now), id); err != nil {
 			return nil, fmt.Errorf("sqlite: touch session: %w", err)
 		}
 		s.LastSeenAt = now
@@ -124,8 +132,8 @@ func (db *DB) LookupSession(ctx context.Context, token string, limits rolegate.S
 }
 
 // DeleteSession signs the session's person out and records it.
-func (db *DB) DeleteSession(ctx context.Context, token string, actor rolegate.Actor) error {
-	return db.update(ctx, func(tx *Tx) error {
+func (ss *Sessions) DeleteSession(ctx context.Context, token string, actor rolegate.Actor) error {
+	return ss.db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(token)); err != nil {
 			return fmt.Errorf("sqlite: delete session: %w", err)
 		}
@@ -136,9 +144,9 @@ func (db *DB) DeleteSession(ctx context.Context, token string, actor rolegate.Ac
 
 // DeleteExpiredSessions removes sessions past their absolute limit; idle
 // ones go when next looked up or here.
-func (db *DB) DeleteExpiredSessions(ctx context.Context, idle time.Duration) error {
-	now := db.now()
-	return db.update(ctx, func(tx *Tx) error {
+func (ss *Sessions) DeleteExpiredSessions(ctx context.Context, idle time.Duration) error {
+	now := ss.db.now()
+	return ss.db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`,
 			ms(now), ms(now.Add(-idle))); err != nil {
 			return fmt.Errorf("sqlite: delete expired sessions: %w", err)
@@ -151,8 +159,8 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, idle time.Duration) err
 // named by token until the person comes back from re-authenticating, in
 // place of any action kept before: one per session, so a signed-in person
 // cannot grow it.
-func (db *DB) SetPendingAction(ctx context.Context, token, action string) error {
-	return db.update(ctx, func(tx *Tx) error {
+func (ss *Sessions) SetPendingAction(ctx context.Context, token, action string) error {
+	return ss.db.update(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET pending_action = ? WHERE id_hash = ?`, action, hashToken(token))
 		if err != nil {
 			return fmt.Errorf("sqlite: keep pending action: %w", err)
@@ -167,12 +175,12 @@ func (db *DB) SetPendingAction(ctx context.Context, token, action string) error 
 // TakePendingAction returns and clears the action kept on the session
 // named by token ("" when there is none, or no such session): each is
 // usable once.
-func (db *DB) TakePendingAction(ctx context.Context, token string) (string, error) {
+func (ss *Sessions) TakePendingAction(ctx context.Context, token string) (string, error) {
 	if token == "" {
 		return "", nil
 	}
 	var action string
-	err := db.update(ctx, func(tx *Tx) error {
+	err := ss.db.update(ctx, func(tx *Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT pending_action FROM sessions WHERE id_hash = ?`, hashToken(token)).Scan(&action)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -190,11 +198,11 @@ func (db *DB) TakePendingAction(ctx context.Context, token string) (string, erro
 // PeopleWithRole returns the people who held role at their last sign-in
 // (whom to notify), with the same query the notification outbox runs
 // inside its transactions.
-func (db *DB) PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
-	sqlTx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (ss *Sessions) PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
+	sqlTx, err := ss.db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: people with role %s: %w", role, err)
 	}
 	defer sqlTx.Rollback()
-	return (&Tx{Tx: sqlTx, db: db}).peopleWithRole(ctx, role)
+	return (&Tx{Tx: sqlTx, db: ss.db}).peopleWithRole(ctx, role)
 }

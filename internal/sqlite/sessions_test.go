@@ -22,6 +22,7 @@ type sessionsFixture struct {
 	db    *sqlite.DB
 	clock *testkit.Clock
 	limit rolegate.SessionLimits
+	stores
 }
 
 func newSessionsFixture(t *testing.T) *sessionsFixture {
@@ -36,14 +37,14 @@ func newSessionsFixture(t *testing.T) *sessionsFixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	db.SetClock(f.clock.Now)
-	f.db = db
+	f.db, f.stores = db, storesOf(db)
 	return f
 }
 
 // signIn creates a session for actor and returns its token.
 func (f *sessionsFixture) signIn(actor rolegate.Actor, authTime time.Time, previous string) string {
 	f.t.Helper()
-	token, _, err := f.db.CreateSession(f.ctx, actor, rolegate.SessionAuth{AuthTime: authTime}, f.limit, previous)
+	token, _, err := f.sessions.CreateSession(f.ctx, actor, rolegate.SessionAuth{AuthTime: authTime}, f.limit, previous)
 	if err != nil {
 		f.t.Fatalf("CreateSession: %v", err)
 	}
@@ -87,7 +88,7 @@ func TestSessionIsFoundByItsTokenAndStoredOnlyAsAHash(t *testing.T) {
 		t.Errorf("token %q has fewer than 256 bits", token)
 	}
 
-	s, err := f.db.LookupSession(f.ctx, token, f.limit)
+	s, err := f.sessions.LookupSession(f.ctx, token, f.limit)
 	if err != nil {
 		t.Fatalf("LookupSession: %v", err)
 	}
@@ -106,7 +107,7 @@ func TestSessionIsFoundByItsTokenAndStoredOnlyAsAHash(t *testing.T) {
 	}
 
 	for _, wrong := range []string{"", token[:len(token)-1], token + "x", "not-a-token"} {
-		if _, err := f.db.LookupSession(f.ctx, wrong, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
+		if _, err := f.sessions.LookupSession(f.ctx, wrong, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
 			t.Errorf("LookupSession(%q) = %v; want rolegate.ErrNoSession", wrong, err)
 		}
 	}
@@ -141,7 +142,7 @@ func TestSessionLimits(t *testing.T) {
 			token := f.signIn(sessRita, f.clock.Now(), "")
 			for i, step := range tt.steps {
 				f.clock.Advance(step)
-				_, err := f.db.LookupSession(f.ctx, token, f.limit)
+				_, err := f.sessions.LookupSession(f.ctx, token, f.limit)
 				if alive := err == nil; alive != tt.alive[i] {
 					t.Fatalf("visit %d (%s after the previous): alive = %v (%v); want %v", i+1, step, alive, err, tt.alive[i])
 				}
@@ -160,12 +161,12 @@ func TestSessionLastSeenIsWrittenAtMostOnceAMinute(t *testing.T) {
 	start := f.clock.Now()
 	token := f.signIn(sessRita, f.clock.Now(), "")
 	f.clock.Advance(30 * time.Second)
-	s, err := f.db.LookupSession(f.ctx, token, f.limit)
+	s, err := f.sessions.LookupSession(f.ctx, token, f.limit)
 	if err != nil || !s.LastSeenAt.Equal(start) {
 		t.Fatalf("30s later last seen = %v (%v); want %s", s.LastSeenAt, err, start)
 	}
 	f.clock.Advance(45 * time.Second)
-	s, err = f.db.LookupSession(f.ctx, token, f.limit)
+	s, err = f.sessions.LookupSession(f.ctx, token, f.limit)
 	if err != nil || !s.LastSeenAt.Equal(f.clock.Now()) {
 		t.Fatalf("75s later last seen = %v (%v); want %s", s.LastSeenAt, err, f.clock.Now())
 	}
@@ -177,10 +178,10 @@ func TestCreateSessionReplacesThePreviousOne(t *testing.T) {
 	f := newSessionsFixture(t)
 	old := f.signIn(sessRita, f.clock.Now(), "")
 	fresh := f.signIn(sessAlex, f.clock.Now(), old)
-	if _, err := f.db.LookupSession(f.ctx, old, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
+	if _, err := f.sessions.LookupSession(f.ctx, old, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
 		t.Errorf("the replaced session still answers (%v)", err)
 	}
-	if s, err := f.db.LookupSession(f.ctx, fresh, f.limit); err != nil || s.Principal.Key() != sessAlex.Key() {
+	if s, err := f.sessions.LookupSession(f.ctx, fresh, f.limit); err != nil || s.Principal.Key() != sessAlex.Key() {
 		t.Errorf("the new session = %v, %v; want Alex's", s, err)
 	}
 	if n := f.count(`SELECT COUNT(*) FROM audit_events WHERE action = ? AND json_extract(details, '$.replaced_session') = 1`, rolegate.ActionSignInSucceeded); n != 1 {
@@ -198,7 +199,7 @@ func TestCreateSessionReplacesThePreviousOne(t *testing.T) {
 func TestUnknownAuthTimeStaysUnknown(t *testing.T) {
 	f := newSessionsFixture(t)
 	token := f.signIn(sessRita, time.Time{}, "")
-	s, err := f.db.LookupSession(f.ctx, token, f.limit)
+	s, err := f.sessions.LookupSession(f.ctx, token, f.limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,13 +212,13 @@ func TestDeleteSessionSignsOut(t *testing.T) {
 	f := newSessionsFixture(t)
 	token := f.signIn(sessRita, f.clock.Now(), "")
 	other := f.signIn(sessRita, f.clock.Now(), "")
-	if err := f.db.DeleteSession(f.ctx, token, sessRita); err != nil {
+	if err := f.sessions.DeleteSession(f.ctx, token, sessRita); err != nil {
 		t.Fatalf("DeleteSession: %v", err)
 	}
-	if _, err := f.db.LookupSession(f.ctx, token, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
+	if _, err := f.sessions.LookupSession(f.ctx, token, f.limit); !errors.Is(err, rolegate.ErrNoSession) {
 		t.Errorf("after DeleteSession the session answers (%v)", err)
 	}
-	if _, err := f.db.LookupSession(f.ctx, other, f.limit); err != nil {
+	if _, err := f.sessions.LookupSession(f.ctx, other, f.limit); err != nil {
 		t.Errorf("DeleteSession ended the person's other session too: %v", err)
 	}
 	if n := f.count(`SELECT COUNT(*) FROM audit_events WHERE action = ? AND actor_key = ?`, rolegate.ActionSignOut, sessRita.Key()); n != 1 {
@@ -231,13 +232,13 @@ func TestDeleteExpiredSessions(t *testing.T) {
 	f.clock.Advance(59 * time.Minute)
 	busy := f.signIn(sessAlex, f.clock.Now(), "")
 	f.clock.Advance(2 * time.Minute)
-	if err := f.db.DeleteExpiredSessions(f.ctx, f.limit.Idle); err != nil {
+	if err := f.sessions.DeleteExpiredSessions(f.ctx, f.limit.Idle); err != nil {
 		t.Fatalf("DeleteExpiredSessions: %v", err)
 	}
 	if n := f.count(`SELECT COUNT(*) FROM sessions`); n != 1 {
 		t.Errorf("%d sessions left; want 1 (the idle one deleted)", n)
 	}
-	if _, err := f.db.LookupSession(f.ctx, busy, f.limit); err != nil {
+	if _, err := f.sessions.LookupSession(f.ctx, busy, f.limit); err != nil {
 		t.Errorf("the active session was deleted: %v", err)
 	}
 }
@@ -247,25 +248,25 @@ func TestDeleteExpiredSessions(t *testing.T) {
 func TestPendingActionIsKeptOncePerSession(t *testing.T) {
 	f := newSessionsFixture(t)
 	token := f.signIn(sessAlex, f.clock.Now(), "")
-	if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
+	if got, err := f.sessions.TakePendingAction(f.ctx, token); err != nil || got != "" {
 		t.Errorf("TakePendingAction before any = %q, %v; want empty", got, err)
 	}
 	for _, action := range []string{`{"request_id":1}`, `{"request_id":2}`} {
-		if err := f.db.SetPendingAction(f.ctx, token, action); err != nil {
+		if err := f.sessions.SetPendingAction(f.ctx, token, action); err != nil {
 			t.Fatalf("SetPendingAction(%s): %v", action, err)
 		}
 	}
-	if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != `{"request_id":2}` {
+	if got, err := f.sessions.TakePendingAction(f.ctx, token); err != nil || got != `{"request_id":2}` {
 		t.Errorf("TakePendingAction = %q, %v; want the latest action only", got, err)
 	}
-	if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
+	if got, err := f.sessions.TakePendingAction(f.ctx, token); err != nil || got != "" {
 		t.Errorf("TakePendingAction again = %q, %v; want empty (used once)", got, err)
 	}
-	if err := f.db.SetPendingAction(f.ctx, "no-such-session", "{}"); !errors.Is(err, rolegate.ErrNoSession) {
+	if err := f.sessions.SetPendingAction(f.ctx, "no-such-session", "{}"); !errors.Is(err, rolegate.ErrNoSession) {
 		t.Errorf("SetPendingAction on no session = %v; want rolegate.ErrNoSession", err)
 	}
 	for _, token := range []string{"", "no-such-session"} {
-		if got, err := f.db.TakePendingAction(f.ctx, token); err != nil || got != "" {
+		if got, err := f.sessions.TakePendingAction(f.ctx, token); err != nil || got != "" {
 			t.Errorf("TakePendingAction(%q) = %q, %v; want empty", token, got, err)
 		}
 	}
@@ -275,11 +276,11 @@ func TestPendingActionIsKeptOncePerSession(t *testing.T) {
 // auth_time.
 func TestStepUpTimeIsKept(t *testing.T) {
 	f := newSessionsFixture(t)
-	token, _, err := f.db.CreateSession(f.ctx, sessAlex, rolegate.SessionAuth{StepUpAt: f.clock.Now()}, f.limit, "")
+	token, _, err := f.sessions.CreateSession(f.ctx, sessAlex, rolegate.SessionAuth{StepUpAt: f.clock.Now()}, f.limit, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := f.db.LookupSession(f.ctx, token, f.limit)
+	s, err := f.sessions.LookupSession(f.ctx, token, f.limit)
 	if err != nil || !s.AuthTime.IsZero() || !s.StepUpAt.Equal(f.clock.Now()) {
 		t.Errorf("session = %+v, %v; want no auth time and the step-up time %s", s, err, f.clock.Now())
 	}
@@ -291,7 +292,7 @@ func TestPeopleWithRoleFollowsTheLastSignIn(t *testing.T) {
 	f := newSessionsFixture(t)
 	f.signIn(sessRita, f.clock.Now(), "")
 	f.signIn(sessAlex, f.clock.Now(), "")
-	approvers, err := f.db.PeopleWithRole(f.ctx, rolegate.RoleApprover)
+	approvers, err := f.sessions.PeopleWithRole(f.ctx, rolegate.RoleApprover)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,10 +303,10 @@ func TestPeopleWithRoleFollowsTheLastSignIn(t *testing.T) {
 	demoted := sessAlex
 	demoted.Roles = []rolegate.PortalRole{rolegate.RoleRequester}
 	f.signIn(demoted, f.clock.Now(), "")
-	if approvers, err := f.db.PeopleWithRole(f.ctx, rolegate.RoleApprover); err != nil || len(approvers) != 0 {
+	if approvers, err := f.sessions.PeopleWithRole(f.ctx, rolegate.RoleApprover); err != nil || len(approvers) != 0 {
 		t.Errorf("PeopleWithRole(approver) after Alex lost the role = %+v, %v; want nobody", approvers, err)
 	}
-	requesters, err := f.db.PeopleWithRole(f.ctx, rolegate.RoleRequester)
+	requesters, err := f.sessions.PeopleWithRole(f.ctx, rolegate.RoleRequester)
 	if err != nil || len(requesters) != 2 {
 		t.Errorf("PeopleWithRole(requester) = %+v, %v; want Rita and Alex", requesters, err)
 	}

@@ -119,7 +119,7 @@ func seedTrail(ctx context.Context, path string, n int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.CatchUpAuditTree(ctx); err != nil {
+	if _, err := db.Audit.CatchUpAuditTree(ctx); err != nil {
 		db.Close()
 		return err
 	}
