@@ -74,14 +74,10 @@ func current(active, name string) string {
 	return ""
 }
 
-// when formats a time as the server writes it: UTC, to the minute. Pages
-// show times through When, which rolegate.js turns to the viewer's zone.
-func when(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
-}
+// when formats a time as rolegate writes it everywhere, emails included
+// (rolegate.FormatTime). Pages show times through When, which rolegate.js
+// turns to the viewer's zone, keeping this on hover.
+func when(t time.Time) string { return rolegate.FormatTime(t) }
 
 // whenPrecise formats a time to the millisecond (audit rows).
 func whenPrecise(t time.Time) string {

@@ -224,7 +224,7 @@ func TestEachMessageSaysWhatHappenedToItsReader(t *testing.T) {
 			[]string{"Avery Approver rejected your request", "Too broad."}, nil},
 		{with(rolegate.NoticeExpired, rolegate.StatusExpired, nil), rolegate.AudienceRequester,
 			`Your request #12 for the role "finance-reader" expired`,
-			[]string{"expired without a decision", "1 Mar 2026 09:00 UTC"}, nil},
+			[]string{"expired without a decision", "2026-03-01 09:00 UTC"}, nil},
 		{with(rolegate.NoticeProvisioned, rolegate.StatusProvisioned, func(f *rolegate.NotificationFacts) { f.RoleID = "role_abc" }), rolegate.AudienceRequester,
 			`The role "finance-reader" was created (request #12)`,
 			[]string{"you asked for now exists", "role_abc"}, nil},
@@ -247,7 +247,7 @@ func TestEachMessageSaysWhatHappenedToItsReader(t *testing.T) {
 			f.Approvals = []rolegate.NoticeApproval{{Name: "Avery Approver"}}
 		}), rolegate.AudienceApprover,
 			`Reminder: request #12 for the role "finance-reader" is waiting for review`,
-			[]string{"waiting for a decision since 1 Mar 2026 09:00 UTC", "It has 1 of 2 approvals (Avery Approver)", "Review request #12"}, nil},
+			[]string{"waiting for a decision since 2026-03-01 09:00 UTC", "It has 1 of 2 approvals (Avery Approver)", "Review request #12"}, nil},
 	}
 	const link = "https://rolegate.example.com/requests/12"
 	for _, tt := range tests {

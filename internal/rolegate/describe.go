@@ -3,11 +3,13 @@ package rolegate
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Description is an event in words. Every medium that tells of events
 // takes its words from here and only formats them: the request's timeline
-// shows Did, Comment and Detail; a webhook posts News.
+// shows Did, Comment and Detail; a webhook posts News; an email says the
+// Message of its notice for its reader (DescribeNotice, below).
 type Description struct {
 	// Did is what happened, as a line of the request's timeline under the
 	// actor's name: "Approved (1 of 2)".
@@ -125,4 +127,198 @@ func describeDifferences(diffs []Difference) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// FormatTime is how rolegate writes a time for people, everywhere: UTC, to
+// the minute ("2026-03-01 09:00 UTC"). Pages show it where the browser
+// does not put it in the viewer's zone (and on hover); emails and messages
+// show it as it is. The zero time is "".
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// Message is a notice in words for one reader: what an email says. Every
+// word of it is chosen here; the email only lays it out.
+type Message struct {
+	Subject string
+	// Heading is the first sentence: what happened, to this reader.
+	Heading string
+	// Lines say what it means for the reader and what they can do.
+	Lines []string
+	// Fields are the facts, labelled, in the order shown.
+	Fields []MessageField
+	// Action is the words of the link to the request's page.
+	Action string
+	// Why says why this reader hears of it.
+	Why string
+}
+
+// MessageField is one labelled fact of a message: a Value, or a List of
+// short values. Quoted marks text that a person wrote (set apart from
+// rolegate's own words); Code, an identifier.
+type MessageField struct {
+	Label  string
+	Value  string
+	List   []string
+	Quoted bool
+	Code   bool
+}
+
+// DescribeNotice puts the notice f into words for a reader of audience a
+// (f holds only what that reader may see: NotificationFacts.For).
+func DescribeNotice(f NotificationFacts, a Audience) Message {
+	role := fmt.Sprintf("%q", f.RoleName)
+	actor := f.Actor.Name
+	if actor == "" {
+		actor = f.Actor.Email
+	}
+	requester := ""
+	if f.Requester != nil {
+		requester = f.Requester.Name
+		if f.Requester.Email != "" && f.Requester.Email != f.Requester.Name {
+			requester += " <" + f.Requester.Email + ">"
+		}
+	}
+	m := Message{Action: fmt.Sprintf("Open request #%d", f.RequestID)}
+	switch a {
+	case AudienceRequester:
+		m.Why = "You get this because you filed this request."
+	case AudienceApprover:
+		m.Why = "You get this because you are an approver in rolegate."
+	case AudienceAdmin:
+		m.Why = "You get this because you are an admin in rolegate."
+	}
+	field := func(label, value string) {
+		if value != "" {
+			m.Fields = append(m.Fields, MessageField{Label: label, Value: value})
+		}
+	}
+	quoted := func(label, value string) {
+		if value != "" {
+			m.Fields = append(m.Fields, MessageField{Label: label, Value: value, Quoted: true})
+		}
+	}
+	code := func(label, value string) {
+		m.Fields = append(m.Fields, MessageField{Label: label, Value: value, Code: true})
+	}
+	permissions := func() {
+		if len(f.Permissions) > 0 {
+			m.Fields = append(m.Fields, MessageField{Label: "Permissions", List: f.Permissions})
+		}
+	}
+	field("Request", fmt.Sprintf("#%d", f.RequestID))
+	code("Role name", f.RoleName)
+
+	switch f.Kind {
+	case NoticeSubmitted:
+		m.Subject = fmt.Sprintf("Request #%d for the role %s needs your review", f.RequestID, role)
+		m.Heading = fmt.Sprintf("%s asks for a new custom role %s in the OpenAI organization.", nameOr(f.Requester, actor), role)
+		m.Lines = []string{fmt.Sprintf("It needs %s. Review the exact request on its page, then approve or reject it there.", approvals(f.RequiredApprovals))}
+		m.Action = fmt.Sprintf("Review request #%d", f.RequestID)
+		field("Requested by", requester)
+		permissions()
+		quoted("Description", f.Description)
+		quoted("Justification", f.Justification)
+	case NoticeApproved:
+		m.Subject = fmt.Sprintf("Your request #%d for the role %s was approved", f.RequestID, role)
+		m.Heading = fmt.Sprintf("Your request for the role %s was approved.", role)
+		m.Lines = []string{"rolegate is creating the role in the OpenAI organization now; you will get another message when it exists."}
+		var by []string
+		for _, ap := range f.Approvals {
+			s := ap.Name
+			if ap.Comment != "" {
+				s += ": " + ap.Comment
+			}
+			by = append(by, s)
+		}
+		quoted("Approved by", strings.Join(by, "\n"))
+	case NoticeRejected:
+		m.Subject = fmt.Sprintf("Your request #%d for the role %s was rejected", f.RequestID, role)
+		m.Heading = fmt.Sprintf("%s rejected your request for the role %s.", actor, role)
+		m.Lines = []string{"Nothing was created. If the reason below can be addressed, you can file a new request."}
+		quoted("Comment", f.Comment)
+	case NoticeExpired:
+		m.Subject = fmt.Sprintf("Your request #%d for the role %s expired", f.RequestID, role)
+		m.Heading = fmt.Sprintf("Your request for the role %s expired without a decision.", role)
+		m.Lines = []string{"Nothing was created. If you still need the role, file the request again."}
+		field("Submitted", FormatTime(f.SubmittedAt))
+	case NoticeProvisioned:
+		m.Subject = fmt.Sprintf("The role %s was created (request #%d)", role, f.RequestID)
+		if a == AudienceRequester {
+			m.Heading = fmt.Sprintf("The role %s you asked for now exists in the OpenAI organization.", role)
+		} else {
+			m.Heading = fmt.Sprintf("The role %s you approved now exists in the OpenAI organization.", role)
+		}
+		code("Role id", f.RoleID)
+		permissions()
+	case NoticeFailed:
+		m.Subject = fmt.Sprintf("Creating the role %s failed (request #%d)", role, f.RequestID)
+		if a == AudienceAdmin {
+			m.Heading = fmt.Sprintf("rolegate could not create the role %s.", role)
+			m.Lines = []string{"Check the error below, then retry provisioning (or abandon it) on the request page."}
+			m.Action = fmt.Sprintf("Retry request #%d", f.RequestID)
+			field("Requested by", requester)
+		} else {
+			m.Heading = fmt.Sprintf("rolegate could not create the role %s you asked for.", role)
+			m.Lines = []string{"The admins have been told; they can retry once the cause is fixed."}
+		}
+		quoted("Error", f.Failure)
+	case NoticeAbandoned:
+		m.Subject = fmt.Sprintf("The role %s will not be created (request #%d)", role, f.RequestID)
+		m.Heading = fmt.Sprintf("%s stopped the attempts to create the role %s you asked for.", actor, role)
+		m.Lines = []string{"Nothing more will be tried for this request, and its role name is free again. File a new request if you still need the role."}
+		quoted("Reason", f.Comment)
+	case NoticeReminder:
+		m.Subject = fmt.Sprintf("Reminder: request #%d for the role %s is waiting for review", f.RequestID, role)
+		m.Heading = fmt.Sprintf("Request #%d for the role %s has been waiting for a decision since %s.", f.RequestID, role, FormatTime(f.SubmittedAt))
+		var names []string
+		for _, ap := range f.Approvals {
+			names = append(names, ap.Name)
+		}
+		line := fmt.Sprintf("It has %d of %s.", len(f.Approvals), approvals(f.RequiredApprovals))
+		if len(names) > 0 {
+			line = fmt.Sprintf("It has %d of %s (%s).", len(f.Approvals), approvals(f.RequiredApprovals), strings.Join(names, ", "))
+		}
+		m.Lines = []string{line}
+		m.Action = fmt.Sprintf("Review request #%d", f.RequestID)
+		field("Requested by", requester)
+		permissions()
+		quoted("Justification", f.Justification)
+	case NoticeDrift:
+		if f.Deleted {
+			m.Subject = fmt.Sprintf("The role %s was deleted outside rolegate (request #%d)", role, f.RequestID)
+			m.Heading = fmt.Sprintf("The role %s that rolegate created through request #%d no longer exists in the OpenAI organization: it was deleted outside rolegate.", role, f.RequestID)
+		} else {
+			m.Subject = fmt.Sprintf("The role %s was changed outside rolegate (request #%d)", role, f.RequestID)
+			m.Heading = fmt.Sprintf("The role %s that rolegate created through request #%d was changed outside rolegate; it no longer matches what was approved.", role, f.RequestID)
+		}
+		m.Lines = []string{"Find out who changed it and whether that was intended; the request page and the Roles page show the difference."}
+		code("Role id", f.RoleID)
+		for _, d := range f.Differences {
+			m.Fields = append(m.Fields, MessageField{Label: "Approved " + d.Field, Value: d.Old, Quoted: true},
+				MessageField{Label: "Now " + d.Field, Value: d.New, Quoted: true})
+		}
+	default:
+		m.Subject = fmt.Sprintf("Request #%d for the role %s is now %s", f.RequestID, role, f.Status.Label())
+		m.Heading = m.Subject + "."
+	}
+	field("Status", f.Status.Label())
+	return m
+}
+
+func nameOr(p *NoticePerson, fallback string) string {
+	if p != nil && p.Name != "" {
+		return p.Name
+	}
+	return fallback
+}
+
+func approvals(n int) string {
+	if n == 1 {
+		return "1 approval"
+	}
+	return fmt.Sprintf("%d approvals", n)
 }

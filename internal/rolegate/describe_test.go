@@ -1,7 +1,9 @@
 package rolegate_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -79,5 +81,35 @@ func TestEveryActionIsDescribed(t *testing.T) {
 		if d := rolegate.Describe(rolegate.Event{Action: action, Details: []byte(`{}`)}); d.Did == "" || d.Did == action {
 			t.Errorf("Describe(%s) = %#v; want words for %s", action, d, name)
 		}
+	}
+}
+
+// Every notice kind has an email's words of its own for each reader it
+// may reach, not the fallback that only names the status.
+func TestEveryNoticeKindIsDescribedToItsReaders(t *testing.T) {
+	kinds := []string{rolegate.NoticeSubmitted, rolegate.NoticeApproved, rolegate.NoticeRejected, rolegate.NoticeExpired,
+		rolegate.NoticeProvisioned, rolegate.NoticeFailed, rolegate.NoticeAbandoned, rolegate.NoticeReminder, rolegate.NoticeDrift}
+	for _, kind := range kinds {
+		for _, a := range []rolegate.Audience{rolegate.AudienceRequester, rolegate.AudienceApprover, rolegate.AudienceAdmin} {
+			f := rolegate.NotificationFacts{Kind: kind, RequestID: 12, RoleName: "finance-reader", Status: rolegate.StatusPending}
+			m := rolegate.DescribeNotice(f, a)
+			if m.Subject == "" || m.Heading == "" || m.Why == "" || m.Action == "" || strings.Contains(m.Subject, " is now ") {
+				t.Errorf("DescribeNotice(%s, %s) = %#v; want words of its own", kind, a, m)
+			}
+		}
+	}
+	if m := rolegate.DescribeNotice(rolegate.NotificationFacts{Kind: "teleported", RequestID: 12, RoleName: "r", Status: rolegate.StatusPending}, rolegate.AudienceRequester); m.Subject != `Request #12 for the role "r" is now Pending` {
+		t.Errorf("DescribeNotice(an unknown kind).Subject = %q; want the status named", m.Subject)
+	}
+}
+
+// Times read the same on pages, in emails and in messages.
+func TestFormatTime(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 30, 59, 0, time.FixedZone("CET", 3600))
+	if got, want := rolegate.FormatTime(at), "2026-03-01 09:30 UTC"; got != want {
+		t.Errorf("FormatTime(%v) = %q; want %q", at, got, want)
+	}
+	if got := rolegate.FormatTime(time.Time{}); got != "" {
+		t.Errorf("FormatTime(zero) = %q; want \"\"", got)
 	}
 }

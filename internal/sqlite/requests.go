@@ -493,7 +493,7 @@ func (s *Requests) transition(ctx context.Context, id int64, check func(req *rol
 	})
 	if err == nil && expired {
 		return req, rolegate.Errorf(rolegate.ECONFLICT, "This request expired at %s without a decision; it can no longer be changed.",
-			req.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+			rolegate.FormatTime(req.ExpiresAt))
 	}
 	return req, err
 }
