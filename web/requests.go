@@ -252,23 +252,22 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		return err
 	}
 	me := sessionFrom(ctx(c)).Principal
-	req, err := s.Requests.Get(ctx(c), id)
+	// One snapshot: the status, approvals, timeline and notifications
+	// shown agree with each other.
+	record, err := s.Requests.GetRecord(ctx(c), id)
 	if err != nil {
 		return err
 	}
+	req := record.Request
 	if !rolegate.CanView(me, req) {
 		s.recordRefusal(c, "not allowed to view request")
 		return rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
-	}
-	events, err := s.Audit.RequestEvents(ctx(c), id)
-	if err != nil {
-		return err
 	}
 	due := req.Due(s.Now())
 	cat := s.Catalog.Catalog()
 	v := views.RequestView{
 		Request:     req,
-		Timeline:    views.Timeline(events),
+		Timeline:    views.Timeline(record.Events),
 		CanDecide:   rolegate.CheckDecide(me, req) == nil && !due,
 		CanCancel:   rolegate.CheckCancel(me, req) == nil && !due,
 		CanRetry:    rolegate.CheckRetry(me, req) == nil,
@@ -279,11 +278,10 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 		Mine:        req.OwnedBy(me.Person),
 		Approvers:   s.approvers(),
 		Catalog:     cat,
+		Upstream:    record.Role,
 	}
 	if req.Status == rolegate.StatusFailed && !req.Abandoned() {
-		if v.AdminsEmailed, err = s.adminsEmailedAboutFailure(c, id); err != nil {
-			return err
-		}
+		v.AdminsEmailed = adminsEmailedAboutFailure(record.Notifications)
 	}
 	for _, p := range req.Permissions {
 		if perm, ok := cat.Lookup(p); ok && perm.Sensitive {
@@ -292,13 +290,6 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 	}
 	if req.Status == rolegate.StatusPending {
 		v.Overlaps = s.Catalog.Overlaps(req.Permissions)
-	}
-	if req.UpstreamRoleID != "" {
-		if role, ok, err := s.Pictures.RequestRole(ctx(c), id); err != nil {
-			return err
-		} else if ok {
-			v.Upstream = &role
-		}
 	}
 	ch := s.chrome(c, "")
 	if c.Request().Method == http.MethodPost {
@@ -309,18 +300,14 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 
 // adminsEmailedAboutFailure counts the emails queued to admins about the
 // request's failure (each admin once), so that its page says truthfully whether they were told.
-func (s *Server) adminsEmailedAboutFailure(c echo.Context, id int64) (int, error) {
-	queued, err := s.Outbox.NotificationsOf(ctx(c), id)
-	if err != nil {
-		return 0, err
-	}
+func adminsEmailedAboutFailure(queued []rolegate.Notification) int {
 	admins := map[string]bool{} // a failure retried and failed again emails them again
 	for _, q := range queued {
 		if q.Channel == rolegate.ChannelEmail && q.Audience == rolegate.AudienceAdmin && q.Facts.Kind == rolegate.NoticeFailed {
 			admins[strings.ToLower(q.Recipient)] = true
 		}
 	}
-	return len(admins), nil
+	return len(admins)
 }
 
 // cancelRequest withdraws a pending request (its requester only).

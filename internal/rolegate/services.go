@@ -17,6 +17,9 @@ type RequestService interface {
 	RoleNameTaken(ctx context.Context, name string, viewer Principal) (string, error)
 	// Get returns request id with its approvals, as one snapshot.
 	Get(ctx context.Context, id int64) (*Request, error)
+	// GetRecord returns request id with everything its page shows, as
+	// one snapshot (RequestRecord).
+	GetRecord(ctx context.Context, id int64) (*RequestRecord, error)
 	// List returns a page of the requests matching f and how many match
 	// in all, as one snapshot.
 	List(ctx context.Context, f RequestFilter) ([]*Request, int, error)
@@ -40,6 +43,21 @@ type RequestService interface {
 	// after. Both return how many requests they changed.
 	ExpireDue(ctx context.Context) (int, error)
 	RemindPending(ctx context.Context, after time.Duration) (int, error)
+}
+
+// RequestRecord is a request with what has happened to it, read together
+// so that they agree: its timeline holds the events of exactly the
+// approvals and status it has, and the notifications are those of those
+// events.
+type RequestRecord struct {
+	Request *Request
+	// Events is its timeline, oldest first.
+	Events []Event
+	// Notifications are those queued about it, oldest first.
+	Notifications []Notification
+	// Role is the role it created as the picture shows it (with its
+	// drift); nil when the picture holds none.
+	Role *PictureRole
 }
 
 // PictureStore keeps the organization's picture: every role upstream, as

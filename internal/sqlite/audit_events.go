@@ -100,7 +100,11 @@ func scanEvent(row scanner) (rolegate.Event, error) {
 
 // RequestEvents returns a request's events, oldest first: its timeline.
 func (t *Trail) RequestEvents(ctx context.Context, requestID int64) ([]rolegate.Event, error) {
-	rows, err := t.db.readStmts.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+	return requestEvents(ctx, t.db.readStmts, requestID)
+}
+
+func requestEvents(ctx context.Context, q querier, requestID int64) ([]rolegate.Event, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
 		WHERE request_id = ? ORDER BY seq`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: request events: %w", err)

@@ -131,8 +131,9 @@ func BenchmarkApproveHandOff(b *testing.B) {
 	}
 }
 
-// BenchmarkRequestPageReads are the reads behind a request page: the
-// request with its approvals, and its timeline.
+// BenchmarkRequestPageReads is the read behind a request page: the
+// request with its approvals, its timeline, its notifications and its
+// role, in one snapshot.
 func BenchmarkRequestPageReads(b *testing.B) {
 	db := hotDB(b)
 	reqs := sqlite.NewRequests(db, rolegate.RequestsConfig{})
@@ -146,10 +147,7 @@ func BenchmarkRequestPageReads(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := reqs.Get(ctx, req.ID); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := sqlite.NewTrail(db).RequestEvents(ctx, req.ID); err != nil {
+		if _, err := reqs.GetRecord(ctx, req.ID); err != nil {
 			b.Fatal(err)
 		}
 	}

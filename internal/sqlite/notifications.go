@@ -165,7 +165,11 @@ func (o *Outbox) NextNotificationDue(ctx context.Context) (time.Time, error) {
 // NotificationsOf returns the notifications queued about a request, oldest
 // first.
 func (o *Outbox) NotificationsOf(ctx context.Context, requestID int64) ([]rolegate.Notification, error) {
-	rows, err := o.db.readPool.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
+	return notificationsOf(ctx, o.db.readPool, requestID)
+}
+
+func notificationsOf(ctx context.Context, q querier, requestID int64) ([]rolegate.Notification, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
 		WHERE request_id = ? ORDER BY id`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: notifications of %d: %w", requestID, err)

@@ -517,3 +517,26 @@ func (f *notifyFixture) countEvents(id int64, action string) int {
 	}
 	return n
 }
+
+// The notifications on a request's record are those queued about it.
+func TestARequestsRecordHoldsItsNotifications(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	req := f.file(ntRiley, "Record Reader")
+	all, err := f.outbox.NotificationsOf(f.ctx, req.ID)
+	if err != nil || len(all) == 0 {
+		t.Fatalf("NotificationsOf(%d) = %d, %v; want the approvers' and the webhook's", req.ID, len(all), err)
+	}
+	rec, err := f.requests.GetRecord(f.ctx, req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(ns []rolegate.Notification) (out []int64) {
+		for _, n := range ns {
+			out = append(out, n.ID)
+		}
+		return out
+	}
+	if got, want := ids(rec.Notifications), ids(all); !slices.Equal(got, want) {
+		t.Errorf("GetRecord(%d).Notifications = %v; want %v", req.ID, got, want)
+	}
+}

@@ -400,7 +400,11 @@ func listPictureRoles(ctx context.Context, q querier, f rolegate.RoleFilter) ([]
 // RequestRole returns the role that request id created as the picture
 // shows it, with its drift; ok is false when the picture holds none.
 func (p *Picture) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, bool, error) {
-	r, err := scanPictureRole(p.db.readStmts.QueryRowContext(ctx, `SELECT `+pictureColumns+` FROM org_roles
+	return requestRole(ctx, p.db.readStmts, id)
+}
+
+func requestRole(ctx context.Context, q querier, id int64) (rolegate.PictureRole, bool, error) {
+	r, err := scanPictureRole(q.QueryRowContext(ctx, `SELECT `+pictureColumns+` FROM org_roles
 		WHERE request_id = ? ORDER BY deleted_at LIMIT 1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return rolegate.PictureRole{}, false, nil

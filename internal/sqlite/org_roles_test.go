@@ -327,3 +327,40 @@ func TestDriftNotifiesTheAdminsOncePerDifference(t *testing.T) {
 		t.Errorf("admin drift notices = %q; want %q", kinds, want)
 	}
 }
+
+// A request's record is what its page shows, from one snapshot: the
+// request, its timeline, its notifications and the role it created, each
+// as the store's own reads give it.
+func TestARequestsRecordHoldsWhatItsPageShows(t *testing.T) {
+	lc := newLifecycle(t, 1)
+	lc.sync(ownerRole)
+	req := lc.provisioned("Dashboard Reader", "role_dash")
+	lc.sync(ownerRole, rolegate.UpstreamRole{ID: "role_dash", Name: "Dashboard Reader", Permissions: []string{"api.groups.read"}})
+
+	rec, err := lc.requests.GetRecord(lc.ctx, req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Request.Status != rolegate.StatusProvisioned || rec.Request.ApprovalCount() != 1 {
+		t.Errorf("GetRecord(%d).Request = %s with %d approvals; want provisioned with 1", req.ID, rec.Request.Status, rec.Request.ApprovalCount())
+	}
+	events, _ := lc.trail.RequestEvents(lc.ctx, req.ID)
+	if len(rec.Events) != len(events) || rec.Events[len(rec.Events)-1].Action != rolegate.ActionProvisioningSucceeded {
+		t.Errorf("GetRecord(%d).Events = %d events ending %q; want the %d of its timeline, ending with the role's creation",
+			req.ID, len(rec.Events), rec.Events[len(rec.Events)-1].Action, len(events))
+	}
+	if rec.Role == nil || rec.Role.ID != "role_dash" || rec.Role.RequestID != req.ID {
+		t.Errorf("GetRecord(%d).Role = %+v; want role_dash as the picture shows it", req.ID, rec.Role)
+	}
+	if len(rec.Notifications) != 0 {
+		t.Errorf("GetRecord(%d).Notifications = %d; want none (notifications are off)", req.ID, len(rec.Notifications))
+	}
+
+	pending := lc.create("Still Pending", "api.users.read")
+	if rec, err := lc.requests.GetRecord(lc.ctx, pending.ID); err != nil || rec.Role != nil || rec.Request.Status != rolegate.StatusPending || len(rec.Events) != 1 {
+		t.Errorf("GetRecord(a pending request) = %+v, %v; want it pending with its one event and no role", rec, err)
+	}
+	if _, err := lc.requests.GetRecord(lc.ctx, 9999); rolegate.ErrorCode(err) != rolegate.ENOTFOUND {
+		t.Errorf("GetRecord(9999) error = %v; want not found", err)
+	}
+}

@@ -129,6 +129,37 @@ func (s *Requests) Get(ctx context.Context, id int64) (*rolegate.Request, error)
 	return r, err
 }
 
+// GetRecord returns request id with its timeline, its notifications and
+// the role it created, read in one snapshot: the page that shows them
+// never pairs a status with a timeline from before or after it.
+func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRecord, error) {
+	var r rolegate.RequestRecord
+	err := s.db.snapshot(ctx, func(q querier) error {
+		var err error
+		if r.Request, err = getRequest(ctx, q, id); err != nil {
+			return err
+		}
+		if r.Events, err = requestEvents(ctx, q, id); err != nil {
+			return err
+		}
+		if r.Notifications, err = notificationsOf(ctx, q, id); err != nil {
+			return err
+		}
+		if r.Request.UpstreamRoleID == "" {
+			return nil
+		}
+		role, ok, err := requestRole(ctx, q, id)
+		if ok {
+			r.Role = &role
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 const requestColumns = `id, role_name, permissions, description, justification, payload, payload_hash,
 	status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
 	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
