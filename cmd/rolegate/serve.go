@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -139,14 +140,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger.Info("rolegate started", startFields...)
 
+	// serve returns only once every goroutine it started has ended: the
+	// servers (waited for here, after they are closed), the background
+	// work (done) and the application's own (a.Close).
+	var serving sync.WaitGroup
+	defer serving.Wait()
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- httpServer.Serve(ln) }()
+	serving.Go(func() { serveErr <- httpServer.Serve(ln) })
 	if metricsServer != nil {
-		go func() { serveErr <- fmt.Errorf("metrics listener: %w", metricsServer.Serve(metricsLn)) }()
+		serving.Go(func() { serveErr <- fmt.Errorf("metrics listener: %w", metricsServer.Serve(metricsLn)) })
 		defer metricsServer.Close()
 	}
 	select {
 	case err := <-serveErr:
+		_ = httpServer.Close()
 		stopBackground()
 		<-done
 		return fmt.Errorf("http server: %w", err)

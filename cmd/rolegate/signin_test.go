@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -93,9 +94,7 @@ func TestStartChecksTheReauthModeAgainstTheProvider(t *testing.T) {
 		return []string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "rolegate.db"), "-base-url", "http://127.0.0.1:8080"}
 	}
 
-	// The picture's first sync may still log after the refusal: a buffer
-	// safe for that goroutine.
-	var stderr testkit.SyncBuffer
+	var stderr bytes.Buffer
 	err := run(t.Context(), args(), env(vars("")), io.Discard, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "ROLEGATE_APPROVE_REAUTH: ") || !strings.Contains(err.Error(), "login") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("serve in max_age mode with a provider without auth_time = %v; want one line naming ROLEGATE_APPROVE_REAUTH and the login choice", err)

@@ -133,6 +133,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Closed before the store (closers run last first): its reads finish,
+	// and stop logging, before Close returns.
+	a.closers = append(a.closers, func() error { a.Picture.Close(); return nil })
 	if a.Picture.SyncedAt().IsZero() {
 		if _, err := a.Picture.Sync(ctx, nil); err != nil {
 			logger.Warn("could not read the organization's roles at start; the catalog file alone is used until a sync succeeds", "err", err)
@@ -225,8 +228,9 @@ func newNotifier(cfg *config.Config, store *Store, requests *sqlite.Requests, lo
 	return w, nil
 }
 
-// Close stops the simulator it serves and closes the store. Call it once
-// the workers have stopped.
+// Close stops the picture's reads and the simulator it serves, and closes
+// the store; it returns once the goroutines they started have ended. Call
+// it once the workers have stopped.
 func (a *App) Close() error {
 	var errs []error
 	for i := len(a.closers) - 1; i >= 0; i-- {
@@ -268,15 +272,22 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 	return newStore(db), nil
 }
 
-// startLoopback serves h on a random loopback port.
-func startLoopback(h http.Handler) (string, func() error, error) {
+// startLoopback serves h on a random loopback port; stop closes the
+// server and returns once it has stopped serving.
+func startLoopback(h http.Handler) (url string, stop func() error, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), srv.Close, nil
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(ln) }()
+	stop = func() error {
+		err := srv.Close()
+		<-served
+		return err
+	}
+	return "http://" + ln.Addr().String(), stop, nil
 }
 
 func randomHex(n int) string {

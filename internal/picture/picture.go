@@ -76,10 +76,15 @@ type Options struct {
 // concurrent use.
 type Picture struct {
 	opts Options
-	base context.Context // reads outlive the check that started them, not the process
+	base context.Context // reads outlive the check that started them, not the Picture
+	stop context.CancelFunc
 	wake *retry.Wakeup
+	// reads are the reads under way, each on a goroutine of its own:
+	// Close waits for them.
+	reads sync.WaitGroup
 
 	mu        sync.Mutex
+	closed    bool      // no read starts after Close
 	syncedAt  time.Time // when the stored picture was read (its start)
 	flight    *flight   // the read in progress, nil when none
 	failures  int       // consecutive failed reads
@@ -95,7 +100,7 @@ type flight struct {
 }
 
 // New loads the stored picture. ctx bounds the reads for the life of the
-// Picture (the process's context).
+// Picture (the process's context); Close ends them sooner.
 func New(ctx context.Context, opts Options) (*Picture, error) {
 	if opts.Every <= 0 {
 		opts.Every = DefaultEvery
@@ -112,16 +117,30 @@ func New(ctx context.Context, opts Options) (*Picture, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Picture{opts: opts, base: ctx, wake: retry.NewWakeup()}
+	p := &Picture{opts: opts, wake: retry.NewWakeup()}
+	p.base, p.stop = context.WithCancel(ctx)
 	at, err := opts.Store.PictureSyncedAt(ctx, rolegate.ScopeOrganization)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		p.syncedAt = at
+		err = p.publish(ctx, at)
 	}
-	p.syncedAt = at
-	if err := p.publish(ctx, at); err != nil {
+	if err != nil {
+		p.stop()
 		return nil, err
 	}
 	return p, nil
+}
+
+// Close cancels the reads under way and returns once they have finished,
+// their outcome stored and logged; no read starts after it (a check is
+// told the organization could not be read). Close the Picture before its
+// store.
+func (p *Picture) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.stop()
+	p.reads.Wait()
 }
 
 // SyncedAt is when the picture was last read completely (zero: never).
@@ -187,11 +206,19 @@ func wait(ctx context.Context, f *flight) (rolegate.SyncResult, error) {
 	}
 }
 
+// errClosed is why a Picture that was closed reads nothing.
+var errClosed = errors.New("the picture was closed")
+
 // startLocked starts a read; p.mu must be held.
 func (p *Picture) startLocked(requestedBy *rolegate.Actor) *flight {
 	f := &flight{done: make(chan struct{})}
+	if p.closed {
+		f.err = fmt.Errorf("%w: %w", ErrUnavailable, errClosed)
+		close(f.done)
+		return f
+	}
 	p.flight = f
-	go p.read(f, requestedBy)
+	p.reads.Go(func() { p.read(f, requestedBy) })
 	return f
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -396,4 +398,42 @@ func TestRunSyncsEveryPeriod(t *testing.T) {
 	testkit.WaitFor(t, "three background syncs", func() bool { return r.calls.Load() >= 3 })
 	cancel()
 	<-done
+}
+
+// Close returns only once the read under way has finished, its outcome
+// logged (serve closes the store and returns right after), and no read
+// starts after it.
+func TestCloseWaitsForTheReadUnderWay(t *testing.T) {
+	r := newRig(t, 100)
+	reached := make(chan struct{})
+	r.setIntercept(func(n int64, w http.ResponseWriter, req *http.Request) bool {
+		if n == 1 {
+			close(reached)
+		}
+		<-req.Context().Done() // an upstream that never answers
+		return true
+	})
+	var logs testkit.SyncBuffer
+	pic, err := picture.New(context.Background(), picture.Options{
+		Store: sqlite.NewPicture(r.db), List: r.list, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := make(chan error, 1)
+	go func() { _, err := pic.Sync(context.Background(), nil); synced <- err }()
+	<-reached
+	pic.Close()
+	if !strings.Contains(logs.String(), "could not read the organization's roles") {
+		t.Errorf("after Close the read's outcome is not logged yet; the log holds:\n%s", logs.String())
+	}
+	if err := <-synced; !errors.Is(err, picture.ErrUnavailable) {
+		t.Errorf("the sync cut short by Close = %v; want ErrUnavailable", err)
+	}
+	if _, err := pic.Sync(context.Background(), nil); !errors.Is(err, picture.ErrUnavailable) {
+		t.Errorf("Sync after Close = %v; want ErrUnavailable at once", err)
+	}
+	if n := r.calls.Load(); n != 1 {
+		t.Errorf("%d list requests; want the 1 that Close cut short", n)
+	}
 }
