@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if opts.HandedOff != nil {
 		handedOff = opts.HandedOff
 	}
-	requests := sqlite.NewRequests(db, rolegate.RequestsConfig{
+	requests := a.Store.Requests(rolegate.RequestsConfig{
 		RequiredApprovals: cfg.RequiredApprovals, ExpireAfter: cfg.RequestTTL, HandedOff: handedOff,
 	})
 	a.Services = rolegate.Services{
@@ -260,6 +260,12 @@ func newStore(db *sqlite.DB) *Store {
 		DB: db, Sessions: sqlite.NewSessions(db), Outbox: sqlite.NewOutbox(db), Jobs: sqlite.NewJobs(db),
 		Picture: sqlite.NewPicture(db), Audit: sqlite.NewTrail(db), Counts: sqlite.NewCounts(db),
 	}
+}
+
+// Requests is the request service over the store, configured by cfg (New
+// builds the one serve runs; tools and tests build theirs here).
+func (s *Store) Requests(cfg rolegate.RequestsConfig) *sqlite.Requests {
+	return sqlite.NewRequests(s.DB, cfg)
 }
 
 // OpenStore opens (and migrates) the database at path alone, for tools

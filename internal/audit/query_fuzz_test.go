@@ -12,9 +12,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // FuzzAuditQuery feeds the Audit page's filters, as typed, through
@@ -36,7 +36,7 @@ func FuzzAuditQuery(f *testing.F) {
 	f.Add("=cmd|' /C calc'!A0", "*", "#", "today", "now", "*")
 
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(f.TempDir(), "audit.db"))
+	db, err := app.OpenStore(ctx, filepath.Join(f.TempDir(), "audit.db"))
 	if err != nil {
 		f.Fatalf("open: %v", err)
 	}
@@ -48,7 +48,7 @@ func FuzzAuditQuery(f *testing.F) {
 		rolegate.AccessDenied{Reason: words, Repeats: rolegate.Repeats{Count: 1}}, rolegate.SignInSucceeded{}} {
 		e := rolegate.NewEvent(riley, rolegate.OutcomeSuccess, d)
 		e.RequestID, e.RoleName = int64(i%2+1), "Group Reader"
-		if err := sqlite.NewTrail(db).AppendEvent(ctx, e); err != nil {
+		if err := db.Audit.AppendEvent(ctx, e); err != nil {
 			f.Fatalf("append: %v", err)
 		}
 	}
@@ -100,7 +100,7 @@ func FuzzAuditQuery(f *testing.F) {
 			}
 		}
 
-		events, _, err := sqlite.NewTrail(db).SearchEvents(ctx, filter)
+		events, _, err := db.Audit.SearchEvents(ctx, filter)
 		if err != nil {
 			t.Fatalf("SearchEvents(%#v) from %#v: %v", filter, q, err)
 		}
@@ -110,7 +110,7 @@ func FuzzAuditQuery(f *testing.F) {
 			}
 		}
 		n := 0
-		if err := sqlite.NewTrail(db).ExportEvents(ctx, filter, func(rolegate.Event) error { n++; return nil }); err != nil {
+		if err := db.Audit.ExportEvents(ctx, filter, func(rolegate.Event) error { n++; return nil }); err != nil {
 			t.Fatalf("ExportEvents(%#v) from %#v: %v", filter, q, err)
 		}
 		if n < len(events) {

@@ -14,9 +14,9 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/metrics"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
@@ -124,9 +124,9 @@ func TestEventOutcomeAndSignInCounters(t *testing.T) {
 }
 
 // openDB opens a real database in a temp folder.
-func openDB(t *testing.T) *sqlite.DB {
+func openDB(t *testing.T) *app.Store {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rolegate.db"))
+	db, err := app.OpenStore(context.Background(), filepath.Join(t.TempDir(), "rolegate.db"))
 	if err != nil {
 		t.Fatalf("open db: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	clk := testkit.NewClock(time.Now())
-	m := metrics.New(metrics.Options{Store: sqlite.NewCounts(db), Now: clk.Now})
+	m := metrics.New(metrics.Options{Store: db.Counts, Now: clk.Now})
 	db.OnEventAppended(m.AuditEventAppended)
 
 	fams, _ := scrape(t, m.Handler())
@@ -149,7 +149,7 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 	}
 
 	cat := rolegate.NewCatalog([]rolegate.Permission{{Name: "api.groups.read", Area: "Groups"}})
-	reqs := sqlite.NewRequests(db, rolegate.RequestsConfig{})
+	reqs := db.Requests(rolegate.RequestsConfig{})
 	requester := rolegate.Actor{Principal: rolegate.Principal{
 		Person: rolegate.Person{Issuer: "test", Subject: "riley", Name: "Riley"}, Roles: []rolegate.PortalRole{rolegate.RoleRequester},
 	}}
@@ -212,7 +212,7 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 // the process and HTTP metrics still answer, and scrape_success says 0.
 func TestUnreadableDatabaseKeepsTheScrapeAlive(t *testing.T) {
 	db := openDB(t)
-	m := metrics.New(metrics.Options{Store: sqlite.NewCounts(db)})
+	m := metrics.New(metrics.Options{Store: db.Counts})
 	m.ObserveHTTP("/", http.MethodGet, 200, time.Millisecond)
 	db.Close()
 
@@ -234,7 +234,7 @@ func TestPictureMetrics(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	clk := testkit.NewClock(time.Now())
-	m := metrics.New(metrics.Options{Store: sqlite.NewCounts(db), Now: clk.Now})
+	m := metrics.New(metrics.Options{Store: db.Counts, Now: clk.Now})
 	fams, _ := scrape(t, m.Handler())
 	if _, ok := testkit.MetricValue(fams, "rolegate_picture_age_seconds", nil); ok {
 		t.Errorf("rolegate_picture_age_seconds is present before the first read; want it absent")
@@ -242,7 +242,7 @@ func TestPictureMetrics(t *testing.T) {
 	if got, ok := testkit.MetricValue(fams, "rolegate_picture_drifted_roles", nil); !ok || got != 0 {
 		t.Errorf("rolegate_picture_drifted_roles = %v (present %v); want 0", got, ok)
 	}
-	if _, err := sqlite.NewPicture(db).ReplacePicture(ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{{ID: "role_a", Name: "a role"}}, nil); err != nil {
+	if _, err := db.Picture.ReplacePicture(ctx, rolegate.ScopeOrganization, []rolegate.UpstreamRole{{ID: "role_a", Name: "a role"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	m.PictureSyncFailed()
@@ -272,7 +272,7 @@ func (c *countingStore) CountByStatus(ctx context.Context) (map[rolegate.Status]
 // database once per StoreMaxAge: the scrape cannot be used to keep the
 // single writer's database busy.
 func TestAFloodOfScrapesReadsTheDatabaseOncePerMaxAge(t *testing.T) {
-	store := &countingStore{Store: sqlite.NewCounts(openDB(t))}
+	store := &countingStore{Store: openDB(t).Counts}
 	clk := testkit.NewClock(time.Now())
 	m := metrics.New(metrics.Options{Store: store, Now: clk.Now})
 	srv := httptest.NewServer(m.Handler())

@@ -162,7 +162,7 @@ func TestAPermanentRefusalIsNotRetried(t *testing.T) {
 	if n := hooks.Posts(); n != 1 {
 		t.Errorf("a 410 was retried: %d POSTs; want 1", n)
 	}
-	all, _ := r.outbox.NotificationsOf(r.ctx, req.ID)
+	all, _ := r.db.Outbox.NotificationsOf(r.ctx, req.ID)
 	for _, n := range all {
 		want := "sent"
 		if n.Recipient == "blake@example.com" || n.Channel == rolegate.ChannelWebhook {
@@ -236,7 +236,7 @@ func TestADownMailServerNeverDelaysAnApproval(t *testing.T) {
 	if err != nil || got.Status != rolegate.StatusApproved {
 		t.Fatalf("request after approval = %v, %v; want approved", got, err)
 	}
-	all, _ := r.outbox.NotificationsOf(r.ctx, req.ID)
+	all, _ := r.db.Outbox.NotificationsOf(r.ctx, req.ID)
 	var queued int
 	for _, n := range all {
 		if n.Facts.Event == rolegate.ActionRequestApproved && (n.State == "queued" || n.State == "sending") {
@@ -274,7 +274,7 @@ func TestARestartMidDeliveryNeitherLosesNorDuplicatesBeyondAtLeastOnce(t *testin
 	// the process stops. More happens before the next one starts: it waits
 	// in the queue.
 	testkit.WaitFor(t, "both review emails recorded as sent", func() bool {
-		ns, _ := r.outbox.NotificationsOf(r.ctx, first.ID)
+		ns, _ := r.db.Outbox.NotificationsOf(r.ctx, first.ID)
 		sent := 0
 		for _, n := range ns {
 			if n.Channel == rolegate.ChannelEmail && n.State == "sent" {
@@ -310,8 +310,8 @@ func TestARestartMidDeliveryNeitherLosesNorDuplicatesBeyondAtLeastOnce(t *testin
 	for _, d := range hooks.Deliveries() {
 		seen[d.ID]++
 	}
-	all, _ := r.outbox.NotificationsOf(r.ctx, first.ID)
-	more, _ := r.outbox.NotificationsOf(r.ctx, second.ID)
+	all, _ := r.db.Outbox.NotificationsOf(r.ctx, first.ID)
+	more, _ := r.db.Outbox.NotificationsOf(r.ctx, second.ID)
 	var hookIDs []string
 	for _, n := range append(all, more...) {
 		if n.State != "sent" {

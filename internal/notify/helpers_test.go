@@ -36,9 +36,9 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/notify"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
@@ -405,11 +405,8 @@ type rig struct {
 	ctx      context.Context
 	path     string
 	opts     rigOptions
-	db       *sqlite.DB
-	outbox   *sqlite.Outbox
-	jobs     *sqlite.Jobs
-	trail    *sqlite.Trail
-	requests *sqlite.Requests
+	db       *app.Store
+	requests rolegate.RequestService
 	catalog  *rolegate.Catalog
 	logs     *testkit.SyncBuffer
 
@@ -443,14 +440,14 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 // start; the worker runs once start is called.
 func (r *rig) open() *notify.Worker {
 	r.t.Helper()
-	db, err := sqlite.Open(r.ctx, r.path)
+	db, err := app.OpenStore(r.ctx, r.path)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.db, r.outbox, r.jobs, r.trail = db, sqlite.NewOutbox(db), sqlite.NewJobs(db), sqlite.NewTrail(db)
-	r.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1})
+	r.db = db
+	r.requests = db.Requests(rolegate.RequestsConfig{RequiredApprovals: 1})
 	cfg := notify.Config{
-		Queue: r.outbox, Reminders: r.requests, BaseURL: mustURL(testBaseURL),
+		Queue: db.Outbox, Reminders: r.requests, BaseURL: mustURL(testBaseURL),
 		Logger:      slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MaxAttempts: r.opts.MaxAttempts, BackoffBase: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
 		Poll: 100 * time.Millisecond, ReminderAfter: r.opts.Reminder, Housekeeping: 50 * time.Millisecond,
@@ -512,29 +509,29 @@ func (r *rig) file(by rolegate.Actor, roleName, justification string) *rolegate.
 
 func (r *rig) approve(by rolegate.Actor, req *rolegate.Request, comment string) {
 	r.t.Helper()
-	if _, err := r.requests.Approve(r.ctx, by, req.ID, req.PayloadHash, comment); err != nil {
+	if _, err := r.requests.ApproveWith(r.ctx, by, req.ID, req.PayloadHash, comment, rolegate.Reauth{}); err != nil {
 		r.t.Fatalf("approve #%d: %v", req.ID, err)
 	}
 }
 
 func (r *rig) provision(roleID string) {
 	r.t.Helper()
-	job, err := r.jobs.ClaimJob(r.ctx, "test", time.Minute)
+	job, err := r.db.Jobs.ClaimJob(r.ctx, "test", time.Minute)
 	if err != nil || job == nil {
 		r.t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := r.jobs.CompleteJob(r.ctx, job, rolegate.ProvisionedRole{ID: roleID, Name: job.RoleName, Permissions: []string{"api.groups.read"}}, false); err != nil {
+	if err := r.db.Jobs.CompleteJob(r.ctx, job, rolegate.ProvisionedRole{ID: roleID, Name: job.RoleName, Permissions: []string{"api.groups.read"}}, false); err != nil {
 		r.t.Fatal(err)
 	}
 }
 
 func (r *rig) failProvisioning(message string) {
 	r.t.Helper()
-	job, err := r.jobs.ClaimJob(r.ctx, "test", time.Minute)
+	job, err := r.db.Jobs.ClaimJob(r.ctx, "test", time.Minute)
 	if err != nil || job == nil {
 		r.t.Fatalf("ClaimJob = %v, %v", job, err)
 	}
-	if err := r.jobs.FailJob(r.ctx, job, rolegate.ActionProvisioningFailed, message, nil); err != nil {
+	if err := r.db.Jobs.FailJob(r.ctx, job, rolegate.ActionProvisioningFailed, message, nil); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -543,7 +540,7 @@ func (r *rig) failProvisioning(message string) {
 func (r *rig) settled() {
 	r.t.Helper()
 	testkit.WaitFor(r.t, "no notification pending", func() bool {
-		next, err := r.outbox.NextNotificationDue(r.ctx)
+		next, err := r.db.Outbox.NextNotificationDue(r.ctx)
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -556,7 +553,7 @@ func (r *rig) settled() {
 func (r *rig) outcomes(reqIDs ...int64) (lines []string, errs []string) {
 	r.t.Helper()
 	for _, id := range reqIDs {
-		events, err := r.trail.RequestEvents(r.ctx, id)
+		events, err := r.db.Audit.RequestEvents(r.ctx, id)
 		if err != nil {
 			r.t.Fatal(err)
 		}

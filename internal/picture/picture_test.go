@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
@@ -32,7 +32,7 @@ const key = "sk-admin-picture-test"
 type rig struct {
 	t     *testing.T
 	sim   *simulator.Simulator
-	db    *sqlite.DB
+	db    *app.Store
 	pic   *picture.Picture
 	list  picture.ListRoles
 	calls atomic.Int64 // list requests that reached the upstream
@@ -62,7 +62,7 @@ func newRig(t *testing.T, pageSize int) *rig {
 	t.Cleanup(srv.Close)
 	client := adminapi.New(srv.URL+"/v1", adminapi.StaticKey(key), srv.Client(), adminapi.WithPageSize(pageSize))
 	r.list = client.OrganizationRoles
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rolegate.db"))
+	db, err := app.OpenStore(context.Background(), filepath.Join(t.TempDir(), "rolegate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func newRig(t *testing.T, pageSize int) *rig {
 func (r *rig) open() *picture.Picture {
 	r.t.Helper()
 	pic, err := picture.New(context.Background(), picture.Options{
-		Store: sqlite.NewPicture(r.db), List: r.list, Now: r.clock.Now,
+		Store: r.db.Picture, List: r.list, Now: r.clock.Now,
 		OnSynced: func(roles []rolegate.UpstreamRole, _ time.Time) {
 			r.mu.Lock()
 			r.published = roles
@@ -107,7 +107,7 @@ func (r *rig) sync() {
 // names lists the picture's roles by name, as the store holds them.
 func (r *rig) names() []string {
 	r.t.Helper()
-	roles, err := sqlite.NewPicture(r.db).PictureRoles(context.Background())
+	roles, err := r.db.Picture.PictureRoles(context.Background())
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func (r *rig) names() []string {
 
 func (r *rig) taken(name string) bool {
 	r.t.Helper()
-	msg, err := sqlite.NewRequests(r.db, rolegate.RequestsConfig{}).RoleNameTaken(context.Background(), name, rolegate.Principal{})
+	msg, err := r.db.Requests(rolegate.RequestsConfig{}).RoleNameTaken(context.Background(), name, rolegate.Principal{})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestAReadFailingPartWayChangesNothing(t *testing.T) {
 	if got := r.names(); !slices.Equal(got, want) {
 		t.Errorf("picture after a partial read has %d roles; want the %d of before", len(got), len(want))
 	}
-	if n, err := sqlite.NewPicture(r.db).PictureStats(context.Background()); err != nil || n.Roles != 252 {
+	if n, err := r.db.Picture.PictureStats(context.Background()); err != nil || n.Roles != 252 {
 		t.Errorf("PictureStats = %+v, %v; want 252 roles", n, err)
 	}
 }
@@ -388,7 +388,7 @@ func TestThePictureNeverCreates(t *testing.T) {
 // Run syncs every Every by itself.
 func TestRunSyncsEveryPeriod(t *testing.T) {
 	r := newRig(t, 100)
-	pic, err := picture.New(context.Background(), picture.Options{Store: sqlite.NewPicture(r.db), List: r.list, Every: 20 * time.Millisecond})
+	pic, err := picture.New(context.Background(), picture.Options{Store: r.db.Picture, List: r.list, Every: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +415,7 @@ func TestCloseWaitsForTheReadUnderWay(t *testing.T) {
 	})
 	var logs testkit.SyncBuffer
 	pic, err := picture.New(context.Background(), picture.Options{
-		Store: sqlite.NewPicture(r.db), List: r.list, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Store: r.db.Picture, List: r.list, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

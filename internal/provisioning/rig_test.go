@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/provisioning"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
@@ -28,10 +28,8 @@ type rig struct {
 	t        *testing.T
 	ctx      context.Context
 	dbPath   string
-	db       *sqlite.DB
-	jobs     *sqlite.Jobs
-	trail    *sqlite.Trail
-	requests *sqlite.Requests
+	store    *app.Store
+	requests rolegate.RequestService
 	sim      *simulator.Simulator
 	simURL   string
 	keys     adminapi.KeySource
@@ -73,11 +71,11 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	t.Helper()
 	ctx := context.Background()
 	r := &rig{t: t, ctx: ctx, dbPath: filepath.Join(t.TempDir(), "rolegate.db"), logs: &testkit.SyncBuffer{}, stop: func() {}}
-	db, err := sqlite.Open(ctx, r.dbPath)
+	db, err := app.OpenStore(ctx, r.dbPath)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	r.db, r.jobs, r.trail = db, sqlite.NewJobs(db), sqlite.NewTrail(db)
+	r.store = db
 	r.sim = simulator.New(simulator.Options{AdminKey: rigKey})
 	srv := httptest.NewServer(r.sim)
 	r.simURL = srv.URL + "/v1"
@@ -85,7 +83,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	if r.keys == nil {
 		r.keys = adminapi.StaticKey(rigKey)
 	}
-	r.queue = &countingQueue{Jobs: r.jobs}
+	r.queue = &countingQueue{Queue: db.Jobs}
 	r.cfg = provisioning.Config{
 		Queue:       r.queue,
 		Upstream:    adminapi.New(r.simURL, r.keys, srv.Client()),
@@ -103,7 +101,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	if opts.NoWake {
 		hook = nil
 	}
-	r.requests = sqlite.NewRequests(db, rolegate.RequestsConfig{RequiredApprovals: 1, HandedOff: hook})
+	r.requests = db.Requests(rolegate.RequestsConfig{RequiredApprovals: 1, HandedOff: hook})
 	// Cleanups run last-in first-out: the worker stops before the
 	// simulator and the database close under it.
 	t.Cleanup(func() { db.Close() })
@@ -115,12 +113,12 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 // countingQueue is the real queue, counting the worker's finished claims so
 // that a test can wait for the worker to have looked, instead of sleeping.
 type countingQueue struct {
-	*sqlite.Jobs
+	provisioning.Queue
 	claims atomic.Int64
 }
 
 func (q *countingQueue) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*rolegate.Job, error) {
-	job, err := q.Jobs.ClaimJob(ctx, owner, lease)
+	job, err := q.Queue.ClaimJob(ctx, owner, lease)
 	q.claims.Add(1)
 	return job, err
 }
@@ -165,7 +163,7 @@ func (r *rig) file(name string, perms ...string) *rolegate.Request {
 
 func (r *rig) approve(req *rolegate.Request) {
 	r.t.Helper()
-	if _, err := r.requests.Approve(r.ctx, rigApprover, req.ID, req.PayloadHash, "Looks right."); err != nil {
+	if _, err := r.requests.ApproveWith(r.ctx, rigApprover, req.ID, req.PayloadHash, "Looks right.", rolegate.Reauth{}); err != nil {
 		r.t.Fatalf("approve %d: %v", req.ID, err)
 	}
 }
@@ -206,7 +204,7 @@ func (r *rig) waitFor(what string, cond func() bool) {
 
 func (r *rig) events(id int64) []rolegate.Event {
 	r.t.Helper()
-	events, err := r.trail.RequestEvents(r.ctx, id)
+	events, err := r.store.Audit.RequestEvents(r.ctx, id)
 	if err != nil {
 		r.t.Fatal(err)
 	}

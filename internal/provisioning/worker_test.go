@@ -365,7 +365,7 @@ func TestAJobOfADeadWorkerIsReclaimedWhenItsLeaseEnds(t *testing.T) {
 	// inside ClaimJob, so the time before the call is a lower bound for
 	// it (read after the call, a slow return would shorten the lease seen).
 	claimedAt := time.Now()
-	dead, err := r.jobs.ClaimJob(r.ctx, "dead-worker", 400*time.Millisecond)
+	dead, err := r.store.Jobs.ClaimJob(r.ctx, "dead-worker", 400*time.Millisecond)
 	if err != nil || dead == nil {
 		t.Fatalf("dead worker's claim = %v, %v", dead, err)
 	}
@@ -382,7 +382,7 @@ func TestAJobOfADeadWorkerIsReclaimedWhenItsLeaseEnds(t *testing.T) {
 	if roles := r.customRoles(); len(roles) != 1 || r.sim.CreateCalls() != 1 {
 		t.Errorf("custom roles = %+v after %d creates; want one role, one create", roles, r.sim.CreateCalls())
 	}
-	if err := r.jobs.CompleteJob(r.ctx, dead, rolegate.ProvisionedRole{ID: "role_bogus"}, false); err == nil {
+	if err := r.store.Jobs.CompleteJob(r.ctx, dead, rolegate.ProvisionedRole{ID: "role_bogus"}, false); err == nil {
 		t.Error("the dead worker completed the job after losing its lease")
 	}
 	if got := r.get(req.ID); got.UpstreamRoleID == "role_bogus" {
