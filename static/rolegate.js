@@ -6,9 +6,6 @@
 // - The permission search on the New request form: typing filters the
 //   list, a live region counts the matches; the box is hidden without
 //   this script, and never submits the form.
-// - A page that shows a refused post names the address to show instead
-//   (data-get-url on <body>): the address bar shows it, and reloading gets
-//   that page rather than sending the post again.
 (function () {
   "use strict";
 
@@ -79,15 +76,7 @@
     filter();
   }
 
-  function replaceRefusedPost() {
-    var url = document.body.getAttribute("data-get-url");
-    if (url && window.history && history.replaceState) {
-      history.replaceState(null, "", url);
-    }
-  }
-
   function start() {
-    replaceRefusedPost();
     localTimes(document);
     permissionSearch();
     // Content htmx swaps in (the live request, older audit rows) has times too.

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/a-h/templ"
-
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
@@ -26,12 +24,8 @@ type Chrome struct {
 	CSSURL     string
 	JSURL      string
 	ScriptURL  string // rolegate.js
-	// GetURL, on a page answering a refused post, is the address the
-	// browser shows instead (rolegate.js), so that reloading does not send
-	// the post again.
-	GetURL  string
-	IconURL string
-	Flash   Flash
+	IconURL    string
+	Flash      Flash
 	// ReviewsWaiting counts the requests waiting for an approver's
 	// decision (Reviews in the navigation); 0 for others.
 	ReviewsWaiting int
@@ -53,15 +47,6 @@ func (c Chrome) hxHeaders() string {
 // htmxConfig keeps htmx within a strict CSP: no eval, no injected styles, no
 // scripts from swapped content, no history snapshots in localStorage.
 const htmxConfig = `{"allowEval":false,"allowScriptTags":false,"includeIndicatorStyles":false,"historyCacheSize":0,"refreshOnHistoryMiss":true,"selfRequestsOnly":true,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
-
-// bodyAttrs are the attributes of <body> beyond the CSRF header: the
-// address to show for a refused post.
-func (c Chrome) bodyAttrs() templ.Attributes {
-	if c.GetURL == "" {
-		return nil
-	}
-	return templ.Attributes{"data-get-url": c.GetURL}
-}
 
 func (c Chrome) has(role rolegate.PortalRole) bool {
 	return c.Principal != nil && c.Principal.Has(role)

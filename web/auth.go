@@ -333,6 +333,12 @@ func (s *Server) resumePendingAction(c echo.Context, p rolegate.Principal, raw s
 		return rolegate.Errorf(rolegate.EFORBIDDEN, "You signed in as someone else; the approval was not recorded.")
 	}
 	if _, err := s.Requests.ApproveWith(ctx(c), s.actor(c), pa.RequestID, pa.PayloadHash, pa.Comment, reauth); err != nil {
+		// Refused on return (decided meanwhile, the comment): the request
+		// says why, with the comment, as a refused approval without the
+		// detour does.
+		if d, ok := refusedChange(err, draftDecide, pa.Comment); ok {
+			return s.refusePost(c, requestPath(pa.RequestID), d)
+		}
 		return err
 	}
 	s.setFlash(c, requestPath(pa.RequestID), flashNote{Key: "approved"})

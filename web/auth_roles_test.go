@@ -230,14 +230,13 @@ func TestApproveReauthentication(t *testing.T) {
 	t.Run("an approval that would be refused is refused before the detour", func(t *testing.T) {
 		p, approver, id, hash := approvalSetup(t)
 		long := strings.Repeat("Long comment. ", 100)
-		res := approver.postWithToken(requestURL(id)+"/approve", url.Values{"payload_hash": {hash}, "comment": {long}})
-		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.Body, "at most 1000 characters") || !strings.Contains(res.Body, long) {
-			t.Errorf("Approve with a 1,400-character comment = %d to %q; want 422, the request page with the message and the comment kept\n%s",
-				res.StatusCode, res.Header.Get("Location"), res.Body)
+		res := approver.refused(approver.postWithToken(requestURL(id)+"/approve", url.Values{"payload_hash": {hash}, "comment": {long}}), requestURL(id))
+		if !strings.Contains(res.Body, "at most 1000 characters") || !strings.Contains(res.Body, long) {
+			t.Errorf("Approve with a 1,400-character comment: the request page does not give the message and keep the comment\n%s", res.Body)
 		}
-		res = approver.postWithToken(requestURL(id)+"/approve", url.Values{"payload_hash": {strings.Repeat("0", 64)}})
-		if res.StatusCode != http.StatusConflict {
-			t.Errorf("Approve of a payload other than the one on file = %d to %q; want 409", res.StatusCode, res.Header.Get("Location"))
+		res = approver.refused(approver.postWithToken(requestURL(id)+"/approve", url.Values{"payload_hash": {strings.Repeat("0", 64)}}), requestURL(id))
+		if !strings.Contains(summary(res), "The payload you reviewed is not the one on file") {
+			t.Errorf("Approve of a payload other than the one on file: the request page says %q; want the payload named", summary(res))
 		}
 		p.wantStatus(id, rolegate.StatusPending, "after refused approvals")
 	})

@@ -259,3 +259,17 @@ func (h *harness) fileRequest(b *browser, roleName string, perms ...string) int6
 	}
 	return id
 }
+
+// refused checks that res answers a refused post as the portal does (a
+// 303 to the page of the form, web/draft.go), follows it, and returns that
+// page, which shows why once.
+func (b *browser) refused(res page, wantPath string) page {
+	b.h.t.Helper()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != wantPath {
+		b.h.t.Fatalf("a refused post = %d to %q; want 303 to %s\n%s", res.StatusCode, res.Header.Get("Location"), wantPath, shorten(res.Body))
+	}
+	return b.get(wantPath)
+}
+
+// summary is the text of a page's error summary, "" when it has none.
+func summary(p page) string { return text(element(p.Body, "form-errors")) }

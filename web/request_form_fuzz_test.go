@@ -60,6 +60,18 @@ func FuzzRequestForm(f *testing.F) {
 		form, parseErr := url.ParseQuery(body)
 		switch rec.Code {
 		case http.StatusSeeOther:
+			if rec.Header().Get("Location") != "/requests/new" {
+				break // filed
+			}
+			// Refused: nothing stored, and the form shows why, whatever was
+			// sent (the draft of any post fits and renders).
+			if total != 0 {
+				t.Fatalf("POST /requests %q was refused, yet %d requests are stored", body, total)
+			}
+			if p := b.get("/requests/new"); p.StatusCode != http.StatusOK || summary(p) == "" {
+				t.Fatalf("after refusing POST /requests %q the form = %d with summary %q; want the refusal shown", body, p.StatusCode, summary(p))
+			}
+			return
 		case http.StatusUnprocessableEntity, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 			if total != 0 {
 				t.Fatalf("POST /requests %q = %d, yet %d requests are stored", body, rec.Code, total)

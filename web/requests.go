@@ -65,18 +65,28 @@ func (s *Server) approvers() views.Approvers {
 	return views.Approvers{Groups: s.Config.ApproverGroups, Required: s.Config.RequiredApprovals}
 }
 
-// newRequestForm shows the empty form or, with ?from=ID, the form filled
-// in from the person's own earlier request (a corrected request after a
-// rejection, an abandoned provisioning, an expiry or a cancellation).
+// newRequestForm shows the empty form; after a refused submit, what the
+// person typed with the messages (once); or, with ?from=ID, the form
+// filled in from the person's own earlier request (a corrected request
+// after a rejection, an abandoned provisioning, an expiry or a
+// cancellation).
 func (s *Server) newRequestForm(c echo.Context) error {
 	var in rolegate.RequestInput
-	if from := c.QueryParam("from"); from != "" {
-		var err error
-		if in, err = s.copyOfRequest(c, from); err != nil {
+	var errs rolegate.FieldErrors
+	d, refused, err := s.takeDraft(c, draftRequest)
+	switch {
+	case err != nil:
+		return err
+	case refused && d.Request != nil:
+		in, errs = *d.Request, d.Errors
+	case refused:
+		errs = d.Errors // what was typed was too large to keep
+	case c.QueryParam("from") != "":
+		if in, err = s.copyOfRequest(c, c.QueryParam("from")); err != nil {
 			return err
 		}
 	}
-	return s.render(c, http.StatusOK, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, in, nil)))
+	return s.render(c, http.StatusOK, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, in, errs)))
 }
 
 // copyOfRequest is what the person asked for in their request from, to
@@ -109,9 +119,9 @@ func (s *Server) copyOfRequest(c echo.Context, from string) (rolegate.RequestInp
 	return in, nil
 }
 
-// createRequest files a request, or shows the form again with what the
-// person typed and a message beside each rejected field. The form is a
-// plain post (it works without JavaScript), so the answer is a 422 page.
+// createRequest files a request, or sends the person back to the form,
+// which shows what they typed and a message beside each rejected field
+// (draft.go). The form is a plain post (it works without JavaScript).
 func (s *Server) createRequest(c echo.Context) error {
 	in, err := requestInput(c)
 	if err == nil {
@@ -128,9 +138,17 @@ func (s *Server) createRequest(c echo.Context) error {
 	if fields == nil {
 		return err
 	}
-	ch := s.chrome(c, "new")
-	ch.GetURL = "/requests/new" // reloading shows the form, never files it
-	return s.render(c, http.StatusUnprocessableEntity, views.NewRequestPage(ch, s.requestForm(c, in, fields)))
+	// The form can show only the catalog's permissions: the draft keeps
+	// those (anything else was refused, and its message says so).
+	cat := s.Catalog.Catalog()
+	kept := in
+	kept.Permissions = nil
+	for _, p := range in.Permissions {
+		if _, ok := cat.Lookup(p); ok {
+			kept.Permissions = append(kept.Permissions, p)
+		}
+	}
+	return s.refusePost(c, "/requests/new", draft{Form: draftRequest, Request: &kept, Errors: fields})
 }
 
 // afterCreate sends the requester to their new request, with a flash that
@@ -242,11 +260,9 @@ func pageParam(c echo.Context) int {
 
 // showRequest shows one request to anyone who may see it; to others it does
 // not exist (no hint that the id is valid).
+// After a refused action on it, the page shows why (once), with what was
+// typed.
 func (s *Server) showRequest(c echo.Context) error {
-	return s.showRequestWith(c, http.StatusOK, nil, "")
-}
-
-func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.FieldErrors, comment string) error {
 	id, err := requestID(c)
 	if err != nil {
 		return err
@@ -266,19 +282,17 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 	due := req.Due(s.Now())
 	cat := s.Catalog.Catalog()
 	v := views.RequestView{
-		Request:     req,
-		Timeline:    views.Timeline(record.Events),
-		CanDecide:   rolegate.CheckDecide(me, req) == nil && !due,
-		CanCancel:   rolegate.CheckCancel(me, req) == nil && !due,
-		CanRetry:    rolegate.CheckRetry(me, req) == nil,
-		CanAbandon:  rolegate.CheckAbandon(me, req) == nil,
-		Due:         due,
-		DecideError: decideErr,
-		Comment:     comment,
-		Mine:        req.OwnedBy(me.Person),
-		Approvers:   s.approvers(),
-		Catalog:     cat,
-		Upstream:    record.Role,
+		Request:    req,
+		Timeline:   views.Timeline(record.Events),
+		CanDecide:  rolegate.CheckDecide(me, req) == nil && !due,
+		CanCancel:  rolegate.CheckCancel(me, req) == nil && !due,
+		CanRetry:   rolegate.CheckRetry(me, req) == nil,
+		CanAbandon: rolegate.CheckAbandon(me, req) == nil,
+		Due:        due,
+		Mine:       req.OwnedBy(me.Person),
+		Approvers:  s.approvers(),
+		Catalog:    cat,
+		Upstream:   record.Role,
 	}
 	if req.Status == rolegate.StatusFailed && !req.Abandoned() {
 		v.AdminsEmailed = adminsEmailedAboutFailure(record.Notifications)
@@ -291,11 +305,16 @@ func (s *Server) showRequestWith(c echo.Context, status int, decideErr rolegate.
 	if req.Status == rolegate.StatusPending {
 		v.Overlaps = s.Catalog.Overlaps(req.Permissions)
 	}
-	ch := s.chrome(c, "")
-	if c.Request().Method == http.MethodPost {
-		ch.GetURL = requestPath(id) // a refused decision: reloading shows the request, never posts again
+	// Taken once the page can be shown to this person: a draft left by
+	// someone who may no longer see the request stays unseen.
+	d, refused, err := s.takeDraft(c, draftDecide, draftAbandon, draftCancel, draftRetry)
+	if err != nil {
+		return err
 	}
-	return s.render(c, status, views.RequestPage(ch, v))
+	if refused {
+		v.DecideError, v.Comment, v.Problem = d.Errors, d.Comment, d.Problem
+	}
+	return s.render(c, http.StatusOK, views.RequestPage(s.chrome(c, ""), v))
 }
 
 // adminsEmailedAboutFailure counts the emails queued to admins about the
@@ -317,22 +336,37 @@ func (s *Server) cancelRequest(c echo.Context) error {
 		return err
 	}
 	_, err = s.Requests.Cancel(ctx(c), s.actor(c), id)
-	return s.answerChange(c, id, err, "", "cancelled")
+	return s.answerChange(c, id, err, draftCancel, "", "cancelled")
 }
 
-// answerChange answers a post that changed request id (err nil) or did
-// not: a redirect to the request with the flash done; a refused field
-// (the comment) shows the request again with its message and what was
-// typed; any other refusal goes through hideForbidden.
-func (s *Server) answerChange(c echo.Context, id int64, err error, comment, done string) error {
+// answerChange answers a post of form that changed request id (err nil)
+// or did not: a redirect to the request with the flash done; or, refused
+// for a field (the comment) or because the request changed meanwhile, a
+// redirect to the request, which says why with what was typed (draft.go);
+// any other refusal goes through hideForbidden.
+func (s *Server) answerChange(c echo.Context, id int64, err error, form, comment, done string) error {
 	if err == nil {
 		s.setFlash(c, requestPath(id), flashNote{Key: done})
 		return redirectAfterPost(c, requestPath(id))
 	}
-	if fields := rolegate.ErrorFields(err); fields != nil {
-		return s.showRequestWith(c, http.StatusUnprocessableEntity, fields, comment)
+	if d, ok := refusedChange(err, form, comment); ok {
+		return s.refusePost(c, requestPath(id), d)
 	}
 	return s.hideForbidden(c, err)
+}
+
+// refusedChange is the draft of a change refused for a field, or because
+// the request is no longer in a state that allows it (a conflict: only
+// someone who may act on the request, and so see it, gets one); ok is
+// false for any other refusal.
+func refusedChange(err error, form, comment string) (draft, bool) {
+	if fields := rolegate.ErrorFields(err); fields != nil {
+		return draft{Form: form, Comment: comment, Errors: fields}, true
+	}
+	if rolegate.ErrorCode(err) == rolegate.ECONFLICT {
+		return draft{Form: form, Comment: comment, Problem: rolegate.ErrorMessage(err)}, true
+	}
+	return draft{}, false
 }
 
 // hideForbidden turns "forbidden" on a request the person cannot see into
@@ -372,7 +406,7 @@ func (s *Server) approveRequest(c echo.Context) error {
 		// Whatever would refuse the approval on return refuses it now,
 		// before the detour, with the comment still on the page.
 		if err := rolegate.CheckApprove(sess.Principal, req, hash, strings.TrimSpace(comment)); err != nil {
-			return s.answerChange(c, id, err, comment, "")
+			return s.answerChange(c, id, err, draftDecide, comment, "")
 		}
 		if s.Config.ApproveReauth == config.ReauthMaxAge && s.noAuthTime.Load() {
 			return s.reauthUnsupported(c, requestPath(id))
@@ -382,7 +416,7 @@ func (s *Server) approveRequest(c echo.Context) error {
 			PromptLogin: s.Config.ApproveReauth == config.ReauthLogin}, string(pending))
 	}
 	_, err = s.Requests.ApproveWith(ctx(c), s.actor(c), id, hash, comment, s.sessionReauth(sess))
-	return s.answerChange(c, id, err, comment, "approved")
+	return s.answerChange(c, id, err, draftDecide, comment, "approved")
 }
 
 // needsReauthentication reports whether approving must first send the
@@ -427,7 +461,7 @@ func (s *Server) rejectRequest(c echo.Context) error {
 	}
 	comment := c.FormValue("comment")
 	_, err = s.Requests.Reject(ctx(c), s.actor(c), id, comment)
-	return s.answerChange(c, id, err, comment, "rejected")
+	return s.answerChange(c, id, err, draftDecide, comment, "rejected")
 }
 
 // abandonProvisioning gives up on a failed request for good (admins); the
@@ -439,7 +473,7 @@ func (s *Server) abandonProvisioning(c echo.Context) error {
 	}
 	comment := c.FormValue("comment")
 	_, err = s.Requests.AbandonProvisioning(ctx(c), s.actor(c), id, comment)
-	return s.answerChange(c, id, err, comment, "abandoned")
+	return s.answerChange(c, id, err, draftAbandon, comment, "abandoned")
 }
 
 // retryProvisioning puts a failed request back in the queue (admins).
@@ -449,5 +483,5 @@ func (s *Server) retryProvisioning(c echo.Context) error {
 		return err
 	}
 	_, err = s.Requests.RetryProvisioning(ctx(c), s.actor(c), id)
-	return s.answerChange(c, id, err, "", "retried")
+	return s.answerChange(c, id, err, draftRetry, "", "retried")
 }

@@ -188,8 +188,9 @@ func TestSubmitFilesTheRequest(t *testing.T) {
 	}
 }
 
-// A rejected form comes back with status 422, everything the person typed,
-// and each field's message beside that field; nothing is stored.
+// A rejected form sends the person back to the form (303, never a page at
+// the post's address), which shows everything they typed and each field's
+// message beside that field; nothing is stored.
 func TestSubmitErrorsKeepWhatWasTyped(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	riley := h.signInAs("requester")
@@ -224,11 +225,7 @@ func TestSubmitErrorsKeepWhatWasTyped(t *testing.T) {
 		}, map[string]string{"permissions": "at most 50"}},
 	}
 	for _, tt := range tests {
-		res := riley.postWithToken("/requests", tt.form)
-		if res.StatusCode != http.StatusUnprocessableEntity {
-			t.Errorf("%s: status %d; want 422", tt.desc, res.StatusCode)
-			continue
-		}
+		res := riley.refused(riley.postWithToken("/requests", tt.form), "/requests/new")
 		for _, field := range []string{"role_name", "permissions", "description", "justification"} {
 			got := text(element(res.Body, field+"-error"))
 			want, bad := tt.errors[field]
@@ -506,8 +503,8 @@ func TestCancelOnlyByTheOwnerWhilePending(t *testing.T) {
 	if strings.Contains(p.Body, ">Cancel request<") {
 		t.Errorf("a cancelled request still offers Cancel request")
 	}
-	if p := riley.postWithToken(path+"/cancel", nil); p.StatusCode != http.StatusConflict {
-		t.Errorf("cancelling twice = %d; want 409", p.StatusCode)
+	if p := riley.refused(riley.postWithToken(path+"/cancel", nil), path); !strings.Contains(summary(p), "Nothing was changed: This request is Cancelled; only pending requests can be cancelled.") {
+		t.Errorf("cancelling twice: the request page says %q; want that it is cancelled already", summary(p))
 	}
 
 	// Once approved, the requester can no longer cancel.
@@ -520,8 +517,8 @@ func TestCancelOnlyByTheOwnerWhilePending(t *testing.T) {
 	if p := riley.get(path2); strings.Contains(p.Body, ">Cancel request<") {
 		t.Errorf("an approved request offers Cancel request")
 	}
-	if p := riley.postWithToken(path2+"/cancel", nil); p.StatusCode != http.StatusConflict {
-		t.Errorf("cancelling an approved request = %d; want 409", p.StatusCode)
+	if p := riley.refused(riley.postWithToken(path2+"/cancel", nil), path2); !strings.Contains(summary(p), "This request is Approved; only pending requests can be cancelled.") {
+		t.Errorf("cancelling an approved request: the request page says %q; want that it is approved", summary(p))
 	}
 }
 
@@ -592,9 +589,8 @@ func TestActingPastTheDeadlineExpiresTheRequest(t *testing.T) {
 	if p := avery.get(path); strings.Contains(p.Body, ">Approve<") || !strings.Contains(p.Body, "past its deadline") {
 		t.Errorf("a request past its deadline still offers Approve, or does not say why not")
 	}
-	if p := avery.postWithToken(path+"/approve", url.Values{"payload_hash": {hash}}); p.StatusCode != http.StatusConflict ||
-		!strings.Contains(p.Body, "expired") {
-		t.Errorf("approving past the deadline = %d; want 409 saying it expired", p.StatusCode)
+	if p := avery.refused(avery.postWithToken(path+"/approve", url.Values{"payload_hash": {hash}}), path); !strings.Contains(summary(p), "expired") {
+		t.Errorf("approving past the deadline: the request page says %q; want that it expired", summary(p))
 	}
 	if p := riley.get(path); !strings.Contains(p.Body, `data-status="expired"`) || !strings.Contains(p.Body, "No decision within 1 day of submission.") {
 		t.Errorf("after the refused approval the request is not Expired with its reason")
@@ -617,12 +613,11 @@ func TestNameChecksNameOnlyRequestsThePersonMaySee(t *testing.T) {
 	if check != "A pending request already asks for a role with this name." {
 		t.Errorf("Riley's live check = %q; want only that a pending request holds the name", check)
 	}
-	p := riley.postWithToken("/requests", url.Values{
+	p := riley.refused(riley.postWithToken("/requests", url.Values{
 		"role_name": {"Hidden Name"}, "permissions": {"api.groups.read"}, "justification": {"Needed for the quarterly review."},
-	})
-	if got := text(element(p.Body, "role_name-error")); p.StatusCode != http.StatusUnprocessableEntity || strings.Contains(p.Body, number) ||
-		!strings.Contains(got, "A pending request already asks") {
-		t.Errorf("Riley's submission = %d, beside the name %q; want 422 without the request's number", p.StatusCode, got)
+	}), "/requests/new")
+	if got := text(element(p.Body, "role_name-error")); strings.Contains(p.Body, number) || !strings.Contains(got, "A pending request already asks") {
+		t.Errorf("Riley's refused submission shows %q beside the name; want it taken, without the request's number", got)
 	}
 	avery := h.signInAs("approver1") // may see every request
 	if got := text(element(avery.htmxPost("/requests/check", url.Values{"role_name": {"Hidden Name"}}).Body, "name-check")); !strings.Contains(got, "Request "+number) {

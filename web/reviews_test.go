@@ -140,11 +140,12 @@ func TestApprovalIsBoundToThePayloadShown(t *testing.T) {
 	req := h.seedRequest(rileyActor, "Group Reader")
 	other := h.seedRequest(rileyActor, "Group Writer", "api.groups.write")
 	avery := h.signInAs("approver1")
-	path := fmt.Sprintf("/requests/%d/approve", req.ID)
+	page := fmt.Sprintf("/requests/%d", req.ID)
+	path := page + "/approve"
 	for _, hash := range []string{"", other.PayloadHash, strings.Repeat("0", 64), req.PayloadHash[:63] + "x"} {
-		p := avery.postWithToken(path, url.Values{"payload_hash": {hash}})
-		if p.StatusCode != http.StatusConflict || !strings.Contains(p.Body, "not the one on file") {
-			t.Errorf("approve with hash %q = %d; want 409 saying the payload differs", hash, p.StatusCode)
+		p := avery.refused(avery.postWithToken(path, url.Values{"payload_hash": {hash}}), page)
+		if !strings.Contains(summary(p), "not the one on file") {
+			t.Errorf("approve with hash %q: the request page says %q; want that the payload differs", hash, summary(p))
 		}
 	}
 	if got, _ := h.Requests.Get(t.Context(), req.ID); got.ApprovalCount() != 0 || got.Status != rolegate.StatusPending {
@@ -157,17 +158,17 @@ func TestApprovalIsBoundToThePayloadShown(t *testing.T) {
 	if got := <-h.HandedOff; got != req.ID {
 		t.Errorf("handed off %d; want %d", got, req.ID)
 	}
-	page := avery.get(fmt.Sprintf("/requests/%d", req.ID))
-	approvals := text(element(page.Body, "approvals"))
+	shown := avery.get(page)
+	approvals := text(element(shown.Body, "approvals"))
 	if !strings.Contains(approvals, "Avery Approver") || !strings.Contains(approvals, req.PayloadHash[:12]) ||
 		!strings.Contains(approvals, "Matches the access review.") {
 		t.Errorf("approvals table %q; want Avery, the hash and the comment", approvals)
 	}
-	if !strings.Contains(page.Body, `data-status="approved">Approved<`) || !strings.Contains(text(element(page.Body, "timeline")), "Handed to provisioning") {
+	if !strings.Contains(shown.Body, `data-status="approved">Approved<`) || !strings.Contains(text(element(shown.Body, "timeline")), "Handed to provisioning") {
 		t.Errorf("the page does not say Approved and handed to provisioning")
 	}
-	if p := avery.postWithToken(path, url.Values{"payload_hash": {req.PayloadHash}}); p.StatusCode != http.StatusConflict {
-		t.Errorf("approving again = %d; want 409", p.StatusCode)
+	if p := avery.refused(avery.postWithToken(path, url.Values{"payload_hash": {req.PayloadHash}}), page); !strings.Contains(summary(p), "can no longer be decided") {
+		t.Errorf("approving again: the request page says %q; want that it can no longer be decided", summary(p))
 	}
 }
 
@@ -201,10 +202,7 @@ func TestRejectionNeedsAComment(t *testing.T) {
 	req := h.seedRequest(rileyActor, "Group Reader")
 	avery := h.signInAs("approver1")
 	path := fmt.Sprintf("/requests/%d", req.ID)
-	p := avery.postWithToken(path+"/reject", url.Values{"comment": {"   "}})
-	if p.StatusCode != http.StatusUnprocessableEntity {
-		t.Fatalf("reject without a comment = %d; want 422", p.StatusCode)
-	}
+	p := avery.refused(avery.postWithToken(path+"/reject", url.Values{"comment": {"   "}}), path)
 	if got := text(element(p.Body, "comment-error")); !strings.Contains(got, "Say why you reject") {
 		t.Errorf("beside Comment: %q; want the reason asked for", got)
 	}
@@ -215,14 +213,13 @@ func TestRejectionNeedsAComment(t *testing.T) {
 		t.Errorf("after a refused rejection the request is %s; want pending", got.Status)
 	}
 	long := strings.Repeat("w", 1001)
-	if p := avery.postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}, "comment": {long}}); p.StatusCode != http.StatusUnprocessableEntity ||
-		!strings.Contains(p.Body, ">"+long+"</textarea>") {
-		t.Errorf("approve with an overlong comment = %d; want 422 keeping the comment", p.StatusCode)
+	if p := avery.refused(avery.postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}, "comment": {long}}), path); !strings.Contains(p.Body, ">"+long+"</textarea>") {
+		t.Errorf("approve with an overlong comment: the comment was not kept")
 	}
 	// A comment whose words a bidi override reorders is refused beside the field.
-	p = avery.postWithToken(path+"/reject", url.Values{"comment": {"Fine \u202edevorppa ton"}})
-	if got := text(element(p.Body, "comment-error")); p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "found U+202E") {
-		t.Errorf("reject with a bidi override = %d, beside Comment %q; want 422 naming U+202E", p.StatusCode, got)
+	p = avery.refused(avery.postWithToken(path+"/reject", url.Values{"comment": {"Fine \u202edevorppa ton"}}), path)
+	if got := text(element(p.Body, "comment-error")); !strings.Contains(got, "found U+202E") {
+		t.Errorf("reject with a bidi override: beside Comment %q; want U+202E named", got)
 	}
 	if p := avery.postWithToken(path+"/reject", url.Values{"comment": {"Use the reader role instead."}}); p.StatusCode != http.StatusSeeOther {
 		t.Fatalf("reject with a comment = %d; want 303", p.StatusCode)
@@ -234,8 +231,9 @@ func TestRejectionNeedsAComment(t *testing.T) {
 		!strings.Contains(timeline, "Rejected the request") || !strings.Contains(timeline, "Use the reader role instead.") {
 		t.Errorf("the requester's page: timeline %q; want Rejected by Avery with the comment", timeline)
 	}
-	if p := h.signInAs("approver2").postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}}); p.StatusCode != http.StatusConflict {
-		t.Errorf("approving a rejected request = %d; want 409", p.StatusCode)
+	blake := h.signInAs("approver2")
+	if p := blake.refused(blake.postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}}), path); !strings.Contains(summary(p), "This request is Rejected") {
+		t.Errorf("approving a rejected request: the request page says %q; want that it is rejected", summary(p))
 	}
 }
 
@@ -330,9 +328,9 @@ func TestAdminRetriesOrAbandonsFailedProvisioning(t *testing.T) {
 	}
 
 	// Abandon needs a reason, then keeps the request Failed for good.
-	p = drew.postWithToken(path+"/abandon", url.Values{"comment": {""}})
-	if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(text(element(p.Body, "abandon-error")), "Say why") {
-		t.Errorf("abandon without a reason = %d; want 422 asking why", p.StatusCode)
+	p = drew.refused(drew.postWithToken(path+"/abandon", url.Values{"comment": {""}}), path)
+	if !strings.Contains(text(element(p.Body, "abandon-error")), "Say why") {
+		t.Errorf("abandon without a reason: beside Reason %q; want why asked for", text(element(p.Body, "abandon-error")))
 	}
 	if p := drew.postWithToken(path+"/abandon", url.Values{"comment": {"The permission was withdrawn upstream."}}); p.StatusCode != http.StatusSeeOther {
 		t.Fatalf("abandon = %d", p.StatusCode)
@@ -347,8 +345,13 @@ func TestAdminRetriesOrAbandonsFailedProvisioning(t *testing.T) {
 		t.Errorf("an abandoned request still offers Retry or Abandon")
 	}
 	for _, action := range []string{"retry", "abandon"} {
-		if p := drew.postWithToken(path+"/"+action, url.Values{"comment": {"Again."}}); p.StatusCode != http.StatusConflict {
-			t.Errorf("%s of an abandoned request = %d; want 409", action, p.StatusCode)
+		p := drew.refused(drew.postWithToken(path+"/"+action, url.Values{"comment": {"Again."}}), path)
+		if !strings.Contains(summary(p), "abandoned") {
+			t.Errorf("%s of an abandoned request: the request page says %q; want that it was abandoned", action, summary(p))
+		}
+		// The reason typed is not lost with the form that is gone.
+		if got := text(element(p.Body, "unsent-comment")); action == "abandon" && !strings.Contains(got, "“Again.”") {
+			t.Errorf("abandon of an abandoned request: the reason typed shows as %q; want it quoted", got)
 		}
 	}
 	if p := drew.get("/admin"); strings.Contains(p.Body, "Dropped Role") || !strings.Contains(p.Body, "Retried Role") {

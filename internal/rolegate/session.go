@@ -19,7 +19,15 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // absolute limit
+	// DraftPath is the path of the page a draft waits for (KeepDraft),
+	// "" when none does: pages look the draft up only when it is theirs.
+	DraftPath string
 }
+
+// MaxDraftBytes bounds a draft (KeepDraft), so that a signed-in person
+// cannot grow the database with their refused posts; the store refuses a
+// larger one. The web layer clips what it keeps well within it.
+const MaxDraftBytes = 32 << 10
 
 // SessionLimits are the idle and absolute lifetimes of a session.
 type SessionLimits struct {
@@ -60,4 +68,13 @@ type SessionService interface {
 	// clears it (usable once).
 	SetPendingAction(ctx context.Context, token, action string) error
 	TakePendingAction(ctx context.Context, token string) (string, error)
+	// KeepDraft keeps draft (the web layer's: what a refused post typed
+	// and why it was refused) on the session named by token for the page
+	// at path, which shows it once after the redirect. One draft per
+	// person: it replaces any draft on this session and clears those on
+	// the person's other sessions. At most MaxDraftBytes.
+	KeepDraft(ctx context.Context, token, path, draft string) error
+	// TakeDraft returns and clears the draft kept on the session for the
+	// page at path ("" when there is none for it).
+	TakeDraft(ctx context.Context, token, path string) (string, error)
 }

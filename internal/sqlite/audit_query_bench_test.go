@@ -354,6 +354,67 @@ func BenchmarkAuditSearch(b *testing.B) {
 	}
 }
 
+// BenchmarkAuditCount measures the Audit page's count of matches
+// (CountEvents, exact up to 10,000 as web's auditCountMost) beside the
+// page's own search, for the unfiltered page, filtered pages and full-text
+// searches. "page" is what the Audit page asks of the store: the search
+// and the count.
+func BenchmarkAuditCount(b *testing.B) {
+	trail := NewTrail(benchTrail(b))
+	ctx := context.Background()
+	day := benchTime(0.5).Truncate(24 * time.Hour)
+	const most = 10000
+	cases := []struct {
+		name string
+		f    rolegate.AuditFilter
+	}{
+		{"no filter", rolegate.AuditFilter{}},
+		{"action", rolegate.AuditFilter{Action: rolegate.ActionRequestApproved}},
+		{"rare action", rolegate.AuditFilter{Action: rolegate.ActionAuditExported}},
+		{"action family", rolegate.AuditFilter{Action: "provisioning."}},
+		{"word action", rolegate.AuditFilter{Action: "failed"}},
+		{"actor approver", rolegate.AuditFilter{Actor: "approver0007@example.com"}},
+		{"actor by name, many people", rolegate.AuditFilter{Actor: "Blake"}},
+		{"request", rolegate.AuditFilter{RequestID: 54321}},
+		{"one day", rolegate.AuditFilter{From: day, To: day.Add(24 * time.Hour)}},
+		{"one year", rolegate.AuditFilter{From: benchTime(0.2), To: benchTime(0.2).AddDate(1, 0, 0)}},
+		{"action+one day", rolegate.AuditFilter{Action: rolegate.ActionRequestCreated, From: day, To: day.Add(24 * time.Hour)}},
+		{"text common", rolegate.AuditFilter{Text: "quarterly"}},
+		{"text rare", rolegate.AuditFilter{Text: "ticket"}},
+		{"text phrase", rolegate.AuditFilter{Text: "api.groups.write"}},
+		{"text prefix", rolegate.AuditFilter{Text: "quarter*"}},
+		{"text no match", rolegate.AuditFilter{Text: "nonexistentword"}},
+		{"actor+text", rolegate.AuditFilter{Actor: "approver0003@example.com", Text: "billing"}},
+		{"rare action+text", rolegate.AuditFilter{Action: rolegate.ActionRequestRejected, Text: "compliance"}},
+	}
+	for _, c := range cases {
+		var n int
+		var more bool
+		b.Run("count/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				var err error
+				if n, more, err = trail.CountEvents(ctx, c.f, most); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n), "matches")
+			if more {
+				b.ReportMetric(1, "more")
+			}
+		})
+		b.Run("page/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := trail.SearchEvents(ctx, c.f); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := trail.CountEvents(ctx, c.f, most); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkAuditExport(b *testing.B) {
 	db := benchTrail(b)
 	ctx := context.Background()
