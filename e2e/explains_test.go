@@ -105,7 +105,8 @@ func flashText(pe *person) string {
 // The New request form helps to ask for the least: the permission list
 // can be searched (with a count of matches for screen readers), Enter in
 // Role name does not send a half-filled form, and a refused form does not
-// sit on the post's address, so a reload does not send it again.
+// sit on the post's address, so a reload does not send it again, and what
+// was typed stays, with or without JavaScript.
 func TestNewRequestFormSearchEnterAndReload(t *testing.T) {
 	testkit.NeedsBrowser(t)
 	t.Parallel()
@@ -161,35 +162,72 @@ func TestNewRequestFormSearchEnterAndReload(t *testing.T) {
 		t.Fatalf("Enter in Role name went to %s; want to stay on /requests/new", got)
 	}
 
-	// Submit request with the justification missing: refused (422), the
-	// summary has the focus, the address is the form's, and reloading
-	// shows the form again rather than posting it.
-	if status := requester.followStatus(button("Submit request")); status != http.StatusUnprocessableEntity {
-		t.Fatalf("submitting without a justification = %d; want 422", status)
+	// Submit request with the justification missing: refused. The browser
+	// is sent back to the form's own address (303), where the summary has
+	// the focus and everything typed is still there; reloading gets the
+	// form, never the post again. Then the same without JavaScript, which
+	// the portal needs for none of it.
+	requester.typeInto("Description", "Usage for the <finance> dashboards.")
+	wantRefusedAndKept := func(roleName string) {
+		t.Helper()
+		if status := requester.followStatus(button("Submit request")); status != http.StatusOK {
+			t.Fatalf("submitting without a justification led to a page of status %d; want the form again (200, after a 303)", status)
+		}
+		if got := requester.path(); got != "/requests/new" {
+			t.Errorf("the refused form sits at %s; want /requests/new", got)
+		}
+		requester.see(field("Justification") + `[@aria-invalid='true']`)
+		if focused := evalAsync[string](requester, `(async () => document.activeElement ? document.activeElement.id : '')()`); focused != "form-errors" {
+			t.Errorf("after a refused submit the focus is on %q; want the error summary", focused)
+		}
+		if got := fieldValue(requester, "Role name"); got != roleName {
+			t.Errorf("after a refused submit Role name holds %q; want %q as typed", got, roleName)
+		}
+		if got := fieldValue(requester, "Description"); got != "Usage for the <finance> dashboards." {
+			t.Errorf("after a refused submit Description holds %q; want it as typed", got)
+		}
+		if !boxChecked(requester, "api.usage.read") {
+			t.Errorf("after a refused submit api.usage.read is no longer picked")
+		}
+		ctx, cancel := context.WithTimeout(requester.ctx, stepTimeout)
+		res, err := chromedp.RunResponse(ctx, chromedp.Reload())
+		cancel()
+		if err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		if res == nil || res.Status != http.StatusOK || requester.path() != "/requests/new" {
+			t.Errorf("reloading the refused form answered %v at %s; want 200 at /requests/new", res, requester.path())
+		}
+		// A post sent again would be refused again, and say so.
+		if n := requester.count(`//*[@id='form-errors']`); n != 0 {
+			t.Errorf("reloading the refused form posted it again")
+		}
 	}
-	requester.see(field("Justification") + `[@aria-invalid='true']`)
-	if focused := evalAsync[string](requester, `(async () => document.activeElement ? document.activeElement.id : '')()`); focused != "form-errors" {
-		t.Errorf("after a refused submit the focus is on %q; want the error summary", focused)
+	wantRefusedAndKept("e2e half filled")
+
+	requester.setScripts(false)
+	requester.reload()
+	// The witness that no script runs: rolegate.js shows the permission
+	// search, which stays hidden.
+	if n := requester.count(`//div[@class='perm-search'][@hidden]`); n != 1 {
+		t.Fatalf("with JavaScript off the permission search shows; the page's script ran")
 	}
-	if got := requester.path(); got != "/requests/new" {
-		t.Errorf("the refused form sits at %s; want /requests/new", got)
-	}
-	ctx, cancel := context.WithTimeout(requester.ctx, stepTimeout)
-	res, err := chromedp.RunResponse(ctx, chromedp.Reload())
-	cancel()
-	if err != nil {
-		t.Fatalf("reload: %v", err)
-	}
-	if res == nil || res.Status != http.StatusOK {
-		t.Errorf("reloading the refused form answered %v; want 200 (the form, not the post again)", res)
-	}
-	if n := requester.count(`//*[@id='form-errors']`); n != 0 {
-		t.Errorf("reloading the refused form posted it again")
-	}
+	requester.typeInto("Role name", "e2e without script")
+	requester.click(permissionBox("api.usage.read"))
+	requester.typeInto("Description", "Usage for the <finance> dashboards.")
+	wantRefusedAndKept("e2e without script")
+	requester.setScripts(true)
+
 	requester.follow(link("My requests"))
 	if n := requester.count(link("e2e half filled")); n != 0 {
 		t.Errorf("a half-filled form was filed")
 	}
+}
+
+// boxChecked says whether perm's checkbox is ticked now.
+func boxChecked(pe *person, perm string) bool {
+	return evalAsync[bool](pe, `(async () => [...document.querySelectorAll("input[type=checkbox][name=permissions]")]
+		.some(el => el.value === `+jsString(perm)+` && el.checked))()`)
 }
 
 // visibleBoxes counts the permission checkboxes a person can see.

@@ -231,10 +231,18 @@ func TestRequestIsRejectedWithAComment(t *testing.T) {
 	approver := p.signIn(t, b, blake)
 	openFromReviews(approver, form.RoleName)
 
-	// Without a comment the rejection is refused, the Comment field says
-	// so, and nothing changes.
-	approver.followStatus(button("Reject"))
+	// Without a comment the rejection is refused: the approver is sent
+	// back to the request's own address (reloading never rejects), the
+	// Comment field says why, and nothing changes.
+	requestPage := approver.path()
+	approver.follow(button("Reject"))
+	if got := approver.path(); got != requestPage {
+		t.Errorf("a refused rejection sits at %s; want the request's page %s", got, requestPage)
+	}
 	approver.see(field("Comment") + `[@aria-invalid='true']`)
+	if focused := evalAsync[string](approver, `(async () => document.activeElement ? document.activeElement.id : '')()`); focused != "form-errors" {
+		t.Errorf("after a refused rejection the focus is on %q; want the error summary", focused)
+	}
 	if got := approver.status(); got != "Pending" {
 		t.Fatalf("after a rejection without a comment the request shows %q; want Pending", got)
 	}
