@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
@@ -167,4 +168,26 @@ func (b *browser) htmxGet(path string) page {
 		b.h.t.Fatalf("GET %s: %v", path, err)
 	}
 	return readPage(b.h.t, res)
+}
+
+// On a page that updates itself (Approved, Provisioning) the refusal
+// stands outside the part the updates replace, so it does not vanish two
+// seconds later.
+func TestARefusalOnALivePageStays(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	req := h.seedRequest(rileyActor, "Live Refusal Role")
+	if _, err := h.Requests.ApproveWith(t.Context(), averyActor, req.ID, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
+		t.Fatal(err)
+	}
+	<-h.HandedOff
+	blake := h.signInAs("approver2")
+	path := requestURL(req.ID)
+	p := blake.refused(blake.postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}, "comment": {"Looks right."}}), path)
+	at, live := strings.Index(p.Body, `id="form-errors"`), strings.Index(p.Body, `id="request-live"`)
+	if at < 0 || live < 0 || at > live {
+		t.Errorf("the refusal is at %d and the live part at %d; want the refusal before (outside) the live part", at, live)
+	}
+	if !strings.Contains(summary(p), "This request is Approved") || !strings.Contains(text(element(p.Body, "unsent-comment")), "Looks right.") {
+		t.Errorf("the refusal says %q; want that it is approved already, with the comment typed", summary(p))
+	}
 }
