@@ -342,6 +342,61 @@ func TestCountEventsAgreesWithTheSpecification(t *testing.T) {
 	}
 }
 
+// TestEveryCountWalkAgreesWithTheSpecification: the count's query, down
+// every walk the planner could choose (without order, several runs of an
+// index at once, the time range left to seq), counts what the plain
+// specification does, up to its limit.
+func TestEveryCountWalkAgreesWithTheSpecification(t *testing.T) {
+	db := newAuditTestDB(t)
+	events := fillAuditTrail(t, db, 240, 1)
+	ctx := context.Background()
+	for _, f := range auditFilters(events) {
+		want := 0
+		for _, e := range events {
+			if matches(f, e) {
+				want++
+			}
+		}
+		tx, err := db.readPool.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := planAuditQuery(ctx, tx, f, 0)
+		if err != nil {
+			t.Fatalf("plan %+v: %v", f, err)
+		}
+		if p.empty {
+			if want > 0 {
+				t.Errorf("plan %+v: empty; want %d events", f, want)
+			}
+			tx.Rollback()
+			continue
+		}
+		if p.rangeOnly() && int(p.hi-p.lo) != want {
+			t.Errorf("the seq range of %+v holds %d; want %d events", f, p.hi-p.lo, want)
+		}
+		for _, w := range allWalks(p) {
+			for _, probe := range []bool{false, true} {
+				if probe && (p.match == "" || w == walkText) {
+					continue
+				}
+				p.walk, p.probe = w, probe
+				for _, limit := range []int{1000, 3} {
+					q, args := p.countSQL(limit)
+					var n int
+					if err := tx.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+						t.Fatalf("count walk %d (probe %v) of %+v: %v\n%s", w, probe, f, err, q)
+					}
+					if n != min(want, limit) {
+						t.Errorf("count walk %d (probe %v, limit %d) of %+v = %d; want %d", w, probe, limit, f, n, min(want, limit))
+					}
+				}
+			}
+		}
+		tx.Rollback()
+	}
+}
+
 // TestSearchPagesThroughEverythingOnce: following the cursor page by page
 // yields every matching event once, newest first, and the last page says
 // there is no more.
@@ -519,6 +574,22 @@ func TestChooseWalk(t *testing.T) {
 		{"a prefix always walks the full-text index", []candidate{{walk: walkText, inRange: all}, {walk: walkRequest, inRange: 6}}, all, 51, true, walkText, false},
 		{"an export never sorts a family", []candidate{{walk: walkAction, inRange: 600, multi: true}}, all, 0, false, walkSeq, false},
 		{"an export of one action walks its index", []candidate{{walk: walkAction, inRange: 160_000}}, all, 0, false, walkAction, false},
+	}
+	countCases := []struct {
+		name     string
+		cands    []candidate
+		wantWalk auditWalk
+	}{
+		// A count needs no order: a family of actions (or several people)
+		// is counted down its index, however common, never by the table.
+		{"a family of common actions", []candidate{{walk: walkAction, inRange: 490_000, multi: true}}, walkAction},
+		{"a family of rare actions", []candidate{{walk: walkAction, inRange: 13_000, multi: true}}, walkAction},
+		{"many people", []candidate{{walk: walkActor, inRange: 40_000, multi: true}}, walkActor},
+	}
+	for _, c := range countCases {
+		if walk, _ := chooseCountWalk(c.cands, all, 10_001, false); walk != c.wantWalk {
+			t.Errorf("chooseCountWalk(%s) = walk %d; want walk %d", c.name, walk, c.wantWalk)
+		}
 	}
 	for _, c := range cases {
 		walk, probe := chooseWalk(c.cands, c.inRange, c.page, c.prefix)
