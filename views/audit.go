@@ -20,6 +20,9 @@ type AuditView struct {
 	// counts; MoreMatches says there are more than that.
 	Matches     int
 	MoreMatches bool
+	// NotCounted: counting would have taken longer than the page allows
+	// (free text with another filter, on a large trail).
+	NotCounted bool
 	// NewestURL is set on a page after the first (without JavaScript):
 	// the way back to the newest events.
 	NewestURL  string
@@ -129,6 +132,8 @@ func outcomeClass(outcome string) string {
 // matchesSentence says how many events match the filters.
 func (v AuditView) matchesSentence() string {
 	switch {
+	case v.NotCounted:
+		return "The matches were not counted: with these filters, counting takes too long. The newest are below."
 	case v.MoreMatches:
 		return "More than " + thousands(v.Matches) + " events match."
 	case v.Matches == 1:

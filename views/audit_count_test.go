@@ -20,4 +20,8 @@ func TestMatchesSentence(t *testing.T) {
 			t.Errorf("matchesSentence(%d, %v) = %q; want %q", tt.n, tt.more, got, tt.want)
 		}
 	}
+	const notCounted = "The matches were not counted: with these filters, counting takes too long. The newest are below."
+	if got := (AuditView{NotCounted: true}).matchesSentence(); got != notCounted {
+		t.Errorf("matchesSentence(not counted) = %q; want %q", got, notCounted)
+	}
 }

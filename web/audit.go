@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,6 +28,13 @@ func (s *Server) auditRoutes() []Route {
 // auditCountMost is as far as the Audit page counts the matches: beyond
 // it, it says "more than", so a search over a large trail stays quick.
 const auditCountMost = 10000
+
+// defaultAuditCountBudget is how long the Audit page lets the count of
+// matches take (Deps.AuditCountBudget). Almost every count of a million
+// events takes a few milliseconds; free text with another filter can take
+// a tenth of a second (docs/PERFORMANCE.md), and the page then says it did
+// not count rather than keep the auditor waiting.
+const defaultAuditCountBudget = 50 * time.Millisecond
 
 // errBadCursor answers a "before" parameter that rolegate did not write.
 var errBadCursor = rolegate.Errorf(rolegate.EINVALID, "The link to older events is broken. Search again from the Audit page.")
@@ -92,7 +101,7 @@ func (s *Server) auditPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if v.Matches, v.MoreMatches, err = s.Audit.CountEvents(ctx(c), f, auditCountMost); err != nil {
+	if v.Matches, v.MoreMatches, v.NotCounted, err = s.countMatches(c, f); err != nil {
 		return err
 	}
 	if v.Rows, v.Checkpoint, err = s.withInclusion(c, auditRows(q, events, next)); err != nil {
@@ -104,6 +113,24 @@ func (s *Server) auditPage(c echo.Context) error {
 		v.NewestURL = auditURL("/audit", q, nil)
 	}
 	return s.render(c, http.StatusOK, views.AuditPage(s.chrome(c, "audit"), v))
+}
+
+// countMatches counts the events matching f for the Audit page, within
+// the count's time budget; notCounted says the budget ran out first (the
+// count is a convenience: the page is shown without it).
+func (s *Server) countMatches(c echo.Context, f rolegate.AuditFilter) (n int, more, notCounted bool, err error) {
+	budget := s.AuditCountBudget
+	if budget <= 0 {
+		budget = defaultAuditCountBudget
+	}
+	cctx, cancel := context.WithTimeout(ctx(c), budget)
+	defer cancel()
+	n, more, err = s.Audit.CountEvents(cctx, f, auditCountMost)
+	if err != nil && cctx.Err() != nil && ctx(c).Err() == nil {
+		s.Logger.Info("audit count over its budget", "budget", budget, "request_id", requestIDFrom(ctx(c)))
+		return 0, false, true, nil
+	}
+	return n, more, false, err
 }
 
 // auditOlderRows answers the "Older events" link under htmx: the next rows

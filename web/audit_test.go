@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -393,4 +394,22 @@ func signTestCheckpoint(t *testing.T, h *harness) note.Verifier {
 		t.Fatal(err)
 	}
 	return verifier
+}
+
+// The count of matches is a convenience with a time budget: when it runs
+// out, the page says the matches were not counted and still shows them.
+func TestTheAuditCountGivesUpRatherThanKeepTheAuditorWaiting(t *testing.T) {
+	h := newHarness(t, harnessOptions{AuditCountBudget: time.Nanosecond})
+	h.fileRequest(h.signInAs("requester"), "Uncounted Role")
+	auditor := h.signInAs("auditor")
+	p := auditor.get("/audit?q=uncounted")
+	if p.StatusCode != http.StatusOK {
+		t.Fatalf("GET /audit with the count over its budget = %d; want 200", p.StatusCode)
+	}
+	if got := text(element(p.Body, "audit-count")); !strings.HasPrefix(got, "The matches were not counted") {
+		t.Errorf("with the count over its budget the page counts %q; want it said that they were not counted", got)
+	}
+	if !strings.Contains(p.Body, "request.created<") {
+		t.Errorf("with the count over its budget the page lost its rows")
+	}
 }

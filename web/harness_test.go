@@ -66,6 +66,8 @@ type harnessOptions struct {
 	// Notify, when set, turns the notification outbox on (rows are queued;
 	// no worker sends them).
 	Notify *rolegate.NotificationTargets
+	// AuditCountBudget, when set, bounds the Audit page's count.
+	AuditCountBudget time.Duration
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -145,7 +147,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	h.Server = web.NewServer(web.Deps{
 		Config: cfg, Services: a.Services, Audit: a.Store.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
 		DevSimulator: devSim, SSO: ssoClient, Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
-		RateLimits: opts.RateLimits, Metrics: opts.Metrics,
+		RateLimits: opts.RateLimits, Metrics: opts.Metrics, AuditCountBudget: opts.AuditCountBudget,
 	})
 	mux.Handle("/", h.Server)
 	return h

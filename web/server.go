@@ -54,6 +54,9 @@ type Deps struct {
 	// RateLimits are the sign-in and form throttles; nil means
 	// DefaultRateLimits().
 	RateLimits *RateLimits
+	// AuditCountBudget bounds the Audit page's count of matches; 0 means
+	// 50 ms (audit.go).
+	AuditCountBudget time.Duration
 }
 
 // Pinger checks that the store answers, for /readyz.
