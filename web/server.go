@@ -55,7 +55,7 @@ type Deps struct {
 	// DefaultRateLimits().
 	RateLimits *RateLimits
 	// AuditCountBudget bounds the Audit page's count of matches; 0 means
-	// 50 ms (audit.go).
+	// 250 ms (audit.go).
 	AuditCountBudget time.Duration
 }
 

@@ -24,7 +24,8 @@ type Trail interface {
 	// and the cursor of the next page (0: none).
 	SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]rolegate.Event, int64, error)
 	// CountEvents counts the events matching f up to most; more says
-	// there are more than that.
+	// there are more than that. It returns ErrNotCounted rather than
+	// count when counting would be slow.
 	CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error)
 	// AuditActions lists the actions present in the trail.
 	AuditActions(ctx context.Context) ([]string, error)
@@ -52,3 +53,9 @@ var ErrNotInTree = rolegate.Errorf(rolegate.ENOTFOUND, "That event is not covere
 // nor the chain hash at its size: the trail was changed since it was
 // signed.
 var ErrTrailChanged = errors.New("the trail no longer matches its latest recorded checkpoint; run rolegate audit verify")
+
+// ErrNotCounted is CountEvents declining to count: with these filters
+// counting would take longer than a page may wait (free text with another
+// common filter, on a large trail). The events themselves are searched as
+// always.
+var ErrNotCounted = errors.New("audit: counting the events matching these filters would be slow")

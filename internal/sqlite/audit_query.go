@@ -74,9 +74,17 @@ func (t *Trail) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]rol
 	return events, next, nil
 }
 
+// maxCountCost is the most a count may be expected to cost, in the units
+// of costIndexRow (about a microsecond each): about 50 ms. Beyond it
+// CountEvents does not count. Only free text combined with another filter
+// gets there, on a large trail (docs/PERFORMANCE.md).
+const maxCountCost = 50_000
+
 // CountEvents counts the events matching f (f.BeforeSeq and f.Limit
 // ignored), up to most: beyond it, it says only that there are more
-// (more true), so that a broad search stops after most+1 matches.
+// (more true), so that a broad search stops after most+1 matches. When
+// the count is expected to cost more than maxCountCost it does not count,
+// and returns audit.ErrNotCounted.
 //
 // A count needs no order, so it walks as a page would if a page were
 // most+1 events long, and also down several runs of an index at once (an
@@ -96,7 +104,11 @@ func (t *Trail) CountEvents(ctx context.Context, f rolegate.AuditFilter, most in
 	if err != nil || p.empty {
 		return 0, false, err
 	}
-	p.walk, p.probe = chooseCountWalk(p.cands, float64(p.hi-p.lo), most+1, p.prefix)
+	var cost float64
+	p.walk, p.probe, cost = chooseCountWalk(p.cands, float64(p.hi-p.lo), most+1, p.prefix)
+	if cost > maxCountCost && !p.rangeOnly() {
+		return 0, false, audit.ErrNotCounted
+	}
 	if p.rangeOnly() {
 		n = int(min(p.hi-p.lo, int64(most)+1))
 	} else {
@@ -438,20 +450,19 @@ func planAuditQuery(ctx context.Context, tx *sql.Tx, f rolegate.AuditFilter, pag
 // the events gathered first. A prefix (a word ending in *) costs the
 // full-text index the same however little is read, so its walk wins.
 func chooseWalk(cands []candidate, inRange float64, page int, prefix bool) (walk auditWalk, probe bool) {
-	return chooseWalkFor(cands, inRange, page, prefix, true)
+	walk, probe, _ = chooseWalkFor(cands, inRange, page, prefix, true)
+	return walk, probe
 }
 
 // chooseCountWalk is chooseWalk for counting up to page events: no order,
 // so a walk over several runs of an index stops as early as one over a
-// single run.
-func chooseCountWalk(cands []candidate, inRange float64, page int, prefix bool) (walk auditWalk, probe bool) {
+// single run. It also returns the walk's expected cost, in the units of
+// costIndexRow.
+func chooseCountWalk(cands []candidate, inRange float64, page int, prefix bool) (walk auditWalk, probe bool, cost float64) {
 	return chooseWalkFor(cands, inRange, page, prefix, false)
 }
 
-func chooseWalkFor(cands []candidate, inRange float64, page int, prefix, ordered bool) (walk auditWalk, probe bool) {
-	if prefix {
-		return walkText, false
-	}
+func chooseWalkFor(cands []candidate, inRange float64, page int, prefix, ordered bool) (walk auditWalk, probe bool, cost float64) {
 	text := -1.0 // the events holding the text in the range; -1 without text
 	for _, c := range cands {
 		if c.walk == walkText {
@@ -460,6 +471,9 @@ func chooseWalkFor(cands []candidate, inRange float64, page int, prefix, ordered
 	}
 	bestCost := math.Inf(1)
 	for _, c := range append([]candidate{{walk: walkSeq, inRange: inRange}}, cands...) {
+		if prefix && c.walk != walkText {
+			continue
+		}
 		multi := c.multi && ordered // unordered, several runs read like one
 		if multi && page == 0 {
 			continue
@@ -481,17 +495,17 @@ func chooseWalkFor(cands []candidate, inRange float64, page int, prefix, ordered
 		case walkRequest, walkAction, walkActor:
 			perRow = costIndexRow
 		}
-		cost, byProbe := visited*perRow, false
+		c0, byProbe := visited*perRow, false
 		if text >= 0 && c.walk != walkText {
 			probes, gather := visited*costTextProbe, text*costTextGathered
 			byProbe = probes < gather
-			cost += min(probes, gather)
+			c0 += min(probes, gather)
 		}
-		if cost < bestCost {
-			walk, probe, bestCost = c.walk, byProbe, cost
+		if c0 < bestCost {
+			walk, probe, bestCost = c.walk, byProbe, c0
 		}
 	}
-	return walk, probe
+	return walk, probe, bestCost
 }
 
 // resolveActions turns the Action filter into the recorded actions it

@@ -578,17 +578,29 @@ func TestChooseWalk(t *testing.T) {
 	countCases := []struct {
 		name     string
 		cands    []candidate
+		prefix   bool
 		wantWalk auditWalk
+		counted  bool // expected to cost at most maxCountCost
 	}{
+		{"no filter", nil, false, walkSeq, true},
 		// A count needs no order: a family of actions (or several people)
 		// is counted down its index, however common, never by the table.
-		{"a family of common actions", []candidate{{walk: walkAction, inRange: 490_000, multi: true}}, walkAction},
-		{"a family of rare actions", []candidate{{walk: walkAction, inRange: 13_000, multi: true}}, walkAction},
-		{"many people", []candidate{{walk: walkActor, inRange: 40_000, multi: true}}, walkActor},
+		{"a family of common actions", []candidate{{walk: walkAction, inRange: 490_000, multi: true}}, false, walkAction, true},
+		{"a family of rare actions", []candidate{{walk: walkAction, inRange: 13_000, multi: true}}, false, walkAction, true},
+		{"many people", []candidate{{walk: walkActor, inRange: 40_000, multi: true}}, false, walkActor, true},
+		{"a common word", []candidate{{walk: walkText, inRange: 137_000}}, false, walkText, true},
+		{"a prefix", []candidate{{walk: walkText, inRange: all}}, true, walkText, true},
+		{"a rare action and a rare word", []candidate{{walk: walkAction, inRange: 300}, {walk: walkText, inRange: 20}}, false, walkText, true},
+		// Both common: intersecting them reads far more than a page may
+		// wait for (measured: 80-140 ms), so the count is declined.
+		{"a common word and one approver", []candidate{{walk: walkText, inRange: 137_000}, {walk: walkActor, inRange: 9_500}}, false, walkActor, false},
+		{"a common word and a common action", []candidate{{walk: walkText, inRange: 137_000}, {walk: walkAction, inRange: 15_000}}, false, walkAction, false},
+		{"a prefix and one person", []candidate{{walk: walkText, inRange: all}, {walk: walkActor, inRange: 150}}, true, walkText, false},
 	}
 	for _, c := range countCases {
-		if walk, _ := chooseCountWalk(c.cands, all, 10_001, false); walk != c.wantWalk {
-			t.Errorf("chooseCountWalk(%s) = walk %d; want walk %d", c.name, walk, c.wantWalk)
+		walk, _, cost := chooseCountWalk(c.cands, all, 10_001, c.prefix)
+		if walk != c.wantWalk || (cost <= maxCountCost) != c.counted {
+			t.Errorf("chooseCountWalk(%s) = walk %d at cost %.0f; want walk %d, counted %v (at most %d)", c.name, walk, cost, c.wantWalk, c.counted, maxCountCost)
 		}
 	}
 	for _, c := range cases {
