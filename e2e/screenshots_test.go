@@ -87,6 +87,8 @@ func TestScreenshots(t *testing.T) {
 		approver.visit(fmt.Sprintf("/requests/%d", pending))
 		shots.take(approver, "request-pending-to-approver")
 		approver.visit(fmt.Sprintf("/requests/%d", rejected))
+		approver.follow(button("Reject")) // without a comment: refused, on the request's page
+		shots.take(approver, "request-refused-rejection")
 		approver.typeInto("Comment", "Too broad: users.write lets you remove people. Ask for api.users.read.")
 		approver.follow(button("Reject"))
 		for _, id := range []int64{provisioned, failed} {
