@@ -227,6 +227,26 @@ func TestApproveReauthentication(t *testing.T) {
 		p.wantStatus(id, rolegate.StatusPending, "after re-authenticating as someone else")
 	})
 
+	t.Run("the request is cancelled while the approver re-authenticates", func(t *testing.T) {
+		p, approver, id, hash := approvalSetup(t)
+		authURL := p.startApproval(approver, id, hash)
+		requester := p.signIn(rita.Subject)
+		if res := requester.postWithToken(requestURL(id)+"/cancel", nil); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the requester cancelling = %d; want 303", res.StatusCode)
+		}
+		// Refused on return: the request's page says why, once, with the
+		// comment the approver wrote, on the new session.
+		res := approver.refused(approver.get(p.atProvider(authURL, alex.Subject)), requestURL(id))
+		if !strings.Contains(summary(res), "This request is Cancelled; it can no longer be decided.") ||
+			!strings.Contains(text(element(res.Body, "unsent-comment")), "Checked the permissions.") {
+			t.Errorf("after re-authenticating for a request cancelled meanwhile, the page says %q; want why, with the comment", summary(res))
+		}
+		if again := approver.get(requestURL(id)); summary(again) != "" {
+			t.Errorf("reloading the request still shows the refused approval: %q", summary(again))
+		}
+		p.wantStatus(id, rolegate.StatusCancelled, "after the refused approval")
+	})
+
 	t.Run("an approval that would be refused is refused before the detour", func(t *testing.T) {
 		p, approver, id, hash := approvalSetup(t)
 		long := strings.Repeat("Long comment. ", 100)
