@@ -19,6 +19,13 @@ func (s *Server) adminPage(c echo.Context) error {
 	roles, at := s.Catalog.Roles()
 	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles, DevRoles: s.devRoles(), SignIn: s.adminSignIn()}
 	v.CatalogRefreshed = at
+	d, refused, err := s.takeDraft(c, draftAdmin)
+	if err != nil {
+		return err
+	}
+	if refused {
+		v.Problem = d.Problem
+	}
 	return s.render(c, http.StatusOK, views.AdminPage(s.chrome(c, "admin"), v))
 }
 
@@ -39,7 +46,8 @@ func (s *Server) refreshCatalog(c echo.Context) error {
 	actor := s.actor(c)
 	if _, err := s.Picture.Sync(ctx(c), &actor); err != nil {
 		s.Logger.Error("catalog refresh", "err", err)
-		return rolegate.Errorf(rolegate.EUNAVAILABLE, "The organization's roles could not be read: %s", rolegate.ErrorMessage(err))
+		return s.refusePost(c, "/admin", draft{Form: draftAdmin,
+			Problem: "The organization's roles could not be read: " + rolegate.ErrorMessage(err)})
 	}
 	s.setFlash(c, "/admin", flashNote{Key: "refreshed"})
 	return redirectAfterPost(c, "/admin")

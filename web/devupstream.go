@@ -16,6 +16,18 @@ import (
 // admins' notifications). Only an admin, only in dev mode with the
 // simulator; nothing here goes through rolegate's own records.
 func (s *Server) changeSimulatedOrganization(c echo.Context) error {
+	if err := s.changeSimulator(c); err != nil {
+		if rolegate.ErrorCode(err) == rolegate.EINVALID {
+			return s.refusePost(c, "/admin", draft{Form: draftAdmin, Problem: rolegate.ErrorMessage(err)})
+		}
+		return err
+	}
+	s.setFlash(c, "/admin", flashNote{Key: "upstream"})
+	return redirectAfterPost(c, "/admin")
+}
+
+// changeSimulator makes the change the form asks for, or says why not.
+func (s *Server) changeSimulator(c echo.Context) error {
 	sim := s.DevSimulator
 	id := c.FormValue("role_id")
 	name := strings.TrimSpace(c.FormValue("role_name"))
@@ -53,8 +65,7 @@ func (s *Server) changeSimulatedOrganization(c echo.Context) error {
 	if err != nil {
 		return rolegate.Errorf(rolegate.EINVALID, "The simulated organization refused the change: %s", strings.TrimPrefix(err.Error(), "simulator: "))
 	}
-	s.setFlash(c, "/admin", flashNote{Key: "upstream"})
-	return redirectAfterPost(c, "/admin")
+	return nil
 }
 
 // splitPermissions reads a list of permissions separated by commas, spaces

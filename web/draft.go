@@ -29,6 +29,7 @@ const (
 	draftAbandon = "abandon" // a request's Abandon provisioning: the reason
 	draftCancel  = "cancel"  // Cancel request: nothing typed
 	draftRetry   = "retry"   // Retry provisioning: nothing typed
+	draftAdmin   = "admin"   // the Admin page's changes (the catalog, dev mode's simulator): why, only
 )
 
 // draftTTL bounds how long a draft waits for its page: the redirect

@@ -213,8 +213,9 @@ func matrixDecisions() map[string]matrixDecision {
 			want: always(http.StatusOK)},
 		"GET /admin":                  {access: web.Admin, want: always(http.StatusOK)},
 		"POST /admin/catalog/refresh": {access: web.Admin, want: always(http.StatusSeeOther)},
-		// Dev mode only (the built-in simulator): an empty form is refused.
-		"POST /admin/dev/upstream": {access: web.Admin, want: always(http.StatusUnprocessableEntity)},
+		// Dev mode only (the built-in simulator): an empty form is refused,
+		// back on the Admin page (web/draft.go).
+		"POST /admin/dev/upstream": {access: web.Admin, want: always(http.StatusSeeOther)},
 	}
 }
 

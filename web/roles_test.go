@@ -183,8 +183,18 @@ func TestDevControlsChangeTheSimulatedOrganization(t *testing.T) {
 			t.Errorf("%d %s events; want 1", len(events), action)
 		}
 	}
-	if res := drew.postWithToken("/admin/dev/upstream", url.Values{"action": {"delete"}, "role_id": {"role_nope"}}); res.StatusCode != 422 {
-		t.Errorf("deleting an unknown role = %d; want 422", res.StatusCode)
+	// Refused: back on the Admin page, which says why once.
+	if p := drew.refused(drew.postWithToken("/admin/dev/upstream", url.Values{"action": {"delete"}, "role_id": {"role_nope"}}), "/admin"); !strings.Contains(summary(p), "Nothing was changed: The simulated organization refused the change") {
+		t.Errorf("deleting an unknown role: the Admin page says %q; want the refusal", summary(p))
+	}
+	if p := drew.get("/admin"); summary(p) != "" {
+		t.Errorf("reloading the Admin page shows the refusal again: %q", summary(p))
+	}
+
+	// A resync that cannot read the organization is refused the same way.
+	h.Sim.FailNext(100, simulator.Fault{Op: simulator.OpList, Kind: simulator.FaultServerError})
+	if p := drew.refused(drew.postWithToken("/admin/catalog/refresh", nil), "/admin"); !strings.Contains(summary(p), "The organization's roles could not be read") {
+		t.Errorf("a resync with the upstream down: the Admin page says %q; want that the roles could not be read", summary(p))
 	}
 	if n := h.Sim.CreateCalls(); n != 0 {
 		t.Errorf("%d create calls; want 0", n)
