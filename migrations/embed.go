@@ -10,3 +10,10 @@ import "embed"
 //
 //go:embed *.sql
 var FS embed.FS
+
+// Postgres holds PostgreSQL's own history (postgres/NNNNN_what.sql), applied
+// by internal/postgres: the engines' schemas are written apart, so that
+// each uses its own types and features, and numbered apart.
+//
+//go:embed postgres/*.sql
+var Postgres embed.FS

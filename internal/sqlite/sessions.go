@@ -2,11 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,17 +19,7 @@ type Sessions struct{ db *DB }
 // NewSessions returns the session service over db.
 func NewSessions(db *DB) *Sessions { return &Sessions{db: db} }
 
-// NewToken returns a random 256-bit token, URL-safe.
-func NewToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+func hashToken(token string) string { return rolegate.TokenHash(token) }
 
 // CreateSession signs actor in: a new session with a fresh token and CSRF
 // token, the person's profile updated, and the sign-in recorded, in one
@@ -44,8 +30,8 @@ func (ss *Sessions) CreateSession(ctx context.Context, actor rolegate.Actor, aut
 	// The profile comes from the identity provider's claims: kept as
 	// valid UTF-8 of a sane length in the session, people and the trail.
 	actor.Person = actor.Person.ValidText()
-	token := NewToken()
-	s := &rolegate.Session{Principal: actor.Principal, CSRFToken: NewToken()}
+	token := rolegate.NewToken()
+	s := &rolegate.Session{Principal: actor.Principal, CSRFToken: rolegate.NewToken()}
 	if !auth.AuthTime.IsZero() {
 		s.AuthTime = auth.AuthTime.UTC()
 	}

@@ -1,0 +1,55 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/sqlite"
+	"github.com/rolegate/rolegate/internal/storetest"
+	"github.com/rolegate/rolegate/internal/testkit"
+)
+
+// The conformance suite (internal/storetest) on a real SQLite file. Its
+// second process is a second *sqlite.DB on the same file, with its own
+// connections: what rolegate backup or audit verify are beside serve.
+func TestStore(t *testing.T) {
+	storetest.Run(t, storetest.Engine{
+		Open: func(t *testing.T, now func() time.Time) *storetest.Store {
+			return openStore(t, filepath.Join(t.TempDir(), "rolegate.db"), now)
+		},
+		Again: func(t *testing.T, s *storetest.Store, now func() time.Time) *storetest.Store {
+			return openStore(t, s.Source, now)
+		},
+	})
+}
+
+func openStore(t *testing.T, path string, now func() time.Time) *storetest.Store {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetClock(now)
+	return &storetest.Store{
+		Sessions: sqlite.NewSessions(db),
+		Trail:    sqlite.NewTrail(db),
+		Rows: func(t testing.TB, table string) int {
+			t.Helper()
+			var n int
+			if err := testkit.OpenReadOnly(t, path).QueryRow(`SELECT count(*) FROM "` + table + `"`).Scan(&n); err != nil {
+				t.Fatalf("count %s: %v", table, err)
+			}
+			return n
+		},
+		// The rows, and the bytes of the file and its write-ahead log:
+		// what a copy of the disk would give away.
+		Dump: func(t testing.TB) string {
+			t.Helper()
+			return testkit.DumpTables(t, testkit.OpenReadOnly(t, path)) + testkit.DatabaseFiles(t, path)
+		},
+		Source: path,
+	}
+}

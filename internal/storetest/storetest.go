@@ -1,0 +1,66 @@
+// Package storetest is the conformance suite of rolegate's stores: tests
+// written against the domain's service interfaces, run by each engine's
+// own test files (internal/sqlite, internal/postgres) with an Engine that
+// opens its store. What a test here checks holds on every engine; what
+// only one engine can show (its files on disk, its SQL) stays beside it.
+//
+// Tests that need a second process (Engine.Again) open a second store on
+// the same database, with its own connections, as a second rolegate
+// process would.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Sessions is the session service with the people query the notifier uses.
+type Sessions interface {
+	rolegate.SessionService
+	PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error)
+}
+
+// Trail is what the suite needs of the audit trail: appending, and reading
+// it back whole with its tree (what audit verify reads).
+type Trail interface {
+	AppendEvent(ctx context.Context, e rolegate.Event) error
+	WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error
+	AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error)
+}
+
+// Store is one open store, as the suite drives it.
+type Store struct {
+	Sessions Sessions
+	Trail    Trail
+	// Rows counts the rows of table, read by the engine's own means.
+	Rows func(t testing.TB, table string) int
+	// Dump is everything the database holds, as text, for searching it
+	// for what must never be stored.
+	Dump func(t testing.TB) string
+	// Source names the database (a path, a URL), for Engine.Again.
+	Source string
+}
+
+// Engine opens stores of one kind.
+type Engine struct {
+	// Open opens a store on a new, empty database whose clock is now; it
+	// is closed when the test ends.
+	Open func(t *testing.T, now func() time.Time) *Store
+	// Again opens a second store on s's database, as another process.
+	Again func(t *testing.T, s *Store, now func() time.Time) *Store
+}
+
+// Run runs the whole suite against e.
+func Run(t *testing.T, e Engine) {
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, e) })
+	t.Run("Trail", func(t *testing.T) { testTrail(t, e) })
+	t.Run("TwoProcesses", func(t *testing.T) { testTwoProcesses(t, e) })
+}
+
+// start is the time every test's clock starts at.
+var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
