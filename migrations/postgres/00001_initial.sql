@@ -1,7 +1,9 @@
 -- rolegate's schema on PostgreSQL: the same tables and columns as the
 -- SQLite history (migrations/*.sql) has reached, in one first version.
 -- Times are Unix milliseconds (bigint), as on SQLite, so that both engines
--- store and compare the same values.
+-- store and compare the same values. The trail's full-text search
+-- (SQLite's audit_events_fts) comes with the trail's search on PostgreSQL,
+-- in a migration of its own.
 
 -- +goose Up
 CREATE TABLE people (
@@ -35,11 +37,13 @@ CREATE TABLE requests (
     upstream_role_id       text NOT NULL DEFAULT '',
     upstream_resource_type text NOT NULL DEFAULT '',
     upstream_role          text NOT NULL DEFAULT '', -- the Role JSON returned upstream
-    failure_message        text NOT NULL DEFAULT ''
+    failure_message        text NOT NULL DEFAULT '',
+    abandoned_at           bigint NOT NULL DEFAULT 0 -- a failed request given up on frees its name
 );
 -- One open request per name, whichever node creates it.
 CREATE UNIQUE INDEX requests_open_role_name ON requests (role_name_key)
-    WHERE status IN ('pending','approved','provisioning','failed');
+    WHERE status IN ('pending','approved','provisioning','failed') AND abandoned_at = 0;
+CREATE INDEX requests_by_role_name ON requests (role_name_key, id DESC);
 CREATE INDEX requests_by_requester ON requests (requester_key, id DESC);
 CREATE INDEX requests_by_status ON requests (status, id);
 CREATE INDEX requests_by_upstream_role ON requests (upstream_role_id) WHERE upstream_role_id <> '';
