@@ -80,9 +80,11 @@ func (ss *Sessions) LookupSession(ctx context.Context, token string, limits role
 	var s rolegate.Session
 	var roles string
 	var authTime, stepUp, created, lastSeen, expires int64
+	// The draft itself is not read here (draft_path says whether the page
+	// needs it): most pages have none, and it may be kilobytes.
 	err := ss.db.pool.QueryRow(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
-		last_seen_at, expires_at FROM sessions WHERE id_hash = $1`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
-		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires)
+		last_seen_at, expires_at, draft_path FROM sessions WHERE id_hash = $1`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
+		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires, &s.DraftPath)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, rolegate.ErrNoSession
 	} else if err != nil {

@@ -37,10 +37,13 @@ func openStore(t *testing.T, url string, now func() time.Time) *storetest.Store 
 	return &storetest.Store{
 		Sessions: postgres.NewSessions(db),
 		Trail:    postgres.NewTrail(db),
-		Rows: func(t testing.TB, table string) int {
+		Rows: func(t testing.TB, table, where string) int {
 			t.Helper()
 			var n int
-			if err := connect(t, url).QueryRow(t.Context(), `SELECT count(*) FROM `+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+			if where != "" {
+				where = " WHERE " + where
+			}
+			if err := connect(t, url).QueryRow(t.Context(), `SELECT count(*) FROM `+pgx.Identifier{table}.Sanitize()+where).Scan(&n); err != nil {
 				t.Fatalf("count %s: %v", table, err)
 			}
 			return n

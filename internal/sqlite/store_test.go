@@ -36,10 +36,13 @@ func openStore(t *testing.T, path string, now func() time.Time) *storetest.Store
 	return &storetest.Store{
 		Sessions: sqlite.NewSessions(db),
 		Trail:    sqlite.NewTrail(db),
-		Rows: func(t testing.TB, table string) int {
+		Rows: func(t testing.TB, table, where string) int {
 			t.Helper()
 			var n int
-			if err := testkit.OpenReadOnly(t, path).QueryRow(`SELECT count(*) FROM "` + table + `"`).Scan(&n); err != nil {
+			if where != "" {
+				where = " WHERE " + where
+			}
+			if err := testkit.OpenReadOnly(t, path).QueryRow(`SELECT count(*) FROM "` + table + `"` + where).Scan(&n); err != nil {
 				t.Fatalf("count %s: %v", table, err)
 			}
 			return n

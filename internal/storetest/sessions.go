@@ -77,6 +77,8 @@ func testSessions(t *testing.T, e Engine) {
 	t.Run("PendingActionIsKeptOncePerSession", func(t *testing.T) { testPendingAction(t, e) })
 	t.Run("StepUpTimeIsKept", func(t *testing.T) { testStepUpTime(t, e) })
 	t.Run("PeopleWithRoleFollowsTheLastSignIn", func(t *testing.T) { testPeopleWithRole(t, e) })
+	t.Run("ADraftIsTakenOnceByItsSessionAndPage", func(t *testing.T) { testDraftTakenOnce(t, e) })
+	t.Run("DraftsAreBoundedPerPersonAndInSize", func(t *testing.T) { testDraftsBounded(t, e) })
 }
 
 func testSessionFoundByToken(t *testing.T, e Engine) {
@@ -227,7 +229,7 @@ func testDeleteExpiredSessions(t *testing.T, e Engine) {
 	if err := f.store.Sessions.DeleteExpiredSessions(f.ctx, f.limit.Idle); err != nil {
 		t.Fatalf("DeleteExpiredSessions: %v", err)
 	}
-	if n := f.store.Rows(t, "sessions"); n != 1 {
+	if n := f.store.Rows(t, "sessions", ""); n != 1 {
 		t.Errorf("%d sessions left; want 1 (the idle one deleted)", n)
 	}
 	if _, err := f.store.Sessions.LookupSession(f.ctx, busy, f.limit); err != nil {

@@ -37,8 +37,9 @@ type Trail interface {
 type Store struct {
 	Sessions Sessions
 	Trail    Trail
-	// Rows counts the rows of table, read by the engine's own means.
-	Rows func(t testing.TB, table string) int
+	// Rows counts the rows of table that match where (SQL both engines
+	// read alike; "" for all), read by the engine's own means.
+	Rows func(t testing.TB, table, where string) int
 	// Dump is everything the database holds, as text, for searching it
 	// for what must never be stored.
 	Dump func(t testing.TB) string

@@ -89,7 +89,11 @@ CREATE TABLE sessions (
     last_seen_at   bigint NOT NULL,
     expires_at     bigint NOT NULL,          -- absolute limit
     pending_action text NOT NULL DEFAULT '',
-    step_up_at     bigint NOT NULL DEFAULT 0
+    step_up_at     bigint NOT NULL DEFAULT 0,
+    -- a refused post's draft, waiting for the page at draft_path (SQLite's
+    -- 00010): bounded here too, whatever writes it
+    draft_path     text NOT NULL DEFAULT '' CHECK (octet_length(draft_path) <= 200),
+    draft          text NOT NULL DEFAULT '' CHECK (octet_length(draft) <= 32768)
 );
 CREATE INDEX sessions_by_person ON sessions (person_key);
 
