@@ -56,6 +56,13 @@ func startPortal(t *testing.T, env map[string]string) *portal {
 // behaves like a real one of the given profile.
 func startPortalWithProvider(t *testing.T, env map[string]string, profile ssotest.Profile) *portal {
 	t.Helper()
+	return startPortalWithProjects(t, env, profile, nil)
+}
+
+// startPortalWithProjects is startPortalWithProvider with an organization
+// that has projects.
+func startPortalWithProjects(t *testing.T, env map[string]string, profile ssotest.Profile, projects []simulator.ProjectSeed) *portal {
+	t.Helper()
 	bin := rolegateBinary(t)
 	p := &portal{
 		t:            t,
@@ -78,7 +85,7 @@ func startPortalWithProvider(t *testing.T, env map[string]string, profile ssotes
 	}
 	p.IdP = idp
 
-	p.Sim = simulator.New(simulator.Options{AdminKey: p.adminKey})
+	p.Sim = simulator.New(simulator.Options{AdminKey: p.adminKey, Projects: projects})
 	simSrv := httptest.NewServer(p.Sim)
 	t.Cleanup(simSrv.Close)
 	p.SimURL = simSrv.URL

@@ -12,11 +12,14 @@ import (
 // RequestForm is the New request form: what the person typed, the catalog to
 // pick from, and the message beside each rejected field.
 type RequestForm struct {
-	Input   rolegate.RequestInput
-	Areas   []rolegate.Area
-	Errors  rolegate.FieldErrors
-	Checks  FormChecks
-	Catalog int // number of permissions, 0 when the catalog is empty
+	Input rolegate.RequestInput
+	// Projects are the organization's active projects, the Scope field's
+	// choices besides the organization.
+	Projects []rolegate.Project
+	Areas    []rolegate.Area
+	Errors   rolegate.FieldErrors
+	Checks   FormChecks
+	Catalog  int // number of permissions, 0 when the catalog is empty
 	// Approvers says who will review the request and how many approvals
 	// it needs.
 	Approvers Approvers
@@ -40,10 +43,37 @@ type FormChecks struct {
 	Overlaps    []rolegate.Overlap // existing roles that already grant the chosen permissions
 	Payload     string             // the exact body, indented for reading
 	PayloadHash string
+	// Call is the method and path the body goes to; Binding the SHA-256
+	// approvals bind to (the whole call).
+	Call    string
+	Binding string
+	// InProject: the scope is a project (the overlap hint says so).
+	InProject bool
 	// Approvals is how many approvals the permissions picked so far need;
 	// Sensitive says one of them is marked sensitive (one more approval).
 	Approvals int
 	Sensitive bool
+}
+
+// inThisProject places an existing role: in a project's scope, " in this
+// project".
+func inThisProject(inProject bool) string {
+	if inProject {
+		return " in this project"
+	}
+	return ""
+}
+
+// ScopeOf is how a request's scope reads: Organization, or its project's
+// name.
+func ScopeOf(r *rolegate.Request) string {
+	if r.Scope == rolegate.ScopeOrganization {
+		return "Organization"
+	}
+	if r.ScopeName != "" {
+		return r.ScopeName
+	}
+	return r.Scope
 }
 
 // oobAttr marks a live-check fragment for an out-of-band swap.

@@ -68,6 +68,8 @@ type harnessOptions struct {
 	Notify *rolegate.NotificationTargets
 	// AuditCountBudget, when set, bounds the Audit page's count.
 	AuditCountBudget time.Duration
+	// Projects are the simulated organization's projects at start.
+	Projects []simulator.ProjectSeed
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -111,7 +113,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 
 	// The whole application, as serve builds it (internal/app), with the
 	// harness's simulator as its upstream and no provisioning worker.
-	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey})
+	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey, Projects: opts.Projects})
 	a, err := app.New(ctx, cfg, app.Options{
 		Now: opts.Now, Simulator: h.Sim,
 		HandedOff:         func(id int64) { h.HandedOff <- id },

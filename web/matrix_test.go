@@ -169,7 +169,7 @@ func matrixDecisions() map[string]matrixDecision {
 		"POST /requests/:id/approve": {access: web.Approver,
 			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
 				req := m.pending()
-				return matrixCell{path: requestPathOf(req.ID) + "/approve", form: url.Values{"payload_hash": {req.PayloadHash}}}
+				return matrixCell{path: requestPathOf(req.ID) + "/approve", form: url.Values{"payload_hash": {req.Binding()}}}
 			},
 			want: decideAnswer},
 		"POST /requests/:id/reject": {access: web.Approver,
@@ -389,7 +389,7 @@ func (m *matrix) failed() *rolegate.Request {
 	m.t.Helper()
 	ctx := context.Background()
 	req := m.pending()
-	if _, err := m.h.Requests.ApproveWith(ctx, m.actor(m.approver), req.ID, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
+	if _, err := m.h.Requests.ApproveWith(ctx, m.actor(m.approver), req.ID, req.Binding(), "", rolegate.Reauth{}); err != nil {
 		m.t.Fatalf("approve #%d: %v", req.ID, err)
 	}
 	m.drainHandOffs()

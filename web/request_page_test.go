@@ -310,7 +310,7 @@ func TestRequestPageUpdatesItselfUntilSettled(t *testing.T) {
 	if got := live(); strings.Contains(got, "hx-trigger") {
 		t.Errorf("a pending request polls: %s", got)
 	}
-	if _, err := h.Requests.ApproveWith(t.Context(), averyActor, req.ID, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
+	if _, err := h.Requests.ApproveWith(t.Context(), averyActor, req.ID, req.Binding(), "", rolegate.Reauth{}); err != nil {
 		t.Fatal(err)
 	}
 	<-h.HandedOff

@@ -37,6 +37,7 @@ func requestInput(c echo.Context) (rolegate.RequestInput, error) {
 		return rolegate.RequestInput{}, rolegate.Errorf(rolegate.EINVALID, "The form could not be read.")
 	}
 	in := rolegate.RequestInput{
+		Scope:         form.Get("scope"),
 		RoleName:      form.Get("role_name"),
 		Permissions:   form["permissions"],
 		Description:   form.Get("description"),
@@ -51,13 +52,33 @@ func requestInput(c echo.Context) (rolegate.RequestInput, error) {
 
 // requestForm is the New request form showing in, the messages beside the
 // rejected fields, and the live checks as they stand for in.
-func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs rolegate.FieldErrors) views.RequestForm {
-	cat := s.Catalog.Catalog()
+func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs rolegate.FieldErrors) (views.RequestForm, error) {
+	projects, err := s.activeProjects(c)
+	if err != nil {
+		return views.RequestForm{}, err
+	}
+	cat := s.Catalog.CatalogFor(in.Scope)
 	checks := s.formChecks(c, in)
 	if errs[rolegate.FieldRoleName] != "" { // already said beside the field
 		checks.NameMessage, checks.NameOK = "", false
 	}
-	return views.RequestForm{Input: in, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: checks, Approvers: s.approvers()}
+	return views.RequestForm{Input: in, Projects: projects, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: checks, Approvers: s.approvers()}, nil
+}
+
+// activeProjects are the Scope field's projects: the active ones of the
+// organization's picture, by name.
+func (s *Server) activeProjects(c echo.Context) ([]rolegate.Project, error) {
+	all, err := s.Pictures.Projects(ctx(c))
+	if err != nil {
+		return nil, err
+	}
+	var out []rolegate.Project
+	for _, p := range all {
+		if !p.Archived {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // approvers is who may approve requests, as the pages tell it.
@@ -85,8 +106,15 @@ func (s *Server) newRequestForm(c echo.Context) error {
 		if in, err = s.copyOfRequest(c, c.QueryParam("from")); err != nil {
 			return err
 		}
+	case c.QueryParam("scope") != "" && rolegate.ValidScopeID(c.QueryParam("scope")):
+		// The Scope field asks for the form of its scope (its permissions).
+		in.Scope = c.QueryParam("scope")
 	}
-	return s.render(c, http.StatusOK, views.NewRequestPage(s.chrome(c, "new"), s.requestForm(c, in, errs)))
+	f, err := s.requestForm(c, in, errs)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, views.NewRequestPage(s.chrome(c, "new"), f))
 }
 
 // copyOfRequest is what the person asked for in their request from, to
@@ -109,8 +137,8 @@ func (s *Server) copyOfRequest(c echo.Context, from string) (rolegate.RequestInp
 		s.recordRefusal(c, "copy of a request not filed by the person")
 		return rolegate.RequestInput{}, notFound
 	}
-	cat := s.Catalog.Catalog()
-	in := rolegate.RequestInput{RoleName: req.RoleName, Description: req.Description, Justification: req.Justification}
+	cat := s.Catalog.CatalogFor(req.Scope)
+	in := rolegate.RequestInput{Scope: req.Scope, RoleName: req.RoleName, Description: req.Description, Justification: req.Justification}
 	for _, p := range req.Permissions {
 		if _, ok := cat.Lookup(p); ok {
 			in.Permissions = append(in.Permissions, p)
@@ -129,7 +157,7 @@ func (s *Server) createRequest(c echo.Context) error {
 	}
 	if err == nil {
 		var req *rolegate.Request
-		req, err = s.Requests.Create(ctx(c), s.actor(c), in, s.Catalog.Catalog())
+		req, err = s.Requests.Create(ctx(c), s.actor(c), in, s.Catalog.CatalogFor(strings.TrimSpace(in.Scope)))
 		if err == nil {
 			return s.afterCreate(c, req.ID)
 		}
@@ -140,7 +168,7 @@ func (s *Server) createRequest(c echo.Context) error {
 	}
 	// The form can show only the catalog's permissions: the draft keeps
 	// those (anything else was refused, and its message says so).
-	cat := s.Catalog.Catalog()
+	cat := s.Catalog.CatalogFor(strings.TrimSpace(in.Scope))
 	kept := in
 	kept.Permissions = nil
 	for _, p := range in.Permissions {
@@ -181,14 +209,19 @@ func (s *Server) checkRequest(c echo.Context) error {
 // exact body that will be sent with its SHA-256.
 func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.FormChecks {
 	in = in.Normalize()
+	if !rolegate.ValidScopeID(in.Scope) {
+		in.Scope = rolegate.ScopeOrganization // said beside the field on submission
+	}
 	var k views.FormChecks
+	k.InProject = in.Scope != rolegate.ScopeOrganization
 	if in.RoleName != "" && len(in.Permissions) > 0 {
 		payload, hash := in.Payload()
 		k.Payload, k.PayloadHash = views.PrettyJSON(payload), hash
+		k.Call, k.Binding = rolegate.CallFor(in.Scope).String(), rolegate.CallBinding(rolegate.CallFor(in.Scope), payload)
 	}
-	k.Overlaps = s.Catalog.Overlaps(in.Permissions)
+	k.Overlaps = s.Catalog.OverlapsIn(in.Scope, in.Permissions)
 	if len(in.Permissions) > 0 {
-		k.Sensitive = s.Catalog.Catalog().AnySensitive(in.Permissions)
+		k.Sensitive = s.Catalog.CatalogFor(in.Scope).AnySensitive(in.Permissions)
 		k.Approvals = rolegate.RequiredApprovals(s.Config.RequiredApprovals, k.Sensitive)
 	}
 	if in.RoleName == "" {
@@ -202,7 +235,7 @@ func (s *Server) formChecks(c echo.Context, in rolegate.RequestInput) views.Form
 		k.NameMessage = rolegate.ErrorFields(err)[rolegate.FieldRoleName]
 		return k
 	}
-	msg, err := s.Requests.RoleNameTaken(ctx(c), in.RoleName, sessionFrom(ctx(c)).Principal)
+	msg, err := s.Requests.RoleNameTaken(ctx(c), in.Scope, in.RoleName, sessionFrom(ctx(c)).Principal)
 	if err != nil {
 		// The check is a convenience: submitting checks again, for real.
 		s.Logger.Error("live name check", "err", err, "request_id", requestIDFrom(ctx(c)))
@@ -280,7 +313,7 @@ func (s *Server) showRequest(c echo.Context) error {
 		return rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
 	}
 	due := req.Due(s.Now())
-	cat := s.Catalog.Catalog()
+	cat := s.Catalog.CatalogFor(req.Scope)
 	v := views.RequestView{
 		Request:    req,
 		Timeline:   views.Timeline(record.Events),
@@ -303,7 +336,7 @@ func (s *Server) showRequest(c echo.Context) error {
 		}
 	}
 	if req.Status == rolegate.StatusPending {
-		v.Overlaps = s.Catalog.Overlaps(req.Permissions)
+		v.Overlaps = s.Catalog.OverlapsIn(req.Scope, req.Permissions)
 	}
 	// Taken once the page can be shown to this person: a draft left by
 	// someone who may no longer see the request stays unseen.

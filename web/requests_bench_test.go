@@ -174,7 +174,7 @@ func (s *benchSession) fileRequest(name string) (int64, string) {
 	if err != nil {
 		s.p.b.Fatal(err)
 	}
-	return id, req.PayloadHash
+	return id, req.Binding()
 }
 
 // BenchmarkRequestPage is the requester's view of one request: the

@@ -106,8 +106,8 @@ func TestApproverSeesThePayloadAndItsHash(t *testing.T) {
 			t.Errorf("shown payload %s lacks %s", payload, want)
 		}
 	}
-	if got := payloadHash(t, p.Body); got != req.PayloadHash {
-		t.Errorf("the approval form binds to %s; want %s", got, req.PayloadHash)
+	if got := payloadHash(t, p.Body); got != req.Binding() || got == req.PayloadHash {
+		t.Errorf("the approval form binds to %s; want the whole call's %s", got, req.Binding())
 	}
 	for _, want := range []string{
 		fmt.Sprintf(`<form method="post" action="/requests/%d/approve">`, req.ID),
@@ -142,7 +142,8 @@ func TestApprovalIsBoundToThePayloadShown(t *testing.T) {
 	avery := h.signInAs("approver1")
 	page := fmt.Sprintf("/requests/%d", req.ID)
 	path := page + "/approve"
-	for _, hash := range []string{"", other.PayloadHash, strings.Repeat("0", 64), req.PayloadHash[:63] + "x"} {
+	// The body's hash alone no longer binds a request filed with binding version 2.
+	for _, hash := range []string{"", other.Binding(), req.PayloadHash, strings.Repeat("0", 64), req.Binding()[:63] + "x"} {
 		p := avery.refused(avery.postWithToken(path, url.Values{"payload_hash": {hash}}), page)
 		if !strings.Contains(summary(p), "not the one on file") {
 			t.Errorf("approve with hash %q: the request page says %q; want that the payload differs", hash, summary(p))
@@ -151,7 +152,7 @@ func TestApprovalIsBoundToThePayloadShown(t *testing.T) {
 	if got, _ := h.Requests.Get(t.Context(), req.ID); got.ApprovalCount() != 0 || got.Status != rolegate.StatusPending {
 		t.Errorf("after refused approvals: %s with %d approvals; want pending with none", got.Status, got.ApprovalCount())
 	}
-	p := avery.postWithToken(path, url.Values{"payload_hash": {req.PayloadHash}, "comment": {"Matches the access review."}})
+	p := avery.postWithToken(path, url.Values{"payload_hash": {req.Binding()}, "comment": {"Matches the access review."}})
 	if p.StatusCode != http.StatusSeeOther {
 		t.Fatalf("approve with the right hash = %d\n%s", p.StatusCode, p.Body)
 	}
@@ -160,14 +161,14 @@ func TestApprovalIsBoundToThePayloadShown(t *testing.T) {
 	}
 	shown := avery.get(page)
 	approvals := text(element(shown.Body, "approvals"))
-	if !strings.Contains(approvals, "Avery Approver") || !strings.Contains(approvals, req.PayloadHash[:12]) ||
+	if !strings.Contains(approvals, "Avery Approver") || !strings.Contains(approvals, req.Binding()[:12]) ||
 		!strings.Contains(approvals, "Matches the access review.") {
 		t.Errorf("approvals table %q; want Avery, the hash and the comment", approvals)
 	}
 	if !strings.Contains(shown.Body, `data-status="approved">Approved<`) || !strings.Contains(text(element(shown.Body, "timeline")), "Handed to provisioning") {
 		t.Errorf("the page does not say Approved and handed to provisioning")
 	}
-	if p := avery.refused(avery.postWithToken(path, url.Values{"payload_hash": {req.PayloadHash}}), page); !strings.Contains(summary(p), "can no longer be decided") {
+	if p := avery.refused(avery.postWithToken(path, url.Values{"payload_hash": {req.Binding()}}), page); !strings.Contains(summary(p), "can no longer be decided") {
 		t.Errorf("approving again: the request page says %q; want that it can no longer be decided", summary(p))
 	}
 }
@@ -184,7 +185,7 @@ func TestSelfApprovalIsRefusedEvenForAnApprover(t *testing.T) {
 	}
 	req, _ := h.Requests.Get(t.Context(), id)
 	for _, action := range []string{"approve", "reject"} {
-		res := avery.postWithToken(path+"/"+action, url.Values{"payload_hash": {req.PayloadHash}, "comment": {"Looks fine to me."}})
+		res := avery.postWithToken(path+"/"+action, url.Values{"payload_hash": {req.Binding()}, "comment": {"Looks fine to me."}})
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "your own request") {
 			t.Errorf("%s of one's own request = %d; want 403 saying why", action, res.StatusCode)
 		}
@@ -192,7 +193,7 @@ func TestSelfApprovalIsRefusedEvenForAnApprover(t *testing.T) {
 	if got, _ := h.Requests.Get(t.Context(), id); got.Status != rolegate.StatusPending || got.ApprovalCount() != 0 {
 		t.Errorf("after the refused self-decisions: %s with %d approvals; want pending with none", got.Status, got.ApprovalCount())
 	}
-	if p := h.signInAs("requester").postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}}); p.StatusCode != http.StatusForbidden {
+	if p := h.signInAs("requester").postWithToken(path+"/approve", url.Values{"payload_hash": {req.Binding()}}); p.StatusCode != http.StatusForbidden {
 		t.Errorf("a plain requester approving = %d; want 403", p.StatusCode)
 	}
 }
@@ -213,7 +214,7 @@ func TestRejectionNeedsAComment(t *testing.T) {
 		t.Errorf("after a refused rejection the request is %s; want pending", got.Status)
 	}
 	long := strings.Repeat("w", 1001)
-	if p := avery.refused(avery.postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}, "comment": {long}}), path); !strings.Contains(p.Body, ">"+long+"</textarea>") {
+	if p := avery.refused(avery.postWithToken(path+"/approve", url.Values{"payload_hash": {req.Binding()}, "comment": {long}}), path); !strings.Contains(p.Body, ">"+long+"</textarea>") {
 		t.Errorf("approve with an overlong comment: the comment was not kept")
 	}
 	// A comment whose words a bidi override reorders is refused beside the field.
@@ -232,7 +233,7 @@ func TestRejectionNeedsAComment(t *testing.T) {
 		t.Errorf("the requester's page: timeline %q; want Rejected by Avery with the comment", timeline)
 	}
 	blake := h.signInAs("approver2")
-	if p := blake.refused(blake.postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}}), path); !strings.Contains(summary(p), "This request is Rejected") {
+	if p := blake.refused(blake.postWithToken(path+"/approve", url.Values{"payload_hash": {req.Binding()}}), path); !strings.Contains(summary(p), "This request is Rejected") {
 		t.Errorf("approving a rejected request: the request page says %q; want that it is rejected", summary(p))
 	}
 }
@@ -289,7 +290,7 @@ func (h *harness) approveAndClaim(id int64) (*rolegate.Request, *rolegate.Job) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := h.Requests.ApproveWith(h.t.Context(), averyActor, id, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
+	if _, err := h.Requests.ApproveWith(h.t.Context(), averyActor, id, req.Binding(), "", rolegate.Reauth{}); err != nil {
 		h.t.Fatal(err)
 	}
 	<-h.HandedOff

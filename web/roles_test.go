@@ -101,7 +101,7 @@ func TestDriftShowsOnTheRolesPageAndTheRequestPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Requests.ApproveWith(t.Context(), devActor("approver-x", "Xavi Approver", rolegate.RoleApprover), id, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
+	if _, err := h.Requests.ApproveWith(t.Context(), devActor("approver-x", "Xavi Approver", rolegate.RoleApprover), id, req.Binding(), "", rolegate.Reauth{}); err != nil {
 		t.Fatal(err)
 	}
 	created, err := h.Sim.AddRole("Group Reader", "", []string{"api.groups.read"}) // as the worker would
@@ -198,5 +198,27 @@ func TestDevControlsChangeTheSimulatedOrganization(t *testing.T) {
 	}
 	if n := h.Sim.CreateCalls(); n != 0 {
 		t.Errorf("%d create calls; want 0", n)
+	}
+}
+
+// The Roles page shows every active project's roles under the project's
+// name, beside the organization's; an archived project's are not there.
+func TestRolesPageShowsProjectRolesByProject(t *testing.T) {
+	h := newHarness(t, harnessOptions{Projects: []simulator.ProjectSeed{{Name: "Payments"}, {Name: "Old Bot", Archived: true}}})
+	payments := h.Sim.Projects()[0]
+	if _, err := h.Sim.AddProjectRole(payments.ID, "Payments Key Readers", "", []string{"api.organization.projects.api_keys.read"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Picture.Sync(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	p := h.signInAs("requester").get("/roles?q=payments")
+	for _, want := range []string{"Payments Key Readers", "<td>Payments</td>", "<code>api.organization.projects.api_keys.read</code>", "Created outside rolegate"} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("GET /roles?q=payments has no %q", want)
+		}
+	}
+	if all := h.signInAs("requester").get("/roles"); strings.Contains(all.Body, "Old Bot") {
+		t.Errorf("the Roles page shows the archived project's roles")
 	}
 }

@@ -39,33 +39,52 @@ func TestProvisioningAcrossProcesses(t *testing.T) {
 		fault   simulator.FaultKind
 		creates int    // create calls upstream in all
 		event   string // how the timeline says the role came to be
+		project bool   // the role is a project's (POST /v1/projects/{id}/roles)
 	}{
-		{"killed while a create hangs unapplied", simulator.FaultHang, 2, "Created the role"},
-		{"killed while the answer to an applied create hangs", simulator.FaultHangAfterApply, 1, "already created and adopted it"},
+		{"killed while a create hangs unapplied", simulator.FaultHang, 2, "Created the role", false},
+		{"killed while the answer to an applied create hangs", simulator.FaultHangAfterApply, 1, "already created", false},
+		{"killed while a project create hangs unapplied", simulator.FaultHang, 2, "Created the role", true},
+		{"killed while the answer to an applied project create hangs", simulator.FaultHangAfterApply, 1, "already created", true},
 	}
 	for _, tc := range kills {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			up := startCrashUpstream(t, crashKey)
+			up := startCrashUpstream(t, crashKey, simulator.ProjectSeed{Name: "Payments"})
 			up.sim.FailNext(1, simulator.Fault{Kind: tc.fault, Op: simulator.OpCreate})
 			dir := t.TempDir()
 			vars := crashEnv(dir, up.url)
 			vars["OPENAI_ADMIN_KEY"] = crashKey
 			vars["ROLEGATE_PROVISION_TIMEOUT"] = "2m" // the call hangs until the kill
+			scope, perm := "", "api.groups.read"
+			if tc.project {
+				scope, perm = up.sim.Projects()[0].ID, "api.organization.projects.api_keys.read"
+			}
+			// The roles of the request's scope, and those of the other one,
+			// which must stay without any.
+			here, elsewhere := up.customRoles, up.projectRoles
+			if tc.project {
+				here, elsewhere = up.projectRoles, up.customRoles
+			}
 
 			first := startRolegate(t, bin, vars)
-			id := first.fileAndApprove("Crash Test Reader")
+			id := first.fileAndApproveIn(scope, "Crash Test Reader", perm)
 			first.waitFor("the create call to reach the upstream", func() bool { return up.sim.CreateCalls() == 1 })
-			if tc.fault == simulator.FaultHangAfterApply && len(up.customRoles()) != 1 {
+			if tc.fault == simulator.FaultHangAfterApply && len(here()) != 1 {
 				t.Fatalf("the create was not applied before the hang")
 			}
 			first.kill()
 
 			second := startRolegate(t, bin, vars)
 			page := second.waitForStatus(id, "provisioned")
-			roles := up.customRoles()
+			roles := here()
 			if len(roles) != 1 {
-				t.Fatalf("custom roles upstream = %+v; want exactly one", roles)
+				t.Fatalf("custom roles upstream in the request's scope = %+v; want exactly one", roles)
+			}
+			if other := elsewhere(); len(other) != 0 {
+				t.Errorf("custom roles in the other scope = %+v; want none", other)
+			}
+			if tc.project && up.sim.LastCreatePath() != "/v1/projects/"+scope+"/roles" {
+				t.Errorf("the last create went to %s; want the project's path", up.sim.LastCreatePath())
 			}
 			if got := crashRoleID.FindStringSubmatch(page); got == nil || got[1] != roles[0].ID {
 				t.Errorf("the request page shows role id %v; want %s", got, roles[0].ID)
@@ -160,8 +179,8 @@ type crashUpstream struct {
 	url string
 }
 
-func startCrashUpstream(t *testing.T, key string) *crashUpstream {
-	sim := simulator.New(simulator.Options{AdminKey: key})
+func startCrashUpstream(t *testing.T, key string, projects ...simulator.ProjectSeed) *crashUpstream {
+	sim := simulator.New(simulator.Options{AdminKey: key, Projects: projects})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return &crashUpstream{sim: sim, url: srv.URL + "/v1"}
@@ -172,6 +191,19 @@ func (u *crashUpstream) customRoles() []simulator.Role {
 	for _, r := range u.sim.Roles() {
 		if !r.Predefined {
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// projectRoles are the custom roles of every project upstream.
+func (u *crashUpstream) projectRoles() []simulator.Role {
+	var out []simulator.Role
+	for _, p := range u.sim.Projects() {
+		for _, r := range u.sim.ProjectRoles(p.ID) {
+			if !r.Predefined {
+				out = append(out, r)
+			}
 		}
 	}
 	return out
@@ -271,9 +303,16 @@ func (r *rolegateProcess) signIn(persona string) *visitor {
 // approver, through HTTP, and returns its id.
 func (r *rolegateProcess) fileAndApprove(roleName string) int64 {
 	r.t.Helper()
+	return r.fileAndApproveIn("", roleName, "api.groups.read")
+}
+
+// fileAndApproveIn is fileAndApprove in scope ("": the organization, or a
+// project's id), asking for perm.
+func (r *rolegateProcess) fileAndApproveIn(scope, roleName, perm string) int64 {
+	r.t.Helper()
 	requester := r.signIn("requester")
 	code, body, hdr := requester.postWithToken("/requests", url.Values{
-		"role_name": {roleName}, "permissions": {"api.groups.read"}, "justification": {"Needed for the quarterly access review."},
+		"scope": {scope}, "role_name": {roleName}, "permissions": {perm}, "justification": {"Needed for the quarterly access review."},
 	})
 	var id int64
 	if _, err := fmt.Sscanf(hdr.Get("Location"), "/requests/%d", &id); code != http.StatusSeeOther || err != nil {

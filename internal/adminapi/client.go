@@ -321,22 +321,53 @@ func nextProjectPage(p *pagination.ConversationCursorPage[openai.Project]) (*pag
 // every organization role, or an error (never part of the list).
 func (cl *Client) OrganizationRoles(ctx context.Context) ([]rolegate.UpstreamRole, error) {
 	roles, err := cl.ListRoles(ctx)
-	var ae *Error
-	switch {
-	case errors.As(err, &ae) && ae.Status != 0:
-		// People see the upstream's own (redacted) words, not "something went wrong".
-		return nil, fmt.Errorf("%w: %w", rolegate.Errorf(rolegate.EUNAVAILABLE, "OpenAI answered: %s", ae.Message), err)
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, unavailable(err)
 	}
+	return upstreamRoles(rolegate.ScopeOrganization, roles), nil
+}
+
+// ProjectRoles is ListProjectRoles as the organization's picture takes it.
+func (cl *Client) ProjectRoles(ctx context.Context, projectID string) ([]rolegate.UpstreamRole, error) {
+	roles, err := cl.ListProjectRoles(ctx, projectID)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return upstreamRoles(projectID, roles), nil
+}
+
+// OrganizationProjects is ListProjects as the organization's picture takes it.
+func (cl *Client) OrganizationProjects(ctx context.Context) ([]rolegate.Project, error) {
+	projects, err := cl.ListProjects(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]rolegate.Project, 0, len(projects))
+	for _, p := range projects {
+		out = append(out, rolegate.Project{ID: p.ID, Name: p.Name, Archived: p.Archived})
+	}
+	return out, nil
+}
+
+// unavailable wraps a failed read so that people see the upstream's own
+// (redacted) words, not "something went wrong".
+func unavailable(err error) error {
+	var ae *Error
+	if errors.As(err, &ae) && ae.Status != 0 {
+		return fmt.Errorf("%w: %w", rolegate.Errorf(rolegate.EUNAVAILABLE, "OpenAI answered: %s", ae.Message), err)
+	}
+	return err
+}
+
+func upstreamRoles(scope string, roles []Role) []rolegate.UpstreamRole {
 	out := make([]rolegate.UpstreamRole, 0, len(roles))
 	for _, r := range roles {
 		out = append(out, rolegate.UpstreamRole{
-			ID: r.ID, Scope: rolegate.ScopeOrganization, Name: r.Name, Description: r.Description,
+			ID: r.ID, Scope: scope, Name: r.Name, Description: r.Description,
 			Permissions: r.Permissions, ResourceType: r.ResourceType, Predefined: r.Predefined,
 		}.Normalize())
 	}
-	return out, nil
+	return out
 }
 
 // nextPage asks for the page after p, or returns nil after the last one.
@@ -352,7 +383,44 @@ func nextPage(p *pagination.NextCursorPage[openai.Role]) (*pagination.NextCursor
 	return next, nil
 }
 
-// FindRoleByName returns the role named exactly name, if there is one.
+// FindRoleIn returns the role of scope (rolegate.ScopeOrganization, or a
+// project's id) named exactly name, if there is one: it lists that scope's
+// roles only.
+func (cl *Client) FindRoleIn(ctx context.Context, scope, name string) (Role, bool, error) {
+	if scope == rolegate.ScopeOrganization {
+		return cl.FindRoleByName(ctx, name)
+	}
+	roles, err := cl.ListProjectRoles(ctx, scope)
+	if err != nil {
+		return Role{}, false, err
+	}
+	for _, r := range roles {
+		if r.Name == name {
+			return r, true, nil
+		}
+	}
+	return Role{}, false, nil
+}
+
+// CreateRoleIn sends body to the create call of scope: the organization's
+// path for the organization, the project's path for a project, never the
+// other.
+func (cl *Client) CreateRoleIn(ctx context.Context, scope string, body []byte) (Role, error) {
+	if scope == rolegate.ScopeOrganization {
+		return cl.CreateRole(ctx, body)
+	}
+	return cl.CreateProjectRole(ctx, scope, body)
+}
+
+// GetRoleIn returns role id of scope.
+func (cl *Client) GetRoleIn(ctx context.Context, scope, id string) (Role, error) {
+	if scope == rolegate.ScopeOrganization {
+		return cl.GetRole(ctx, id)
+	}
+	return cl.GetProjectRole(ctx, scope, id)
+}
+
+// FindRoleByName returns the organization role named exactly name, if there is one.
 func (cl *Client) FindRoleByName(ctx context.Context, name string) (Role, bool, error) {
 	roles, err := cl.ListRoles(ctx)
 	if err != nil {

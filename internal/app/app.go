@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		syncFailed = func() { a.Metrics.PictureSyncFailed(); opts.PictureSyncFailed() }
 	}
 	a.Picture, err = picture.New(ctx, picture.Options{
-		Store: a.Store.Picture, List: lister.OrganizationRoles, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge, Now: opts.Now,
+		Store: a.Store.Picture, List: lister.OrganizationRoles, Projects: lister.OrganizationProjects, ProjectRoles: lister.ProjectRoles, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge, Now: opts.Now,
 		Logger: logger, OnSynced: a.Catalog.Update, SyncFailed: syncFailed,
 	})
 	if err != nil {

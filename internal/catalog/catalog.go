@@ -23,10 +23,14 @@ import (
 var embeddedFile []byte
 
 type fileEntry struct {
-	Name        string `json:"name"`
-	Area        string `json:"area"`
-	Description string `json:"description"`
-	Sensitive   bool   `json:"sensitive"`
+	// ResourceType is the kind of role that may grant the permission:
+	// api.organization (the default, for files written before project
+	// roles) or api.project.
+	ResourceType string `json:"resource_type"`
+	Name         string `json:"name"`
+	Area         string `json:"area"`
+	Description  string `json:"description"`
+	Sensitive    bool   `json:"sensitive"`
 }
 
 // ParseFile reads a catalog file: a JSON array of {name, area, description,
@@ -57,7 +61,16 @@ func ParseFile(b []byte) ([]rolegate.Permission, error) {
 		if area == "" {
 			area = areaOf(name)
 		}
-		perms = append(perms, rolegate.Permission{Name: name, Area: area, Description: strings.TrimSpace(e.Description), Sensitive: e.Sensitive})
+		rt := strings.TrimSpace(e.ResourceType)
+		switch rt {
+		case "":
+			rt = rolegate.ResourceOrganization
+		case rolegate.ResourceOrganization, rolegate.ResourceProject:
+		default:
+			return nil, fmt.Errorf("catalog: entry %d: resource_type %q is neither %s nor %s", i+1, rt, rolegate.ResourceOrganization, rolegate.ResourceProject)
+		}
+		perms = append(perms, rolegate.Permission{Name: name, Area: area, Description: strings.TrimSpace(e.Description),
+			Sensitive: e.Sensitive, ResourceType: rt})
 	}
 	return perms, nil
 }
@@ -110,18 +123,35 @@ func areaOf(name string) string {
 	return string(unicode.ToUpper(r)) + a[size:]
 }
 
-// Service holds the catalog in force, rebuilt from the organization's
+// Service holds the catalogs in force, rebuilt from the organization's
 // picture (internal/picture) after every sync: a permission that appears in
-// a new upstream role is offered without anyone's resync.
+// a new upstream role is offered without anyone's resync. Each scope has
+// its own: the organization's offers the organization's permissions (of
+// its roles, described by the file's api.organization entries), a
+// project's the project permissions (of that project's roles, described by
+// the api.project entries).
 type Service struct {
 	described []rolegate.Permission
 	current   atomic.Pointer[snapshot]
 }
 
 type snapshot struct {
-	catalog   *rolegate.Catalog
-	roles     []rolegate.ExistingRole
+	catalog   *rolegate.Catalog                  // the organization's
+	roles     []rolegate.ExistingRole            // the organization's
+	projects  map[string]*rolegate.Catalog       // by project id
+	byScope   map[string][]rolegate.ExistingRole // each project's roles
 	refreshed time.Time
+}
+
+// describedFor is the file's entries for roles of resource type rt.
+func (s *Service) describedFor(rt string) []rolegate.Permission {
+	var out []rolegate.Permission
+	for _, p := range s.described {
+		if p.ResourceType == rt {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // NewService loads the catalog file (the embedded one when path is empty);
@@ -144,17 +174,42 @@ func NewService(path string) (*Service, error) {
 	return s, nil
 }
 
-// Update rebuilds the catalog from the organization's roles read at at.
+// Update rebuilds the catalogs from the picture's roles read at at.
 func (s *Service) Update(upstream []rolegate.UpstreamRole, at time.Time) {
 	roles := make([]rolegate.ExistingRole, 0, len(upstream))
+	byScope := map[string][]rolegate.ExistingRole{}
 	for _, r := range upstream {
+		if r.Scope != rolegate.ScopeOrganization {
+			byScope[r.Scope] = append(byScope[r.Scope], r.Existing())
+			continue
+		}
 		roles = append(roles, r.Existing())
 	}
-	s.current.Store(&snapshot{catalog: Build(s.described, roles), roles: roles, refreshed: at})
+	projects := make(map[string]*rolegate.Catalog, len(byScope))
+	forProjects := s.describedFor(rolegate.ResourceProject)
+	for scope, rs := range byScope {
+		projects[scope] = Build(forProjects, rs)
+	}
+	s.current.Store(&snapshot{catalog: Build(s.describedFor(rolegate.ResourceOrganization), roles), roles: roles,
+		projects: projects, byScope: byScope, refreshed: at})
 }
 
-// Catalog is the catalog in force.
+// Catalog is the organization's catalog in force.
 func (s *Service) Catalog() *rolegate.Catalog { return s.current.Load().catalog }
+
+// CatalogFor is the catalog of scope: the organization's, or a project's
+// (the file's project permissions alone for a project the picture holds no
+// roles of).
+func (s *Service) CatalogFor(scope string) *rolegate.Catalog {
+	snap := s.current.Load()
+	if scope == rolegate.ScopeOrganization {
+		return snap.catalog
+	}
+	if c, ok := snap.projects[scope]; ok {
+		return c
+	}
+	return Build(s.describedFor(rolegate.ResourceProject), nil)
+}
 
 // Roles are the organization's roles as last read, and when.
 func (s *Service) Roles() ([]rolegate.ExistingRole, time.Time) {
@@ -167,8 +222,18 @@ func (s *Service) Roles() ([]rolegate.ExistingRole, time.Time) {
 // role that would add a sensitive permission nobody picked is not offered:
 // suggesting it would steer people toward more risk, not less.
 func (s *Service) Overlaps(perms []string) []rolegate.Overlap {
-	existing, _ := s.Roles()
-	cat := s.Catalog()
+	return s.OverlapsIn(rolegate.ScopeOrganization, perms)
+}
+
+// OverlapsIn is Overlaps among the roles of scope only: a project's roles
+// are no answer to an organization request, nor the reverse.
+func (s *Service) OverlapsIn(scope string, perms []string) []rolegate.Overlap {
+	snap := s.current.Load()
+	existing := snap.roles
+	if scope != rolegate.ScopeOrganization {
+		existing = snap.byScope[scope]
+	}
+	cat := s.CatalogFor(scope)
 	near := rolegate.Overlapping(existing, perms, 0)
 	out := near[:0]
 	for _, o := range near {

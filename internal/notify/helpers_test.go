@@ -509,7 +509,7 @@ func (r *rig) file(by rolegate.Actor, roleName, justification string) *rolegate.
 
 func (r *rig) approve(by rolegate.Actor, req *rolegate.Request, comment string) {
 	r.t.Helper()
-	if _, err := r.requests.ApproveWith(r.ctx, by, req.ID, req.PayloadHash, comment, rolegate.Reauth{}); err != nil {
+	if _, err := r.requests.ApproveWith(r.ctx, by, req.ID, req.Binding(), comment, rolegate.Reauth{}); err != nil {
 		r.t.Fatalf("approve #%d: %v", req.ID, err)
 	}
 }

@@ -173,6 +173,9 @@ type jsonRequest struct {
 	RoleName string `json:"role_name"`
 	Status   string `json:"status"`
 	URL      string `json:"url"`
+	// Scope is "organization" or the project's id, named by ScopeName.
+	Scope     string `json:"scope,omitempty"`
+	ScopeName string `json:"scope_name,omitempty"`
 }
 
 type jsonActor struct {
@@ -188,7 +191,7 @@ func WebhookBody(format string, f rolegate.NotificationFacts, link string) ([]by
 	case FormatJSON, "":
 		return json.Marshal(jsonBody{
 			Event:   f.Event,
-			Request: jsonRequest{ID: f.RequestID, RoleName: f.RoleName, Status: string(f.Status), URL: link},
+			Request: jsonRequest{ID: f.RequestID, RoleName: f.RoleName, Status: string(f.Status), URL: link, Scope: f.Scope, ScopeName: f.ScopeName},
 			Actor:   jsonActor{Name: f.Actor.Name, Email: f.Actor.Email},
 			At:      f.At.UTC().Format(time.RFC3339),
 		})
@@ -232,10 +235,14 @@ func WebhookBody(format string, f rolegate.NotificationFacts, link string) ([]by
 // the news of the event they are about.
 func webhookSentence(f rolegate.NotificationFacts) string {
 	e := rolegate.Event{Action: f.Event, ActorName: f.Actor.Name, ActorEmail: f.Actor.Email, RequestID: f.RequestID, RoleName: f.RoleName}
-	if news := rolegate.Describe(e).News; news != "" {
-		return news
+	where := ""
+	if f.InProject() != "" {
+		where = fmt.Sprintf(" Scope: the project %q (%s).", f.ScopeName, f.Scope)
 	}
-	return fmt.Sprintf("Request #%d for the role %q is now %s.", f.RequestID, f.RoleName, f.Status.Label())
+	if news := rolegate.Describe(e).News; news != "" {
+		return news + where
+	}
+	return fmt.Sprintf("Request #%d for the role %q is now %s.", f.RequestID, f.RoleName, f.Status.Label()) + where
 }
 
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

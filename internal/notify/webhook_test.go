@@ -43,6 +43,30 @@ func TestTheJSONBodyIsExactlyThePublishedOne(t *testing.T) {
 	}
 }
 
+// A project request's webhook names its project in the request object and
+// in the sentence of the chat formats.
+func TestAWebhookCarriesTheRequestsScope(t *testing.T) {
+	facts := hostileFacts
+	facts.Scope, facts.ScopeName = "proj_pay", "Payments"
+	body, err := notify.WebhookBody(notify.FormatJSON, facts, hookLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded struct {
+		Request struct {
+			Scope     string `json:"scope"`
+			ScopeName string `json:"scope_name"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal(body, &decoded); err != nil || decoded.Request.Scope != "proj_pay" || decoded.Request.ScopeName != "Payments" {
+		t.Errorf("json body %s: request scope = %+v; want proj_pay, Payments", body, decoded.Request)
+	}
+	slack, err := notify.WebhookBody(notify.FormatSlack, facts, hookLink)
+	if err != nil || !strings.Contains(string(slack), `the project \"Payments\" (proj_pay)`) {
+		t.Errorf("slack body %s; want the project named", slack)
+	}
+}
+
 func TestSlackAndTeamsBodiesKeepHostileTextInert(t *testing.T) {
 	slack, err := notify.WebhookBody(notify.FormatSlack, hostileFacts, hookLink)
 	if err != nil {

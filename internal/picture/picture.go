@@ -1,5 +1,6 @@
 // Package picture keeps rolegate's picture of the organization fresh: every
-// role upstream, read completely every ROLEGATE_SYNC_EVERY and stored (so
+// role upstream (the organization's, and each active project's, with the
+// projects themselves), read completely every ROLEGATE_SYNC_EVERY and stored (so
 // that it survives a restart and pages are served without an upstream
 // call). A live name check or a submission never trusts a picture older
 // than MaxAge: it asks for a refresh, and every check waiting at that
@@ -26,7 +27,7 @@ import (
 
 // Store keeps the picture (the part of rolegate.PictureStore a sync uses).
 type Store interface {
-	ReplacePicture(ctx context.Context, scope string, roles []rolegate.UpstreamRole, requestedBy *rolegate.Actor) (rolegate.SyncResult, error)
+	ReplaceOrganization(ctx context.Context, read rolegate.OrganizationRead, requestedBy *rolegate.Actor) (rolegate.SyncResult, error)
 	PictureSyncedAt(ctx context.Context, scope string) (time.Time, error)
 	PictureRoles(ctx context.Context) ([]rolegate.UpstreamRole, error)
 }
@@ -34,6 +35,13 @@ type Store interface {
 // ListRoles reads every role of the organization upstream: the complete
 // list, or an error. It never creates anything.
 type ListRoles func(ctx context.Context) ([]rolegate.UpstreamRole, error)
+
+// ListProjects reads every project of the organization upstream, archived
+// ones included: the complete list, or an error.
+type ListProjects func(ctx context.Context) ([]rolegate.Project, error)
+
+// ListProjectRoles reads every role of one project upstream.
+type ListProjectRoles func(ctx context.Context, projectID string) ([]rolegate.UpstreamRole, error)
 
 // Defaults.
 const (
@@ -56,6 +64,11 @@ var ErrUnavailable = errors.New("the organization could not be read just now")
 type Options struct {
 	Store Store
 	List  ListRoles
+	// Projects and ProjectRoles read the projects and each active
+	// project's roles, in the same complete read as List; without them the
+	// picture holds the organization's roles alone.
+	Projects     ListProjects
+	ProjectRoles ListProjectRoles
 	// Every is the period of the background sync (ROLEGATE_SYNC_EVERY).
 	Every time.Duration
 	// MaxAge is the oldest picture a check trusts.
@@ -229,9 +242,9 @@ func (p *Picture) read(f *flight, requestedBy *rolegate.Actor) {
 	ctx, cancel := context.WithTimeout(p.base, p.opts.Timeout)
 	defer cancel()
 	started := p.opts.Now()
-	roles, err := p.opts.List(ctx)
+	org, err := p.readOrganization(ctx)
 	if err == nil {
-		f.res, err = p.opts.Store.ReplacePicture(ctx, rolegate.ScopeOrganization, roles, requestedBy)
+		f.res, err = p.opts.Store.ReplaceOrganization(ctx, org, requestedBy)
 	}
 	if err == nil {
 		err = p.publish(ctx, started)
@@ -266,6 +279,39 @@ func (p *Picture) read(f *flight, requestedBy *rolegate.Actor) {
 		p.opts.Logger.Info("picture: synced", "roles", r.Roles, "appeared", r.Appeared, "changed", r.Changed,
 			"deleted", r.Deleted, "baseline", r.Baseline)
 	}
+}
+
+// readOrganization reads the organization completely: its roles, its
+// projects and the roles of each active project (one list per project).
+// Any failure fails the whole read, so the picture is replaced only by a
+// complete one.
+func (p *Picture) readOrganization(ctx context.Context) (rolegate.OrganizationRead, error) {
+	var org rolegate.OrganizationRead
+	var err error
+	if org.Roles, err = p.opts.List(ctx); err != nil {
+		return org, err
+	}
+	if p.opts.Projects == nil || p.opts.ProjectRoles == nil {
+		return org, nil
+	}
+	if org.Projects, err = p.opts.Projects(ctx); err != nil {
+		return org, err
+	}
+	if org.Projects == nil {
+		org.Projects = []rolegate.Project{} // read, and none: not "not read"
+	}
+	org.ProjectRoles = map[string][]rolegate.UpstreamRole{}
+	for _, proj := range org.Projects {
+		if proj.Archived {
+			continue
+		}
+		roles, err := p.opts.ProjectRoles(ctx, proj.ID)
+		if err != nil {
+			return org, fmt.Errorf("the roles of project %s: %w", proj.ID, err)
+		}
+		org.ProjectRoles[proj.ID] = roles
+	}
+	return org, nil
 }
 
 // publish hands the stored roles to OnSynced.

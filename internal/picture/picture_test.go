@@ -121,7 +121,7 @@ func (r *rig) names() []string {
 
 func (r *rig) taken(name string) bool {
 	r.t.Helper()
-	msg, err := r.db.Requests(rolegate.RequestsConfig{}).RoleNameTaken(context.Background(), name, rolegate.Principal{})
+	msg, err := r.db.Requests(rolegate.RequestsConfig{}).RoleNameTaken(context.Background(), rolegate.ScopeOrganization, name, rolegate.Principal{})
 	if err != nil {
 		r.t.Fatal(err)
 	}

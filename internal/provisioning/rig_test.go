@@ -48,6 +48,9 @@ type rigOptions struct {
 	CallTimeout time.Duration
 	// NoWake leaves the request service without a hand-off hook.
 	NoWake bool
+	// Projects are the simulated organization's projects; the picture
+	// knows them from the start.
+	Projects []simulator.ProjectSeed
 }
 
 func rigActor(subject, name string, roles ...rolegate.PortalRole) rolegate.Actor {
@@ -76,7 +79,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 		t.Fatalf("open: %v", err)
 	}
 	r.store = db
-	r.sim = simulator.New(simulator.Options{AdminKey: rigKey})
+	r.sim = simulator.New(simulator.Options{AdminKey: rigKey, Projects: opts.Projects})
 	srv := httptest.NewServer(r.sim)
 	r.simURL = srv.URL + "/v1"
 	r.keys = opts.Keys
@@ -102,6 +105,16 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 		hook = nil
 	}
 	r.requests = db.Requests(rolegate.RequestsConfig{RequiredApprovals: 1, HandedOff: hook})
+	if len(opts.Projects) > 0 {
+		// The picture's projects, as a sync would have read them.
+		var read rolegate.OrganizationRead
+		for _, p := range r.sim.Projects() {
+			read.Projects = append(read.Projects, rolegate.Project{ID: p.ID, Name: p.Name, Archived: p.Archived()})
+		}
+		if _, err := db.Picture.ReplaceOrganization(ctx, read, nil); err != nil {
+			t.Fatalf("picture: %v", err)
+		}
+	}
 	// Cleanups run last-in first-out: the worker stops before the
 	// simulator and the database close under it.
 	t.Cleanup(func() { db.Close() })
@@ -163,7 +176,7 @@ func (r *rig) file(name string, perms ...string) *rolegate.Request {
 
 func (r *rig) approve(req *rolegate.Request) {
 	r.t.Helper()
-	if _, err := r.requests.ApproveWith(r.ctx, rigApprover, req.ID, req.PayloadHash, "Looks right.", rolegate.Reauth{}); err != nil {
+	if _, err := r.requests.ApproveWith(r.ctx, rigApprover, req.ID, req.Binding(), "Looks right.", rolegate.Reauth{}); err != nil {
 		r.t.Fatalf("approve %d: %v", req.ID, err)
 	}
 }

@@ -21,9 +21,9 @@ import (
 
 // Upstream is what the worker needs of the Admin API (adminapi.Client).
 type Upstream interface {
-	FindRoleByName(ctx context.Context, name string) (adminapi.Role, bool, error)
-	CreateRole(ctx context.Context, body []byte) (adminapi.Role, error)
-	GetRole(ctx context.Context, id string) (adminapi.Role, error)
+	FindRoleIn(ctx context.Context, scope, name string) (adminapi.Role, bool, error)
+	CreateRoleIn(ctx context.Context, scope string, body []byte) (adminapi.Role, error)
+	GetRoleIn(ctx context.Context, scope, id string) (adminapi.Role, error)
 }
 
 // Defaults (ROLEGATE_PROVISION_ATTEMPTS, _TIMEOUT, _BACKOFF).
@@ -164,7 +164,9 @@ func (w *Worker) process(ctx context.Context, job *rolegate.Job) {
 		}
 	}
 	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
-	created, err := w.cfg.Upstream.CreateRole(callCtx, job.Payload)
+	// The scope sent to is the one checkApproved hashed: the approvals
+	// cover this path, and no other.
+	created, err := w.cfg.Upstream.CreateRoleIn(callCtx, job.Scope, job.Payload)
 	cancel()
 	if err != nil {
 		var ae *adminapi.Error
@@ -172,7 +174,7 @@ func (w *Worker) process(ctx context.Context, job *rolegate.Job) {
 			// A create refused as a duplicate may be refused because of
 			// our own earlier attempt, applied upstream after the look-up
 			// above (a hung call finishing late): look once more.
-			if role, found, ferr := w.find(ctx, want.RoleName); ferr == nil && found {
+			if role, found, ferr := w.find(ctx, job.Scope, want.RoleName); ferr == nil && found {
 				w.adoptOrRefuse(ctx, log, job, want, role)
 				return
 			}
@@ -182,7 +184,7 @@ func (w *Worker) process(ctx context.Context, job *rolegate.Job) {
 	}
 	// Read the role back: what exists upstream must be what was approved.
 	callCtx, cancel = context.WithTimeout(ctx, w.cfg.CallTimeout)
-	got, err := w.cfg.Upstream.GetRole(callCtx, created.ID)
+	got, err := w.cfg.Upstream.GetRoleIn(callCtx, job.Scope, created.ID)
 	cancel()
 	if err != nil {
 		// The role exists; the next attempt reconciles and checks it.
@@ -200,7 +202,7 @@ func (w *Worker) process(ctx context.Context, job *rolegate.Job) {
 // reconcile looks the role up by name before a create. It reports whether
 // the attempt is over (adopted, refused, or the look-up failed).
 func (w *Worker) reconcile(ctx context.Context, log *slog.Logger, job *rolegate.Job, want approvedBody) bool {
-	role, found, err := w.find(ctx, want.RoleName)
+	role, found, err := w.find(ctx, job.Scope, want.RoleName)
 	if err != nil {
 		w.upstreamFailed(ctx, log, job, "look up", err, nil)
 		return true
@@ -225,10 +227,10 @@ func (w *Worker) adoptOrRefuse(ctx context.Context, log *slog.Logger, job *roleg
 	w.complete(ctx, log, job, role, true)
 }
 
-func (w *Worker) find(ctx context.Context, name string) (adminapi.Role, bool, error) {
+func (w *Worker) find(ctx context.Context, scope, name string) (adminapi.Role, bool, error) {
 	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
 	defer cancel()
-	return w.cfg.Upstream.FindRoleByName(callCtx, name)
+	return w.cfg.Upstream.FindRoleIn(callCtx, scope, name)
 }
 
 // checkApproved refuses a payload that does not hash to what every approver
@@ -240,10 +242,19 @@ func checkApproved(job *rolegate.Job) error {
 	if len(job.ApprovedHashes) < job.RequiredApprovals {
 		return fmt.Errorf("The request has %d of the %d approvals it needs on file; nothing was sent.", len(job.ApprovedHashes), job.RequiredApprovals)
 	}
-	sum := rolegate.PayloadHash(job.Payload)
+	// What the approvals must be bound to, computed from exactly what would
+	// be sent: the body, and (binding version 2) the method and the path
+	// with the project's id.
+	sum, err := rolegate.Binding(job.BindingVersion, job.Scope, job.Payload)
+	if err != nil {
+		return fmt.Errorf("The call on file (%s) is not one its approvals can cover (%v); nothing was sent.", rolegate.CallFor(job.Scope), err)
+	}
 	for _, h := range job.ApprovedHashes {
 		if h != sum {
-			return errors.New("The payload on file does not match the one approved; nothing was sent.")
+			if job.BindingVersion == rolegate.BindingBody {
+				return errors.New("The payload on file does not match the one approved; nothing was sent.")
+			}
+			return fmt.Errorf("The call on file (%s and its body) does not match the one approved; nothing was sent.", rolegate.CallFor(job.Scope))
 		}
 	}
 	return nil

@@ -31,8 +31,9 @@ func TestAnApprovedRequestBecomesExactlyTheApprovedRole(t *testing.T) {
 	if body := r.sim.LastCreateBody(); !bytes.Equal(body, req.Payload) {
 		t.Errorf("sent body = %s; want the approved payload byte for byte: %s", body, req.Payload)
 	}
-	if rolegate.PayloadHash(r.sim.LastCreateBody()) != got.Approvals[0].PayloadHash {
-		t.Errorf("the body sent does not hash to what the approver approved")
+	sent := rolegate.Call{Method: "POST", Path: r.sim.LastCreatePath()}
+	if rolegate.CallBinding(sent, r.sim.LastCreateBody()) != got.Approvals[0].PayloadHash {
+		t.Errorf("the call sent (%s and its body) does not hash to what the approver approved", sent)
 	}
 	if n := r.sim.CreateCalls(); n != 1 {
 		t.Errorf("CreateCalls() = %d; want 1", n)

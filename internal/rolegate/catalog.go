@@ -12,6 +12,9 @@ type Permission struct {
 	Area        string // grouping on the form, e.g. "Groups"
 	Description string // one line
 	Sensitive   bool   // asking for it needs one more approval
+	// ResourceType is the kind of role that may grant it: api.organization
+	// or api.project.
+	ResourceType string
 }
 
 // Catalog is the set of permissions a request may ask for.

@@ -43,13 +43,20 @@ func Describe(e Event) Description {
 	case AccessDenied:
 		return Description{Did: "Was refused " + d.Method + " " + d.Path, Detail: d.Reason}
 	case RequestCreated:
-		return Description{Did: "Submitted the request",
-			Detail: fmt.Sprintf("Payload SHA-256 %s; approvals needed: %d", d.PayloadSHA256, d.RequiredApprovals),
-			News:   fmt.Sprintf("%s asks for a new role %q (request #%d); it is waiting for review.", actor, e.RoleName, e.RequestID)}
+		detail := fmt.Sprintf("Payload SHA-256 %s; approvals needed: %d", d.PayloadSHA256, d.RequiredApprovals)
+		if d.Call != "" {
+			detail = fmt.Sprintf("%s; %s; approvals bound to the call, SHA-256 %s", detail, d.Call, d.BindingSHA256)
+		}
+		return Description{Did: "Submitted the request" + d.ScopeRecord.in(), Detail: detail,
+			News: fmt.Sprintf("%s asks for a new role %q%s (request #%d); it is waiting for review.", actor, e.RoleName, d.ScopeRecord.inProject(), e.RequestID)}
 	case RequestApproved:
+		detail := "Approved payload SHA-256 " + d.PayloadSHA256
+		if d.BindingSHA256 != "" {
+			detail = "Approved the call with SHA-256 " + d.BindingSHA256 + " (payload SHA-256 " + d.PayloadSHA256 + ")"
+		}
 		return Description{Did: fmt.Sprintf("Approved (%d of %d)", d.Approvals, d.RequiredApprovals),
-			Detail: "Approved payload SHA-256 " + d.PayloadSHA256, Comment: d.Comment,
-			News: fmt.Sprintf("%s was approved by %s.", req, actor)}
+			Detail: detail, Comment: d.Comment,
+			News: fmt.Sprintf("%s%s was approved by %s.", req, d.ScopeRecord.inProject(), actor)}
 	case RequestRejected:
 		return Description{Did: "Rejected the request", Comment: d.Comment, News: fmt.Sprintf("%s was rejected by %s.", req, actor)}
 	case RequestCancelled:
@@ -65,13 +72,13 @@ func Describe(e Event) Description {
 	case ProvisioningRetrying:
 		return Description{Did: fmt.Sprintf("Attempt %d failed; retrying in %s", d.Attempt, d.RetryIn), Detail: d.Error}
 	case ProvisioningSucceeded:
-		return Description{Did: "Created the role " + d.RoleID, News: roleCreated(e)}
+		return Description{Did: "Created the role " + d.RoleID + d.ScopeRecord.in(), News: roleCreated(e, d.ScopeRecord)}
 	case ProvisioningAdopted:
-		return Description{Did: "Found the role " + d.RoleID + " already created and adopted it", News: roleCreated(e)}
+		return Description{Did: "Found the role " + d.RoleID + " already created" + d.ScopeRecord.in() + " and adopted it", News: roleCreated(e, d.ScopeRecord)}
 	case ProvisioningFailed:
-		return Description{Did: "Provisioning failed", Detail: d.Error, News: creatingFailed(e)}
+		return Description{Did: "Provisioning failed", Detail: d.Error, News: creatingFailed(e, d.ScopeRecord)}
 	case ProvisioningMismatch:
-		return Description{Did: "The created role does not match what was approved", Detail: d.Error, News: creatingFailed(e)}
+		return Description{Did: "The created role does not match what was approved", Detail: d.Error, News: creatingFailed(e, d.ScopeRecord)}
 	case ProvisioningRetried:
 		return Description{Did: "Asked to retry provisioning"}
 	case ProvisioningAbandoned:
@@ -99,13 +106,29 @@ func Describe(e Event) Description {
 	return Description{Did: e.Action}
 }
 
-func roleCreated(e Event) string {
+func roleCreated(e Event, s ScopeRecord) string {
+	if where := s.inProject(); where != "" {
+		return fmt.Sprintf("The role %q was created%s of the OpenAI organization (request #%d).", e.RoleName, where, e.RequestID)
+	}
 	return fmt.Sprintf("The role %q was created in the OpenAI organization (request #%d).", e.RoleName, e.RequestID)
 }
 
-func creatingFailed(e Event) string {
-	return fmt.Sprintf("Creating the role %q failed (request #%d); an admin can retry it.", e.RoleName, e.RequestID)
+func creatingFailed(e Event, s ScopeRecord) string {
+	return fmt.Sprintf("Creating the role %q%s failed (request #%d); an admin can retry it.", e.RoleName, s.inProject(), e.RequestID)
 }
+
+// inProject places a request's role in its project: ` in the project
+// "Payments" (proj_…)`; "" for the organization.
+func (s ScopeRecord) inProject() string {
+	if s.Scope == "" || s.Scope == ScopeLabelOrganization {
+		return ""
+	}
+	return fmt.Sprintf(" in the project %q (%s)", s.ScopeName, s.Scope)
+}
+
+// in is where, for a timeline line: the project, or nothing for the
+// organization (or an event from before scopes).
+func (s ScopeRecord) in() string { return s.inProject() }
 
 // describeDifferences says in one line how a role differs:
 // `name "a" → "b"; permissions added x removed y`.
@@ -211,11 +234,14 @@ func DescribeNotice(f NotificationFacts, a Audience) Message {
 	}
 	field("Request", fmt.Sprintf("#%d", f.RequestID))
 	code("Role name", f.RoleName)
+	if f.InProject() != "" {
+		field("Scope", fmt.Sprintf("Project %s (%s)", f.ScopeName, f.Scope))
+	}
 
 	switch f.Kind {
 	case NoticeSubmitted:
 		m.Subject = fmt.Sprintf("Request #%d for the role %s needs your review", f.RequestID, role)
-		m.Heading = fmt.Sprintf("%s asks for a new custom role %s in the OpenAI organization.", nameOr(f.Requester, actor), role)
+		m.Heading = fmt.Sprintf("%s asks for a new custom role %s in the OpenAI organization%s.", nameOr(f.Requester, actor), role, f.InProject())
 		m.Lines = []string{fmt.Sprintf("It needs %s. Review the exact request on its page, then approve or reject it there.", approvals(f.RequiredApprovals))}
 		m.Action = fmt.Sprintf("Review request #%d", f.RequestID)
 		field("Requested by", requester)

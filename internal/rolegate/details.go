@@ -68,7 +68,24 @@ type RequestCreated struct {
 	RequiredApprovals int      `json:"required_approvals"`
 	Description       string   `json:"description"`
 	Justification     string   `json:"justification"`
+	ScopeRecord
+	// The call approvals bind to, and how (requests filed before project
+	// roles record none of these: their call is the organization's, their
+	// binding the payload's hash).
+	Call           string `json:"call,omitempty"`
+	BindingVersion int    `json:"binding_version,omitempty"`
+	BindingSHA256  string `json:"binding_sha256,omitempty"`
 }
+
+// ScopeRecord is where a request's role is created, as its events record
+// it: "organization", or a project's id and its name.
+type ScopeRecord struct {
+	Scope     string `json:"scope,omitempty"`
+	ScopeName string `json:"scope_name,omitempty"`
+}
+
+// ScopeLabelOrganization is how events name the organization's scope.
+const ScopeLabelOrganization = "organization"
 
 // RequestApproved: one approval; Complete says whether it was the last one
 // needed.
@@ -79,6 +96,10 @@ type RequestApproved struct {
 	RequiredApprovals int    `json:"required_approvals"`
 	Complete          bool   `json:"complete"`
 	ReauthRecord
+	ScopeRecord
+	// BindingSHA256 is what the approval is bound to when it is not the
+	// payload's hash alone (binding version 2: the whole call).
+	BindingSHA256 string `json:"binding_sha256,omitempty"`
 }
 
 // ReauthRecord is how strongly the approver was re-authenticated (Reauth),
@@ -137,6 +158,7 @@ type ProvisioningSucceeded struct {
 	ResourceType string   `json:"resource_type"`
 	Permissions  []string `json:"permissions"`
 	Attempt      int      `json:"attempt"`
+	ScopeRecord
 }
 
 // ProvisioningAdopted: the role was found already created upstream (by an
@@ -149,6 +171,7 @@ type ProvisioningFailed struct {
 	Attempt int    `json:"attempt"`
 	Error   string `json:"error"`
 	*FoundRole
+	ScopeRecord
 }
 
 // FoundRole is a role found upstream that does not match what was approved.

@@ -106,6 +106,10 @@ type NotificationFacts struct {
 	Status    Status       `json:"status"`
 	Actor     NoticePerson `json:"actor"`
 	At        time.Time    `json:"at"`
+	// Scope is where the role is created: ScopeLabelOrganization, or a
+	// project's id (named ScopeName).
+	Scope     string `json:"scope,omitempty"`
+	ScopeName string `json:"scope_name,omitempty"`
 
 	// Beyond here only people who may see the whole request are told.
 	Requester         *NoticePerson    `json:"requester,omitempty"`
@@ -130,7 +134,13 @@ func (f NotificationFacts) For(a Audience) NotificationFacts {
 		return f
 	}
 	return NotificationFacts{Event: f.Event, Kind: f.Kind, RequestID: f.RequestID, RoleName: f.RoleName,
-		Status: f.Status, Actor: f.Actor, At: f.At, Deleted: f.Deleted}
+		Status: f.Status, Actor: f.Actor, At: f.At, Deleted: f.Deleted, Scope: f.Scope, ScopeName: f.ScopeName}
+}
+
+// InProject places the request's role for a sentence: ` in the project
+// "Payments" (proj_…)`, or "" for the organization.
+func (f NotificationFacts) InProject() string {
+	return ScopeRecord{Scope: f.Scope, ScopeName: f.ScopeName}.inProject()
 }
 
 // Notification is one queued message to one recipient on one channel.
@@ -226,6 +236,7 @@ func (n *Notice) Facts(e Event, req *Request) NotificationFacts {
 	f := NotificationFacts{
 		Event: e.Action, Kind: n.Kind, RequestID: req.ID, RoleName: req.RoleName, Status: req.Status,
 		Actor: NoticePerson{Name: e.ActorName, Email: e.ActorEmail}, At: e.At,
+		Scope: req.scopeRecord().Scope, ScopeName: req.scopeRecord().ScopeName,
 		Requester:   &NoticePerson{Name: req.Requester.DisplayName(), Email: req.Requester.Email},
 		Permissions: req.Permissions, Description: req.Description, Justification: req.Justification,
 		RequiredApprovals: req.RequiredApprovals, SubmittedAt: req.CreatedAt,

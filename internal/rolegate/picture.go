@@ -16,8 +16,26 @@ const (
 )
 
 // ScopeOrganization is the scope of an organization role; project roles
-// will carry their project's id.
+// carry their project's id.
 const ScopeOrganization = ""
+
+// Project is one project of the organization as the picture holds it.
+type Project struct {
+	ID       string
+	Name     string
+	Archived bool
+}
+
+// OrganizationRead is one complete read of the organization upstream.
+type OrganizationRead struct {
+	// Roles are the organization's roles (Scope ScopeOrganization).
+	Roles []UpstreamRole
+	// Projects is every project, archived ones included; nil when the
+	// projects were not read (then the picture's projects stay as they are).
+	Projects []Project
+	// ProjectRoles are the roles of each active project, by project id.
+	ProjectRoles map[string][]UpstreamRole
+}
 
 // UpstreamRole is one role as the upstream lists it.
 type UpstreamRole struct {

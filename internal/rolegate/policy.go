@@ -53,8 +53,8 @@ func CheckApprove(p Principal, r *Request, seenHash, comment string) error {
 	if msg := ValidateComment(comment, false); msg != "" {
 		return Invalid(FieldErrors{FieldComment: msg})
 	}
-	if seenHash != r.PayloadHash {
-		return Errorf(ECONFLICT, "The payload you reviewed is not the one on file; reload the request and review it again.")
+	if seenHash != r.Binding() {
+		return Errorf(ECONFLICT, "The call you reviewed is not the one on file; reload the request and review it again.")
 	}
 	return nil
 }

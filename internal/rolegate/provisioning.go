@@ -11,11 +11,15 @@ import (
 type Job struct {
 	RequestID int64
 	RoleName  string
+	// Scope is where the role is created (ScopeOrganization, or a project's
+	// id): the worker sends to CallFor(Scope) and to nothing else.
+	Scope string
 	// Payload is the exact body approved; ApprovedHashes are the hashes each
-	// approval bound to. The worker refuses to send a payload that does not
-	// hash to every one of them.
+	// approval bound to, BindingVersion how (see Binding). The worker
+	// refuses to send a call that does not hash to every one of them.
 	Payload        []byte
 	ApprovedHashes []string
+	BindingVersion int
 	// RequiredApprovals is how many distinct approvals the request needed.
 	RequiredApprovals int
 	Attempt           int // 1 for the first claim

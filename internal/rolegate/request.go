@@ -14,10 +14,21 @@ type Request struct {
 	Description   string
 	Justification string
 
-	// Payload is the exact JSON body that will be sent to
-	// POST /v1/organization/roles; approvals bind to its SHA-256.
+	// Scope is where the role is created: ScopeOrganization, or a
+	// project's id, whose name (as the picture had it at submission) is
+	// ScopeName.
+	Scope     string
+	ScopeName string
+
+	// Payload is the exact JSON body that will be sent (to Call());
+	// PayloadHash is its SHA-256.
 	Payload     []byte
 	PayloadHash string
+	// BindingVersion says what approvals bind to (BindingBody or
+	// BindingCall), BindingHash is that hash: approvals carry it, and
+	// provisioning sends nothing that does not hash to it.
+	BindingVersion int
+	BindingHash    string
 
 	Status            Status
 	Requester         Person
@@ -40,13 +51,30 @@ type Request struct {
 	NumApprovals int
 }
 
-// Approval is one approver's decision bound to the exact payload.
+// Approval is one approver's decision bound to the exact call (for a
+// request of binding version 1, the exact payload).
 type Approval struct {
-	Approver    Person
+	Approver Person
+	// PayloadHash is the binding the approval is for (Request.Binding()).
 	PayloadHash string
 	Comment     string
 	At          time.Time
 }
+
+// Call is the upstream call that creates the request's role.
+func (r *Request) Call() Call { return CallFor(r.Scope) }
+
+// Binding is the hash an approval of r binds to. Requests read from before
+// binding versions existed bind to their payload's hash.
+func (r *Request) Binding() string {
+	if r.BindingHash == "" {
+		return r.PayloadHash
+	}
+	return r.BindingHash
+}
+
+// InProject reports whether the role is a project's.
+func (r *Request) InProject() bool { return r.Scope != ScopeOrganization }
 
 // ApprovalCount is how many approvals the request has: its approvals when
 // they were read with it, else the count a list read instead.

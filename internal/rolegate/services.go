@@ -14,7 +14,7 @@ type RequestService interface {
 	// and stores a new pending request with its exact payload.
 	Create(ctx context.Context, actor Actor, in RequestInput, catalog *Catalog) (*Request, error)
 	// RoleNameTaken says to viewer why name cannot be used ("" when free).
-	RoleNameTaken(ctx context.Context, name string, viewer Principal) (string, error)
+	RoleNameTaken(ctx context.Context, scope, name string, viewer Principal) (string, error)
 	// Get returns request id with its approvals, as one snapshot.
 	Get(ctx context.Context, id int64) (*Request, error)
 	// GetRecord returns request id with everything its page shows, as
@@ -66,6 +66,12 @@ type PictureStore interface {
 	// ReplacePicture stores a complete list of the roles of scope and
 	// records the differences from the previous picture.
 	ReplacePicture(ctx context.Context, scope string, roles []UpstreamRole, requestedBy *Actor) (SyncResult, error)
+	// ReplaceOrganization stores one complete read of the organization (its
+	// projects, its roles and every active project's roles) in one go.
+	ReplaceOrganization(ctx context.Context, read OrganizationRead, requestedBy *Actor) (SyncResult, error)
+	// Projects are the organization's projects as last read, archived ones
+	// included, by name.
+	Projects(ctx context.Context) ([]Project, error)
 	PictureSyncedAt(ctx context.Context, scope string) (time.Time, error)
 	PictureRoles(ctx context.Context) ([]UpstreamRole, error)
 	// ListPictureRoles returns a page of the roles matching f and how

@@ -67,6 +67,23 @@ func (c RequestsConfig) WithDefaults() RequestsConfig {
 	return c
 }
 
+// scopeRecord is r's scope as its events record it.
+func (r *Request) scopeRecord() ScopeRecord {
+	if r.Scope == ScopeOrganization {
+		return ScopeRecord{Scope: ScopeLabelOrganization}
+	}
+	return ScopeRecord{Scope: r.Scope, ScopeName: r.ScopeName}
+}
+
+// bindingRecord is the binding an approval's event records, when it is
+// not the payload's hash already recorded beside it (version 1).
+func (r *Request) bindingRecord() string {
+	if r.Binding() == r.PayloadHash {
+		return ""
+	}
+	return r.Binding()
+}
+
 // event is an audit event about r.
 func (r *Request) event(actor Actor, outcome string, d Details) Event {
 	e := NewEvent(actor, outcome, d)
@@ -86,10 +103,20 @@ func Submit(actor Actor, in RequestInput, catalog *Catalog, cfg RequestsConfig, 
 	if errs := in.Validate(catalog); errs != nil {
 		return nil, Effects{}, Invalid(errs)
 	}
+	if in.Scope != ScopeOrganization && in.ScopeName == "" {
+		// The store names the project from the picture; without a name it was not looked up.
+		return nil, Effects{}, Invalid(FieldErrors{FieldScope: ScopeProblem(in.Scope, Project{}, false)})
+	}
 	payload, hash := in.Payload()
+	binding, err := Binding(BindingCall, in.Scope, payload)
+	if err != nil {
+		return nil, Effects{}, err
+	}
 	r := &Request{
+		Scope: in.Scope, ScopeName: in.ScopeName,
 		RoleName: in.RoleName, Permissions: in.Permissions, Description: in.Description,
 		Justification: in.Justification, Payload: payload, PayloadHash: hash,
+		BindingVersion: BindingCall, BindingHash: binding,
 		Status: StatusPending, Requester: actor.Person,
 		RequiredApprovals: RequiredApprovals(cfg.RequiredApprovals, catalog.AnySensitive(in.Permissions)),
 		CreatedAt:         now, UpdatedAt: now, ExpiresAt: now.Add(cfg.ExpireAfter),
@@ -100,6 +127,7 @@ func Submit(actor Actor, in RequestInput, catalog *Catalog, cfg RequestsConfig, 
 	created := r.event(actor, OutcomeSuccess, RequestCreated{
 		Permissions: in.Permissions, PayloadSHA256: hash, RequiredApprovals: r.RequiredApprovals,
 		Description: in.Description, Justification: in.Justification,
+		ScopeRecord: r.scopeRecord(), Call: r.Call().String(), BindingVersion: r.BindingVersion, BindingSHA256: binding,
 	})
 	return r, Effects{From: StatusPending, To: StatusPending, Events: []Caused{{created, newNotice(NoticeSubmitted)}}}, nil
 }
@@ -114,7 +142,7 @@ func Approve(r *Request, actor Actor, seenHash, comment string, reauth Reauth, n
 	if err := CheckApprove(actor.Principal, r, seenHash, comment); err != nil {
 		return Effects{}, err
 	}
-	a := Approval{Approver: actor.Person, PayloadHash: r.PayloadHash, Comment: comment, At: now}
+	a := Approval{Approver: actor.Person, PayloadHash: r.Binding(), Comment: comment, At: now}
 	r.Approvals = append(r.Approvals, a)
 	// In the order the store keeps them: by time, then by approver.
 	slices.SortStableFunc(r.Approvals, func(x, y Approval) int {
@@ -124,6 +152,7 @@ func Approve(r *Request, actor Actor, seenHash, comment string, reauth Reauth, n
 	complete := len(r.Approvals) >= r.RequiredApprovals
 	approved := r.event(actor, OutcomeSuccess, RequestApproved{
 		Comment: comment, PayloadSHA256: r.PayloadHash, Approvals: len(r.Approvals),
+		ScopeRecord: r.scopeRecord(), BindingSHA256: r.bindingRecord(),
 		RequiredApprovals: r.RequiredApprovals, Complete: complete, ReauthRecord: reauth.Record(),
 	})
 	if !complete {
@@ -229,6 +258,7 @@ func CompleteJob(r *Request, job *Job, role ProvisionedRole, adopted bool) Effec
 	r.UpstreamRoleID, r.UpstreamResourceType, r.FailureMessage = role.ID, role.ResourceType, ""
 	created := ProvisioningSucceeded{
 		RoleID: role.ID, ResourceType: role.ResourceType, Permissions: role.Permissions, Attempt: job.Attempt,
+		ScopeRecord: r.scopeRecord(),
 	}
 	var d Details = created
 	if adopted {
@@ -254,7 +284,7 @@ func RetryJobLater(r *Request, job *Job, delay time.Duration, reason string) Eff
 // upstream. The requester, the admins and the webhooks hear of it.
 func FailJob(r *Request, job *Job, action, message string, role *ProvisionedRole) Effects {
 	r.FailureMessage = message
-	failed := ProvisioningFailed{Attempt: job.Attempt, Error: message}
+	failed := ProvisioningFailed{Attempt: job.Attempt, Error: message, ScopeRecord: r.scopeRecord()}
 	if role != nil {
 		failed.FoundRole = &FoundRole{RoleID: role.ID, Permissions: role.Permissions}
 	}

@@ -30,6 +30,11 @@ var roleNamePattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9 ._-]*[A-Za-z
 
 // RequestInput is what a person submits on the New request form.
 type RequestInput struct {
+	// Scope is ScopeOrganization or the id of the project to create the
+	// role in; ScopeName is that project's name, which the store fills in
+	// from the picture (never from the form).
+	Scope         string
+	ScopeName     string
 	RoleName      string
 	Permissions   []string
 	Description   string
@@ -43,6 +48,7 @@ type Field string
 
 // The inputs of a request and of a decision on it.
 const (
+	FieldScope         Field = "scope"
 	FieldRoleName      Field = "role name"
 	FieldPermissions   Field = "permissions"
 	FieldDescription   Field = "description"
@@ -57,6 +63,8 @@ type FieldErrors map[Field]string
 // keeping them sorted so that the same choice always yields the same payload.
 func (in RequestInput) Normalize() RequestInput {
 	out := RequestInput{
+		Scope:         strings.TrimSpace(in.Scope),
+		ScopeName:     in.ScopeName,
 		RoleName:      strings.TrimSpace(in.RoleName),
 		Description:   strings.TrimSpace(in.Description),
 		Justification: strings.TrimSpace(in.Justification),
@@ -94,6 +102,9 @@ func ValidateRoleName(name string) string {
 // the one place these rules live: the form, the live checks and the store use it.
 func (in RequestInput) Validate(catalog *Catalog) FieldErrors {
 	errs := FieldErrors{}
+	if !ValidScopeID(in.Scope) {
+		errs[FieldScope] = "Pick the organization or one of its active projects."
+	}
 	if msg := ValidateRoleName(in.RoleName); msg != "" {
 		errs[FieldRoleName] = msg
 	}
@@ -192,8 +203,8 @@ type createRoleBody struct {
 	Description *string  `json:"description,omitempty"`
 }
 
-// Payload returns the exact JSON body for POST /v1/organization/roles and its
-// SHA-256 in hex. Deterministic: the same normalized input, the same bytes.
+// Payload returns the exact JSON body of the create call (the same for an
+// organization and a project role) and its SHA-256 in hex. Deterministic: the same normalized input, the same bytes.
 func (in RequestInput) Payload() ([]byte, string) {
 	body := createRoleBody{RoleName: in.RoleName, Permissions: in.Permissions}
 	if body.Permissions == nil {

@@ -122,7 +122,7 @@ func BenchmarkApproveHandOff(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if _, err := reqs.Approve(ctx, approver, req.ID, req.PayloadHash, ""); err != nil {
+		if _, err := reqs.Approve(ctx, approver, req.ID, req.Binding(), ""); err != nil {
 			b.Fatal(err)
 		}
 		if got := <-handedOff; got != req.ID {
@@ -142,7 +142,7 @@ func BenchmarkRequestPageReads(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := reqs.Approve(ctx, hotActor("avery", rolegate.RoleApprover), req.ID, req.PayloadHash, "Fine."); err != nil {
+	if _, err := reqs.Approve(ctx, hotActor("avery", rolegate.RoleApprover), req.ID, req.Binding(), "Fine."); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

@@ -96,7 +96,7 @@ func (f *notifyFixture) file(by rolegate.Actor, roleName string, perms ...string
 
 func (f *notifyFixture) approve(by rolegate.Actor, req *rolegate.Request, comment string) {
 	f.t.Helper()
-	if _, err := f.requests.Approve(f.ctx, by, req.ID, req.PayloadHash, comment); err != nil {
+	if _, err := f.requests.Approve(f.ctx, by, req.ID, req.Binding(), comment); err != nil {
 		f.t.Fatalf("approve #%d by %s: %v", req.ID, by.Subject, err)
 	}
 }
@@ -277,9 +277,10 @@ func TestAWebhookIsToldOnlyWhatAChannelMaySee(t *testing.T) {
 		case rolegate.ChannelWebhook:
 			want := rolegate.NotificationFacts{Event: rolegate.ActionRequestCreated, Kind: rolegate.NoticeSubmitted,
 				RequestID: req.ID, RoleName: "finance-reader", Status: rolegate.StatusPending,
-				Actor: rolegate.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"}, At: f.clock.Now()}
+				Actor: rolegate.NoticePerson{Name: "Riley Requester", Email: "riley@example.com"}, At: f.clock.Now(),
+				Scope: rolegate.ScopeLabelOrganization}
 			if !equalFacts(n.Facts, want) {
-				t.Errorf("webhook facts = %s; want only the event, request, actor and time", raw)
+				t.Errorf("webhook facts = %s; want only the event, request (with its scope), actor and time", raw)
 			}
 		case rolegate.ChannelEmail:
 			if n.Facts.Justification == "" || len(n.Facts.Permissions) == 0 || n.Facts.Requester == nil {
@@ -538,5 +539,31 @@ func TestARequestsRecordHoldsItsNotifications(t *testing.T) {
 	}
 	if got, want := ids(rec.Notifications), ids(all); !slices.Equal(got, want) {
 		t.Errorf("GetRecord(%d).Notifications = %v; want %v", req.ID, got, want)
+	}
+}
+
+// A project request's notifications name its project, on every channel:
+// the webhooks' facts carry the scope (the project's id and name), like the
+// audit events they come from.
+func TestNotificationsOfAProjectRequestCarryItsScope(t *testing.T) {
+	f := newNotifyFixture(t, true)
+	if _, err := f.picture.ReplaceOrganization(f.ctx, rolegate.OrganizationRead{Projects: []rolegate.Project{{ID: "proj_pay", Name: "Payments"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	req, err := f.requests.Create(f.ctx, ntRiley, rolegate.RequestInput{
+		Scope: "proj_pay", RoleName: "key-readers", Permissions: []string{"api.organization.projects.api_keys.read"},
+		Justification: "Needed for the key review.",
+	}, rolegate.NewCatalog([]rolegate.Permission{{Name: "api.organization.projects.api_keys.read", ResourceType: rolegate.ResourceProject}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ns := f.queued(req.ID, rolegate.ActionRequestCreated)
+	if len(ns) == 0 {
+		t.Fatal("nothing queued")
+	}
+	for _, n := range ns {
+		if n.Facts.Scope != "proj_pay" || n.Facts.ScopeName != "Payments" {
+			t.Errorf("%s facts scope = %q %q; want proj_pay, Payments", n.Channel, n.Facts.Scope, n.Facts.ScopeName)
+		}
 	}
 }

@@ -55,69 +55,223 @@ type provenance struct {
 func (p *Picture) ReplacePicture(ctx context.Context, scope string, roles []rolegate.UpstreamRole, requestedBy *rolegate.Actor) (rolegate.SyncResult, error) {
 	var res rolegate.SyncResult
 	err := p.db.update(ctx, func(tx *Tx) error {
-		res = rolegate.SyncResult{Roles: len(roles)}
-		var synced int64
-		err := tx.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&synced)
-		if errors.Is(err, sql.ErrNoRows) {
-			res.Baseline = true
-		} else if err != nil {
-			return fmt.Errorf("sqlite: read picture state: %w", err)
-		}
-		old, err := tx.pictureRows(ctx, scope)
+		res = rolegate.SyncResult{}
+		baseline, listed, err := tx.replaceScope(ctx, scope, "", roles, &res)
 		if err != nil {
 			return err
 		}
-		byID, inFlight, err := tx.roleProvenance(ctx)
-		if err != nil {
-			return err
-		}
-		seen := make(map[string]bool, len(roles))
-		for _, r := range roles {
-			r = r.Normalize()
-			r.Scope = scope
-			if r.ID == "" || seen[r.ID] {
-				continue // a role listed twice is one role
-			}
-			seen[r.ID] = true
-			prev, had := old[r.ID]
-			prov, ok := byID[r.ID]
-			if !ok {
-				prov, ok = inFlight[rolegate.RoleNameKey(r.Name)]
-			}
-			if !ok && had && prev.requestID != 0 {
-				ok, prov = true, provenance{id: prev.requestID}
-			}
-			if err := tx.syncRole(ctx, r, prev, had, prov, ok, &res); err != nil {
-				return err
-			}
-		}
-		for id, prev := range old {
-			if seen[id] || prev.deleted {
-				continue
-			}
-			if err := tx.roleGone(ctx, prev, &res); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO org_picture (scope, synced_at, roles) VALUES (?, ?, ?)
-			ON CONFLICT (scope) DO UPDATE SET synced_at = excluded.synced_at, roles = excluded.roles`,
-			scope, ms(tx.now), len(seen)); err != nil {
-			return fmt.Errorf("sqlite: save picture state: %w", err)
-		}
-		if requestedBy != nil {
-			e := rolegate.NewEvent(*requestedBy, rolegate.OutcomeSuccess,
-				rolegate.CatalogRefreshed{Roles: len(seen), Appeared: res.Appeared, Changed: res.Changed, Deleted: res.Deleted})
-			return tx.appendEvent(ctx, &e)
-		}
-		return nil
+		res.Roles, res.Baseline = listed, baseline
+		return tx.recordResync(ctx, requestedBy, res)
 	})
 	return res, err
+}
+
+// ReplaceOrganization stores one complete read of the organization in one
+// transaction: its roles, its projects and each active project's roles,
+// each scope compared with its previous picture as ReplacePicture does (a
+// project seen for the first time is its own baseline). The roles of a
+// project that is archived, or no longer listed, leave the picture without
+// an event: they were not deleted, their project can no longer be used.
+func (p *Picture) ReplaceOrganization(ctx context.Context, read rolegate.OrganizationRead, requestedBy *rolegate.Actor) (rolegate.SyncResult, error) {
+	var res rolegate.SyncResult
+	err := p.db.update(ctx, func(tx *Tx) error {
+		res = rolegate.SyncResult{}
+		baseline, listed, err := tx.replaceScope(ctx, rolegate.ScopeOrganization, "", read.Roles, &res)
+		if err != nil {
+			return err
+		}
+		res.Roles, res.Baseline = listed, baseline
+		if read.Projects != nil {
+			if err := tx.replaceProjects(ctx, read.Projects); err != nil {
+				return err
+			}
+			active := map[string]bool{}
+			for _, p := range read.Projects {
+				if p.Archived || p.ID == "" {
+					continue
+				}
+				active[p.ID] = true
+				_, n, err := tx.replaceScope(ctx, p.ID, p.Name, read.ProjectRoles[p.ID], &res)
+				if err != nil {
+					return err
+				}
+				res.Roles += n
+			}
+			if err := tx.dropInactiveScopes(ctx, active); err != nil {
+				return err
+			}
+		}
+		return tx.recordResync(ctx, requestedBy, res)
+	})
+	return res, err
+}
+
+// recordResync records an admin's resync (requestedBy nil: a background one,
+// not recorded).
+func (tx *Tx) recordResync(ctx context.Context, requestedBy *rolegate.Actor, res rolegate.SyncResult) error {
+	if requestedBy == nil {
+		return nil
+	}
+	e := rolegate.NewEvent(*requestedBy, rolegate.OutcomeSuccess,
+		rolegate.CatalogRefreshed{Roles: res.Roles, Appeared: res.Appeared, Changed: res.Changed, Deleted: res.Deleted})
+	return tx.appendEvent(ctx, &e)
+}
+
+// replaceScope makes roles the picture of scope (named scopeName, "" for
+// the organization) and counts the differences into res. It reports
+// whether this was the scope's first read (a baseline) and how many roles
+// it holds now.
+func (tx *Tx) replaceScope(ctx context.Context, scope, scopeName string, roles []rolegate.UpstreamRole, res *rolegate.SyncResult) (bool, int, error) {
+	baseline := false
+	var synced int64
+	err := tx.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&synced)
+	if errors.Is(err, sql.ErrNoRows) {
+		baseline = true
+	} else if err != nil {
+		return false, 0, fmt.Errorf("sqlite: read picture state: %w", err)
+	}
+	old, err := tx.pictureRows(ctx, scope)
+	if err != nil {
+		return false, 0, err
+	}
+	byID, inFlight, err := tx.roleProvenance(ctx)
+	if err != nil {
+		return false, 0, err
+	}
+	seen := make(map[string]bool, len(roles))
+	for _, r := range roles {
+		r = r.Normalize()
+		r.Scope = scope
+		if scope != rolegate.ScopeOrganization {
+			r.ScopeName = scopeName
+		}
+		if r.ID == "" || seen[r.ID] {
+			continue // a role listed twice is one role
+		}
+		seen[r.ID] = true
+		prev, had := old[r.ID]
+		prov, ok := byID[r.ID]
+		if !ok {
+			prov, ok = inFlight[inFlightKey(scope, r.Name)]
+		}
+		if !ok && had && prev.requestID != 0 {
+			ok, prov = true, provenance{id: prev.requestID}
+		}
+		if err := tx.syncRole(ctx, r, prev, had, prov, ok, baseline, res); err != nil {
+			return false, 0, err
+		}
+	}
+	for id, prev := range old {
+		if seen[id] || prev.deleted {
+			continue
+		}
+		if err := tx.roleGone(ctx, prev, res); err != nil {
+			return false, 0, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO org_picture (scope, synced_at, roles) VALUES (?, ?, ?)
+		ON CONFLICT (scope) DO UPDATE SET synced_at = excluded.synced_at, roles = excluded.roles`,
+		scope, ms(tx.now), len(seen)); err != nil {
+		return false, 0, fmt.Errorf("sqlite: save picture state: %w", err)
+	}
+	return baseline, len(seen), nil
+}
+
+// replaceProjects makes projects the picture's projects.
+func (tx *Tx) replaceProjects(ctx context.Context, projects []rolegate.Project) error {
+	listed := make([]any, 0, len(projects))
+	for _, p := range projects {
+		if p.ID == "" {
+			continue
+		}
+		listed = append(listed, p.ID)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO projects (project_id, name, name_key, archived, first_seen_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (project_id) DO UPDATE SET name = excluded.name, name_key = excluded.name_key,
+				archived = excluded.archived, updated_at = excluded.updated_at
+			WHERE name <> excluded.name OR archived <> excluded.archived`,
+			p.ID, p.Name, rolegate.RoleNameKey(p.Name), p.Archived, ms(tx.now), ms(tx.now)); err != nil {
+			return fmt.Errorf("sqlite: save project %s: %w", p.ID, err)
+		}
+	}
+	q := `DELETE FROM projects`
+	if len(listed) > 0 {
+		q += ` WHERE project_id NOT IN (?` + strings.Repeat(`, ?`, len(listed)-1) + `)`
+	}
+	if _, err := tx.ExecContext(ctx, q, listed...); err != nil {
+		return fmt.Errorf("sqlite: remove unlisted projects: %w", err)
+	}
+	return nil
+}
+
+// dropInactiveScopes removes from the picture the roles of every project
+// scope that is not active now.
+func (tx *Tx) dropInactiveScopes(ctx context.Context, active map[string]bool) error {
+	rows, err := tx.QueryContext(ctx, `SELECT scope FROM org_picture WHERE scope <> ''`)
+	if err != nil {
+		return fmt.Errorf("sqlite: read picture scopes: %w", err)
+	}
+	var gone []string
+	for rows.Next() {
+		var scope string
+		if err := rows.Scan(&scope); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: read picture scopes: %w", err)
+		}
+		if !active[scope] {
+			gone = append(gone, scope)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: read picture scopes: %w", err)
+	}
+	for _, scope := range gone {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM org_roles WHERE scope = ?`, scope); err != nil {
+			return fmt.Errorf("sqlite: drop the roles of project %s: %w", scope, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM org_picture WHERE scope = ?`, scope); err != nil {
+			return fmt.Errorf("sqlite: drop the picture state of project %s: %w", scope, err)
+		}
+	}
+	return nil
+}
+
+// projectByID is project id as the picture last read it.
+func projectByID(ctx context.Context, q querier, id string) (rolegate.Project, bool, error) {
+	p := rolegate.Project{ID: id}
+	err := q.QueryRowContext(ctx, `SELECT name, archived FROM projects WHERE project_id = ?`, id).Scan(&p.Name, &p.Archived)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, false, nil
+	} else if err != nil {
+		return p, false, fmt.Errorf("sqlite: read project %s: %w", id, err)
+	}
+	return p, true, nil
+}
+
+// Projects are the organization's projects as last read, archived ones
+// included, by name.
+func (p *Picture) Projects(ctx context.Context) ([]rolegate.Project, error) {
+	rows, err := p.db.readPool.QueryContext(ctx, `SELECT project_id, name, archived FROM projects ORDER BY archived, name_key, project_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read projects: %w", err)
+	}
+	defer rows.Close()
+	var out []rolegate.Project
+	for rows.Next() {
+		var p rolegate.Project
+		if err := rows.Scan(&p.ID, &p.Name, &p.Archived); err != nil {
+			return nil, fmt.Errorf("sqlite: read projects: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // syncRole brings one listed role into the picture. Rows are written only
 // when something changed, so a sync of an unchanged organization writes
 // one row whatever its size.
-func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRole, had bool, prov provenance, created bool, res *rolegate.SyncResult) error {
+func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRole, had bool, prov provenance, created, baseline bool, res *rolegate.SyncResult) error {
 	var requestID int64
 	if created {
 		requestID = prov.id
@@ -149,7 +303,7 @@ func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRol
 			return err
 		}
 	}
-	if !had && !created && !res.Baseline {
+	if !had && !created && !baseline {
 		res.Appeared++
 		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleAppeared{
 			RoleID: r.ID, Scope: scopeLabel(r.Scope), Permissions: r.Permissions, Predefined: r.Predefined,
@@ -261,7 +415,7 @@ func (tx *Tx) pictureRows(ctx context.Context, scope string) (map[string]oldRole
 // ones it is creating right now (by name: the worker may have created one
 // that the request does not name yet) to their request.
 func (tx *Tx) roleProvenance(ctx context.Context) (map[string]provenance, map[string]provenance, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, upstream_role_id, role_name, role_name_key, permissions, description, status
+	rows, err := tx.QueryContext(ctx, `SELECT id, scope, upstream_role_id, role_name, role_name_key, permissions, description, status
 		FROM requests WHERE upstream_role_id <> '' OR status IN ('approved', 'provisioning')`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: read role provenance: %w", err)
@@ -270,8 +424,8 @@ func (tx *Tx) roleProvenance(ctx context.Context) (map[string]provenance, map[st
 	byID, inFlight := map[string]provenance{}, map[string]provenance{}
 	for rows.Next() {
 		var p provenance
-		var roleID, key, perms, status string
-		if err := rows.Scan(&p.id, &roleID, &p.shape.Name, &key, &perms, &p.shape.Description, &status); err != nil {
+		var scope, roleID, key, perms, status string
+		if err := rows.Scan(&p.id, &scope, &roleID, &p.shape.Name, &key, &perms, &p.shape.Description, &status); err != nil {
 			return nil, nil, fmt.Errorf("sqlite: read role provenance: %w", err)
 		}
 		if err := json.Unmarshal([]byte(perms), &p.shape.Permissions); err != nil {
@@ -281,10 +435,16 @@ func (tx *Tx) roleProvenance(ctx context.Context) (map[string]provenance, map[st
 		if roleID != "" {
 			byID[roleID] = p
 		} else {
-			inFlight[key] = p
+			inFlight[inFlightKey(scope, key)] = p
 		}
 	}
 	return byID, inFlight, rows.Err()
+}
+
+// inFlightKey is how a role being created is matched by name: within its
+// scope, whatever the case.
+func inFlightKey(scope, name string) string {
+	return scope + "\x00" + rolegate.RoleNameKey(name)
 }
 
 // searchText is what Search matches: the name and the permissions, lower
@@ -429,12 +589,12 @@ func (p *Picture) PictureStats(ctx context.Context) (rolegate.PictureStats, erro
 	return s, nil
 }
 
-// roleNameInPicture reports whether an organization role upstream has name,
-// in any case.
-func roleNameInPicture(ctx context.Context, q querier, name string) (bool, error) {
+// roleNameInPicture reports whether a role of scope upstream has name, in
+// any case.
+func roleNameInPicture(ctx context.Context, q querier, scope, name string) (bool, error) {
 	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM org_roles WHERE scope = '' AND name_key = ? AND deleted_at = 0 LIMIT 1`,
-		rolegate.RoleNameKey(name)).Scan(&one)
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM org_roles WHERE scope = ? AND name_key = ? AND deleted_at = 0 LIMIT 1`,
+		scope, rolegate.RoleNameKey(name)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {

@@ -47,7 +47,7 @@ func (lc *lifecycle) provisioned(name, id string, perms ...string) *rolegate.Req
 		perms = []string{"api.groups.read"}
 	}
 	req := lc.create(name, perms...)
-	if _, err := lc.requests.Approve(lc.ctx, lcApprover2, req.ID, req.PayloadHash, ""); err != nil {
+	if _, err := lc.requests.Approve(lc.ctx, lcApprover2, req.ID, req.Binding(), ""); err != nil {
 		lc.t.Fatal(err)
 	}
 	job, err := lc.jobs.ClaimJob(lc.ctx, "worker-1", 60e9)
@@ -86,13 +86,13 @@ func TestRoleNameTakenReadsThePictureIgnoringCase(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	lc.sync(ownerRole)
 	for _, name := range []string{"owner", "OWNER", " Owner "} {
-		msg, err := lc.requests.RoleNameTaken(lc.ctx, name, lcRequester.Principal)
+		msg, err := lc.requests.RoleNameTaken(lc.ctx, rolegate.ScopeOrganization, name, lcRequester.Principal)
 		if err != nil || !strings.Contains(msg, "already exists in the organization") {
 			t.Errorf("RoleNameTaken(%q) = %q, %v; want taken in the organization", name, msg, err)
 		}
 	}
 	lc.sync(readerRole) // owner deleted upstream
-	if msg, err := lc.requests.RoleNameTaken(lc.ctx, "owner", lcRequester.Principal); err != nil || msg != "" {
+	if msg, err := lc.requests.RoleNameTaken(lc.ctx, rolegate.ScopeOrganization, "owner", lcRequester.Principal); err != nil || msg != "" {
 		t.Errorf("RoleNameTaken(owner) after its deletion = %q, %v; want free", msg, err)
 	}
 }

@@ -89,7 +89,7 @@ func (f *jobsFixture) approved(roleName string) *rolegate.Request {
 	if err != nil {
 		f.t.Fatalf("create %q: %v", roleName, err)
 	}
-	if _, err := f.requests.Approve(f.ctx, jobsApprover, req.ID, req.PayloadHash, ""); err != nil {
+	if _, err := f.requests.Approve(f.ctx, jobsApprover, req.ID, req.Binding(), ""); err != nil {
 		f.t.Fatalf("approve %q: %v", roleName, err)
 	}
 	return f.get(req.ID)
@@ -160,8 +160,8 @@ func TestClaimJobHandsOutAnApprovedRequestOnce(t *testing.T) {
 	if string(job.Payload) != string(req.Payload) {
 		t.Errorf("job payload = %s; want the request's %s", job.Payload, req.Payload)
 	}
-	if len(job.ApprovedHashes) != 1 || job.ApprovedHashes[0] != req.PayloadHash {
-		t.Errorf("ApprovedHashes = %v; want [%s]", job.ApprovedHashes, req.PayloadHash)
+	if len(job.ApprovedHashes) != 1 || job.ApprovedHashes[0] != req.Binding() || job.BindingVersion != rolegate.BindingCall || job.Scope != "" {
+		t.Errorf("ApprovedHashes = %v, binding v%d, scope %q; want [%s], v2, the organization", job.ApprovedHashes, job.BindingVersion, job.Scope, req.Binding())
 	}
 	if got := f.get(req.ID).Status; got != rolegate.StatusProvisioning {
 		t.Errorf("status after claim = %s; want provisioning", got)

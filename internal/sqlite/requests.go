@@ -36,26 +36,43 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 	err := s.db.update(ctx, func(tx *Tx) error {
 		var eff rolegate.Effects
 		var err error
+		// The project is named from the picture, never from the form; one
+		// archived, unknown or not in the picture is refused by name.
+		in.Scope, in.ScopeName = strings.TrimSpace(in.Scope), ""
+		if in.Scope != rolegate.ScopeOrganization && rolegate.ValidScopeID(in.Scope) {
+			p, found, err := projectByID(ctx, tx, in.Scope)
+			if err != nil {
+				return err
+			}
+			if msg := rolegate.ScopeProblem(in.Scope, p, found); msg != "" {
+				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldScope: msg})
+			}
+			in.ScopeName = p.Name
+		}
 		if req, eff, err = rolegate.Submit(actor, in, catalog, s.cfg, tx.now); err != nil {
 			return err
 		}
-		if msg, err := tx.roleNameTaken(ctx, req.RoleName, actor.Principal); err != nil {
+		if msg, err := tx.roleNameTaken(ctx, req.Scope, req.RoleName, actor.Principal); err != nil {
 			return err
 		} else if msg != "" {
 			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: msg})
 		}
 		perms, _ := json.Marshal(req.Permissions)
 		res, err := tx.ExecContext(ctx, `
-			INSERT INTO requests (role_name, role_name_key, permissions, description, justification,
-				payload, payload_hash, status, requester_key, requester_email, requester_name,
+			INSERT INTO requests (scope, scope_name, role_name, role_name_key, permissions, description, justification,
+				payload, payload_hash, binding_version, binding_hash, status, requester_key, requester_email, requester_name,
 				required_approvals, created_at, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
-			req.RoleName, strings.ToLower(req.RoleName), string(perms), req.Description, req.Justification,
-			req.Payload, req.PayloadHash, actor.Key(), actor.Email, actor.DisplayName(),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
+			req.Scope, req.ScopeName, req.RoleName, strings.ToLower(req.RoleName), string(perms), req.Description, req.Justification,
+			req.Payload, req.PayloadHash, req.BindingVersion, req.BindingHash, actor.Key(), actor.Email, actor.DisplayName(),
 			req.RequiredApprovals, ms(req.CreatedAt), ms(req.UpdatedAt), ms(req.ExpiresAt))
 		if err != nil {
 			if isUniqueViolation(err) {
-				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: "An open request already asks for a role with this name."})
+				msg := "An open request already asks for a role with this name."
+				if req.Scope != rolegate.ScopeOrganization {
+					msg = "An open request already asks for a role with this name in this project."
+				}
+				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: msg})
 			}
 			return fmt.Errorf("sqlite: insert request: %w", err)
 		}
@@ -70,17 +87,17 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 	return req, nil
 }
 
-// RoleNameTaken says to viewer why name cannot be used ("" when it is
-// free): an open request, a provisioned request or a role already upstream
-// has it. The request is named only to someone who may see it; to anyone
+// RoleNameTaken says to viewer why name cannot be used in scope ("" when
+// it is free): an open request, a provisioned request or a role already
+// upstream has it in that scope (names are unique within their scope). The request is named only to someone who may see it; to anyone
 // else a request they would get a 404 for is not even confirmed to exist
 // by its number.
-func (s *Requests) RoleNameTaken(ctx context.Context, name string, viewer rolegate.Principal) (string, error) {
-	return roleNameTaken(ctx, s.db.readPool, name, viewer)
+func (s *Requests) RoleNameTaken(ctx context.Context, scope, name string, viewer rolegate.Principal) (string, error) {
+	return roleNameTaken(ctx, s.db.readPool, scope, name, viewer)
 }
 
-func (tx *Tx) roleNameTaken(ctx context.Context, name string, viewer rolegate.Principal) (string, error) {
-	return roleNameTaken(ctx, tx, name, viewer)
+func (tx *Tx) roleNameTaken(ctx context.Context, scope, name string, viewer rolegate.Principal) (string, error) {
+	return roleNameTaken(ctx, tx, scope, name, viewer)
 }
 
 type querier interface {
@@ -88,32 +105,36 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func roleNameTaken(ctx context.Context, q querier, name string, viewer rolegate.Principal) (string, error) {
+func roleNameTaken(ctx context.Context, q querier, scope, name string, viewer rolegate.Principal) (string, error) {
 	var id int64
 	var status, requesterKey string
 	// A request that ended without a role (rejected, cancelled, expired,
 	// or failed and abandoned) frees its name.
 	err := q.QueryRowContext(ctx, `SELECT id, status, requester_key FROM requests
-		WHERE role_name_key = ? AND status IN ('pending','approved','provisioning','failed','provisioned')
+		WHERE scope = ? AND role_name_key = ? AND status IN ('pending','approved','provisioning','failed','provisioned')
 			AND NOT (status = 'failed' AND abandoned_at <> 0)
-		ORDER BY id DESC LIMIT 1`, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
+		ORDER BY id DESC LIMIT 1`, scope, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
 	hidden := err == nil && !rolegate.CanViewRequestOf(viewer, requesterKey)
+	where, suffix := rolegate.InScope(scope), ""
+	if scope != rolegate.ScopeOrganization {
+		suffix = " " + where
+	}
 	switch {
 	case hidden && status == string(rolegate.StatusProvisioned):
-		return "A role with this name already exists in the organization.", nil
+		return "A role with this name already exists " + where + ".", nil
 	case hidden:
-		return "A pending request already asks for a role with this name.", nil
+		return "A pending request already asks for a role with this name" + suffix + ".", nil
 	case err == nil && status == string(rolegate.StatusProvisioned):
-		return fmt.Sprintf("A role with this name was already created through request #%d.", id), nil
+		return fmt.Sprintf("A role with this name was already created through request #%d%s.", id, suffix), nil
 	case err == nil:
-		return fmt.Sprintf("Request #%d already asks for a role with this name.", id), nil
+		return fmt.Sprintf("Request #%d already asks for a role with this name%s.", id, suffix), nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return "", fmt.Errorf("sqlite: check role name: %w", err)
 	}
-	if taken, err := roleNameInPicture(ctx, q, name); err != nil {
+	if taken, err := roleNameInPicture(ctx, q, scope, name); err != nil {
 		return "", err
 	} else if taken {
-		return "A role with this name already exists in the organization.", nil
+		return "A role with this name already exists " + where + ".", nil
 	}
 	return "", nil
 }
@@ -160,8 +181,8 @@ func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRe
 	return &r, nil
 }
 
-const requestColumns = `id, role_name, permissions, description, justification, payload, payload_hash,
-	status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
+const requestColumns = `id, scope, scope_name, role_name, permissions, description, justification, payload, payload_hash,
+	binding_version, binding_hash, status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
 	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
 	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id)`
 
@@ -169,8 +190,8 @@ func scanRequest(row scanner) (*rolegate.Request, error) {
 	var r rolegate.Request
 	var perms, key string
 	var created, updated, expires, abandoned int64
-	err := row.Scan(&r.ID, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
-		&r.Status, &key, &r.Requester.Email, &r.Requester.Name, &r.RequiredApprovals, &created, &updated,
+	err := row.Scan(&r.ID, &r.Scope, &r.ScopeName, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
+		&r.BindingVersion, &r.BindingHash, &r.Status, &key, &r.Requester.Email, &r.Requester.Name, &r.RequiredApprovals, &created, &updated,
 		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &abandoned, &r.NumApprovals)
 	if err != nil {
 		return nil, err

@@ -290,7 +290,7 @@ var lcStarts = []struct {
 func (lc *lifecycle) approved(name string) *rolegate.Request {
 	lc.t.Helper()
 	req := lc.create(name)
-	if _, err := lc.requests.Approve(lc.ctx, lcApprover2, req.ID, req.PayloadHash, ""); err != nil {
+	if _, err := lc.requests.Approve(lc.ctx, lcApprover2, req.ID, req.Binding(), ""); err != nil {
 		lc.t.Fatalf("Approve: %v", err)
 	}
 	return lc.get(req.ID)
@@ -322,7 +322,7 @@ var lcActions = []struct {
 	do   func(lc *lifecycle, req *rolegate.Request) error
 }{
 	{"approve", func(lc *lifecycle, req *rolegate.Request) error {
-		_, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.PayloadHash, "Fine.")
+		_, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.Binding(), "Fine.")
 		return err
 	}},
 	{"reject", func(lc *lifecycle, req *rolegate.Request) error {
@@ -445,11 +445,11 @@ func TestForbiddenPeopleChangeNothing(t *testing.T) {
 		id   int64
 	}{
 		{"the requester approving their own request with every role", func() error {
-			return errOf(lc.requests.Approve(lc.ctx, lcSelfApprover, pending.ID, pending.PayloadHash, ""))
+			return errOf(lc.requests.Approve(lc.ctx, lcSelfApprover, pending.ID, pending.Binding(), ""))
 		}, pending.ID},
 		{"the requester rejecting their own request with every role", func() error { return errOf(lc.requests.Reject(lc.ctx, lcSelfApprover, pending.ID, "Changed my mind.")) }, pending.ID},
 		{"a requester approving", func() error {
-			return errOf(lc.requests.Approve(lc.ctx, lcStranger, pending.ID, pending.PayloadHash, ""))
+			return errOf(lc.requests.Approve(lc.ctx, lcStranger, pending.ID, pending.Binding(), ""))
 		}, pending.ID},
 		{"an auditor rejecting", func() error { return errOf(lc.requests.Reject(lc.ctx, lcAuditor, pending.ID, "No.")) }, pending.ID},
 		{"someone else cancelling", func() error { return errOf(lc.requests.Cancel(lc.ctx, lcApprover1, pending.ID)) }, pending.ID},
@@ -480,7 +480,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}{
 		{"a rejection without a comment", func() error { return errOf(lc.requests.Reject(lc.ctx, lcApprover1, pending.ID, "  \n ")) }, pending.ID, rolegate.EINVALID, "comment"},
 		{"an approval with an overlong comment", func() error {
-			return errOf(lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, pending.PayloadHash, strings.Repeat("x", 1001)))
+			return errOf(lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, pending.Binding(), strings.Repeat("x", 1001)))
 		}, pending.ID, rolegate.EINVALID, "comment"},
 		{"an approval of another payload", func() error {
 			return errOf(lc.requests.Approve(lc.ctx, lcApprover1, pending.ID, rolegate.PayloadHash([]byte(`{"role_name":"x"}`)), ""))
@@ -501,7 +501,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			t.Errorf("%s changed the database:\nbefore %s\nafter  %s", tt.desc, before, after)
 		}
 	}
-	if _, err := lc.requests.Approve(lc.ctx, lcApprover1, 9999, pending.PayloadHash, ""); rolegate.ErrorCode(err) != rolegate.ENOTFOUND {
+	if _, err := lc.requests.Approve(lc.ctx, lcApprover1, 9999, pending.Binding(), ""); rolegate.ErrorCode(err) != rolegate.ENOTFOUND {
 		t.Errorf("Approve(no such request) = %v; want not found", err)
 	}
 }
@@ -584,7 +584,7 @@ func TestRoleNameTaken(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	taken := func(name string) string {
 		t.Helper()
-		msg, err := lc.requests.RoleNameTaken(lc.ctx, name, lcRequester.Principal) // the requester of them all
+		msg, err := lc.requests.RoleNameTaken(lc.ctx, rolegate.ScopeOrganization, name, lcRequester.Principal) // the requester of them all
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -641,7 +641,7 @@ func TestRoleNameTaken(t *testing.T) {
 		{"pending role", lcApprover1.Principal, fmt.Sprintf("Request #%d already asks for a role with this name.", pending.ID)},
 		{"pending role", lcAdmin.Principal, fmt.Sprintf("Request #%d already asks for a role with this name.", pending.ID)},
 	} {
-		got, err := lc.requests.RoleNameTaken(lc.ctx, tt.name, tt.viewer)
+		got, err := lc.requests.RoleNameTaken(lc.ctx, rolegate.ScopeOrganization, tt.name, tt.viewer)
 		if err != nil || got != tt.want {
 			t.Errorf("RoleNameTaken(%q) to %s = %q, %v; want %q", tt.name, tt.viewer.Name, got, err, tt.want)
 		}
@@ -663,19 +663,19 @@ func TestSensitivePermissionNeedsOneMoreApproval(t *testing.T) {
 	if req.RequiredApprovals != 2 {
 		t.Fatalf("RequiredApprovals = %d; want 2 (1 + 1 for a sensitive permission)", req.RequiredApprovals)
 	}
-	if _, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.PayloadHash, ""); err != nil {
+	if _, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.Binding(), ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := lc.get(req.ID); got.Status != rolegate.StatusPending || got.ApprovalCount() != 1 {
 		t.Fatalf("after one approval: %s with %d approvals; want pending with 1", got.Status, got.ApprovalCount())
 	}
-	if _, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.PayloadHash, ""); rolegate.ErrorCode(err) != rolegate.ECONFLICT {
+	if _, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.Binding(), ""); rolegate.ErrorCode(err) != rolegate.ECONFLICT {
 		t.Errorf("the same approver again = %v; want a conflict", err)
 	}
 	if lc.handOffs(req.ID) != 0 || lc.count(`SELECT COUNT(*) FROM provisioning_jobs`) != 0 {
 		t.Errorf("handed off after one of two approvals")
 	}
-	if _, err := lc.requests.Approve(lc.ctx, lcApprover2, req.ID, req.PayloadHash, "Second pair of eyes."); err != nil {
+	if _, err := lc.requests.Approve(lc.ctx, lcApprover2, req.ID, req.Binding(), "Second pair of eyes."); err != nil {
 		t.Fatal(err)
 	}
 	got := lc.get(req.ID)
@@ -683,7 +683,7 @@ func TestSensitivePermissionNeedsOneMoreApproval(t *testing.T) {
 		t.Errorf("after two approvals: %s with %d approvals; want approved with 2", got.Status, got.ApprovalCount())
 	}
 	for _, a := range got.Approvals {
-		if a.PayloadHash != req.PayloadHash {
+		if a.PayloadHash != req.Binding() {
 			t.Errorf("approval by %s bound to %s; want %s", a.Approver.Key(), a.PayloadHash, req.PayloadHash)
 		}
 	}
@@ -747,7 +747,7 @@ func TestActingOnARequestPastItsDeadlineExpiresIt(t *testing.T) {
 	lc := newLifecycle(t, 1)
 	req := lc.create("Group Reader")
 	lc.clock.Advance(lcTTL)
-	_, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.PayloadHash, "")
+	_, err := lc.requests.Approve(lc.ctx, lcApprover1, req.ID, req.Binding(), "")
 	if rolegate.ErrorCode(err) != rolegate.ECONFLICT || !strings.Contains(rolegate.ErrorMessage(err), "expired") {
 		t.Fatalf("Approve past the deadline = %v; want a conflict saying it expired", err)
 	}
@@ -811,7 +811,7 @@ func TestListFilters(t *testing.T) {
 	if _, err := lc.requests.Cancel(lc.ctx, lcRequester, mine[1]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lc.requests.Approve(lc.ctx, lcApprover1, mine[2], lc.get(mine[2]).PayloadHash, ""); err != nil {
+	if _, err := lc.requests.Approve(lc.ctx, lcApprover1, mine[2], lc.get(mine[2]).Binding(), ""); err != nil {
 		t.Fatal(err)
 	}
 	ids := func(f rolegate.RequestFilter) (string, int) {
@@ -1010,7 +1010,7 @@ func TestConcurrentTransitions(t *testing.T) {
 		approvers[i] = lcActor(fmt.Sprintf("approver-%d", i), fmt.Sprintf("Approver %d", i), rolegate.RoleApprover)
 	}
 	approve := func(lc *lifecycle, who rolegate.Actor, req *rolegate.Request) func() error {
-		return func() error { return errOf(lc.requests.Approve(lc.ctx, who, req.ID, req.PayloadHash, "")) }
+		return func() error { return errOf(lc.requests.Approve(lc.ctx, who, req.ID, req.Binding(), "")) }
 	}
 	// Every loser is told plainly that the request moved on.
 	wantOnlyConflicts := func(t *testing.T, errs []error) {

@@ -1,0 +1,112 @@
+package web_test
+
+import (
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/rolegate/rolegate/internal/simulator"
+)
+
+var webProjects = []simulator.ProjectSeed{{Name: "Payments"}, {Name: "Research"}, {Name: "Old Bot", Archived: true}}
+
+// The New request form's Scope offers the organization (first, chosen) and
+// the active projects by name, never an archived one; choosing a project
+// offers the permissions of project roles.
+func TestTheScopeFieldOffersTheActiveProjects(t *testing.T) {
+	h := newHarness(t, harnessOptions{Projects: webProjects})
+	payments := h.Sim.Projects()[0]
+	riley := h.signInAs("requester")
+	form := riley.get("/requests/new")
+	scope := element(form.Body, "scope")
+	for _, want := range []string{`<label for="scope">Scope</label>`, `<option value="" selected>Organization</option>`, ">Payments</option>", ">Research</option>"} {
+		if !strings.Contains(form.Body, want) {
+			t.Errorf("the form has no %q", want)
+		}
+	}
+	if strings.Contains(scope, "Old Bot") {
+		t.Errorf("the Scope field offers the archived project: %s", scope)
+	}
+	if !strings.Contains(form.Body, `value="api.groups.read"`) || strings.Contains(form.Body, `value="api.organization.projects.api_keys.read"`) {
+		t.Errorf("the organization's form does not offer exactly the organization's permissions")
+	}
+	inProject := riley.get("/requests/new?scope=" + payments.ID)
+	if !strings.Contains(inProject.Body, `value="api.organization.projects.api_keys.read"`) || strings.Contains(inProject.Body, `value="api.groups.read"`) {
+		t.Errorf("a project's form does not offer exactly the project permissions")
+	}
+	if !strings.Contains(inProject.Body, `<option value="`+payments.ID+`" selected>Payments</option>`) {
+		t.Errorf("the project is not the chosen scope")
+	}
+}
+
+// A project that is archived or unknown is refused beside Scope, by name;
+// the live check and the overlap hint speak of the project.
+func TestAnArchivedOrUnknownProjectIsRefusedByName(t *testing.T) {
+	h := newHarness(t, harnessOptions{Projects: webProjects})
+	old := h.Sim.Projects()[2]
+	riley := h.signInAs("requester")
+	for scope, want := range map[string]string{
+		old.ID:      "The project Old Bot (" + old.ID + ") is archived",
+		"proj_nope": "The project proj_nope is not one of the organization&#39;s projects",
+	} {
+		p := riley.postWithToken("/requests", url.Values{"scope": {scope}, "role_name": {"Key Readers"},
+			"permissions": {"api.organization.projects.api_keys.read"}, "justification": {"Needed for the key review."}})
+		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(element(p.Body, "scope-error"), want) {
+			t.Errorf("filing in %s: %d, scope error %q; want 422 with %q", scope, p.StatusCode, element(p.Body, "scope-error"), want)
+		}
+	}
+	if n, _, _ := h.Requests.List(t.Context(), rolegate.RequestFilter{}); len(n) != 0 {
+		t.Errorf("%d requests stored after the refusals; want 0", len(n))
+	}
+}
+
+// A request filed in a project names it everywhere: the request page (its
+// name and id, and the call), My requests and Reviews.
+func TestAProjectRequestShowsItsScope(t *testing.T) {
+	h := newHarness(t, harnessOptions{Projects: webProjects})
+	payments := h.Sim.Projects()[0]
+	if _, err := h.Sim.AddProjectRole(payments.ID, "Key Auditors", "", []string{"api.organization.projects.api_keys.read"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Picture.Sync(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	riley := h.signInAs("requester")
+	check := riley.postWithToken("/requests/check", url.Values{"scope": {payments.ID}, "role_name": {"Key Auditors"},
+		"permissions": {"api.organization.projects.api_keys.read"}})
+	if got := text(element(check.Body, "name-check")); !strings.Contains(got, "already exists in this project") {
+		t.Errorf("live name check in the project = %q; want taken in this project", got)
+	}
+	if got := text(element(check.Body, "overlap-check")); !strings.Contains(got, "The existing role Key Auditors in this project already grants") {
+		t.Errorf("overlap hint = %q; want the project's role named as in this project", got)
+	}
+	if got := text(element(check.Body, "preview-call")); got != "POST /v1/projects/"+payments.ID+"/roles" {
+		t.Errorf("preview call = %q", got)
+	}
+	org := riley.postWithToken("/requests/check", url.Values{"role_name": {"Key Auditors"}, "permissions": {"api.groups.read"}})
+	if got := text(element(org.Body, "name-check")); got != "The name is available." {
+		t.Errorf("the project's name in the organization = %q; want available", got)
+	}
+
+	res := riley.postWithToken("/requests", url.Values{"scope": {payments.ID}, "role_name": {"Key Readers"},
+		"permissions": {"api.organization.projects.api_keys.read"}, "justification": {"Needed for the key review."}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("file in a project: %d\n%s", res.StatusCode, res.Body)
+	}
+	page := riley.get(res.Header.Get("Location"))
+	if got := text(element(page.Body, "request-scope")); !strings.HasPrefix(got, "Project Payments") || !strings.Contains(got, payments.ID) {
+		t.Errorf("request page Scope = %q; want the project's name and id", got)
+	}
+	if got := text(element(page.Body, "request-call")); got != "POST /v1/projects/"+payments.ID+"/roles" {
+		t.Errorf("request page call = %q", got)
+	}
+	if mine := riley.get("/requests"); !strings.Contains(text(element(mine.Body, "requests")), "Payments") {
+		t.Errorf("My requests does not show the project")
+	}
+	if reviews := h.signInAs("approver1").get("/reviews"); !strings.Contains(text(element(reviews.Body, "requests")), "Payments") {
+		t.Errorf("Reviews does not show the project")
+	}
+
+}
