@@ -45,7 +45,10 @@ type AuditCheckpoint struct {
 
 // AuditForm is the filters as the auditor typed them.
 type AuditForm struct {
-	Actor, Action, Request, From, To, Text string
+	Actor, Action, Request, From, To, Text, Scope string
+	// Projects are the Scope filter's projects (archived ones too: their
+	// events stay in the trail).
+	Projects []rolegate.Project
 }
 
 // AuditRows is a page of events, newest first, and where the next one is.
@@ -149,4 +152,12 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// archivedMark follows an archived project's name in a list.
+func archivedMark(p rolegate.Project) string {
+	if p.Archived {
+		return " (archived)"
+	}
+	return ""
 }

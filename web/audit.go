@@ -68,8 +68,9 @@ func auditURL(path string, q audit.Query, extra url.Values) string {
 	return path + "?" + v.Encode()
 }
 
-func auditForm(q audit.Query) views.AuditForm {
-	return views.AuditForm{Actor: q.Actor, Action: q.Action, Request: q.Request, From: q.From, To: q.To, Text: q.Text}
+func auditForm(q audit.Query, projects []rolegate.Project) views.AuditForm {
+	return views.AuditForm{Actor: q.Actor, Action: q.Action, Request: q.Request, From: q.From, To: q.To, Text: q.Text,
+		Scope: q.Scope, Projects: projects}
 }
 
 // auditRows is a page of events with the links to the next one.
@@ -94,7 +95,11 @@ func (s *Server) auditPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.AuditView{Form: auditForm(q), Errors: errs, Actions: actions}
+	projects, err := s.Pictures.Projects(ctx(c))
+	if err != nil {
+		return err
+	}
+	v := views.AuditView{Form: auditForm(q, projects), Errors: errs, Actions: actions}
 	if errs != nil {
 		return s.render(c, http.StatusUnprocessableEntity, views.AuditPage(s.chrome(c, "audit"), v))
 	}

@@ -40,7 +40,11 @@ func (s *Server) exportAudit(c echo.Context, format, contentType, ext string) er
 		if err != nil {
 			return err
 		}
-		v := views.AuditView{Form: auditForm(q), Errors: errs, Actions: actions}
+		projects, err := s.Pictures.Projects(ctx(c))
+		if err != nil {
+			return err
+		}
+		v := views.AuditView{Form: auditForm(q, projects), Errors: errs, Actions: actions}
 		return s.render(c, http.StatusUnprocessableEntity, views.AuditPage(s.chrome(c, "audit"), v))
 	}
 	e := rolegate.NewEvent(s.actor(c), rolegate.OutcomeSuccess, rolegate.AuditExported{Format: format, Filter: q.Details()})

@@ -110,3 +110,36 @@ func TestAProjectRequestShowsItsScope(t *testing.T) {
 	}
 
 }
+
+// The Audit page filters by scope: a project's events (its requests', and
+// the picture's about its roles), or the organization's.
+func TestTheAuditPageFiltersByScope(t *testing.T) {
+	h := newHarness(t, harnessOptions{Projects: webProjects})
+	payments := h.Sim.Projects()[0]
+	riley := h.signInAs("requester")
+	for _, f := range []url.Values{
+		{"scope": {payments.ID}, "role_name": {"Payments Key Readers"}, "permissions": {"api.organization.projects.api_keys.read"}, "justification": {"Needed for the key review."}},
+		{"role_name": {"Org Group Readers"}, "permissions": {"api.groups.read"}, "justification": {"Needed for the access review."}},
+	} {
+		if p := riley.postWithToken("/requests", f); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("file: %d\n%s", p.StatusCode, p.Body)
+		}
+	}
+	casey := h.signInAs("auditor")
+	page := casey.get("/audit")
+	if !strings.Contains(page.Body, `<label for="audit-scope">Scope</label>`) || !strings.Contains(element(page.Body, "audit-scope"), "Old Bot (archived)") {
+		t.Errorf("the Audit page has no Scope filter offering every project")
+	}
+	inProject := text(element(casey.get("/audit?scope="+payments.ID).Body, "audit-results"))
+	if !strings.Contains(inProject, "Payments Key Readers") || strings.Contains(inProject, "Org Group Readers") {
+		t.Errorf("events of the project = %q; want its request's only", inProject)
+	}
+	inOrg := text(element(casey.get("/audit?scope=organization").Body, "audit-results"))
+	if !strings.Contains(inOrg, "Org Group Readers") || strings.Contains(inOrg, "Payments Key Readers") {
+		t.Errorf("events of the organization = %q; want its request's only", inOrg)
+	}
+	if bad := casey.get("/audit?scope=" + url.QueryEscape("a b")); bad.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(element(bad.Body, "audit-scope-error"), "Scope must be organization or a project") {
+		t.Errorf("a bad scope = %d %q; want 422 with the reason", bad.StatusCode, element(bad.Body, "audit-scope-error"))
+	}
+}

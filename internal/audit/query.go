@@ -22,6 +22,7 @@ type Query struct {
 	From    string // a date or date and time, UTC
 	To      string // likewise; includes the day (or minute, or second) given
 	Text    string // words in the details, role name, client address or HTTP request id (see TextWords)
+	Scope   string // "organization" or a project's id: the events about it
 }
 
 // The query string names of the fields.
@@ -32,6 +33,7 @@ const (
 	ParamFrom    = "from"
 	ParamTo      = "to"
 	ParamText    = "q"
+	ParamScope   = "scope"
 )
 
 // QueryFrom reads a query from URL parameters.
@@ -43,6 +45,7 @@ func QueryFrom(get func(name string) string) Query {
 		From:    strings.TrimSpace(get(ParamFrom)),
 		To:      strings.TrimSpace(get(ParamTo)),
 		Text:    strings.TrimSpace(get(ParamText)),
+		Scope:   strings.TrimSpace(get(ParamScope)),
 	}
 }
 
@@ -51,7 +54,7 @@ func (q Query) Values() url.Values {
 	v := url.Values{}
 	for _, f := range []struct{ name, value string }{
 		{ParamActor, q.Actor}, {ParamAction, q.Action}, {ParamRequest, q.Request},
-		{ParamFrom, q.From}, {ParamTo, q.To}, {ParamText, q.Text},
+		{ParamFrom, q.From}, {ParamTo, q.To}, {ParamText, q.Text}, {ParamScope, q.Scope},
 	} {
 		if f.value != "" {
 			v.Set(f.name, f.value)
@@ -151,6 +154,14 @@ func (q Query) Filter() (rolegate.AuditFilter, rolegate.FieldErrors) {
 		default:
 			f.Text = q.Text
 		}
+	}
+
+	switch {
+	case q.Scope == "":
+	case q.Scope == rolegate.ScopeLabelOrganization, rolegate.ValidScopeID(q.Scope):
+		f.Scope = q.Scope
+	default:
+		errs[rolegate.FieldScope] = "Scope must be organization or a project's id, such as proj_abc123."
 	}
 
 	if len(errs) > 0 {

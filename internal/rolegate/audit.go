@@ -125,6 +125,9 @@ type AuditFilter struct {
 	RequestID int64
 	From, To  time.Time // To is exclusive
 	Text      string    // free text over the details
-	BeforeSeq int64     // keyset pagination: only events older than this
+	// Scope keeps the events about one scope: ScopeLabelOrganization or a
+	// project's id (its requests' events, and the picture's of its roles).
+	Scope     string
+	BeforeSeq int64 // keyset pagination: only events older than this
 	Limit     int
 }

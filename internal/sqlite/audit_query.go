@@ -651,6 +651,16 @@ func (p *auditPlan) build(columns, order string, limit int) (string, []any) {
 			cond("+e.request_id = ?", p.f.RequestID)
 		}
 	}
+	if p.f.Scope != "" {
+		// An event is about a scope when it says so (requests filed since
+		// project roles, the picture's differences), or when its request
+		// is of that scope (requests filed before: the organization).
+		scope := p.f.Scope
+		if scope == rolegate.ScopeLabelOrganization {
+			scope = rolegate.ScopeOrganization
+		}
+		cond("(json_extract(e.details, '$.scope') = ? OR +e.request_id IN (SELECT id FROM requests WHERE scope = ?))", p.f.Scope, scope)
+	}
 	if len(p.actions) > 0 {
 		set("e.action", p.actions, p.walk == walkAction)
 	}
