@@ -56,6 +56,9 @@ func TestAnArchivedOrUnknownProjectIsRefusedByName(t *testing.T) {
 		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(element(p.Body, "scope-error"), want) {
 			t.Errorf("filing in %s: %d, scope error %q; want 422 with %q", scope, p.StatusCode, element(p.Body, "scope-error"), want)
 		}
+		if !strings.Contains(element(p.Body, "scope"), `<option value="`+scope+`" selected>`) {
+			t.Errorf("the refused form does not keep %s chosen: %s", scope, element(p.Body, "scope"))
+		}
 	}
 	if n, _, _ := h.Requests.List(t.Context(), rolegate.RequestFilter{}); len(n) != 0 {
 		t.Errorf("%d requests stored after the refusals; want 0", len(n))

@@ -53,7 +53,7 @@ func requestInput(c echo.Context) (rolegate.RequestInput, error) {
 // requestForm is the New request form showing in, the messages beside the
 // rejected fields, and the live checks as they stand for in.
 func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs rolegate.FieldErrors) (views.RequestForm, error) {
-	projects, err := s.activeProjects(c)
+	projects, err := s.scopeChoices(c, strings.TrimSpace(in.Scope))
 	if err != nil {
 		return views.RequestForm{}, err
 	}
@@ -65,18 +65,31 @@ func (s *Server) requestForm(c echo.Context, in rolegate.RequestInput, errs role
 	return views.RequestForm{Input: in, Projects: projects, Areas: cat.Areas(), Errors: errs, Catalog: cat.Len(), Checks: checks, Approvers: s.approvers()}, nil
 }
 
-// activeProjects are the Scope field's projects: the active ones of the
-// organization's picture, by name.
-func (s *Server) activeProjects(c echo.Context) ([]rolegate.Project, error) {
+// scopeChoices are the Scope field's projects: the active ones of the
+// organization's picture, by name, and the one chosen when it is not among
+// them (archived or unknown: a refused or copied form keeps it chosen, so
+// that the message beside the field speaks of what is shown).
+func (s *Server) scopeChoices(c echo.Context, chosen string) ([]rolegate.Project, error) {
 	all, err := s.Pictures.Projects(ctx(c))
 	if err != nil {
 		return nil, err
 	}
 	var out []rolegate.Project
+	var chosenProject *rolegate.Project
 	for _, p := range all {
+		if p.ID == chosen {
+			chosenProject = &p
+		}
 		if !p.Archived {
 			out = append(out, p)
 		}
+	}
+	switch {
+	case chosen == rolegate.ScopeOrganization || !rolegate.ValidScopeID(chosen):
+	case chosenProject == nil:
+		out = append(out, rolegate.Project{ID: chosen, Name: chosen + " (unknown)"})
+	case chosenProject.Archived:
+		out = append(out, rolegate.Project{ID: chosen, Name: chosenProject.Name + " (archived)"})
 	}
 	return out, nil
 }
