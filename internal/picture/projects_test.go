@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/picture"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
@@ -27,7 +27,7 @@ type projectRig struct {
 	sim      *simulator.Simulator
 	client   *adminapi.Client
 	path     string
-	db       *sqlite.DB
+	db       *app.Store
 	pic      *picture.Picture
 	clock    *testkit.Clock
 	projects atomic.Int64 // project list calls
@@ -60,14 +60,14 @@ func newProjectRig(t *testing.T, pageSize int, seeds ...simulator.ProjectSeed) *
 // open opens the database and a Picture over it, as a (re)started process would.
 func (r *projectRig) open() {
 	r.t.Helper()
-	db, err := sqlite.Open(context.Background(), r.path)
+	db, err := app.OpenStore(context.Background(), r.path)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	r.t.Cleanup(func() { db.Close() })
 	db.SetClock(r.clock.Now)
 	pic, err := picture.New(context.Background(), picture.Options{
-		Store: sqlite.NewPicture(db), List: r.client.OrganizationRoles, Projects: r.client.OrganizationProjects, ProjectRoles: r.client.ProjectRoles,
+		Store: db.Picture, List: r.client.OrganizationRoles, Projects: r.client.OrganizationProjects, ProjectRoles: r.client.ProjectRoles,
 		Now: r.clock.Now,
 	})
 	if err != nil {
@@ -85,7 +85,7 @@ func (r *projectRig) sync() error {
 // roles lists the picture's roles as "scope name/role name".
 func (r *projectRig) roles() string {
 	r.t.Helper()
-	roles, err := sqlite.NewPicture(r.db).PictureRoles(context.Background())
+	roles, err := r.db.Picture.PictureRoles(context.Background())
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func (r *projectRig) roles() string {
 
 func (r *projectRig) storedProjects() string {
 	r.t.Helper()
-	ps, err := sqlite.NewPicture(r.db).Projects(context.Background())
+	ps, err := r.db.Picture.Projects(context.Background())
 	if err != nil {
 		r.t.Fatal(err)
 	}
