@@ -176,13 +176,13 @@ func (b *browser) htmxGet(path string) page {
 func TestARefusalOnALivePageStays(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	req := h.seedRequest(rileyActor, "Live Refusal Role")
-	if _, err := h.Requests.ApproveWith(t.Context(), averyActor, req.ID, req.PayloadHash, "", rolegate.Reauth{}); err != nil {
+	if _, err := h.Requests.ApproveWith(t.Context(), averyActor, req.ID, req.Binding(), "", rolegate.Reauth{}); err != nil {
 		t.Fatal(err)
 	}
 	<-h.HandedOff
 	blake := h.signInAs("approver2")
 	path := requestURL(req.ID)
-	p := blake.refused(blake.postWithToken(path+"/approve", url.Values{"payload_hash": {req.PayloadHash}, "comment": {"Looks right."}}), path)
+	p := blake.refused(blake.postWithToken(path+"/approve", url.Values{"payload_hash": {req.Binding()}, "comment": {"Looks right."}}), path)
 	at, live := strings.Index(p.Body, `id="form-errors"`), strings.Index(p.Body, `id="request-live"`)
 	if at < 0 || live < 0 || at > live {
 		t.Errorf("the refusal is at %d and the live part at %d; want the refusal before (outside) the live part", at, live)

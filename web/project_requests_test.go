@@ -1,12 +1,13 @@
 package web_test
 
 import (
-	"github.com/rolegate/rolegate/internal/rolegate"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
 )
 
@@ -51,10 +52,14 @@ func TestAnArchivedOrUnknownProjectIsRefusedByName(t *testing.T) {
 		old.ID:      "The project Old Bot (" + old.ID + ") is archived",
 		"proj_nope": "The project proj_nope is not one of the organization&#39;s projects",
 	} {
-		p := riley.postWithToken("/requests", url.Values{"scope": {scope}, "role_name": {"Key Readers"},
-			"permissions": {"api.organization.projects.api_keys.read"}, "justification": {"Needed for the key review."}})
-		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(element(p.Body, "scope-error"), want) {
-			t.Errorf("filing in %s: %d, scope error %q; want 422 with %q", scope, p.StatusCode, element(p.Body, "scope-error"), want)
+		// Refused: back to the form (Post/Redirect/Get), the message beside Scope.
+		p := riley.refused(riley.postWithToken("/requests", url.Values{"scope": {scope}, "role_name": {"Key Readers"},
+			"permissions": {"api.organization.projects.api_keys.read"}, "justification": {"Needed for the key review."}}), "/requests/new")
+		if !strings.Contains(element(p.Body, "scope-error"), want) {
+			t.Errorf("filing in %s: scope error %q; want %q", scope, element(p.Body, "scope-error"), want)
+		}
+		if !strings.Contains(element(p.Body, "perm-api.organization.projects.api_keys.read"), "api.organization.projects.api_keys.read") {
+			t.Errorf("the refused form does not offer the project permissions again")
 		}
 		if !strings.Contains(element(p.Body, "scope"), `<option value="`+scope+`" selected>`) {
 			t.Errorf("the refused form does not keep %s chosen: %s", scope, element(p.Body, "scope"))
@@ -133,7 +138,12 @@ func TestTheAuditPageFiltersByScope(t *testing.T) {
 	if !strings.Contains(page.Body, `<label for="audit-scope">Scope</label>`) || !strings.Contains(element(page.Body, "audit-scope"), "Old Bot (archived)") {
 		t.Errorf("the Audit page has no Scope filter offering every project")
 	}
-	inProject := text(element(casey.get("/audit?scope="+payments.ID).Body, "audit-results"))
+	projectPage := casey.get("/audit?scope=" + payments.ID)
+	inProject := text(element(projectPage.Body, "audit-results"))
+	rows := strings.Count(element(projectPage.Body, "audit-rows"), "<tr")
+	if got := text(element(projectPage.Body, "audit-count")); !strings.Contains(got, fmt.Sprint(rows)) {
+		t.Errorf("the count of the project's events = %q; want the %d rows shown", got, rows)
+	}
 	if !strings.Contains(inProject, "Payments Key Readers") || strings.Contains(inProject, "Org Group Readers") {
 		t.Errorf("events of the project = %q; want its request's only", inProject)
 	}

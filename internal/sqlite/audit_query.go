@@ -307,7 +307,7 @@ type auditPlan struct {
 // rangeOnly reports whether the plan filters by the seq range alone (no
 // filter, or From and To): its events are every seq in the range.
 func (p *auditPlan) rangeOnly() bool {
-	return p.f.RequestID == 0 && len(p.actions) == 0 && len(p.actorKeys) == 0 && p.match == ""
+	return p.f.RequestID == 0 && len(p.actions) == 0 && len(p.actorKeys) == 0 && p.match == "" && p.f.Scope == ""
 }
 
 // The costs of reading one event in each walk, in units of one row of
@@ -586,7 +586,7 @@ func (p *auditPlan) sql(newestFirst bool, limit int) (string, []any) {
 // left to the seq range, which is exact (the trail's time never goes
 // backwards).
 func (p *auditPlan) countSQL(limit int) (string, []any) {
-	if p.f.RequestID == 0 && len(p.actions) == 0 && len(p.actorKeys) == 0 && p.match != "" {
+	if p.f.RequestID == 0 && len(p.actions) == 0 && len(p.actorKeys) == 0 && p.match != "" && p.f.Scope == "" {
 		return `SELECT count(*) FROM (SELECT 1 FROM audit_events_fts WHERE audit_events_fts MATCH ? AND rowid >= ? AND rowid < ? LIMIT ?)`,
 			[]any{p.match, p.lo, p.hi, limit}
 	}
