@@ -130,10 +130,6 @@ func (t *Trail) WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) erro
 	})
 }
 
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 func queryEvents(ctx context.Context, q querier, sql string, args ...any) ([]rolegate.Event, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {

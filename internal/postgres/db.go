@@ -41,6 +41,8 @@ type DB struct {
 	now func() time.Time
 	// onEvent is told of every audit event appended (metrics); may be nil.
 	onEvent func(action string)
+	// notify says where notifications go (notifications.go); nil: nowhere.
+	notify *rolegate.NotificationTargets
 }
 
 // Open connects to the database at url (postgres://…) and applies pending
@@ -110,6 +112,9 @@ type Tx struct {
 	// appended are the actions of the audit events written, reported to
 	// OnEventAppended after commit.
 	appended []string
+	// queued counts the notifications written; the notifier is woken
+	// after commit, when it can see them.
+	queued int
 }
 
 // update runs fn in one write transaction (READ COMMITTED: each statement
@@ -132,6 +137,9 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 		for _, action := range tx.appended {
 			db.onEvent(action)
 		}
+	}
+	if tx.queued > 0 && db.notify != nil && db.notify.Wake != nil {
+		db.notify.Wake()
 	}
 	return nil
 }
@@ -162,6 +170,12 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// The services implemented so far; the others (requests, the outbox, the
-// provisioning queue, the picture, the trail's searches) are still to come.
-var _ rolegate.SessionService = (*Sessions)(nil)
+// The services implemented so far; the picture's store (PictureStore), the
+// metrics' Counts and the trail's searches, proofs and checkpoints
+// (audit.Trail) are still to come.
+var (
+	_ rolegate.RequestService    = (*Requests)(nil)
+	_ rolegate.SessionService    = (*Sessions)(nil)
+	_ rolegate.Outbox            = (*Outbox)(nil)
+	_ rolegate.ProvisioningQueue = (*Jobs)(nil)
+)

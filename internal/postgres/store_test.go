@@ -11,6 +11,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/pgtest"
 	"github.com/rolegate/rolegate/internal/postgres"
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/storetest"
 )
 
@@ -35,8 +36,12 @@ func openStore(t *testing.T, url string, now func() time.Time) *storetest.Store 
 	db := open(t, url)
 	db.SetClock(now)
 	return &storetest.Store{
-		Sessions: postgres.NewSessions(db),
-		Trail:    postgres.NewTrail(db),
+		Sessions:         postgres.NewSessions(db),
+		Trail:            postgres.NewTrail(db),
+		Requests:         func(cfg rolegate.RequestsConfig) rolegate.RequestService { return postgres.NewRequests(db, cfg) },
+		Jobs:             postgres.NewJobs(db),
+		Outbox:           postgres.NewOutbox(db),
+		SetNotifications: db.SetNotifications,
 		Rows: func(t testing.TB, table, where string) int {
 			t.Helper()
 			var n int

@@ -69,9 +69,9 @@ const (
 type NotificationTargets struct {
 	Email    bool            // SMTP is configured
 	Webhooks []WebhookTarget // one row per webhook per event
-	// Wake is told that rows were queued, without blocking. It is called
-	// inside the transaction; the worker's claim goes through the same single
-	// write connection, so it sees the rows once the transaction commits.
+	// Wake is told that rows were queued, without blocking. The store
+	// calls it once the transaction that queued them has committed, so the
+	// worker's claim sees them.
 	Wake func()
 }
 

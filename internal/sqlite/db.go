@@ -200,6 +200,9 @@ type Tx struct {
 	// appended are the actions of the audit events written, reported to
 	// OnEventAppended after commit.
 	appended []string
+	// queued counts the notifications written; the notifier is woken
+	// after commit, when it can see them.
+	queued int
 }
 
 // update runs fn in one write transaction.
@@ -220,6 +223,9 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 		for _, action := range tx.appended {
 			db.onEvent(action)
 		}
+	}
+	if tx.queued > 0 && db.notify != nil && db.notify.Wake != nil {
+		db.notify.Wake()
 	}
 	return nil
 }

@@ -10,58 +10,29 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// apply writes in tx what a transition of req causes (rolegate.Effects), in
-// this order: the move of its status, guarded on the status it was read
-// in; its provisioning job; then each audit event, with the notifications
-// it calls for queued right after it.
+// apply writes in tx what a transition of req causes, in the domain's
+// order (rolegate.ApplyEffects), with the statements of effects below.
 func (tx *Tx) apply(ctx context.Context, req *rolegate.Request, eff rolegate.Effects) error {
-	if eff.From != eff.To {
-		if err := tx.move(ctx, req, eff.From, eff.To); err != nil {
-			return err
-		}
-	}
-	switch eff.Job {
-	case rolegate.JobQueued:
-		if err := tx.enqueueProvisioning(ctx, req); err != nil {
-			return err
-		}
-	case rolegate.JobRequeued:
-		if err := tx.requeueProvisioning(ctx, req.ID); err != nil {
-			return err
-		}
-	}
-	for _, c := range eff.Events {
-		// Every event of a transition is about the request (a new one has
-		// its id only now).
-		e := c.Event
-		e.RequestID, e.RoleName = req.ID, req.RoleName
-		if err := tx.appendEvent(ctx, &e); err != nil {
-			return err
-		}
-		if c.Notice != nil {
-			if err := tx.queueNotifications(ctx, e, req, c.Notice); err != nil {
-				return fmt.Errorf("sqlite: notifications for event %d: %w", e.Seq, err)
-			}
-		}
-	}
-	return nil
+	n, err := rolegate.ApplyEffects(ctx, effects{tx}, req, eff, tx.db.notify)
+	tx.queued += n
+	return err
 }
 
-// move changes a request's status only if it is still in from: the
+// effects is the transaction as rolegate.ApplyEffects writes to it.
+type effects struct{ tx *Tx }
+
+// MoveRequest changes a request's status only if it is still in from: the
 // conditional update is what makes racing transitions safe.
-func (tx *Tx) move(ctx context.Context, req *rolegate.Request, from, to rolegate.Status) error {
-	if !rolegate.CanMove(from, to) {
-		return fmt.Errorf("sqlite: request %d: %s → %s is not a transition of the life cycle", req.ID, from, to)
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
-		string(to), ms(tx.now), req.ID, string(from))
+func (w effects) MoveRequest(ctx context.Context, req *rolegate.Request, from, to rolegate.Status) error {
+	res, err := w.tx.ExecContext(ctx, `UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
+		string(to), ms(w.tx.now), req.ID, string(from))
 	if err != nil {
 		return fmt.Errorf("sqlite: move request %d to %s: %w", req.ID, to, err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return rolegate.Errorf(rolegate.ECONFLICT, "This request changed in the meantime; reload it.")
 	}
-	req.Status, req.UpdatedAt = to, tx.now
+	req.Status, req.UpdatedAt = to, w.tx.now
 	return nil
 }
 
@@ -74,21 +45,21 @@ func (tx *Tx) touch(ctx context.Context, req *rolegate.Request) error {
 	return nil
 }
 
-// enqueueProvisioning writes the hand-off row for a fully approved request.
-func (tx *Tx) enqueueProvisioning(ctx context.Context, req *rolegate.Request) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO provisioning_jobs (request_id, state, run_after, created_at, updated_at)
-		VALUES (?, 'queued', ?, ?, ?)`, req.ID, ms(tx.now), ms(tx.now), ms(tx.now))
+// EnqueueProvisioning writes the hand-off row for a fully approved request.
+func (w effects) EnqueueProvisioning(ctx context.Context, req *rolegate.Request) error {
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO provisioning_jobs (request_id, state, run_after, created_at, updated_at)
+		VALUES (?, 'queued', ?, ?, ?)`, req.ID, ms(w.tx.now), ms(w.tx.now), ms(w.tx.now))
 	if err != nil {
 		return fmt.Errorf("sqlite: enqueue provisioning of %d: %w", req.ID, err)
 	}
 	return nil
 }
 
-// requeueProvisioning makes a failed job runnable again, with a fresh budget.
-func (tx *Tx) requeueProvisioning(ctx context.Context, requestID int64) error {
-	res, err := tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'queued', attempts = 0, run_after = ?,
+// RequeueProvisioning makes a failed job runnable again, with a fresh budget.
+func (w effects) RequeueProvisioning(ctx context.Context, requestID int64) error {
+	res, err := w.tx.ExecContext(ctx, `UPDATE provisioning_jobs SET state = 'queued', attempts = 0, run_after = ?,
 		lease_owner = '', lease_until = 0, last_error = '', updated_at = ? WHERE request_id = ? AND state = 'failed'`,
-		ms(tx.now), ms(tx.now), requestID)
+		ms(w.tx.now), ms(w.tx.now), requestID)
 	if err != nil {
 		return fmt.Errorf("sqlite: requeue provisioning of %d: %w", requestID, err)
 	}
@@ -98,50 +69,33 @@ func (tx *Tx) requeueProvisioning(ctx context.Context, requestID int64) error {
 	return nil
 }
 
-// queueNotifications writes the outbox rows of notice n about the recorded
-// event e, in the transaction that records it: who hears is the domain's
-// rule (rolegate.Notice), resolved to addresses here.
-func (tx *Tx) queueNotifications(ctx context.Context, e rolegate.Event, req *rolegate.Request, n *rolegate.Notice) error {
-	targets := tx.db.notify
-	if targets == nil {
-		return nil
+func (w effects) AppendEvent(ctx context.Context, e *rolegate.Event) error {
+	return w.tx.appendEvent(ctx, e)
+}
+
+// QueueNotification writes one outbox row; each event reaches each
+// recipient on each channel once (the table's unique key).
+func (w effects) QueueNotification(ctx context.Context, e rolegate.Event, req *rolegate.Request, r rolegate.Notification) error {
+	raw, err := json.Marshal(r.Facts)
+	if err != nil {
+		return fmt.Errorf("sqlite: notification facts: %w", err)
 	}
-	var emails []rolegate.Recipient
-	if targets.Email {
-		var err error
-		if emails, err = n.Recipients(ctx, req, people{tx}); err != nil {
-			return err
-		}
-	}
-	rows := n.Notifications(n.Facts(e, req), emails, *targets)
-	for _, r := range rows {
-		raw, err := json.Marshal(r.Facts)
-		if err != nil {
-			return fmt.Errorf("sqlite: notification facts: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (event_seq, request_id, channel, recipient,
-			recipient_label, audience, facts, state, run_after, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (event_seq, channel, recipient) DO NOTHING`,
-			e.Seq, req.ID, string(r.Channel), r.Recipient, r.Label, string(r.Audience), string(raw),
-			ms(tx.now), ms(tx.now), ms(tx.now)); err != nil {
-			return fmt.Errorf("sqlite: queue notification: %w", err)
-		}
-	}
-	if len(rows) > 0 && targets.Wake != nil {
-		targets.Wake()
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO notifications (event_seq, request_id, channel, recipient,
+		recipient_label, audience, facts, state, run_after, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (event_seq, channel, recipient) DO NOTHING`,
+		e.Seq, req.ID, string(r.Channel), r.Recipient, r.Label, string(r.Audience), string(raw),
+		ms(w.tx.now), ms(w.tx.now), ms(w.tx.now)); err != nil {
+		return fmt.Errorf("sqlite: queue notification: %w", err)
 	}
 	return nil
 }
 
-// people is rolegate.People inside a transaction.
-type people struct{ tx *Tx }
-
-func (p people) LastSeenEmail(ctx context.Context, person rolegate.Person) (string, error) {
-	return p.tx.lastSeenEmail(ctx, person)
+func (w effects) LastSeenEmail(ctx context.Context, p rolegate.Person) (string, error) {
+	return w.tx.lastSeenEmail(ctx, p)
 }
 
-func (p people) PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
-	return p.tx.peopleWithRole(ctx, role)
+func (w effects) PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error) {
+	return w.tx.peopleWithRole(ctx, role)
 }
 
 // lastSeenEmail is p's address at their last sign-in, else the one on file.

@@ -375,7 +375,9 @@ func (tx *Tx) appendPictureEvent(ctx context.Context, r rolegate.UpstreamRole, r
 	if err != nil {
 		return fmt.Errorf("sqlite: notifications for event %d: %w", e.Seq, err)
 	}
-	return tx.queueNotifications(ctx, e, req, notice)
+	n, err := rolegate.QueueNotice(ctx, effects{tx}, e, req, notice, *tx.db.notify)
+	tx.queued += n
+	return err
 }
 
 func scopeLabel(scope string) string {

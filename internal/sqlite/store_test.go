@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/storetest"
 	"github.com/rolegate/rolegate/internal/testkit"
@@ -34,8 +35,12 @@ func openStore(t *testing.T, path string, now func() time.Time) *storetest.Store
 	t.Cleanup(func() { db.Close() })
 	db.SetClock(now)
 	return &storetest.Store{
-		Sessions: sqlite.NewSessions(db),
-		Trail:    sqlite.NewTrail(db),
+		Sessions:         sqlite.NewSessions(db),
+		Trail:            sqlite.NewTrail(db),
+		Requests:         func(cfg rolegate.RequestsConfig) rolegate.RequestService { return sqlite.NewRequests(db, cfg) },
+		Jobs:             sqlite.NewJobs(db),
+		Outbox:           sqlite.NewOutbox(db),
+		SetNotifications: db.SetNotifications,
 		Rows: func(t testing.TB, table, where string) int {
 			t.Helper()
 			var n int

@@ -37,6 +37,12 @@ type Trail interface {
 type Store struct {
 	Sessions Sessions
 	Trail    Trail
+	// Requests returns the request service with cfg over the store.
+	Requests func(cfg rolegate.RequestsConfig) rolegate.RequestService
+	Jobs     rolegate.ProvisioningQueue
+	Outbox   rolegate.Outbox
+	// SetNotifications turns queueing notifications on (before use).
+	SetNotifications func(rolegate.NotificationTargets)
 	// Rows counts the rows of table that match where (SQL both engines
 	// read alike; "" for all), read by the engine's own means.
 	Rows func(t testing.TB, table, where string) int
@@ -60,7 +66,11 @@ type Engine struct {
 func Run(t *testing.T, e Engine) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, e) })
 	t.Run("Trail", func(t *testing.T) { testTrail(t, e) })
-	t.Run("TwoProcesses", func(t *testing.T) { testTwoProcesses(t, e) })
+	t.Run("Requests", func(t *testing.T) { testRequests(t, e) })
+	t.Run("TwoProcesses", func(t *testing.T) {
+		testTwoProcesses(t, e)
+		testRequestsTwoProcesses(t, e)
+	})
 }
 
 // start is the time every test's clock starts at.

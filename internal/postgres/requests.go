@@ -1,0 +1,526 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Requests stores the life cycle of role requests (rolegate.RequestService)
+// for every process on the database. A transition is one transaction that
+// first locks the request's row (lockRequest): two approvers on two nodes,
+// or an approval and a cancellation, take turns, and the second reads what
+// the first committed before the domain decides.
+type Requests struct {
+	db  *DB
+	cfg rolegate.RequestsConfig
+}
+
+// NewRequests returns the request service over db.
+func NewRequests(db *DB, cfg rolegate.RequestsConfig) *Requests {
+	return &Requests{db: db, cfg: cfg.WithDefaults()}
+}
+
+// Create stores a new pending request with its exact payload, once the
+// domain has validated it and its name is still free. Two nodes creating
+// the same name at once: the unique index lets one in.
+func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate.RequestInput, catalog *rolegate.Catalog) (*rolegate.Request, error) {
+	var req *rolegate.Request
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var eff rolegate.Effects
+		var err error
+		if req, eff, err = rolegate.Submit(actor, in, catalog, s.cfg, tx.now); err != nil {
+			return err
+		}
+		if msg, err := roleNameTaken(ctx, tx, req.RoleName, actor.Principal); err != nil {
+			return err
+		} else if msg != "" {
+			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: msg})
+		}
+		perms, _ := json.Marshal(req.Permissions)
+		err = tx.QueryRow(ctx, `
+			INSERT INTO requests (role_name, role_name_key, permissions, description, justification,
+				payload, payload_hash, status, requester_key, requester_email, requester_name,
+				required_approvals, created_at, updated_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+			req.RoleName, strings.ToLower(req.RoleName), string(perms), req.Description, req.Justification,
+			req.Payload, req.PayloadHash, actor.Key(), actor.Email, actor.DisplayName(),
+			req.RequiredApprovals, ms(req.CreatedAt), ms(req.UpdatedAt), ms(req.ExpiresAt)).Scan(&req.ID)
+		if err != nil {
+			if isUniqueViolation(err) {
+				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: "An open request already asks for a role with this name."})
+			}
+			return fmt.Errorf("postgres: insert request: %w", err)
+		}
+		return tx.apply(ctx, req, eff)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// RoleNameTaken says to viewer why name cannot be used ("" when it is
+// free), naming a request only to someone who may see it.
+func (s *Requests) RoleNameTaken(ctx context.Context, name string, viewer rolegate.Principal) (string, error) {
+	return roleNameTaken(ctx, s.db.pool, name, viewer)
+}
+
+// querier is what a read needs: the pool, a read or a write transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func roleNameTaken(ctx context.Context, q querier, name string, viewer rolegate.Principal) (string, error) {
+	var id int64
+	var status, requesterKey string
+	// A request that ended without a role (rejected, cancelled, expired,
+	// or failed and abandoned) frees its name.
+	err := q.QueryRow(ctx, `SELECT id, status, requester_key FROM requests
+		WHERE role_name_key = $1 AND status IN ('pending','approved','provisioning','failed','provisioned')
+			AND NOT (status = 'failed' AND abandoned_at <> 0)
+		ORDER BY id DESC LIMIT 1`, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
+	hidden := err == nil && !rolegate.CanViewRequestOf(viewer, requesterKey)
+	switch {
+	case hidden && status == string(rolegate.StatusProvisioned):
+		return "A role with this name already exists in the organization.", nil
+	case hidden:
+		return "A pending request already asks for a role with this name.", nil
+	case err == nil && status == string(rolegate.StatusProvisioned):
+		return fmt.Sprintf("A role with this name was already created through request #%d.", id), nil
+	case err == nil:
+		return fmt.Sprintf("Request #%d already asks for a role with this name.", id), nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return "", fmt.Errorf("postgres: check role name: %w", err)
+	}
+	var one int
+	err = q.QueryRow(ctx, `SELECT 1 FROM org_roles WHERE scope = '' AND name_key = $1 AND deleted_at = 0 LIMIT 1`,
+		rolegate.RoleNameKey(name)).Scan(&one)
+	switch {
+	case err == nil:
+		return "A role with this name already exists in the organization.", nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return "", fmt.Errorf("postgres: check role name in the picture: %w", err)
+	}
+	return "", nil
+}
+
+// Get returns request id with its approvals, read in one snapshot.
+func (s *Requests) Get(ctx context.Context, id int64) (*rolegate.Request, error) {
+	var r *rolegate.Request
+	err := s.db.snapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		r, err = getRequest(ctx, tx, id)
+		return err
+	})
+	return r, err
+}
+
+// GetRecord returns request id with its timeline, its notifications and
+// the role it created, read in one snapshot.
+func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRecord, error) {
+	var r rolegate.RequestRecord
+	err := s.db.snapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		if r.Request, err = getRequest(ctx, tx, id); err != nil {
+			return err
+		}
+		if r.Events, err = queryEvents(ctx, tx, `SELECT `+eventColumns+` FROM audit_events WHERE request_id = $1 ORDER BY seq`, id); err != nil {
+			return err
+		}
+		if r.Notifications, err = notificationsOf(ctx, tx, id); err != nil {
+			return err
+		}
+		if r.Request.UpstreamRoleID == "" {
+			return nil
+		}
+		role, ok, err := requestRole(ctx, tx, id)
+		if ok {
+			r.Role = &role
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+const requestColumns = `id, role_name, permissions, description, justification, payload, payload_hash,
+	status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
+	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
+	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id)`
+
+func scanRequest(row pgx.Row) (*rolegate.Request, error) {
+	var r rolegate.Request
+	var perms, key, status string
+	var created, updated, expires, abandoned, required, approvals int64
+	err := row.Scan(&r.ID, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
+		&status, &key, &r.Requester.Email, &r.Requester.Name, &required, &created, &updated,
+		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &abandoned, &approvals)
+	if err != nil {
+		return nil, err
+	}
+	r.Status, r.RequiredApprovals, r.NumApprovals = rolegate.Status(status), int(required), int(approvals)
+	r.Requester.Issuer, r.Requester.Subject, _ = strings.Cut(key, "|")
+	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(created), fromMS(updated), fromMS(expires)
+	r.AbandonedAt = fromMS(abandoned)
+	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
+		return nil, fmt.Errorf("postgres: request %d permissions: %w", r.ID, err)
+	}
+	return &r, nil
+}
+
+func getRequest(ctx context.Context, q querier, id int64) (*rolegate.Request, error) {
+	r, err := scanRequest(q.QueryRow(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("postgres: get request %d: %w", id, err)
+	}
+	rows, err := q.Query(ctx, `SELECT approver_key, approver_email, approver_name, payload_hash, comment, created_at
+		FROM approvals WHERE request_id = $1 ORDER BY created_at, approver_key`, id)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: approvals of %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a rolegate.Approval
+		var key string
+		var at int64
+		if err := rows.Scan(&key, &a.Approver.Email, &a.Approver.Name, &a.PayloadHash, &a.Comment, &at); err != nil {
+			return nil, fmt.Errorf("postgres: approvals of %d: %w", id, err)
+		}
+		a.Approver.Issuer, a.Approver.Subject, _ = strings.Cut(key, "|")
+		a.At = fromMS(at)
+		r.Approvals = append(r.Approvals, a)
+	}
+	return r, rows.Err()
+}
+
+// lockRequest takes request id's row lock for the rest of tx and reads it
+// as committed: whoever changes the request on any node holds this lock.
+func lockRequest(ctx context.Context, tx *Tx, id int64) (*rolegate.Request, error) {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM requests WHERE id = $1 FOR UPDATE`, id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("postgres: lock request %d: %w", id, err)
+	}
+	// READ COMMITTED: this statement sees every change committed before
+	// the lock was granted.
+	return getRequest(ctx, tx, id)
+}
+
+// params numbers a query's parameters as they are added.
+type params []any
+
+func (p *params) add(v any) string {
+	*p = append(*p, v)
+	return "$" + strconv.Itoa(len(*p))
+}
+
+// requestWhere is the WHERE clause that selects the requests matching f,
+// "" when f selects them all; its values are added to p.
+func requestWhere(f rolegate.RequestFilter, p *params) string {
+	var where []string
+	if f.RequesterKey != "" {
+		where = append(where, "requester_key = "+p.add(f.RequesterKey))
+	}
+	if f.NotRequester != "" {
+		where = append(where, "requester_key <> "+p.add(f.NotRequester))
+	}
+	if f.NotApprovedBy != "" {
+		where = append(where, "NOT EXISTS (SELECT 1 FROM approvals WHERE approvals.request_id = requests.id AND approvals.approver_key = "+p.add(f.NotApprovedBy)+")")
+	}
+	if f.NotAbandoned {
+		where = append(where, "abandoned_at = 0")
+	}
+	if len(f.Statuses) > 0 {
+		statuses := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = string(st)
+		}
+		where = append(where, "status = ANY("+p.add(statuses)+")")
+	}
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// Count is how many requests match f.
+func (s *Requests) Count(ctx context.Context, f rolegate.RequestFilter) (int, error) {
+	var p params
+	cond := requestWhere(f, &p)
+	var n int
+	if err := s.db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM requests`+cond, p...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count requests: %w", err)
+	}
+	return n, nil
+}
+
+// List returns the requests matching f, newest first unless f.OldestFirst,
+// and how many match in all, read in one snapshot.
+func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) (list []*rolegate.Request, total int, err error) {
+	err = s.db.snapshot(ctx, func(tx pgx.Tx) error {
+		var p params
+		cond := requestWhere(f, &p)
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM requests`+cond, p...).Scan(&total); err != nil {
+			return fmt.Errorf("postgres: count requests: %w", err)
+		}
+		order := " ORDER BY id DESC"
+		if f.OldestFirst {
+			order = " ORDER BY id"
+		}
+		limit := f.Limit
+		if limit <= 0 || limit > 200 {
+			limit = 50
+		}
+		rows, err := tx.Query(ctx, `SELECT `+requestColumns+` FROM requests`+cond+order+
+			` LIMIT `+p.add(limit)+` OFFSET `+p.add(max(f.Offset, 0)), p...)
+		if err != nil {
+			return fmt.Errorf("postgres: list requests: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRequest(rows)
+			if err != nil {
+				return fmt.Errorf("postgres: list requests: %w", err)
+			}
+			list = append(list, r)
+		}
+		return rows.Err()
+	})
+	return list, total, err
+}
+
+// Approve is ApproveWith without a record of re-authentication.
+func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string) (*rolegate.Request, error) {
+	return s.ApproveWith(ctx, actor, id, seenHash, comment, rolegate.Reauth{})
+}
+
+// ApproveWith stores an approval (rolegate.Approve says what it causes).
+func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string, reauth rolegate.Reauth) (*rolegate.Request, error) {
+	var handedOff bool
+	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckDecide(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
+		eff, err := rolegate.Approve(req, actor, seenHash, comment, reauth, tx.now)
+		if err != nil {
+			return err
+		}
+		a := eff.Approval
+		if _, err := tx.Exec(ctx, `INSERT INTO approvals (request_id, approver_key, approver_email, approver_name, payload_hash, comment, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, a.Approver.Key(), a.Approver.Email, a.Approver.DisplayName(), a.PayloadHash, a.Comment, ms(a.At)); err != nil {
+			if isUniqueViolation(err) {
+				return rolegate.Errorf(rolegate.ECONFLICT, "You have already approved this request.")
+			}
+			return fmt.Errorf("postgres: insert approval: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE requests SET updated_at = $1 WHERE id = $2`, ms(tx.now), req.ID); err != nil {
+			return fmt.Errorf("postgres: touch request %d: %w", req.ID, err)
+		}
+		req.UpdatedAt = tx.now
+		handedOff = eff.Job == rolegate.JobQueued
+		return tx.apply(ctx, req, eff)
+	})
+	if err != nil {
+		return req, err
+	}
+	if handedOff && s.cfg.HandedOff != nil {
+		s.cfg.HandedOff(id)
+	}
+	return req, nil
+}
+
+// Reject ends a pending request (rolegate.Reject).
+func (s *Requests) Reject(ctx context.Context, actor rolegate.Actor, id int64, comment string) (*rolegate.Request, error) {
+	return s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckDecide(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
+		eff, err := rolegate.Reject(req, actor, comment)
+		if err != nil {
+			return err
+		}
+		return tx.apply(ctx, req, eff)
+	})
+}
+
+// Cancel withdraws a pending request (rolegate.Cancel).
+func (s *Requests) Cancel(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
+	return s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckCancel(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
+		eff, err := rolegate.Cancel(req, actor)
+		if err != nil {
+			return err
+		}
+		return tx.apply(ctx, req, eff)
+	})
+}
+
+// RetryProvisioning puts a failed request back in the provisioning queue.
+func (s *Requests) RetryProvisioning(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
+	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckRetry(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
+		eff, err := rolegate.RetryProvisioning(req, actor)
+		if err != nil {
+			return err
+		}
+		return tx.apply(ctx, req, eff)
+	})
+	if err == nil && s.cfg.HandedOff != nil {
+		s.cfg.HandedOff(id)
+	}
+	return req, err
+}
+
+// AbandonProvisioning gives up on a failed request.
+func (s *Requests) AbandonProvisioning(ctx context.Context, actor rolegate.Actor, id int64, reason string) (*rolegate.Request, error) {
+	return s.transition(ctx, id, func(req *rolegate.Request) error {
+		return rolegate.CheckAbandon(actor.Principal, req)
+	}, func(tx *Tx, req *rolegate.Request) error {
+		eff, err := rolegate.AbandonProvisioning(req, actor, reason, tx.now)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE requests SET abandoned_at = $1, updated_at = $2
+			WHERE id = $3 AND status = 'failed' AND abandoned_at = 0`, ms(req.AbandonedAt), ms(req.UpdatedAt), id)
+		if err != nil {
+			return fmt.Errorf("postgres: abandon request %d: %w", id, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return rolegate.Errorf(rolegate.ECONFLICT, "This request changed in the meantime; reload it.")
+		}
+		return tx.apply(ctx, req, eff)
+	})
+}
+
+// ExpireDue expires every pending request past its expiry time and returns
+// how many it expired. Two nodes sweeping at once expire each request once:
+// each is re-read under its lock.
+func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
+	ids, err := queryIDs(ctx, s.db.pool, `SELECT id FROM requests WHERE status = 'pending' AND expires_at <= $1`, ms(s.db.now()))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: due requests: %w", err)
+	}
+	return s.eachInOwnTx(ctx, ids, func(tx *Tx, req *rolegate.Request) error {
+		if !req.Due(tx.now) {
+			return errSkip
+		}
+		return tx.apply(ctx, req, rolegate.Expire(req))
+	})
+}
+
+// RemindPending reminds the approvers of every request due a reminder, one
+// reminder per request whichever nodes run it.
+func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int, error) {
+	if after <= 0 {
+		return 0, nil
+	}
+	now := s.db.now()
+	ids, err := queryIDs(ctx, s.db.pool, `SELECT r.id FROM requests r LEFT JOIN request_reminders m ON m.request_id = r.id
+		WHERE r.status = 'pending' AND r.expires_at > $1 AND COALESCE(m.last_at, r.created_at) <= $2 ORDER BY r.id`,
+		ms(now), ms(now.Add(-after)))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: requests due a reminder: %w", err)
+	}
+	return s.eachInOwnTx(ctx, ids, func(tx *Tx, req *rolegate.Request) error {
+		var last, count int64
+		err := tx.QueryRow(ctx, `SELECT last_at, reminders FROM request_reminders WHERE request_id = $1`, req.ID).Scan(&last, &count)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: reminder for %d: %w", req.ID, err)
+		}
+		if !rolegate.ReminderDue(req, fromMS(last), after, tx.now) {
+			return errSkip
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO request_reminders (request_id, last_at, reminders) VALUES ($1, $2, 1)
+			ON CONFLICT (request_id) DO UPDATE SET last_at = excluded.last_at, reminders = request_reminders.reminders + 1`,
+			req.ID, ms(tx.now)); err != nil {
+			return fmt.Errorf("postgres: record reminder for %d: %w", req.ID, err)
+		}
+		return tx.apply(ctx, req, rolegate.Remind(req, count+1, tx.now))
+	})
+}
+
+// eachInOwnTx runs fn on each request, locked, in a transaction of its own;
+// fn returns errSkip when the request no longer qualifies.
+func (s *Requests) eachInOwnTx(ctx context.Context, ids []int64, fn func(tx *Tx, req *rolegate.Request) error) (int, error) {
+	n := 0
+	for _, id := range ids {
+		err := s.db.update(ctx, func(tx *Tx) error {
+			req, err := lockRequest(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			return fn(tx, req)
+		})
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, errSkip):
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// errSkip rolls a transaction back without it being a failure.
+var errSkip = errors.New("skip")
+
+// transition is the one way a person's action changes a request: in one
+// transaction it locks and reads the request, asks check whether the actor
+// may act on it, and runs act. A pending request past its deadline is
+// expired there and then instead, and that is committed.
+func (s *Requests) transition(ctx context.Context, id int64, check func(req *rolegate.Request) error, act func(tx *Tx, req *rolegate.Request) error) (*rolegate.Request, error) {
+	var req *rolegate.Request
+	var expired bool
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if req, err = lockRequest(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := check(req); err != nil {
+			return err
+		}
+		if req.Due(tx.now) {
+			expired = true
+			return tx.apply(ctx, req, rolegate.Expire(req))
+		}
+		return act(tx, req)
+	})
+	if err == nil && expired {
+		return req, rolegate.Errorf(rolegate.ECONFLICT, "This request expired at %s without a decision; it can no longer be changed.",
+			rolegate.FormatTime(req.ExpiresAt))
+	}
+	return req, err
+}
+
+// isUniqueViolation reports a unique or primary key violation, by its
+// SQLSTATE rather than its message.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
