@@ -6,6 +6,8 @@
 #
 #   scripts/loadtest.sh                      # the full run, 1,000,000 audit events
 #   scripts/loadtest.sh -events 100000 -duration 5s
+#   scripts/loadtest.sh -ratios              # issue 20: rolegate vs its stack's ceiling, A/B/A/B (about 2 minutes)
+#   scripts/loadtest.sh -ratios -duration 5s -approvals 250
 #   scripts/loadtest.sh -h                   # every knob
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +18,16 @@ trap 'rm -rf "$work"' EXIT
 CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$work/rolegate" ./cmd/rolegate
 # The load generator is a module of its own (scripts/loadtest/go.mod).
 (cd scripts/loadtest && go build -o "$work/loadtest" .)
-"$work/loadtest" -bin "$work/rolegate" -dir "$work" "$@"
+# The ceilings of -ratios: a bare Echo hello and raw durable commits. They
+# must use the product's Echo and SQLite driver, or the ratio means nothing.
+for m in github.com/labstack/echo/v4 modernc.org/sqlite; do
+  product=$(go list -m -f '{{.Version}}' "$m")
+  ours=$(cd scripts/loadtest && go list -m -f '{{.Version}}' "$m")
+  if [ "$product" != "$ours" ]; then
+    echo "loadtest.sh: $m is $product in go.mod but $ours in scripts/loadtest/go.mod; align them" >&2
+    exit 1
+  fi
+done
+(cd scripts/loadtest && go build -trimpath -ldflags="-s -w" -o "$work/hello" ./ceiling/hello \
+  && go build -trimpath -ldflags="-s -w" -o "$work/rawcommit" ./ceiling/rawcommit)
+"$work/loadtest" -bin "$work/rolegate" -hello "$work/hello" -rawcommit "$work/rawcommit" -dir "$work" "$@"

@@ -47,6 +47,11 @@ type options struct {
 	auditSearch string
 	auditExport string
 	trail       string
+	// The ratios run (ratios.go).
+	ratios       bool
+	hello        string
+	rawCommit    string
+	approvalRate int
 }
 
 func main() {
@@ -61,19 +66,27 @@ func main() {
 	flag.IntVar(&o.approvals, "approvals", 50, "approvals timed from click to upstream create call (at most 500)")
 	flag.StringVar(&o.auditSearch, "audit-search", "/audit?action=request.approved", "a filtered audit search (skipped when the portal answers 404)")
 	flag.StringVar(&o.auditExport, "audit-export", "/audit/export.csv", "the full CSV export (skipped when the portal answers 404)")
+	flag.BoolVar(&o.ratios, "ratios", false, "measure the ratios of issue 20 instead: the request page vs a bare Echo hello, submissions vs raw durable commits (A/B/A/B), approvals paced at -approval-rate")
+	flag.StringVar(&o.hello, "hello", "", "with -ratios: the bare Echo hello server (ceiling/hello; scripts/loadtest.sh builds it)")
+	flag.StringVar(&o.rawCommit, "rawcommit", "", "with -ratios: the raw durable commit server (ceiling/rawcommit; scripts/loadtest.sh builds it)")
+	flag.IntVar(&o.approvalRate, "approval-rate", 50, "with -ratios: approvals sent per second, each without waiting for the last (1-200)")
 	flag.Parse()
 	if o.bin == "" {
 		fmt.Fprintln(os.Stderr, "loadtest: -bin is required; run scripts/loadtest.sh")
 		os.Exit(2)
 	}
 	if o.duration <= 0 || o.duration > time.Minute || o.conns < 1 || o.conns > 256 || o.submitRate < 1 || o.submitRate > 5000 ||
-		o.approvals < 1 || o.approvals > 500 || o.events < 0 || o.events > 5_000_000 {
-		fmt.Fprintln(os.Stderr, "loadtest: a flag is out of its bounds (duration ≤ 60s, conns 1-256, submit-rate 1-5000, approvals 1-500, events ≤ 5,000,000)")
+		o.approvals < 1 || o.approvals > 500 || o.events < 0 || o.events > 5_000_000 || o.approvalRate < 1 || o.approvalRate > 200 {
+		fmt.Fprintln(os.Stderr, "loadtest: a flag is out of its bounds (duration ≤ 60s, conns 1-256, submit-rate 1-5000, approvals 1-500, events ≤ 5,000,000, approval-rate 1-200)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o); err != nil {
+	do := run
+	if o.ratios {
+		do = runRatios
+	}
+	if err := do(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
@@ -284,8 +297,8 @@ func report(m *vegeta.Metrics, use cpuUse, target string) {
 		perReq = use.server / time.Duration(m.Requests)
 	}
 	fmt.Printf("  status %s\n", strings.Join(codes, " "))
-	fmt.Printf("  CPU: rolegate %s (%s per request), load generator %s, other processes %s\n",
-		secs(use.server), perReq.Round(time.Microsecond), secs(use.generator), secs(use.others))
+	fmt.Printf("  CPU: %s %s (%s per request), load generator %s, other processes %s\n",
+		use.label, secs(use.server), perReq.Round(time.Microsecond), secs(use.generator), secs(use.others))
 	for i, e := range m.Errors {
 		if i == 3 {
 			break
@@ -476,10 +489,18 @@ func percentiles(d []time.Duration) string {
 	if len(d) == 0 {
 		return "no samples"
 	}
+	at := func(q float64) time.Duration { return quantile(d, q) }
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s", ms(at(.5)), ms(at(.9)), ms(at(.99)), ms(at(1)))
+}
+
+// quantile is the q-th quantile of d (nearest rank; 1 is the maximum).
+func quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
 	s := slices.Clone(d)
 	slices.Sort(s)
-	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
-	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s", ms(at(.5)), ms(at(.9)), ms(at(.99)), ms(s[len(s)-1]))
+	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
 func printMachine() {

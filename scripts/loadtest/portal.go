@@ -148,8 +148,11 @@ func (p *portal) memory() (rss, peak int64) {
 }
 
 // cpu is the CPU time the process has used so far (user + system).
-func (p *portal) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+func (p *portal) cpu() time.Duration { return procCPU(p.cmd.Process.Pid) }
+
+// procCPU is the CPU time process pid has used so far (user + system).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
@@ -261,19 +264,25 @@ func signInMany(base, persona string, n, first int) ([]*session, int, error) {
 // cpuUse is the CPU time spent during a phase by rolegate, by this load
 // generator and by everything else on the machine: the machine is shared,
 // and a busy neighbour shows here rather than as a mystery in the figures.
-type cpuUse struct{ server, generator, others time.Duration }
+type cpuUse struct {
+	label                     string // the server measured
+	server, generator, others time.Duration
+}
 
 type cpuMeter struct {
-	p                         *portal
+	pid                       int // the server measured
+	label                     string
 	server, self, machineBusy time.Duration
 }
 
-func (p *portal) meter() cpuMeter {
-	return cpuMeter{p: p, server: p.cpu(), self: selfCPU(), machineBusy: machineBusy()}
+func (p *portal) meter() cpuMeter { return newMeter(p.cmd.Process.Pid, "rolegate") }
+
+func newMeter(pid int, label string) cpuMeter {
+	return cpuMeter{pid: pid, label: label, server: procCPU(pid), self: selfCPU(), machineBusy: machineBusy()}
 }
 
 func (m cpuMeter) stop() cpuUse {
-	u := cpuUse{server: m.p.cpu() - m.server, generator: selfCPU() - m.self}
+	u := cpuUse{label: m.label, server: procCPU(m.pid) - m.server, generator: selfCPU() - m.self}
 	u.others = max(machineBusy()-m.machineBusy-u.server-u.generator, 0)
 	return u
 }
