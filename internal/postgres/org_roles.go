@@ -51,3 +51,30 @@ func requestRole(ctx context.Context, q querier, id int64) (rolegate.PictureRole
 	}
 	return r, true, nil
 }
+
+// projectByID is project id as the picture last read it; found is false
+// when the picture does not list it.
+func projectByID(ctx context.Context, q querier, id string) (p rolegate.Project, found bool, err error) {
+	p.ID = id
+	err = q.QueryRow(ctx, `SELECT name, archived FROM projects WHERE project_id = $1`, id).Scan(&p.Name, &p.Archived)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, false, nil
+	} else if err != nil {
+		return p, false, fmt.Errorf("postgres: read project %s: %w", id, err)
+	}
+	return p, true, nil
+}
+
+// roleNameInPicture reports whether a role of scope upstream has name, in
+// any case.
+func roleNameInPicture(ctx context.Context, q querier, scope, name string) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, `SELECT 1 FROM org_roles WHERE scope = $1 AND name_key = $2 AND deleted_at = 0 LIMIT 1`,
+		scope, rolegate.RoleNameKey(name)).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("postgres: check role name in the picture: %w", err)
+	}
+	return true, nil
+}

@@ -65,7 +65,8 @@ func (j *Jobs) ClaimJob(ctx context.Context, owner string, lease time.Duration) 
 			owner, ms(tx.now.Add(lease)), ms(tx.now), id); err != nil {
 			return fmt.Errorf("postgres: claim job %d: %w", id, err)
 		}
-		job = &rolegate.Job{RequestID: id, RoleName: req.RoleName, Payload: req.Payload, RequiredApprovals: req.RequiredApprovals,
+		job = &rolegate.Job{RequestID: id, RoleName: req.RoleName, Scope: req.Scope, Payload: req.Payload,
+			BindingVersion: req.BindingVersion, RequiredApprovals: req.RequiredApprovals,
 			Attempt: attempts + 1, Reconcile: reconcile, Owner: owner}
 		for _, a := range req.Approvals {
 			job.ApprovedHashes = append(job.ApprovedHashes, a.PayloadHash)

@@ -38,26 +38,43 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 	err := s.db.update(ctx, func(tx *Tx) error {
 		var eff rolegate.Effects
 		var err error
+		// The project is named from the picture, never from the form; one
+		// archived, unknown or not in the picture is refused by name.
+		in.Scope, in.ScopeName = strings.TrimSpace(in.Scope), ""
+		if in.Scope != rolegate.ScopeOrganization && rolegate.ValidScopeID(in.Scope) {
+			p, found, err := projectByID(ctx, tx, in.Scope)
+			if err != nil {
+				return err
+			}
+			if msg := rolegate.ScopeProblem(in.Scope, p, found); msg != "" {
+				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldScope: msg})
+			}
+			in.ScopeName = p.Name
+		}
 		if req, eff, err = rolegate.Submit(actor, in, catalog, s.cfg, tx.now); err != nil {
 			return err
 		}
-		if msg, err := roleNameTaken(ctx, tx, req.RoleName, actor.Principal); err != nil {
+		if msg, err := roleNameTaken(ctx, tx, req.Scope, req.RoleName, actor.Principal); err != nil {
 			return err
 		} else if msg != "" {
 			return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: msg})
 		}
 		perms, _ := json.Marshal(req.Permissions)
 		err = tx.QueryRow(ctx, `
-			INSERT INTO requests (role_name, role_name_key, permissions, description, justification,
-				payload, payload_hash, status, requester_key, requester_email, requester_name,
+			INSERT INTO requests (scope, scope_name, role_name, role_name_key, permissions, description, justification,
+				payload, payload_hash, binding_version, binding_hash, status, requester_key, requester_email, requester_name,
 				required_approvals, created_at, updated_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
-			req.RoleName, strings.ToLower(req.RoleName), string(perms), req.Description, req.Justification,
-			req.Payload, req.PayloadHash, actor.Key(), actor.Email, actor.DisplayName(),
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
+			req.Scope, req.ScopeName, req.RoleName, strings.ToLower(req.RoleName), string(perms), req.Description, req.Justification,
+			req.Payload, req.PayloadHash, req.BindingVersion, req.BindingHash, actor.Key(), actor.Email, actor.DisplayName(),
 			req.RequiredApprovals, ms(req.CreatedAt), ms(req.UpdatedAt), ms(req.ExpiresAt)).Scan(&req.ID)
 		if err != nil {
 			if isUniqueViolation(err) {
-				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: "An open request already asks for a role with this name."})
+				msg := "An open request already asks for a role with this name."
+				if req.Scope != rolegate.ScopeOrganization {
+					msg = "An open request already asks for a role with this name in this project."
+				}
+				return rolegate.Invalid(rolegate.FieldErrors{rolegate.FieldRoleName: msg})
 			}
 			return fmt.Errorf("postgres: insert request: %w", err)
 		}
@@ -69,10 +86,12 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 	return req, nil
 }
 
-// RoleNameTaken says to viewer why name cannot be used ("" when it is
-// free), naming a request only to someone who may see it.
-func (s *Requests) RoleNameTaken(ctx context.Context, name string, viewer rolegate.Principal) (string, error) {
-	return roleNameTaken(ctx, s.db.pool, name, viewer)
+// RoleNameTaken says to viewer why name cannot be used in scope ("" when
+// it is free): an open request, a provisioned request or a role already
+// upstream has it in that scope (names are unique within their scope). The
+// request is named only to someone who may see it.
+func (s *Requests) RoleNameTaken(ctx context.Context, scope, name string, viewer rolegate.Principal) (string, error) {
+	return roleNameTaken(ctx, s.db.pool, scope, name, viewer)
 }
 
 // querier is what a read needs: the pool, a read or a write transaction.
@@ -81,36 +100,36 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func roleNameTaken(ctx context.Context, q querier, name string, viewer rolegate.Principal) (string, error) {
+func roleNameTaken(ctx context.Context, q querier, scope, name string, viewer rolegate.Principal) (string, error) {
 	var id int64
 	var status, requesterKey string
 	// A request that ended without a role (rejected, cancelled, expired,
 	// or failed and abandoned) frees its name.
 	err := q.QueryRow(ctx, `SELECT id, status, requester_key FROM requests
-		WHERE role_name_key = $1 AND status IN ('pending','approved','provisioning','failed','provisioned')
+		WHERE scope = $1 AND role_name_key = $2 AND status IN ('pending','approved','provisioning','failed','provisioned')
 			AND NOT (status = 'failed' AND abandoned_at <> 0)
-		ORDER BY id DESC LIMIT 1`, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
+		ORDER BY id DESC LIMIT 1`, scope, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
 	hidden := err == nil && !rolegate.CanViewRequestOf(viewer, requesterKey)
+	where, suffix := rolegate.InScope(scope), ""
+	if scope != rolegate.ScopeOrganization {
+		suffix = " " + where
+	}
 	switch {
 	case hidden && status == string(rolegate.StatusProvisioned):
-		return "A role with this name already exists in the organization.", nil
+		return "A role with this name already exists " + where + ".", nil
 	case hidden:
-		return "A pending request already asks for a role with this name.", nil
+		return "A pending request already asks for a role with this name" + suffix + ".", nil
 	case err == nil && status == string(rolegate.StatusProvisioned):
-		return fmt.Sprintf("A role with this name was already created through request #%d.", id), nil
+		return fmt.Sprintf("A role with this name was already created through request #%d%s.", id, suffix), nil
 	case err == nil:
-		return fmt.Sprintf("Request #%d already asks for a role with this name.", id), nil
+		return fmt.Sprintf("Request #%d already asks for a role with this name%s.", id, suffix), nil
 	case !errors.Is(err, pgx.ErrNoRows):
 		return "", fmt.Errorf("postgres: check role name: %w", err)
 	}
-	var one int
-	err = q.QueryRow(ctx, `SELECT 1 FROM org_roles WHERE scope = '' AND name_key = $1 AND deleted_at = 0 LIMIT 1`,
-		rolegate.RoleNameKey(name)).Scan(&one)
-	switch {
-	case err == nil:
-		return "A role with this name already exists in the organization.", nil
-	case !errors.Is(err, pgx.ErrNoRows):
-		return "", fmt.Errorf("postgres: check role name in the picture: %w", err)
+	if taken, err := roleNameInPicture(ctx, q, scope, name); err != nil {
+		return "", err
+	} else if taken {
+		return "A role with this name already exists " + where + ".", nil
 	}
 	return "", nil
 }
@@ -156,22 +175,23 @@ func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRe
 	return &r, nil
 }
 
-const requestColumns = `id, role_name, permissions, description, justification, payload, payload_hash,
-	status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
+const requestColumns = `id, scope, scope_name, role_name, permissions, description, justification, payload, payload_hash,
+	binding_version, binding_hash, status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
 	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
 	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id)`
 
 func scanRequest(row pgx.Row) (*rolegate.Request, error) {
 	var r rolegate.Request
 	var perms, key, status string
-	var created, updated, expires, abandoned, required, approvals int64
-	err := row.Scan(&r.ID, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
-		&status, &key, &r.Requester.Email, &r.Requester.Name, &required, &created, &updated,
+	var created, updated, expires, abandoned, required, approvals, binding int64
+	err := row.Scan(&r.ID, &r.Scope, &r.ScopeName, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
+		&binding, &r.BindingHash, &status, &key, &r.Requester.Email, &r.Requester.Name, &required, &created, &updated,
 		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &abandoned, &approvals)
 	if err != nil {
 		return nil, err
 	}
 	r.Status, r.RequiredApprovals, r.NumApprovals = rolegate.Status(status), int(required), int(approvals)
+	r.BindingVersion = int(binding)
 	r.Requester.Issuer, r.Requester.Subject, _ = strings.Cut(key, "|")
 	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(created), fromMS(updated), fromMS(expires)
 	r.AbandonedAt = fromMS(abandoned)

@@ -53,6 +53,12 @@ func openStore(t *testing.T, url string, now func() time.Time) *storetest.Store 
 			}
 			return n
 		},
+		Exec: func(t testing.TB, sql string) {
+			t.Helper()
+			if _, err := connect(t, url).Exec(t.Context(), sql); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+		},
 		Dump:   func(t testing.TB) string { return dump(t, url) },
 		Source: url,
 	}

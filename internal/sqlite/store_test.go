@@ -52,6 +52,12 @@ func openStore(t *testing.T, path string, now func() time.Time) *storetest.Store
 			}
 			return n
 		},
+		Exec: func(t testing.TB, sql string) {
+			t.Helper()
+			if _, err := testkit.OpenDB(t, path).Exec(sql); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+		},
 		// The rows, and the bytes of the file and its write-ahead log:
 		// what a copy of the disk would give away.
 		Dump: func(t testing.TB) string {

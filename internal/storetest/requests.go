@@ -59,7 +59,7 @@ func (f *requestsFixture) create(s *Store, name string) *rolegate.Request {
 
 func (f *requestsFixture) approve(req *rolegate.Request) {
 	f.t.Helper()
-	if _, err := f.requests.ApproveWith(f.t.Context(), approver, req.ID, req.PayloadHash, "fine", rolegate.Reauth{}); err != nil {
+	if _, err := f.requests.ApproveWith(f.t.Context(), approver, req.ID, req.Binding(), "fine", rolegate.Reauth{}); err != nil {
 		f.t.Fatalf("approve request %d: %v", req.ID, err)
 	}
 }
@@ -136,7 +136,7 @@ func testRequestsTwoProcesses(t *testing.T, e Engine) {
 			var approveErr, cancelErr error
 			var wg sync.WaitGroup
 			wg.Go(func() {
-				_, approveErr = f.requests.ApproveWith(t.Context(), approver, req.ID, req.PayloadHash, "", rolegate.Reauth{})
+				_, approveErr = f.requests.ApproveWith(t.Context(), approver, req.ID, req.Binding(), "", rolegate.Reauth{})
 			})
 			wg.Go(func() { _, cancelErr = other.Cancel(t.Context(), requester, req.ID) })
 			wg.Wait()
