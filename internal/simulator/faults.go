@@ -26,6 +26,19 @@ const (
 	OpCreateProject   Op = "create-project"
 	OpRetrieveProject Op = "retrieve-project"
 	OpUpdateProject   Op = "modify-project"
+
+	OpListGroups     Op = "list-groups"
+	OpCreateGroup    Op = "create-group"
+	OpListGroupUsers Op = "list-group-users"
+	OpAddGroupUser   Op = "add-group-user"
+	OpListUsers      Op = "list-users"
+	OpRetrieveUser   Op = "retrieve-user"
+	// The role assignment operations match groups and users at both
+	// levels alike.
+	OpListAssignments    Op = "list-role-assignments"
+	OpAssign             Op = "assign-role"
+	OpRetrieveAssignment Op = "retrieve-role-assignment"
+	OpUnassign           Op = "unassign-role"
 )
 
 // FaultKind says how a request goes wrong.

@@ -55,6 +55,7 @@ func (s *Simulator) DeleteRole(id string) error {
 	if i < 0 {
 		return ErrNoSuchRole
 	}
+	s.dropAssignmentsOfLocked(id)
 	s.roles = slices.Delete(s.roles, i, i+1)
 	return nil
 }

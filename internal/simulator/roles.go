@@ -272,6 +272,7 @@ func (s *Simulator) deleteRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.roles = slices.Delete(s.roles, i, i+1)
+	s.dropAssignmentsOfLocked(id)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, roleDeletedJSON{Object: "role.deleted", ID: id, Deleted: true})
 }

@@ -1,5 +1,7 @@
 // Package simulator is an in-memory stand-in for OpenAI's organization roles,
-// projects and project roles endpoints (the Admin API excerpts in
+// projects and project roles endpoints, the organization's groups, users and
+// group membership, and the role assignments of groups and users at the
+// organization's and each project's level (the Admin API excerpts in
 // testdata/openai-admin-roles.openapi.yaml and
 // testdata/openai-admin-rbac.openapi.yaml).
 //
@@ -10,7 +12,9 @@
 // AddProject make them; each starts with its predefined "owner" and "member"
 // project roles, and an archived project refuses every change. rolegate's dev mode runs the portal
 // against it, and tests across the repository serve it with httptest.
-// Tests can look inside (Roles, CreateCalls, LastCreateBody) and inject
+// Tests can look inside (Roles, CreateCalls, LastCreateBody, Assignments,
+// AssignCalls), change things behind a client's back (outofband.go,
+// directory.go, AssignRole, UnassignRole) and inject
 // faults (FailNext) such as rate limits, server errors, hangs and dropped
 // connections.
 package simulator
@@ -36,6 +40,11 @@ type Options struct {
 	// Projects are created at start, in this order (dev mode's
 	// organization has some; a fresh one has none).
 	Projects []ProjectSeed
+	// Users and Groups are the organization's directory at start (dev
+	// mode's has some; a fresh one has none). A group's members are named
+	// by the email of one of Users.
+	Users  []UserSeed
+	Groups []GroupSeed
 }
 
 // ProjectSeed is a project that exists when the simulator starts.
@@ -77,11 +86,19 @@ type Simulator struct {
 	creates  int
 	lastBody []byte
 	lastPath string
+
+	groups      []Group             // in creation order, which is the list order
+	users       []User              // in the order they joined
+	members     map[string][]string // group id → user ids, in the order they were added
+	assignments []Assignment        // in the order they were made
+	assigns     int
+	unassigns   int
+	lastAssign  string // method, path and body of the last assign call
 }
 
 // New returns a simulator that looks like a freshly created organization.
 func New(opts Options) *Simulator {
-	s := &Simulator{adminKey: opts.AdminKey, seq: make(map[string]int)}
+	s := &Simulator{adminKey: opts.AdminKey, seq: make(map[string]int), members: make(map[string][]string)}
 	for _, r := range predefinedRoles() {
 		s.insertLocked(r)
 	}
@@ -89,6 +106,19 @@ func New(opts Options) *Simulator {
 		proj := s.addProjectLocked(p.Name)
 		if p.Archived {
 			s.archiveProjectLocked(proj.ID)
+		}
+	}
+	for _, u := range opts.Users {
+		s.addUserLocked(u.Name, u.Email)
+	}
+	for _, g := range opts.Groups {
+		group := s.addGroupLocked(g.Name)
+		for _, email := range g.Members {
+			for _, u := range s.users {
+				if strings.EqualFold(u.Email, email) {
+					s.addMemberLocked(group.ID, u.ID)
+				}
+			}
 		}
 	}
 	s.mux = http.NewServeMux()
@@ -107,6 +137,23 @@ func New(opts Options) *Simulator {
 	s.mux.Handle("POST /v1/organization/projects", s.endpoint(OpCreateProject, s.createProject))
 	s.mux.Handle("GET /v1/organization/projects/{project_id}", s.endpoint(OpRetrieveProject, s.retrieveProject))
 	s.mux.Handle("POST /v1/organization/projects/{project_id}", s.endpoint(OpUpdateProject, s.updateProject))
+	s.mux.Handle("GET /v1/organization/groups", s.endpoint(OpListGroups, s.listGroups))
+	s.mux.Handle("POST /v1/organization/groups", s.endpoint(OpCreateGroup, s.createGroup))
+	s.mux.Handle("GET /v1/organization/groups/{group_id}/users", s.endpoint(OpListGroupUsers, s.listGroupUsers))
+	s.mux.Handle("POST /v1/organization/groups/{group_id}/users", s.endpoint(OpAddGroupUser, s.addGroupUser))
+	s.mux.Handle("GET /v1/organization/users", s.endpoint(OpListUsers, s.listUsers))
+	s.mux.Handle("GET /v1/organization/users/{user_id}", s.endpoint(OpRetrieveUser, s.retrieveUser))
+	// Role assignments: one set of handlers for both principals at both
+	// levels, scoped by the path's project_id when there is one.
+	for _, kind := range []PrincipalKind{PrincipalGroup, PrincipalUser} {
+		for _, base := range []string{"/v1/organization/", "/v1/projects/{project_id}/"} {
+			coll := base + string(kind) + "s/{" + string(kind) + "_id}/roles"
+			s.mux.Handle("GET "+coll, s.endpoint(OpListAssignments, s.listAssignments(kind)))
+			s.mux.Handle("POST "+coll, s.endpoint(OpAssign, s.assignRole(kind)))
+			s.mux.Handle("GET "+coll+"/{role_id}", s.endpoint(OpRetrieveAssignment, s.retrieveAssignment(kind)))
+			s.mux.Handle("DELETE "+coll+"/{role_id}", s.endpoint(OpUnassign, s.unassignRole(kind)))
+		}
+	}
 	// Anything else gets the upstream's own answer to an unknown route,
 	// rather than ServeMux's plain-text 404/405.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -194,6 +241,9 @@ func (s *Simulator) endpoint(op Op, handle func(http.ResponseWriter, *http.Reque
 		if op == OpCreate && !s.recordCreate(w, r) {
 			return
 		}
+		if (op == OpAssign || op == OpUnassign) && !s.recordAssign(w, r, op) {
+			return
+		}
 		if !s.authenticate(w, r) {
 			return
 		}
@@ -221,6 +271,51 @@ func (s *Simulator) recordCreate(w http.ResponseWriter, r *http.Request) bool {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return true
+}
+
+// recordAssign counts an assign or unassign request and keeps it, before
+// anything can refuse it.
+func (s *Simulator) recordAssign(w http.ResponseWriter, r *http.Request, op Op) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	s.mu.Lock()
+	if op == OpAssign {
+		s.assigns++
+	} else {
+		s.unassigns++
+	}
+	s.lastAssign = strings.TrimSpace(r.Method + " " + r.URL.Path + " " + string(body))
+	s.mu.Unlock()
+	if err != nil {
+		invalidRequest(w, "", "The request body could not be read or is too large.")
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
+}
+
+// AssignCalls counts the assign requests received (POST …/roles on a
+// group or user, either level), whatever their outcome.
+func (s *Simulator) AssignCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.assigns
+}
+
+// UnassignCalls counts the unassign requests received (DELETE
+// …/roles/{role_id} on a group or user), whatever their outcome.
+func (s *Simulator) UnassignCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unassigns
+}
+
+// LastAssignCall is the method, path and body of the last assign or
+// unassign request ("" before the first), to check that a client sent
+// exactly the call that was approved.
+func (s *Simulator) LastAssignCall() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastAssign
 }
 
 func (s *Simulator) authenticate(w http.ResponseWriter, r *http.Request) bool {

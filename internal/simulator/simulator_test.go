@@ -388,7 +388,7 @@ func TestListRefusesBadParameters(t *testing.T) {
 
 func TestUnknownURLsAnswerInTheErrorShape(t *testing.T) {
 	sim := newSimulator()
-	for _, target := range []string{"GET /v1/organization/users", "PUT /v1/organization/roles", "PATCH /v1/organization/roles/role_x", "GET /"} {
+	for _, target := range []string{"GET /v1/organization/invites", "PUT /v1/organization/roles", "PATCH /v1/organization/roles/role_x", "GET /"} {
 		method, path, _ := strings.Cut(target, " ")
 		e := wantError(t, do(t, sim, method, path, ""), http.StatusNotFound)
 		if want := fmt.Sprintf("Invalid URL (%s %s)", method, path); e.Error.Message != want {
