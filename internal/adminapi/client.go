@@ -1,6 +1,7 @@
 // Package adminapi is rolegate's client of the OpenAI Admin API roles
-// endpoints (organization and project roles) and of the projects list,
-// built on the official SDK.
+// endpoints (organization and project roles), of the projects, groups,
+// users and group members lists, and of the role assignments of groups and
+// users at both levels, built on the official SDK.
 //
 // It adds what rolegate needs around the SDK: the admin key is fetched per
 // call (so a rotated key file takes effect at once), create sends the
@@ -60,13 +61,20 @@ const maxProjectPage = 100
 
 // Client calls the roles and projects endpoints. It is safe for concurrent use.
 type Client struct {
-	badURL       error // set when New got an unusable base URL; every call fails with it
-	roles        openai.AdminOrganizationRoleService
-	projects     openai.AdminOrganizationProjectService
-	projectRoles openai.AdminOrganizationProjectRoleService
-	key          KeySource
-	timeout      time.Duration
-	pageSize     int64
+	badURL         error // set when New got an unusable base URL; every call fails with it
+	roles          openai.AdminOrganizationRoleService
+	projects       openai.AdminOrganizationProjectService
+	projectRoles   openai.AdminOrganizationProjectRoleService
+	groups         openai.AdminOrganizationGroupService
+	groupUsers     openai.AdminOrganizationGroupUserService
+	users          openai.AdminOrganizationUserService
+	groupRoles     openai.AdminOrganizationGroupRoleService
+	userRoles      openai.AdminOrganizationUserRoleService
+	projGroupRoles openai.AdminOrganizationProjectGroupRoleService
+	projUserRoles  openai.AdminOrganizationProjectUserRoleService
+	key            KeySource
+	timeout        time.Duration
+	pageSize       int64
 }
 
 // Option adjusts a Client.
@@ -112,13 +120,20 @@ func New(baseURL string, key KeySource, httpClient *http.Client, opts ...Option)
 		option.WithMaxRetries(0),
 	}
 	c := &Client{
-		badURL:       checkBaseURL(baseURL),
-		roles:        openai.NewAdminOrganizationRoleService(base...),
-		projects:     openai.NewAdminOrganizationProjectService(base...),
-		projectRoles: openai.NewAdminOrganizationProjectRoleService(base...),
-		key:          key,
-		timeout:      DefaultTimeout,
-		pageSize:     DefaultPageSize,
+		badURL:         checkBaseURL(baseURL),
+		roles:          openai.NewAdminOrganizationRoleService(base...),
+		projects:       openai.NewAdminOrganizationProjectService(base...),
+		projectRoles:   openai.NewAdminOrganizationProjectRoleService(base...),
+		groups:         openai.NewAdminOrganizationGroupService(base...),
+		groupUsers:     openai.NewAdminOrganizationGroupUserService(base...),
+		users:          openai.NewAdminOrganizationUserService(base...),
+		groupRoles:     openai.NewAdminOrganizationGroupRoleService(base...),
+		userRoles:      openai.NewAdminOrganizationUserRoleService(base...),
+		projGroupRoles: openai.NewAdminOrganizationProjectGroupRoleService(base...),
+		projUserRoles:  openai.NewAdminOrganizationProjectUserRoleService(base...),
+		key:            key,
+		timeout:        DefaultTimeout,
+		pageSize:       DefaultPageSize,
 	}
 	for _, o := range opts {
 		o(c)

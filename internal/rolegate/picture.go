@@ -35,6 +35,32 @@ type OrganizationRead struct {
 	Projects []Project
 	// ProjectRoles are the roles of each active project, by project id.
 	ProjectRoles map[string][]UpstreamRole
+	// Directory is the organization's groups, users and group membership;
+	// nil when they were not read (then the picture's stay as they are).
+	Directory *Directory
+}
+
+// Directory is one complete read of the organization's groups and users
+// and of who is in which group (GET /v1/organization/groups/{id}/users).
+type Directory struct {
+	Groups []Group
+	Users  []User
+	// Members are the ids of each group's users, by group id.
+	Members map[string][]string
+}
+
+// Group is a group of the organization as the picture holds it.
+type Group struct {
+	ID   string
+	Name string
+}
+
+// User is a user of the organization as the picture holds it. Email may
+// be empty (the upstream's email is nullable).
+type User struct {
+	ID    string
+	Name  string
+	Email string
 }
 
 // UpstreamRole is one role as the upstream lists it.
