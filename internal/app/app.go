@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		syncFailed = func() { a.Metrics.PictureSyncFailed(); opts.PictureSyncFailed() }
 	}
 	a.Picture, err = picture.New(ctx, picture.Options{
-		Store: a.Store.Picture, List: lister.OrganizationRoles, Projects: lister.OrganizationProjects, ProjectRoles: lister.ProjectRoles, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge, Now: opts.Now,
+		Store: a.Store.Picture, List: lister.OrganizationRoles, Projects: lister.OrganizationProjects, ProjectRoles: lister.ProjectRoles, Directory: lister.OrganizationDirectory, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge, Now: opts.Now,
 		Logger: logger, OnSynced: a.Catalog.Update, SyncFailed: syncFailed,
 	})
 	if err != nil {
@@ -175,7 +175,8 @@ func (a *App) upstream(cfg *config.Config, opts Options, logger *slog.Logger) (s
 		key = sim.AdminKey()
 	case cfg.UseSimulator:
 		key = "sk-admin-dev-" + randomHex(16)
-		sim = simulator.New(simulator.Options{AdminKey: key, Projects: simulator.DevProjects()})
+		sim = simulator.New(simulator.Options{AdminKey: key, Projects: simulator.DevProjects(),
+			Users: simulator.DevUsers(), Groups: simulator.DevGroups()})
 	case cfg.AdminKeyFile != "":
 		return cfg.OpenAIBaseURL, adminapi.FileKey(cfg.AdminKeyFile), client, nil
 	default:

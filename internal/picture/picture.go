@@ -1,6 +1,7 @@
 // Package picture keeps rolegate's picture of the organization fresh: every
 // role upstream (the organization's, and each active project's, with the
-// projects themselves), read completely every ROLEGATE_SYNC_EVERY and stored (so
+// projects themselves) and the organization's groups, users and group
+// membership, read completely every ROLEGATE_SYNC_EVERY and stored (so
 // that it survives a restart and pages are served without an upstream
 // call). A live name check or a submission never trusts a picture older
 // than MaxAge: it asks for a refresh, and every check waiting at that
@@ -43,6 +44,10 @@ type ListProjects func(ctx context.Context) ([]rolegate.Project, error)
 // ListProjectRoles reads every role of one project upstream.
 type ListProjectRoles func(ctx context.Context, projectID string) ([]rolegate.UpstreamRole, error)
 
+// ReadDirectory reads the organization's groups, users and every group's
+// members upstream: all of it, or an error.
+type ReadDirectory func(ctx context.Context) (rolegate.Directory, error)
+
 // Defaults.
 const (
 	DefaultEvery  = 5 * time.Minute
@@ -69,6 +74,9 @@ type Options struct {
 	// picture holds the organization's roles alone.
 	Projects     ListProjects
 	ProjectRoles ListProjectRoles
+	// Directory reads the groups, users and membership in the same
+	// complete read; without it the picture's directory is left alone.
+	Directory ReadDirectory
 	// Every is the period of the background sync (ROLEGATE_SYNC_EVERY).
 	Every time.Duration
 	// MaxAge is the oldest picture a check trusts.
@@ -290,6 +298,13 @@ func (p *Picture) readOrganization(ctx context.Context) (rolegate.OrganizationRe
 	var err error
 	if org.Roles, err = p.opts.List(ctx); err != nil {
 		return org, err
+	}
+	if p.opts.Directory != nil {
+		dir, err := p.opts.Directory(ctx)
+		if err != nil {
+			return org, fmt.Errorf("the groups and users: %w", err)
+		}
+		org.Directory = &dir
 	}
 	if p.opts.Projects == nil || p.opts.ProjectRoles == nil {
 		return org, nil

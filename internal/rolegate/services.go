@@ -82,6 +82,26 @@ type PictureStore interface {
 	PictureStats(ctx context.Context) (PictureStats, error)
 }
 
+// DirectoryStore is the organization's groups and users and who is in
+// which group, as the picture last read them (PictureStore's
+// ReplaceOrganization stores them). Access requests find a grantee here
+// and learn whom a grant would reach.
+type DirectoryStore interface {
+	// DirectorySyncedAt is when the directory was last read completely
+	// (zero: never).
+	DirectorySyncedAt(ctx context.Context) (time.Time, error)
+	Groups(ctx context.Context) ([]Group, error)
+	Group(ctx context.Context, id string) (Group, bool, error)
+	// GroupsOf are the groups a user is in, by the upstream's membership.
+	GroupsOf(ctx context.Context, userID string) ([]Group, error)
+	GroupMembers(ctx context.Context, groupID string) ([]User, error)
+	Users(ctx context.Context) ([]User, error)
+	User(ctx context.Context, id string) (User, bool, error)
+	// UserByEmail is the organization's user with this email (a sign-in's
+	// email), case-insensitively.
+	UserByEmail(ctx context.Context, email string) (User, bool, error)
+}
+
 // Counts are the store's numbers the metrics read at scrape time.
 type Counts interface {
 	CountByStatus(ctx context.Context) (map[Status]int, error)

@@ -254,6 +254,7 @@ var (
 	_ rolegate.Outbox            = (*Outbox)(nil)
 	_ rolegate.ProvisioningQueue = (*Jobs)(nil)
 	_ rolegate.PictureStore      = (*Picture)(nil)
+	_ rolegate.DirectoryStore    = (*Picture)(nil)
 	_ rolegate.Counts            = (*Counts)(nil)
 	_ audit.Trail                = (*Trail)(nil)
 )

@@ -68,6 +68,7 @@ func (p *Picture) ReplacePicture(ctx context.Context, scope string, roles []role
 
 // ReplaceOrganization stores one complete read of the organization in one
 // transaction: its roles, its projects and each active project's roles,
+// and its directory (groups, users, membership) when it was read,
 // each scope compared with its previous picture as ReplacePicture does (a
 // project seen for the first time is its own baseline). The roles of a
 // project that is archived, or no longer listed, leave the picture without
@@ -98,6 +99,11 @@ func (p *Picture) ReplaceOrganization(ctx context.Context, read rolegate.Organiz
 				res.Roles += n
 			}
 			if err := tx.dropInactiveScopes(ctx, active); err != nil {
+				return err
+			}
+		}
+		if read.Directory != nil {
+			if err := tx.replaceDirectory(ctx, *read.Directory); err != nil {
 				return err
 			}
 		}
