@@ -40,7 +40,7 @@ func (t *Trail) SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: audit head: %w", err)
 		}
-		root, err := treeRoot(ctx, tx.Tx, cp.Size)
+		root, err := treeRoot(ctx, tx.sqlConn, cp.Size)
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func (tx *Tx) appendEvent(ctx context.Context, e *rolegate.Event) error {
 	}
 	// The event becomes the tree's next leaf in the same transaction, so a
 	// committed event is always provable (audit_tree.go).
-	if _, err := storeLeaf(ctx, tx.Tx, treeReader{ctx: ctx, q: tx.Tx}, e.Seq, leaf); err != nil {
+	if _, err := storeLeaf(ctx, tx.sqlConn, treeReader{ctx: ctx, q: tx.sqlConn}, e.Seq, leaf); err != nil {
 		return err
 	}
 	// Counted once the transaction commits: a rolled-back event never happened.

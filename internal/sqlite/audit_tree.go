@@ -86,7 +86,7 @@ func (r treeReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 
 // storeLeaf adds event seq's leaf hash to the tree as leaf seq-1, and
 // returns the hashes it stored.
-func storeLeaf(ctx context.Context, tx *sql.Tx, r treeReader, seq int64, leaf tlog.Hash) ([]tlog.Hash, error) {
+func storeLeaf(ctx context.Context, tx sqlConn, r treeReader, seq int64, leaf tlog.Hash) ([]tlog.Hash, error) {
 	n := seq - 1
 	hashes, err := tlog.StoredHashesForRecordHash(n, leaf, r)
 	if err != nil {
@@ -310,7 +310,7 @@ func migrateAuditTreeUp(ctx context.Context, tx *sql.Tx) error {
 // backfillAuditTree makes every event after the first done a leaf, a
 // batch at a time (the rows of a batch are read before its hashes are
 // written, on the transaction's one connection).
-func backfillAuditTree(ctx context.Context, tx *sql.Tx, done int64) error {
+func backfillAuditTree(ctx context.Context, tx sqlConn, done int64) error {
 	const batch = 5000
 	for {
 		rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, done, batch)
@@ -425,7 +425,7 @@ func (t *Trail) CatchUpAuditTree(ctx context.Context) (int64, error) {
 			return fmt.Errorf("sqlite: audit_tree holds %d hashes, which is no whole number of leaves", stored)
 		}
 		added = events - lo
-		return backfillAuditTree(ctx, tx.Tx, lo)
+		return backfillAuditTree(ctx, tx.sqlConn, lo)
 	})
 	return added, err
 }

@@ -14,6 +14,10 @@
 // Writes: every service method that changes anything is one write
 // transaction (update), which loads what it needs, asks the domain, and
 // writes the change with its audit events and outbox rows (apply).
+// Concurrent writes share one commit and its fsync (group commit,
+// groupcommit.go): each runs in a savepoint of its own inside the batch's
+// transaction, one after the other, so that a failure rolls back its own
+// writes only, and nobody is told "done" before the commit has returned.
 //
 // Reads: a read of one statement runs on the read pool (db.readPool, or
 // db.readStmts for the same pool's statements prepared once). A read of
@@ -33,6 +37,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go driver: a static binary, no cgo
@@ -56,6 +61,15 @@ type DB struct {
 	onEvent func(action string)
 	// notify says where notifications go (notifications.go); nil: nowhere.
 	notify *rolegate.NotificationTargets
+	// writes queues update's callers for the writer goroutine
+	// (groupcommit.go), which runs until closing is closed.
+	writes    chan *member
+	closeOnce sync.Once
+	closing   chan struct{}
+	closeMu   sync.RWMutex // held for writing while closing, so that no member is queued after the writer's last look
+	closed    bool
+	writerEnd chan struct{}
+	batches   int64 // the writer's count of batches
 }
 
 // pragmas are set on every connection.
@@ -135,11 +149,21 @@ func OpenNoMigrate(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	// An idle reader is closed, and its page cache freed, after 30 s.
 	read.SetConnMaxIdleTime(30 * time.Second)
-	return &DB{write: write, readPool: read, readStmts: &stmtCache{db: read}, path: path, now: time.Now}, nil
+	db := &DB{write: write, readPool: read, readStmts: &stmtCache{db: read}, path: path, now: time.Now,
+		writes: make(chan *member, queueLen), closing: make(chan struct{}), writerEnd: make(chan struct{})}
+	go db.writeLoop()
+	return db, nil
 }
 
-// Close closes both pools.
+// Close closes both pools, once the writes queued have been answered.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.closeMu.Lock()
+		db.closed = true
+		db.closeMu.Unlock()
+		close(db.closing)
+		<-db.writerEnd
+	})
 	db.readStmts.close()
 	return errors.Join(db.readPool.Close(), db.write.Close())
 }
@@ -189,45 +213,6 @@ func (s snapshotTx) QueryContext(ctx context.Context, q string, args ...any) (*s
 		return nil, err
 	}
 	return s.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-}
-
-// Tx is a write transaction; helpers that change data take it, so that a
-// service method and its audit events commit or roll back together.
-type Tx struct {
-	*sql.Tx
-	db  *DB
-	now time.Time
-	// appended are the actions of the audit events written, reported to
-	// OnEventAppended after commit.
-	appended []string
-	// queued counts the notifications written; the notifier is woken
-	// after commit, when it can see them.
-	queued int
-}
-
-// update runs fn in one write transaction.
-func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
-	sqlTx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	tx := &Tx{Tx: sqlTx, db: db, now: db.now().UTC().Truncate(time.Millisecond)}
-	if err := fn(tx); err != nil {
-		_ = sqlTx.Rollback()
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	if db.onEvent != nil {
-		for _, action := range tx.appended {
-			db.onEvent(action)
-		}
-	}
-	if tx.queued > 0 && db.notify != nil && db.notify.Wake != nil {
-		db.notify.Wake()
-	}
-	return nil
 }
 
 // ms converts a time to the stored Unix milliseconds.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,20 +88,38 @@ func BenchmarkLookupSession(b *testing.B) {
 }
 
 // BenchmarkCreateRequest is a submission's durable part: the name check,
-// the insert and its audit event in one transaction.
+// the insert and its audit event in one transaction. serial is one
+// submitter; parallel is 32 at once (SetParallelism(16) on 2 CPUs), as
+// the load run's 32 connections flat out: there writes share commits
+// (group commit, groupcommit.go).
 func BenchmarkCreateRequest(b *testing.B) {
-	db := hotDB(b)
-	reqs := sqlite.NewRequests(db, rolegate.RequestsConfig{})
 	requester := hotActor("riley", rolegate.RoleRequester)
 	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		if _, err := reqs.Create(ctx, requester, hotInput(fmt.Sprintf("Bench Role %d", i)), hotCatalog); err != nil {
-			b.Fatal(err)
+	b.Run("serial", func(b *testing.B) {
+		reqs := sqlite.NewRequests(hotDB(b), rolegate.RequestsConfig{})
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := reqs.Create(ctx, requester, hotInput(fmt.Sprintf("Bench Role %d", i)), hotCatalog); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		reqs := sqlite.NewRequests(hotDB(b), rolegate.RequestsConfig{})
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.SetParallelism(32 / max(1, runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := reqs.Create(ctx, requester, hotInput(fmt.Sprintf("Bench Role %d", n.Add(1))), hotCatalog); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
 
 // BenchmarkApproveHandOff is an approval that completes a request, up to

@@ -34,6 +34,20 @@ func NewRequests(db *DB, cfg rolegate.RequestsConfig) *Requests {
 func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate.RequestInput, catalog *rolegate.Catalog) (*rolegate.Request, error) {
 	var req *rolegate.Request
 	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		req, err = s.createIn(ctx, tx, actor, in, catalog)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// createIn is Create inside tx.
+func (s *Requests) createIn(ctx context.Context, tx *Tx, actor rolegate.Actor, in rolegate.RequestInput, catalog *rolegate.Catalog) (*rolegate.Request, error) {
+	var req *rolegate.Request
+	err := func() error {
 		var eff rolegate.Effects
 		var err error
 		// The project is named from the picture, never from the form; one
@@ -80,7 +94,7 @@ func (s *Requests) Create(ctx context.Context, actor rolegate.Actor, in rolegate
 			return fmt.Errorf("sqlite: insert request: %w", err)
 		}
 		return tx.apply(ctx, req, eff)
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -107,11 +107,17 @@ func (ss *Sessions) LookupSession(ctx context.Context, token string, limits role
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMS(created), fromMS(lastSeen), fromMS(expires)
 	now := ss.db.now()
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= limits.Idle {
-		_, _ = ss.db.write.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, id)
+		_ = ss.db.update(ctx, func(tx *Tx) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, id)
+			return err
+		})
 		return nil, rolegate.ErrNoSession
 	}
 	if now.Sub(s.LastSeenAt) >= touchEvery {
-		if _, err := ss.db.write.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(now), id); err != nil {
+		if err := ss.db.update(ctx, func(tx *Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(now), id)
+			return err
+		}); err != nil {
 			return nil, fmt.Errorf("sqlite: touch session: %w", err)
 		}
 		s.LastSeenAt = now
@@ -192,5 +198,5 @@ func (ss *Sessions) PeopleWithRole(ctx context.Context, role rolegate.PortalRole
 		return nil, fmt.Errorf("sqlite: people with role %s: %w", role, err)
 	}
 	defer sqlTx.Rollback()
-	return (&Tx{Tx: sqlTx, db: ss.db}).peopleWithRole(ctx, role)
+	return (&Tx{sqlConn: sqlTx, db: ss.db}).peopleWithRole(ctx, role)
 }
