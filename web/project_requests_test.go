@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
@@ -151,8 +152,80 @@ func TestTheAuditPageFiltersByScope(t *testing.T) {
 	if !strings.Contains(inOrg, "Org Group Readers") || strings.Contains(inOrg, "Payments Key Readers") {
 		t.Errorf("events of the organization = %q; want its request's only", inOrg)
 	}
+	// The page's export links carry the filter, and the exports hold the
+	// project's events only.
+	if link := `href="/audit/export.jsonl?scope=` + payments.ID + `"`; !strings.Contains(projectPage.Body, link) {
+		t.Errorf("the filtered page has no export link %s", link)
+	}
+	export := casey.get("/audit/export.jsonl?scope=" + payments.ID)
+	if export.StatusCode != http.StatusOK || !strings.Contains(export.Body, "Payments Key Readers") || strings.Contains(export.Body, "Org Group Readers") {
+		t.Errorf("the project's JSON Lines export = %d:\n%s\nwant its request's events only", export.StatusCode, export.Body)
+	}
+	if csv := casey.get("/audit/export.csv?scope=organization"); !strings.Contains(csv.Body, "Org Group Readers") || strings.Contains(csv.Body, "Payments Key Readers") {
+		t.Errorf("the organization's CSV export = %d:\n%s\nwant its request's events only", csv.StatusCode, csv.Body)
+	}
 	if bad := casey.get("/audit?scope=" + url.QueryEscape("a b")); bad.StatusCode != http.StatusUnprocessableEntity ||
 		!strings.Contains(element(bad.Body, "audit-scope-error"), "Scope must be organization or a project") {
 		t.Errorf("a bad scope = %d %q; want 422 with the reason", bad.StatusCode, element(bad.Body, "audit-scope-error"))
+	}
+}
+
+// A project role created through rolegate and then changed upstream is
+// drift like an organization role's: the picture compares it within its
+// project, and the Roles page (under the project's name) and the request
+// page say so.
+func TestDriftOfAProjectRoleShowsOnTheRolesPageAndTheRequestPage(t *testing.T) {
+	h := newHarness(t, harnessOptions{Projects: webProjects})
+	payments := h.Sim.Projects()[0]
+	riley := h.signInAs("requester")
+	res := riley.postWithToken("/requests", url.Values{"scope": {payments.ID}, "role_name": {"Key Readers"},
+		"permissions": {"api.organization.projects.api_keys.read"}, "justification": {"Needed for the key review."}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("file in a project: %d\n%s", res.StatusCode, res.Body)
+	}
+	list, _, err := h.Requests.List(t.Context(), rolegate.RequestFilter{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("requests = %d, %v; want the one filed", len(list), err)
+	}
+	req, err := h.Requests.Get(t.Context(), list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Requests.ApproveWith(t.Context(), devActor("approver-x", "Xavi Approver", rolegate.RoleApprover), req.ID, req.Binding(), "", rolegate.Reauth{}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := h.Sim.AddProjectRole(payments.ID, "Key Readers", "", []string{"api.organization.projects.api_keys.read"}) // as the worker would
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := h.App.Services.Provisioning.ClaimJob(t.Context(), "worker", time.Minute)
+	if err != nil || job == nil || job.Scope != payments.ID {
+		t.Fatalf("ClaimJob = %+v, %v; want the project's job", job, err)
+	}
+	if err := h.App.Services.Provisioning.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: created.ID, Name: created.Name,
+		Permissions: created.Permissions, ResourceType: rolegate.ResourceProject}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Sim.ChangeRole(created.ID, func(r *simulator.Role) {
+		r.Permissions = append(r.Permissions, "api.organization.projects.api_keys.write")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	drew := h.signInAs("admin")
+	if res := drew.postWithToken("/admin/catalog/refresh", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resync = %d; want 303", res.StatusCode)
+	}
+	roles := drew.get("/roles?q=key+readers").Body
+	for _, want := range []string{fmt.Sprintf(`href="/requests/%d"`, req.ID), "<td>Payments</td>", "Changed outside rolegate",
+		"added: <code>api.organization.projects.api_keys.write</code>"} {
+		if !strings.Contains(roles, want) {
+			t.Errorf("Roles page has no %q", want)
+		}
+	}
+	page := riley.get(fmt.Sprintf("/requests/%d", req.ID)).Body
+	for _, want := range []string{"Changed outside rolegate", "api.organization.projects.api_keys.write"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("request page has no %q", want)
+		}
 	}
 }

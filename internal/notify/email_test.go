@@ -277,3 +277,43 @@ func TestEachMessageSaysWhatHappenedToItsReader(t *testing.T) {
 		}
 	}
 }
+
+// A project request's mail names its project (its name and id) in every
+// message, and the organization's never speaks of a project.
+func TestAProjectRequestsMailNamesItsProject(t *testing.T) {
+	const link = "https://rolegate.example.com/requests/12"
+	for _, tc := range []struct {
+		kind     string
+		status   rolegate.Status
+		audience rolegate.Audience
+	}{
+		{rolegate.NoticeSubmitted, rolegate.StatusPending, rolegate.AudienceApprover},
+		{rolegate.NoticeApproved, rolegate.StatusApproved, rolegate.AudienceRequester},
+		{rolegate.NoticeProvisioned, rolegate.StatusProvisioned, rolegate.AudienceRequester},
+		{rolegate.NoticeFailed, rolegate.StatusFailed, rolegate.AudienceAdmin},
+	} {
+		for _, scope := range []string{"proj_pay", rolegate.ScopeLabelOrganization} {
+			f := rolegate.NotificationFacts{Kind: tc.kind, Status: tc.status, RequestID: 12, RoleName: "key-readers",
+				Actor:     rolegate.NoticePerson{Name: "Avery Approver"},
+				Requester: &rolegate.NoticePerson{Name: "Riley Requester"}, RoleID: "role_abc", Failure: "OpenAI answered 400.",
+				Permissions: []string{"api.organization.projects.api_keys.read"}, Justification: "Key review.", RequiredApprovals: 1,
+				Scope: scope}
+			if scope != rolegate.ScopeLabelOrganization {
+				f.ScopeName = "Payments"
+			}
+			msg, err := notify.RenderEmail(f, tc.audience, link)
+			if err != nil {
+				t.Fatalf("RenderEmail(%s, %s): %v", tc.kind, scope, err)
+			}
+			for _, part := range []struct{ name, body string }{{"text", msg.Text}, {"HTML", msg.HTML}} {
+				named := strings.Contains(part.body, "Project Payments (proj_pay)")
+				if scope == "proj_pay" && !named {
+					t.Errorf("RenderEmail(%s) of a project request: the %s part does not name the project:\n%s", tc.kind, part.name, part.body)
+				}
+				if scope != "proj_pay" && (named || strings.Contains(part.body, "in the project") || strings.Contains(part.body, "Scope")) {
+					t.Errorf("RenderEmail(%s) of an organization request: the %s part speaks of a project:\n%s", tc.kind, part.name, part.body)
+				}
+			}
+		}
+	}
+}

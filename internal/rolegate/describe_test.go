@@ -17,6 +17,7 @@ func TestDescribeSaysWhatHappened(t *testing.T) {
 		return e
 	}
 	req := `Request #12 for the role "finance-reader"`
+	pay := rolegate.ScopeRecord{Scope: "proj_pay", ScopeName: "Payments"}
 	tests := []struct {
 		d    rolegate.Details
 		want rolegate.Description
@@ -57,6 +58,23 @@ func TestDescribeSaysWhatHappened(t *testing.T) {
 				News: `The role "finance-reader" created through request #12 was changed outside rolegate.`}},
 		{rolegate.UpstreamRoleDeleted{RoleID: "role_5"}, rolegate.Description{Did: "Deleted outside rolegate", Detail: "The role role_5 no longer exists upstream",
 			News: `The role "finance-reader" created through request #12 was deleted outside rolegate.`}},
+		// A project request's events place its role in the project; the
+		// organization's label adds nothing.
+		{rolegate.RequestCreated{PayloadSHA256: "ab12", RequiredApprovals: 1, ScopeRecord: pay, Call: "POST /v1/projects/proj_pay/roles", BindingVersion: 2, BindingSHA256: "cd34"},
+			rolegate.Description{Did: `Submitted the request in the project "Payments" (proj_pay)`,
+				Detail: "Payload SHA-256 ab12; approvals needed: 1; POST /v1/projects/proj_pay/roles; approvals bound to the call, SHA-256 cd34",
+				News:   `Avery Approver asks for a new role "finance-reader" in the project "Payments" (proj_pay) (request #12); it is waiting for review.`}},
+		{rolegate.RequestApproved{PayloadSHA256: "ab12", Approvals: 1, RequiredApprovals: 1, ScopeRecord: pay, BindingSHA256: "cd34"},
+			rolegate.Description{Did: "Approved (1 of 1)", Detail: "Approved the call with SHA-256 cd34 (payload SHA-256 ab12)",
+				News: req + ` in the project "Payments" (proj_pay) was approved by Avery Approver.`}},
+		{rolegate.ProvisioningSucceeded{RoleID: "role_1", ScopeRecord: pay},
+			rolegate.Description{Did: `Created the role role_1 in the project "Payments" (proj_pay)`,
+				News: `The role "finance-reader" was created in the project "Payments" (proj_pay) of the OpenAI organization (request #12).`}},
+		{rolegate.ProvisioningFailed{Error: "The project 'proj_pay' is archived.", ScopeRecord: pay},
+			rolegate.Description{Did: "Provisioning failed", Detail: "The project 'proj_pay' is archived.",
+				News: `Creating the role "finance-reader" in the project "Payments" (proj_pay) failed (request #12); an admin can retry it.`}},
+		{rolegate.ProvisioningSucceeded{RoleID: "role_1", ScopeRecord: rolegate.ScopeRecord{Scope: rolegate.ScopeLabelOrganization}},
+			rolegate.Description{Did: "Created the role role_1", News: `The role "finance-reader" was created in the OpenAI organization (request #12).`}},
 	}
 	for _, tt := range tests {
 		if got := rolegate.Describe(event(tt.d)); got != tt.want {
