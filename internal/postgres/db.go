@@ -12,6 +12,9 @@
 //   - the audit trail is appended under a transaction-level advisory lock
 //     (audit_events.go), so events from every process get one order with
 //     no gaps, and the chain and the tree are extended from the true head;
+//   - a replacement of the organization's picture takes an advisory lock
+//     of its own (org_roles.go), so syncs from several processes take
+//     turns and each difference is recorded once;
 //   - migrations run under a session-level advisory lock (migrate.go), so
 //     two starting processes never migrate at once.
 //
@@ -170,12 +173,14 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// The services implemented so far; the picture's store (PictureStore), the
-// metrics' Counts and the trail's searches, proofs and checkpoints
-// (audit.Trail) are still to come.
+// The services implemented so far; the trail's searches, proofs and
+// checkpoints (audit.Trail) are still to come.
 var (
 	_ rolegate.RequestService    = (*Requests)(nil)
 	_ rolegate.SessionService    = (*Sessions)(nil)
 	_ rolegate.Outbox            = (*Outbox)(nil)
 	_ rolegate.ProvisioningQueue = (*Jobs)(nil)
+	_ rolegate.PictureStore      = (*Picture)(nil)
+	_ rolegate.DirectoryStore    = (*Picture)(nil)
+	_ rolegate.Counts            = (*Counts)(nil)
 )

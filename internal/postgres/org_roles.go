@@ -2,18 +2,514 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// The organization's picture on PostgreSQL: so far only what a request's
-// page reads of it (the role the request created). The picture's store
-// (rolegate.PictureStore: its sync, listing and stats) is still to come.
+// The organization's picture on PostgreSQL, as on SQLite (internal/sqlite's
+// org_roles.go): every role upstream as last read completely, with its
+// provenance and, for the roles rolegate created, their drift from what
+// was approved; the organization's projects; the differences found and
+// recorded in the transaction that replaces the picture, so that a
+// difference and its audit event (and the admins' notifications) commit
+// together, once.
+//
+// Several processes may sync at once (each runs its own picture.Picture):
+// a replacement first takes pictureLock, a transaction-level advisory
+// lock, so that replacements take turns and each compares what it read
+// with the picture the one before it committed. A difference is recorded
+// by the first process that sees it, and by no other.
+
+// Picture stores the organization's picture (rolegate.PictureStore).
+type Picture struct{ db *DB }
+
+// NewPicture returns the picture's store over db.
+func NewPicture(db *DB) *Picture { return &Picture{db: db} }
+
+// PictureSyncer is the system actor that records the differences a sync
+// finds, whoever caused the sync.
+var PictureSyncer = rolegate.System("sync")
+
+// pictureLock is the advisory lock every replacement of the picture takes
+// for the rest of its transaction ("rg pict" as a number; the trail's
+// appendLock is another key). It is taken before the trail's, never after.
+const pictureLock int64 = 0x72672070696374
+
+// oldRole is a picture row as the sync compares it.
+type oldRole struct {
+	role          rolegate.UpstreamRole
+	requestID     int64
+	drift         string
+	recordedState string
+	deleted       bool
+}
+
+// provenance is a request that created (or is creating) a role.
+type provenance struct {
+	id          int64
+	shape       rolegate.RoleShape
+	provisioned bool // the approved shape is final: drift is measured against it
+}
+
+// ReplacePicture makes roles, one complete read of scope upstream, the
+// picture, and records each difference found once (see internal/sqlite's
+// ReplacePicture). requestedBy, when not nil, is a person who asked for
+// this read (an admin's resync), recorded as catalog.refreshed.
+func (p *Picture) ReplacePicture(ctx context.Context, scope string, roles []rolegate.UpstreamRole, requestedBy *rolegate.Actor) (rolegate.SyncResult, error) {
+	var res rolegate.SyncResult
+	err := p.db.update(ctx, func(tx *Tx) error {
+		res = rolegate.SyncResult{}
+		if err := tx.lockPicture(ctx); err != nil {
+			return err
+		}
+		baseline, listed, err := tx.replaceScope(ctx, scope, "", roles, &res)
+		if err != nil {
+			return err
+		}
+		res.Roles, res.Baseline = listed, baseline
+		return tx.recordResync(ctx, requestedBy, res)
+	})
+	return res, err
+}
+
+// ReplaceOrganization stores one complete read of the organization in one
+// transaction: its roles, its projects and each active project's roles,
+// and its directory (groups, users, membership) when it was read, each scope compared with its previous picture as ReplacePicture does (a
+// project seen for the first time is its own baseline). The roles of a
+// project that is archived, or no longer listed, leave the picture without
+// an event: they were not deleted, their project can no longer be used.
+func (p *Picture) ReplaceOrganization(ctx context.Context, read rolegate.OrganizationRead, requestedBy *rolegate.Actor) (rolegate.SyncResult, error) {
+	var res rolegate.SyncResult
+	err := p.db.update(ctx, func(tx *Tx) error {
+		res = rolegate.SyncResult{}
+		if err := tx.lockPicture(ctx); err != nil {
+			return err
+		}
+		baseline, listed, err := tx.replaceScope(ctx, rolegate.ScopeOrganization, "", read.Roles, &res)
+		if err != nil {
+			return err
+		}
+		res.Roles, res.Baseline = listed, baseline
+		if read.Projects != nil {
+			if err := tx.replaceProjects(ctx, read.Projects); err != nil {
+				return err
+			}
+			active := map[string]bool{}
+			for _, p := range read.Projects {
+				if p.Archived || p.ID == "" {
+					continue
+				}
+				active[p.ID] = true
+				_, n, err := tx.replaceScope(ctx, p.ID, p.Name, read.ProjectRoles[p.ID], &res)
+				if err != nil {
+					return err
+				}
+				res.Roles += n
+			}
+			if err := tx.dropInactiveScopes(ctx, active); err != nil {
+				return err
+			}
+		}
+		if read.Directory != nil {
+			if err := tx.replaceDirectory(ctx, *read.Directory); err != nil {
+				return err
+			}
+		}
+		return tx.recordResync(ctx, requestedBy, res)
+	})
+	return res, err
+}
+
+// lockPicture makes this transaction the only one replacing the picture
+// until it ends; what it reads next is what the previous one committed.
+func (tx *Tx) lockPicture(ctx context.Context) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pictureLock); err != nil {
+		return fmt.Errorf("postgres: lock the picture: %w", err)
+	}
+	return nil
+}
+
+// recordResync records an admin's resync (requestedBy nil: a background one,
+// not recorded).
+func (tx *Tx) recordResync(ctx context.Context, requestedBy *rolegate.Actor, res rolegate.SyncResult) error {
+	if requestedBy == nil {
+		return nil
+	}
+	e := rolegate.NewEvent(*requestedBy, rolegate.OutcomeSuccess,
+		rolegate.CatalogRefreshed{Roles: res.Roles, Appeared: res.Appeared, Changed: res.Changed, Deleted: res.Deleted})
+	return tx.appendEvent(ctx, &e)
+}
+
+// replaceScope makes roles the picture of scope (named scopeName, "" for
+// the organization) and counts the differences into res. It reports
+// whether this was the scope's first read (a baseline) and how many roles
+// it holds now.
+func (tx *Tx) replaceScope(ctx context.Context, scope, scopeName string, roles []rolegate.UpstreamRole, res *rolegate.SyncResult) (bool, int, error) {
+	baseline := false
+	var synced int64
+	err := tx.QueryRow(ctx, `SELECT synced_at FROM org_picture WHERE scope = $1`, scope).Scan(&synced)
+	if errors.Is(err, pgx.ErrNoRows) {
+		baseline = true
+	} else if err != nil {
+		return false, 0, fmt.Errorf("postgres: read picture state: %w", err)
+	}
+	old, err := tx.pictureRows(ctx, scope)
+	if err != nil {
+		return false, 0, err
+	}
+	byID, inFlight, err := tx.roleProvenance(ctx)
+	if err != nil {
+		return false, 0, err
+	}
+	seen := make(map[string]bool, len(roles))
+	for _, r := range roles {
+		r = r.Normalize()
+		r.Scope = scope
+		if scope != rolegate.ScopeOrganization {
+			r.ScopeName = scopeName
+		}
+		if r.ID == "" || seen[r.ID] {
+			continue // a role listed twice is one role
+		}
+		seen[r.ID] = true
+		prev, had := old[r.ID]
+		prov, ok := byID[r.ID]
+		if !ok {
+			prov, ok = inFlight[inFlightKey(scope, r.Name)]
+		}
+		if !ok && had && prev.requestID != 0 {
+			ok, prov = true, provenance{id: prev.requestID}
+		}
+		if err := tx.syncRole(ctx, r, prev, had, prov, ok, baseline, res); err != nil {
+			return false, 0, err
+		}
+	}
+	for id, prev := range old {
+		if seen[id] || prev.deleted {
+			continue
+		}
+		if err := tx.roleGone(ctx, prev, res); err != nil {
+			return false, 0, err
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO org_picture (scope, synced_at, roles) VALUES ($1, $2, $3)
+		ON CONFLICT (scope) DO UPDATE SET synced_at = excluded.synced_at, roles = excluded.roles`,
+		scope, ms(tx.now), len(seen)); err != nil {
+		return false, 0, fmt.Errorf("postgres: save picture state: %w", err)
+	}
+	return baseline, len(seen), nil
+}
+
+// replaceProjects makes projects the picture's projects.
+func (tx *Tx) replaceProjects(ctx context.Context, projects []rolegate.Project) error {
+	listed := make([]string, 0, len(projects))
+	for _, p := range projects {
+		if p.ID == "" {
+			continue
+		}
+		listed = append(listed, p.ID)
+		if _, err := tx.Exec(ctx, `INSERT INTO projects (project_id, name, name_key, archived, first_seen_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5)
+			ON CONFLICT (project_id) DO UPDATE SET name = excluded.name, name_key = excluded.name_key,
+				archived = excluded.archived, updated_at = excluded.updated_at
+			WHERE projects.name <> excluded.name OR projects.archived <> excluded.archived`,
+			p.ID, p.Name, rolegate.RoleNameKey(p.Name), p.Archived, ms(tx.now)); err != nil {
+			return fmt.Errorf("postgres: save project %s: %w", p.ID, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM projects WHERE NOT (project_id = ANY($1))`, listed); err != nil {
+		return fmt.Errorf("postgres: remove unlisted projects: %w", err)
+	}
+	return nil
+}
+
+// dropInactiveScopes removes from the picture the roles of every project
+// scope that is not active now.
+func (tx *Tx) dropInactiveScopes(ctx context.Context, active map[string]bool) error {
+	keep := make([]string, 0, len(active))
+	for scope := range active {
+		keep = append(keep, scope)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM org_roles WHERE scope <> '' AND NOT (scope = ANY($1))`, keep); err != nil {
+		return fmt.Errorf("postgres: drop the roles of inactive projects: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM org_picture WHERE scope <> '' AND NOT (scope = ANY($1))`, keep); err != nil {
+		return fmt.Errorf("postgres: drop the picture state of inactive projects: %w", err)
+	}
+	return nil
+}
+
+// projectByID is project id as the picture last read it; found is false
+// when the picture does not list it.
+func projectByID(ctx context.Context, q querier, id string) (p rolegate.Project, found bool, err error) {
+	p.ID = id
+	err = q.QueryRow(ctx, `SELECT name, archived FROM projects WHERE project_id = $1`, id).Scan(&p.Name, &p.Archived)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, false, nil
+	} else if err != nil {
+		return p, false, fmt.Errorf("postgres: read project %s: %w", id, err)
+	}
+	return p, true, nil
+}
+
+// Projects are the organization's projects as last read, archived ones
+// included, by name.
+func (p *Picture) Projects(ctx context.Context) ([]rolegate.Project, error) {
+	rows, err := p.db.pool.Query(ctx, `SELECT project_id, name, archived FROM projects ORDER BY archived, name_key, project_id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read projects: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (rolegate.Project, error) {
+		var p rolegate.Project
+		err := row.Scan(&p.ID, &p.Name, &p.Archived)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read projects: %w", err)
+	}
+	return out, nil
+}
+
+// syncRole brings one listed role into the picture. Rows are written only
+// when something changed, so a sync of an unchanged organization writes
+// one row whatever its size.
+func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRole, had bool, prov provenance, created, baseline bool, res *rolegate.SyncResult) error {
+	var requestID int64
+	if created {
+		requestID = prov.id
+	}
+	drift, detail, recorded := "", "", prev.recordedState
+	if created && prov.provisioned {
+		if diffs := rolegate.Compare(prov.shape, r.Shape()); len(diffs) > 0 {
+			raw, _ := json.Marshal(diffs)
+			drift, detail = string(rolegate.DriftChanged), string(raw)
+			if state := stateDigest(r); recorded != state {
+				recorded = state
+				res.Changed++
+				if err := tx.appendPictureEvent(ctx, r, requestID, rolegate.UpstreamRoleChanged{
+					RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: diffs, ComparedWith: "approved request",
+				}, rolegate.DriftNotice(r.ID, diffs, false)); err != nil {
+					return err
+				}
+			}
+		} else {
+			recorded = "" // back to what was approved: a later change is news again
+		}
+	}
+	if had && !created && prev.requestID == 0 && prev.role.State() != r.State() {
+		res.Changed++
+		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleChanged{
+			RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: rolegate.Compare(prev.role.Shape(), r.Shape()),
+			ComparedWith: "previous sync",
+		}, nil); err != nil {
+			return err
+		}
+	}
+	if !had && !created && !baseline {
+		res.Appeared++
+		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleAppeared{
+			RoleID: r.ID, Scope: scopeLabel(r.Scope), Permissions: r.Permissions, Predefined: r.Predefined,
+		}, nil); err != nil {
+			return err
+		}
+	}
+	unchanged := had && !prev.deleted && prev.role.State() == r.State() && prev.role.Predefined == r.Predefined &&
+		prev.role.ResourceType == r.ResourceType && prev.role.ScopeName == r.ScopeName &&
+		prev.requestID == requestID && prev.drift == drift && prev.recordedState == recorded
+	if unchanged {
+		return nil
+	}
+	perms, _ := json.Marshal(r.Permissions)
+	var reqArg *int64
+	if requestID != 0 {
+		reqArg = &requestID
+	}
+	var predefined int64
+	if r.Predefined {
+		predefined = 1
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO org_roles (role_id, scope, scope_name, name, name_key, description,
+			permissions, resource_type, predefined, request_id, first_seen_at, drift, drift_detail, recorded_state, deleted_at, search_text)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15)
+		ON CONFLICT (role_id) DO UPDATE SET scope = excluded.scope, scope_name = excluded.scope_name, name = excluded.name,
+			name_key = excluded.name_key, description = excluded.description, permissions = excluded.permissions,
+			resource_type = excluded.resource_type, predefined = excluded.predefined, request_id = excluded.request_id,
+			drift = excluded.drift, drift_detail = excluded.drift_detail, recorded_state = excluded.recorded_state, deleted_at = 0,
+			search_text = excluded.search_text`,
+		r.ID, r.Scope, r.ScopeName, r.Name, rolegate.RoleNameKey(r.Name), r.Description, string(perms), r.ResourceType,
+		predefined, reqArg, ms(tx.now), drift, detail, recorded, searchText(r)); err != nil {
+		return fmt.Errorf("postgres: save role %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// stateDigest is how recorded_state holds the state of r whose change was
+// last recorded: the hex SHA-256 of r.State(), which separates its fields
+// with NUL, a character PostgreSQL's text cannot hold (SQLite's column
+// holds the state itself; only equality is ever asked of either).
+func stateDigest(r rolegate.UpstreamRole) string {
+	sum := sha256.Sum256([]byte(r.State()))
+	return hex.EncodeToString(sum[:])
+}
+
+// roleGone handles a role of the picture that the upstream no longer lists.
+// One that rolegate created stays, marked Deleted outside rolegate; any
+// other leaves the picture. Either way the deletion is recorded once.
+func (tx *Tx) roleGone(ctx context.Context, prev oldRole, res *rolegate.SyncResult) error {
+	res.Deleted++
+	if err := tx.appendPictureEvent(ctx, prev.role, prev.requestID, rolegate.UpstreamRoleDeleted{
+		RoleID: prev.role.ID, Scope: scopeLabel(prev.role.Scope), Permissions: prev.role.Permissions,
+	}, rolegate.DriftNotice(prev.role.ID, nil, true)); err != nil {
+		return err
+	}
+	if prev.requestID != 0 {
+		if _, err := tx.Exec(ctx, `UPDATE org_roles SET deleted_at = $1, drift = 'deleted', drift_detail = '' WHERE role_id = $2`,
+			ms(tx.now), prev.role.ID); err != nil {
+			return fmt.Errorf("postgres: mark role %s deleted: %w", prev.role.ID, err)
+		}
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM org_roles WHERE role_id = $1`, prev.role.ID); err != nil {
+		return fmt.Errorf("postgres: remove role %s: %w", prev.role.ID, err)
+	}
+	return nil
+}
+
+// appendPictureEvent records a difference found by a sync; notice (nil:
+// nobody) is who hears of it, about the request that created the role.
+func (tx *Tx) appendPictureEvent(ctx context.Context, r rolegate.UpstreamRole, requestID int64, d rolegate.Details, notice *rolegate.Notice) error {
+	e := rolegate.NewEvent(PictureSyncer, rolegate.OutcomeSuccess, d)
+	e.RequestID, e.RoleName = requestID, r.Name
+	if err := tx.appendEvent(ctx, &e); err != nil {
+		return err
+	}
+	if notice == nil || requestID == 0 || tx.db.notify == nil {
+		return nil
+	}
+	req, err := getRequest(ctx, tx, requestID)
+	if err != nil {
+		return fmt.Errorf("postgres: notifications for event %d: %w", e.Seq, err)
+	}
+	n, err := rolegate.QueueNotice(ctx, effects{tx}, e, req, notice, *tx.db.notify)
+	tx.queued += n
+	return err
+}
+
+func scopeLabel(scope string) string {
+	if scope == rolegate.ScopeOrganization {
+		return rolegate.ScopeLabelOrganization
+	}
+	return scope
+}
+
+// pictureRows loads the picture of scope, by role id.
+func (tx *Tx) pictureRows(ctx context.Context, scope string) (map[string]oldRole, error) {
+	rows, err := tx.Query(ctx, `SELECT role_id, scope, scope_name, name, description, permissions, resource_type,
+		predefined, COALESCE(request_id, 0), drift, recorded_state, deleted_at FROM org_roles WHERE scope = $1`, scope)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read picture: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]oldRole{}
+	for rows.Next() {
+		var o oldRole
+		var perms string
+		var predefined, deleted int64
+		if err := rows.Scan(&o.role.ID, &o.role.Scope, &o.role.ScopeName, &o.role.Name, &o.role.Description, &perms,
+			&o.role.ResourceType, &predefined, &o.requestID, &o.drift, &o.recordedState, &deleted); err != nil {
+			return nil, fmt.Errorf("postgres: read picture: %w", err)
+		}
+		if err := json.Unmarshal([]byte(perms), &o.role.Permissions); err != nil {
+			return nil, fmt.Errorf("postgres: role %s permissions: %w", o.role.ID, err)
+		}
+		o.role.Predefined, o.deleted = predefined != 0, deleted != 0
+		out[o.role.ID] = o
+	}
+	return out, rows.Err()
+}
+
+// roleProvenance maps the roles rolegate created (by upstream id) and the
+// ones it is creating right now (by name: the worker may have created one
+// that the request does not name yet) to their request.
+func (tx *Tx) roleProvenance(ctx context.Context) (map[string]provenance, map[string]provenance, error) {
+	rows, err := tx.Query(ctx, `SELECT id, scope, upstream_role_id, role_name, role_name_key, permissions, description, status
+		FROM requests WHERE upstream_role_id <> '' OR status IN ('approved', 'provisioning')`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: read role provenance: %w", err)
+	}
+	defer rows.Close()
+	byID, inFlight := map[string]provenance{}, map[string]provenance{}
+	for rows.Next() {
+		var p provenance
+		var scope, roleID, key, perms, status string
+		if err := rows.Scan(&p.id, &scope, &roleID, &p.shape.Name, &key, &perms, &p.shape.Description, &status); err != nil {
+			return nil, nil, fmt.Errorf("postgres: read role provenance: %w", err)
+		}
+		if err := json.Unmarshal([]byte(perms), &p.shape.Permissions); err != nil {
+			return nil, nil, fmt.Errorf("postgres: request %d permissions: %w", p.id, err)
+		}
+		p.provisioned = status == string(rolegate.StatusProvisioned)
+		if roleID != "" {
+			byID[roleID] = p
+		} else {
+			inFlight[inFlightKey(scope, key)] = p
+		}
+	}
+	return byID, inFlight, rows.Err()
+}
+
+// inFlightKey is how a role being created is matched by name: within its
+// scope, whatever the case.
+func inFlightKey(scope, name string) string {
+	return scope + "\x00" + rolegate.RoleNameKey(name)
+}
+
+// searchText is what a search of the picture matches: the name and the
+// permissions, lower case, separated by a character no search can hold.
+func searchText(r rolegate.UpstreamRole) string {
+	parts := append([]string{rolegate.RoleNameKey(r.Name)}, r.Permissions...)
+	return strings.ToLower(strings.Join(parts, "\n"))
+}
+
+// PictureSyncedAt is when scope was last read completely (zero: never).
+func (p *Picture) PictureSyncedAt(ctx context.Context, scope string) (time.Time, error) {
+	var at int64
+	err := p.db.pool.QueryRow(ctx, `SELECT synced_at FROM org_picture WHERE scope = $1`, scope).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	} else if err != nil {
+		return time.Time{}, fmt.Errorf("postgres: read picture state: %w", err)
+	}
+	return fromMS(at), nil
+}
+
+// PictureRoles returns every role that exists upstream, as last read: what
+// the permission catalog and the overlap hints are built from.
+func (p *Picture) PictureRoles(ctx context.Context) ([]rolegate.UpstreamRole, error) {
+	rows, err := p.db.pool.Query(ctx, `SELECT `+pictureColumns+` FROM org_roles WHERE deleted_at = 0 ORDER BY scope, name_key, role_id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read picture: %w", err)
+	}
+	defer rows.Close()
+	var out []rolegate.UpstreamRole
+	for rows.Next() {
+		r, err := scanPictureRole(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.UpstreamRole)
+	}
+	return out, rows.Err()
+}
 
 const pictureColumns = `role_id, scope, scope_name, name, description, permissions, resource_type, predefined,
 	COALESCE(request_id, 0), first_seen_at, drift, drift_detail, deleted_at`
@@ -39,6 +535,53 @@ func scanPictureRole(row pgx.Row) (rolegate.PictureRole, error) {
 	return r, nil
 }
 
+// ListPictureRoles returns one page of the picture in name order (roles
+// deleted outside rolegate included), and how many match in all. The
+// search matches part of a name or of a permission, ignoring case. The
+// page and the total are read in one snapshot.
+func (p *Picture) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) (roles []rolegate.PictureRole, total int, err error) {
+	search := strings.TrimSpace(f.Search)
+	if strings.Contains(search, "\n") {
+		return nil, 0, nil // the separator of searchText: it would match across two fields
+	}
+	err = p.db.snapshot(ctx, func(tx pgx.Tx) error {
+		var args params
+		cond := ""
+		if search != "" {
+			// strpos, not LIKE: a plain substring search, with no wildcard to escape.
+			cond = ` WHERE strpos(search_text, ` + args.add(strings.ToLower(search)) + `) > 0`
+		}
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM org_roles`+cond, args...).Scan(&total); err != nil {
+			return fmt.Errorf("postgres: count picture roles: %w", err)
+		}
+		limit := f.Limit
+		if limit <= 0 || limit > 200 {
+			limit = 50
+		}
+		rows, err := tx.Query(ctx, `SELECT `+pictureColumns+` FROM org_roles`+cond+
+			` ORDER BY scope, name_key, role_id LIMIT `+args.add(limit)+` OFFSET `+args.add(max(f.Offset, 0)), args...)
+		if err != nil {
+			return fmt.Errorf("postgres: list picture roles: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanPictureRole(rows)
+			if err != nil {
+				return err
+			}
+			roles = append(roles, r)
+		}
+		return rows.Err()
+	})
+	return roles, total, err
+}
+
+// RequestRole returns the role that request id created as the picture
+// shows it, with its drift; ok is false when the picture holds none.
+func (p *Picture) RequestRole(ctx context.Context, id int64) (rolegate.PictureRole, bool, error) {
+	return requestRole(ctx, p.db.pool, id)
+}
+
 // requestRole is the role request id created as the picture shows it; ok
 // is false when the picture holds none.
 func requestRole(ctx context.Context, q querier, id int64) (rolegate.PictureRole, bool, error) {
@@ -52,17 +595,21 @@ func requestRole(ctx context.Context, q querier, id int64) (rolegate.PictureRole
 	return r, true, nil
 }
 
-// projectByID is project id as the picture last read it; found is false
-// when the picture does not list it.
-func projectByID(ctx context.Context, q querier, id string) (p rolegate.Project, found bool, err error) {
-	p.ID = id
-	err = q.QueryRow(ctx, `SELECT name, archived FROM projects WHERE project_id = $1`, id).Scan(&p.Name, &p.Archived)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, false, nil
-	} else if err != nil {
-		return p, false, fmt.Errorf("postgres: read project %s: %w", id, err)
+// PictureStats reads the picture's state.
+func (p *Picture) PictureStats(ctx context.Context) (rolegate.PictureStats, error) {
+	var s rolegate.PictureStats
+	var at *int64
+	err := p.db.pool.QueryRow(ctx, `SELECT
+		(SELECT MIN(synced_at) FROM org_picture),
+		(SELECT COUNT(*) FROM org_roles WHERE deleted_at = 0),
+		(SELECT COUNT(*) FROM org_roles WHERE drift <> '')`).Scan(&at, &s.Roles, &s.Drifted)
+	if err != nil {
+		return s, fmt.Errorf("postgres: picture stats: %w", err)
 	}
-	return p, true, nil
+	if at != nil {
+		s.SyncedAt = fromMS(*at)
+	}
+	return s, nil
 }
 
 // roleNameInPicture reports whether a role of scope upstream has name, in

@@ -41,6 +41,8 @@ func openStore(t *testing.T, url string, now func() time.Time) *storetest.Store 
 		Requests:         func(cfg rolegate.RequestsConfig) rolegate.RequestService { return postgres.NewRequests(db, cfg) },
 		Jobs:             postgres.NewJobs(db),
 		Outbox:           postgres.NewOutbox(db),
+		Picture:          postgres.NewPicture(db),
+		Counts:           postgres.NewCounts(db),
 		SetNotifications: db.SetNotifications,
 		Rows: func(t testing.TB, table, where string) int {
 			t.Helper()

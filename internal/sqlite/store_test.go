@@ -40,6 +40,8 @@ func openStore(t *testing.T, path string, now func() time.Time) *storetest.Store
 		Requests:         func(cfg rolegate.RequestsConfig) rolegate.RequestService { return sqlite.NewRequests(db, cfg) },
 		Jobs:             sqlite.NewJobs(db),
 		Outbox:           sqlite.NewOutbox(db),
+		Picture:          sqlite.NewPicture(db),
+		Counts:           sqlite.NewCounts(db),
 		SetNotifications: db.SetNotifications,
 		Rows: func(t testing.TB, table, where string) int {
 			t.Helper()

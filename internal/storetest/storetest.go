@@ -41,6 +41,8 @@ type Store struct {
 	Requests func(cfg rolegate.RequestsConfig) rolegate.RequestService
 	Jobs     rolegate.ProvisioningQueue
 	Outbox   rolegate.Outbox
+	Picture  Picture
+	Counts   rolegate.Counts
 	// SetNotifications turns queueing notifications on (before use).
 	SetNotifications func(rolegate.NotificationTargets)
 	// Rows counts the rows of table that match where (SQL both engines
@@ -72,9 +74,11 @@ func Run(t *testing.T, e Engine) {
 	t.Run("Trail", func(t *testing.T) { testTrail(t, e) })
 	t.Run("Requests", func(t *testing.T) { testRequests(t, e) })
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, e) })
+	t.Run("Picture", func(t *testing.T) { testPicture(t, e) })
 	t.Run("TwoProcesses", func(t *testing.T) {
 		testTwoProcesses(t, e)
 		testRequestsTwoProcesses(t, e)
+		testPictureTwoProcesses(t, e)
 	})
 }
 

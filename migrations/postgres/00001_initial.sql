@@ -3,7 +3,8 @@
 -- Times are Unix milliseconds (bigint), as on SQLite, so that both engines
 -- store and compare the same values. PostgreSQL has never shipped, so what
 -- SQLite added later (session drafts in 00010, projects in 00011, request
--- scopes and binding versions in 00012) is folded in here. The trail's full-text search
+-- scopes and binding versions in 00012, the picture's directory in 00014)
+-- is folded in here. The trail's full-text search
 -- (SQLite's audit_events_fts) comes with the trail's search on PostgreSQL,
 -- in a migration of its own.
 
@@ -225,7 +226,7 @@ CREATE TABLE org_roles (
     first_seen_at  bigint NOT NULL,
     drift          text NOT NULL DEFAULT '' CHECK (drift IN ('', 'changed', 'deleted')),
     drift_detail   text NOT NULL DEFAULT '',
-    recorded_state text NOT NULL DEFAULT '',
+    recorded_state text NOT NULL DEFAULT '', -- hex SHA-256 of the state whose drift was last recorded
     deleted_at     bigint NOT NULL DEFAULT 0,
     search_text    text NOT NULL DEFAULT ''
 );
@@ -247,6 +248,46 @@ CREATE TABLE projects (
 );
 CREATE INDEX projects_by_name ON projects (archived, name_key, project_id);
 
+-- The organization's directory in the picture (SQLite's 00014): its
+-- groups, its users and who is in which group, as last read completely.
+CREATE TABLE org_groups (
+    group_id      text PRIMARY KEY,          -- upstream id, group_…
+    name          text NOT NULL,
+    name_key      text NOT NULL,             -- lower(name), for the order and the search
+    first_seen_at bigint NOT NULL,
+    updated_at    bigint NOT NULL
+);
+CREATE INDEX org_groups_by_name ON org_groups (name_key, group_id);
+
+CREATE TABLE org_users (
+    user_id       text PRIMARY KEY,          -- upstream id, user_…
+    name          text NOT NULL DEFAULT '',
+    name_key      text NOT NULL DEFAULT '',
+    email         text NOT NULL DEFAULT '',  -- '' when the upstream has none
+    email_key     text NOT NULL DEFAULT '',  -- lower(email): a sign-in's email finds its user
+    first_seen_at bigint NOT NULL,
+    updated_at    bigint NOT NULL
+);
+CREATE INDEX org_users_by_email ON org_users (email_key) WHERE email_key <> '';
+CREATE INDEX org_users_by_name ON org_users (name_key, user_id);
+
+-- A member need not be among the users read (the lists are read one after
+-- the other), so user_id is not a foreign key.
+CREATE TABLE org_group_members (
+    group_id text NOT NULL REFERENCES org_groups (group_id) ON DELETE CASCADE,
+    user_id  text NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX org_group_members_by_user ON org_group_members (user_id, group_id);
+
+-- When the directory was last read completely.
+CREATE TABLE org_directory (
+    id        bigint PRIMARY KEY CHECK (id = 1),
+    synced_at bigint NOT NULL,
+    groups    bigint NOT NULL,
+    users     bigint NOT NULL
+);
+
 CREATE TABLE org_picture (
     scope     text PRIMARY KEY,
     synced_at bigint NOT NULL,
@@ -255,6 +296,10 @@ CREATE TABLE org_picture (
 
 -- +goose Down
 DROP TABLE org_picture;
+DROP TABLE org_directory;
+DROP TABLE org_group_members;
+DROP TABLE org_users;
+DROP TABLE org_groups;
 DROP TABLE projects;
 DROP TABLE org_roles;
 DROP TABLE request_reminders;
