@@ -64,10 +64,12 @@ func (tx *Tx) appendEvent(ctx context.Context, e *rolegate.Event) error {
 	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO audit_events (seq, at, actor_key, actor_email, actor_name, actor_roles, action,
-			request_id, role_name, outcome, details, client_ip, user_agent, http_request_id, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			request_id, role_name, outcome, details, client_ip, user_agent, http_request_id, prev_hash, hash,
+			search, details_scope)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::tsvector, $18)`,
 		e.Seq, ms(e.At), e.ActorKey, e.ActorEmail, e.ActorName, e.ActorRoles, e.Action,
-		requestID, e.RoleName, e.Outcome, string(e.Details), e.ClientIP, e.UserAgent, e.HTTPReqID, e.PrevHash, e.Hash)
+		requestID, e.RoleName, e.Outcome, string(e.Details), e.ClientIP, e.UserAgent, e.HTTPReqID, e.PrevHash, e.Hash,
+		searchVector(*e), detailsScope(e.Details))
 	if err != nil {
 		return fmt.Errorf("postgres: append audit event %s: %w", e.Action, err)
 	}

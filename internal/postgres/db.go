@@ -173,8 +173,8 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// The services implemented so far; the trail's searches, proofs and
-// checkpoints (audit.Trail) are still to come.
+// The services implemented so far; the trail's proofs and checkpoints
+// (the rest of audit.Trail) are still to come.
 var (
 	_ rolegate.RequestService    = (*Requests)(nil)
 	_ rolegate.SessionService    = (*Sessions)(nil)

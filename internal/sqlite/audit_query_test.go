@@ -15,6 +15,10 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
+// The search's behaviour through the Trail's methods (every filter, the
+// count, paging, export) is in the conformance suite (internal/storetest's
+// search.go); here, the planner's own walks, each of which must agree.
+
 // auditTestPeople act in the test trails.
 var auditTestPeople = []rolegate.Actor{
 	{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://idp.example.com", Subject: "u-riley", Email: "riley@example.com", Name: "Riley Requester"}, Roles: []rolegate.PortalRole{rolegate.RoleRequester}}, ClientIP: "10.0.0.7"},
@@ -318,30 +322,6 @@ func TestEveryWalkAgreesWithTheSpecification(t *testing.T) {
 	}
 }
 
-// The Audit page's count of matches agrees with the specification for
-// every filter, and stops at its cap saying there are more.
-func TestCountEventsAgreesWithTheSpecification(t *testing.T) {
-	db := newAuditTestDB(t)
-	events := fillAuditTrail(t, db, 240, 1)
-	ctx := context.Background()
-	for _, f := range auditFilters(events) {
-		want := 0
-		for _, e := range events {
-			if matches(f, e) {
-				want++
-			}
-		}
-		if n, more, err := NewTrail(db).CountEvents(ctx, f, 1000); err != nil || n != want || more {
-			t.Errorf("CountEvents(%+v, 1000) = %d, %v, %v; want %d, false", f, n, more, err, want)
-		}
-		if want > 3 {
-			if n, more, err := NewTrail(db).CountEvents(ctx, f, 3); err != nil || n != 3 || !more {
-				t.Errorf("CountEvents(%+v, 3) = %d, %v, %v; want 3, true (of %d)", f, n, more, err, want)
-			}
-		}
-	}
-}
-
 // TestEveryCountWalkAgreesWithTheSpecification: the count's query, down
 // every walk the planner could choose (without order, several runs of an
 // index at once, the time range left to seq), counts what the plain
@@ -394,105 +374,6 @@ func TestEveryCountWalkAgreesWithTheSpecification(t *testing.T) {
 			}
 		}
 		tx.Rollback()
-	}
-}
-
-// TestSearchPagesThroughEverythingOnce: following the cursor page by page
-// yields every matching event once, newest first, and the last page says
-// there is no more.
-func TestSearchPagesThroughEverythingOnce(t *testing.T) {
-	db := newAuditTestDB(t)
-	events := fillAuditTrail(t, db, 90, 2)
-	ctx := context.Background()
-	for _, f := range []rolegate.AuditFilter{{}, {Action: "request."}, {Actor: "riley"}, {Text: "access"}} {
-		var want []int64
-		for i := len(events) - 1; i >= 0; i-- {
-			if matches(f, events[i]) {
-				want = append(want, events[i].Seq)
-			}
-		}
-		for _, limit := range []int{1, 7, len(want) - 1, len(want), len(want) + 1} {
-			if limit <= 0 {
-				continue
-			}
-			page := f
-			page.Limit = limit
-			var got []int64
-			for pages := 0; ; pages++ {
-				if pages > len(want)+1 {
-					t.Fatalf("%+v: paging does not end", page)
-				}
-				list, next, err := NewTrail(db).SearchEvents(ctx, page)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(list) > limit {
-					t.Fatalf("%+v: page of %d events; want at most %d", page, len(list), limit)
-				}
-				got = append(got, seqs(list)...)
-				if next == 0 {
-					break
-				}
-				if next != list[len(list)-1].Seq {
-					t.Fatalf("%+v: next = %d; want the last seq shown, %d", page, next, list[len(list)-1].Seq)
-				}
-				page.BeforeSeq = next
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("paging %+v by %d = %v; want %v", f, limit, got, want)
-			}
-		}
-	}
-
-	// A page that holds exactly the rest says there is no more.
-	list, next, err := NewTrail(db).SearchEvents(ctx, rolegate.AuditFilter{Limit: 5, BeforeSeq: 6})
-	if err != nil || len(list) != 5 || next != 0 {
-		t.Errorf("SearchEvents(the 5 oldest, limit 5) = %v, next %d, %v; want 5 events, next 0", seqs(list), next, err)
-	}
-	// The default and the largest page.
-	if list, _, _ := NewTrail(db).SearchEvents(ctx, rolegate.AuditFilter{}); len(list) != AuditPageSize {
-		t.Errorf("SearchEvents(no limit) = %d events; want %d", len(list), AuditPageSize)
-	}
-	if list, _, _ := NewTrail(db).SearchEvents(ctx, rolegate.AuditFilter{Limit: 1 << 20}); len(list) != len(events) {
-		t.Errorf("SearchEvents(huge limit) over %d events = %d", len(events), len(list))
-	}
-}
-
-func TestSearchOnAnEmptyTrail(t *testing.T) {
-	db := newAuditTestDB(t)
-	for _, f := range []rolegate.AuditFilter{{}, {Text: "x"}, {RequestID: 1}, {From: time.Now()}} {
-		list, next, err := NewTrail(db).SearchEvents(context.Background(), f)
-		if err != nil || len(list) != 0 || next != 0 {
-			t.Errorf("SearchEvents(%+v) on an empty trail = %v, %d, %v; want nothing", f, list, next, err)
-		}
-	}
-}
-
-func TestExportStreamsOldestFirstAndStopsOnError(t *testing.T) {
-	db := newAuditTestDB(t)
-	events := fillAuditTrail(t, db, 60, 3)
-	ctx := context.Background()
-	var got []int64
-	f := rolegate.AuditFilter{Action: "request.", BeforeSeq: 10, Limit: 2} // cursor and limit do not apply
-	err := NewTrail(db).ExportEvents(ctx, f, func(e rolegate.Event) error { got = append(got, e.Seq); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []int64
-	for _, e := range events {
-		if strings.HasPrefix(e.Action, "request.") {
-			want = append(want, e.Seq)
-		}
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("ExportEvents(request.) = %v; want %v", got, want)
-	}
-
-	stop := fmt.Errorf("client went away")
-	n := 0
-	err = NewTrail(db).ExportEvents(ctx, rolegate.AuditFilter{}, func(rolegate.Event) error { n++; return stop })
-	if err != stop || n != 1 {
-		t.Errorf("ExportEvents with a failing writer = %v after %d events; want the writer's error after 1", err, n)
 	}
 }
 

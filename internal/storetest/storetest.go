@@ -25,10 +25,15 @@ type Sessions interface {
 	PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error)
 }
 
-// Trail is what the suite needs of the audit trail: appending, and reading
-// it back whole with its tree (what audit verify reads).
+// Trail is what the suite needs of the audit trail: appending, searching,
+// and reading it back whole with its tree (what audit verify reads).
 type Trail interface {
 	AppendEvent(ctx context.Context, e rolegate.Event) error
+	RequestEvents(ctx context.Context, requestID int64) ([]rolegate.Event, error)
+	SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]rolegate.Event, int64, error)
+	CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error)
+	ExportEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event) error) error
+	AuditActions(ctx context.Context) ([]string, error)
 	WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error
 	AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error)
 }
@@ -72,6 +77,7 @@ type Engine struct {
 func Run(t *testing.T, e Engine) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, e) })
 	t.Run("Trail", func(t *testing.T) { testTrail(t, e) })
+	t.Run("Search", func(t *testing.T) { testSearch(t, e) })
 	t.Run("Requests", func(t *testing.T) { testRequests(t, e) })
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, e) })
 	t.Run("Picture", func(t *testing.T) { testPicture(t, e) })

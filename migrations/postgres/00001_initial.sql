@@ -4,9 +4,8 @@
 -- store and compare the same values. PostgreSQL has never shipped, so what
 -- SQLite added later (session drafts in 00010, projects in 00011, request
 -- scopes and binding versions in 00012, the picture's directory in 00014)
--- is folded in here. The trail's full-text search
--- (SQLite's audit_events_fts) comes with the trail's search on PostgreSQL,
--- in a migration of its own.
+-- is folded in here, as is the trail's search (SQLite's 00002: here a
+-- tsvector and the scope written with each event, and their indexes).
 
 -- +goose Up
 CREATE TABLE people (
@@ -126,12 +125,18 @@ CREATE TABLE audit_events (
     user_agent      text NOT NULL DEFAULT '',
     http_request_id text NOT NULL DEFAULT '',
     prev_hash       text NOT NULL,
-    hash            text NOT NULL
+    hash            text NOT NULL,
+    -- the search's (internal/postgres/audit_search.go), written with the
+    -- event: its free text as words, and the scope its details name
+    search          tsvector NOT NULL,
+    details_scope   text NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_events_by_request ON audit_events (request_id, seq) WHERE request_id IS NOT NULL;
 CREATE INDEX audit_events_by_action ON audit_events (action, seq);
 CREATE INDEX audit_events_by_at ON audit_events (at, seq);
 CREATE INDEX audit_events_by_actor ON audit_events (actor_key, seq);
+CREATE INDEX audit_events_search ON audit_events USING gin (search);
+CREATE INDEX audit_events_by_scope ON audit_events (details_scope, seq) WHERE details_scope <> '';
 
 -- The Merkle tree's stored hashes, keyed by tlog's storage index
 -- (internal/postgres/audit_tree.go).
