@@ -110,6 +110,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		repeatsDone := make(chan struct{})
 		go func() { defer close(repeatsDone); server.RunRepeats(bg) }()
 		defer func() { <-repeatsDone }()
+		// Access ends by itself at Until (and when an admin revokes it):
+		// the Remover resumes at start what a dead process left half done.
+		removerDone := make(chan struct{})
+		go func() { defer close(removerDone); a.Remover.Run(bg) }()
+		defer func() { <-removerDone }()
 		runBackground(bg, cfg, a.Services, a.Store.Audit, a.Provisioner, logger)
 	}()
 

@@ -72,6 +72,8 @@ type App struct {
 	Notifier *notify.Worker
 	// Provisioner creates the approved roles upstream.
 	Provisioner *provisioning.Worker
+	// Remover ends access at Until, or when an admin revokes it.
+	Remover *provisioning.Remover
 
 	closers []func() error
 }
@@ -101,7 +103,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		db.SetClock(opts.Now)
 	}
 	// Metrics first: the store counts every audit event from the first.
-	a.Metrics = metrics.New(metrics.Options{Store: a.Store.Counts, Logger: logger})
+	a.Metrics = metrics.New(metrics.Options{Store: a.Store.Counts, Logger: logger, OverdueAssignments: a.Store.Removals.OverdueAssignments})
 	db.OnEventAppended(a.Metrics.AuditEventAppended)
 
 	baseURL, keys, client, err := a.upstream(cfg, opts, logger)
@@ -142,10 +144,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		}
 	}
 
+	a.Remover = provisioning.NewRemover(provisioning.RemoverConfig{
+		Queue: a.Store.Removals, Upstream: upstream, Logger: logger,
+		MaxAttempts: cfg.ProvisionAttempts, CallTimeout: cfg.ProvisionTimeout, BackoffBase: cfg.ProvisionBackoff,
+	})
 	a.Provisioner = provisioning.New(provisioning.Config{
 		Queue: a.Store.Jobs, Upstream: upstream, Logger: logger,
 		MaxAttempts: cfg.ProvisionAttempts, CallTimeout: cfg.ProvisionTimeout, BackoffBase: cfg.ProvisionBackoff,
-		OnOutcome: a.Metrics.ProvisioningOutcome,
+		OnOutcome: a.Metrics.ProvisioningOutcome, Granted: a.Remover.Wake,
 	})
 	handedOff := a.Provisioner.Wake
 	if opts.HandedOff != nil {
@@ -249,6 +255,7 @@ type Store struct {
 	Sessions *sqlite.Sessions
 	Outbox   *sqlite.Outbox
 	Jobs     *sqlite.Jobs
+	Removals *sqlite.Removals
 	Picture  *sqlite.Picture
 	// Audit is the audit trail (audit.Trail), with the operator's tools
 	// beside it (checkpoints, proofs, the tree's catch-up).
@@ -258,7 +265,7 @@ type Store struct {
 
 func newStore(db *sqlite.DB) *Store {
 	return &Store{
-		DB: db, Sessions: sqlite.NewSessions(db), Outbox: sqlite.NewOutbox(db), Jobs: sqlite.NewJobs(db),
+		DB: db, Sessions: sqlite.NewSessions(db), Outbox: sqlite.NewOutbox(db), Jobs: sqlite.NewJobs(db), Removals: sqlite.NewRemovals(db),
 		Picture: sqlite.NewPicture(db), Audit: sqlite.NewTrail(db), Counts: sqlite.NewCounts(db),
 	}
 }

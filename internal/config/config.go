@@ -56,6 +56,9 @@ type Config struct {
 
 	RequiredApprovals int
 	RequestTTL        time.Duration // a pending request expires after this
+	// AccessMaxDuration bounds the Until of an access request
+	// (ROLEGATE_ACCESS_MAX_DURATION); 0: no limit.
+	AccessMaxDuration time.Duration
 	SessionIdle       time.Duration
 	SessionMax        time.Duration
 	ApproveMaxAuthAge time.Duration // re-authenticate before approving when older
@@ -222,6 +225,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	}
 	c.RequiredApprovals = r.integer("ROLEGATE_REQUIRED_APPROVALS", rolegate.DefaultRequiredApprovals, 1, 10)
 	c.RequestTTL = r.duration("ROLEGATE_REQUEST_TTL", rolegate.DefaultExpireAfter)
+	c.AccessMaxDuration = r.durationOrZero("ROLEGATE_ACCESS_MAX_DURATION", rolegate.DefaultAccessMaxDuration)
 	c.SessionIdle = r.duration("ROLEGATE_SESSION_IDLE", 8*time.Hour)
 	c.SessionMax = r.duration("ROLEGATE_SESSION_MAX", 24*time.Hour)
 	c.ApproveMaxAuthAge = r.duration("ROLEGATE_APPROVE_MAX_AUTH_AGE", time.Hour)
@@ -432,6 +436,20 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		r.fail(name, fmt.Sprintf("must be a positive Go duration such as 90m or 24h, got %q", v))
+		return def
+	}
+	return d
+}
+
+// durationOrZero is duration, where 0 is allowed and means "no limit".
+func (r *reader) durationOrZero(name string, def time.Duration) time.Duration {
+	v := r.str(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(name, fmt.Sprintf("must be 0 (no limit) or a positive Go duration such as 720h, got %q", v))
 		return def
 	}
 	return d

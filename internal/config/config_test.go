@@ -46,6 +46,7 @@ func TestProductionDefaults(t *testing.T) {
 		{"SessionIdle", c.SessionIdle, 8 * time.Hour},
 		{"SessionMax", c.SessionMax, 24 * time.Hour},
 		{"RequestTTL", c.RequestTTL, 14 * 24 * time.Hour},
+		{"AccessMaxDuration", c.AccessMaxDuration, 90 * 24 * time.Hour},
 		{"ProvisionBackoff", c.ProvisionBackoff, 2 * time.Second},
 		{"Dev", c.Dev, false},
 		{"UseSimulator", c.UseSimulator, false},
@@ -97,6 +98,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"ROLEGATE_APPROVER_GROUPS", nil, "ROLEGATE_APPROVER_GROUPS"},
 		{"ROLEGATE_REQUIRED_APPROVALS", map[string]string{"ROLEGATE_REQUIRED_APPROVALS": "two"}, ""},
 		{"ROLEGATE_REQUIRED_APPROVALS", map[string]string{"ROLEGATE_REQUIRED_APPROVALS": "0"}, ""},
+		{"ROLEGATE_ACCESS_MAX_DURATION", map[string]string{"ROLEGATE_ACCESS_MAX_DURATION": "90 days"}, ""},
+		{"ROLEGATE_ACCESS_MAX_DURATION", map[string]string{"ROLEGATE_ACCESS_MAX_DURATION": "-1h"}, ""},
 		{"OPENAI_ADMIN_KEY", nil, "OPENAI_ADMIN_KEY"},
 		{"OPENAI_ADMIN_KEY_FILE", map[string]string{"OPENAI_ADMIN_KEY": "", "OPENAI_ADMIN_KEY_FILE": empty}, ""},
 		{"OPENAI_ADMIN_KEY_FILE", map[string]string{"OPENAI_ADMIN_KEY": "", "OPENAI_ADMIN_KEY_FILE": filepath.Join(dir, "missing")}, ""},
@@ -284,5 +287,18 @@ func TestMetricsSettings(t *testing.T) {
 	c, err = load(t, production(t))
 	if err != nil || c.MetricsAddr != "" || c.MetricsToken != "" {
 		t.Errorf("Load without metrics settings = %q, %v, %v; want both empty", c.MetricsAddr, c.MetricsToken != "", err)
+	}
+}
+
+// ROLEGATE_ACCESS_MAX_DURATION bounds Until; 0 means no limit (an empty
+// Until is then access without an end).
+func TestAccessMaxDuration(t *testing.T) {
+	for v, want := range map[string]time.Duration{"720h": 720 * time.Hour, "0": 0, "0s": 0} {
+		env := production(t)
+		env["ROLEGATE_ACCESS_MAX_DURATION"] = v
+		c, err := load(t, env)
+		if err != nil || c.AccessMaxDuration != want {
+			t.Errorf("ROLEGATE_ACCESS_MAX_DURATION=%s: %v, %v; want %v", v, c.AccessMaxDuration, err, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@
 package metrics
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -34,6 +35,9 @@ type Options struct {
 	StoreMaxAge time.Duration
 	// Now is the clock of StoreMaxAge (tests move it); nil is time.Now.
 	Now func() time.Time
+	// OverdueAssignments counts the access assignments past their end
+	// (rolegate.RemovalQueue); nil leaves the gauge out.
+	OverdueAssignments func(context.Context) (int, error)
 }
 
 // DefaultStoreMaxAge is how long the database-derived gauges are reused:
@@ -107,6 +111,9 @@ func New(opts Options) *Metrics {
 	)
 	if opts.Store != nil {
 		m.registry.MustRegister(newStoreCollector(opts.Store, opts.ScrapeTimeout, opts.StoreMaxAge, opts.Now))
+	}
+	if opts.OverdueAssignments != nil {
+		m.registry.MustRegister(newOverdueCollector(opts.OverdueAssignments, opts.ScrapeTimeout))
 	}
 	// Seed the outcomes a dashboard alerts on, so that a rate() over them
 	// works from the first scrape instead of from the first failure.

@@ -51,6 +51,9 @@ type rigOptions struct {
 	// Projects are the simulated organization's projects; the picture
 	// knows them from the start.
 	Projects []simulator.ProjectSeed
+	// Users and Groups are the organization's directory (access requests).
+	Users  []simulator.UserSeed
+	Groups []simulator.GroupSeed
 }
 
 func rigActor(subject, name string, roles ...rolegate.PortalRole) rolegate.Actor {
@@ -79,7 +82,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 		t.Fatalf("open: %v", err)
 	}
 	r.store = db
-	r.sim = simulator.New(simulator.Options{AdminKey: rigKey, Projects: opts.Projects})
+	r.sim = simulator.New(simulator.Options{AdminKey: rigKey, Projects: opts.Projects, Users: opts.Users, Groups: opts.Groups})
 	srv := httptest.NewServer(r.sim)
 	r.simURL = srv.URL + "/v1"
 	r.keys = opts.Keys

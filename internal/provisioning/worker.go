@@ -24,6 +24,9 @@ type Upstream interface {
 	FindRoleIn(ctx context.Context, scope, name string) (adminapi.Role, bool, error)
 	CreateRoleIn(ctx context.Context, scope string, body []byte) (adminapi.Role, error)
 	GetRoleIn(ctx context.Context, scope, id string) (adminapi.Role, error)
+	// The role assignments of access requests (issue 17).
+	FindAssignment(ctx context.Context, p adminapi.Principal, roleID string) (adminapi.AssignedRole, bool, error)
+	AssignRole(ctx context.Context, p adminapi.Principal, body []byte) error
 }
 
 // Defaults (ROLEGATE_PROVISION_ATTEMPTS, _TIMEOUT, _BACKOFF).
@@ -56,6 +59,10 @@ type Config struct {
 	Poll time.Duration
 	// OnOutcome is told of each attempt's outcome (metrics); may be nil.
 	OnOutcome func(outcome string)
+	// Granted is told, after it is recorded, that an access request's
+	// assignment exists, so that its end is watched at once (the
+	// Remover's Wake); may be nil.
+	Granted func()
 }
 
 // Worker provisions approved requests one at a time.
@@ -152,6 +159,10 @@ func (w *Worker) process(ctx context.Context, job *rolegate.Job) {
 		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, err.Error(), nil)
 		return
 	}
+	if job.Kind == rolegate.KindAccess {
+		w.processAccess(ctx, log, job)
+		return
+	}
 	if err := json.Unmarshal(job.Payload, &want); err != nil || want.RoleName == "" {
 		w.fail(ctx, log, job, rolegate.ActionProvisioningFailed, "The approved payload is not a role to create; nothing was sent.", nil)
 		return
@@ -244,17 +255,17 @@ func checkApproved(job *rolegate.Job) error {
 	}
 	// What the approvals must be bound to, computed from exactly what would
 	// be sent: the body, and (binding version 2) the method and the path
-	// with the project's id.
-	sum, err := rolegate.Binding(job.BindingVersion, job.Scope, job.Payload)
+	// with the project's id (for an access request, the group's or user's).
+	call, sum, err := rolegate.JobBinding(job)
 	if err != nil {
-		return fmt.Errorf("The call on file (%s) is not one its approvals can cover (%v); nothing was sent.", rolegate.CallFor(job.Scope), err)
+		return fmt.Errorf("The call on file (%s) is not one its approvals can cover (%v); nothing was sent.", call, err)
 	}
 	for _, h := range job.ApprovedHashes {
 		if h != sum {
 			if job.BindingVersion == rolegate.BindingBody {
 				return errors.New("The payload on file does not match the one approved; nothing was sent.")
 			}
-			return fmt.Errorf("The call on file (%s and its body) does not match the one approved; nothing was sent.", rolegate.CallFor(job.Scope))
+			return fmt.Errorf("The call on file (%s and its body) does not match the one approved; nothing was sent.", call)
 		}
 	}
 	return nil
@@ -349,6 +360,9 @@ func (w *Worker) complete(ctx context.Context, log *slog.Logger, job *rolegate.J
 		w.outcome("adopted")
 	} else {
 		w.outcome("succeeded")
+	}
+	if job.Kind == rolegate.KindAccess && w.cfg.Granted != nil {
+		w.cfg.Granted()
 	}
 	log.Info("provisioning: role in place", "role_id", role.ID, "adopted", adopted)
 }

@@ -316,3 +316,95 @@ func EndingAt(until time.Time, reminded bool, now time.Time) AccessEnding {
 	}
 	return AccessRunning
 }
+
+// accessRecord is r's grant as its events record it.
+func (r *Request) accessRecord() AccessRecord {
+	if !r.IsAccess() {
+		return AccessRecord{}
+	}
+	rec := AccessRecord{Kind: string(KindAccess), RoleID: r.AccessRoleID, GranteeKind: string(r.Grantee.Kind),
+		GranteeID: r.Grantee.ID, GranteeName: r.Grantee.Name, GranteeEmail: r.Grantee.Email}
+	if !r.AccessUntil.IsZero() {
+		rec.Until = r.AccessUntil.UTC().Format(time.RFC3339)
+	}
+	return rec
+}
+
+// AccessConfig holds the knobs of access requests.
+type AccessConfig struct {
+	// MaxDuration bounds Until (ROLEGATE_ACCESS_MAX_DURATION); 0: no limit.
+	MaxDuration time.Duration
+}
+
+// SubmitAccess validates in against the picture's facts and returns the
+// new pending access request actor files, with what filing it causes (the
+// approvers and the webhooks hear of it, as for a new role). Its payload
+// is the assign call's body and its approvals bind the whole assign call.
+// The store fills facts from the picture and checks that the same grant
+// is not already open.
+func SubmitAccess(actor Actor, in AccessInput, facts AccessFacts, catalog *Catalog, cfg RequestsConfig, acfg AccessConfig, now time.Time) (*Request, Effects, error) {
+	if !actor.Has(RoleRequester) {
+		return nil, Effects{}, Errorf(EFORBIDDEN, "You are not allowed to file requests.")
+	}
+	cfg = cfg.WithDefaults()
+	until, errs := ValidateAccess(in, facts, now, acfg.MaxDuration)
+	if errs != nil {
+		return nil, Effects{}, Invalid(errs)
+	}
+	role, g := facts.Role, facts.Grantee
+	g.Kind = in.Grantee.Kind
+	payload, hash := AssignPayload(role.ID)
+	r := &Request{
+		Kind: KindAccess, Scope: role.Scope, ScopeName: role.ScopeName,
+		RoleName: role.Name, Permissions: role.Permissions, Description: role.Description,
+		Justification: strings.TrimSpace(in.Justification), Payload: payload, PayloadHash: hash,
+		AccessRoleID: role.ID, Grantee: g, AccessUntil: until,
+		Status: StatusPending, Requester: actor.Person,
+		RequiredApprovals: AccessRequiredApprovals(cfg.RequiredApprovals, role, catalog),
+		CreatedAt:         now, UpdatedAt: now, ExpiresAt: now.Add(cfg.ExpireAfter),
+	}
+	r.BindingVersion = BindingCall
+	r.BindingHash = CallBinding(r.Call(), payload)
+	created := r.event(actor, OutcomeSuccess, RequestCreated{
+		Permissions: r.Permissions, PayloadSHA256: hash, RequiredApprovals: r.RequiredApprovals,
+		Description: r.Description, Justification: r.Justification,
+		ScopeRecord: r.scopeRecord(), Call: r.Call().String(), BindingVersion: r.BindingVersion, BindingSHA256: r.BindingHash,
+		AccessRecord: r.accessRecord(),
+	})
+	return r, Effects{From: StatusPending, To: StatusPending, Events: []Caused{{created, newNotice(NoticeSubmitted)}}}, nil
+}
+
+// CheckApproveAccess is CheckApprove for an access request, with what
+// the directory says of the approver: nobody approves access they would
+// receive themselves.
+func CheckApproveAccess(p Principal, r *Request, seenHash, comment string, approver Beneficiary) error {
+	if err := CheckApprove(p, r, seenHash, comment); err != nil {
+		return err
+	}
+	return CheckSelfBenefit(r.Grantee, approver)
+}
+
+// JobBinding is what the approvals of a claimed job must be bound to,
+// computed from exactly what would be sent: for an access job the assign
+// call and its body; for a new role Binding of its scope.
+func JobBinding(job *Job) (Call, string, error) {
+	if job.Kind == KindAccess {
+		c := AssignCall(job.Scope, job.Grantee)
+		if job.BindingVersion != BindingCall {
+			return c, "", fmt.Errorf("an access request binds the whole call (version %d), not version %d", BindingCall, job.BindingVersion)
+		}
+		return c, CallBinding(c, job.Payload), nil
+	}
+	sum, err := Binding(job.BindingVersion, job.Scope, job.Payload)
+	return CallFor(job.Scope), sum, err
+}
+
+// ApproveAccess is Approve for an access request, refusing an approver
+// who would receive the access themselves (approver: what the directory
+// says of them, read in the approval's transaction).
+func ApproveAccess(r *Request, actor Actor, seenHash, comment string, reauth Reauth, approver Beneficiary, now time.Time) (Effects, error) {
+	if err := CheckApproveAccess(actor.Principal, r, seenHash, strings.TrimSpace(comment), approver); err != nil {
+		return Effects{}, err
+	}
+	return Approve(r, actor, seenHash, comment, reauth, now)
+}

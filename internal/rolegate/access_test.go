@@ -254,3 +254,32 @@ func TestKindsAndGranteesAreNamedForPeople(t *testing.T) {
 		t.Errorf("grantees: %q, %q", support, riley)
 	}
 }
+
+// The messages of an access request say what is granted to whom and
+// until when; the requester is told when access ends, and why; webhooks
+// carry the request's kind.
+func TestAccessNoticesSayWhatIsGrantedToWhom(t *testing.T) {
+	until := time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC)
+	f := rolegate.NotificationFacts{Kind: rolegate.NoticeSubmitted, RequestID: 7, RoleName: "Usage Readers", Status: rolegate.StatusPending,
+		RequestKind: "access", Grantee: support.String(), Until: until, RequiredApprovals: 1,
+		Requester: &rolegate.NoticePerson{Name: "Riley Requester"}}
+	m := rolegate.DescribeNotice(f, rolegate.AudienceApprover)
+	if !strings.Contains(m.Heading, `Riley Requester asks for the role "Usage Readers" to be granted to the group Support Team, until`) ||
+		!strings.Contains(m.Subject, "access to the role") {
+		t.Errorf("submitted: %q / %q", m.Subject, m.Heading)
+	}
+	f.Kind, f.Comment, f.Status = rolegate.NoticeAccessEnded, "The incident is closed.", rolegate.StatusProvisioned
+	m = rolegate.DescribeNotice(f, rolegate.AudienceRequester)
+	var reason string
+	for _, field := range m.Fields {
+		if field.Label == "Reason" {
+			reason = field.Value
+		}
+	}
+	if !strings.Contains(m.Heading, "no longer holds the role") || reason != "The incident is closed." {
+		t.Errorf("ended: %q, reason %q", m.Heading, reason)
+	}
+	if ch := f.For(rolegate.AudienceChannel); ch.RequestKind != "access" || ch.Grantee != "" || ch.Comment != "" {
+		t.Errorf("a webhook's facts: %+v; want the kind and nothing of the grant's detail", ch)
+	}
+}

@@ -1,6 +1,7 @@
 package rolegate
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -43,6 +44,17 @@ func Describe(e Event) Description {
 	case AccessDenied:
 		return Description{Did: "Was refused " + d.Method + " " + d.Path, Detail: d.Reason}
 	case RequestCreated:
+		if d.AccessRecord.Kind == string(KindAccess) {
+			g := Grantee{Kind: GranteeKind(d.GranteeKind), ID: d.GranteeID, Name: d.GranteeName, Email: d.GranteeEmail}
+			until := "with no end date"
+			if d.Until != "" {
+				until = "until " + d.Until
+			}
+			return Description{Did: "Asked for access" + d.ScopeRecord.in(),
+				Detail: fmt.Sprintf("The role %s (%s) for the %s, %s; %s; approvals needed: %d; approvals bound to the call, SHA-256 %s",
+					e.RoleName, d.AccessRecord.RoleID, g, until, d.Call, d.RequiredApprovals, d.BindingSHA256),
+				News: fmt.Sprintf("%s asks for the role %q%s for the %s (request #%d); it is waiting for review.", actor, e.RoleName, d.ScopeRecord.inProject(), g, e.RequestID)}
+		}
 		detail := fmt.Sprintf("Payload SHA-256 %s; approvals needed: %d", d.PayloadSHA256, d.RequiredApprovals)
 		if d.Call != "" {
 			detail = fmt.Sprintf("%s; %s; approvals bound to the call, SHA-256 %s", detail, d.Call, d.BindingSHA256)
@@ -72,8 +84,14 @@ func Describe(e Event) Description {
 	case ProvisioningRetrying:
 		return Description{Did: fmt.Sprintf("Attempt %d failed; retrying in %s", d.Attempt, d.RetryIn), Detail: d.Error}
 	case ProvisioningSucceeded:
+		if d.AccessRecord.Kind == string(KindAccess) {
+			return Description{Did: fmt.Sprintf("Assigned the role %s to the %s %s", d.RoleID, d.GranteeKind, cmp.Or(d.GranteeName, d.GranteeID))}
+		}
 		return Description{Did: "Created the role " + d.RoleID + d.ScopeRecord.in(), News: roleCreated(e, d.ScopeRecord)}
 	case ProvisioningAdopted:
+		if d.AccessRecord.Kind == string(KindAccess) {
+			return Description{Did: fmt.Sprintf("Found the role %s already assigned to the %s %s and adopted the assignment", d.RoleID, d.GranteeKind, cmp.Or(d.GranteeName, d.GranteeID))}
+		}
 		return Description{Did: "Found the role " + d.RoleID + " already created" + d.ScopeRecord.in() + " and adopted it", News: roleCreated(e, d.ScopeRecord)}
 	case ProvisioningFailed:
 		return Description{Did: "Provisioning failed", Detail: d.Error, News: creatingFailed(e, d.ScopeRecord)}
@@ -94,6 +112,22 @@ func Describe(e Event) Description {
 		return Description{Did: "Exported the audit trail as " + d.Format}
 	case AuditCheckpoint:
 		return Description{Did: "Signed a checkpoint of the audit trail", Detail: fmt.Sprintf("%d events, root %s", d.Size, d.Root)}
+	case AccessRevokeRequested:
+		return Description{Did: "Revoked access", Comment: d.Reason}
+	case AccessEndingSoon:
+		return Description{Did: "Told the requester that access ends at " + d.Until}
+	case AccessRemovalAttempt:
+		return Description{Did: fmt.Sprintf("Removal attempt %d", d.Attempt)}
+	case AccessRemovalRetrying:
+		return Description{Did: fmt.Sprintf("Removal attempt %d failed; retrying in %s", d.Attempt, d.RetryIn), Detail: d.Error}
+	case AccessRemoved:
+		return Description{Did: "Removed the assignment (" + d.Call + ")", Detail: d.Reason}
+	case AccessDrift:
+		return Description{Did: "Found the assignment already removed outside rolegate", Detail: d.Reason}
+	case AccessRemovalFailed:
+		return Description{Did: "Removing the assignment failed", Detail: d.Error}
+	case AccessRemovalRetried:
+		return Description{Did: "Asked to retry the removal"}
 	case UpstreamRoleAppeared:
 		return Description{Did: "Appeared outside rolegate", Detail: "The role " + d.RoleID + " was created upstream"}
 	case UpstreamRoleChanged:
@@ -238,6 +272,24 @@ func DescribeNotice(f NotificationFacts, a Audience) Message {
 		field("Scope", fmt.Sprintf("Project %s (%s)", f.ScopeName, f.Scope))
 	}
 
+	if f.RequestKind == string(KindAccess) {
+		field("Kind", KindAccess.Label())
+		field("Grant to", f.Grantee)
+		if !f.Until.IsZero() {
+			field("Until", FormatTime(f.Until))
+		}
+		if msg, ok := describeAccessNotice(f, a, role, actor, requester); ok {
+			m.Subject, m.Heading, m.Lines = msg.Subject, msg.Heading, msg.Lines
+			if msg.Action != "" {
+				m.Action = msg.Action
+			}
+			quoted("Justification", f.Justification)
+			quoted("Reason", f.Comment)
+			quoted("Error", f.Failure)
+			field("Status", f.Status.Label())
+			return m
+		}
+	}
 	switch f.Kind {
 	case NoticeSubmitted:
 		m.Subject = fmt.Sprintf("Request #%d for the role %s needs your review", f.RequestID, role)
@@ -347,4 +399,54 @@ func approvals(n int) string {
 		return "1 approval"
 	}
 	return fmt.Sprintf("%d approvals", n)
+}
+
+// describeAccessNotice words the notices of an access request; ok is
+// false for a kind worded as for any request.
+func describeAccessNotice(f NotificationFacts, a Audience, role, actor, requester string) (Message, bool) {
+	var m Message
+	until := "with no end date"
+	if !f.Until.IsZero() {
+		until = "until " + FormatTime(f.Until)
+	}
+	switch f.Kind {
+	case NoticeSubmitted:
+		m.Subject = fmt.Sprintf("Request #%d for access to the role %s needs your review", f.RequestID, role)
+		m.Heading = fmt.Sprintf("%s asks for the role %s%s to be granted to the %s, %s.", nameOr(f.Requester, actor), role, f.InProject(), f.Grantee, until)
+		m.Lines = []string{fmt.Sprintf("It needs %s. You cannot approve access that you would receive yourself.", approvals(f.RequiredApprovals))}
+		m.Action = fmt.Sprintf("Review request #%d", f.RequestID)
+	case NoticeApproved:
+		m.Subject = fmt.Sprintf("Your request #%d for access to the role %s was approved", f.RequestID, role)
+		m.Heading = fmt.Sprintf("Your request for the role %s for the %s was approved.", role, f.Grantee)
+		m.Lines = []string{"rolegate is assigning the role in the OpenAI organization now; you will get another message when it is done."}
+	case NoticeProvisioned:
+		m.Subject = fmt.Sprintf("The role %s was granted to the %s (request #%d)", role, f.Grantee, f.RequestID)
+		m.Heading = fmt.Sprintf("The %s now holds the role %s in the OpenAI organization, %s.", f.Grantee, role, until)
+	case NoticeFailed:
+		m.Subject = fmt.Sprintf("Granting the role %s failed (request #%d)", role, f.RequestID)
+		m.Heading = fmt.Sprintf("rolegate could not grant the role %s to the %s.", role, f.Grantee)
+		if a == AudienceAdmin {
+			m.Lines = []string{"Check the error below, then retry provisioning (or abandon it) on the request page."}
+		}
+	case NoticeAccessEnding:
+		m.Subject = fmt.Sprintf("Access to the role %s ends %s (request #%d)", role, FormatTime(f.Until), f.RequestID)
+		m.Heading = fmt.Sprintf("The %s holds the role %s until %s; rolegate removes it then.", f.Grantee, role, FormatTime(f.Until))
+		m.Lines = []string{"If access is still needed after that, file a new request for it."}
+	case NoticeAccessEnded:
+		m.Subject = fmt.Sprintf("Access to the role %s ended (request #%d)", role, f.RequestID)
+		m.Heading = fmt.Sprintf("The %s no longer holds the role %s in the OpenAI organization.", f.Grantee, role)
+	case NoticeAccessRemovalFailed:
+		m.Subject = fmt.Sprintf("Removing access to the role %s failed (request #%d)", role, f.RequestID)
+		m.Heading = fmt.Sprintf("rolegate could not remove the role %s from the %s; it may still hold it.", role, f.Grantee)
+		if a == AudienceAdmin {
+			m.Lines = []string{"Check the error below, then retry the removal on the request page: access past its end must not last."}
+			m.Action = fmt.Sprintf("Open request #%d", f.RequestID)
+		}
+	default:
+		return m, false
+	}
+	if requester != "" && a != AudienceRequester {
+		m.Lines = append(m.Lines, "Requested by "+requester+".")
+	}
+	return m, true
 }

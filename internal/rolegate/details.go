@@ -75,6 +75,20 @@ type RequestCreated struct {
 	Call           string `json:"call,omitempty"`
 	BindingVersion int    `json:"binding_version,omitempty"`
 	BindingSHA256  string `json:"binding_sha256,omitempty"`
+	AccessRecord
+}
+
+// AccessRecord is what an access request's events record of the grant:
+// its kind, the role's id, the grantee and the end of access (RFC 3339,
+// UTC; empty: no end). Empty for a request for a new role.
+type AccessRecord struct {
+	Kind         string `json:"kind,omitempty"`
+	RoleID       string `json:"access_role_id,omitempty"`
+	GranteeKind  string `json:"grantee_kind,omitempty"`
+	GranteeID    string `json:"grantee_id,omitempty"`
+	GranteeName  string `json:"grantee_name,omitempty"`
+	GranteeEmail string `json:"grantee_email,omitempty"`
+	Until        string `json:"until,omitempty"`
 }
 
 // ScopeRecord is where a request's role is created, as its events record
@@ -159,6 +173,7 @@ type ProvisioningSucceeded struct {
 	Permissions  []string `json:"permissions"`
 	Attempt      int      `json:"attempt"`
 	ScopeRecord
+	AccessRecord
 }
 
 // ProvisioningAdopted: the role was found already created upstream (by an
@@ -322,6 +337,14 @@ var decoders = map[string]func(json.RawMessage) (Details, error){
 	ActionUpstreamRoleAppeared:  decode[UpstreamRoleAppeared],
 	ActionUpstreamRoleChanged:   decode[UpstreamRoleChanged],
 	ActionUpstreamRoleDeleted:   decode[UpstreamRoleDeleted],
+	ActionAccessRevokeRequested: decode[AccessRevokeRequested],
+	ActionAccessEndingSoon:      decode[AccessEndingSoon],
+	ActionAccessRemovalAttempt:  decode[AccessRemovalAttempt],
+	ActionAccessRemovalRetrying: decode[AccessRemovalRetrying],
+	ActionAccessRemoved:         decode[AccessRemoved],
+	ActionAccessDrift:           decode[AccessDrift],
+	ActionAccessRemovalFailed:   decode[AccessRemovalFailed],
+	ActionAccessRemovalRetried:  decode[AccessRemovalRetried],
 }
 
 func decode[D Details](raw json.RawMessage) (Details, error) {

@@ -62,6 +62,12 @@ const (
 	NoticeReminder    = "reminder"
 	// NoticeDrift: a role rolegate created was changed or deleted outside it.
 	NoticeDrift = "drift"
+	// Access requests (issue 17): access ends within a day; access ended
+	// (removed at Until, revoked, or found removed outside rolegate); its
+	// removal failed and an admin must act.
+	NoticeAccessEnding        = "access_ending"
+	NoticeAccessEnded         = "access_ended"
+	NoticeAccessRemovalFailed = "access_removal_failed"
 )
 
 // NotificationTargets is where notifications go: given to the store once at
@@ -126,6 +132,13 @@ type NotificationFacts struct {
 	// (NoticeDrift): Differences when changed, Deleted when gone.
 	Differences []Difference `json:"differences,omitempty"`
 	Deleted     bool         `json:"deleted,omitempty"`
+
+	// An access request's grant (issue 17): RequestKind is "access" (empty
+	// for a new role), Grantee who receives the role ("group Support
+	// Team"), Until when access ends (zero: no end).
+	RequestKind string    `json:"request_kind,omitempty"`
+	Grantee     string    `json:"grantee,omitempty"`
+	Until       time.Time `json:"until,omitzero"`
 }
 
 // For returns the facts a recipient of audience a may see.
@@ -134,7 +147,8 @@ func (f NotificationFacts) For(a Audience) NotificationFacts {
 		return f
 	}
 	return NotificationFacts{Event: f.Event, Kind: f.Kind, RequestID: f.RequestID, RoleName: f.RoleName,
-		Status: f.Status, Actor: f.Actor, At: f.At, Deleted: f.Deleted, Scope: f.Scope, ScopeName: f.ScopeName}
+		Status: f.Status, Actor: f.Actor, At: f.At, Deleted: f.Deleted, Scope: f.Scope, ScopeName: f.ScopeName,
+		RequestKind: f.RequestKind}
 }
 
 // InProject places the request's role for a sentence: ` in the project
@@ -223,6 +237,10 @@ var noticeRules = map[string]struct {
 	NoticeAbandoned:   {email: []Audience{AudienceRequester}, webhook: true},
 	NoticeReminder:    {email: []Audience{AudienceApprover}, webhook: true},
 	NoticeDrift:       {email: []Audience{AudienceAdmin}, webhook: true},
+
+	NoticeAccessEnding:        {email: []Audience{AudienceRequester}},
+	NoticeAccessEnded:         {email: []Audience{AudienceRequester}, webhook: true},
+	NoticeAccessRemovalFailed: {email: []Audience{AudienceRequester, AudienceAdmin}, webhook: true},
 }
 
 func newNotice(kind string) *Notice {
@@ -241,6 +259,9 @@ func (n *Notice) Facts(e Event, req *Request) NotificationFacts {
 		Permissions: req.Permissions, Description: req.Description, Justification: req.Justification,
 		RequiredApprovals: req.RequiredApprovals, SubmittedAt: req.CreatedAt,
 		Comment: n.Comment, RoleID: n.RoleID, Failure: n.Failure, Differences: n.Differences, Deleted: n.Deleted,
+	}
+	if req.IsAccess() {
+		f.RequestKind, f.Grantee, f.Until = string(KindAccess), req.Grantee.String(), req.AccessUntil
 	}
 	if n.Kind == NoticeApproved || n.Kind == NoticeReminder {
 		for _, a := range req.Approvals {

@@ -27,6 +27,13 @@ type Job struct {
 	// upstream: the worker must look the role up before creating it.
 	Reconcile bool
 	Owner     string
+
+	// Kind is what the job does: create a role (KindRole, or "" for jobs
+	// of requests from before kinds existed) or assign one (KindAccess:
+	// AccessRoleID to Grantee, in Scope, with Payload as the body).
+	Kind         Kind
+	AccessRoleID string
+	Grantee      Grantee
 }
 
 // ProvisionedRole is what the upstream returned for a created (or adopted) role.

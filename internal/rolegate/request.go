@@ -8,7 +8,10 @@ import (
 // Request is one person's request for a new custom organization role. Once
 // submitted its content (and so Payload) never changes; only its status moves.
 type Request struct {
-	ID            int64
+	ID int64
+	// Kind is what the request asks for: a new role (KindRole; "" for
+	// requests read from before kinds existed) or access (KindAccess).
+	Kind          Kind
 	RoleName      string
 	Permissions   []string
 	Description   string
@@ -46,6 +49,16 @@ type Request struct {
 	// provisioning (zero when not): it stays failed and is never retried.
 	AbandonedAt time.Time
 
+	// For an access request: the role assigned (RoleName, Scope and
+	// ScopeName name it as the picture had it), to whom, and until when
+	// (zero: no end).
+	AccessRoleID string
+	Grantee      Grantee
+	AccessUntil  time.Time
+	// Grant is the assignment it made, once provisioned (nil before, and
+	// for a new role).
+	Grant *Grant
+
 	Approvals []Approval
 	// NumApprovals counts the approvals even where Approvals is not loaded (lists).
 	NumApprovals int
@@ -61,8 +74,17 @@ type Approval struct {
 	At          time.Time
 }
 
-// Call is the upstream call that creates the request's role.
-func (r *Request) Call() Call { return CallFor(r.Scope) }
+// Call is the upstream call the request makes: the create call of its
+// role, or for an access request the assign call.
+func (r *Request) Call() Call {
+	if r.IsAccess() {
+		return AssignCall(r.Scope, r.Grantee)
+	}
+	return CallFor(r.Scope)
+}
+
+// IsAccess reports whether r asks for access rather than a new role.
+func (r *Request) IsAccess() bool { return r.Kind == KindAccess }
 
 // Binding is the hash an approval of r binds to. Requests read from before
 // binding versions existed bind to their payload's hash.

@@ -82,6 +82,15 @@ type PictureStore interface {
 	PictureStats(ctx context.Context) (PictureStats, error)
 }
 
+// AccessService files access requests (issue 17); once filed they live the
+// life cycle of RequestService like any request.
+type AccessService interface {
+	// CreateAccess validates in against the picture (the role, its
+	// project, the grantee) and stores a new pending access request whose
+	// approvals bind the exact assign call.
+	CreateAccess(ctx context.Context, actor Actor, in AccessInput, catalog *Catalog, acfg AccessConfig) (*Request, error)
+}
+
 // DirectoryStore is the organization's groups and users and who is in
 // which group, as the picture last read them (PictureStore's
 // ReplaceOrganization stores them). Access requests find a grantee here

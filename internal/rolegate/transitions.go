@@ -255,10 +255,15 @@ func ClaimJob(r *Request, attempt int, reconcile, leaseExpired bool) Effects {
 // rather than created by this attempt). The requester, the approvers who
 // approved it and the webhooks hear of it.
 func CompleteJob(r *Request, job *Job, role ProvisionedRole, adopted bool) Effects {
-	r.UpstreamRoleID, r.UpstreamResourceType, r.FailureMessage = role.ID, role.ResourceType, ""
+	r.FailureMessage = ""
+	if !r.IsAccess() {
+		// An access request's role was not created by it: it names the
+		// role it assigned (AccessRoleID), never claims one.
+		r.UpstreamRoleID, r.UpstreamResourceType = role.ID, role.ResourceType
+	}
 	created := ProvisioningSucceeded{
 		RoleID: role.ID, ResourceType: role.ResourceType, Permissions: role.Permissions, Attempt: job.Attempt,
-		ScopeRecord: r.scopeRecord(),
+		ScopeRecord: r.scopeRecord(), AccessRecord: r.accessRecord(),
 	}
 	var d Details = created
 	if adopted {

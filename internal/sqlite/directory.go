@@ -201,3 +201,52 @@ func (p *Picture) oneUser(ctx context.Context, q string, args ...any) (rolegate.
 	}
 	return u, true, nil
 }
+
+// beneficiary is what the directory says of the person signed in with
+// email: their user and its groups (Found false when no user has that
+// email), read in q's transaction.
+func beneficiary(ctx context.Context, q querier, email string) (rolegate.Beneficiary, error) {
+	var b rolegate.Beneficiary
+	key := strings.ToLower(strings.TrimSpace(email))
+	if key == "" {
+		return b, nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT user_id, name, email FROM org_users WHERE email_key = ? LIMIT 2`, key)
+	if err != nil {
+		return b, fmt.Errorf("sqlite: find the user of an email: %w", err)
+	}
+	var users []rolegate.User
+	for rows.Next() {
+		var u rolegate.User
+		if err := rows.Scan(&u.ID, &u.Name, &u.Email); err != nil {
+			rows.Close()
+			return b, fmt.Errorf("sqlite: find the user of an email: %w", err)
+		}
+		users = append(users, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(users) == 0 {
+		return b, err
+	}
+	// Two users with one email: both count, so that neither escapes the rule.
+	b.Found, b.User = true, users[0]
+	for _, u := range users {
+		grows, err := q.QueryContext(ctx, `SELECT g.group_id, g.name FROM org_group_members m JOIN org_groups g USING (group_id) WHERE m.user_id = ?`, u.ID)
+		if err != nil {
+			return b, fmt.Errorf("sqlite: read the groups of %s: %w", u.ID, err)
+		}
+		for grows.Next() {
+			var g rolegate.Group
+			if err := grows.Scan(&g.ID, &g.Name); err != nil {
+				grows.Close()
+				return b, fmt.Errorf("sqlite: read the groups of %s: %w", u.ID, err)
+			}
+			b.Groups = append(b.Groups, g)
+		}
+		grows.Close()
+		if err := grows.Err(); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}

@@ -125,7 +125,7 @@ func roleNameTaken(ctx context.Context, q querier, scope, name string, viewer ro
 	// A request that ended without a role (rejected, cancelled, expired,
 	// or failed and abandoned) frees its name.
 	err := q.QueryRowContext(ctx, `SELECT id, status, requester_key FROM requests
-		WHERE scope = ? AND role_name_key = ? AND status IN ('pending','approved','provisioning','failed','provisioned')
+		WHERE kind = 'role' AND scope = ? AND role_name_key = ? AND status IN ('pending','approved','provisioning','failed','provisioned')
 			AND NOT (status = 'failed' AND abandoned_at <> 0)
 		ORDER BY id DESC LIMIT 1`, scope, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
 	hidden := err == nil && !rolegate.CanViewRequestOf(viewer, requesterKey)
@@ -198,21 +198,23 @@ func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRe
 const requestColumns = `id, scope, scope_name, role_name, permissions, description, justification, payload, payload_hash,
 	binding_version, binding_hash, status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
 	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
-	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id)`
+	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id),
+	kind, grantee_kind, grantee_id, grantee_name, grantee_email, access_role_id, access_until`
 
 func scanRequest(row scanner) (*rolegate.Request, error) {
 	var r rolegate.Request
 	var perms, key string
-	var created, updated, expires, abandoned int64
+	var created, updated, expires, abandoned, until int64
 	err := row.Scan(&r.ID, &r.Scope, &r.ScopeName, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
 		&r.BindingVersion, &r.BindingHash, &r.Status, &key, &r.Requester.Email, &r.Requester.Name, &r.RequiredApprovals, &created, &updated,
-		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &abandoned, &r.NumApprovals)
+		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &abandoned, &r.NumApprovals,
+		&r.Kind, &r.Grantee.Kind, &r.Grantee.ID, &r.Grantee.Name, &r.Grantee.Email, &r.AccessRoleID, &until)
 	if err != nil {
 		return nil, err
 	}
 	r.Requester.Issuer, r.Requester.Subject, _ = strings.Cut(key, "|")
 	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(created), fromMS(updated), fromMS(expires)
-	r.AbandonedAt = fromMS(abandoned)
+	r.AbandonedAt, r.AccessUntil = fromMS(abandoned), fromMS(until)
 	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
 		return nil, fmt.Errorf("sqlite: request %d permissions: %w", r.ID, err)
 	}
@@ -243,7 +245,15 @@ func getRequest(ctx context.Context, q querier, id int64) (*rolegate.Request, er
 		a.At = fromMS(at)
 		r.Approvals = append(r.Approvals, a)
 	}
-	return r, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if r.IsAccess() {
+		if r.Grant, err = getGrant(ctx, q, id); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // requestWhere is the WHERE clause (with its arguments) that selects the
@@ -345,7 +355,19 @@ func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int
 	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckDecide(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		eff, err := rolegate.Approve(req, actor, seenHash, comment, reauth, tx.now)
+		var eff rolegate.Effects
+		var err error
+		if req.IsAccess() {
+			// Nobody approves access they would receive: the directory says
+			// who the approver is in the organization and in which groups.
+			var b rolegate.Beneficiary
+			if b, err = beneficiary(ctx, tx, actor.Email); err != nil {
+				return err
+			}
+			eff, err = rolegate.ApproveAccess(req, actor, seenHash, comment, reauth, b, tx.now)
+		} else {
+			eff, err = rolegate.Approve(req, actor, seenHash, comment, reauth, tx.now)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,297 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Removals is the durable end of access (rolegate.RemovalQueue): one row
+// per assignment an access request made (access_grants, migration 00015),
+// queued at Until or by an admin's Revoke access, claimed with a lease
+// like a provisioning job, each step with its audit event in one
+// transaction.
+type Removals struct{ db *DB }
+
+// NewRemovals returns the removal queue over db.
+func NewRemovals(db *DB) *Removals { return &Removals{db: db} }
+
+var _ rolegate.RemovalQueue = (*Removals)(nil)
+
+// getGrant reads the grant of request id, nil when it has none.
+func getGrant(ctx context.Context, q querier, id int64) (*rolegate.Grant, error) {
+	var g rolegate.Grant
+	var until, reminded, ended int64
+	err := q.QueryRowContext(ctx, `SELECT state, access_until, reminded_at, attempts, last_error, end_cause, end_reason, ended_by_key, ended_at
+		FROM access_grants WHERE request_id = ?`, id).Scan(&g.State, &until, &reminded, &g.Attempts, &g.LastError, &g.EndCause, &g.EndReason, &g.EndedBy, &ended)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: read the grant of %d: %w", id, err)
+	}
+	g.Until, g.RemindedAt, g.EndedAt = fromMS(until), fromMS(reminded), fromMS(ended)
+	return &g, nil
+}
+
+// ScheduleDue queues the removal of every active grant whose end has come.
+func (s *Removals) ScheduleDue(ctx context.Context) (int, error) {
+	var n int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'removing', end_cause = 'expired', run_after = ?, updated_at = ?
+			WHERE state = 'active' AND access_until > 0 AND access_until <= ?`, ms(tx.now), ms(tx.now), ms(tx.now))
+		if err != nil {
+			return fmt.Errorf("sqlite: schedule due removals: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return int(n), err
+}
+
+// RemindEnding records, once per grant, that its access ends within a day.
+func (s *Removals) RemindEnding(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.update(ctx, func(tx *Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, `SELECT request_id FROM access_grants
+			WHERE state = 'active' AND reminded_at = 0 AND access_until > ? AND access_until <= ?`,
+			ms(tx.now), ms(tx.now.Add(rolegate.AccessReminderLead)))
+		if err != nil {
+			return fmt.Errorf("sqlite: find access ending soon: %w", err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: find access ending soon: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			req, err := getRequest(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET reminded_at = ?, updated_at = ? WHERE request_id = ?`, ms(tx.now), ms(tx.now), id); err != nil {
+				return fmt.Errorf("sqlite: remind access ending %d: %w", id, err)
+			}
+			if err := tx.apply(ctx, req, rolegate.RemindAccessEnding(req)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ReleaseRemovalLeases makes every running removal claimable at once (at
+// start: one process serves a database, so a lease at start is a dead one's).
+func (s *Removals) ReleaseRemovalLeases(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE access_grants SET lease_until = 0, updated_at = ? WHERE state = 'removing' AND lease_owner <> ''`, ms(tx.now))
+		if err != nil {
+			return fmt.Errorf("sqlite: release removal leases: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+// ClaimRemoval takes the next runnable removal (queued and due, or
+// running with an expired lease) for owner. Reconcile says a DELETE of an
+// earlier attempt may have reached the upstream (BeforeDelete recorded
+// it): an assignment found gone then was removed by rolegate.
+func (s *Removals) ClaimRemoval(ctx context.Context, owner string, lease time.Duration) (*rolegate.Removal, error) {
+	var rm *rolegate.Removal
+	err := s.db.update(ctx, func(tx *Tx) error {
+		rm = nil
+		var id int64
+		var attempts int
+		var maybe bool
+		var cause string
+		err := tx.QueryRowContext(ctx, `SELECT request_id, attempts, maybe_upstream, end_cause FROM access_grants
+			WHERE state = 'removing' AND run_after <= ? AND (lease_owner = '' OR lease_until <= ?)
+			ORDER BY run_after, request_id LIMIT 1`, ms(tx.now), ms(tx.now)).Scan(&id, &attempts, &maybe, &cause)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("sqlite: find runnable removal: %w", err)
+		}
+		req, err := getRequest(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET attempts = attempts + 1, lease_owner = ?, lease_until = ?,
+			updated_at = ? WHERE request_id = ?`, owner, ms(tx.now.Add(lease)), ms(tx.now), id); err != nil {
+			return fmt.Errorf("sqlite: claim removal %d: %w", id, err)
+		}
+		rm = &rolegate.Removal{RequestID: id, Scope: req.Scope, Grantee: req.Grantee, RoleID: req.AccessRoleID, Cause: cause,
+			Attempt: attempts + 1, Reconcile: maybe, Owner: owner}
+		return tx.apply(ctx, req, rolegate.ClaimRemoval(req, rm))
+	})
+	return rm, err
+}
+
+// BeforeDelete records, before the DELETE leaves the process, that it may
+// reach the upstream: a process killed after this point is followed by an
+// attempt that looks first and, finding the assignment gone, knows it was
+// its own removal and not drift.
+func (s *Removals) BeforeDelete(ctx context.Context, rm *rolegate.Removal) error {
+	return s.finish(ctx, rm, func(tx *Tx, _ *rolegate.Request) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET maybe_upstream = 1, updated_at = ? WHERE request_id = ?`, ms(tx.now), rm.RequestID); err != nil {
+			return fmt.Errorf("sqlite: mark removal %d: %w", rm.RequestID, err)
+		}
+		return nil
+	})
+}
+
+// CompleteRemoval: the assignment is gone upstream; the request shows
+// Revoked, with why.
+func (s *Removals) CompleteRemoval(ctx context.Context, rm *rolegate.Removal, drift bool) error {
+	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
+		eff := rolegate.CompleteRemoval(req, rm, drift)
+		cause, reason := rm.Cause, rolegate.RemovalReason(rm.Cause, req.AccessUntil, req.Grant.EndReason)
+		if drift {
+			cause, reason = rolegate.EndDrift, rolegate.RemovalReason(rolegate.EndDrift, req.AccessUntil, "")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'revoked', end_cause = ?, end_reason = ?, ended_at = ?,
+			lease_owner = '', lease_until = 0, last_error = '', updated_at = ? WHERE request_id = ?`,
+			cause, reason, ms(tx.now), ms(tx.now), rm.RequestID); err != nil {
+			return fmt.Errorf("sqlite: complete removal %d: %w", rm.RequestID, err)
+		}
+		return tx.apply(ctx, req, eff)
+	})
+}
+
+// RetryRemovalLater makes the removal runnable again after delay.
+func (s *Removals) RetryRemovalLater(ctx context.Context, rm *rolegate.Removal, delay time.Duration, reason string) error {
+	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET run_after = ?, lease_owner = '', lease_until = 0, last_error = ?, updated_at = ?
+			WHERE request_id = ?`, ms(tx.now.Add(delay)), reason, ms(tx.now), rm.RequestID); err != nil {
+			return fmt.Errorf("sqlite: reschedule removal %d: %w", rm.RequestID, err)
+		}
+		return tx.apply(ctx, req, rolegate.RetryRemovalLater(req, rm, delay, reason))
+	})
+}
+
+// FailRemoval ends the removal's attempts: the grant waits for an admin,
+// and counts as overdue while its end has passed.
+func (s *Removals) FailRemoval(ctx context.Context, rm *rolegate.Removal, message string) error {
+	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'failed', lease_owner = '', lease_until = 0, last_error = ?, updated_at = ?
+			WHERE request_id = ?`, message, ms(tx.now), rm.RequestID); err != nil {
+			return fmt.Errorf("sqlite: fail removal %d: %w", rm.RequestID, err)
+		}
+		return tx.apply(ctx, req, rolegate.FailRemoval(req, rm, message))
+	})
+}
+
+// finish runs fn only while rm is still leased to its owner.
+func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx *Tx, req *rolegate.Request) error) error {
+	return s.db.update(ctx, func(tx *Tx) error {
+		var owner, state string
+		if err := tx.QueryRowContext(ctx, `SELECT lease_owner, state FROM access_grants WHERE request_id = ?`, rm.RequestID).Scan(&owner, &state); err != nil {
+			return fmt.Errorf("sqlite: read removal %d: %w", rm.RequestID, err)
+		}
+		if state != string(rolegate.GrantRemoving) || owner != rm.Owner {
+			return rolegate.ErrLeaseLost
+		}
+		req, err := getRequest(ctx, tx, rm.RequestID)
+		if err != nil {
+			return err
+		}
+		return fn(tx, req)
+	})
+}
+
+// NextRemovalAt is when the next removal, end of access or reminder is due.
+func (s *Removals) NextRemovalAt(ctx context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	err := s.db.readPool.QueryRowContext(ctx, `SELECT MIN(t) FROM (
+		SELECT CASE WHEN lease_owner = '' THEN run_after ELSE lease_until END AS t FROM access_grants WHERE state = 'removing'
+		UNION ALL SELECT access_until FROM access_grants WHERE state = 'active' AND access_until > 0
+		UNION ALL SELECT access_until - ? FROM access_grants WHERE state = 'active' AND access_until > 0 AND reminded_at = 0)`,
+		rolegate.AccessReminderLead.Milliseconds()).Scan(&next)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: next removal: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(next.Int64), nil
+}
+
+// Revoke ends the access of request id early: an admin, saying why.
+func (s *Removals) Revoke(ctx context.Context, actor rolegate.Actor, id int64, reason string) (*rolegate.Request, error) {
+	var req *rolegate.Request
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if req, err = getRequest(ctx, tx, id); err != nil {
+			return err
+		}
+		eff, err := rolegate.RevokeAccess(req, actor, reason)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'removing', end_cause = 'revoked', end_reason = ?, ended_by_key = ?,
+			run_after = ?, updated_at = ? WHERE request_id = ? AND state = 'active'`,
+			rolegate.TrimmedReason(reason), actor.DisplayName(), ms(tx.now), ms(tx.now), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return rolegate.Errorf(rolegate.ECONFLICT, "This access changed in the meantime; reload it.")
+		}
+		if err := tx.apply(ctx, req, eff); err != nil {
+			return err
+		}
+		req.Grant, err = getGrant(ctx, tx, id)
+		return err
+	})
+	return req, err
+}
+
+// RetryRemoval puts a failed removal back in the queue (admins).
+func (s *Removals) RetryRemoval(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
+	var req *rolegate.Request
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if req, err = getRequest(ctx, tx, id); err != nil {
+			return err
+		}
+		eff, err := rolegate.RetryRemoval(req, actor)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'removing', run_after = ?, last_error = '', updated_at = ?
+			WHERE request_id = ? AND state = 'failed'`, ms(tx.now), ms(tx.now), id); err != nil {
+			return fmt.Errorf("sqlite: retry removal %d: %w", id, err)
+		}
+		return tx.apply(ctx, req, eff)
+	})
+	return req, err
+}
+
+// OverdueAssignments counts the grants past their end that are not known
+// to be gone upstream.
+func (s *Removals) OverdueAssignments(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.readPool.QueryRowContext(ctx, `SELECT COUNT(*) FROM access_grants
+		WHERE state IN ('active', 'removing', 'failed') AND access_until > 0 AND access_until <= ?`, ms(s.db.now())).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count overdue assignments: %w", err)
+	}
+	return n, nil
+}
