@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
@@ -173,8 +174,7 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// The services implemented so far; the trail's proofs and checkpoints
-// (the rest of audit.Trail) are still to come.
+// The services, as internal/sqlite implements them.
 var (
 	_ rolegate.RequestService    = (*Requests)(nil)
 	_ rolegate.SessionService    = (*Sessions)(nil)
@@ -183,4 +183,5 @@ var (
 	_ rolegate.PictureStore      = (*Picture)(nil)
 	_ rolegate.DirectoryStore    = (*Picture)(nil)
 	_ rolegate.Counts            = (*Counts)(nil)
+	_ audit.Trail                = (*Trail)(nil)
 )

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -86,62 +85,6 @@ func TestAuditTreeIsTlogs(t *testing.T) {
 	root, err := NewTrail(db).AuditTreeRoot(context.Background(), 150)
 	if ref, _ := tlog.TreeHash(150, want); err != nil || root != ref {
 		t.Errorf("AuditTreeRoot(150) = %s, %v; want %s", root, err, ref)
-	}
-}
-
-// Proofs against checkpoints taken early still verify after many more
-// events, and so do consistency proofs from each of them to the latest.
-func TestProofsAcrossAppends(t *testing.T) {
-	ctx := context.Background()
-	db := newAuditTestDB(t)
-	sizes := []int64{1, 2, 7, 64, 65, 100}
-	roots := map[int64]tlog.Hash{}
-	var n int64
-	for _, size := range sizes {
-		growTrail(t, db, int(size-n))
-		n = size
-		root, err := NewTrail(db).AuditTreeRoot(ctx, size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		roots[size] = root
-	}
-	growTrail(t, db, 900) // many appends later
-	latest := int64(1000)
-	roots[latest], _ = NewTrail(db).AuditTreeRoot(ctx, latest)
-	sizes = append(sizes, latest)
-	for _, size := range sizes {
-		if again, _ := NewTrail(db).AuditTreeRoot(ctx, size); again != roots[size] {
-			t.Fatalf("the root at %d changed after appends: %s, was %s", size, again, roots[size])
-		}
-		for _, seq := range []int64{1, size / 2, size} {
-			if seq < 1 {
-				continue
-			}
-			e, p, err := NewTrail(db).ProveEvent(ctx, seq, size)
-			if err != nil {
-				t.Fatalf("ProveEvent(%d, %d) = %v", seq, size, err)
-			}
-			leaf, _ := audit.LeafHash(e)
-			if err := tlog.CheckRecord(p, size, roots[size], seq-1, leaf); err != nil {
-				t.Errorf("event %d's proof in the tree of %d does not verify: %v", seq, size, err)
-			}
-		}
-		p, newRoot, err := NewTrail(db).ProveTree(ctx, size, latest)
-		if err != nil || newRoot != roots[latest] {
-			t.Fatalf("ProveTree(%d, %d) = %v, root %s", size, latest, err, newRoot)
-		}
-		if size < latest {
-			if err := tlog.CheckTree(p, latest, roots[latest], size, roots[size]); err != nil {
-				t.Errorf("consistency %d → %d does not verify: %v", size, latest, err)
-			}
-		}
-	}
-	if _, _, err := NewTrail(db).ProveEvent(ctx, 1001, 1000); !errors.Is(err, audit.ErrNotInTree) {
-		t.Errorf("ProveEvent(beyond the tree) = %v; want audit.ErrNotInTree", err)
-	}
-	if _, _, err := NewTrail(db).ProveTree(ctx, 10, 5000); !errors.Is(err, audit.ErrNotInTree) {
-		t.Errorf("ProveTree(beyond the trail) = %v; want audit.ErrNotInTree", err)
 	}
 }
 
@@ -247,32 +190,4 @@ func legacyCanonical(e rolegate.Event) []byte {
 		e.Action, fmt.Sprint(e.RequestID), e.RoleName, e.Outcome, string(e.Details), e.ClientIP, e.UserAgent, e.HTTPReqID, e.PrevHash}
 	b, _ := json.Marshal(fields)
 	return b
-}
-
-// A filtered export proves every line, across batches, in the checkpoint
-// for the events it covers and in the trail's tree for the newer ones.
-func TestExportProvedEventsAcrossBatches(t *testing.T) {
-	ctx := context.Background()
-	db := newAuditTestDB(t)
-	growTrail(t, db, 600)
-	skey, vkey, _ := audit.GenerateKey("rolegate.test/audit")
-	signer, _ := audit.NewSigner(skey)
-	verifier, _ := audit.NewVerifier(vkey)
-	if _, _, err := NewTrail(db).SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
-		func(cp audit.Checkpoint) ([]byte, error) { return audit.Sign(cp, signer) }, rolegate.AuditCheckpoint{}); err != nil {
-		t.Fatal(err)
-	}
-	growTrail(t, db, 300)
-	var buf bytes.Buffer
-	w := audit.NewExportWriter(&buf, audit.FormatJSONL)
-	if err := NewTrail(db).ExportProvedEvents(ctx, rolegate.AuditFilter{Action: rolegate.ActionRequestCreated}, w.WriteProved); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	rep, err := audit.VerifyExport(&buf, audit.ExportCheck{Verifier: verifier})
-	if err != nil || rep.Lines != 900 || len(rep.Trees) != 2 ||
-		rep.Trees[0] != (audit.ProvedTree{Size: 600, Root: rep.Trees[0].Root, Events: 600, Signed: "note"}) ||
-		rep.Trees[1].Size != 901 || rep.Trees[1].Events != 300 || rep.Trees[1].Signed != "" {
-		t.Errorf("VerifyExport(filtered, 900 events) = %+v, %v; want 600 proved in the signed checkpoint, 300 in the tree of 901", rep, err)
-	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
@@ -25,17 +26,19 @@ type Sessions interface {
 	PeopleWithRole(ctx context.Context, role rolegate.PortalRole) ([]rolegate.Person, error)
 }
 
-// Trail is what the suite needs of the audit trail: appending, searching,
-// and reading it back whole with its tree (what audit verify reads).
+// Trail is what the suite needs of the audit trail: all of audit.Trail
+// (appending, searching, exporting, proofs and checkpoints), and reading
+// it back whole with its tree (what audit verify reads), signing
+// checkpoints and the proofs between trees.
 type Trail interface {
-	AppendEvent(ctx context.Context, e rolegate.Event) error
-	RequestEvents(ctx context.Context, requestID int64) ([]rolegate.Event, error)
-	SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]rolegate.Event, int64, error)
-	CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error)
-	ExportEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event) error) error
-	AuditActions(ctx context.Context) ([]string, error)
+	audit.Trail
 	WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error
 	AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error)
+	ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, tlog.Hash, error)
+	SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin string,
+		sign func(audit.Checkpoint) ([]byte, error), d rolegate.AuditCheckpoint) (audit.Checkpoint, []byte, error)
+	AuditHead(ctx context.Context) (audit.Head, string, error)
+	ChainHash(ctx context.Context, seq int64) (string, error)
 }
 
 // Store is one open store, as the suite drives it.
@@ -78,6 +81,7 @@ func Run(t *testing.T, e Engine) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, e) })
 	t.Run("Trail", func(t *testing.T) { testTrail(t, e) })
 	t.Run("Search", func(t *testing.T) { testSearch(t, e) })
+	t.Run("Proofs", func(t *testing.T) { testProofs(t, e) })
 	t.Run("Requests", func(t *testing.T) { testRequests(t, e) })
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, e) })
 	t.Run("Picture", func(t *testing.T) { testPicture(t, e) })
