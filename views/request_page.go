@@ -132,6 +132,15 @@ func (v RequestView) stillNeeded() int {
 	return max(v.Request.RequiredApprovals-v.Request.ApprovalCount(), 0)
 }
 
+// createdWhere says where the request's role is created: in the
+// organization, or in the project named.
+func (v RequestView) createdWhere() string {
+	if v.Request.InProject() {
+		return "in the project " + ScopeOf(v.Request)
+	}
+	return "in the organization"
+}
+
 // pendingSentence says whom a pending request waits for; the page follows
 // it with the time it expires at.
 func (v RequestView) pendingSentence() string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,14 @@ func TestAProjectRequestShowsItsScope(t *testing.T) {
 		t.Errorf("Reviews does not show the project")
 	}
 
+	id, err := strconv.ParseInt(strings.TrimPrefix(res.Header.Get("Location"), "/requests/"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.provisionRequest(id)
+	page = riley.get(requestURL(id))
+	wantIn(t, "provisioned in a project", page, "next-step",
+		[]string{"now exists in the project Payments", "in the project's settings"}, []string{"in the organization"})
 }
 
 // The Audit page filters by scope: a project's events (its requests', and
