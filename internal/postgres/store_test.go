@@ -44,6 +44,7 @@ func openStore(t *testing.T, url string, now func() time.Time) *storetest.Store 
 		Picture:          postgres.NewPicture(db),
 		Counts:           postgres.NewCounts(db),
 		SetNotifications: db.SetNotifications,
+		RunExclusive:     db.RunExclusive,
 		Rows: func(t testing.TB, table, where string) int {
 			t.Helper()
 			var n int

@@ -43,6 +43,7 @@ func openStore(t *testing.T, path string, now func() time.Time) *storetest.Store
 		Picture:          sqlite.NewPicture(db),
 		Counts:           sqlite.NewCounts(db),
 		SetNotifications: db.SetNotifications,
+		RunExclusive:     db.RunExclusive,
 		Rows: func(t testing.TB, table, where string) int {
 			t.Helper()
 			var n int

@@ -56,6 +56,8 @@ type Store struct {
 	// Rows counts the rows of table that match where (SQL both engines
 	// read alike; "" for all), read by the engine's own means.
 	Rows func(t testing.TB, table, where string) int
+	// RunExclusive runs a periodic job unless another process runs it.
+	RunExclusive func(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
 	// Exec runs one statement both engines read alike (placeholders
 	// aside: it takes none), to put the store in a state its services
 	// would reach only through other services or an older version.
@@ -89,6 +91,7 @@ func Run(t *testing.T, e Engine) {
 		testTwoProcesses(t, e)
 		testRequestsTwoProcesses(t, e)
 		testPictureTwoProcesses(t, e)
+		testExclusiveTwoProcesses(t, e)
 	})
 }
 
