@@ -255,7 +255,7 @@ func TestApproveReauthentication(t *testing.T) {
 			t.Errorf("Approve with a 1,400-character comment: the request page does not give the message and keep the comment\n%s", res.Body)
 		}
 		res = approver.refused(approver.postWithToken(requestURL(id)+"/approve", url.Values{"payload_hash": {strings.Repeat("0", 64)}}), requestURL(id))
-		if !strings.Contains(summary(res), "The payload you reviewed is not the one on file") {
+		if !strings.Contains(summary(res), "The call you reviewed (its method, path and body) is not the one on file") {
 			t.Errorf("Approve of a payload other than the one on file: the request page says %q; want the payload named", summary(res))
 		}
 		p.wantStatus(id, rolegate.StatusPending, "after refused approvals")

@@ -54,7 +54,7 @@ func CheckApprove(p Principal, r *Request, seenHash, comment string) error {
 		return Invalid(FieldErrors{FieldComment: msg})
 	}
 	if seenHash != r.Binding() {
-		return Errorf(ECONFLICT, "The payload you reviewed is not the one on file; reload the request and review it again.")
+		return Errorf(ECONFLICT, "The call you reviewed (its method, path and body) is not the one on file; reload the request and review it again.")
 	}
 	return nil
 }
