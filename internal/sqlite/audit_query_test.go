@@ -7,12 +7,11 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/storetest"
 )
 
 // The search's behaviour through the Trail's methods (every filter, the
@@ -96,81 +95,6 @@ func fillAuditTrail(t *testing.T, db *DB, n int, seed uint64) []rolegate.Event {
 		t.Fatalf("trail has %d events; want %d", len(events), n)
 	}
 	return events
-}
-
-// matches is the specification of a filter, written plainly: what every
-// plan of the search must agree with.
-func matches(f rolegate.AuditFilter, e rolegate.Event) bool {
-	if f.Actor != "" {
-		subject := e.ActorKey[strings.Index(e.ActorKey, "|")+1:]
-		in := func(s string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(f.Actor)) }
-		if e.ActorKey != f.Actor && subject != f.Actor && !in(e.ActorEmail) && !in(e.ActorName) {
-			return false
-		}
-	}
-	if f.Action != "" {
-		if strings.HasSuffix(f.Action, ".") && !strings.HasPrefix(e.Action, f.Action) ||
-			!strings.HasSuffix(f.Action, ".") && e.Action != f.Action {
-			return false
-		}
-	}
-	if f.RequestID != 0 && e.RequestID != f.RequestID {
-		return false
-	}
-	if !f.From.IsZero() && e.At.Before(f.From) || !f.To.IsZero() && !e.At.Before(f.To) {
-		return false
-	}
-	if f.BeforeSeq != 0 && e.Seq >= f.BeforeSeq {
-		return false
-	}
-	if f.Text != "" {
-		// The text's columns, tokenized as the index does; the details give
-		// their values in key order (attempt, comment).
-		var d map[string]any
-		_ = json.Unmarshal(e.Details, &d)
-		columns := []string{e.RoleName, fmt.Sprint(d["attempt"], " ", d["comment"]), e.ClientIP, e.HTTPReqID}
-		for _, w := range audit.TextWords(f.Text) {
-			found := false
-			for _, col := range columns {
-				var tokens []string
-				for _, cw := range audit.TextWords(col) {
-					tokens = append(tokens, cw.Tokens...)
-				}
-				found = found || hasPhrase(foldAccents(tokens), foldAccents(w.Tokens), w.Prefix)
-			}
-			if !found {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func foldAccents(tokens []string) []string {
-	out := make([]string, len(tokens))
-	for i, t := range tokens {
-		out[i] = strings.ReplaceAll(t, "ë", "e")
-	}
-	return out
-}
-
-// hasPhrase reports whether phrase occurs in tokens, the last token
-// possibly as a prefix.
-func hasPhrase(tokens, phrase []string, prefix bool) bool {
-	for i := 0; i+len(phrase) <= len(tokens); i++ {
-		ok := true
-		for j, p := range phrase {
-			last := j == len(phrase)-1
-			if tokens[i+j] != p && !(last && prefix && strings.HasPrefix(tokens[i+j], p)) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
 }
 
 func seqs(events []rolegate.Event) []int64 {
@@ -261,7 +185,7 @@ func TestEveryWalkAgreesWithTheSpecification(t *testing.T) {
 	for _, f := range auditFilters(events) {
 		var want []int64
 		for _, e := range events {
-			if matches(f, e) {
+			if storetest.Matches(f, e) {
 				want = append(want, e.Seq)
 			}
 		}
@@ -333,7 +257,7 @@ func TestEveryCountWalkAgreesWithTheSpecification(t *testing.T) {
 	for _, f := range auditFilters(events) {
 		want := 0
 		for _, e := range events {
-			if matches(f, e) {
+			if storetest.Matches(f, e) {
 				want++
 			}
 		}

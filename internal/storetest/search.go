@@ -73,10 +73,10 @@ func fillTrail(t *testing.T, s *Store, clock *testkit.Clock, n int, seed uint64)
 	return events
 }
 
-// matches is the specification of a filter, written plainly: what every
+// Matches is the specification of a filter, written plainly: what every
 // engine's search must agree with. (The test trail's requests are not in
 // the store, so the Scope filter sees only what the details say.)
-func matches(f rolegate.AuditFilter, e rolegate.Event) bool {
+func Matches(f rolegate.AuditFilter, e rolegate.Event) bool {
 	if f.Actor != "" {
 		subject := e.ActorKey[strings.Index(e.ActorKey, "|")+1:]
 		in := func(s string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(f.Actor)) }
@@ -235,7 +235,7 @@ func testSearch(t *testing.T, e Engine) {
 		for _, f := range searchFilters(events) {
 			var want []int64
 			for _, ev := range events {
-				if matches(f, ev) {
+				if Matches(f, ev) {
 					want = append(want, ev.Seq)
 				}
 			}
@@ -277,7 +277,7 @@ func testSearch(t *testing.T, e Engine) {
 		for _, f := range []rolegate.AuditFilter{{}, {Action: "request."}, {Actor: "riley"}, {Text: "access"}} {
 			var want []int64
 			for i := len(events) - 1; i >= 0; i-- {
-				if matches(f, events[i]) {
+				if Matches(f, events[i]) {
 					want = append(want, events[i].Seq)
 				}
 			}
