@@ -147,7 +147,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		devSim = h.Sim // dev mode: the admin page's out-of-band controls
 	}
 	h.Server = web.NewServer(web.Deps{
-		Config: cfg, Services: a.Services, Audit: a.Store.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
+		Config: cfg, Services: a.Services, Audit: a.Store.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture, Assignments: a.Assignments,
 		DevSimulator: devSim, SSO: ssoClient, Assets: assets, Logger: slog.New(slog.NewTextHandler(logTo, nil)), Now: opts.Now,
 		RateLimits: opts.RateLimits, Metrics: opts.Metrics, AuditCountBudget: opts.AuditCountBudget,
 	})

@@ -40,6 +40,9 @@ type Deps struct {
 	// Picture is the organization's picture: live checks and submissions
 	// make sure it is fresh before trusting it.
 	Picture *picture.Picture
+	// Assignments reads which roles a group or user holds upstream, for
+	// the Request access form's live check (nil: not checked).
+	Assignments rolegate.AssignmentReader
 	// DevSimulator is the built-in Admin API simulator in dev mode (nil
 	// otherwise): admins may change its organization out of band.
 	DevSimulator *simulator.Simulator

@@ -77,7 +77,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	server := web.NewServer(web.Deps{
-		Config: cfg, Services: a.Services, Audit: a.Store.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture,
+		Config: cfg, Services: a.Services, Audit: a.Store.Audit, Store: a.Store, Catalog: a.Catalog, Picture: a.Picture, Assignments: a.Assignments,
 		DevSimulator: a.Simulator, SSO: ssoClient, Assets: assets, Logger: logger, Metrics: a.Metrics,
 	})
 

@@ -7,6 +7,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/pagination"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
 // Role assignments: a role given to a group or a user, at the
@@ -212,4 +214,29 @@ func (cl *Client) UnassignRole(ctx context.Context, p Principal, roleID string) 
 		return c.fail(err, cl.timeout)
 	}
 	return nil
+}
+
+// HeldRoles is rolegate.AssignmentReader: the roles g holds in scope (the
+// organization, or a project's id), directly or, for a user, through the
+// groups the upstream names as their sources.
+func (cl *Client) HeldRoles(ctx context.Context, scope string, g rolegate.Grantee) ([]rolegate.HeldRole, error) {
+	p := Principal{Kind: PrincipalKind(g.Kind), ID: g.ID}
+	if scope != rolegate.ScopeOrganization {
+		p.Project = scope
+	}
+	roles, err := cl.ListAssignedRoles(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rolegate.HeldRole, 0, len(roles))
+	for _, r := range roles {
+		h := rolegate.HeldRole{RoleID: r.ID, Direct: r.Direct(p)}
+		for _, s := range r.Sources {
+			if s.Kind == PrincipalGroup && !(p.Kind == PrincipalGroup && s.ID == p.ID) {
+				h.ViaGroups = append(h.ViaGroups, s.ID)
+			}
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }

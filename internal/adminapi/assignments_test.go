@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/adminapi"
+	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
 )
 
@@ -151,6 +152,44 @@ func TestRoleHeldThroughAGroupIsNotDirect(t *testing.T) {
 	held, found, err := c.FindAssignment(t.Context(), user, role.ID)
 	if err != nil || !found || held.Direct(user) || len(held.Sources) != 1 || held.Sources[0].ID != g1.ID {
 		t.Errorf("FindAssignment = %+v, %v, %v; want it through g1 only", held, found, err)
+	}
+}
+
+// HeldRoles answers the form's live check: a user's role through a group
+// names the group, a role of their own is direct.
+func TestHeldRolesNamesTheGroupARoleComesThrough(t *testing.T) {
+	sim, _, c := directoryUpstream(t)
+	g1, _ := sim.GroupNamed("g1")
+	u1, _ := sim.UserByEmail("u1@example.test")
+	viaGroup, _ := sim.AddRole("Usage Readers", "", []string{"api.usage.read"})
+	own, _ := sim.AddRole("Own Role", "", []string{"api.usage.read"})
+	for _, a := range []simulator.Assignment{
+		{Kind: simulator.PrincipalGroup, PrincipalID: g1.ID, RoleID: viaGroup.ID},
+		{Kind: simulator.PrincipalUser, PrincipalID: u1.ID, RoleID: own.ID},
+	} {
+		if err := sim.AssignRole(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := c.HeldRoles(t.Context(), rolegate.ScopeOrganization, rolegate.Grantee{Kind: rolegate.GranteeUser, ID: u1.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]rolegate.HeldRole{
+		viaGroup.ID: {RoleID: viaGroup.ID, ViaGroups: []string{g1.ID}},
+		own.ID:      {RoleID: own.ID, Direct: true},
+	}
+	if len(held) != len(want) {
+		t.Fatalf("HeldRoles = %+v; want %+v", held, want)
+	}
+	for _, h := range held {
+		if w := want[h.RoleID]; h.Direct != w.Direct || !slices.Equal(h.ViaGroups, w.ViaGroups) {
+			t.Errorf("held %+v; want %+v", h, w)
+		}
+	}
+	group, err := c.HeldRoles(t.Context(), rolegate.ScopeOrganization, rolegate.Grantee{Kind: rolegate.GranteeGroup, ID: g1.ID})
+	if err != nil || len(group) != 1 || !group[0].Direct || len(group[0].ViaGroups) != 0 {
+		t.Errorf("the group's HeldRoles = %+v, %v; want its one role, direct", group, err)
 	}
 }
 

@@ -74,6 +74,9 @@ type App struct {
 	Provisioner *provisioning.Worker
 	// Remover ends access at Until, or when an admin revokes it.
 	Remover *provisioning.Remover
+	// Assignments reads which roles a group or user holds upstream (the
+	// Request access form's live check).
+	Assignments rolegate.AssignmentReader
 
 	closers []func() error
 }
@@ -115,6 +118,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		logger.Warn("dev mode: the dev people's approved roles are created at the REAL Admin API", "upstream", cfg.UpstreamHost())
 	}
 	upstream := adminapi.New(baseURL, keys, client)
+	a.Assignments = upstream
 
 	if a.Catalog, err = catalog.NewService(cfg.CatalogFile); err != nil {
 		return nil, err
@@ -162,6 +166,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	})
 	a.Services = rolegate.Services{
 		Requests: requests, Sessions: a.Store.Sessions, Outbox: a.Store.Outbox, Provisioning: a.Store.Jobs, Pictures: a.Store.Picture,
+		Access: requests, Directory: a.Store.Picture, Grants: wakingGrants{a.Store.Removals, a.Remover.Wake},
 	}
 	if a.Notifier, err = newNotifier(cfg, a.Store, requests, logger); err != nil {
 		return nil, err
@@ -308,4 +313,27 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// wakingGrants wakes the remover as soon as an admin's revocation (or
+// retry) has queued a removal, rather than at its next round.
+type wakingGrants struct {
+	rolegate.GrantService
+	wake func()
+}
+
+func (g wakingGrants) Revoke(ctx context.Context, actor rolegate.Actor, id int64, reason string) (*rolegate.Request, error) {
+	r, err := g.GrantService.Revoke(ctx, actor, id, reason)
+	if err == nil {
+		g.wake()
+	}
+	return r, err
+}
+
+func (g wakingGrants) RetryRemoval(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
+	r, err := g.GrantService.RetryRemoval(ctx, actor, id)
+	if err == nil {
+		g.wake()
+	}
+	return r, err
 }

@@ -89,6 +89,16 @@ type AccessService interface {
 	// project, the grantee) and stores a new pending access request whose
 	// approvals bind the exact assign call.
 	CreateAccess(ctx context.Context, actor Actor, in AccessInput, catalog *Catalog, acfg AccessConfig) (*Request, error)
+	// OpenGrant is the open request that already asks for the role roleID
+	// of scope for g (found false when none).
+	OpenGrant(ctx context.Context, scope, roleID string, g Grantee) (int64, bool, error)
+}
+
+// GrantService ends access that a provisioned access request gave
+// (admins): early, saying why, or again after its removal failed.
+type GrantService interface {
+	Revoke(ctx context.Context, actor Actor, id int64, reason string) (*Request, error)
+	RetryRemoval(ctx context.Context, actor Actor, id int64) (*Request, error)
 }
 
 // DirectoryStore is the organization's groups and users and who is in
@@ -127,4 +137,9 @@ type Services struct {
 	Outbox       Outbox
 	Provisioning ProvisioningQueue
 	Pictures     PictureStore
+	// Access files access requests, Directory finds their grantees, and
+	// Grants ends the access they gave (issue 17).
+	Access    AccessService
+	Directory DirectoryStore
+	Grants    GrantService
 }

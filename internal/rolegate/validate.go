@@ -179,10 +179,11 @@ func hiddenCharacter(field, s string) string {
 }
 
 // printable makes what someone typed safe to repeat in a message: valid
-// UTF-8 without control characters (each replaced by U+FFFD).
+// UTF-8 without control characters or those that turn text around (each
+// replaced by U+FFFD).
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return utf8.RuneError
 		}
 		return r

@@ -99,3 +99,21 @@ func accessFacts(ctx context.Context, q querier, in rolegate.AccessInput) (roleg
 	}
 	return f, nil
 }
+
+// OpenGrant is the open request (pending, approved, provisioning or
+// failed) that already asks for the role roleID of scope for g, if any:
+// the one filing the same grant again would be refused for.
+func (s *Requests) OpenGrant(ctx context.Context, scope, roleID string, g rolegate.Grantee) (int64, bool, error) {
+	var id int64
+	err := s.db.readPool.QueryRowContext(ctx, `SELECT id FROM requests
+		WHERE kind = 'access' AND scope = ? AND access_role_id = ? AND grantee_kind = ? AND grantee_id = ?
+			AND status IN ('pending','approved','provisioning','failed') AND abandoned_at = 0`,
+		scope, roleID, g.Kind, g.ID).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("sqlite: look for an open grant: %w", err)
+	}
+	return id, true, nil
+}
