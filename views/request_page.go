@@ -174,10 +174,11 @@ func (k FormChecks) approvalsSentence() string {
 const cancelQuestion = "Cancel this request? Approvers will no longer see it, nothing will be sent, and it cannot be reopened (you can file a new one)."
 
 // liveAttrs make the page ask for itself again every two seconds while the
-// request is Approved or Provisioning, swapping in only this part: the
+// request is Approved or Provisioning (or its access is being removed), swapping in only this part: the
 // answer for a settled request carries no trigger, so the polling stops.
 func (v RequestView) liveAttrs() templ.Attributes {
-	if v.Request.Status != rolegate.StatusApproved && v.Request.Status != rolegate.StatusProvisioning {
+	removing := v.Request.Grant != nil && v.Request.Grant.State == rolegate.GrantRemoving
+	if v.Request.Status != rolegate.StatusApproved && v.Request.Status != rolegate.StatusProvisioning && !removing {
 		return nil
 	}
 	return templ.Attributes{"hx-get": requestURL(v.Request.ID), "hx-trigger": "every 2s", "hx-select": "#request-live", "hx-swap": "outerHTML"}

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/views"
 )
 
 // A refused post answers as an accepted one does: 303 to the page the form
@@ -30,6 +31,8 @@ const (
 	draftCancel  = "cancel"  // Cancel request: nothing typed
 	draftRetry   = "retry"   // Retry provisioning: nothing typed
 	draftAdmin   = "admin"   // the Admin page's changes (the catalog, dev mode's simulator): why, only
+	draftAccess  = "access"  // Request access: every field
+	draftRevoke  = "revoke"  // a request's Revoke access: the reason
 )
 
 // draftTTL bounds how long a draft waits for its page: the redirect
@@ -41,6 +44,7 @@ const draftTTL = 2 * time.Minute
 type draft struct {
 	Form    string                 `json:"form"`
 	Request *rolegate.RequestInput `json:"request,omitempty"` // the New request form's fields
+	Access  *views.AccessTyped     `json:"access,omitempty"`  // the Request access form's fields
 	Comment string                 `json:"comment,omitempty"` // a decision's comment or an abandonment's reason
 	Errors  rolegate.FieldErrors   `json:"errors,omitempty"`  // beside each refused field
 	// Problem is a refusal of the post as a whole (the request changed
@@ -91,6 +95,16 @@ func (d draft) clipped(factor int) draft {
 		k.Request = &in
 	} else if factor == 0 {
 		k.Request = nil
+	}
+	if d.Access != nil && factor > 0 {
+		a := *d.Access
+		a.Role = clip(a.Role, factor*rolegate.MaxPickLen)
+		a.GrantTo = clip(a.GrantTo, factor*rolegate.MaxPickLen)
+		a.Until = clip(a.Until, factor*rolegate.MaxUntilLen)
+		a.Justification = clip(a.Justification, factor*rolegate.MaxJustificationLen)
+		k.Access = &a
+	} else if factor == 0 {
+		k.Access = nil
 	}
 	k.Comment = clip(d.Comment, factor*rolegate.MaxCommentLen)
 	k.Problem = clip(d.Problem, maxDraftMessage)

@@ -98,13 +98,15 @@ func (s *Server) takeFlash(c echo.Context) views.Flash {
 // "created", whose words count what was queued): nobody can make a page
 // say anything else.
 var flashTexts = map[string]string{
-	"approved":  "Your approval was recorded.",
-	"rejected":  "The request was rejected.",
-	"cancelled": "The request was cancelled.",
-	"retried":   "Provisioning will be tried again.",
-	"abandoned": "Provisioning was abandoned; the request stays Failed and will not be retried.",
-	"refreshed": "The permission catalog was read again from the organization.",
-	"upstream":  "The simulated organization was changed outside rolegate. Name checks see it within 30 seconds, the Roles page at the next sync (or resync now).",
+	"approved":        "Your approval was recorded.",
+	"rejected":        "The request was rejected.",
+	"cancelled":       "The request was cancelled.",
+	"retried":         "Provisioning will be tried again.",
+	"abandoned":       "Provisioning was abandoned; the request stays Failed and will not be retried.",
+	"revoked":         "Access is being revoked: rolegate removes the assignment now, and this page shows Revoked once it is gone.",
+	"removal_retried": "Removing the assignment will be tried again.",
+	"refreshed":       "The permission catalog was read again from the organization.",
+	"upstream":        "The simulated organization was changed outside rolegate. Name checks see it within 30 seconds, the Roles page at the next sync (or resync now).",
 }
 
 // flash is the message of note, from the fixed set.

@@ -188,6 +188,29 @@ func matrixDecisions() map[string]matrixDecision {
 			},
 			want: always(http.StatusSeeOther)},
 
+		// Revoking asks for provisioned access: on a request for a new role
+		// an admin is sent back to it, which says why (a conflict).
+		"POST /requests/:id/revoke": {access: web.Admin,
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				return matrixCell{path: requestPathOf(m.failed().ID) + "/revoke", form: url.Values{"comment": {"No longer needed."}}}
+			},
+			want: always(http.StatusSeeOther)},
+		"POST /requests/:id/retry-removal": {access: web.Admin,
+			prepare: func(m *matrix, _ *matrixPerson) matrixCell {
+				return matrixCell{path: requestPathOf(m.failed().ID) + "/retry-removal"}
+			},
+			want: always(http.StatusSeeOther)},
+		"GET /access/new": {access: web.Requester, want: always(http.StatusOK)},
+		"POST /access/check": {access: web.Requester,
+			prepare: func(*matrix, *matrixPerson) matrixCell {
+				return matrixCell{path: "/access/check", form: url.Values{"role": {"Matrix"}, "grant_to": {"nobody"}}}
+			},
+			want: always(http.StatusOK)},
+		// An empty form is refused, back on the form with the messages.
+		"POST /access": {access: web.Requester,
+			prepare: func(*matrix, *matrixPerson) matrixCell { return matrixCell{path: "/access"} },
+			want:    always(http.StatusSeeOther)},
+
 		"GET /reviews":            {access: web.Approver, want: always(http.StatusOK)},
 		"GET /audit":              {access: web.Auditor, want: always(http.StatusOK)},
 		"GET /audit/rows":         {access: web.Auditor, want: always(http.StatusOK)},

@@ -115,7 +115,7 @@ func TestFailedAndAbandonedRequestsSayWhoActs(t *testing.T) {
 
 		mine := riley.get("/requests")
 		rows := text(element(mine.Body, "requests"))
-		for _, want := range []string{"Failed Page Role Failed an admin may retry", "Dropped Page Role Failed abandoned"} {
+		for _, want := range []string{"Failed Page Role New role Failed an admin may retry", "Dropped Page Role New role Failed abandoned"} {
 			if !strings.Contains(rows, want) {
 				t.Errorf("My requests says %q; want %q", rows, want)
 			}

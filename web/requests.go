@@ -340,6 +340,16 @@ func (s *Server) showRequest(c echo.Context) error {
 		Catalog:    cat,
 		Upstream:   record.Role,
 	}
+	v.CanRevoke = rolegate.CheckRevocable(me, req) == nil
+	v.CanRetryRemoval = me.Has(rolegate.RoleAdmin) && req.Grant != nil && req.Grant.State == rolegate.GrantFailed
+	v.CanRequestAccess = !req.IsAccess() && req.Status == rolegate.StatusProvisioned && req.UpstreamRoleID != "" &&
+		record.Role != nil && me.Has(rolegate.RoleRequester)
+	if v.CanDecide {
+		if v.SelfBenefit, err = s.selfBenefit(c, req); err != nil {
+			return err
+		}
+		v.CanDecide = v.SelfBenefit == ""
+	}
 	if req.Status == rolegate.StatusFailed && !req.Abandoned() {
 		v.AdminsEmailed = adminsEmailedAboutFailure(record.Notifications)
 	}
@@ -353,7 +363,7 @@ func (s *Server) showRequest(c echo.Context) error {
 	}
 	// Taken once the page can be shown to this person: a draft left by
 	// someone who may no longer see the request stays unseen.
-	d, refused, err := s.takeDraft(c, draftDecide, draftAbandon, draftCancel, draftRetry)
+	d, refused, err := s.takeDraft(c, draftDecide, draftAbandon, draftCancel, draftRetry, draftRevoke)
 	if err != nil {
 		return err
 	}

@@ -101,6 +101,13 @@ func (s *Server) Routes() []Route {
 		{post, "/requests/:id/retry", Admin, UsesSession, FormsLimit, s.retryProvisioning},
 		{post, "/requests/:id/abandon", Admin, UsesSession, FormsLimit, s.abandonProvisioning},
 
+		{post, "/requests/:id/revoke", Admin, UsesSession, FormsLimit, s.revokeAccess},
+		{post, "/requests/:id/retry-removal", Admin, UsesSession, FormsLimit, s.retryRemoval},
+
+		{get, "/access/new", Requester, UsesSession, NoLimit, s.newAccessForm},
+		{post, "/access/check", Requester, UsesSession, FormsLimit, s.checkAccess},
+		{post, "/access", Requester, UsesSession, FormsLimit, s.createAccess},
+
 		{get, "/roles", SignedIn, UsesSession, NoLimit, s.listRoles},
 
 		{get, "/reviews", Approver, UsesSession, NoLimit, s.reviews},

@@ -115,6 +115,13 @@ const (
 	FieldUntil   Field = "until"
 )
 
+// The longest a Request access form's Role or Grant to (a label, a name,
+// an email or an id) and Until may be.
+const (
+	MaxPickLen  = 300
+	MaxUntilLen = 40
+)
+
 // DefaultAccessMaxDuration bounds Until (ROLEGATE_ACCESS_MAX_DURATION).
 const DefaultAccessMaxDuration = 90 * 24 * time.Hour
 

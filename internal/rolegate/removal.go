@@ -170,6 +170,21 @@ type RemovalQueue interface {
 
 // CheckRevoke returns nil when p may revoke the access r granted, with reason.
 func CheckRevoke(p Principal, r *Request, reason string) error {
+	if err := CheckRevocable(p, r); err != nil {
+		return err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return Invalid(FieldErrors{FieldComment: "Say why access is revoked."})
+	}
+	if msg := ValidateComment(reason, true); msg != "" {
+		return Invalid(FieldErrors{FieldComment: msg})
+	}
+	return nil
+}
+
+// CheckRevocable returns nil when p may revoke the access r granted (the
+// request page then offers Revoke access).
+func CheckRevocable(p Principal, r *Request) error {
 	switch {
 	case !p.Has(RoleAdmin):
 		return Errorf(EFORBIDDEN, "Only admins can revoke access.")
@@ -179,11 +194,6 @@ func CheckRevoke(p Principal, r *Request, reason string) error {
 		return Errorf(ECONFLICT, "This request is %s; only provisioned access can be revoked.", r.Status.Label())
 	case r.Grant.State != GrantActive:
 		return Errorf(ECONFLICT, "This access is already %s.", r.Grant.State)
-	case strings.TrimSpace(reason) == "":
-		return Invalid(FieldErrors{FieldComment: "Say why access is revoked."})
-	}
-	if msg := ValidateComment(reason, true); msg != "" {
-		return Invalid(FieldErrors{FieldComment: msg})
 	}
 	return nil
 }
