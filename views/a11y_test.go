@@ -44,6 +44,15 @@ func everyPage() map[string]templ.Component {
 	outside := rolegate.PictureRole{UpstreamRole: rolegate.UpstreamRole{ID: "role_4", Scope: rolegate.ScopeOrganization, Name: "reader", Predefined: true}}
 	checks := FormChecks{NameMessage: "already exists", Overlaps: []rolegate.Overlap{{Role: role, Exact: true}},
 		Payload: `{"role_name":"x"}`, PayloadHash: "abc"}
+	access := &rolegate.Request{
+		ID: 9, Kind: rolegate.KindAccess, RoleName: "reader", AccessRoleID: "role_4", Permissions: []string{"api.groups.read"},
+		Grantee: rolegate.Grantee{Kind: rolegate.GranteeGroup, ID: "group_1", Name: "Support Team"}, AccessUntil: now.Add(time.Hour),
+		Justification: "Incident.", Payload: []byte(`{"role_id":"role_4"}`), PayloadHash: strings.Repeat("cd", 32), Status: rolegate.StatusProvisioned,
+		Requester: person, RequiredApprovals: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		Grant: &rolegate.Grant{State: rolegate.GrantFailed, LastError: "502 from upstream"},
+	}
+	revoked := *access
+	revoked.Grant = &rolegate.Grant{State: rolegate.GrantRevoked, EndCause: rolegate.EndRevoked, EndReason: "Closed.", EndedBy: "Drew Admin", EndedAt: now}
 	return map[string]templ.Component{
 		"home":           HomePage(c, Home{MyOpen: 1, ReviewsWaiting: 2, Failed: 3}),
 		"home, no roles": HomePage(Chrome{Principal: &rolegate.Principal{Person: person}}, Home{}),
@@ -65,6 +74,19 @@ func everyPage() map[string]templ.Component {
 			DecideError: rolegate.FieldErrors{rolegate.FieldComment: "required"},
 			Timeline:    []TimelineItem{{At: now, Actor: "Riley", What: "Submitted", Comment: "please", Detail: "d"}}}),
 		"request, changed upstream": RequestPage(c, RequestView{Request: req, Upstream: &changed}),
+		"request access, refused": RequestAccessPage(c, AccessForm{
+			Typed:      AccessTyped{Role: "reader (organization)", GrantTo: "Support Team (group)", Until: "2025-07-01", Justification: "x"},
+			RoleLabels: []string{"reader (organization)"}, GranteeLabels: []string{"Support Team (group)", "Riley Requester <riley@example.test>"},
+			Errors:   rolegate.FieldErrors{rolegate.FieldRole: "x", rolegate.FieldGrantee: "x", rolegate.FieldUntil: "x", rolegate.FieldJustification: "x"},
+			NotAUser: "riley@example.test", MaxDuration: rolegate.DefaultAccessMaxDuration, Today: now,
+			Checks: AccessChecks{Role: rolegate.UpstreamRole{ID: "role_4", Name: "reader", Predefined: true}, Grantee: rolegate.Grantee{Kind: rolegate.GranteeGroup, ID: "group_1", Name: "Support Team"},
+				Holding: "The group Support Team already holds the role reader.", PendingID: 3, Until: now.Add(time.Hour), UntilKnown: true,
+				Call: "POST /v1/organization/groups/group_1/roles", Payload: `{"role_id":"role_4"}`, Binding: "abc", Approvals: 2, Sensitive: true},
+		}),
+		"request access, empty": RequestAccessPage(c, AccessForm{}),
+		"access request, approvable by an admin": RequestPage(c, RequestView{Request: access, CanRevoke: true, CanRetryRemoval: true, SelfBenefit: "You cannot approve this.",
+			DecideError: rolegate.FieldErrors{rolegate.FieldComment: "required"}}),
+		"access request, revoked": RequestPage(c, RequestView{Request: &revoked}),
 		"roles": RolesPage(c, RolesView{Roles: []rolegate.PictureRole{changed, deleted, outside}, Search: "read", SyncedAt: now,
 			Pager: Pager{Page: 2, PerPage: 3, Total: 9, BaseURL: "/roles?"}}),
 		"roles, none": RolesPage(c, RolesView{}),

@@ -40,6 +40,11 @@ func TestFormFieldsFollowTheDomain(t *testing.T) {
 		{"new request, refused", "justification", "justification-error", rolegate.FieldJustification, rolegate.MaxJustificationLen},
 		{"request", "comment", "comment-error", rolegate.FieldComment, rolegate.MaxCommentLen},
 		{"request", "abandon-comment", "abandon-error", rolegate.FieldComment, rolegate.MaxCommentLen},
+		{"request access, refused", "role", "role-error", rolegate.FieldRole, rolegate.MaxPickLen},
+		{"request access, refused", "grant_to", "grant_to-error", rolegate.FieldGrantee, rolegate.MaxPickLen},
+		{"request access, refused", "until", "until-error", rolegate.FieldUntil, rolegate.MaxUntilLen},
+		{"request access, refused", "justification", "justification-error", rolegate.FieldJustification, rolegate.MaxJustificationLen},
+		{"access request", "revoke-comment", "revoke-error", rolegate.FieldComment, rolegate.MaxCommentLen},
 		{"audit, refused", "audit-actor", "audit-actor-error", rolegate.FieldActor, rolegate.MaxAuditActorLen},
 		{"audit, refused", "audit-action", "audit-action-error", rolegate.FieldAction, rolegate.MaxAuditActionLen},
 		{"audit, refused", "audit-request", "audit-request-error", rolegate.FieldRequest, rolegate.MaxAuditRequestLen},
@@ -55,9 +60,11 @@ func TestFormFieldsFollowTheDomain(t *testing.T) {
 		messages[f.field] = "message for " + string(f.field)
 	}
 	html := map[string]string{
-		"new request, refused": render(t, NewRequestPage(Chrome{}, RequestForm{Errors: messages})),
-		"request":              render(t, everyPage()["request"]),
-		"audit, refused":       render(t, AuditPage(Chrome{}, AuditView{Errors: messages})),
+		"new request, refused":    render(t, NewRequestPage(Chrome{}, RequestForm{Errors: messages})),
+		"request":                 render(t, everyPage()["request"]),
+		"audit, refused":          render(t, AuditPage(Chrome{}, AuditView{Errors: messages})),
+		"request access, refused": render(t, RequestAccessPage(Chrome{}, AccessForm{Errors: messages})),
+		"access request":          render(t, everyPage()["access request, approvable by an admin"]),
 	}
 	for _, f := range fields {
 		page := html[f.page]
@@ -72,7 +79,7 @@ func TestFormFieldsFollowTheDomain(t *testing.T) {
 			}
 		}
 		want := messages[f.field]
-		if f.page == "request" {
+		if f.page == "request" || f.page == "access request" {
 			want = "required"
 		}
 		if got := fieldError(page, f.errorID); got != want {

@@ -113,7 +113,8 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 
 	// The whole application, as serve builds it (internal/app), with the
 	// harness's simulator as its upstream and no provisioning worker.
-	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey, Projects: opts.Projects})
+	// Its directory is dev mode's: the dev personas are its users.
+	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey, Projects: opts.Projects, Users: simulator.DevUsers(), Groups: simulator.DevGroups()})
 	a, err := app.New(ctx, cfg, app.Options{
 		Now: opts.Now, Simulator: h.Sim,
 		HandedOff:         func(id int64) { h.HandedOff <- id },

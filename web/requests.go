@@ -358,7 +358,7 @@ func (s *Server) showRequest(c echo.Context) error {
 			v.Sensitive = append(v.Sensitive, p)
 		}
 	}
-	if req.Status == rolegate.StatusPending {
+	if req.Status == rolegate.StatusPending && !req.IsAccess() {
 		v.Overlaps = s.Catalog.OverlapsIn(req.Scope, req.Permissions)
 	}
 	// Taken once the page can be shown to this person: a draft left by

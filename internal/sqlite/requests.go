@@ -339,7 +339,20 @@ func listRequests(ctx context.Context, q querier, f rolegate.RequestFilter) ([]*
 		}
 		list = append(list, r)
 	}
-	return list, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	rows.Close()
+	// What became of the access each access request gave (a list shows
+	// Revoked): one indexed row each, read in the same snapshot.
+	for _, r := range list {
+		if r.IsAccess() {
+			if r.Grant, err = getGrant(ctx, q, r.ID); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	return list, total, nil
 }
 
 // Approve is ApproveWith without a record of re-authentication.
