@@ -388,8 +388,8 @@ func (pe *person) bodyText() string {
 }
 
 // statusWords are the request statuses as a request page shows them
-// (rolegate.Status.Label).
-var statusWords = []string{"Pending", "Approved", "Provisioning", "Provisioned", "Failed", "Rejected", "Cancelled", "Expired"}
+// (rolegate.Status.Label; Revoked once an access request's access ended).
+var statusWords = []string{"Pending", "Approved", "Provisioning", "Provisioned", "Failed", "Rejected", "Cancelled", "Expired", "Revoked"}
 
 // status is the status word a request page shows: the one element of the
 // page whose whole text is a status word, outside the timeline, tables and

@@ -63,6 +63,14 @@ func startPortalWithProvider(t *testing.T, env map[string]string, profile ssotes
 // that has projects.
 func startPortalWithProjects(t *testing.T, env map[string]string, profile ssotest.Profile, projects []simulator.ProjectSeed) *portal {
 	t.Helper()
+	return startPortalWithOrganization(t, env, profile, simulator.Options{Projects: projects})
+}
+
+// startPortalWithOrganization is startPortalWithProvider with the
+// organization org describes (its projects, users and groups); the admin
+// key is the portal's.
+func startPortalWithOrganization(t *testing.T, env map[string]string, profile ssotest.Profile, org simulator.Options) *portal {
+	t.Helper()
 	bin := rolegateBinary(t)
 	p := &portal{
 		t:            t,
@@ -85,7 +93,8 @@ func startPortalWithProjects(t *testing.T, env map[string]string, profile ssotes
 	}
 	p.IdP = idp
 
-	p.Sim = simulator.New(simulator.Options{AdminKey: p.adminKey, Projects: projects})
+	org.AdminKey = p.adminKey
+	p.Sim = simulator.New(org)
 	simSrv := httptest.NewServer(p.Sim)
 	t.Cleanup(simSrv.Close)
 	p.SimURL = simSrv.URL
