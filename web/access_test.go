@@ -59,6 +59,39 @@ func TestRequestAccessFormOffersThePictureAndStartsWithTheRequester(t *testing.T
 	}
 }
 
+// When the organization has no user with the sign-in's email, the form
+// says so and offers groups; Grant to starts empty.
+func TestRequestAccessSaysWhenTheRequesterIsNotAUser(t *testing.T) {
+	h := newHarness(t, harnessOptions{NoDirectory: true})
+	p := h.signInAs("requester").get("/access/new")
+	if got := text(element(p.Body, "not-a-user")); !strings.Contains(got, "The organization has no user with your email (riley@example.test)") || !strings.Contains(got, "pick a group") {
+		t.Errorf("the form says %q; want that Riley is not a user, and to pick a group", got)
+	}
+	if tag := fieldTag(p.Body, "grant_to"); !strings.Contains(tag, `value=""`) {
+		t.Errorf("Grant to starts as %s; want empty", tag)
+	}
+	if !strings.Contains(p.Body, `<option value="Contractors (group)">`) {
+		t.Errorf("the form does not offer the organization's group")
+	}
+}
+
+// A project's role is granted within its project: the call is the
+// project's, and the role's label names the project.
+func TestAccessToAProjectRoleIsGrantedWithinItsProject(t *testing.T) {
+	h := newHarness(t, harnessOptions{Projects: []simulator.ProjectSeed{{Name: "Payments"}}})
+	riley := h.signInAs("requester")
+	payments := h.Sim.Projects()[0]
+	got := text(riley.htmxPost("/access/check", url.Values{"role": {"member (project Payments)"}, "grant_to": {"Support Team"}}).Body)
+	support, _ := h.Sim.GroupNamed("Support Team")
+	for _, want := range []string{"in the project Payments (it can only be granted within that project)", "POST /v1/projects/" + payments.ID + "/groups/" + support.ID + "/roles"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the live check says %q; want %q", got, want)
+		}
+	}
+	id := h.fileAccess(riley, "member (project Payments)", "Support Team")
+	wantIn(t, "project access", riley.get(requestURL(id)), "request-scope", []string{"Project Payments", payments.ID}, nil)
+}
+
 // pictureRole is the role of the organization's picture named name.
 func (h *harness) pictureRole(t *testing.T, name string) rolegate.UpstreamRole {
 	t.Helper()

@@ -70,6 +70,9 @@ type harnessOptions struct {
 	AuditCountBudget time.Duration
 	// Projects are the simulated organization's projects at start.
 	Projects []simulator.ProjectSeed
+	// NoDirectory starts the simulated organization without dev mode's
+	// users and groups (nobody signed in is one of its users).
+	NoDirectory bool
 }
 
 const testAdminKey = "sk-admin-test-key-never-shown"
@@ -114,7 +117,11 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	// The whole application, as serve builds it (internal/app), with the
 	// harness's simulator as its upstream and no provisioning worker.
 	// Its directory is dev mode's: the dev personas are its users.
-	h.Sim = simulator.New(simulator.Options{AdminKey: testAdminKey, Projects: opts.Projects, Users: simulator.DevUsers(), Groups: simulator.DevGroups()})
+	org := simulator.Options{AdminKey: testAdminKey, Projects: opts.Projects, Users: simulator.DevUsers(), Groups: simulator.DevGroups()}
+	if opts.NoDirectory {
+		org.Users, org.Groups = nil, []simulator.GroupSeed{{Name: "Contractors"}}
+	}
+	h.Sim = simulator.New(org)
 	a, err := app.New(ctx, cfg, app.Options{
 		Now: opts.Now, Simulator: h.Sim,
 		HandedOff:         func(id int64) { h.HandedOff <- id },
