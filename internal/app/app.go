@@ -151,6 +151,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.Remover = provisioning.NewRemover(provisioning.RemoverConfig{
 		Queue: a.Store.Removals, Upstream: upstream, Logger: logger,
 		MaxAttempts: cfg.ProvisionAttempts, CallTimeout: cfg.ProvisionTimeout, BackoffBase: cfg.ProvisionBackoff,
+		VerifyEvery: cfg.SyncEvery,
 	})
 	a.Provisioner = provisioning.New(provisioning.Config{
 		Queue: a.Store.Jobs, Upstream: upstream, Logger: logger,

@@ -36,7 +36,16 @@ type RemoverConfig struct {
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
 	Poll        time.Duration
+	// VerifyEvery is how often every active grant is looked at upstream,
+	// so that an assignment removed outside rolegate is known as drift
+	// before its end (and for access without an end at all); 0 means
+	// DefaultVerifyEvery.
+	VerifyEvery time.Duration
 }
+
+// DefaultVerifyEvery is how often active grants are looked at for drift:
+// as often as the organization's picture is read by default.
+const DefaultVerifyEvery = 5 * time.Minute
 
 // Remover ends access on time.
 type Remover struct {
@@ -62,6 +71,9 @@ func NewRemover(cfg RemoverConfig) *Remover {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 30 * time.Second
 	}
+	if cfg.VerifyEvery <= 0 {
+		cfg.VerifyEvery = DefaultVerifyEvery
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -80,11 +92,58 @@ func (rv *Remover) Run(ctx context.Context) {
 	} else if n > 0 {
 		rv.cfg.Logger.Warn("removal: resuming removals interrupted by a restart", "count", n)
 	}
+	nextVerify := time.Now()
 	for ctx.Err() == nil {
+		if !time.Now().Before(nextVerify) {
+			if _, err := rv.Verify(ctx); err != nil && ctx.Err() == nil {
+				rv.cfg.Logger.Error("removal: look for drift", "err", err)
+			}
+			nextVerify = time.Now().Add(rv.cfg.VerifyEvery)
+		}
 		if !rv.Step(ctx) {
-			rv.wake.Sleep(ctx, rv.untilNext(ctx))
+			rv.wake.Sleep(ctx, min(rv.untilNext(ctx), max(time.Until(nextVerify), 10*time.Millisecond)))
 		}
 	}
+}
+
+// Verify looks upstream for the assignment of every active grant and
+// ends, as drift, those found removed outside rolegate (or no longer held
+// directly): nothing is removed for them at their end, and the requester
+// is told now. It returns how many it ended. A look-up that fails is left
+// for the next round.
+func (rv *Remover) Verify(ctx context.Context) (int, error) {
+	held, err := rv.cfg.Queue.HeldGrants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ended := 0
+	for _, h := range held {
+		if ctx.Err() != nil {
+			return ended, ctx.Err()
+		}
+		p := adminapi.Principal{Kind: adminapi.PrincipalKind(h.Grantee.Kind), ID: h.Grantee.ID, Project: h.Scope}
+		callCtx, cancel := context.WithTimeout(ctx, rv.cfg.CallTimeout)
+		a, found, err := rv.cfg.Upstream.FindAssignment(callCtx, p, h.RoleID)
+		cancel()
+		if err != nil {
+			rv.cfg.Logger.Warn("removal: look for drift", "request_id", h.RequestID, "err", err)
+			continue
+		}
+		if found && a.Direct(p) {
+			continue
+		}
+		rctx, cancel := recordContext(ctx)
+		ok, err := rv.cfg.Queue.EndByDrift(rctx, h.RequestID)
+		cancel()
+		if err != nil {
+			return ended, err
+		}
+		if ok {
+			ended++
+			rv.cfg.Logger.Warn("removal: an assignment was removed outside rolegate", "request_id", h.RequestID)
+		}
+	}
+	return ended, nil
 }
 
 // Step does what is due now: queues the removals whose Until has come,

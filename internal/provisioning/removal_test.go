@@ -216,6 +216,49 @@ func TestAnAssignmentRemovedEarlyUpstreamIsDrift(t *testing.T) {
 	}
 }
 
+// Active grants are looked at upstream: access without an end whose
+// assignment was removed outside rolegate is ended as drift at once (the
+// requester told, nothing removed), while one still held stays active.
+func TestDriftIsFoundBeforeTheEndOfAccess(t *testing.T) {
+	rr := newRemovalRig(t)
+	gone := rr.provisionedGrant("")
+	research, _ := rr.sim.GroupNamed("Research")
+	kept, err := rr.store.Requests(rolegate.RequestsConfig{RequiredApprovals: 1, HandedOff: rr.worker.Wake}).CreateAccess(rr.ctx, rigRequester, rolegate.AccessInput{
+		RoleID: rr.orgRole.ID, Grantee: grantee(rolegate.GranteeGroup, research.ID), Justification: "Research needs the usage numbers too.",
+	}, rigCatalog, rolegate.AccessConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rr.requests.ApproveWith(rr.ctx, accessBlake, kept.ID, kept.Binding(), "", rolegate.Reauth{}); err != nil {
+		t.Fatal(err)
+	}
+	rr.settle(kept.ID)
+	if err := rr.sim.UnassignRole(rr.assignment()); err != nil {
+		t.Fatal(err)
+	}
+
+	ended, err := provisioning.NewRemover(rr.rcfg).Verify(rr.ctx)
+	if err != nil || ended != 1 {
+		t.Fatalf("Verify = %d, %v; want the one grant removed outside rolegate", ended, err)
+	}
+	got := rr.get(gone.ID)
+	if got.Grant.State != rolegate.GrantRevoked || got.Grant.EndCause != rolegate.EndDrift || !got.Grant.Revoked() {
+		t.Errorf("the grant removed upstream is %+v; want revoked, as drift", got.Grant)
+	}
+	if !slices.Contains(rr.actions(gone.ID), rolegate.ActionAccessDrift) {
+		t.Errorf("timeline %v; want the drift", rr.actions(gone.ID))
+	}
+	if still := rr.get(kept.ID); still.Grant.State != rolegate.GrantActive {
+		t.Errorf("the grant still held upstream is %+v; want active", still.Grant)
+	}
+	if again, err := provisioning.NewRemover(rr.rcfg).Verify(rr.ctx); err != nil || again != 0 {
+		t.Errorf("a second Verify = %d, %v; want nothing more", again, err)
+	}
+	if n := rr.sim.UnassignCalls(); n != 0 {
+		t.Errorf("%d DELETEs; want none", n)
+	}
+}
+
 // A process that stops while its DELETE is in flight (applied upstream,
 // never answered) is followed by one that looks first: the removal
 // completes as rolegate's own, with exactly one DELETE sent.

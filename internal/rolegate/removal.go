@@ -166,6 +166,28 @@ type RemovalQueue interface {
 	// OverdueAssignments counts the assignments past their end that still
 	// exist (or may) upstream: the one thing that must never last.
 	OverdueAssignments(ctx context.Context) (int, error)
+	// HeldGrants are the active grants: assignments rolegate made that
+	// exist upstream as far as it knows, to be looked at for drift.
+	HeldGrants(ctx context.Context) ([]HeldGrant, error)
+	// EndByDrift records that the assignment of request id was found
+	// removed outside rolegate while still active: the request shows
+	// Revoked, as drift, and nothing will be removed. It reports false
+	// when the grant was no longer active (revoked or ended meanwhile).
+	EndByDrift(ctx context.Context, id int64) (bool, error)
+}
+
+// HeldGrant is an assignment rolegate made and believes exists.
+type HeldGrant struct {
+	RequestID int64
+	Scope     string
+	Grantee   Grantee
+	RoleID    string
+}
+
+// EndByDrift: request r's assignment was found gone upstream before its
+// end; the requester and the webhooks hear that access ended, and why.
+func EndByDrift(r *Request) Effects {
+	return CompleteRemoval(r, &Removal{RequestID: r.ID, Scope: r.Scope, Grantee: r.Grantee, RoleID: r.AccessRoleID, Cause: EndDrift}, true)
 }
 
 // CheckRevoke returns nil when p may revoke the access r granted, with reason.
