@@ -131,7 +131,11 @@ func (p *benchPortal) do(method, path, cookie string, form url.Values) *httptest
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req := httptest.NewRequest(method, path, body)
+	// A context that can be cancelled, as net/http gives every request:
+	// database/sql and the driver watch it on every statement.
+	rctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := httptest.NewRequestWithContext(rctx, method, path, body)
 	req.RemoteAddr = "127.0.0.1:50000"
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
