@@ -164,37 +164,6 @@ func (s *Requests) Get(ctx context.Context, id int64) (*rolegate.Request, error)
 	return r, err
 }
 
-// GetRecord returns request id with its timeline, its notifications and
-// the role it created, read in one snapshot: the page that shows them
-// never pairs a status with a timeline from before or after it.
-func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRecord, error) {
-	var r rolegate.RequestRecord
-	err := s.db.snapshot(ctx, func(q querier) error {
-		var err error
-		if r.Request, err = getRequest(ctx, q, id); err != nil {
-			return err
-		}
-		if r.Events, err = requestEvents(ctx, q, id); err != nil {
-			return err
-		}
-		if r.Notifications, err = notificationsOf(ctx, q, id); err != nil {
-			return err
-		}
-		if r.Request.UpstreamRoleID == "" {
-			return nil
-		}
-		role, ok, err := requestRole(ctx, q, id)
-		if ok {
-			r.Role = &role
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
 const requestColumns = `id, scope, scope_name, role_name, permissions, description, justification, payload, payload_hash,
 	binding_version, binding_hash, status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
 	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
@@ -228,21 +197,16 @@ func getRequest(ctx context.Context, q querier, id int64) (*rolegate.Request, er
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT approver_key, approver_email, approver_name, payload_hash, comment, created_at
-		FROM approvals WHERE request_id = ? ORDER BY created_at, approver_key`, id)
+	rows, err := q.QueryContext(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE request_id = ? ORDER BY created_at, approver_key`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: approvals of %d: %w", id, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a rolegate.Approval
-		var key string
-		var at int64
-		if err := rows.Scan(&key, &a.Approver.Email, &a.Approver.Name, &a.PayloadHash, &a.Comment, &at); err != nil {
+		a, err := scanApproval(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: approvals of %d: %w", id, err)
 		}
-		a.Approver.Issuer, a.Approver.Subject, _ = strings.Cut(key, "|")
-		a.At = fromMS(at)
 		r.Approvals = append(r.Approvals, a)
 	}
 	if err := rows.Err(); err != nil {

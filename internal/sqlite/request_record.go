@@ -1,0 +1,277 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// The request page's read (GetRecord) is one statement: the request, its
+// approvals, its grant, its timeline, its notifications and the role it
+// created, as the parts of one UNION ALL, told apart by the first column
+// and sorted by the next two. A single SELECT reads one committed state
+// (SQLite gives each statement a read transaction of its own, which WAL
+// keeps on one snapshot), so the parts agree as the separate statements of
+// one read transaction did, for one statement's cost instead of five and a
+// transaction's (docs/PERFORMANCE.md, issue 20).
+//
+// Each part's columns are the ones its scanner reads elsewhere
+// (requestColumns, eventColumns, …), padded with NULLs to the widest;
+// partRow hands a part's columns to that same scanner.
+const (
+	partRequest = iota
+	partApproval
+	partGrant
+	partEvent
+	partNotification
+	partRole
+)
+
+const approvalColumns = `approver_key, approver_email, approver_name, payload_hash, comment, created_at`
+
+// grantColumns are getGrant's (removals.go).
+const grantColumns = `state, access_until, reminded_at, attempts, last_error, end_cause, end_reason, ended_by_key, ended_at`
+
+// recordKeys is how many columns come before a part's own: the part and
+// two sort keys.
+const recordKeys = 3
+
+var recordQuery = buildRecordQuery()
+
+func buildRecordQuery() string {
+	type part struct{ keys, cols, from string }
+	parts := []part{
+		{fmt.Sprint(partRequest, ", 0, ''"), requestColumns, `FROM requests WHERE id = ?1`},
+		{fmt.Sprint(partApproval, ", created_at, approver_key"), approvalColumns, `FROM approvals WHERE request_id = ?1`},
+		{fmt.Sprint(partGrant, ", 0, ''"), grantColumns,
+			`FROM access_grants WHERE request_id = ?1 AND (SELECT kind FROM requests WHERE id = ?1) = 'access'`},
+		{fmt.Sprint(partEvent, ", seq, ''"), eventColumns, `FROM audit_events WHERE request_id = ?1`},
+		{fmt.Sprint(partNotification, ", id, ''"), notificationColumns, `FROM notifications WHERE request_id = ?1`},
+		// The role is read only for a request that names one, as the
+		// earliest deleted_at: the live role before any deleted one.
+		{fmt.Sprint(partRole, ", deleted_at, ''"), pictureColumns,
+			`FROM org_roles WHERE request_id = ?1 AND (SELECT upstream_role_id FROM requests WHERE id = ?1) <> ''
+			ORDER BY deleted_at LIMIT 1`},
+	}
+	width := 0
+	for _, p := range parts {
+		width = max(width, columnCount(p.cols))
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString("\nUNION ALL\n")
+		}
+		sel := "SELECT " + p.keys + ", " + p.cols + strings.Repeat(", NULL", width-columnCount(p.cols)) + " " + p.from
+		if strings.Contains(p.from, "LIMIT") {
+			sel = "SELECT * FROM (" + sel + ")"
+		}
+		b.WriteString(sel)
+	}
+	b.WriteString("\nORDER BY 1, 2, 3")
+	return b.String()
+}
+
+// columnCount counts the columns of a list, commas inside parentheses
+// aside.
+func columnCount(cols string) int {
+	n, depth := 1, 0
+	for _, r := range cols {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// GetRecord returns request id with its timeline, its notifications and
+// the role it created, read in one snapshot: the page that shows them
+// never pairs a status with a timeline from before or after it.
+func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRecord, error) {
+	rec, err := readRecord(ctx, s.db.readStmts, id)
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestRecord, error) {
+	rows, err := q.QueryContext(ctx, recordQuery, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+	}
+	vals := make(partRow, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var rec rolegate.RequestRecord
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+		}
+		part, _ := vals[0].(int64)
+		row := vals[recordKeys:]
+		switch {
+		case part == partRequest:
+			rec.Request, err = scanRequest(row)
+		case rec.Request == nil:
+			err = errors.New("a part before the request")
+		case part == partApproval:
+			var a rolegate.Approval
+			if a, err = scanApproval(row); err == nil {
+				rec.Request.Approvals = append(rec.Request.Approvals, a)
+			}
+		case part == partGrant:
+			rec.Request.Grant, err = scanGrant(row)
+		case part == partEvent:
+			var e rolegate.Event
+			if e, err = scanEvent(row); err == nil {
+				rec.Events = append(rec.Events, e)
+			}
+		case part == partNotification:
+			var n rolegate.Notification
+			if n, err = scanNotification(row); err == nil {
+				rec.Notifications = append(rec.Notifications, n)
+			}
+		case part == partRole:
+			var r rolegate.PictureRole
+			if r, err = scanPictureRole(row); err == nil {
+				rec.Role = &r
+			}
+		default:
+			err = fmt.Errorf("unknown part %v", vals[0])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+	}
+	if rec.Request == nil {
+		return nil, rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
+	}
+	return &rec, nil
+}
+
+func scanApproval(row scanner) (rolegate.Approval, error) {
+	var a rolegate.Approval
+	var key string
+	var at int64
+	if err := row.Scan(&key, &a.Approver.Email, &a.Approver.Name, &a.PayloadHash, &a.Comment, &at); err != nil {
+		return a, err
+	}
+	a.Approver.Issuer, a.Approver.Subject, _ = strings.Cut(key, "|")
+	a.At = fromMS(at)
+	return a, nil
+}
+
+// scanGrant reads grantColumns as getGrant does.
+func scanGrant(row scanner) (*rolegate.Grant, error) {
+	var g rolegate.Grant
+	var until, reminded, ended int64
+	if err := row.Scan(&g.State, &until, &reminded, &g.Attempts, &g.LastError, &g.EndCause, &g.EndReason, &g.EndedBy, &ended); err != nil {
+		return nil, err
+	}
+	g.Until, g.RemindedAt, g.EndedAt = fromMS(until), fromMS(reminded), fromMS(ended)
+	return &g, nil
+}
+
+// partRow is one row's values as the driver gave them (int64, float64,
+// string, []byte or nil), scanned again into a part's own destinations:
+// the conversions database/sql makes for the types rolegate scans into.
+// A NULL or a value of the wrong type is an error, as it is there.
+type partRow []any
+
+func (r partRow) Scan(dest ...any) error {
+	if len(dest) > len(r) {
+		return fmt.Errorf("%d destinations for %d columns", len(dest), len(r))
+	}
+	for i, d := range dest {
+		if err := assignValue(d, r[i]); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func assignValue(dest, src any) error {
+	switch d := dest.(type) {
+	case *string:
+		switch s := src.(type) {
+		case string:
+			*d = s
+			return nil
+		case []byte:
+			*d = string(s)
+			return nil
+		}
+	case *[]byte:
+		// database/sql gave a copy of a []byte to the *any it was
+		// scanned into; it is this row's own.
+		switch s := src.(type) {
+		case []byte:
+			*d = s
+			return nil
+		case string:
+			*d = []byte(s)
+			return nil
+		}
+	case *int64:
+		if v, ok := src.(int64); ok {
+			*d = v
+			return nil
+		}
+	case *int:
+		if v, ok := src.(int64); ok {
+			*d = int(v)
+			return nil
+		}
+	case *bool:
+		if v, ok := src.(int64); ok {
+			*d = v != 0
+			return nil
+		}
+	default:
+		// A named type (rolegate.Status, rolegate.NotifyChannel, …).
+		v := reflect.ValueOf(dest)
+		if v.Kind() != reflect.Pointer || v.IsNil() {
+			return fmt.Errorf("cannot scan into %T", dest)
+		}
+		e := v.Elem()
+		switch s := src.(type) {
+		case string:
+			if e.Kind() == reflect.String {
+				e.SetString(s)
+				return nil
+			}
+		case int64:
+			switch e.Kind() {
+			case reflect.Int, reflect.Int64, reflect.Int32:
+				e.SetInt(s)
+				return nil
+			case reflect.Bool:
+				e.SetBool(s != 0)
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("cannot scan %T into %T", src, dest)
+}
