@@ -40,33 +40,49 @@ const grantColumns = `state, access_until, reminded_at, attempts, last_error, en
 // two sort keys.
 const recordKeys = 3
 
+// recordWidth is how many columns of its own a row of the statement
+// carries: an event's. A wider part (the request) is split over several
+// rows, the second sort key numbering them, and joined again when read:
+// every column of every row costs the driver a call into SQLite under
+// the connection's mutex, so padding every row to the request's width
+// cost more than the rows' own columns (docs/PERFORMANCE.md).
+var recordWidth = len(splitColumns(eventColumns))
+
+// requestChunks is how many rows the request is split over.
+var requestChunks = (len(splitColumns(requestColumns)) + recordWidth - 1) / recordWidth
+
 var recordQuery = buildRecordQuery()
 
 func buildRecordQuery() string {
 	type part struct{ keys, cols, from string }
-	parts := []part{
-		{fmt.Sprint(partRequest, ", 0, ''"), requestColumns, `FROM requests WHERE id = ?1`},
-		{fmt.Sprint(partApproval, ", created_at, approver_key"), approvalColumns, `FROM approvals WHERE request_id = ?1`},
-		{fmt.Sprint(partGrant, ", 0, ''"), grantColumns,
+	var parts []part
+	reqCols := splitColumns(requestColumns)
+	for i := 0; i < len(reqCols); i += recordWidth {
+		parts = append(parts, part{fmt.Sprintf("%d, %d, ''", partRequest, i/recordWidth),
+			strings.Join(reqCols[i:min(i+recordWidth, len(reqCols))], ", "), `FROM requests WHERE id = ?1`})
+	}
+	parts = append(parts,
+		part{fmt.Sprint(partApproval, ", created_at, approver_key"), approvalColumns, `FROM approvals WHERE request_id = ?1`},
+		part{fmt.Sprint(partGrant, ", 0, ''"), grantColumns,
 			`FROM access_grants WHERE request_id = ?1 AND (SELECT kind FROM requests WHERE id = ?1) = 'access'`},
-		{fmt.Sprint(partEvent, ", seq, ''"), eventColumns, `FROM audit_events WHERE request_id = ?1`},
-		{fmt.Sprint(partNotification, ", id, ''"), notificationColumns, `FROM notifications WHERE request_id = ?1`},
+		part{fmt.Sprint(partEvent, ", seq, ''"), eventColumns, `FROM audit_events WHERE request_id = ?1`},
+		part{fmt.Sprint(partNotification, ", id, ''"), notificationColumns, `FROM notifications WHERE request_id = ?1`},
 		// The role is read only for a request that names one, as the
 		// earliest deleted_at: the live role before any deleted one.
-		{fmt.Sprint(partRole, ", deleted_at, ''"), pictureColumns,
+		part{fmt.Sprint(partRole, ", deleted_at, ''"), pictureColumns,
 			`FROM org_roles WHERE request_id = ?1 AND (SELECT upstream_role_id FROM requests WHERE id = ?1) <> ''
 			ORDER BY deleted_at LIMIT 1`},
-	}
-	width := 0
-	for _, p := range parts {
-		width = max(width, columnCount(p.cols))
-	}
+	)
 	var b strings.Builder
 	for i, p := range parts {
+		n := len(splitColumns(p.cols))
+		if n > recordWidth {
+			panic(fmt.Sprintf("sqlite: a part of the request record has %d columns, more than %d", n, recordWidth))
+		}
 		if i > 0 {
 			b.WriteString("\nUNION ALL\n")
 		}
-		sel := "SELECT " + p.keys + ", " + p.cols + strings.Repeat(", NULL", width-columnCount(p.cols)) + " " + p.from
+		sel := "SELECT " + p.keys + ", " + p.cols + strings.Repeat(", NULL", recordWidth-n) + " " + p.from
 		if strings.Contains(p.from, "LIMIT") {
 			sel = "SELECT * FROM (" + sel + ")"
 		}
@@ -76,11 +92,12 @@ func buildRecordQuery() string {
 	return b.String()
 }
 
-// columnCount counts the columns of a list, commas inside parentheses
-// aside.
-func columnCount(cols string) int {
-	n, depth := 1, 0
-	for _, r := range cols {
+// splitColumns splits a list of columns at its commas, those inside
+// parentheses aside.
+func splitColumns(cols string) []string {
+	var out []string
+	depth, from := 0, 0
+	for i, r := range cols {
 		switch r {
 		case '(':
 			depth++
@@ -88,11 +105,12 @@ func columnCount(cols string) int {
 			depth--
 		case ',':
 			if depth == 0 {
-				n++
+				out = append(out, strings.TrimSpace(cols[from:i]))
+				from = i + 1
 			}
 		}
 	}
-	return n
+	return append(out, strings.TrimSpace(cols[from:]))
 }
 
 // GetRecord returns request id with its timeline, its notifications and
@@ -122,6 +140,7 @@ func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestReco
 		ptrs[i] = &vals[i]
 	}
 	var rec rolegate.RequestRecord
+	var request partRow // the request's columns, joined from its rows
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
@@ -130,7 +149,9 @@ func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestReco
 		row := vals[recordKeys:]
 		switch {
 		case part == partRequest:
-			rec.Request, err = scanRequest(row)
+			if request = append(request, row...); len(request) >= requestChunks*recordWidth {
+				rec.Request, err = scanRequest(request)
+			}
 		case rec.Request == nil:
 			err = errors.New("a part before the request")
 		case part == partApproval:
