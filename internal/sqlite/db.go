@@ -192,6 +192,14 @@ func (db *DB) snapshot(ctx context.Context, fn func(q querier) error) error {
 	return fn(snapshotTx{tx: tx, stmts: db.readStmts})
 }
 
+// keyedRead is the context for a read bounded by one key's rows (a session
+// by its token, a request's page by its id): without its cancellation.
+// Watching a context that can be cancelled costs two goroutines a
+// statement (database/sql's and the driver's, which interrupts SQLite),
+// a measurable share of such a read on every page (docs/PERFORMANCE.md),
+// while the read itself ends within a millisecond anyway.
+func keyedRead(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // snapshotTx runs cached prepared statements inside a read transaction
 // (database/sql prepares each once per connection).
 type snapshotTx struct {

@@ -125,7 +125,7 @@ func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRe
 }
 
 func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestRecord, error) {
-	rows, err := q.QueryContext(ctx, recordQuery, id)
+	rows, err := q.QueryContext(keyedRead(ctx), recordQuery, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
 	}

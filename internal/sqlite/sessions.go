@@ -90,7 +90,7 @@ func (ss *Sessions) LookupSession(ctx context.Context, token string, limits role
 	// itself contain "|" (Auth0's "auth0|123"), so the key is not split.
 	// The draft itself is not read here (draft_path says whether the page
 	// needs it): most pages have none, and it may be kilobytes.
-	err := ss.db.readStmts.QueryRowContext(ctx, `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
+	err := ss.db.readStmts.QueryRowContext(keyedRead(ctx), `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
 		last_seen_at, expires_at, draft_path FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
 		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires, &s.DraftPath)
 	if errors.Is(err, sql.ErrNoRows) {
