@@ -33,7 +33,6 @@ func Describe(e Event) Description {
 	if actor == "" {
 		actor = e.ActorEmail
 	}
-	req := fmt.Sprintf("Request #%d for the role %q", e.RequestID, e.RoleName)
 	switch d := d.(type) {
 	case SignInSucceeded:
 		return Description{Did: "Signed in"}
@@ -68,15 +67,15 @@ func Describe(e Event) Description {
 		}
 		return Description{Did: fmt.Sprintf("Approved (%d of %d)", d.Approvals, d.RequiredApprovals),
 			Detail: detail, Comment: d.Comment,
-			News: fmt.Sprintf("%s%s was approved by %s.", req, d.ScopeRecord.inProject(), actor)}
+			News: fmt.Sprintf("%s%s was approved by %s.", requestNamed(e), d.ScopeRecord.inProject(), actor)}
 	case RequestRejected:
-		return Description{Did: "Rejected the request", Comment: d.Comment, News: fmt.Sprintf("%s was rejected by %s.", req, actor)}
+		return Description{Did: "Rejected the request", Comment: d.Comment, News: fmt.Sprintf("%s was rejected by %s.", requestNamed(e), actor)}
 	case RequestCancelled:
-		return Description{Did: "Cancelled the request", News: fmt.Sprintf("%s was cancelled by %s.", req, actor)}
+		return Description{Did: "Cancelled the request", News: fmt.Sprintf("%s was cancelled by %s.", requestNamed(e), actor)}
 	case RequestExpired:
-		return Description{Did: "The request expired", Detail: d.Reason, News: req + " expired without a decision."}
+		return Description{Did: "The request expired", Detail: d.Reason, News: requestNamed(e) + " expired without a decision."}
 	case RequestReminder:
-		return Description{Did: "Reminded the approvers", Detail: "Pending for " + d.PendingFor, News: req + " is still waiting for review."}
+		return Description{Did: "Reminded the approvers", Detail: "Pending for " + d.PendingFor, News: requestNamed(e) + " is still waiting for review."}
 	case ProvisioningQueued:
 		return Description{Did: "Handed to provisioning"}
 	case ProvisioningAttempt:
@@ -138,6 +137,12 @@ func Describe(e Event) Description {
 			News: fmt.Sprintf("The role %q created through request #%d was deleted outside rolegate.", e.RoleName, e.RequestID)}
 	}
 	return Description{Did: e.Action}
+}
+
+// requestNamed names e's request in News: made only for the events whose
+// News names it (the timeline describes every event on every view).
+func requestNamed(e Event) string {
+	return fmt.Sprintf("Request #%d for the role %q", e.RequestID, e.RoleName)
 }
 
 func roleCreated(e Event, s ScopeRecord) string {
