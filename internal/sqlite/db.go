@@ -51,6 +51,8 @@ import (
 // a small pool for reads, which WAL lets run beside the writer.
 type DB struct {
 	write *sql.DB
+	// writeStmts are the write connection's statements prepared once.
+	writeStmts *writeStmts
 	// readPool runs reads; readStmts are its statements prepared once.
 	readPool  *sql.DB
 	readStmts *stmtCache
@@ -149,7 +151,7 @@ func OpenNoMigrate(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	// An idle reader is closed, and its page cache freed, after 30 s.
 	read.SetConnMaxIdleTime(30 * time.Second)
-	db := &DB{write: write, readPool: read, readStmts: &stmtCache{db: read}, path: path, now: time.Now,
+	db := &DB{write: write, writeStmts: &writeStmts{}, readPool: read, readStmts: &stmtCache{db: read}, path: path, now: time.Now,
 		writes: make(chan *member, queueLen), closing: make(chan struct{}), writerEnd: make(chan struct{})}
 	go db.writeLoop()
 	return db, nil
@@ -163,6 +165,11 @@ func (db *DB) Close() error {
 		db.closeMu.Unlock()
 		close(db.closing)
 		<-db.writerEnd
+		// The writer has ended: the write connection is free.
+		if conn, err := db.write.Conn(context.Background()); err == nil {
+			db.writeStmts.close(conn)
+			conn.Close()
+		}
 	})
 	db.readStmts.close()
 	return errors.Join(db.readPool.Close(), db.write.Close())

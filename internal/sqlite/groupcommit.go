@@ -276,7 +276,7 @@ func (db *DB) runMember(ctx context.Context, conn *sql.Conn, m *member) (joined 
 		m.refuse(err)
 		return false, err
 	}
-	m.turn <- &Tx{sqlConn: writeConn{conn}, db: db, batch: db.batches, now: db.now().UTC().Truncate(time.Millisecond)}
+	m.turn <- &Tx{sqlConn: writeConn{c: conn, stmts: db.writeStmts}, db: db, batch: db.batches, now: db.now().UTC().Truncate(time.Millisecond)}
 	if err := <-m.ran; err != nil {
 		// The caller has its error already; its writes must go.
 		if _, rerr := conn.ExecContext(ctx, `ROLLBACK TO member; RELEASE member`); rerr != nil {
@@ -325,11 +325,22 @@ type sqlConn interface {
 // writeConn runs a member's statements on the batch's connection without
 // its caller's cancellation: SQLite's interrupt would roll back the whole
 // transaction (see above). Each statement is short; a cancelled caller
-// hears so when its fn returns.
-type writeConn struct{ c *sql.Conn }
+// hears so when its fn returns. Its INSERTs, UPDATEs and DELETEs run as
+// statements prepared once (writestmts.go).
+type writeConn struct {
+	c     *sql.Conn
+	stmts *writeStmts
+}
 
 func (w writeConn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return w.c.ExecContext(context.WithoutCancel(ctx), q, args...)
+	ctx = context.WithoutCancel(ctx)
+	if w.stmts != nil {
+		res, err := w.stmts.exec(ctx, w.c, q, args)
+		if !errors.Is(err, errNotPrepared) {
+			return res, err
+		}
+	}
+	return w.c.ExecContext(ctx, q, args...)
 }
 
 func (w writeConn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
