@@ -288,3 +288,44 @@ func fieldTag(html, id string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A removal that failed waits for an admin: the page says the assignment
+// may still exist, and an admin's Retry provisioning queues it again.
+func TestAnAdminRetriesAFailedRemoval(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	riley, drew := h.signInAs("requester"), h.signInAs("admin")
+	id := h.fileAccess(riley, "reader", "Support Team")
+	_, job := h.approveAndClaim(id)
+	if err := h.App.Services.Provisioning.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: job.AccessRoleID}, false); err != nil {
+		t.Fatal(err)
+	}
+	if res := drew.postWithToken(requestURL(id)+"/revoke", url.Values{"comment": {"The incident is closed."}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke = %d", res.StatusCode)
+	}
+	rm, err := h.App.Store.Removals.ClaimRemoval(t.Context(), "test-remover", time.Minute)
+	if err != nil || rm == nil {
+		t.Fatalf("ClaimRemoval = %+v, %v", rm, err)
+	}
+	if err := h.App.Store.Removals.FailRemoval(t.Context(), rm, "Gave up after 3 attempts. Last error: 502"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(riley.get(requestURL(id)).Body, ">Retry provisioning</button>") {
+		t.Errorf("the requester is offered Retry provisioning")
+	}
+	page := drew.get(requestURL(id))
+	wantIn(t, "failed removal", page, "next-step", []string{"Removing the assignment failed, so it may still exist upstream"}, nil)
+	wantIn(t, "failed removal", page, "grant-state", []string{"Removing it failed: Gave up after 3 attempts."}, nil)
+	if !strings.Contains(page.Body, `action="/requests/`+itoa(id)+`/retry-removal"`) {
+		t.Fatalf("the admin is not offered Retry provisioning of the removal")
+	}
+	if res := drew.postWithToken(requestURL(id)+"/retry-removal", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("retry-removal = %d", res.StatusCode)
+	}
+	if r, _ := h.Requests.Get(t.Context(), id); r.Grant == nil || r.Grant.State != rolegate.GrantRemoving {
+		t.Errorf("after Retry provisioning the grant is %+v; want removing", r.Grant)
+	}
+	again := drew.refused(drew.postWithToken(requestURL(id)+"/retry-removal", nil), requestURL(id))
+	if got := summary(again); !strings.Contains(got, "Only a failed removal of access can be retried.") {
+		t.Errorf("retrying a removal under way says %q", got)
+	}
+}
