@@ -163,7 +163,11 @@ func (s *Server) accessChecks(c echo.Context, pick accessPick, typed views.Acces
 	} else if open {
 		k.PendingID = id
 	}
-	if s.Assignments != nil {
+	switch {
+	case s.Assignments == nil:
+	case !s.upstreamChecks.Allow():
+		k.HoldingUnknown = true
+	default:
 		held, err := s.Assignments.HeldRoles(ctx(c), k.Role.Scope, k.Grantee)
 		if err != nil {
 			// A convenience: provisioning looks again, and adopts an

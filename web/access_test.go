@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/web"
 )
 
 // Request access (issue 17), over real HTTP against a real SQLite file
@@ -327,5 +330,23 @@ func TestAnAdminRetriesAFailedRemoval(t *testing.T) {
 	again := drew.refused(drew.postWithToken(requestURL(id)+"/retry-removal", nil), requestURL(id))
 	if got := summary(again); !strings.Contains(got, "Only a failed removal of access can be retried.") {
 		t.Errorf("retrying a removal under way says %q", got)
+	}
+}
+
+// The live checks' calls to the Admin API are bounded for everyone
+// together: past the limit a check says it could not ask, and asks nothing.
+func TestLiveChecksDoNotSpendTheAdminKeysRateLimit(t *testing.T) {
+	limits := web.DefaultRateLimits()
+	limits.UpstreamChecks = web.RateLimit{Per: rate.Every(time.Hour), Burst: 2}
+	h := newHarness(t, harnessOptions{RateLimits: &limits})
+	riley, avery := h.signInAs("requester"), h.signInAs("approver1")
+	const couldNot = "We could not ask the organization whether they already hold it"
+	for i, b := range []*browser{riley, avery} {
+		if got := text(b.htmxPost("/access/check", url.Values{"role": {"reader"}, "grant_to": {"Support Team"}}).Body); strings.Contains(got, couldNot) {
+			t.Errorf("check %d within the limit says %q", i+1, got)
+		}
+	}
+	if got := text(riley.htmxPost("/access/check", url.Values{"role": {"reader"}, "grant_to": {"Support Team"}}).Body); !strings.Contains(got, couldNot) {
+		t.Errorf("a check past the shared limit says %q; want that it could not ask", got)
 	}
 }

@@ -41,6 +41,11 @@ type RateLimits struct {
 	// Exports limits audit exports (routes marked ExportsLimit) per
 	// session: each reads the trail and records itself (audit.exported).
 	Exports RateLimit
+	// UpstreamChecks limits the Admin API calls of the Request access
+	// form's live checks, for all sessions together: the admin key's rate
+	// limit is the organization's, and no crowd of forms may spend it.
+	// Past it the check says it could not ask (submitting never needs it).
+	UpstreamChecks RateLimit
 	// MaxKeys bounds the memory held: beyond it the least recently seen
 	// client is forgotten.
 	MaxKeys int
@@ -50,10 +55,11 @@ type RateLimits struct {
 // are documented in README.md.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		SignIn:  RateLimit{Per: 1, Burst: 60},                            // 60 at once, then one a second
-		Forms:   RateLimit{Per: 2, Burst: 60},                            // 60 at once, then two a second
-		Exports: RateLimit{Per: rate.Every(30 * time.Second), Burst: 10}, // 10 at once, then two a minute
-		MaxKeys: 10000,
+		SignIn:         RateLimit{Per: 1, Burst: 60},                            // 60 at once, then one a second
+		Forms:          RateLimit{Per: 2, Burst: 60},                            // 60 at once, then two a second
+		Exports:        RateLimit{Per: rate.Every(30 * time.Second), Burst: 10}, // 10 at once, then two a minute
+		UpstreamChecks: RateLimit{Per: 5, Burst: 20},                            // for everyone: 20 at once, then five a second
+		MaxKeys:        10000,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/catalog"
@@ -95,6 +96,9 @@ type Server struct {
 	noAuthTime atomic.Bool
 	// flashKey signs the one-time flash cookies (flash.go).
 	flashKey []byte
+	// upstreamChecks bounds the Admin API calls of the Request access
+	// form's live checks, for everyone together (RateLimits.UpstreamChecks).
+	upstreamChecks *rate.Limiter
 }
 
 // NewServer builds the server and its route table.
@@ -117,6 +121,10 @@ func NewServer(d Deps) *Server {
 		rl.Exports = DefaultRateLimits().Exports // limits set before exports had one
 	}
 	s.exportLimits = newLimiterSet(rl.Exports, rl.MaxKeys)
+	if rl.UpstreamChecks == (RateLimit{}) {
+		rl.UpstreamChecks = DefaultRateLimits().UpstreamChecks
+	}
+	s.upstreamChecks = rate.NewLimiter(rl.UpstreamChecks.Per, rl.UpstreamChecks.Burst)
 	s.repeats = newRepeats(repeatWindow, repeatMaxRuns)
 	s.formAction = "'self'"
 	if d.SSO != nil {
