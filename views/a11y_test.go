@@ -58,7 +58,8 @@ func everyPage() map[string]templ.Component {
 		"home, no roles": HomePage(Chrome{Principal: &rolegate.Principal{Person: person}}, Home{}),
 		"dev sign-in":    DevSignInPage(signedOut, []Persona{{ID: "requester", Name: "Riley Requester", Email: "riley@example.test", Blurb: "Files requests."}}, "/"),
 		"admin": AdminPage(c, AdminView{Failed: []*rolegate.Request{req}, CatalogSize: 3, CatalogRefreshed: time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC),
-			UpstreamRoles: []rolegate.ExistingRole{role}, DevRoles: []rolegate.ExistingRole{role}}),
+			UpstreamRoles: []rolegate.ExistingRole{role}, DevRoles: []rolegate.ExistingRole{role},
+			DevAssignments: []DevAssignment{{Key: "group|g|p|r", Label: "reader → group Support Team (organization)"}}}),
 		"admin, nothing failed": AdminPage(c, AdminView{}),
 		"new request, refused": NewRequestPage(c, RequestForm{
 			Areas: []rolegate.Area{

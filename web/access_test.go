@@ -350,3 +350,27 @@ func TestLiveChecksDoNotSpendTheAdminKeysRateLimit(t *testing.T) {
 		t.Errorf("a check past the shared limit says %q; want that it could not ask", got)
 	}
 }
+
+// In dev mode an admin can remove an assignment behind rolegate's back,
+// as someone in OpenAI's console would, to watch access drift.
+func TestDevModeRemovesAnAssignmentOutsideRolegate(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	drew := h.signInAs("admin")
+	reader := h.pictureRole(t, "reader")
+	support, _ := h.Sim.GroupNamed("Support Team")
+	a := simulator.Assignment{Kind: simulator.PrincipalGroup, PrincipalID: support.ID, RoleID: reader.ID}
+	if err := h.Sim.AssignRole(a); err != nil {
+		t.Fatal(err)
+	}
+	page := drew.get("/admin")
+	if got := text(element(page.Body, "dev-upstream")); !strings.Contains(got, "reader → group Support Team (organization)") {
+		t.Fatalf("the dev controls say %q; want the assignment offered", got)
+	}
+	res := drew.postWithToken("/admin/dev/upstream", url.Values{"action": {"unassign"}, "assignment": {"group|" + support.ID + "||" + reader.ID}})
+	if res.StatusCode != http.StatusSeeOther || len(h.Sim.Assignments()) != 0 {
+		t.Fatalf("remove outside rolegate = %d; upstream holds %v", res.StatusCode, h.Sim.Assignments())
+	}
+	if p := drew.refused(drew.postWithToken("/admin/dev/upstream", url.Values{"action": {"unassign"}, "assignment": {"user|x"}}), "/admin"); !strings.Contains(summary(p), "Choose the assignment to remove.") {
+		t.Errorf("a malformed assignment says %q", summary(p))
+	}
+}

@@ -17,7 +17,7 @@ func (s *Server) adminPage(c echo.Context) error {
 		return err
 	}
 	roles, at := s.Catalog.Roles()
-	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles, DevRoles: s.devRoles(), SignIn: s.adminSignIn()}
+	v := views.AdminView{Failed: failed, CatalogSize: s.Catalog.Catalog().Len(), UpstreamRoles: roles, DevRoles: s.devRoles(), DevAssignments: s.devAssignments(), SignIn: s.adminSignIn()}
 	v.CatalogRefreshed = at
 	d, refused, err := s.takeDraft(c, draftAdmin)
 	if err != nil {

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"cmp"
+	"fmt"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/views"
 )
 
 // changeSimulatedOrganization changes the built-in simulator's organization
@@ -22,7 +25,11 @@ func (s *Server) changeSimulatedOrganization(c echo.Context) error {
 		}
 		return err
 	}
-	s.setFlash(c, "/admin", flashNote{Key: "upstream"})
+	key := "upstream"
+	if c.FormValue("action") == "unassign" {
+		key = "unassigned"
+	}
+	s.setFlash(c, "/admin", flashNote{Key: key})
 	return redirectAfterPost(c, "/admin")
 }
 
@@ -59,8 +66,14 @@ func (s *Server) changeSimulator(c echo.Context) error {
 		})
 	case "delete":
 		err = sim.DeleteRole(id)
+	case "unassign":
+		a, ok := parseDevAssignment(c.FormValue("assignment"))
+		if !ok {
+			return rolegate.Errorf(rolegate.EINVALID, "Choose the assignment to remove.")
+		}
+		err = sim.UnassignRole(a)
 	default:
-		return rolegate.Errorf(rolegate.EINVALID, "Choose to add, change or delete a role.")
+		return rolegate.Errorf(rolegate.EINVALID, "Choose to add, change or delete a role, or to remove an assignment.")
 	}
 	if err != nil {
 		return rolegate.Errorf(rolegate.EINVALID, "The simulated organization refused the change: %s", strings.TrimPrefix(err.Error(), "simulator: "))
@@ -87,4 +100,55 @@ func (s *Server) devRoles() []rolegate.ExistingRole {
 		}
 	}
 	return out
+}
+
+// devAssignments are the simulated organization's role assignments, for
+// the dev controls on the admin page (nil outside dev mode).
+func (s *Server) devAssignments() []views.DevAssignment {
+	if s.DevSimulator == nil {
+		return nil
+	}
+	sim := s.DevSimulator
+	roleNames, projectNames := map[string]string{}, map[string]string{}
+	for _, r := range sim.Roles() {
+		roleNames[r.ID] = r.Name
+	}
+	for _, p := range sim.Projects() {
+		projectNames[p.ID] = p.Name
+		for _, r := range sim.ProjectRoles(p.ID) {
+			roleNames[r.ID] = r.Name
+		}
+	}
+	who := map[string]string{}
+	for _, g := range sim.Groups() {
+		who[g.ID] = "group " + g.Name
+	}
+	for _, u := range sim.Users() {
+		who[u.ID] = "user " + u.Email
+	}
+	var out []views.DevAssignment
+	for _, a := range sim.Assignments() {
+		where := "organization"
+		if a.Project != "" {
+			where = "project " + cmp.Or(projectNames[a.Project], a.Project)
+		}
+		out = append(out, views.DevAssignment{
+			Key:   strings.Join([]string{string(a.Kind), a.PrincipalID, a.Project, a.RoleID}, "|"),
+			Label: fmt.Sprintf("%s → %s (%s)", cmp.Or(roleNames[a.RoleID], a.RoleID), cmp.Or(who[a.PrincipalID], a.PrincipalID), where),
+		})
+	}
+	return out
+}
+
+// parseDevAssignment reads an assignment as devAssignments wrote its key.
+func parseDevAssignment(key string) (simulator.Assignment, bool) {
+	parts := strings.Split(key, "|")
+	if len(parts) != 4 || parts[1] == "" || parts[3] == "" {
+		return simulator.Assignment{}, false
+	}
+	kind := simulator.PrincipalKind(parts[0])
+	if kind != simulator.PrincipalGroup && kind != simulator.PrincipalUser {
+		return simulator.Assignment{}, false
+	}
+	return simulator.Assignment{Kind: kind, PrincipalID: parts[1], Project: parts[2], RoleID: parts[3]}, true
 }

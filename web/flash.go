@@ -106,6 +106,7 @@ var flashTexts = map[string]string{
 	"revoked":         "Access is being revoked: rolegate removes the assignment now, and this page shows Revoked once it is gone.",
 	"removal_retried": "Removing the assignment will be tried again.",
 	"refreshed":       "The permission catalog was read again from the organization.",
+	"unassigned":      "The assignment was removed outside rolegate. rolegate finds out at its next look at the access it granted (every ROLEGATE_SYNC_EVERY), and the request shows Revoked, as drift.",
 	"upstream":        "The simulated organization was changed outside rolegate. Name checks see it within 30 seconds, the Roles page at the next sync (or resync now).",
 }
 
