@@ -95,6 +95,18 @@ func TestAccessToAProjectRoleIsGrantedWithinItsProject(t *testing.T) {
 	wantIn(t, "project access", riley.get(requestURL(id)), "request-scope", []string{"Project Payments", payments.ID}, nil)
 }
 
+// provisionedAccess files access as b, has Avery approve it and records
+// its assignment as the worker would: the grant is active.
+func (h *harness) provisionedAccess(b *browser, role, grantTo string) int64 {
+	h.t.Helper()
+	id := h.fileAccess(b, role, grantTo)
+	_, job := h.approveAndClaim(id)
+	if err := h.App.Services.Provisioning.CompleteJob(h.t.Context(), job, rolegate.ProvisionedRole{ID: job.AccessRoleID}, false); err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
 // pictureRole is the role of the organization's picture named name.
 func (h *harness) pictureRole(t *testing.T, name string) rolegate.UpstreamRole {
 	t.Helper()
@@ -237,11 +249,7 @@ func TestAccessForAGroupIsApprovedOnlyBySomeoneOutsideIt(t *testing.T) {
 func TestAdminRevokesAccessWithAReason(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	riley, drew := h.signInAs("requester"), h.signInAs("admin")
-	id := h.fileAccess(riley, "reader", "Support Team")
-	_, job := h.approveAndClaim(id)
-	if err := h.App.Services.Provisioning.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: job.AccessRoleID}, false); err != nil {
-		t.Fatal(err)
-	}
+	id := h.provisionedAccess(riley, "reader", "Support Team")
 	if strings.Contains(riley.get(requestURL(id)).Body, ">Revoke access</button>") {
 		t.Errorf("the requester is offered Revoke access")
 	}
@@ -297,11 +305,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestAnAdminRetriesAFailedRemoval(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	riley, drew := h.signInAs("requester"), h.signInAs("admin")
-	id := h.fileAccess(riley, "reader", "Support Team")
-	_, job := h.approveAndClaim(id)
-	if err := h.App.Services.Provisioning.CompleteJob(t.Context(), job, rolegate.ProvisionedRole{ID: job.AccessRoleID}, false); err != nil {
-		t.Fatal(err)
-	}
+	id := h.provisionedAccess(riley, "reader", "Support Team")
 	if res := drew.postWithToken(requestURL(id)+"/revoke", url.Values{"comment": {"The incident is closed."}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke = %d", res.StatusCode)
 	}
