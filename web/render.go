@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/a-h/templ"
@@ -24,6 +25,10 @@ func (s *Server) render(c echo.Context, status int, comp templ.Component) error 
 	if err := comp.Render(ctx(c), buf); err != nil {
 		return err
 	}
+	// The length is known: the page goes out in one piece rather than
+	// in chunks (net/http chunks what it was not told the length of, past
+	// its first 2 KiB), which costs both ends of the connection.
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
