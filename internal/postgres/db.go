@@ -182,6 +182,8 @@ var (
 	_ rolegate.ProvisioningQueue = (*Jobs)(nil)
 	_ rolegate.PictureStore      = (*Picture)(nil)
 	_ rolegate.DirectoryStore    = (*Picture)(nil)
+	_ rolegate.AccessService     = (*Requests)(nil)
+	_ rolegate.RemovalQueue      = (*Removals)(nil)
 	_ rolegate.Counts            = (*Counts)(nil)
 	_ audit.Trail                = (*Trail)(nil)
 )

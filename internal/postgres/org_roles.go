@@ -442,7 +442,7 @@ func (tx *Tx) pictureRows(ctx context.Context, scope string) (map[string]oldRole
 // that the request does not name yet) to their request.
 func (tx *Tx) roleProvenance(ctx context.Context) (map[string]provenance, map[string]provenance, error) {
 	rows, err := tx.Query(ctx, `SELECT id, scope, upstream_role_id, role_name, role_name_key, permissions, description, status
-		FROM requests WHERE upstream_role_id <> '' OR status IN ('approved', 'provisioning')`)
+		FROM requests WHERE kind = 'role' AND (upstream_role_id <> '' OR status IN ('approved', 'provisioning'))`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: read role provenance: %w", err)
 	}

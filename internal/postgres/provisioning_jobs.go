@@ -67,7 +67,8 @@ func (j *Jobs) ClaimJob(ctx context.Context, owner string, lease time.Duration) 
 		}
 		job = &rolegate.Job{RequestID: id, RoleName: req.RoleName, Scope: req.Scope, Payload: req.Payload,
 			BindingVersion: req.BindingVersion, RequiredApprovals: req.RequiredApprovals,
-			Attempt: attempts + 1, Reconcile: reconcile, Owner: owner}
+			Attempt: attempts + 1, Reconcile: reconcile, Owner: owner,
+			Kind: req.Kind, AccessRoleID: req.AccessRoleID, Grantee: req.Grantee}
 		for _, a := range req.Approvals {
 			job.ApprovedHashes = append(job.ApprovedHashes, a.PayloadHash)
 		}
@@ -89,6 +90,19 @@ func (j *Jobs) CompleteJob(ctx context.Context, job *rolegate.Job, role rolegate
 		if _, err := tx.Exec(ctx, `UPDATE provisioning_jobs SET state = 'done', lease_owner = '', lease_until = 0,
 			last_error = '', updated_at = $1 WHERE request_id = $2`, ms(tx.now), job.RequestID); err != nil {
 			return fmt.Errorf("postgres: complete job %d: %w", job.RequestID, err)
+		}
+		if req.IsAccess() {
+			// The assignment exists: from now on its end is due at Until
+			// (or at an admin's Revoke access).
+			if _, err := tx.Exec(ctx, `INSERT INTO access_grants (request_id, state, access_until, created_at, updated_at)
+				VALUES ($1, 'active', $2, $3, $3) ON CONFLICT (request_id) DO NOTHING`,
+				job.RequestID, ms(req.AccessUntil), ms(tx.now)); err != nil {
+				return fmt.Errorf("postgres: record the grant of %d: %w", job.RequestID, err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE requests SET failure_message = '' WHERE id = $1`, job.RequestID); err != nil {
+				return fmt.Errorf("postgres: store the grant of %d: %w", job.RequestID, err)
+			}
+			return tx.apply(ctx, req, eff)
 		}
 		raw, _ := json.Marshal(role)
 		if _, err := tx.Exec(ctx, `UPDATE requests SET upstream_role_id = $1, upstream_resource_type = $2,

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 )
 
 // Requests stores the life cycle of role requests (rolegate.RequestService)
@@ -101,37 +102,19 @@ type querier interface {
 }
 
 func roleNameTaken(ctx context.Context, q querier, scope, name string, viewer rolegate.Principal) (string, error) {
-	var id int64
-	var status, requesterKey string
-	// A request that ended without a role (rejected, cancelled, expired,
-	// or failed and abandoned) frees its name.
-	err := q.QueryRow(ctx, `SELECT id, status, requester_key FROM requests
-		WHERE scope = $1 AND role_name_key = $2 AND status IN ('pending','approved','provisioning','failed','provisioned')
-			AND NOT (status = 'failed' AND abandoned_at <> 0)
-		ORDER BY id DESC LIMIT 1`, scope, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
-	hidden := err == nil && !rolegate.CanViewRequestOf(viewer, requesterKey)
-	where, suffix := rolegate.InScope(scope), ""
-	if scope != rolegate.ScopeOrganization {
-		suffix = " " + where
-	}
+	var h rolegate.NameHolder
+	err := q.QueryRow(ctx, sqlrows.NameHolderQuery("$1", "$2"), scope, rolegate.NameKey(name)).Scan(&h.ID, &h.Status, &h.RequesterKey)
 	switch {
-	case hidden && status == string(rolegate.StatusProvisioned):
-		return "A role with this name already exists " + where + ".", nil
-	case hidden:
-		return "A pending request already asks for a role with this name" + suffix + ".", nil
-	case err == nil && status == string(rolegate.StatusProvisioned):
-		return fmt.Sprintf("A role with this name was already created through request #%d%s.", id, suffix), nil
 	case err == nil:
-		return fmt.Sprintf("Request #%d already asks for a role with this name%s.", id, suffix), nil
+		return rolegate.NameTaken(scope, &h, false, viewer), nil
 	case !errors.Is(err, pgx.ErrNoRows):
 		return "", fmt.Errorf("postgres: check role name: %w", err)
 	}
-	if taken, err := roleNameInPicture(ctx, q, scope, name); err != nil {
+	taken, err := roleNameInPicture(ctx, q, scope, name)
+	if err != nil {
 		return "", err
-	} else if taken {
-		return "A role with this name already exists " + where + ".", nil
 	}
-	return "", nil
+	return rolegate.NameTaken(scope, nil, taken, viewer), nil
 }
 
 // Get returns request id with its approvals, read in one snapshot.
@@ -175,30 +158,18 @@ func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRe
 	return &r, nil
 }
 
-const requestColumns = `id, scope, scope_name, role_name, permissions, description, justification, payload, payload_hash,
-	binding_version, binding_hash, status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
-	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
-	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id)`
+const requestColumns = sqlrows.RequestColumns
 
 func scanRequest(row pgx.Row) (*rolegate.Request, error) {
-	var r rolegate.Request
-	var perms, key, status string
-	var created, updated, expires, abandoned, required, approvals, binding int64
-	err := row.Scan(&r.ID, &r.Scope, &r.ScopeName, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
-		&binding, &r.BindingHash, &status, &key, &r.Requester.Email, &r.Requester.Name, &required, &created, &updated,
-		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &abandoned, &approvals)
-	if err != nil {
+	var r sqlrows.RequestRow
+	if err := row.Scan(r.Dest()...); err != nil {
 		return nil, err
 	}
-	r.Status, r.RequiredApprovals, r.NumApprovals = rolegate.Status(status), int(required), int(approvals)
-	r.BindingVersion = int(binding)
-	r.Requester.Issuer, r.Requester.Subject, _ = strings.Cut(key, "|")
-	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(created), fromMS(updated), fromMS(expires)
-	r.AbandonedAt = fromMS(abandoned)
-	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
-		return nil, fmt.Errorf("postgres: request %d permissions: %w", r.ID, err)
+	req, err := r.Request()
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &r, nil
+	return req, nil
 }
 
 func getRequest(ctx context.Context, q querier, id int64) (*rolegate.Request, error) {
@@ -208,24 +179,29 @@ func getRequest(ctx context.Context, q querier, id int64) (*rolegate.Request, er
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: get request %d: %w", id, err)
 	}
-	rows, err := q.Query(ctx, `SELECT approver_key, approver_email, approver_name, payload_hash, comment, created_at
+	rows, err := q.Query(ctx, `SELECT `+sqlrows.ApprovalColumns+`
 		FROM approvals WHERE request_id = $1 ORDER BY created_at, approver_key`, id)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: approvals of %d: %w", id, err)
 	}
-	defer rows.Close()
 	for rows.Next() {
-		var a rolegate.Approval
-		var key string
-		var at int64
-		if err := rows.Scan(&key, &a.Approver.Email, &a.Approver.Name, &a.PayloadHash, &a.Comment, &at); err != nil {
+		var a sqlrows.ApprovalRow
+		if err := rows.Scan(a.Dest()...); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("postgres: approvals of %d: %w", id, err)
 		}
-		a.Approver.Issuer, a.Approver.Subject, _ = strings.Cut(key, "|")
-		a.At = fromMS(at)
-		r.Approvals = append(r.Approvals, a)
+		r.Approvals = append(r.Approvals, a.Approval())
 	}
-	return r, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: approvals of %d: %w", id, err)
+	}
+	if r.IsAccess() {
+		if r.Grant, err = getGrant(ctx, q, id); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // lockRequest takes request id's row lock for the rest of tx and reads it
@@ -337,7 +313,9 @@ func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int
 	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckDecide(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		eff, err := rolegate.Approve(req, actor, seenHash, comment, reauth, tx.now)
+		eff, err := rolegate.ApproveRequest(req, actor, seenHash, comment, reauth, func() (rolegate.Beneficiary, error) {
+			return beneficiary(ctx, tx, actor.Email)
+		}, tx.now)
 		if err != nil {
 			return err
 		}
@@ -437,7 +415,7 @@ func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("postgres: due requests: %w", err)
 	}
-	return s.eachInOwnTx(ctx, ids, func(tx *Tx, req *rolegate.Request) error {
+	return s.db.eachLocked(ctx, ids, func(tx *Tx, req *rolegate.Request) error {
 		if !req.Due(tx.now) {
 			return errSkip
 		}
@@ -458,7 +436,7 @@ func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int,
 	if err != nil {
 		return 0, fmt.Errorf("postgres: requests due a reminder: %w", err)
 	}
-	return s.eachInOwnTx(ctx, ids, func(tx *Tx, req *rolegate.Request) error {
+	return s.db.eachLocked(ctx, ids, func(tx *Tx, req *rolegate.Request) error {
 		var last, count int64
 		err := tx.QueryRow(ctx, `SELECT last_at, reminders FROM request_reminders WHERE request_id = $1`, req.ID).Scan(&last, &count)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -476,12 +454,13 @@ func (s *Requests) RemindPending(ctx context.Context, after time.Duration) (int,
 	})
 }
 
-// eachInOwnTx runs fn on each request, locked, in a transaction of its own;
-// fn returns errSkip when the request no longer qualifies.
-func (s *Requests) eachInOwnTx(ctx context.Context, ids []int64, fn func(tx *Tx, req *rolegate.Request) error) (int, error) {
+// eachLocked runs fn on each request, locked, in a transaction of its own,
+// and counts those it changed; fn returns errSkip when the request no
+// longer qualifies.
+func (db *DB) eachLocked(ctx context.Context, ids []int64, fn func(tx *Tx, req *rolegate.Request) error) (int, error) {
 	n := 0
 	for _, id := range ids {
-		err := s.db.update(ctx, func(tx *Tx) error {
+		err := db.update(ctx, func(tx *Tx) error {
 			req, err := lockRequest(ctx, tx, id)
 			if err != nil {
 				return err

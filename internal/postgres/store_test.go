@@ -38,8 +38,9 @@ func openStore(t *testing.T, url string, now func() time.Time) *storetest.Store 
 	return &storetest.Store{
 		Sessions:         postgres.NewSessions(db),
 		Trail:            postgres.NewTrail(db),
-		Requests:         func(cfg rolegate.RequestsConfig) rolegate.RequestService { return postgres.NewRequests(db, cfg) },
+		Requests:         func(cfg rolegate.RequestsConfig) storetest.Requests { return postgres.NewRequests(db, cfg) },
 		Jobs:             postgres.NewJobs(db),
+		Removals:         postgres.NewRemovals(db),
 		Outbox:           postgres.NewOutbox(db),
 		Picture:          postgres.NewPicture(db),
 		Counts:           postgres.NewCounts(db),

@@ -256,6 +256,12 @@ func scopeWords(scope, name string) string {
 	return "the project " + printable(truncate(scope, 80))
 }
 
+// GrantAlreadyOpen is the refusal of an access request whose grant (the
+// role for the grantee) another open request already asks for.
+func GrantAlreadyOpen(r *Request) error {
+	return Invalid(FieldErrors{FieldGrantee: fmt.Sprintf("An open request already asks for the role %s for the %s.", r.RoleName, r.Grantee)})
+}
+
 // Beneficiary is what the organization's directory says of an approver:
 // their user in the organization (matched by the email of their sign-in;
 // found false when none) and the groups that user is in, as the upstream's
@@ -404,6 +410,22 @@ func JobBinding(job *Job) (Call, string, error) {
 	}
 	sum, err := Binding(job.BindingVersion, job.Scope, job.Payload)
 	return CallFor(job.Scope), sum, err
+}
+
+// ApproveRequest is Approve for a new role and ApproveAccess for access,
+// with approver read (by the store, in the approval's transaction) only
+// for access.
+func ApproveRequest(r *Request, actor Actor, seenHash, comment string, reauth Reauth, approver func() (Beneficiary, error), now time.Time) (Effects, error) {
+	if !r.IsAccess() {
+		return Approve(r, actor, seenHash, comment, reauth, now)
+	}
+	// Nobody approves access they would receive: the directory says who
+	// the approver is in the organization and in which groups.
+	b, err := approver()
+	if err != nil {
+		return Effects{}, err
+	}
+	return ApproveAccess(r, actor, seenHash, comment, reauth, b, now)
 }
 
 // ApproveAccess is Approve for an access request, refusing an approver

@@ -242,6 +242,20 @@ func RemovalReason(cause string, until time.Time, reason string) string {
 	return reason
 }
 
+// RemovalEnd is why r's access ended, as its grant keeps it (the cause
+// and the reason shown), once rm found the assignment gone; drift says it
+// was gone without rolegate having removed it.
+func RemovalEnd(r *Request, rm *Removal, drift bool) (cause, reason string) {
+	if drift {
+		return EndDrift, RemovalReason(EndDrift, r.AccessUntil, "")
+	}
+	endReason := ""
+	if r.Grant != nil {
+		endReason = r.Grant.EndReason
+	}
+	return rm.Cause, RemovalReason(rm.Cause, r.AccessUntil, endReason)
+}
+
 // CompleteRemoval: r's assignment is gone upstream. The requester and the
 // webhooks hear that access ended, and why.
 func CompleteRemoval(r *Request, rm *Removal, drift bool) Effects {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 )
 
 // Removals is the durable end of access (rolegate.RemovalQueue): one row
@@ -24,17 +25,14 @@ var _ rolegate.RemovalQueue = (*Removals)(nil)
 
 // getGrant reads the grant of request id, nil when it has none.
 func getGrant(ctx context.Context, q querier, id int64) (*rolegate.Grant, error) {
-	var g rolegate.Grant
-	var until, reminded, ended int64
-	err := q.QueryRowContext(ctx, `SELECT state, access_until, reminded_at, attempts, last_error, end_cause, end_reason, ended_by_key, ended_at
-		FROM access_grants WHERE request_id = ?`, id).Scan(&g.State, &until, &reminded, &g.Attempts, &g.LastError, &g.EndCause, &g.EndReason, &g.EndedBy, &ended)
+	var g sqlrows.GrantRow
+	err := q.QueryRowContext(ctx, `SELECT `+sqlrows.GrantColumns+` FROM access_grants WHERE request_id = ?`, id).Scan(g.Dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: read the grant of %d: %w", id, err)
 	}
-	g.Until, g.RemindedAt, g.EndedAt = fromMS(until), fromMS(reminded), fromMS(ended)
-	return &g, nil
+	return g.Grant(), nil
 }
 
 // ScheduleDue queues the removal of every active grant whose end has come.
@@ -162,10 +160,7 @@ func (s *Removals) BeforeDelete(ctx context.Context, rm *rolegate.Removal) error
 func (s *Removals) CompleteRemoval(ctx context.Context, rm *rolegate.Removal, drift bool) error {
 	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
 		eff := rolegate.CompleteRemoval(req, rm, drift)
-		cause, reason := rm.Cause, rolegate.RemovalReason(rm.Cause, req.AccessUntil, req.Grant.EndReason)
-		if drift {
-			cause, reason = rolegate.EndDrift, rolegate.RemovalReason(rolegate.EndDrift, req.AccessUntil, "")
-		}
+		cause, reason := rolegate.RemovalEnd(req, rm, drift)
 		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'revoked', end_cause = ?, end_reason = ?, ended_at = ?,
 			lease_owner = '', lease_until = 0, last_error = '', updated_at = ? WHERE request_id = ?`,
 			cause, reason, ms(tx.now), ms(tx.now), rm.RequestID); err != nil {

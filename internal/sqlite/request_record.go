@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 )
 
 // The request page's read (GetRecord) is one statement: the request, its
@@ -34,10 +35,11 @@ const (
 	partRole
 )
 
-const approvalColumns = `approver_key, approver_email, approver_name, payload_hash, comment, created_at`
-
-// grantColumns are getGrant's (removals.go).
-const grantColumns = `state, access_until, reminded_at, attempts, last_error, end_cause, end_reason, ended_by_key, ended_at`
+// The columns of an approval and a grant, as both engines read them.
+const (
+	approvalColumns = sqlrows.ApprovalColumns
+	grantColumns    = sqlrows.GrantColumns
+)
 
 // recordKeys is how many columns come before a part's own: the part and,
 // for the request, which of its rows this is.
@@ -216,26 +218,20 @@ func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestReco
 }
 
 func scanApproval(row scanner) (rolegate.Approval, error) {
-	var a rolegate.Approval
-	var key string
-	var at int64
-	if err := row.Scan(&key, &a.Approver.Email, &a.Approver.Name, &a.PayloadHash, &a.Comment, &at); err != nil {
-		return a, err
+	var a sqlrows.ApprovalRow
+	if err := row.Scan(a.Dest()...); err != nil {
+		return rolegate.Approval{}, err
 	}
-	a.Approver.Issuer, a.Approver.Subject, _ = strings.Cut(key, "|")
-	a.At = fromMS(at)
-	return a, nil
+	return a.Approval(), nil
 }
 
 // scanGrant reads grantColumns as getGrant does.
 func scanGrant(row scanner) (*rolegate.Grant, error) {
-	var g rolegate.Grant
-	var until, reminded, ended int64
-	if err := row.Scan(&g.State, &until, &reminded, &g.Attempts, &g.LastError, &g.EndCause, &g.EndReason, &g.EndedBy, &ended); err != nil {
+	var g sqlrows.GrantRow
+	if err := row.Scan(g.Dest()...); err != nil {
 		return nil, err
 	}
-	g.Until, g.RemindedAt, g.EndedAt = fromMS(until), fromMS(reminded), fromMS(ended)
-	return &g, nil
+	return g.Grant(), nil
 }
 
 // partRow is one row's values as the driver gave them (int64, float64,

@@ -12,6 +12,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 )
 
 // Requests stores the life cycle of role requests (rolegate.RequestService).
@@ -120,37 +121,19 @@ type querier interface {
 }
 
 func roleNameTaken(ctx context.Context, q querier, scope, name string, viewer rolegate.Principal) (string, error) {
-	var id int64
-	var status, requesterKey string
-	// A request that ended without a role (rejected, cancelled, expired,
-	// or failed and abandoned) frees its name.
-	err := q.QueryRowContext(ctx, `SELECT id, status, requester_key FROM requests
-		WHERE kind = 'role' AND scope = ? AND role_name_key = ? AND status IN ('pending','approved','provisioning','failed','provisioned')
-			AND NOT (status = 'failed' AND abandoned_at <> 0)
-		ORDER BY id DESC LIMIT 1`, scope, strings.ToLower(strings.TrimSpace(name))).Scan(&id, &status, &requesterKey)
-	hidden := err == nil && !rolegate.CanViewRequestOf(viewer, requesterKey)
-	where, suffix := rolegate.InScope(scope), ""
-	if scope != rolegate.ScopeOrganization {
-		suffix = " " + where
-	}
+	var h rolegate.NameHolder
+	err := q.QueryRowContext(ctx, sqlrows.NameHolderQuery("?", "?"), scope, rolegate.NameKey(name)).Scan(&h.ID, &h.Status, &h.RequesterKey)
 	switch {
-	case hidden && status == string(rolegate.StatusProvisioned):
-		return "A role with this name already exists " + where + ".", nil
-	case hidden:
-		return "A pending request already asks for a role with this name" + suffix + ".", nil
-	case err == nil && status == string(rolegate.StatusProvisioned):
-		return fmt.Sprintf("A role with this name was already created through request #%d%s.", id, suffix), nil
 	case err == nil:
-		return fmt.Sprintf("Request #%d already asks for a role with this name%s.", id, suffix), nil
+		return rolegate.NameTaken(scope, &h, false, viewer), nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return "", fmt.Errorf("sqlite: check role name: %w", err)
 	}
-	if taken, err := roleNameInPicture(ctx, q, scope, name); err != nil {
+	taken, err := roleNameInPicture(ctx, q, scope, name)
+	if err != nil {
 		return "", err
-	} else if taken {
-		return "A role with this name already exists " + where + ".", nil
 	}
-	return "", nil
+	return rolegate.NameTaken(scope, nil, taken, viewer), nil
 }
 
 // Get returns request id with its approvals, read in one snapshot.
@@ -164,30 +147,18 @@ func (s *Requests) Get(ctx context.Context, id int64) (*rolegate.Request, error)
 	return r, err
 }
 
-const requestColumns = `id, scope, scope_name, role_name, permissions, description, justification, payload, payload_hash,
-	binding_version, binding_hash, status, requester_key, requester_email, requester_name, required_approvals, created_at, updated_at,
-	expires_at, upstream_role_id, upstream_resource_type, failure_message, abandoned_at,
-	(SELECT COUNT(*) FROM approvals WHERE approvals.request_id = requests.id),
-	kind, grantee_kind, grantee_id, grantee_name, grantee_email, access_role_id, access_until`
+const requestColumns = sqlrows.RequestColumns
 
 func scanRequest(row scanner) (*rolegate.Request, error) {
-	var r rolegate.Request
-	var perms, key string
-	var created, updated, expires, abandoned, until int64
-	err := row.Scan(&r.ID, &r.Scope, &r.ScopeName, &r.RoleName, &perms, &r.Description, &r.Justification, &r.Payload, &r.PayloadHash,
-		&r.BindingVersion, &r.BindingHash, &r.Status, &key, &r.Requester.Email, &r.Requester.Name, &r.RequiredApprovals, &created, &updated,
-		&expires, &r.UpstreamRoleID, &r.UpstreamResourceType, &r.FailureMessage, &abandoned, &r.NumApprovals,
-		&r.Kind, &r.Grantee.Kind, &r.Grantee.ID, &r.Grantee.Name, &r.Grantee.Email, &r.AccessRoleID, &until)
-	if err != nil {
+	var r sqlrows.RequestRow
+	if err := row.Scan(r.Dest()...); err != nil {
 		return nil, err
 	}
-	r.Requester.Issuer, r.Requester.Subject, _ = strings.Cut(key, "|")
-	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(created), fromMS(updated), fromMS(expires)
-	r.AbandonedAt, r.AccessUntil = fromMS(abandoned), fromMS(until)
-	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
-		return nil, fmt.Errorf("sqlite: request %d permissions: %w", r.ID, err)
+	req, err := r.Request()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return &r, nil
+	return req, nil
 }
 
 func getRequest(ctx context.Context, q querier, id int64) (*rolegate.Request, error) {
@@ -332,19 +303,9 @@ func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int
 	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
 		return rolegate.CheckDecide(actor.Principal, req)
 	}, func(tx *Tx, req *rolegate.Request) error {
-		var eff rolegate.Effects
-		var err error
-		if req.IsAccess() {
-			// Nobody approves access they would receive: the directory says
-			// who the approver is in the organization and in which groups.
-			var b rolegate.Beneficiary
-			if b, err = beneficiary(ctx, tx, actor.Email); err != nil {
-				return err
-			}
-			eff, err = rolegate.ApproveAccess(req, actor, seenHash, comment, reauth, b, tx.now)
-		} else {
-			eff, err = rolegate.Approve(req, actor, seenHash, comment, reauth, tx.now)
-		}
+		eff, err := rolegate.ApproveRequest(req, actor, seenHash, comment, reauth, func() (rolegate.Beneficiary, error) {
+			return beneficiary(ctx, tx, actor.Email)
+		}, tx.now)
 		if err != nil {
 			return err
 		}

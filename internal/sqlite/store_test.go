@@ -37,8 +37,9 @@ func openStore(t *testing.T, path string, now func() time.Time) *storetest.Store
 	return &storetest.Store{
 		Sessions:         sqlite.NewSessions(db),
 		Trail:            sqlite.NewTrail(db),
-		Requests:         func(cfg rolegate.RequestsConfig) rolegate.RequestService { return sqlite.NewRequests(db, cfg) },
+		Requests:         func(cfg rolegate.RequestsConfig) storetest.Requests { return sqlite.NewRequests(db, cfg) },
 		Jobs:             sqlite.NewJobs(db),
+		Removals:         sqlite.NewRemovals(db),
 		Outbox:           sqlite.NewOutbox(db),
 		Picture:          sqlite.NewPicture(db),
 		Counts:           sqlite.NewCounts(db),

@@ -35,7 +35,7 @@ type requestsFixture struct {
 	t        *testing.T
 	clock    *testkit.Clock
 	store    *Store
-	requests rolegate.RequestService
+	requests Requests
 }
 
 func newRequestsFixture(t *testing.T, e Engine) *requestsFixture {

@@ -41,13 +41,20 @@ type Trail interface {
 	ChainHash(ctx context.Context, seq int64) (string, error)
 }
 
+// Requests is the request service with the filing of access requests.
+type Requests interface {
+	rolegate.RequestService
+	rolegate.AccessService
+}
+
 // Store is one open store, as the suite drives it.
 type Store struct {
 	Sessions Sessions
 	Trail    Trail
 	// Requests returns the request service with cfg over the store.
-	Requests func(cfg rolegate.RequestsConfig) rolegate.RequestService
+	Requests func(cfg rolegate.RequestsConfig) Requests
 	Jobs     rolegate.ProvisioningQueue
+	Removals rolegate.RemovalQueue
 	Outbox   rolegate.Outbox
 	Picture  Picture
 	Counts   rolegate.Counts
@@ -87,11 +94,13 @@ func Run(t *testing.T, e Engine) {
 	t.Run("Requests", func(t *testing.T) { testRequests(t, e) })
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, e) })
 	t.Run("Picture", func(t *testing.T) { testPicture(t, e) })
+	t.Run("Access", func(t *testing.T) { testAccess(t, e) })
 	t.Run("TwoProcesses", func(t *testing.T) {
 		testTwoProcesses(t, e)
 		testRequestsTwoProcesses(t, e)
 		testPictureTwoProcesses(t, e)
 		testExclusiveTwoProcesses(t, e)
+		testAccessTwoProcesses(t, e)
 	})
 }
 

@@ -3,8 +3,8 @@
 -- Times are Unix milliseconds (bigint), as on SQLite, so that both engines
 -- store and compare the same values. PostgreSQL has never shipped, so what
 -- SQLite added later (session drafts in 00010, projects in 00011, request
--- scopes and binding versions in 00012, the picture's directory in 00014)
--- is folded in here, as is the trail's search (SQLite's 00002: here a
+-- scopes and binding versions in 00012, the picture's directory in 00014,
+-- access requests and their grants in 00015) is folded in here, as is the trail's search (SQLite's 00002: here a
 -- tsvector and the scope written with each event, and their indexes).
 
 -- +goose Up
@@ -50,11 +50,25 @@ CREATE TABLE requests (
     upstream_resource_type text NOT NULL DEFAULT '',
     upstream_role          text NOT NULL DEFAULT '', -- the Role JSON returned upstream
     failure_message        text NOT NULL DEFAULT '',
-    abandoned_at           bigint NOT NULL DEFAULT 0 -- a failed request given up on frees its name
+    abandoned_at           bigint NOT NULL DEFAULT 0, -- a failed request given up on frees its name
+    -- access requests (SQLite's 00015): 'role' asks for a new custom role,
+    -- 'access' for an existing role of the picture (access_role_id, in
+    -- scope) assigned to a group or user until access_until (0: no end);
+    -- the payload is then the assign call's body
+    kind                   text NOT NULL DEFAULT 'role' CHECK (kind IN ('role', 'access')),
+    grantee_kind           text NOT NULL DEFAULT '' CHECK (grantee_kind IN ('', 'group', 'user')),
+    grantee_id             text NOT NULL DEFAULT '',
+    grantee_name           text NOT NULL DEFAULT '',
+    grantee_email          text NOT NULL DEFAULT '',
+    access_role_id         text NOT NULL DEFAULT '',
+    access_until           bigint NOT NULL DEFAULT 0
 );
--- One open request per name within its scope, whichever node creates it.
+-- One open request per name within its scope, whichever node creates it
+-- (a rule of new roles only); one open request per grant.
 CREATE UNIQUE INDEX requests_open_role_name ON requests (scope, role_name_key)
-    WHERE status IN ('pending','approved','provisioning','failed') AND abandoned_at = 0;
+    WHERE kind = 'role' AND status IN ('pending','approved','provisioning','failed') AND abandoned_at = 0;
+CREATE UNIQUE INDEX requests_open_grant ON requests (scope, access_role_id, grantee_kind, grantee_id)
+    WHERE kind = 'access' AND status IN ('pending','approved','provisioning','failed') AND abandoned_at = 0;
 CREATE INDEX requests_by_role_name ON requests (scope, role_name_key, id DESC);
 CREATE INDEX requests_by_requester ON requests (requester_key, id DESC);
 CREATE INDEX requests_by_status ON requests (status, id);
@@ -86,6 +100,31 @@ CREATE TABLE provisioning_jobs (
     updated_at     bigint NOT NULL
 );
 CREATE INDEX provisioning_jobs_ready ON provisioning_jobs (state, run_after);
+
+-- What happens to an assignment rolegate made (SQLite's 00015): its
+-- durable removal at access_until or at an admin's Revoke access, claimed
+-- with a lease under the row's lock (FOR UPDATE SKIP LOCKED) like a
+-- provisioning job, so that it happens once across processes.
+CREATE TABLE access_grants (
+    request_id     bigint PRIMARY KEY REFERENCES requests (id),
+    state          text NOT NULL CHECK (state IN ('active', 'removing', 'revoked', 'failed')),
+    access_until   bigint NOT NULL,            -- 0: no end
+    reminded_at    bigint NOT NULL DEFAULT 0,
+    attempts       bigint NOT NULL DEFAULT 0,
+    run_after      bigint NOT NULL DEFAULT 0,
+    lease_owner    text NOT NULL DEFAULT '',
+    lease_until    bigint NOT NULL DEFAULT 0,
+    -- set before a DELETE leaves the process: the next attempt looks first
+    maybe_upstream bigint NOT NULL DEFAULT 0,
+    last_error     text NOT NULL DEFAULT '',
+    end_cause      text NOT NULL DEFAULT '' CHECK (end_cause IN ('', 'expired', 'revoked', 'drift')),
+    end_reason     text NOT NULL DEFAULT '',
+    ended_by_key   text NOT NULL DEFAULT '',
+    ended_at       bigint NOT NULL DEFAULT 0,
+    created_at     bigint NOT NULL,
+    updated_at     bigint NOT NULL
+);
+CREATE INDEX access_grants_due ON access_grants (state, access_until) WHERE state IN ('active', 'removing', 'failed');
 
 CREATE TABLE sessions (
     id_hash        text PRIMARY KEY,         -- SHA-256 of the cookie value; the value itself is never stored
@@ -319,6 +358,7 @@ DROP TABLE audit_actions;
 DROP TABLE audit_tree;
 DROP TABLE audit_events;
 DROP TABLE sessions;
+DROP TABLE access_grants;
 DROP TABLE provisioning_jobs;
 DROP TABLE approvals;
 DROP TABLE requests;

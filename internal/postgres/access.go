@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
+)
+
+// Access requests (issue 17) on PostgreSQL, as on SQLite (its access.go):
+// in the requests table and life cycle, the role and grantee checked
+// against the picture in the transaction that files them. Two nodes
+// filing the same grant at once: the open-grant index lets one in.
+
+// CreateAccess stores a new pending access request: the role and the
+// grantee are looked up in the picture (never taken from the form), and
+// the same grant may not be open twice.
+func (s *Requests) CreateAccess(ctx context.Context, actor rolegate.Actor, in rolegate.AccessInput, catalog *rolegate.Catalog, acfg rolegate.AccessConfig) (*rolegate.Request, error) {
+	var req *rolegate.Request
+	err := s.db.update(ctx, func(tx *Tx) error {
+		facts, err := sqlrows.AccessFacts(reader(ctx, tx), in)
+		if err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		var eff rolegate.Effects
+		if req, eff, err = rolegate.SubmitAccess(actor, in, facts, catalog, s.cfg, acfg, tx.now); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, sqlrows.Numbered(sqlrows.InsertAccess), sqlrows.AccessValues(req, actor)...).Scan(&req.ID); err != nil {
+			if isUniqueViolation(err) {
+				return rolegate.GrantAlreadyOpen(req)
+			}
+			return fmt.Errorf("postgres: insert access request: %w", err)
+		}
+		return tx.apply(ctx, req, eff)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// reader reads through q for sqlrows' shared reads.
+func reader(ctx context.Context, q querier) sqlrows.Reader {
+	return sqlrows.Reader{
+		Row:    func(query string, args ...any) sqlrows.Row { return q.QueryRow(ctx, sqlrows.Numbered(query), args...) },
+		NoRows: func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+		Each: func(query string, args []any, dest []any, fn func() error) error {
+			rows, err := q.Query(ctx, sqlrows.Numbered(query), args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := rows.Scan(dest...); err != nil {
+					return err
+				}
+				if err := fn(); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		},
+	}
+}
+
+// beneficiary is what the directory says of the person signed in with
+// email (sqlrows.Beneficiary), read in q's transaction.
+func beneficiary(ctx context.Context, q querier, email string) (rolegate.Beneficiary, error) {
+	b, err := sqlrows.Beneficiary(reader(ctx, q), email)
+	if err != nil {
+		return b, fmt.Errorf("postgres: %w", err)
+	}
+	return b, nil
+}
