@@ -15,10 +15,10 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/rolegate/rolegate/internal/app"
 	auditlog "github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // Exit statuses of rolegate audit verify: 0 the trail verifies, 1 it does
@@ -125,12 +125,15 @@ func openCheckpointFile(cmd, path string, v note.Verifier) (auditlog.Checkpoint,
 }
 
 // openTrail opens the database for reading; it must exist.
-func openTrail(ctx context.Context, dbFlag string, getenv func(string) string) (*sqlite.DB, error) {
-	path := dbPathOf(dbFlag, getenv)
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-		return nil, cannotTell("ROLEGATE_DB: no database at %s", path)
+func openTrail(ctx context.Context, dbFlag string, getenv func(string) string) (*app.Store, error) {
+	d, err := databaseOf(dbFlag, getenv)
+	if err != nil {
+		return nil, cannotTell("%w", err)
 	}
-	db, err := sqlite.OpenNoMigrate(ctx, path)
+	if !d.exists() {
+		return nil, cannotTell("ROLEGATE_DB: no database at %s", d)
+	}
+	db, err := app.OpenStoreNoMigrate(ctx, d.source())
 	if err != nil {
 		return nil, cannotTell("audit: %w", err)
 	}
@@ -204,7 +207,7 @@ func auditVerify(ctx context.Context, args []string, getenv func(string) string,
 	if verifier != nil {
 		walk.CheckRecorded(verifier)
 	}
-	trail := sqlite.NewTrail(db)
+	trail := db.Audit
 	err = trail.WalkAuditTrail(ctx, walk.Add)
 	head, ferr := walk.Finish()
 	if err == nil {
@@ -264,11 +267,14 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return cannotTell("%w", err)
 	}
-	dbPath := dbPathOf(*dbFlag, getenv)
-	if fi, err := os.Stat(dbPath); err != nil || !fi.Mode().IsRegular() {
-		return cannotTell("ROLEGATE_DB: no database at %s", dbPath)
+	d, err := databaseOf(*dbFlag, getenv)
+	if err != nil {
+		return cannotTell("%w", err)
 	}
-	db, err := sqlite.Open(ctx, dbPath)
+	if !d.exists() {
+		return cannotTell("ROLEGATE_DB: no database at %s", d)
+	}
+	db, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -277,7 +283,7 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 	if u, err := user.Current(); err == nil {
 		why.OSUser = u.Username
 	}
-	_, signed, err := signCheckpoint(ctx, sqlite.NewTrail(db), signer, why)
+	_, signed, err := signCheckpoint(ctx, db.Audit, signer, why)
 	if err != nil {
 		return err
 	}
@@ -287,7 +293,7 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 
 // signCheckpoint signs the trail's head and records the audit.checkpoint
 // event, in one transaction; why is its trigger.
-func signCheckpoint(ctx context.Context, trail *sqlite.Trail, signer note.Signer, why rolegate.AuditCheckpoint) (auditlog.Checkpoint, []byte, error) {
+func signCheckpoint(ctx context.Context, trail app.Trail, signer note.Signer, why rolegate.AuditCheckpoint) (auditlog.Checkpoint, []byte, error) {
 	return trail.SignCheckpoint(ctx, rolegate.System("checkpoint"), signer.Name(),
 		func(cp auditlog.Checkpoint) ([]byte, error) { return auditlog.Sign(cp, signer) }, why)
 }
@@ -324,7 +330,7 @@ func checkCheckpointKey(cfg *config.Config) error {
 // until ctx ends, and logs each signed note so that operators can copy it
 // off the machine. A trail that has not moved since the last checkpoint
 // (its last event is that checkpoint) is not signed again.
-func runCheckpoints(ctx context.Context, cfg *config.Config, trail *sqlite.Trail, logger *slog.Logger) {
+func runCheckpoints(ctx context.Context, cfg *config.Config, trail app.Trail, exclusive rolegate.Exclusive, logger *slog.Logger) {
 	signer, err := loadCheckpointSigner(cfg.CheckpointKeyFile)
 	if err != nil {
 		logger.Error("audit checkpoints disabled", "err", err)
@@ -337,18 +343,20 @@ func runCheckpoints(ctx context.Context, cfg *config.Config, trail *sqlite.Trail
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if _, last, err := trail.AuditHead(ctx); err != nil {
-			if ctx.Err() == nil {
-				logger.Error("audit checkpoint", "err", err)
+		// One node signs at a time (the others find the trail's last event
+		// is its checkpoint, or skip while it signs).
+		_, err := exclusive(ctx, "audit-checkpoint", func(ctx context.Context) error {
+			if _, last, err := trail.AuditHead(ctx); err != nil || last == rolegate.ActionAuditCheckpoint {
+				return err
 			}
-		} else if last != rolegate.ActionAuditCheckpoint {
 			cp, signed, err := signCheckpoint(ctx, trail, signer, rolegate.AuditCheckpoint{Trigger: "schedule"})
-			switch {
-			case err != nil && ctx.Err() == nil:
-				logger.Error("audit checkpoint", "err", err)
-			case err == nil:
+			if err == nil {
 				logger.Info("audit checkpoint signed", "origin", cp.Origin, "size", cp.Size, "root", cp.Hash, "note", string(signed))
 			}
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			logger.Error("audit checkpoint", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -11,8 +11,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/rolegate/rolegate/internal/app"
 	auditlog "github.com/rolegate/rolegate/internal/audit"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // auditProve prints a proof, to be checked later and elsewhere with
@@ -59,7 +59,7 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer db.Close()
-	trail := sqlite.NewTrail(db)
+	trail := db.Audit
 
 	if len(checkpoints) == 2 {
 		p, err := proveConsistency(ctx, trail, checkpoints[0], checkpoints[1])
@@ -123,7 +123,7 @@ func auditProve(ctx context.Context, args []string, getenv func(string) string, 
 
 // proveConsistency reads the consistency proof between two checkpoints
 // from the trail's tree and checks it before handing it out.
-func proveConsistency(ctx context.Context, trail *sqlite.Trail, older, newer auditlog.Checkpoint) (auditlog.ConsistencyProof, error) {
+func proveConsistency(ctx context.Context, trail app.Trail, older, newer auditlog.Checkpoint) (auditlog.ConsistencyProof, error) {
 	p := auditlog.ConsistencyProof{OldSize: older.Size, NewSize: newer.Size}
 	if older.Size <= newer.Size {
 		hashes, _, err := trail.ProveTree(ctx, older.Size, newer.Size)
@@ -149,7 +149,7 @@ func proveConsistency(ctx context.Context, trail *sqlite.Trail, older, newer aud
 
 // legacyCheckpoint says which of the checkpoints signs a chain hash (one
 // signed before the Merkle tree), which no consistency proof can join.
-func legacyCheckpoint(ctx context.Context, trail *sqlite.Trail, cps ...auditlog.Checkpoint) string {
+func legacyCheckpoint(ctx context.Context, trail app.Trail, cps ...auditlog.Checkpoint) string {
 	for _, cp := range cps {
 		if cp.Size == 0 {
 			continue
@@ -185,7 +185,7 @@ func auditConsistency(ctx context.Context, older, newer auditlog.Checkpoint, dbF
 			return err
 		}
 		defer db.Close()
-		if _, err := proveConsistency(ctx, sqlite.NewTrail(db), older, newer); err != nil {
+		if _, err := proveConsistency(ctx, db.Audit, older, newer); err != nil {
 			return err
 		}
 	}

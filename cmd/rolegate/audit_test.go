@@ -327,7 +327,7 @@ func TestPeriodicCheckpoints(t *testing.T) {
 		const every = 20 * time.Millisecond
 		go func() {
 			defer close(done)
-			runCheckpoints(ctx, &config.Config{CheckpointKeyFile: keyFile, CheckpointEvery: every}, sqlite.NewTrail(db), logger)
+			runCheckpoints(ctx, &config.Config{CheckpointKeyFile: keyFile, CheckpointEvery: every}, sqlite.NewTrail(db), db.RunExclusive, logger)
 		}()
 		defer func() { cancel(); <-done }()
 

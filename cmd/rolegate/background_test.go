@@ -54,7 +54,7 @@ func TestBackgroundWaitsForTheProvisioningWorker(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			runBackground(bg, &config.Config{SessionIdle: time.Hour}, services, sqlite.NewTrail(db), worker, slog.New(slog.DiscardHandler))
+			runBackground(bg, &config.Config{SessionIdle: time.Hour}, services, sqlite.NewTrail(db), rolegate.RunHere, worker, slog.New(slog.DiscardHandler))
 		}()
 		synctest.Wait() // the housekeeping's first round is done; it waits for its next tick
 		stop()

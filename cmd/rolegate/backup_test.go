@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,8 +228,32 @@ func TestBackupArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		target, db, err := backupArgs(tt.args, env(tt.env), &bytes.Buffer{})
-		if err != nil || target != tt.wantTarget || db != tt.wantDB {
+		if err != nil || target != tt.wantTarget || db.String() != tt.wantDB {
 			t.Errorf("backupArgs(%q) = %q, %q, %v; want %q, %q", tt.args, target, db, err, tt.wantTarget, tt.wantDB)
+		}
+	}
+}
+
+// On PostgreSQL the backup is PostgreSQL's own (managed backups, pg_dump):
+// rolegate backup says so and fails, without repeating the URL's user or
+// password, whether the URL is in ROLEGATE_DB or in ROLEGATE_DB_FILE.
+func TestBackupOnPostgresPointsToPgDump(t *testing.T) {
+	const dbURL = "postgres://rolegate_app:s3cret-pw-91@db.internal:5432/rolegate?sslmode=require"
+	file := filepath.Join(t.TempDir(), "db-url")
+	if err := os.WriteFile(file, []byte(dbURL+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []map[string]string{{"ROLEGATE_DB": dbURL}, {"ROLEGATE_DB_FILE": file}} {
+		var stdout, stderr bytes.Buffer
+		err := backup(t.Context(), []string{filepath.Join(t.TempDir(), "copy.db")}, env(e), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "pg_dump") || !strings.Contains(err.Error(), "postgres://db.internal:5432/rolegate") {
+			t.Errorf("backup with %v = %v; want a refusal naming pg_dump and the database", e, err)
+		}
+		all := fmt.Sprint(err) + stdout.String() + stderr.String()
+		for _, secret := range []string{"s3cret-pw-91", "rolegate_app", "sslmode"} {
+			if strings.Contains(all, secret) {
+				t.Errorf("backup with %v repeats %q: %s", e, secret, all)
+			}
 		}
 	}
 }

@@ -42,8 +42,12 @@ func startPortalWith(t *testing.T, more map[string]string) *portal {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	args := []string{"serve", "-dev", "-addr", "127.0.0.1:0", "-db", p.DBPath}
+	if vars["ROLEGATE_DB"] != "" || vars["ROLEGATE_DB_FILE"] != "" {
+		args, p.DBPath = args[:4], "" // the database the variables name
+	}
 	go func() {
-		done <- run(ctx, []string{"serve", "-dev", "-addr", "127.0.0.1:0", "-db", p.DBPath}, env(vars), p.Stdout, p.Log)
+		done <- run(ctx, args, env(vars), p.Stdout, p.Log)
 	}()
 	var stopped bool
 	p.stop = func() error {

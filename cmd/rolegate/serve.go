@@ -19,7 +19,6 @@ import (
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/metrics"
 	"github.com/rolegate/rolegate/internal/rolegate"
-	"github.com/rolegate/rolegate/internal/sqlite"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/static"
 	"github.com/rolegate/rolegate/web"
@@ -37,12 +36,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logger := newLogger(cfg, stderr)
 
 	// Lock first: a second rolegate (say, a newer binary in a rolling update)
-	// must not migrate the database under the one serving it.
-	unlock, err := lockDatabase(cfg.DBPath)
-	if err != nil {
-		return err
+	// must not migrate a SQLite database under the one serving it. Several
+	// processes share a PostgreSQL database; its migrations run under a
+	// lock of their own (internal/postgres).
+	if cfg.DBURL == "" {
+		unlock, err := lockDatabase(cfg.DBPath)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	if err := checkCheckpointKey(cfg); err != nil {
 		return err
 	}
@@ -111,18 +114,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		go func() { defer close(repeatsDone); server.RunRepeats(bg) }()
 		defer func() { <-repeatsDone }()
 		// Access ends by itself at Until (and when an admin revokes it):
-		// the Remover resumes at start what a dead process left half done.
+		// the Remover resumes what a dead process left half done (at start
+		// on SQLite; on PostgreSQL when its lease runs out).
 		removerDone := make(chan struct{})
 		go func() { defer close(removerDone); a.Remover.Run(bg) }()
 		defer func() { <-removerDone }()
-		runBackground(bg, cfg, a.Services, a.Store.Audit, a.Provisioner, logger)
+		runBackground(bg, cfg, a.Services, a.Store.Audit, a.Store.RunExclusive, a.Provisioner, logger)
 	}()
 
 	url := "http://" + ln.Addr().String()
 	if cfg.Dev {
 		fmt.Fprintf(stdout, "\n  rolegate is running in DEV MODE at %s (loopback only; %s)\n  Never use dev mode in production.\n\n", url, cfg.DevSummary())
 	}
-	startFields := []any{"addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "db", cfg.DBPath, "dev", cfg.Dev, "upstream", upstreamName(cfg)}
+	startFields := []any{"addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "db", cfg.DBName(), "dev", cfg.Dev, "upstream", upstreamName(cfg)}
 	switch {
 	case metricsLn != nil:
 		startFields = append(startFields, "metrics", "http://"+metricsLn.Addr().String()+"/metrics")
@@ -229,25 +233,38 @@ func upstreamName(cfg *config.Config) string {
 // until ctx ends, and returns only once they have all stopped: the worker
 // records its last attempt's outcome after ctx ends, and the database must
 // still be open for it.
-func runBackground(ctx context.Context, cfg *config.Config, services rolegate.Services, trail *sqlite.Trail, worker provisioner, logger *slog.Logger) {
+//
+// Each periodic job runs under exclusive: on one process at a time when
+// several share a PostgreSQL database, taken over by another when that one
+// dies (the picture's sync, the reminders and the end of access are run
+// under it by their own loops, given it by internal/app).
+func runBackground(ctx context.Context, cfg *config.Config, services rolegate.Services, trail app.Trail, exclusive rolegate.Exclusive, worker provisioner, logger *slog.Logger) {
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); worker.Run(ctx) }()
 	defer func() { <-workerDone }()
 	if cfg.CheckpointKeyFile != "" {
 		checkpointsDone := make(chan struct{})
-		go func() { defer close(checkpointsDone); runCheckpoints(ctx, cfg, trail, logger) }()
+		go func() { defer close(checkpointsDone); runCheckpoints(ctx, cfg, trail, exclusive, logger) }()
 		defer func() { <-checkpointsDone }() // the database outlives the loop
 	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
-		if n, err := services.Requests.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			logger.Error("expire requests", "err", err)
-		} else if n > 0 {
-			logger.Info("expired pending requests", "count", n)
-		}
-		if err := services.Sessions.DeleteExpiredSessions(ctx, cfg.SessionIdle); err != nil && ctx.Err() == nil {
-			logger.Error("delete expired sessions", "err", err)
+		_, err := exclusive(ctx, "expiry", func(ctx context.Context) error {
+			n, err := services.Requests.ExpireDue(ctx)
+			if n > 0 {
+				logger.Info("expired pending requests", "count", n)
+			}
+			if err != nil {
+				return fmt.Errorf("expire requests: %w", err)
+			}
+			if err := services.Sessions.DeleteExpiredSessions(ctx, cfg.SessionIdle); err != nil {
+				return fmt.Errorf("delete expired sessions: %w", err)
+			}
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			logger.Error("housekeeping", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -304,17 +321,20 @@ var errUsage = errors.New("usage: see rolegate help")
 
 // migrate applies the migrations and exits.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	dbPath, err := dbFlag("migrate", args, getenv, stderr)
+	d, err := dbFlag("migrate", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	// Never migrate a database under the rolegate serving it (see serve).
-	unlock, err := lockDatabase(dbPath)
-	if err != nil {
-		return err
+	// Never migrate a SQLite database under the rolegate serving it (see
+	// serve); PostgreSQL's migrations take a lock of their own.
+	if !d.postgres() {
+		unlock, err := lockDatabase(d.path)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
-	db, err := app.OpenStore(ctx, dbPath)
+	db, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -323,6 +343,6 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s is at schema version %d\n", dbPath, current)
+	fmt.Fprintf(stdout, "database %s is at schema version %d\n", d, current)
 	return nil
 }

@@ -1,9 +1,10 @@
 // Package app builds the whole of rolegate from its configuration: the
 // store, the domain services over it, the upstream client (or the dev
 // simulator), the organization's picture, the permission catalog, the
-// metrics, the notifier and the provisioning worker. It is the one place,
-// besides cmd, that names internal/sqlite; serve, the web tests and the
-// benchmarks all build rolegate here, so the wiring is written once.
+// metrics, the notifier and the provisioning worker. It is the one place
+// that names the stores (internal/sqlite, internal/postgres: store.go
+// picks one from ROLEGATE_DB); serve, the web tests and the benchmarks all
+// build rolegate here, so the wiring is written once.
 //
 // It does not build the HTTP server (web imports the domain, and web's
 // tests import this package): the caller passes the services to
@@ -30,7 +31,6 @@ import (
 	"github.com/rolegate/rolegate/internal/provisioning"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/simulator"
-	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // Options change how the application is built, for tests and benchmarks;
@@ -90,24 +90,23 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{Config: cfg}
+	var err error
 	built := false
 	defer func() {
 		if !built {
 			a.Close() // what was started so far
 		}
 	}()
-	db, err := sqlite.Open(ctx, cfg.DBPath)
-	if err != nil {
+	if a.Store, err = OpenStore(ctx, cfg.DBSource()); err != nil {
 		return nil, fmt.Errorf("ROLEGATE_DB: %w", err)
 	}
-	a.Store = newStore(db)
-	a.closers = append(a.closers, db.Close)
+	a.closers = append(a.closers, a.Store.Close)
 	if opts.Now != nil {
-		db.SetClock(opts.Now)
+		a.Store.SetClock(opts.Now)
 	}
 	// Metrics first: the store counts every audit event from the first.
 	a.Metrics = metrics.New(metrics.Options{Store: a.Store.Counts, Logger: logger, OverdueAssignments: a.Store.Removals.OverdueAssignments})
-	db.OnEventAppended(a.Metrics.AuditEventAppended)
+	a.Store.OnEventAppended(a.Metrics.AuditEventAppended)
 
 	baseURL, keys, client, err := a.upstream(cfg, opts, logger)
 	if err != nil {
@@ -134,7 +133,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.Picture, err = picture.New(ctx, picture.Options{
 		Store: a.Store.Picture, List: lister.OrganizationRoles, Projects: lister.OrganizationProjects, ProjectRoles: lister.ProjectRoles, Directory: lister.OrganizationDirectory, Every: cfg.SyncEvery, MaxAge: cfg.PictureMaxAge, Now: opts.Now,
-		Logger: logger, OnSynced: a.Catalog.Update, SyncFailed: syncFailed,
+		Logger: logger, OnSynced: a.Catalog.Update, SyncFailed: syncFailed, Exclusive: a.Store.RunExclusive,
 	})
 	if err != nil {
 		return nil, err
@@ -152,6 +151,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Queue: a.Store.Removals, Upstream: upstream, Logger: logger,
 		MaxAttempts: cfg.ProvisionAttempts, CallTimeout: cfg.ProvisionTimeout, BackoffBase: cfg.ProvisionBackoff,
 		VerifyEvery: cfg.SyncEvery,
+		Exclusive:   a.Store.RunExclusive,
 	})
 	a.Provisioner = provisioning.New(provisioning.Config{
 		Queue: a.Store.Jobs, Upstream: upstream, Logger: logger,
@@ -210,8 +210,8 @@ func (a *App) upstream(cfg *config.Config, opts Options, logger *slog.Logger) (s
 // the store where notifications go, so that every transition from now on
 // queues its messages. It returns nil when neither email nor webhooks are
 // configured: then nothing is queued.
-func newNotifier(cfg *config.Config, store *Store, requests *sqlite.Requests, logger *slog.Logger) (*notify.Worker, error) {
-	nc := notify.Config{Queue: store.Outbox, Reminders: requests, BaseURL: cfg.BaseURL, Logger: logger, ReminderAfter: cfg.ReminderAfter}
+func newNotifier(cfg *config.Config, store *Store, requests rolegate.RequestService, logger *slog.Logger) (*notify.Worker, error) {
+	nc := notify.Config{Queue: store.Outbox, Exclusive: store.RunExclusive, Reminders: requests, BaseURL: cfg.BaseURL, Logger: logger, ReminderAfter: cfg.ReminderAfter}
 	var err error
 	if cfg.SMTPAddr != "" {
 		nc.Mailer, err = notify.NewMailer(notify.MailerConfig{
@@ -251,45 +251,6 @@ func (a *App) Close() error {
 	}
 	a.closers = nil
 	return errors.Join(errs...)
-}
-
-// Store is the database (sqlite.DB: its pools, transactions and
-// migrations) with one store struct per service over it, as internal/sqlite
-// implements the domain's interfaces.
-type Store struct {
-	*sqlite.DB
-	Sessions *sqlite.Sessions
-	Outbox   *sqlite.Outbox
-	Jobs     *sqlite.Jobs
-	Removals *sqlite.Removals
-	Picture  *sqlite.Picture
-	// Audit is the audit trail (audit.Trail), with the operator's tools
-	// beside it (checkpoints, proofs, the tree's catch-up).
-	Audit  *sqlite.Trail
-	Counts *sqlite.Counts
-}
-
-func newStore(db *sqlite.DB) *Store {
-	return &Store{
-		DB: db, Sessions: sqlite.NewSessions(db), Outbox: sqlite.NewOutbox(db), Jobs: sqlite.NewJobs(db), Removals: sqlite.NewRemovals(db),
-		Picture: sqlite.NewPicture(db), Audit: sqlite.NewTrail(db), Counts: sqlite.NewCounts(db),
-	}
-}
-
-// Requests is the request service over the store, configured by cfg (New
-// builds the one serve runs; tools and tests build theirs here).
-func (s *Store) Requests(cfg rolegate.RequestsConfig) *sqlite.Requests {
-	return sqlite.NewRequests(s.DB, cfg)
-}
-
-// OpenStore opens (and migrates) the database at path alone, for tools
-// that fill or read it without the rest of the application.
-func OpenStore(ctx context.Context, path string) (*Store, error) {
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	return newStore(db), nil
 }
 
 // startLoopback serves h on a random loopback port; stop closes the

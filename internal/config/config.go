@@ -29,7 +29,11 @@ type Config struct {
 	Dev     bool
 	Addr    string
 	BaseURL *url.URL
-	DBPath  string
+	// The database: a SQLite file (DBPath), or a PostgreSQL database
+	// (DBURL, a postgres:// URL that may hold a password, so a Secret);
+	// exactly one is set. See DBSource.
+	DBPath string
+	DBURL  Secret
 
 	// OIDC; empty Issuer only in dev mode, where the dev sign-in replaces it.
 	OIDCIssuer       string
@@ -177,7 +181,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	fs.SetOutput(stderr)
 	dev := fs.Bool("dev", false, "dev mode: built-in sign-in and Admin API simulator, loopback only (ROLEGATE_DEV)")
 	addr := fs.String("addr", "", "listen address (ROLEGATE_ADDR)")
-	dbPath := fs.String("db", "", "SQLite file (ROLEGATE_DB)")
+	dbPath := fs.String("db", "", "SQLite file or postgres:// URL (ROLEGATE_DB; a URL with a password belongs in ROLEGATE_DB_FILE)")
 	baseURL := fs.String("base-url", "", "external URL of the portal (ROLEGATE_BASE_URL)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -192,7 +196,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	c.Addr = firstNonEmpty(*addr, r.str("ROLEGATE_ADDR"), DefaultAddr)
 	r.check("ROLEGATE_ADDR", validateAddr(c.Addr, c.Dev))
 	c.BaseURL = r.url("ROLEGATE_BASE_URL", firstNonEmpty(*baseURL, r.str("ROLEGATE_BASE_URL"), DefaultBaseURL))
-	c.DBPath = firstNonEmpty(*dbPath, r.str("ROLEGATE_DB"), DefaultDBPath)
+	c.DBPath, c.DBURL = r.database(*dbPath)
 
 	c.OIDCIssuer = r.str("ROLEGATE_OIDC_ISSUER")
 	c.OIDCClientID = r.str("ROLEGATE_OIDC_CLIENT_ID")
@@ -504,6 +508,73 @@ func (r *reader) prefixes(name string) []netip.Prefix {
 		out = append(out, p.Masked())
 	}
 	return out
+}
+
+// database reads where the state is kept: the -db flag, else ROLEGATE_DB
+// or the file named by ROLEGATE_DB_FILE, else the default SQLite file. A
+// postgres:// (or postgresql://) URL is PostgreSQL; anything else is a
+// SQLite path. The URL is never repeated in a message: it may hold a
+// password.
+func (r *reader) database(flagValue string) (path string, dbURL Secret) {
+	src := flagValue
+	if src == "" {
+		src = string(r.secret("ROLEGATE_DB"))
+	}
+	src = firstNonEmpty(src, DefaultDBPath)
+	if !IsPostgresURL(src) {
+		return src, ""
+	}
+	if u, err := url.Parse(src); err != nil || (u.Host == "" && !strings.Contains(u.RawQuery, "host=")) {
+		r.fail("ROLEGATE_DB", "is not a valid postgres:// URL (postgres://user:password@host:5432/database)")
+	}
+	return "", Secret(src)
+}
+
+// IsPostgresURL reports whether a database setting names PostgreSQL.
+func IsPostgresURL(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// DatabaseOf is the database a subcommand works on (as Load reads it):
+// its -db flag, else ROLEGATE_DB or ROLEGATE_DB_FILE, else the default.
+func DatabaseOf(flagValue string, getenv func(string) string) (path string, dbURL Secret, err error) {
+	r := reader{getenv: getenv}
+	path, dbURL = r.database(flagValue)
+	if r.err != nil {
+		return "", "", r.err
+	}
+	return path, dbURL, nil
+}
+
+// DBSource is what the store opens: the PostgreSQL URL, else the SQLite
+// path. It holds the password when the URL does: pass it to the store,
+// never to a log or a message (DBName is for those).
+func (c *Config) DBSource() string {
+	if c.DBURL != "" {
+		return c.DBURL.Reveal()
+	}
+	return c.DBPath
+}
+
+// DBName names the database for the start line and messages: the SQLite
+// path, or the PostgreSQL server and database without user, password or
+// parameters.
+func (c *Config) DBName() string {
+	if c.DBURL == "" {
+		return c.DBPath
+	}
+	return PostgresName(c.DBURL.Reveal())
+}
+
+// PostgresName is a postgres:// URL without its user, password and
+// parameters: what may be shown of it.
+func PostgresName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "postgres://(unreadable URL)"
+	}
+	return "postgres://" + u.Host + u.EscapedPath()
 }
 
 // secret reads NAME or the file named by NAME_FILE (not both).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"io"
 	"os"
 	"path/filepath"
@@ -299,6 +300,57 @@ func TestAccessMaxDuration(t *testing.T) {
 		c, err := load(t, env)
 		if err != nil || c.AccessMaxDuration != want {
 			t.Errorf("ROLEGATE_ACCESS_MAX_DURATION=%s: %v, %v; want %v", v, c.AccessMaxDuration, err, want)
+		}
+	}
+}
+
+// ROLEGATE_DB holds a SQLite path or a postgres:// URL, which may hold a
+// password: read from ROLEGATE_DB_FILE too, kept as a Secret, never
+// repeated by a message, and named for logs without user, password or
+// parameters.
+func TestDatabaseIsAPathOrAPostgresURL(t *testing.T) {
+	const dbURL = "postgres://rolegate_app:s3cret-pw-91@db.internal:5432/rolegate?sslmode=require"
+	file := filepath.Join(t.TempDir(), "db-url")
+	os.WriteFile(file, []byte(dbURL+"\n"), 0o600)
+	for _, tc := range []struct {
+		env            map[string]string
+		path, url, log string
+	}{
+		{map[string]string{"ROLEGATE_DB": "/srv/rolegate.db"}, "/srv/rolegate.db", "", "/srv/rolegate.db"},
+		{map[string]string{"ROLEGATE_DB": dbURL}, "", dbURL, "postgres://db.internal:5432/rolegate"},
+		{map[string]string{"ROLEGATE_DB": "PostgreSQL://db.internal/rolegate"}, "", "PostgreSQL://db.internal/rolegate", "postgres://db.internal/rolegate"},
+		{map[string]string{"ROLEGATE_DB_FILE": file}, "", dbURL, "postgres://db.internal:5432/rolegate"},
+	} {
+		env := production(t)
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		c, err := load(t, env)
+		if err != nil {
+			t.Fatalf("Load(%v) = %v", tc.env, err)
+		}
+		if c.DBPath != tc.path || c.DBURL.Reveal() != tc.url || c.DBName() != tc.log {
+			t.Errorf("Load(%v): DBPath %q, DBURL %q, DBName %q; want %q, %q, %q", tc.env, c.DBPath, c.DBURL.Reveal(), c.DBName(), tc.path, tc.url, tc.log)
+		}
+		if want := cmp.Or(tc.url, tc.path); c.DBSource() != want {
+			t.Errorf("DBSource() = %q; want %q", c.DBSource(), want)
+		}
+		if s := c.DBURL.String(); strings.Contains(s, "s3cret") {
+			t.Errorf("DBURL prints %q", s)
+		}
+	}
+	for _, env := range []map[string]string{
+		{"ROLEGATE_DB": dbURL, "ROLEGATE_DB_FILE": file},
+		{"ROLEGATE_DB": "postgres://rolegate_app:s3cret-pw-91@/rolegate"},
+		{"ROLEGATE_DB": "postgres://rolegate_app:s3cret-pw-91@db.internal:port/x"},
+	} {
+		e := production(t)
+		for k, v := range env {
+			e[k] = v
+		}
+		_, err := load(t, e)
+		if err == nil || !strings.Contains(err.Error(), "ROLEGATE_DB") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Load(%v) = %v; want an error naming ROLEGATE_DB without the password", env, err)
 		}
 	}
 }

@@ -170,7 +170,7 @@ func TestStoreGaugesAreReadAtScrapeTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reqs.Approve(ctx, approver, approvedID, req.Binding(), ""); err != nil {
+	if _, err := reqs.ApproveWith(ctx, approver, approvedID, req.Binding(), "", rolegate.Reauth{}); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
 

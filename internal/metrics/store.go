@@ -12,7 +12,7 @@ import (
 )
 
 // Store is what the scrape-time gauges read: the store's counts, and the
-// file whose size they report.
+// SQLite file whose size they report ("" on PostgreSQL: none).
 type Store interface {
 	rolegate.Counts
 	Path() string
@@ -142,7 +142,12 @@ func (c *storeCollector) reading() storeReading {
 	r.counts, r.countErr = c.store.CountByStatus(ctx)
 	r.queue, r.queueErr = c.store.QueueStats(ctx)
 	r.picture, r.pictureErr = c.store.PictureStats(ctx)
+	// A PostgreSQL database has no file here (Path is ""): its size is the
+	// server's to report.
 	for file, path := range map[string]string{"db": c.store.Path(), "wal": c.store.Path() + "-wal"} {
+		if c.store.Path() == "" {
+			break
+		}
 		var size int64
 		if fi, err := os.Stat(path); err == nil {
 			size = fi.Size()

@@ -37,6 +37,10 @@ type Queue interface {
 // channel is off); a row for a channel that is off fails with a reason.
 type Config struct {
 	Queue Queue
+	// Exclusive runs the reminders and the pruning on one process at a
+	// time (the store's RunExclusive); nil: here. Deliveries are claimed
+	// one by one, with a lease, by every process.
+	Exclusive rolegate.Exclusive
 	// Reminders reminds approvers of requests left pending (the request
 	// service); nil: no reminders.
 	Reminders interface {
@@ -92,6 +96,9 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.Housekeeping <= 0 {
 		cfg.Housekeeping = time.Minute
+	}
+	if cfg.Exclusive == nil {
+		cfg.Exclusive = rolegate.RunHere
 	}
 	if cfg.KeepFor <= 0 {
 		cfg.KeepFor = 30 * 24 * time.Hour
@@ -180,8 +187,19 @@ func (w *Worker) untilNext(ctx context.Context, canClaim bool) time.Duration {
 
 func (w *Worker) sleep(ctx context.Context, d time.Duration) { w.wake.Sleep(ctx, d) }
 
-// chores reminds approvers of requests left pending and prunes old rows.
+// chores reminds approvers of requests left pending and prunes old rows,
+// on one process at a time.
 func (w *Worker) chores(ctx context.Context) {
+	_, err := w.cfg.Exclusive(ctx, "reminders", func(ctx context.Context) error {
+		w.choresHere(ctx)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		w.cfg.Logger.Error("notify: take the reminders' turn", "err", err)
+	}
+}
+
+func (w *Worker) choresHere(ctx context.Context) {
 	if w.cfg.ReminderAfter > 0 && w.cfg.Reminders != nil {
 		if n, err := w.cfg.Reminders.RemindPending(ctx, w.cfg.ReminderAfter); err != nil && ctx.Err() == nil {
 			w.cfg.Logger.Error("notify: reminders", "err", err)

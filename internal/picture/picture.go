@@ -91,6 +91,11 @@ type Options struct {
 	OnSynced func(roles []rolegate.UpstreamRole, at time.Time)
 	// SyncFailed is told of each failed read (metrics); may be nil.
 	SyncFailed func()
+	// Exclusive runs the periodic sync on one process at a time when
+	// several share the database (the store's RunExclusive); the others
+	// take what it stored. nil: the sync runs here. A check's or an
+	// admin's read runs wherever it is asked for.
+	Exclusive rolegate.Exclusive
 }
 
 // Picture is the organization's picture and its refreshing. It is safe for
@@ -137,6 +142,9 @@ func New(ctx context.Context, opts Options) (*Picture, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Exclusive == nil {
+		opts.Exclusive = rolegate.RunHere
 	}
 	p := &Picture{opts: opts, wake: retry.NewWakeup()}
 	p.base, p.stop = context.WithCancel(ctx)
@@ -362,8 +370,39 @@ func (p *Picture) Run(ctx context.Context) {
 		if p.untilDue() > 0 {
 			continue // a check refreshed it meanwhile
 		}
-		_, _ = p.Sync(ctx, nil)
+		ran, err := p.opts.Exclusive(ctx, "picture-sync", func(ctx context.Context) error {
+			_, err := p.Sync(ctx, nil)
+			return err
+		})
+		if !ran && err == nil {
+			// Another process is reading the organization: take its read
+			// from the store once stored, and look again a little later.
+			p.adopt(ctx)
+			p.wake.Sleep(ctx, min(p.opts.Every, adoptRetry))
+		}
 	}
+}
+
+// adoptRetry is how soon a process that found another one syncing looks
+// at the store again.
+const adoptRetry = 10 * time.Second
+
+// adopt takes a picture another process stored, when it is newer than
+// this one's: the catalog and the freshness of checks follow it.
+func (p *Picture) adopt(ctx context.Context) {
+	at, err := p.opts.Store.PictureSyncedAt(ctx, rolegate.ScopeOrganization)
+	if err != nil || !at.After(p.SyncedAt()) {
+		return
+	}
+	if err := p.publish(ctx, at); err != nil {
+		p.opts.Logger.Warn("picture: could not read the picture another process stored", "err", err)
+		return
+	}
+	p.mu.Lock()
+	if at.After(p.syncedAt) {
+		p.syncedAt = at
+	}
+	p.mu.Unlock()
 }
 
 // untilDue is how long until the next background read.

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,6 +72,12 @@ func OpenNoMigrate(ctx context.Context, url string) (*DB, error) {
 		// pgx's parse errors quote the URL, password and all.
 		return nil, errors.New("postgres: the database URL is not a valid postgres:// URL")
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (4 on a small machine) is too few: each periodic
+		// job holds a connection for its advisory lock (RunExclusive) while
+		// its work takes others, beside the pages and the workers.
+		cfg.MaxConns = defaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect to %s: %w", where(cfg), err)
@@ -81,6 +88,9 @@ func OpenNoMigrate(ctx context.Context, url string) (*DB, error) {
 	}
 	return &DB{pool: pool, now: time.Now}, nil
 }
+
+// defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
 
 // where names the server and database of cfg for messages: never the user
 // or password.

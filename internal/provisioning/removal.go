@@ -41,6 +41,11 @@ type RemoverConfig struct {
 	// before its end (and for access without an end at all); 0 means
 	// DefaultVerifyEvery.
 	VerifyEvery time.Duration
+	// Exclusive runs the scheduling of due removals and the reminders on
+	// one process at a time (the store's RunExclusive); nil: here. The
+	// removals themselves are claimed one by one, with a lease, by every
+	// process.
+	Exclusive rolegate.Exclusive
 }
 
 // DefaultVerifyEvery is how often active grants are looked at for drift:
@@ -76,6 +81,9 @@ func NewRemover(cfg RemoverConfig) *Remover {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Exclusive == nil {
+		cfg.Exclusive = rolegate.RunHere
 	}
 	return &Remover{cfg: cfg, owner: fmt.Sprintf("remover-%d-%d", time.Now().UnixNano(), rand.Int64()), wake: retry.NewWakeup()}
 }
@@ -150,11 +158,17 @@ func (rv *Remover) Verify(ctx context.Context) (int, error) {
 // records the reminders, and makes one attempt at one removal. It reports
 // whether it made an attempt (more may be waiting).
 func (rv *Remover) Step(ctx context.Context) bool {
-	if _, err := rv.cfg.Queue.ScheduleDue(ctx); err != nil && ctx.Err() == nil {
-		rv.cfg.Logger.Error("removal: schedule due", "err", err)
-	}
-	if _, err := rv.cfg.Queue.RemindEnding(ctx); err != nil && ctx.Err() == nil {
-		rv.cfg.Logger.Error("removal: reminders", "err", err)
+	_, err := rv.cfg.Exclusive(ctx, "access-removal-schedule", func(ctx context.Context) error {
+		if _, err := rv.cfg.Queue.ScheduleDue(ctx); err != nil && ctx.Err() == nil {
+			rv.cfg.Logger.Error("removal: schedule due", "err", err)
+		}
+		if _, err := rv.cfg.Queue.RemindEnding(ctx); err != nil && ctx.Err() == nil {
+			rv.cfg.Logger.Error("removal: reminders", "err", err)
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		rv.cfg.Logger.Error("removal: take the schedule's turn", "err", err)
 	}
 	rm, err := rv.cfg.Queue.ClaimRemoval(ctx, rv.owner, rv.lease())
 	if err != nil {

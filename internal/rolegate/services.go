@@ -143,3 +143,15 @@ type Services struct {
 	Directory DirectoryStore
 	Grants    GrantService
 }
+
+// Exclusive runs fn, a periodic job's run, unless another process on the
+// same database is running job now (then ran is false and fn does not
+// run): several processes on one PostgreSQL database each try, and one at
+// a time runs it; when that one dies, the next to try takes it over. The
+// stores' RunExclusive is one.
+type Exclusive func(ctx context.Context, job string, fn func(context.Context) error) (ran bool, err error)
+
+// RunHere is the Exclusive of a process alone on its database: fn runs.
+func RunHere(ctx context.Context, job string, fn func(context.Context) error) (bool, error) {
+	return true, fn(ctx)
+}
