@@ -72,9 +72,9 @@ func TestTwoProcessesOnOnePostgres(t *testing.T) {
 	approvers := [2]*visitor{nodes[0].signIn("approver1"), nil}
 	approvers[1] = &visitor{p: nodes[1].p, Client: approvers[0].Client}
 	type approval struct {
-		v          *visitor
-		id         int64
-		form       url.Values
+		v    *visitor
+		id   int64
+		form url.Values
 		code int
 		err  error
 	}
