@@ -437,3 +437,51 @@ func TestCloseWaitsForTheReadUnderWay(t *testing.T) {
 		t.Errorf("%d list requests; want the 1 that Close cut short", n)
 	}
 }
+
+// With several processes on one database the periodic sync runs on one
+// of them at a time (Options.Exclusive): a process that finds another
+// syncing does not read the organization itself but takes the picture
+// the other stored, its catalog included.
+func TestAProcessNotSyncingTakesTheStoredPicture(t *testing.T) {
+	r := newRig(t, 100)
+	if _, err := r.sim.AddRole("Stored Elsewhere", "", []string{"api.groups.read"}); err != nil {
+		t.Fatal(err)
+	}
+	var followerCalls atomic.Int64
+	var mu sync.Mutex
+	var published []string
+	follower, err := picture.New(context.Background(), picture.Options{
+		Store: r.db.Picture, Every: 20 * time.Millisecond,
+		List: func(ctx context.Context) ([]rolegate.UpstreamRole, error) {
+			followerCalls.Add(1)
+			return r.list(ctx)
+		},
+		Exclusive: func(context.Context, string, func(context.Context) error) (bool, error) { return false, nil },
+		OnSynced: func(roles []rolegate.UpstreamRole, _ time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			published = nil
+			for _, x := range roles {
+				published = append(published, x.Name)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(follower.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); follower.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	r.sync() // the process that holds the job
+	testkit.WaitFor(t, "the follower to take the stored picture", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(published, "Stored Elsewhere") && !follower.SyncedAt().IsZero()
+	})
+	if n := followerCalls.Load(); n != 0 {
+		t.Errorf("the follower read the organization %d times; want none (another process holds the sync)", n)
+	}
+}
