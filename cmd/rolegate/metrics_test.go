@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,26 +24,7 @@ var payloadHashField = regexp.MustCompile(`name="payload_hash" value="([0-9a-f]{
 func TestServeMetricsAndBackupOfTheLiveDatabase(t *testing.T) {
 	p := startPortal(t)
 
-	requester := p.signIn("requester")
-	code, body, hdr := requester.postWithToken("/requests", url.Values{
-		"role_name": {"Metrics Reader"}, "permissions": {"api.groups.read"}, "justification": {"Dashboards for the platform team."},
-	})
-	if code != http.StatusSeeOther {
-		t.Fatalf("file a request = %d; want 303\n%s", code, body)
-	}
-	var id int64
-	if _, err := fmt.Sscanf(hdr.Get("Location"), "/requests/%d", &id); err != nil {
-		t.Fatalf("Location after filing = %q", hdr.Get("Location"))
-	}
-	approver := p.signIn("approver1")
-	_, page := approver.get(fmt.Sprintf("/requests/%d", id))
-	m := payloadHashField.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("the approver's request page has no payload hash:\n%s", page)
-	}
-	if code, body, _ := approver.postWithToken(fmt.Sprintf("/requests/%d/approve", id), url.Values{"payload_hash": {m[1]}}); code != http.StatusSeeOther {
-		t.Fatalf("approve = %d; want 303\n%s", code, body)
-	}
+	id, requester := fileAndApprove(t, p, "Metrics Reader")
 	testkit.WaitFor(t, fmt.Sprintf("request %d to be provisioned", id), func() bool {
 		_, page := requester.get(fmt.Sprintf("/requests/%d", id))
 		return strings.Contains(page, "Provisioned")

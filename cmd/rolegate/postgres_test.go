@@ -30,8 +30,7 @@ func TestServeOnPostgres(t *testing.T) {
 	}
 	vars := map[string]string{"ROLEGATE_DB_FILE": file}
 	p := startPortalWith(t, vars)
-	id := fileAndApprove(t, p, "Postgres Reader")
-	requester := p.signIn("requester")
+	id, requester := fileAndApprove(t, p, "Postgres Reader")
 	testkit.WaitFor(t, fmt.Sprintf("request %d to be provisioned", id), func() bool {
 		_, page := requester.get(fmt.Sprintf("/requests/%d", id))
 		return strings.Contains(page, "Provisioned")
@@ -98,8 +97,9 @@ func withPassword(t *testing.T, dbURL string) string {
 }
 
 // fileAndApprove files a request for a new role as the dev requester and
-// approves it as the first dev approver; it returns the request's id.
-func fileAndApprove(t *testing.T, p *portal, name string) int64 {
+// approves it as the first dev approver; it returns the request's id and
+// the requester's session.
+func fileAndApprove(t *testing.T, p *portal, name string) (int64, *visitor) {
 	t.Helper()
 	requester := p.signIn("requester")
 	code, body, hdr := requester.postWithToken("/requests", url.Values{
@@ -121,5 +121,5 @@ func fileAndApprove(t *testing.T, p *portal, name string) int64 {
 	if code, body, _ := approver.postWithToken(fmt.Sprintf("/requests/%d/approve", id), url.Values{"payload_hash": {m[1]}}); code != http.StatusSeeOther {
 		t.Fatalf("approve = %d; want 303\n%s", code, body)
 	}
-	return id
+	return id, requester
 }
