@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/config"
 	"github.com/rolegate/rolegate/internal/postgres"
@@ -77,16 +75,7 @@ type Counts interface {
 // Trail is the audit trail with what the operator's commands read: the
 // whole trail with its tree (audit verify), checkpoints signed and
 // recorded, and the proofs between trees.
-type Trail interface {
-	audit.Trail
-	WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error
-	AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error)
-	ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, tlog.Hash, error)
-	SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin string,
-		sign func(audit.Checkpoint) ([]byte, error), d rolegate.AuditCheckpoint) (audit.Checkpoint, []byte, error)
-	AuditHead(ctx context.Context) (audit.Head, string, error)
-	ChainHash(ctx context.Context, seq int64) (string, error)
-}
+type Trail = audit.Store
 
 // Requests is the request service over the store, configured by cfg (New
 // builds the one serve runs; tools and tests build theirs here).

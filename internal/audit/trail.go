@@ -59,3 +59,18 @@ var ErrTrailChanged = errors.New("the trail no longer matches its latest recorde
 // common filter, on a large trail). The events themselves are searched as
 // always.
 var ErrNotCounted = errors.New("audit: counting the events matching these filters would be slow")
+
+// Store is a store's trail with what the operator's commands and the
+// stores' conformance suite read besides: the whole trail with its tree
+// (audit verify), checkpoints signed and recorded in one transaction, the
+// head and the proofs between trees. Both stores' Trail implement it.
+type Store interface {
+	Trail
+	WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error
+	AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error)
+	ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, tlog.Hash, error)
+	SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin string,
+		sign func(Checkpoint) ([]byte, error), d rolegate.AuditCheckpoint) (Checkpoint, []byte, error)
+	AuditHead(ctx context.Context) (Head, string, error)
+	ChainHash(ctx context.Context, seq int64) (string, error)
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // Removals is the durable end of access (rolegate.RemovalQueue) shared by
-// every process, as on SQLite (its removals.go) but for the locks: a
+// every process, with the steps of internal/sqlrows as on SQLite, but for
+// the locks: a
 // remover claims a removal with a lease under the grant's row lock taken
 // with SKIP LOCKED (two nodes never wait for, nor take, the same one),
 // finishes it only while the lease is its own, and a dead node's removal
@@ -22,6 +23,30 @@ type Removals struct{ db *DB }
 
 // NewRemovals returns the removal queue over db.
 func NewRemovals(db *DB) *Removals { return &Removals{db: db} }
+
+// shared is tx as the steps of internal/sqlrows use it: their ?
+// placeholders numbered for PostgreSQL.
+func (tx *Tx) shared(ctx context.Context) sqlrows.Tx { return sharedTx{ctx: ctx, tx: tx} }
+
+type sharedTx struct {
+	ctx context.Context
+	tx  *Tx
+}
+
+func (s sharedTx) Exec(query string, args ...any) (int64, error) {
+	tag, err := s.tx.Exec(s.ctx, sqlrows.Numbered(query), args...)
+	return tag.RowsAffected(), err
+}
+
+func (s sharedTx) Row(query string, args ...any) sqlrows.Row {
+	return s.tx.QueryRow(s.ctx, sqlrows.Numbered(query), args...)
+}
+
+func (s sharedTx) Now() time.Time { return s.tx.now }
+
+func (s sharedTx) Apply(req *rolegate.Request, eff rolegate.Effects) error {
+	return s.tx.apply(s.ctx, req, eff)
+}
 
 // getGrant reads the grant of request id, nil when it has none.
 func getGrant(ctx context.Context, q querier, id int64) (*rolegate.Grant, error) {
@@ -41,12 +66,10 @@ func getGrant(ctx context.Context, q querier, id int64) (*rolegate.Grant, error)
 func (s *Removals) ScheduleDue(ctx context.Context) (int, error) {
 	var n int64
 	err := s.db.update(ctx, func(tx *Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE access_grants SET state = 'removing', end_cause = 'expired', run_after = $1, updated_at = $1
-			WHERE state = 'active' AND access_until > 0 AND access_until <= $1`, ms(tx.now))
-		if err != nil {
+		var err error
+		if n, err = sqlrows.ScheduleDue(tx.shared(ctx)); err != nil {
 			return fmt.Errorf("postgres: schedule due removals: %w", err)
 		}
-		n = tag.RowsAffected()
 		return nil
 	})
 	return int(n), err
@@ -104,13 +127,8 @@ func (s *Removals) ClaimRemoval(ctx context.Context, owner string, lease time.Du
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE access_grants SET attempts = attempts + 1, lease_owner = $1, lease_until = $2,
-			updated_at = $3 WHERE request_id = $4`, owner, ms(tx.now.Add(lease)), ms(tx.now), id); err != nil {
-			return fmt.Errorf("postgres: claim removal %d: %w", id, err)
-		}
-		rm = &rolegate.Removal{RequestID: id, Scope: req.Scope, Grantee: req.Grantee, RoleID: req.AccessRoleID, Cause: cause,
-			Attempt: int(attempts) + 1, Reconcile: maybe != 0, Owner: owner}
-		return tx.apply(ctx, req, rolegate.ClaimRemoval(req, rm))
+		rm, err = sqlrows.ClaimedRemoval(tx.shared(ctx), req, owner, lease, attempts, maybe != 0, cause)
+		return err
 	})
 	return rm, err
 }
@@ -120,57 +138,33 @@ func (s *Removals) ClaimRemoval(ctx context.Context, owner string, lease time.Du
 // attempt (on any node) that looks first and, finding the assignment
 // gone, knows it was its own removal and not drift.
 func (s *Removals) BeforeDelete(ctx context.Context, rm *rolegate.Removal) error {
-	return s.finish(ctx, rm, func(tx *Tx, _ *rolegate.Request) error {
-		if _, err := tx.Exec(ctx, `UPDATE access_grants SET maybe_upstream = 1, updated_at = $1 WHERE request_id = $2`, ms(tx.now), rm.RequestID); err != nil {
-			return fmt.Errorf("postgres: mark removal %d: %w", rm.RequestID, err)
-		}
-		return nil
-	})
+	return s.finish(ctx, rm, func(tx sqlrows.Tx, _ *rolegate.Request) error { return sqlrows.BeforeDelete(tx, rm) })
 }
 
 // CompleteRemoval: the assignment is gone upstream; the request shows
 // Revoked, with why.
 func (s *Removals) CompleteRemoval(ctx context.Context, rm *rolegate.Removal, drift bool) error {
-	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
-		eff := rolegate.CompleteRemoval(req, rm, drift)
-		cause, reason := rolegate.RemovalEnd(req, rm, drift)
-		if _, err := tx.Exec(ctx, `UPDATE access_grants SET state = 'revoked', end_cause = $1, end_reason = $2, ended_at = $3,
-			lease_owner = '', lease_until = 0, last_error = '', updated_at = $3 WHERE request_id = $4`,
-			cause, reason, ms(tx.now), rm.RequestID); err != nil {
-			return fmt.Errorf("postgres: complete removal %d: %w", rm.RequestID, err)
-		}
-		return tx.apply(ctx, req, eff)
-	})
+	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.CompleteRemoval(tx, req, rm, drift) })
 }
 
 // RetryRemovalLater makes the removal runnable again after delay.
 func (s *Removals) RetryRemovalLater(ctx context.Context, rm *rolegate.Removal, delay time.Duration, reason string) error {
-	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
-		if _, err := tx.Exec(ctx, `UPDATE access_grants SET run_after = $1, lease_owner = '', lease_until = 0, last_error = $2, updated_at = $3
-			WHERE request_id = $4`, ms(tx.now.Add(delay)), reason, ms(tx.now), rm.RequestID); err != nil {
-			return fmt.Errorf("postgres: reschedule removal %d: %w", rm.RequestID, err)
-		}
-		return tx.apply(ctx, req, rolegate.RetryRemovalLater(req, rm, delay, reason))
+	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error {
+		return sqlrows.RetryRemovalLater(tx, req, rm, delay, reason)
 	})
 }
 
 // FailRemoval ends the removal's attempts: the grant waits for an admin,
 // and counts as overdue while its end has passed.
 func (s *Removals) FailRemoval(ctx context.Context, rm *rolegate.Removal, message string) error {
-	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
-		if _, err := tx.Exec(ctx, `UPDATE access_grants SET state = 'failed', lease_owner = '', lease_until = 0, last_error = $1, updated_at = $2
-			WHERE request_id = $3`, message, ms(tx.now), rm.RequestID); err != nil {
-			return fmt.Errorf("postgres: fail removal %d: %w", rm.RequestID, err)
-		}
-		return tx.apply(ctx, req, rolegate.FailRemoval(req, rm, message))
-	})
+	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.FailRemoval(tx, req, rm, message) })
 }
 
 // finish runs fn only while rm is still leased to its owner, holding the
 // grant's row lock (then its request's, in the order ClaimRemoval takes
 // them): a remover whose lease ran out and was taken over by another node
 // must not overwrite the new owner.
-func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx *Tx, req *rolegate.Request) error) error {
+func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx sqlrows.Tx, req *rolegate.Request) error) error {
 	return s.db.update(ctx, func(tx *Tx) error {
 		var owner, state string
 		err := tx.QueryRow(ctx, `SELECT lease_owner, state FROM access_grants WHERE request_id = $1 FOR UPDATE`, rm.RequestID).Scan(&owner, &state)
@@ -184,19 +178,17 @@ func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx 
 		if err != nil {
 			return err
 		}
-		return fn(tx, req)
+		if err := fn(tx.shared(ctx), req); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		return nil
 	})
 }
 
 // NextRemovalAt is when the next removal, end of access or reminder is due.
 func (s *Removals) NextRemovalAt(ctx context.Context) (time.Time, error) {
 	var next *int64
-	err := s.db.pool.QueryRow(ctx, `SELECT MIN(t) FROM (
-		SELECT CASE WHEN lease_owner = '' THEN run_after ELSE lease_until END AS t FROM access_grants WHERE state = 'removing'
-		UNION ALL SELECT access_until FROM access_grants WHERE state = 'active' AND access_until > 0
-		UNION ALL SELECT access_until - $1 FROM access_grants WHERE state = 'active' AND access_until > 0 AND reminded_at = 0) AS due`,
-		rolegate.AccessReminderLead.Milliseconds()).Scan(&next)
-	if err != nil {
+	if err := s.db.pool.QueryRow(ctx, sqlrows.Numbered(sqlrows.NextRemovalDue), rolegate.AccessReminderLead.Milliseconds()).Scan(&next); err != nil {
 		return time.Time{}, fmt.Errorf("postgres: next removal: %w", err)
 	}
 	if next == nil {
@@ -205,58 +197,27 @@ func (s *Removals) NextRemovalAt(ctx context.Context) (time.Time, error) {
 	return fromMS(*next), nil
 }
 
-// Revoke ends the access of request id early: an admin, saying why. The
-// request's lock orders it with every other change to the request.
+// Revoke ends the access of request id early: an admin, saying why.
 func (s *Removals) Revoke(ctx context.Context, actor rolegate.Actor, id int64, reason string) (*rolegate.Request, error) {
-	var req *rolegate.Request
-	err := s.db.update(ctx, func(tx *Tx) error {
-		var err error
-		if req, err = lockRequest(ctx, tx, id); err != nil {
-			return err
-		}
-		eff, err := rolegate.RevokeAccess(req, actor, reason)
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE access_grants SET state = 'removing', end_cause = 'revoked', end_reason = $1, ended_by_key = $2,
-			run_after = $3, updated_at = $3 WHERE request_id = $4 AND state = 'active'`,
-			rolegate.TrimmedReason(reason), actor.DisplayName(), ms(tx.now), id)
-		if err != nil {
-			return fmt.Errorf("postgres: revoke %d: %w", id, err)
-		}
-		if tag.RowsAffected() != 1 {
-			return rolegate.Errorf(rolegate.ECONFLICT, "This access changed in the meantime; reload it.")
-		}
-		if err := tx.apply(ctx, req, eff); err != nil {
-			return err
-		}
-		req.Grant, err = getGrant(ctx, tx, id)
-		return err
-	})
-	return req, err
+	return s.change(ctx, id, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.Revoke(tx, req, actor, reason) })
 }
 
 // RetryRemoval puts a failed removal back in the queue (admins).
 func (s *Removals) RetryRemoval(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
+	return s.change(ctx, id, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.RetryRemoval(tx, req, actor) })
+}
+
+// change runs a person's change to request id's grant in one transaction,
+// under the request's lock: it takes turns with every other change to the
+// request, on any node.
+func (s *Removals) change(ctx context.Context, id int64, fn func(tx sqlrows.Tx, req *rolegate.Request) error) (*rolegate.Request, error) {
 	var req *rolegate.Request
 	err := s.db.update(ctx, func(tx *Tx) error {
 		var err error
 		if req, err = lockRequest(ctx, tx, id); err != nil {
 			return err
 		}
-		eff, err := rolegate.RetryRemoval(req, actor)
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE access_grants SET state = 'removing', run_after = $1, last_error = '', updated_at = $1
-			WHERE request_id = $2 AND state = 'failed'`, ms(tx.now), id)
-		if err != nil {
-			return fmt.Errorf("postgres: retry removal %d: %w", id, err)
-		}
-		if tag.RowsAffected() != 1 {
-			return rolegate.Errorf(rolegate.ECONFLICT, "This access changed in the meantime; reload it.")
-		}
-		return tx.apply(ctx, req, eff)
+		return fn(tx.shared(ctx), req)
 	})
 	return req, err
 }
@@ -265,9 +226,7 @@ func (s *Removals) RetryRemoval(ctx context.Context, actor rolegate.Actor, id in
 // to be gone upstream.
 func (s *Removals) OverdueAssignments(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM access_grants
-		WHERE state IN ('active', 'removing', 'failed') AND access_until > 0 AND access_until <= $1`, ms(s.db.now())).Scan(&n)
-	if err != nil {
+	if err := s.db.pool.QueryRow(ctx, sqlrows.Numbered(sqlrows.OverdueCount), ms(s.db.now())).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count overdue assignments: %w", err)
 	}
 	return n, nil

@@ -15,13 +15,40 @@ import (
 // per assignment an access request made (access_grants, migration 00015),
 // queued at Until or by an admin's Revoke access, claimed with a lease
 // like a provisioning job, each step with its audit event in one
-// transaction.
+// transaction. The steps are internal/sqlrows', as on PostgreSQL; SQLite's
+// single writer orders them.
 type Removals struct{ db *DB }
 
 // NewRemovals returns the removal queue over db.
 func NewRemovals(db *DB) *Removals { return &Removals{db: db} }
 
 var _ rolegate.RemovalQueue = (*Removals)(nil)
+
+// shared is tx as the steps of internal/sqlrows use it.
+func (tx *Tx) shared(ctx context.Context) sqlrows.Tx { return sharedTx{ctx: ctx, tx: tx} }
+
+type sharedTx struct {
+	ctx context.Context
+	tx  *Tx
+}
+
+func (s sharedTx) Exec(query string, args ...any) (int64, error) {
+	res, err := s.tx.ExecContext(s.ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s sharedTx) Row(query string, args ...any) sqlrows.Row {
+	return s.tx.QueryRowContext(s.ctx, query, args...)
+}
+
+func (s sharedTx) Now() time.Time { return s.tx.now }
+
+func (s sharedTx) Apply(req *rolegate.Request, eff rolegate.Effects) error {
+	return s.tx.apply(s.ctx, req, eff)
+}
 
 // getGrant reads the grant of request id, nil when it has none.
 func getGrant(ctx context.Context, q querier, id int64) (*rolegate.Grant, error) {
@@ -39,12 +66,10 @@ func getGrant(ctx context.Context, q querier, id int64) (*rolegate.Grant, error)
 func (s *Removals) ScheduleDue(ctx context.Context) (int, error) {
 	var n int64
 	err := s.db.update(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'removing', end_cause = 'expired', run_after = ?, updated_at = ?
-			WHERE state = 'active' AND access_until > 0 AND access_until <= ?`, ms(tx.now), ms(tx.now), ms(tx.now))
-		if err != nil {
+		var err error
+		if n, err = sqlrows.ScheduleDue(tx.shared(ctx)); err != nil {
 			return fmt.Errorf("sqlite: schedule due removals: %w", err)
 		}
-		n, _ = res.RowsAffected()
 		return nil
 	})
 	return int(n), err
@@ -115,8 +140,7 @@ func (s *Removals) ClaimRemoval(ctx context.Context, owner string, lease time.Du
 	var rm *rolegate.Removal
 	err := s.db.update(ctx, func(tx *Tx) error {
 		rm = nil
-		var id int64
-		var attempts int
+		var id, attempts int64
 		var maybe bool
 		var cause string
 		err := tx.QueryRowContext(ctx, `SELECT request_id, attempts, maybe_upstream, end_cause FROM access_grants
@@ -131,13 +155,8 @@ func (s *Removals) ClaimRemoval(ctx context.Context, owner string, lease time.Du
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET attempts = attempts + 1, lease_owner = ?, lease_until = ?,
-			updated_at = ? WHERE request_id = ?`, owner, ms(tx.now.Add(lease)), ms(tx.now), id); err != nil {
-			return fmt.Errorf("sqlite: claim removal %d: %w", id, err)
-		}
-		rm = &rolegate.Removal{RequestID: id, Scope: req.Scope, Grantee: req.Grantee, RoleID: req.AccessRoleID, Cause: cause,
-			Attempt: attempts + 1, Reconcile: maybe, Owner: owner}
-		return tx.apply(ctx, req, rolegate.ClaimRemoval(req, rm))
+		rm, err = sqlrows.ClaimedRemoval(tx.shared(ctx), req, owner, lease, attempts, maybe, cause)
+		return err
 	})
 	return rm, err
 }
@@ -147,54 +166,30 @@ func (s *Removals) ClaimRemoval(ctx context.Context, owner string, lease time.Du
 // attempt that looks first and, finding the assignment gone, knows it was
 // its own removal and not drift.
 func (s *Removals) BeforeDelete(ctx context.Context, rm *rolegate.Removal) error {
-	return s.finish(ctx, rm, func(tx *Tx, _ *rolegate.Request) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET maybe_upstream = 1, updated_at = ? WHERE request_id = ?`, ms(tx.now), rm.RequestID); err != nil {
-			return fmt.Errorf("sqlite: mark removal %d: %w", rm.RequestID, err)
-		}
-		return nil
-	})
+	return s.finish(ctx, rm, func(tx sqlrows.Tx, _ *rolegate.Request) error { return sqlrows.BeforeDelete(tx, rm) })
 }
 
 // CompleteRemoval: the assignment is gone upstream; the request shows
 // Revoked, with why.
 func (s *Removals) CompleteRemoval(ctx context.Context, rm *rolegate.Removal, drift bool) error {
-	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
-		eff := rolegate.CompleteRemoval(req, rm, drift)
-		cause, reason := rolegate.RemovalEnd(req, rm, drift)
-		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'revoked', end_cause = ?, end_reason = ?, ended_at = ?,
-			lease_owner = '', lease_until = 0, last_error = '', updated_at = ? WHERE request_id = ?`,
-			cause, reason, ms(tx.now), ms(tx.now), rm.RequestID); err != nil {
-			return fmt.Errorf("sqlite: complete removal %d: %w", rm.RequestID, err)
-		}
-		return tx.apply(ctx, req, eff)
-	})
+	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.CompleteRemoval(tx, req, rm, drift) })
 }
 
 // RetryRemovalLater makes the removal runnable again after delay.
 func (s *Removals) RetryRemovalLater(ctx context.Context, rm *rolegate.Removal, delay time.Duration, reason string) error {
-	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET run_after = ?, lease_owner = '', lease_until = 0, last_error = ?, updated_at = ?
-			WHERE request_id = ?`, ms(tx.now.Add(delay)), reason, ms(tx.now), rm.RequestID); err != nil {
-			return fmt.Errorf("sqlite: reschedule removal %d: %w", rm.RequestID, err)
-		}
-		return tx.apply(ctx, req, rolegate.RetryRemovalLater(req, rm, delay, reason))
+	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error {
+		return sqlrows.RetryRemovalLater(tx, req, rm, delay, reason)
 	})
 }
 
 // FailRemoval ends the removal's attempts: the grant waits for an admin,
 // and counts as overdue while its end has passed.
 func (s *Removals) FailRemoval(ctx context.Context, rm *rolegate.Removal, message string) error {
-	return s.finish(ctx, rm, func(tx *Tx, req *rolegate.Request) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'failed', lease_owner = '', lease_until = 0, last_error = ?, updated_at = ?
-			WHERE request_id = ?`, message, ms(tx.now), rm.RequestID); err != nil {
-			return fmt.Errorf("sqlite: fail removal %d: %w", rm.RequestID, err)
-		}
-		return tx.apply(ctx, req, rolegate.FailRemoval(req, rm, message))
-	})
+	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.FailRemoval(tx, req, rm, message) })
 }
 
 // finish runs fn only while rm is still leased to its owner.
-func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx *Tx, req *rolegate.Request) error) error {
+func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx sqlrows.Tx, req *rolegate.Request) error) error {
 	return s.db.update(ctx, func(tx *Tx) error {
 		var owner, state string
 		if err := tx.QueryRowContext(ctx, `SELECT lease_owner, state FROM access_grants WHERE request_id = ?`, rm.RequestID).Scan(&owner, &state); err != nil {
@@ -207,74 +202,41 @@ func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx 
 		if err != nil {
 			return err
 		}
-		return fn(tx, req)
+		if err := fn(tx.shared(ctx), req); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		return nil
 	})
 }
 
 // NextRemovalAt is when the next removal, end of access or reminder is due.
 func (s *Removals) NextRemovalAt(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64
-	err := s.db.readPool.QueryRowContext(ctx, `SELECT MIN(t) FROM (
-		SELECT CASE WHEN lease_owner = '' THEN run_after ELSE lease_until END AS t FROM access_grants WHERE state = 'removing'
-		UNION ALL SELECT access_until FROM access_grants WHERE state = 'active' AND access_until > 0
-		UNION ALL SELECT access_until - ? FROM access_grants WHERE state = 'active' AND access_until > 0 AND reminded_at = 0)`,
-		rolegate.AccessReminderLead.Milliseconds()).Scan(&next)
-	if err != nil {
+	if err := s.db.readPool.QueryRowContext(ctx, sqlrows.NextRemovalDue, rolegate.AccessReminderLead.Milliseconds()).Scan(&next); err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: next removal: %w", err)
 	}
-	if !next.Valid {
-		return time.Time{}, nil
-	}
-	return fromMS(next.Int64), nil
+	return sqlrows.FromUnixMilli(next.Int64), nil
 }
 
 // Revoke ends the access of request id early: an admin, saying why.
 func (s *Removals) Revoke(ctx context.Context, actor rolegate.Actor, id int64, reason string) (*rolegate.Request, error) {
-	var req *rolegate.Request
-	err := s.db.update(ctx, func(tx *Tx) error {
-		var err error
-		if req, err = getRequest(ctx, tx, id); err != nil {
-			return err
-		}
-		eff, err := rolegate.RevokeAccess(req, actor, reason)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'removing', end_cause = 'revoked', end_reason = ?, ended_by_key = ?,
-			run_after = ?, updated_at = ? WHERE request_id = ? AND state = 'active'`,
-			rolegate.TrimmedReason(reason), actor.DisplayName(), ms(tx.now), ms(tx.now), id)
-		if err != nil {
-			return fmt.Errorf("sqlite: revoke %d: %w", id, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return rolegate.Errorf(rolegate.ECONFLICT, "This access changed in the meantime; reload it.")
-		}
-		if err := tx.apply(ctx, req, eff); err != nil {
-			return err
-		}
-		req.Grant, err = getGrant(ctx, tx, id)
-		return err
-	})
-	return req, err
+	return s.change(ctx, id, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.Revoke(tx, req, actor, reason) })
 }
 
 // RetryRemoval puts a failed removal back in the queue (admins).
 func (s *Removals) RetryRemoval(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
+	return s.change(ctx, id, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.RetryRemoval(tx, req, actor) })
+}
+
+// change runs a person's change to request id's grant in one transaction.
+func (s *Removals) change(ctx context.Context, id int64, fn func(tx sqlrows.Tx, req *rolegate.Request) error) (*rolegate.Request, error) {
 	var req *rolegate.Request
 	err := s.db.update(ctx, func(tx *Tx) error {
 		var err error
 		if req, err = getRequest(ctx, tx, id); err != nil {
 			return err
 		}
-		eff, err := rolegate.RetryRemoval(req, actor)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'removing', run_after = ?, last_error = '', updated_at = ?
-			WHERE request_id = ? AND state = 'failed'`, ms(tx.now), ms(tx.now), id); err != nil {
-			return fmt.Errorf("sqlite: retry removal %d: %w", id, err)
-		}
-		return tx.apply(ctx, req, eff)
+		return fn(tx.shared(ctx), req)
 	})
 	return req, err
 }
@@ -283,9 +245,7 @@ func (s *Removals) RetryRemoval(ctx context.Context, actor rolegate.Actor, id in
 // to be gone upstream.
 func (s *Removals) OverdueAssignments(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.readPool.QueryRowContext(ctx, `SELECT COUNT(*) FROM access_grants
-		WHERE state IN ('active', 'removing', 'failed') AND access_until > 0 AND access_until <= ?`, ms(s.db.now())).Scan(&n)
-	if err != nil {
+	if err := s.db.readPool.QueryRowContext(ctx, sqlrows.OverdueCount, ms(s.db.now())).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count overdue assignments: %w", err)
 	}
 	return n, nil

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -28,18 +26,9 @@ type Sessions interface {
 
 // Trail is what the suite needs of the audit trail: all of audit.Trail
 // (appending, searching, exporting, proofs and checkpoints), and reading
-// it back whole with its tree (what audit verify reads), signing
-// checkpoints and the proofs between trees.
-type Trail interface {
-	audit.Trail
-	WalkAuditTrail(ctx context.Context, fn func(rolegate.Event) error) error
-	AuditTreeRoot(ctx context.Context, size int64) (tlog.Hash, error)
-	ProveTree(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, tlog.Hash, error)
-	SignCheckpoint(ctx context.Context, actor rolegate.Actor, origin string,
-		sign func(audit.Checkpoint) ([]byte, error), d rolegate.AuditCheckpoint) (audit.Checkpoint, []byte, error)
-	AuditHead(ctx context.Context) (audit.Head, string, error)
-	ChainHash(ctx context.Context, seq int64) (string, error)
-}
+// it back whole with its tree, signing checkpoints and the proofs between
+// trees (audit.Store).
+type Trail = audit.Store
 
 // Requests is the request service with the filing of access requests.
 type Requests interface {
