@@ -77,3 +77,18 @@ func beneficiary(ctx context.Context, q querier, email string) (rolegate.Benefic
 	}
 	return b, nil
 }
+
+// OpenGrant is the open request (pending, approved, provisioning or
+// failed) that already asks for the role roleID of scope for g, if any:
+// the one filing the same grant again would be refused for.
+func (s *Requests) OpenGrant(ctx context.Context, scope, roleID string, g rolegate.Grantee) (int64, bool, error) {
+	var id int64
+	err := s.db.pool.QueryRow(ctx, sqlrows.Numbered(sqlrows.OpenGrantQuery), scope, roleID, string(g.Kind), g.ID).Scan(&id)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("postgres: look for an open grant: %w", err)
+	}
+	return id, true, nil
+}

@@ -289,15 +289,28 @@ func (s *Requests) List(ctx context.Context, f rolegate.RequestFilter) (list []*
 		if err != nil {
 			return fmt.Errorf("postgres: list requests: %w", err)
 		}
-		defer rows.Close()
 		for rows.Next() {
 			r, err := scanRequest(rows)
 			if err != nil {
+				rows.Close()
 				return fmt.Errorf("postgres: list requests: %w", err)
 			}
 			list = append(list, r)
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("postgres: list requests: %w", err)
+		}
+		// What became of the access each access request gave (a list shows
+		// Revoked): one indexed row each, read in the same snapshot.
+		for _, r := range list {
+			if r.IsAccess() {
+				if r.Grant, err = getGrant(ctx, tx, r.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	return list, total, err
 }

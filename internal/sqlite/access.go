@@ -81,10 +81,7 @@ func beneficiary(ctx context.Context, q querier, email string) (rolegate.Benefic
 // the one filing the same grant again would be refused for.
 func (s *Requests) OpenGrant(ctx context.Context, scope, roleID string, g rolegate.Grantee) (int64, bool, error) {
 	var id int64
-	err := s.db.readPool.QueryRowContext(ctx, `SELECT id FROM requests
-		WHERE kind = 'access' AND scope = ? AND access_role_id = ? AND grantee_kind = ? AND grantee_id = ?
-			AND status IN ('pending','approved','provisioning','failed') AND abandoned_at = 0`,
-		scope, roleID, g.Kind, g.ID).Scan(&id)
+	err := s.db.readPool.QueryRowContext(ctx, sqlrows.OpenGrantQuery, scope, roleID, string(g.Kind), g.ID).Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, false, nil

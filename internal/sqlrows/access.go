@@ -149,3 +149,10 @@ func ms(t time.Time) int64 {
 	}
 	return t.UnixMilli()
 }
+
+// OpenGrantQuery finds the open request (pending, approved, provisioning
+// or failed) that already asks for a role of a scope for a grantee: scope,
+// role id, grantee kind and grantee id are its parameters.
+const OpenGrantQuery = `SELECT id FROM requests
+	WHERE kind = 'access' AND scope = ? AND access_role_id = ? AND grantee_kind = ? AND grantee_id = ?
+		AND status IN ('pending','approved','provisioning','failed') AND abandoned_at = 0`

@@ -151,7 +151,13 @@ func testAccess(t *testing.T, e Engine) {
 		if got.Kind != rolegate.KindAccess || got.Grantee != req.Grantee || !got.AccessUntil.Equal(req.AccessUntil) || got.Binding() != req.Binding() || got.Grant != nil {
 			t.Errorf("read back: %+v; want what was filed (%+v), without a grant yet", got, req)
 		}
-		f.fileAccess(usageReaders, g, "")
+		open := f.fileAccess(usageReaders, g, "")
+		if id, found, err := f.requests.OpenGrant(t.Context(), rolegate.ScopeOrganization, usageReaders.ID, g); err != nil || !found || id != open.ID {
+			t.Errorf("OpenGrant = %d, %v, %v; want request %d", id, found, err, open.ID)
+		}
+		if _, found, err := f.requests.OpenGrant(t.Context(), rolegate.ScopeOrganization, usageReaders.ID, rolegate.Grantee{Kind: rolegate.GranteeGroup, ID: research.ID}); err != nil || found {
+			t.Errorf("OpenGrant for another group = %v, %v; want none", found, err)
+		}
 		err := file(rolegate.AccessInput{RoleID: usageReaders.ID, Grantee: g})
 		if msg := rolegate.ErrorFields(err)[rolegate.FieldGrantee]; !strings.Contains(msg, "An open request already asks for the role Usage Readers") {
 			t.Errorf("the same grant twice: %v", err)
@@ -258,6 +264,10 @@ func testAccess(t *testing.T, e Engine) {
 		}
 		if next, err := q.NextRemovalAt(t.Context()); err != nil || !next.IsZero() {
 			t.Errorf("NextRemovalAt after the end = %v, %v; want none", next, err)
+		}
+		list, _, err := f.requests.List(t.Context(), rolegate.RequestFilter{})
+		if err != nil || len(list) != 1 || !list[0].Grant.Revoked() {
+			t.Errorf("List = %d requests, %v; want the access request, its grant revoked", len(list), err)
 		}
 		rec, err := f.requests.GetRecord(t.Context(), req.ID)
 		if err != nil {
