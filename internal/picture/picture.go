@@ -374,10 +374,15 @@ func (p *Picture) Run(ctx context.Context) {
 			_, err := p.Sync(ctx, nil)
 			return err
 		})
-		if !ran && err == nil {
+		if !ran {
 			// Another process is reading the organization: take its read
-			// from the store once stored, and look again a little later.
-			p.adopt(ctx)
+			// from the store once stored, and look again a little later
+			// (as after a failure to ask whose turn it is).
+			if err == nil {
+				p.adopt(ctx)
+			} else if ctx.Err() == nil {
+				p.opts.Logger.Warn("picture: could not ask whose turn the sync is", "err", err)
+			}
 			p.wake.Sleep(ctx, min(p.opts.Every, adoptRetry))
 		}
 	}
