@@ -231,3 +231,34 @@ func (s *Removals) OverdueAssignments(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// HeldGrants lists the active grants, to be looked at for drift.
+func (s *Removals) HeldGrants(ctx context.Context) ([]rolegate.HeldGrant, error) {
+	rows, err := s.db.pool.Query(ctx, sqlrows.HeldGrantsQuery)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: held grants: %w", err)
+	}
+	defer rows.Close()
+	var out []rolegate.HeldGrant
+	for rows.Next() {
+		var h rolegate.HeldGrant
+		if err := rows.Scan(sqlrows.HeldGrantDest(&h)...); err != nil {
+			return nil, fmt.Errorf("postgres: held grants: %w", err)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// EndByDrift ends an active grant whose assignment was found removed
+// outside rolegate, under its request's lock (a revocation on another node
+// takes turns with it); a grant no longer active is left as it is.
+func (s *Removals) EndByDrift(ctx context.Context, id int64) (bool, error) {
+	ended := false
+	_, err := s.change(ctx, id, func(tx sqlrows.Tx, req *rolegate.Request) error {
+		var err error
+		ended, err = sqlrows.EndByDrift(tx, req)
+		return err
+	})
+	return ended, err
+}

@@ -103,7 +103,12 @@ func (rv *Remover) Run(ctx context.Context) {
 	nextVerify := time.Now()
 	for ctx.Err() == nil {
 		if !time.Now().Before(nextVerify) {
-			if _, err := rv.Verify(ctx); err != nil && ctx.Err() == nil {
+			// One process at a time looks (the others skip their turn).
+			_, err := rv.cfg.Exclusive(ctx, "access-drift-check", func(ctx context.Context) error {
+				_, err := rv.Verify(ctx)
+				return err
+			})
+			if err != nil && ctx.Err() == nil {
 				rv.cfg.Logger.Error("removal: look for drift", "err", err)
 			}
 			nextVerify = time.Now().Add(rv.cfg.VerifyEvery)

@@ -253,8 +253,7 @@ func (s *Removals) OverdueAssignments(ctx context.Context) (int, error) {
 
 // HeldGrants lists the active grants, to be looked at for drift.
 func (s *Removals) HeldGrants(ctx context.Context) ([]rolegate.HeldGrant, error) {
-	rows, err := s.db.readPool.QueryContext(ctx, `SELECT r.id, r.scope, r.grantee_kind, r.grantee_id, r.grantee_name, r.grantee_email, r.access_role_id
-		FROM access_grants g JOIN requests r ON r.id = g.request_id WHERE g.state = 'active' ORDER BY r.id`)
+	rows, err := s.db.readPool.QueryContext(ctx, sqlrows.HeldGrantsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: held grants: %w", err)
 	}
@@ -262,7 +261,7 @@ func (s *Removals) HeldGrants(ctx context.Context) ([]rolegate.HeldGrant, error)
 	var out []rolegate.HeldGrant
 	for rows.Next() {
 		var h rolegate.HeldGrant
-		if err := rows.Scan(&h.RequestID, &h.Scope, &h.Grantee.Kind, &h.Grantee.ID, &h.Grantee.Name, &h.Grantee.Email, &h.RoleID); err != nil {
+		if err := rows.Scan(sqlrows.HeldGrantDest(&h)...); err != nil {
 			return nil, fmt.Errorf("sqlite: held grants: %w", err)
 		}
 		out = append(out, h)
@@ -274,21 +273,10 @@ func (s *Removals) HeldGrants(ctx context.Context) ([]rolegate.HeldGrant, error)
 // outside rolegate; a grant no longer active is left as it is.
 func (s *Removals) EndByDrift(ctx context.Context, id int64) (bool, error) {
 	ended := false
-	err := s.db.update(ctx, func(tx *Tx) error {
-		req, err := getRequest(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if req.Grant == nil || req.Grant.State != rolegate.GrantActive {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE access_grants SET state = 'revoked', end_cause = 'drift', end_reason = ?, ended_at = ?, updated_at = ?
-			WHERE request_id = ? AND state = 'active'`,
-			rolegate.RemovalReason(rolegate.EndDrift, req.AccessUntil, ""), ms(tx.now), ms(tx.now), id); err != nil {
-			return fmt.Errorf("sqlite: end %d by drift: %w", id, err)
-		}
-		ended = true
-		return tx.apply(ctx, req, rolegate.EndByDrift(req))
+	_, err := s.change(ctx, id, func(tx sqlrows.Tx, req *rolegate.Request) error {
+		var err error
+		ended, err = sqlrows.EndByDrift(tx, req)
+		return err
 	})
 	return ended, err
 }

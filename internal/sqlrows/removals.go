@@ -144,3 +144,34 @@ const NextRemovalDue = `SELECT MIN(t) FROM (
 // are past their end and not known to be gone upstream.
 const OverdueCount = `SELECT COUNT(*) FROM access_grants
 	WHERE state IN ('active', 'removing', 'failed') AND access_until > 0 AND access_until <= ?`
+
+// HeldGrantsQuery lists the active grants (rolegate.HeldGrant's fields in
+// order: request, scope, grantee kind, id, name and email, role), to be
+// looked at upstream for drift.
+const HeldGrantsQuery = `SELECT r.id, r.scope, r.grantee_kind, r.grantee_id, r.grantee_name, r.grantee_email, r.access_role_id
+	FROM access_grants g JOIN requests r ON r.id = g.request_id WHERE g.state = 'active' ORDER BY r.id`
+
+// HeldGrantDest are the scan destinations of HeldGrantsQuery into h.
+func HeldGrantDest(h *rolegate.HeldGrant) []any {
+	return []any{&h.RequestID, &h.Scope, &h.Grantee.Kind, &h.Grantee.ID, &h.Grantee.Name, &h.Grantee.Email, &h.RoleID}
+}
+
+// EndByDrift ends req's grant, still active, as drift: its assignment was
+// found removed outside rolegate; nothing will be removed. It reports
+// false when the grant was no longer active.
+func EndByDrift(tx Tx, req *rolegate.Request) (bool, error) {
+	if req.Grant == nil || req.Grant.State != rolegate.GrantActive {
+		return false, nil
+	}
+	now := ms(tx.Now())
+	n, err := tx.Exec(`UPDATE access_grants SET state = 'revoked', end_cause = 'drift', end_reason = ?, ended_at = ?, updated_at = ?
+		WHERE request_id = ? AND state = 'active'`,
+		rolegate.RemovalReason(rolegate.EndDrift, req.AccessUntil, ""), now, now, req.ID)
+	if err != nil {
+		return false, fmt.Errorf("end %d by drift: %w", req.ID, err)
+	}
+	if n != 1 {
+		return false, nil
+	}
+	return true, tx.Apply(req, rolegate.EndByDrift(req))
+}

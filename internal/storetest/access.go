@@ -285,6 +285,32 @@ func testAccess(t *testing.T, e Engine) {
 		verifyTrail(t, f.store)
 	})
 
+	// An assignment found removed upstream while still active ends as
+	// drift at once, once: it is no longer among the held grants.
+	t.Run("DriftBeforeTheEnd", func(t *testing.T) {
+		f := newRequestsFixture(t, e)
+		f.seedAccess(f.store)
+		req := f.granted("")
+		q := f.store.Removals
+		held, err := q.HeldGrants(t.Context())
+		want := rolegate.HeldGrant{RequestID: req.ID, Grantee: req.Grantee, RoleID: usageReaders.ID}
+		if err != nil || len(held) != 1 || held[0] != want {
+			t.Fatalf("HeldGrants = %+v, %v; want %+v", held, err, want)
+		}
+		for round, want := range []bool{true, false} {
+			if ended, err := q.EndByDrift(t.Context(), req.ID); err != nil || ended != want {
+				t.Errorf("EndByDrift (round %d) = %v, %v; want %v", round, ended, err, want)
+			}
+		}
+		if got := f.get(req.ID); !got.Grant.Revoked() || got.Grant.EndCause != rolegate.EndDrift {
+			t.Errorf("the grant ends %+v; want drift", got.Grant)
+		}
+		if held, err := q.HeldGrants(t.Context()); err != nil || len(held) != 0 {
+			t.Errorf("HeldGrants after the drift = %+v, %v; want none", held, err)
+		}
+		verifyTrail(t, f.store)
+	})
+
 	// An admin revokes access early, saying why; a removal that fails
 	// waits for an admin's retry; one found gone upstream is drift.
 	t.Run("RevokedFailedRetriedDrift", func(t *testing.T) {
