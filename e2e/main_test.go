@@ -12,7 +12,8 @@
 // failure each open page's screenshot and HTML, and the portal's log, are
 // saved under E2E_ARTIFACTS (a fresh temporary folder when unset); the test
 // log names the folder. E2E_ROLEGATE_BIN runs a binary built beforehand instead of
-// building one.
+// building one. E2E_POSTGRES=1 runs every portal on a database of its own in
+// a throwaway PostgreSQL cluster (internal/pgtest) instead of a SQLite file.
 package e2e
 
 import (
@@ -24,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rolegate/rolegate/internal/pgtest"
 )
 
 // build is the rolegate binary under test, built once for the whole package.
@@ -35,7 +38,9 @@ var build struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	// pgtest starts its throwaway PostgreSQL only when a journey asks for
+	// it (E2E_POSTGRES=1), and stops it after the tests.
+	code := pgtest.Main(m)
 	if testing.Verbose() {
 		fmt.Println(axeTime.String())
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate/internal/pgtest"
 	"github.com/rolegate/rolegate/internal/simulator"
 	"github.com/rolegate/rolegate/internal/sso/ssotest"
 	"github.com/rolegate/rolegate/internal/testkit"
@@ -113,6 +114,9 @@ func startPortalWithOrganization(t *testing.T, env map[string]string, profile ss
 		"OPENAI_ADMIN_KEY":            p.adminKey,
 		"OPENAI_BASE_URL":             simSrv.URL + "/v1",
 		"ROLEGATE_LOG_FORMAT":         "text",
+	}
+	if os.Getenv("E2E_POSTGRES") == "1" {
+		vars["ROLEGATE_DB"] = pgtest.NewDatabase(t)
 	}
 	for k, v := range env {
 		vars[k] = v

@@ -12,6 +12,7 @@ import (
 	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlite"
 )
 
 // seedTrail creates the database at path (migrated by rolegate's own code)
@@ -115,15 +116,15 @@ func seedTrail(ctx context.Context, path string, n int) error {
 	}
 	// The events written here, around the append, become the Merkle
 	// tree's leaves as migration 00009 makes an older trail's.
-	db, err = app.OpenStore(ctx, path) // migrated above: opening changes nothing
+	sdb, err := sqlite.Open(ctx, path) // migrated above: opening changes nothing
 	if err != nil {
 		return err
 	}
-	if _, err := db.Audit.CatchUpAuditTree(ctx); err != nil {
-		db.Close()
+	if _, err := sqlite.NewTrail(sdb).CatchUpAuditTree(ctx); err != nil {
+		sdb.Close()
 		return err
 	}
-	if err := db.Close(); err != nil {
+	if err := sdb.Close(); err != nil {
 		return err
 	}
 	_, err = raw.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
