@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/rolegate/rolegate/internal/simulator"
+	"github.com/rolegate/rolegate/internal/sso/ssotest"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
@@ -47,6 +49,7 @@ func TestScreenshots(t *testing.T) {
 	}
 	shots := &screenshotSet{t: t, dir: dir}
 	defer shots.writeIndex()
+	t.Run("access", func(t *testing.T) { screenshotAccess(t, shots) })
 
 	t.Run("portal", func(t *testing.T) {
 		p := startPortal(t, nil)
@@ -149,6 +152,47 @@ func TestScreenshots(t *testing.T) {
 		pe.follow(link("Admin"))
 		shots.take(pe, "dev-admin")
 	})
+}
+
+// screenshotAccess adds the pages of access requests (issue 17) to the set:
+// the Request access form empty, refused and filled in, and an access
+// request pending (to an approver in the group), provisioned (to an admin)
+// and revoked.
+func screenshotAccess(t *testing.T, shots *screenshotSet) {
+	p := startPortalWithOrganization(t, nil, ssotest.Profile{}, simulator.Options{Users: simulator.DevUsers(), Groups: simulator.DevGroups()})
+	b := newBrowser(t)
+	requester := p.signIn(t, b, riley)
+	requester.follow(link("Request access"))
+	shots.take(requester, "request-access-default")
+	requester.clearField("Grant to")
+	requester.followStatus(button("Submit request"))
+	shots.take(requester, "request-access-refused")
+	requester.visit("/access/new")
+	requester.typeInto("Role", "reader (organization)")
+	requester.clearField("Grant to")
+	requester.typeInto("Grant to", "Research (group)")
+	requester.typeInto("Justification", "Research reads usage while the quarter closes.")
+	requester.seeText("Granted to the group Research.")
+	shots.take(requester, "request-access-filled")
+	requester.follow(button("Submit request"))
+	id := requester.requestID()
+
+	member := p.signIn(t, b, avery)
+	member.visit(fmt.Sprintf("/requests/%d", id))
+	shots.take(member, "access-pending-to-a-member")
+	approver := p.signIn(t, b, blake)
+	approver.visit(fmt.Sprintf("/requests/%d", id))
+	approver.follow(button("Approve"))
+	approver.waitForStatus("Provisioned", 15*time.Second)
+	admin := p.signIn(t, b, drew)
+	admin.visit(fmt.Sprintf("/requests/%d", id))
+	shots.take(admin, "access-provisioned-admin")
+	admin.typeInto("Reason", "The quarter is closed.")
+	admin.follow(button("Revoke access"))
+	admin.waitForStatus("Revoked", 15*time.Second)
+	shots.take(admin, "access-revoked")
+	requester.follow(link("My requests"))
+	shots.take(requester, "my-requests-with-access")
 }
 
 // screenshotSet saves pages into dir and lists them in index.html.

@@ -213,3 +213,16 @@ func (v RequestView) canFileAgain() bool {
 	}
 	return v.Request.Abandoned()
 }
+
+// grantEnding finishes the line of ended access after its time: by whom
+// and why (" by Drew Admin: The incident is closed.").
+func grantEnding(g *rolegate.Grant) string {
+	s := ""
+	if g.EndedBy != "" {
+		s = " by " + g.EndedBy
+	}
+	if reason := rolegate.RemovalReason(g.EndCause, g.Until, g.EndReason); reason != "" {
+		s += ": " + reason
+	}
+	return s
+}
