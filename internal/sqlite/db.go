@@ -38,6 +38,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go driver: a static binary, no cgo
@@ -72,6 +73,13 @@ type DB struct {
 	closed    bool
 	writerEnd chan struct{}
 	batches   int64 // the writer's count of batches
+	// gen is the write generation: one more after every batch the writer
+	// ends, before its members are told. The read caches (readcache.go)
+	// serve a value only while gen is the one it was read at.
+	gen      atomic.Uint64
+	sessions *readCache[string, cachedSession]
+	records  *readCache[int64, *rolegate.RequestRecord]
+	counts   *readCache[countKey, int]
 }
 
 // pragmas are set on every connection.
@@ -152,7 +160,10 @@ func OpenNoMigrate(ctx context.Context, path string) (*DB, error) {
 	// An idle reader is closed, and its page cache freed, after 30 s.
 	read.SetConnMaxIdleTime(30 * time.Second)
 	db := &DB{write: write, writeStmts: &writeStmts{}, readPool: read, readStmts: &stmtCache{db: read}, path: path, now: time.Now,
-		writes: make(chan *member, queueLen), closing: make(chan struct{}), writerEnd: make(chan struct{})}
+		writes: make(chan *member, queueLen), closing: make(chan struct{}), writerEnd: make(chan struct{}),
+		sessions: newReadCache[string, cachedSession](maxCachedSessions, maxCachedSessionBytes),
+		records:  newReadCache[int64, *rolegate.RequestRecord](maxCachedRecords, maxCachedRecordBytes),
+		counts:   newReadCache[countKey, int](maxCachedCounts, maxCachedCountBytes)}
 	go db.writeLoop()
 	return db, nil
 }

@@ -211,6 +211,7 @@ func (db *DB) runBatch(first *member) {
 				if lost != nil {
 					// The transaction is gone: what joined it is not in
 					// the file. Later members begin another.
+					db.gen.Add(1)
 					for _, j := range joined {
 						j.done <- lost
 					}
@@ -234,6 +235,7 @@ func (db *DB) runBatch(first *member) {
 	if len(joined) == 0 {
 		// Every member failed: nothing to commit, no fsync.
 		abandon(ctx, conn)
+		db.gen.Add(1)
 		return
 	}
 	var err error
@@ -243,6 +245,10 @@ func (db *DB) runBatch(first *member) {
 	} else {
 		conn.Close()
 	}
+	// The batch's writes are in the file (or not at all): reads kept from
+	// before it are no longer served (readcache.go), and from here on
+	// its members, told next, read what they wrote.
+	db.gen.Add(1)
 	for _, m := range joined {
 		m.done <- err
 	}

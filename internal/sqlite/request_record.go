@@ -113,24 +113,39 @@ func splitColumns(cols string) []string {
 
 // GetRecord returns request id with its timeline, its notifications and
 // the role it created, read in one snapshot: the page that shows them
-// never pairs a status with a timeline from before or after it.
+// never pairs a status with a timeline from before or after it. The
+// record is kept in the read cache until the next write (readcache.go):
+// the caller gets its own copy of the record and of the request, whose
+// slices (and the events', notifications' and role's) it shares with
+// other readers and must only read.
 func (s *Requests) GetRecord(ctx context.Context, id int64) (*rolegate.RequestRecord, error) {
-	rec, err := readRecord(ctx, s.db.readStmts, id)
-	if err != nil {
-		return nil, err
+	gen := s.db.gen.Load()
+	rec, ok := s.db.records.get(gen, id)
+	if !ok {
+		var size int
+		var err error
+		if rec, size, err = readRecord(ctx, s.db.readStmts, id); err != nil {
+			return nil, err
+		}
+		s.db.records.put(gen, id, rec, size)
 	}
-	return rec, nil
+	out := *rec
+	req := *rec.Request
+	out.Request = &req
+	return &out, nil
 }
 
-func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestRecord, error) {
+// readRecord reads request id's record, and about how many bytes it takes
+// (its columns' values, for the read cache's bound).
+func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestRecord, int, error) {
 	rows, err := q.QueryContext(keyedRead(ctx), recordQuery, id)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+		return nil, 0, fmt.Errorf("sqlite: get request %d: %w", id, err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+		return nil, 0, fmt.Errorf("sqlite: get request %d: %w", id, err)
 	}
 	vals := make(partRow, len(cols))
 	ptrs := make([]any, len(cols))
@@ -147,10 +162,12 @@ func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestReco
 	// The request's columns, joined from its rows in their order.
 	request := make(partRow, requestChunks*recordWidth)
 	chunks := 0
+	size := 1024
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+			return nil, 0, fmt.Errorf("sqlite: get request %d: %w", id, err)
 		}
+		size += vals.size()
 		part, _ := vals[0].(int64)
 		row := vals[recordKeys:]
 		switch part {
@@ -188,17 +205,17 @@ func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestReco
 			err = fmt.Errorf("unknown part %v", vals[0])
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+			return nil, 0, fmt.Errorf("sqlite: get request %d: %w", id, err)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+		return nil, 0, fmt.Errorf("sqlite: get request %d: %w", id, err)
 	}
 	if chunks == 0 {
-		return nil, rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
+		return nil, 0, rolegate.Errorf(rolegate.ENOTFOUND, "There is no request #%d.", id)
 	}
 	if rec.Request, err = scanRequest(request); err != nil {
-		return nil, fmt.Errorf("sqlite: get request %d: %w", id, err)
+		return nil, 0, fmt.Errorf("sqlite: get request %d: %w", id, err)
 	}
 	// Each part in the order of its own read: approvals by time then
 	// approver, events by seq, notifications by id, and of the roles the
@@ -214,7 +231,7 @@ func readRecord(ctx context.Context, q querier, id int64) (*rolegate.RequestReco
 		r := slices.MinFunc(roles, func(a, b rolegate.PictureRole) int { return a.DeletedAt.Compare(b.DeletedAt) })
 		rec.Role = &r
 	}
-	return &rec.RequestRecord, nil
+	return &rec.RequestRecord, size, nil
 }
 
 func scanApproval(row scanner) (rolegate.Approval, error) {
@@ -232,6 +249,22 @@ func scanGrant(row scanner) (*rolegate.Grant, error) {
 		return nil, err
 	}
 	return g.Grant(), nil
+}
+
+// size is about how much memory the row's values take once converted.
+func (r partRow) size() int {
+	n := 0
+	for _, v := range r {
+		switch v := v.(type) {
+		case string:
+			n += 16 + len(v)
+		case []byte:
+			n += 24 + len(v)
+		default:
+			n += 16
+		}
+	}
+	return n
 }
 
 // partRow is one row's values as the driver gave them (int64, float64,

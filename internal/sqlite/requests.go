@@ -227,13 +227,33 @@ func requestWhere(f rolegate.RequestFilter) (string, []any) {
 // Count is how many requests match f (its order and paging aside): one
 // COUNT over the status index, cheap enough for every page's navigation
 // (the approver's count of requests waiting for them).
+// The count is kept in the read cache until the next write (readcache.go).
 func (s *Requests) Count(ctx context.Context, f rolegate.RequestFilter) (int, error) {
 	cond, args := requestWhere(f)
+	key := countKey{cond: cond, args: quoteArgs(args)}
+	gen := s.db.gen.Load()
+	if n, ok := s.db.counts.get(gen, key); ok {
+		return n, nil
+	}
 	var n int
 	if err := s.db.readPool.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+cond, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count requests: %w", err)
 	}
+	s.db.counts.put(gen, key, n, 64+len(key.cond)+len(key.args))
 	return n, nil
+}
+
+// countKey names a count by its statement's condition and arguments.
+type countKey struct{ cond, args string }
+
+// quoteArgs writes a statement's arguments so that no two lists of them
+// read the same.
+func quoteArgs(args []any) string {
+	var b []byte
+	for _, a := range args {
+		b = fmt.Appendf(b, "%T:%q,", a, fmt.Sprint(a))
+	}
+	return string(b)
 }
 
 // List returns the requests matching f, newest first unless f.OldestFirst,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,34 +78,26 @@ func (ss *Sessions) CreateSession(ctx context.Context, actor rolegate.Actor, aut
 const touchEvery = time.Minute
 
 // LookupSession returns the live session for token, ending it when it is
-// past its idle or absolute limit.
+// past its idle or absolute limit. The session's row is read from the
+// read cache while nothing has been written since it was read
+// (readcache.go); the limits and the touch are checked on every call.
 func (ss *Sessions) LookupSession(ctx context.Context, token string, limits rolegate.SessionLimits) (*rolegate.Session, error) {
 	if token == "" {
 		return nil, rolegate.ErrNoSession
 	}
 	id := hashToken(token)
-	var s rolegate.Session
-	var roles string
-	var authTime, stepUp, created, lastSeen, expires int64
-	// Issuer and subject are read from their own columns: a subject may
-	// itself contain "|" (Auth0's "auth0|123"), so the key is not split.
-	// The draft itself is not read here (draft_path says whether the page
-	// needs it): most pages have none, and it may be kilobytes.
-	err := ss.db.readStmts.QueryRowContext(keyedRead(ctx), `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
-		last_seen_at, expires_at, draft_path FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
-		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires, &s.DraftPath)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, rolegate.ErrNoSession
-	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: lookup session: %w", err)
-	}
-	for _, r := range strings.Split(roles, ",") {
-		if r != "" {
-			s.Principal.Roles = append(s.Principal.Roles, rolegate.PortalRole(r))
+	gen := ss.db.gen.Load()
+	row, ok := ss.db.sessions.get(gen, id)
+	if !ok {
+		var err error
+		if row, err = ss.readSession(ctx, id); err != nil {
+			return nil, err
 		}
+		ss.db.sessions.put(gen, id, row, row.size())
 	}
-	s.AuthTime, s.StepUpAt = fromMS(authTime), fromMS(stepUp)
-	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMS(created), fromMS(lastSeen), fromMS(expires)
+	// The cached row is shared: the caller gets its own copy.
+	s := row.Session
+	s.Principal.Roles = slices.Clone(row.Principal.Roles)
 	now := ss.db.now()
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= limits.Idle {
 		_ = ss.db.update(ctx, func(tx *Tx) error {
@@ -123,6 +116,42 @@ func (ss *Sessions) LookupSession(ctx context.Context, token string, limits role
 		s.LastSeenAt = now
 	}
 	return &s, nil
+}
+
+// cachedSession is a session's row as read, kept by the read cache.
+type cachedSession struct{ rolegate.Session }
+
+// size is about how much memory the row takes.
+func (c cachedSession) size() int {
+	p := c.Principal
+	return 256 + len(p.Issuer) + len(p.Subject) + len(p.Email) + len(p.Name) + 16*len(p.Roles) + len(c.CSRFToken) + len(c.DraftPath)
+}
+
+// readSession reads the session whose token hashes to id.
+func (ss *Sessions) readSession(ctx context.Context, id string) (cachedSession, error) {
+	var s rolegate.Session
+	var roles string
+	var authTime, stepUp, created, lastSeen, expires int64
+	// Issuer and subject are read from their own columns: a subject may
+	// itself contain "|" (Auth0's "auth0|123"), so the key is not split.
+	// The draft itself is not read here (draft_path says whether the page
+	// needs it): most pages have none, and it may be kilobytes.
+	err := ss.db.readStmts.QueryRowContext(keyedRead(ctx), `SELECT issuer, subject, email, name, roles, csrf_token, auth_time, step_up_at, created_at,
+		last_seen_at, expires_at, draft_path FROM sessions WHERE id_hash = ?`, id).Scan(&s.Principal.Issuer, &s.Principal.Subject,
+		&s.Principal.Email, &s.Principal.Name, &roles, &s.CSRFToken, &authTime, &stepUp, &created, &lastSeen, &expires, &s.DraftPath)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cachedSession{}, rolegate.ErrNoSession
+	} else if err != nil {
+		return cachedSession{}, fmt.Errorf("sqlite: lookup session: %w", err)
+	}
+	for _, r := range strings.Split(roles, ",") {
+		if r != "" {
+			s.Principal.Roles = append(s.Principal.Roles, rolegate.PortalRole(r))
+		}
+	}
+	s.AuthTime, s.StepUpAt = fromMS(authTime), fromMS(stepUp)
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMS(created), fromMS(lastSeen), fromMS(expires)
+	return cachedSession{s}, nil
 }
 
 // DeleteSession signs the session's person out and records it.
