@@ -2,10 +2,12 @@ package web_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -330,4 +332,44 @@ func TestRequestPageUpdatesItselfUntilSettled(t *testing.T) {
 	if got := live(); got == "" || strings.Contains(got, "hx-trigger") {
 		t.Errorf("a provisioned request still polls (or lost its live part): %q", got)
 	}
+}
+
+// Many people view one request at once: the pages are rendered from the
+// one record the store keeps for them all (internal/sqlite's read cache),
+// and each is the page its viewer gets alone. Under the race detector, a
+// page that changed the shared record while another read it would fail.
+func TestRequestPageViewedByManyAtOnce(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	viewers := []*browser{h.signInAs("requester"), h.signInAs("approver1"), h.signInAs("admin")}
+	id := h.seedRequest(rileyActor, "Concurrent Page Role").ID
+	h.provisionRequest(id)
+	want := make([]string, len(viewers))
+	for i, b := range viewers {
+		p := b.get(requestURL(id))
+		if p.StatusCode != http.StatusOK || !strings.Contains(p.Body, "Concurrent Page Role") {
+			t.Fatalf("viewer %d: GET = %d; want 200 with the role's name", i, p.StatusCode)
+		}
+		want[i] = p.Body
+	}
+	var wg sync.WaitGroup
+	for i, b := range viewers {
+		for range 4 {
+			wg.Go(func() {
+				for range 10 {
+					res, err := b.Get(h.URL + requestURL(id))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					body, err := io.ReadAll(res.Body)
+					res.Body.Close()
+					if err != nil || res.StatusCode != http.StatusOK || string(body) != want[i] {
+						t.Errorf("viewer %d: GET = %d (%v), a page that differs from the one seen alone", i, res.StatusCode, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
