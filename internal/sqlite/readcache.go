@@ -38,8 +38,8 @@ import "sync"
 // their callers only read.
 
 // The bounds of each cache. A session is a few hundred bytes, a request's
-// record a few kilobytes (a long timeline, tens); at most about 10 MiB in
-// all, and nothing when idle after a write.
+// record a few kilobytes (a long timeline, tens): at most about 10 MiB in
+// all.
 const (
 	maxCachedSessions     = 4096
 	maxCachedSessionBytes = 2 << 20
@@ -49,11 +49,13 @@ const (
 	maxCachedCountBytes   = 256 << 10
 )
 
-// readCache holds values read at one write generation, at most
-// maxEntries of them and maxBytes in all.
+// readCache holds values read at a write generation, each served only at
+// its own: at most maxEntries of them and maxBytes in all, those of older
+// generations included until they are dropped to make room (dropping them
+// all at each write would cost a pass over the map on every write).
 type readCache[K comparable, V any] struct {
 	mu         sync.Mutex
-	gen        uint64
+	newest     uint64 // the latest generation a value was kept at
 	entries    map[K]cachedValue[V]
 	bytes      int
 	maxEntries int
@@ -62,6 +64,7 @@ type readCache[K comparable, V any] struct {
 
 type cachedValue[V any] struct {
 	v    V
+	gen  uint64
 	size int
 }
 
@@ -73,31 +76,27 @@ func newReadCache[K comparable, V any](maxEntries, maxBytes int) *readCache[K, V
 func (c *readCache[K, V]) get(gen uint64, k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
+	e, ok := c.entries[k]
+	if !ok || e.gen != gen {
 		var zero V
 		return zero, false
 	}
-	e, ok := c.entries[k]
-	return e.v, ok
+	return e.v, true
 }
 
 // put keeps v, k's value read at generation gen (loaded before the read),
-// unless a later generation has been seen: then v may be out of date. A
-// later generation than the cache's empties it. When full, entries are
-// dropped at random (the map's order) to make room.
+// unless a later generation has been seen: then v may be out of date.
+// When full, entries are dropped at random (the map's order) to make room.
 func (c *readCache[K, V]) put(gen uint64, k K, v V, size int) {
 	if size > c.maxBytes/10 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case gen < c.gen:
+	if gen < c.newest {
 		return
-	case gen > c.gen:
-		clear(c.entries)
-		c.bytes, c.gen = 0, gen
 	}
+	c.newest = gen
 	if old, ok := c.entries[k]; ok {
 		delete(c.entries, k)
 		c.bytes -= old.size
@@ -109,7 +108,7 @@ func (c *readCache[K, V]) put(gen uint64, k K, v V, size int) {
 		delete(c.entries, drop)
 		c.bytes -= e.size
 	}
-	c.entries[k] = cachedValue[V]{v: v, size: size}
+	c.entries[k] = cachedValue[V]{v: v, gen: gen, size: size}
 	c.bytes += size
 }
 

@@ -317,9 +317,8 @@ func TestReadCacheRecordIsTheCallersCopy(t *testing.T) {
 	}
 }
 
-// A cache keeps at most its entries and bytes, drops a value read before a
-// later write, and keeps nothing from a generation once a later one is
-// seen.
+// A cache keeps at most its entries and bytes, serves a value at its own
+// generation only, and does not keep a value read before a later write.
 func TestReadCacheBounds(t *testing.T) {
 	c := newReadCache[int, string](3, 1000)
 	for i := range 10 {
@@ -347,10 +346,12 @@ func TestReadCacheBounds(t *testing.T) {
 	}
 	c.put(3, 8, "eight", 1)
 	c.put(2, 7, "seven, read before the write of generation 3", 1)
-	if _, ok := c.get(3, 7); ok {
-		t.Error("a value read at generation 2 is kept once generation 3 is seen")
+	for _, gen := range []uint64{2, 3} {
+		if v, ok := c.get(gen, 7); ok {
+			t.Errorf("at generation %d, 7 is %q: a value read at generation 2, put after generation 3 was seen", gen, v)
+		}
 	}
-	if n, _ := c.len(); n != 1 {
-		t.Errorf("%d entries at generation 3; want only its own", n)
+	if v, ok := c.get(3, 8); !ok || v != "eight" {
+		t.Errorf("at generation 3, 8 is %q, %v; want the value read at 3", v, ok)
 	}
 }
