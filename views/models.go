@@ -78,8 +78,17 @@ func itoa(n int) string { return fmt.Sprint(n) }
 func i64(n int64) string { return fmt.Sprint(n) }
 
 // PrettyJSON indents a JSON payload for display; the bytes sent upstream are
-// the compact original.
+// the compact original. A payload's indented form is kept (memo.go).
 func PrettyJSON(b []byte) string {
+	if s, ok := indented.get(b); ok {
+		return s
+	}
+	s := prettyJSON(b)
+	indented.put(string(b), s, len(s))
+	return s
+}
+
+func prettyJSON(b []byte) string {
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		return string(b)
@@ -106,7 +115,7 @@ type TimelineItem struct {
 func Timeline(events []rolegate.Event) []TimelineItem {
 	items := make([]TimelineItem, 0, len(events))
 	for _, e := range events {
-		d := rolegate.Describe(e)
+		d := describeForTimeline(e)
 		items = append(items, TimelineItem{Action: e.Action, At: e.At, Actor: e.ActorName, What: d.Did, Comment: d.Comment,
 			Detail: d.Detail, Failed: e.Outcome == rolegate.OutcomeFailure})
 	}

@@ -1,0 +1,83 @@
+package views
+
+import (
+	"sync"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// Words worked out once: what a page derives from a value that never
+// changes, kept by that value itself, so that viewing a page again does
+// not decode its timeline's JSON nor indent its payload again
+// (docs/PERFORMANCE.md). The key is the whole of what the words are made
+// from (not a hash of it that the database could contradict), so a kept
+// value is always the one the function would give; bounded in entries and
+// bytes, dropped at random when full. Package state, like a sync.Pool:
+// invisible but for the time it saves.
+var (
+	described = newMemo[rolegate.Description](4096, 4<<20)
+	indented  = newMemo[string](256, 2<<20)
+)
+
+// describeForTimeline is rolegate.Describe's Did, Detail and Comment of
+// e, which depend on its action, role name and details only.
+func describeForTimeline(e rolegate.Event) rolegate.Description {
+	var buf [512]byte
+	key := append(append(append(append(append(buf[:0], e.Action...), 0), e.RoleName...), 0), e.Details...)
+	if d, ok := described.get(key); ok {
+		return d
+	}
+	d := rolegate.Describe(e)
+	d.News = "" // not shown in a timeline
+	described.put(string(key), d, len(d.Did)+len(d.Detail)+len(d.Comment))
+	return d
+}
+
+// memo is a bounded map from a value's bytes to what was made of them.
+type memo[V any] struct {
+	mu         sync.Mutex
+	entries    map[string]memoEntry[V]
+	bytes      int
+	maxEntries int
+	maxBytes   int
+}
+
+type memoEntry[V any] struct {
+	v    V
+	size int
+}
+
+func newMemo[V any](maxEntries, maxBytes int) *memo[V] {
+	return &memo[V]{entries: map[string]memoEntry[V]{}, maxEntries: maxEntries, maxBytes: maxBytes}
+}
+
+func (m *memo[V]) get(key []byte) (V, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[string(key)]
+	return e.v, ok
+}
+
+// put keeps v for key; size is about what v takes beyond the key. A value
+// over a tenth of the bound is not kept.
+func (m *memo[V]) put(key string, v V, size int) {
+	size += len(key) + 64
+	if size > m.maxBytes/10 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.entries[key]; ok {
+		delete(m.entries, key)
+		m.bytes -= old.size
+	}
+	for drop, e := range m.entries {
+		if len(m.entries) < m.maxEntries && m.bytes+size <= m.maxBytes {
+			break
+		}
+		delete(m.entries, drop)
+		m.bytes -= e.size
+	}
+	m.entries[key] = memoEntry[V]{v: v, size: size}
+	m.bytes += size
+}

@@ -1,0 +1,51 @@
+package views
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/rolegate/rolegate/internal/rolegate"
+)
+
+// The words kept (memo.go) are the words the functions give, for every
+// value: two events that differ in anything the words are made of are
+// not told alike, whatever their hash says.
+func TestMemoGivesTheFunctionsWords(t *testing.T) {
+	base := rolegate.Event{Action: rolegate.ActionRequestApproved, RoleName: "Reader", Hash: "same",
+		Details: []byte(`{"comment":"fine","approvals":1,"required_approvals":2,"payload_sha256":"abc"}`)}
+	variants := []rolegate.Event{base, base, base, base}
+	variants[1].Details = []byte(`{"comment":"changed","approvals":2,"required_approvals":2,"payload_sha256":"abc"}`)
+	variants[2].RoleName = "Writer"
+	variants[3].Action = rolegate.ActionRequestRejected
+	for round := range 2 { // the second round is the memo's
+		for i, e := range variants {
+			want := rolegate.Describe(e)
+			got := Timeline([]rolegate.Event{e})[0]
+			if got.What != want.Did || got.Detail != want.Detail || got.Comment != want.Comment {
+				t.Errorf("round %d, event %d: the timeline says %q/%q/%q; Describe says %q/%q/%q",
+					round, i, got.What, got.Detail, got.Comment, want.Did, want.Detail, want.Comment)
+			}
+		}
+	}
+	for _, payload := range []string{`{"name":"a","permissions":["x"]}`, `{"name":"b","permissions":["x"]}`, `not json`} {
+		for range 2 {
+			if got, want := PrettyJSON([]byte(payload)), prettyJSON([]byte(payload)); got != want {
+				t.Errorf("PrettyJSON(%s) = %q; want %q", payload, got, want)
+			}
+		}
+	}
+}
+
+func TestMemoBounds(t *testing.T) {
+	m := newMemo[string](3, 2000)
+	for i := range 20 {
+		m.put(fmt.Sprint(i), "value", 100)
+		if len(m.entries) > 3 || m.bytes > 2000 {
+			t.Fatalf("after %d puts: %d entries, %d bytes; want at most 3 and 2000", i+1, len(m.entries), m.bytes)
+		}
+	}
+	m.put("big", "value", 200)
+	if _, ok := m.get([]byte("big")); ok {
+		t.Error("a value over a tenth of the bound is kept")
+	}
+}
