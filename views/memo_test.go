@@ -1,6 +1,7 @@
 package views
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -47,5 +48,16 @@ func TestMemoBounds(t *testing.T) {
 	m.put("big", "value", 200)
 	if _, ok := m.get([]byte("big")); ok {
 		t.Error("a value over a tenth of the bound is kept")
+	}
+}
+
+// The hx-headers value is what json.Marshal writes, for a token of
+// NewToken's alphabet and for any other.
+func TestHXHeadersIsJSON(t *testing.T) {
+	for _, token := range []string{rolegate.NewToken(), "", "a\"b</script>&é", "AZaz09-_"} {
+		want, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
+		if got := (Chrome{CSRFToken: token}).hxHeaders(); got != string(want) {
+			t.Errorf("hxHeaders(%q) = %s; want %s", token, got, want)
+		}
 	}
 }
