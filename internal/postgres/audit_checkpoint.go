@@ -296,7 +296,7 @@ func (t *Trail) ExportProvedEvents(ctx context.Context, f rolegate.AuditFilter, 
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&size); err != nil {
 			return fmt.Errorf("postgres: export audit: %w", err)
 		}
-		p, err := planAudit(ctx, tx, f)
+		p, err := planAudit(ctx, tx, f, false)
 		if err != nil || p.empty {
 			return err
 		}

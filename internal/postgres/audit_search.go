@@ -19,6 +19,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 )
 
 // The trail's search on PostgreSQL: the same filters as on SQLite
@@ -204,16 +205,28 @@ type auditQuery struct {
 	actions   []string
 	actorKeys []string
 	match     string // the tsquery
+	prefix    bool   // the text has a word ending in *
+	// For a count (planAudit's estimate): the events each filter keeps in
+	// the range, estimated as SQLite's planner does.
+	cands []sqlrows.AuditCandidate
 }
 
-// planAudit resolves f in q's snapshot.
-func planAudit(ctx context.Context, q querier, f rolegate.AuditFilter) (*auditQuery, error) {
+// rangeOnly reports whether p filters by the seq range alone (no filter,
+// or From and To): its events are every seq in the range (seq has no gaps).
+func (p *auditQuery) rangeOnly() bool {
+	return p.f.RequestID == 0 && len(p.actions) == 0 && len(p.actorKeys) == 0 && p.match == "" && p.f.Scope == ""
+}
+
+// planAudit resolves f in q's snapshot; with estimate, it also estimates
+// the events each filter keeps (p.cands), for a count's decision to count.
+func planAudit(ctx context.Context, q querier, f rolegate.AuditFilter, estimate bool) (*auditQuery, error) {
 	p := &auditQuery{f: f}
 	var total int64
 	if err := q.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&total); err != nil {
 		return nil, fmt.Errorf("postgres: audit head: %w", err)
 	}
 	p.lo, p.hi = 1, total+1
+	frac := func() float64 { return float64(p.hi-p.lo) / float64(max(total, 1)) }
 	if f.BeforeSeq > 0 {
 		p.hi = min(p.hi, f.BeforeSeq)
 	}
@@ -247,59 +260,97 @@ func planAudit(ctx context.Context, q querier, f rolegate.AuditFilter) (*auditQu
 		}
 	}
 	if f.RequestID != 0 {
-		var first, last int64
-		if err := q.QueryRow(ctx, `SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM audit_events WHERE request_id = $1`,
-			f.RequestID).Scan(&first, &last); err != nil {
+		// A request's events are few: its first and last narrow the range.
+		var n, first, last int64
+		if err := q.QueryRow(ctx, `SELECT count(*), COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM audit_events WHERE request_id = $1`,
+			f.RequestID).Scan(&n, &first, &last); err != nil {
 			return nil, fmt.Errorf("postgres: audit search request: %w", err)
 		}
 		p.lo, p.hi = max(p.lo, first), min(p.hi, last+1)
+		p.cands = append(p.cands, sqlrows.AuditCandidate{InRange: float64(n)})
 	}
 	if p.lo >= p.hi {
 		p.empty = true
 		return p, nil
 	}
+	// The actions and people named, each with its events (the counts the
+	// trigger keeps).
+	type named struct {
+		Name   string
+		Events int64
+	}
+	collect := func(rows pgx.Rows, err error) ([]string, float64, error) {
+		if err != nil {
+			return nil, 0, err
+		}
+		list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[named])
+		var names []string
+		var events float64
+		for _, n := range list {
+			names, events = append(names, n.Name), events+float64(n.Events)
+		}
+		return names, events, err
+	}
 	if f.Action != "" {
-		var rows pgx.Rows
+		var events float64
 		var err error
 		switch {
 		case strings.HasSuffix(f.Action, "."): // a family: request.
-			rows, err = q.Query(ctx, `SELECT action FROM audit_actions WHERE starts_with(action, $1) ORDER BY action`, f.Action)
+			p.actions, events, err = collect(q.Query(ctx, `SELECT action, events FROM audit_actions
+				WHERE starts_with(action, $1) ORDER BY action`, f.Action))
 		case !strings.Contains(f.Action, "."): // a word of an action: approved
-			rows, err = q.Query(ctx, `SELECT action FROM audit_actions
-				WHERE strpos('.' || action || '.', '.' || $1 || '.') > 0 ORDER BY action`, f.Action)
+			p.actions, events, err = collect(q.Query(ctx, `SELECT action, events FROM audit_actions
+				WHERE strpos('.' || action || '.', '.' || $1 || '.') > 0 ORDER BY action`, f.Action))
 		default:
-			rows, err = q.Query(ctx, `SELECT action FROM audit_actions WHERE action = $1`, f.Action)
-		}
-		if err == nil {
-			p.actions, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			p.actions, events, err = collect(q.Query(ctx, `SELECT action, events FROM audit_actions WHERE action = $1`, f.Action))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("postgres: audit search actions: %w", err)
 		}
+		p.cands = append(p.cands, sqlrows.AuditCandidate{InRange: events * frac()})
 	}
 	if f.Actor != "" {
 		// A person's key or subject exactly, or part of an email or name
 		// (LIKE's wildcards taken literally), as on SQLite.
 		like := "%" + escapeLike(strings.ToLower(f.Actor)) + "%"
-		rows, err := q.Query(ctx, `SELECT DISTINCT actor_key FROM audit_actors
+		var events float64
+		var err error
+		p.actorKeys, events, err = collect(q.Query(ctx, `SELECT actor_key, SUM(events)::bigint FROM audit_actors
 			WHERE actor_key = $1 OR substr(actor_key, strpos(actor_key, '|') + 1) = $1
 				OR lower(actor_email) LIKE $2 ESCAPE '\' OR lower(actor_name) LIKE $2 ESCAPE '\'
-			ORDER BY actor_key`, f.Actor, like)
-		if err == nil {
-			p.actorKeys, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		}
+			GROUP BY actor_key ORDER BY actor_key`, f.Actor, like))
 		if err != nil {
 			return nil, fmt.Errorf("postgres: audit search actor: %w", err)
 		}
+		p.cands = append(p.cands, sqlrows.AuditCandidate{InRange: events * frac()})
 	}
 	if f.Action != "" && len(p.actions) == 0 || f.Actor != "" && len(p.actorKeys) == 0 {
 		p.empty = true // an action or a person never recorded
 		return p, nil
 	}
 	if f.Text != "" {
-		if p.match = searchQuery(audit.TextWords(f.Text)); p.match == "" {
+		words := audit.TextWords(f.Text)
+		if p.match = searchQuery(words); p.match == "" {
 			p.empty = true
 			return p, nil
+		}
+		for _, w := range words {
+			p.prefix = p.prefix || w.Prefix
+		}
+		if estimate {
+			// The share of the newest events of the range that hold the
+			// text (a prefix is taken as in every event, as on SQLite).
+			share := 1.0
+			if !p.prefix {
+				from := max(p.lo, p.hi-sqlrows.AuditTextSample)
+				var n int64
+				if err := q.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE seq >= $1 AND seq < $2 AND search @@ $3::tsquery`,
+					pgx.QueryExecModeExec, from, p.hi, p.match).Scan(&n); err != nil {
+					return nil, fmt.Errorf("postgres: audit search text: %w", err)
+				}
+				share = (float64(n) + 0.5) / float64(p.hi-from+1)
+			}
+			p.cands = append(p.cands, sqlrows.AuditCandidate{Text: true, InRange: share * float64(p.hi-p.lo)})
 		}
 	}
 	return p, nil
@@ -313,13 +364,43 @@ func escapeLike(s string) string {
 // sql is the query of p's events in seq order (newest first or oldest
 // first), at most limit of them (0: all).
 func (p *auditQuery) sql(columns string, newestFirst bool, limit int) (string, []any) {
+	order := "seq"
+	if newestFirst {
+		order += " DESC"
+	}
+	return p.build(columns, order, limit)
+}
+
+// countSQL is the query counting p's events, up to limit: in no order, so
+// that PostgreSQL may stop at the limit whichever way it reads them.
+func (p *auditQuery) countSQL(limit int) (string, []any) {
+	q, args := p.build("1", "", limit)
+	return "SELECT count(*) FROM (" + q + ") matched", args
+}
+
+// build is p's query selecting columns in order ("" for none: then From
+// and To are left to the seq range, which they are exactly, since the
+// trail's time never goes backwards), at most limit rows (0: all).
+//
+// The values are in the query's parameters, and PostgreSQL plans it for
+// them on every run, never with a generic plan: a plan made for any action
+// or word reads the whole trail for a rare one. One action or person is
+// compared with = rather than = ANY, so that its index gives the events in
+// seq order (PostgreSQL 15 does not for = ANY).
+func (p *auditQuery) build(columns, order string, limit int) (string, []any) {
 	var args params
 	where := []string{"seq >= " + args.add(p.lo), "seq < " + args.add(p.hi)}
-	if !p.f.From.IsZero() {
+	if !p.f.From.IsZero() && order != "" {
 		where = append(where, "at >= "+args.add(ms(p.f.From)))
 	}
-	if !p.f.To.IsZero() {
+	if !p.f.To.IsZero() && order != "" {
 		where = append(where, "at < "+args.add(ms(p.f.To)))
+	}
+	in := func(column string, values []string) string {
+		if len(values) == 1 {
+			return column + " = " + args.add(values[0])
+		}
+		return column + " = ANY(" + args.add(values) + ")"
 	}
 	if p.f.RequestID != 0 {
 		where = append(where, "request_id = "+args.add(p.f.RequestID))
@@ -331,27 +412,28 @@ func (p *auditQuery) sql(columns string, newestFirst bool, limit int) (string, [
 		if scope == rolegate.ScopeLabelOrganization {
 			scope = rolegate.ScopeOrganization
 		}
+		// The scope's requests as an array (an InitPlan), so that both
+		// sides of the OR are index scans (a BitmapOr).
 		where = append(where, "(details_scope = "+args.add(p.f.Scope)+
-			" OR request_id IN (SELECT id FROM requests WHERE scope = "+args.add(scope)+"))")
+			" OR request_id = ANY(ARRAY(SELECT id FROM requests WHERE scope = "+args.add(scope)+")))")
 	}
 	if len(p.actions) > 0 {
-		where = append(where, "action = ANY("+args.add(p.actions)+")")
+		where = append(where, in("action", p.actions))
 	}
 	if len(p.actorKeys) > 0 {
-		where = append(where, "actor_key = ANY("+args.add(p.actorKeys)+")")
+		where = append(where, in("actor_key", p.actorKeys))
 	}
 	if p.match != "" {
 		where = append(where, "search @@ "+args.add(p.match)+"::tsquery")
 	}
-	order := " ORDER BY seq"
-	if newestFirst {
-		order += " DESC"
+	q := "SELECT " + columns + " FROM audit_events WHERE " + strings.Join(where, " AND ")
+	if order != "" {
+		q += " ORDER BY " + order
 	}
-	q := "SELECT " + columns + " FROM audit_events WHERE " + strings.Join(where, " AND ") + order
 	if limit > 0 {
 		q += " LIMIT " + args.add(limit)
 	}
-	return q, args
+	return q, append([]any{pgx.QueryExecModeExec}, args...)
 }
 
 // SearchEvents returns a page of the events matching f, newest first, and
@@ -364,7 +446,7 @@ func (t *Trail) SearchEvents(ctx context.Context, f rolegate.AuditFilter) (event
 	}
 	limit = min(limit, auditPageSizeMax)
 	err = t.db.snapshot(ctx, func(tx pgx.Tx) error {
-		p, err := planAudit(ctx, tx, f)
+		p, err := planAudit(ctx, tx, f, false)
 		if err != nil || p.empty {
 			return err
 		}
@@ -383,17 +465,31 @@ func (t *Trail) SearchEvents(ctx context.Context, f rolegate.AuditFilter) (event
 }
 
 // CountEvents counts the events matching f (f.BeforeSeq and f.Limit
-// ignored), up to most: beyond it, it says only that there are more.
+// ignored), up to most: beyond it, it says only that there are more. When
+// the count is expected to cost more than sqlrows.MaxAuditCountCost it
+// does not count and returns audit.ErrNotCounted: the same rule, from the
+// same estimates, as on SQLite, so both decline the same searches (free
+// text with another common filter on a large trail). A range alone is
+// counted without reading anything (seq has no gaps).
 func (t *Trail) CountEvents(ctx context.Context, f rolegate.AuditFilter, most int) (n int, more bool, err error) {
 	f.BeforeSeq, f.Limit = 0, 0
 	err = t.db.snapshot(ctx, func(tx pgx.Tx) error {
-		p, err := planAudit(ctx, tx, f)
-		if err != nil || p.empty {
+		p, err := planAudit(ctx, tx, f, true)
+		switch {
+		case err != nil || p.empty:
 			return err
+		case p.rangeOnly():
+			n = int(min(p.hi-p.lo, int64(most)+1))
+			return nil
+		case sqlrows.AuditCountCost(p.cands, float64(p.hi-p.lo), most+1, p.prefix) > sqlrows.MaxAuditCountCost:
+			return audit.ErrNotCounted
 		}
-		q, args := p.sql("1", false, most+1)
-		return tx.QueryRow(ctx, `SELECT count(*) FROM (`+q+`) matched`, args...).Scan(&n)
+		q, args := p.countSQL(most + 1)
+		return tx.QueryRow(ctx, q, args...).Scan(&n)
 	})
+	if errors.Is(err, audit.ErrNotCounted) {
+		return 0, false, err
+	}
 	if err != nil {
 		return 0, false, fmt.Errorf("postgres: count audit: %w", err)
 	}
@@ -409,7 +505,7 @@ func (t *Trail) CountEvents(ctx context.Context, f rolegate.AuditFilter, most in
 func (t *Trail) ExportEvents(ctx context.Context, f rolegate.AuditFilter, fn func(rolegate.Event) error) error {
 	f.BeforeSeq, f.Limit = 0, 0
 	return t.db.snapshot(ctx, func(tx pgx.Tx) error {
-		p, err := planAudit(ctx, tx, f)
+		p, err := planAudit(ctx, tx, f, false)
 		if err != nil || p.empty {
 			return err
 		}

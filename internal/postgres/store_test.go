@@ -63,6 +63,12 @@ func openStore(t *testing.T, url string, now func() time.Time) *storetest.Store 
 				t.Fatalf("%s: %v", sql, err)
 			}
 		},
+		AppendEvents: func(t testing.TB, events []rolegate.Event) {
+			t.Helper()
+			if err := postgres.CopyEvents(t.Context(), db, events); err != nil {
+				t.Fatal(err)
+			}
+		},
 		Dump:   func(t testing.TB) string { return dump(t, url) },
 		Source: url,
 	}

@@ -58,6 +58,10 @@ type Store struct {
 	// aside: it takes none), to put the store in a state its services
 	// would reach only through other services or an older version.
 	Exec func(t testing.TB, sql string)
+	// AppendEvents, when the engine has it, appends events to an empty
+	// trail in bulk, as AppendEvent would one by one (for the tests that
+	// need tens of thousands of events); nil: AppendEvent it is.
+	AppendEvents func(t testing.TB, events []rolegate.Event)
 	// Dump is everything the database holds, as text, for searching it
 	// for what must never be stored.
 	Dump func(t testing.TB) string
@@ -79,6 +83,7 @@ func Run(t *testing.T, e Engine) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, e) })
 	t.Run("Trail", func(t *testing.T) { testTrail(t, e) })
 	t.Run("Search", func(t *testing.T) { testSearch(t, e) })
+	t.Run("CountDeclined", func(t *testing.T) { testCountDeclined(t, e) })
 	t.Run("Proofs", func(t *testing.T) { testProofs(t, e) })
 	t.Run("Requests", func(t *testing.T) { testRequests(t, e) })
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, e) })
