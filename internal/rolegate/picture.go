@@ -76,9 +76,18 @@ type UpstreamRole struct {
 }
 
 // Normalize sorts and de-duplicates the permissions, so that comparing two
-// roles compares what they grant, not the order the upstream listed it in.
+// roles compares what they grant, not the order the upstream listed it in,
+// and makes every text fit for every store (UpstreamText: a NUL becomes
+// U+FFFD). Both stores normalize each role they are given, so the picture,
+// its differences and their events hold the same text on either engine.
 func (r UpstreamRole) Normalize() UpstreamRole {
-	r.Permissions = sortedSet(r.Permissions)
+	perms := make([]string, len(r.Permissions))
+	for i, p := range r.Permissions {
+		perms[i] = UpstreamText(p)
+	}
+	r.Permissions = sortedSet(perms)
+	r.Name, r.Description = UpstreamText(r.Name), UpstreamText(r.Description)
+	r.ScopeName, r.ResourceType = UpstreamText(r.ScopeName), UpstreamText(r.ResourceType)
 	return r
 }
 

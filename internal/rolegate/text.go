@@ -28,6 +28,19 @@ func ValidText(s string, maxBytes int) string {
 	return s
 }
 
+// UpstreamText makes text read from the upstream (a role's name or
+// description) fit for every store: valid UTF-8 (ValidText), and each NUL
+// (U+0000), which PostgreSQL's text cannot hold, replaced by U+FFFD as an
+// invalid byte is. Both engines then store, show, compare and record the
+// same text, and a sync that succeeds on SQLite succeeds on PostgreSQL.
+func UpstreamText(s string) string {
+	s = ValidText(s, 0)
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	return s
+}
+
 // ValidUTF8 returns e with every text field made valid UTF-8 (ValidText)
 // and its details a JSON value in valid UTF-8: details that are not JSON
 // are kept as text under "text", so that nothing is lost and the event

@@ -88,6 +88,7 @@ func Run(t *testing.T, e Engine) {
 	t.Run("Requests", func(t *testing.T) { testRequests(t, e) })
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, e) })
 	t.Run("Picture", func(t *testing.T) { testPicture(t, e) })
+	t.Run("UpstreamText", func(t *testing.T) { testUpstreamText(t, e) })
 	t.Run("Access", func(t *testing.T) { testAccess(t, e) })
 	t.Run("TwoProcesses", func(t *testing.T) {
 		testTwoProcesses(t, e)
