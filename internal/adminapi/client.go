@@ -359,7 +359,7 @@ func (cl *Client) OrganizationProjects(ctx context.Context) ([]rolegate.Project,
 	}
 	out := make([]rolegate.Project, 0, len(projects))
 	for _, p := range projects {
-		out = append(out, rolegate.Project{ID: p.ID, Name: p.Name, Archived: p.Archived})
+		out = append(out, rolegate.Project{ID: p.ID, Name: rolegate.UpstreamText(p.Name), Archived: p.Archived})
 	}
 	return out, nil
 }

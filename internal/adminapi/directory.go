@@ -111,11 +111,13 @@ func (cl *Client) OrganizationDirectory(ctx context.Context) (rolegate.Directory
 	dir.Groups = make([]rolegate.Group, 0, len(groups))
 	dir.Users = make([]rolegate.User, 0, len(users))
 	dir.Members = make(map[string][]string, len(groups))
+	// Names and emails as every store can hold them (a NUL as U+FFFD), as
+	// a role's (rolegate.UpstreamText).
 	for _, u := range users {
-		dir.Users = append(dir.Users, rolegate.User(u))
+		dir.Users = append(dir.Users, rolegate.User{ID: u.ID, Name: rolegate.UpstreamText(u.Name), Email: rolegate.UpstreamText(u.Email)})
 	}
 	for _, g := range groups {
-		dir.Groups = append(dir.Groups, rolegate.Group(g))
+		dir.Groups = append(dir.Groups, rolegate.Group{ID: g.ID, Name: rolegate.UpstreamText(g.Name)})
 		members, err := cl.ListGroupMembers(ctx, g.ID)
 		if err != nil {
 			return dir, fmt.Errorf("the members of group %s: %w", g.ID, unavailable(err))

@@ -94,6 +94,51 @@ func testUpstreamText(t *testing.T, e Engine) {
 		verifyTrail(t, s)
 	})
 
+	// A project, a group and a user named with NUL: the projects and the
+	// directory are read in the same sync, and stored alike too.
+	t.Run("ProjectsAndDirectoryWithNULSyncAlike", func(t *testing.T) {
+		clock := testkit.NewClock(start)
+		s := e.Open(t, clock.Now)
+		const key = "sk-admin-storetest"
+		sim := simulator.New(simulator.Options{AdminKey: key,
+			Projects: []simulator.ProjectSeed{{Name: "Lab\x00one"}},
+			Users:    []simulator.UserSeed{{Name: "Ann\x00Lee", Email: "ann@example.com"}},
+			Groups:   []simulator.GroupSeed{{Name: "Ops\x00team", Members: []string{"ann@example.com"}}},
+		})
+		srv := httptest.NewServer(sim)
+		t.Cleanup(srv.Close)
+		client := adminapi.New(srv.URL+"/v1", adminapi.StaticKey(key), srv.Client())
+		pic, err := picture.New(context.Background(), picture.Options{Store: s.Picture, List: client.OrganizationRoles,
+			Projects: client.OrganizationProjects, ProjectRoles: client.ProjectRoles, Directory: client.OrganizationDirectory, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pic.Close)
+		for range 2 {
+			clock.Advance(time.Minute)
+			if _, err := pic.Sync(t.Context(), nil); err != nil {
+				t.Fatalf("sync: %v", err)
+			}
+		}
+		projects, err := s.Picture.Projects(t.Context())
+		if err != nil || len(projects) != 1 || projects[0].Name != "Lab\uFFFDone" {
+			t.Errorf("Projects = %+v, %v; want Lab\uFFFDone", projects, err)
+		}
+		groups, err := s.Picture.Groups(t.Context())
+		if err != nil || len(groups) != 1 || groups[0].Name != "Ops\uFFFDteam" {
+			t.Errorf("Groups = %+v, %v; want Ops\uFFFDteam", groups, err)
+		}
+		users, err := s.Picture.Users(t.Context())
+		if err != nil || len(users) != 1 || users[0].Name != "Ann\uFFFDLee" {
+			t.Errorf("Users = %+v, %v; want Ann\uFFFDLee", users, err)
+		}
+		if len(groups) == 1 {
+			if members, err := s.Picture.GroupMembers(t.Context(), groups[0].ID); err != nil || len(members) != 1 {
+				t.Errorf("GroupMembers = %+v, %v; want Ann", members, err)
+			}
+		}
+	})
+
 	// The store's own door: roles given to it directly are normalized too
 	// (and text that is not UTF-8 made valid, which PostgreSQL also
 	// refuses), whatever read them.
