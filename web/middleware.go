@@ -68,30 +68,38 @@ func (s *Server) contentSecurityPolicy() string {
 // no-store: a handler whose answer may be kept (the fingerprinted assets)
 // says so itself.
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	headers := http.Header{}
-	headers.Set("Content-Security-Policy", s.contentSecurityPolicy())
-	headers.Set("X-Content-Type-Options", "nosniff")
-	headers.Set("X-Frame-Options", "DENY")
-	headers.Set("Referrer-Policy", "same-origin")
-	headers.Set("Cross-Origin-Opener-Policy", "same-origin")
-	headers.Set("Cross-Origin-Resource-Policy", "same-origin")
-	if s.Config.SecureCookies() {
-		headers.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-	}
-	headers.Set("Cache-Control", "no-store")
+	// Echo applies its middleware on every request: this runs each time.
+	csp := s.contentSecurityPolicy()
+	hsts := s.Config.SecureCookies()
 	return func(c echo.Context) error {
-		// Each answer's headers share these values rather than allocate
-		// them again (a slice each, on every request): a handler that
-		// sets one replaces the slice (Header.Set) and one that adds to
-		// it gets a new one (each has no room to grow), so the shared
-		// values are never written to.
 		h := c.Response().Header()
-		for k, v := range headers {
-			h[k] = v[:1:1]
+		h.Set("Content-Security-Policy", csp)
+		for k, v := range fixedHeaders {
+			h[k] = v
+		}
+		if hsts {
+			h["Strict-Transport-Security"] = hstsHeader
 		}
 		return next(c)
 	}
 }
+
+// The headers of every answer that never change, shared by all answers
+// rather than allocated again for each (a slice per header per request).
+// A handler that sets one replaces its slice (Header.Set), and one that
+// adds to it gets a new one (a slice with no room to grow is copied), so
+// the shared values are never written to.
+var (
+	fixedHeaders = map[string][]string{
+		"X-Content-Type-Options":       {"nosniff"},
+		"X-Frame-Options":              {"DENY"},
+		"Referrer-Policy":              {"same-origin"},
+		"Cross-Origin-Opener-Policy":   {"same-origin"},
+		"Cross-Origin-Resource-Policy": {"same-origin"},
+		"Cache-Control":                {"no-store"},
+	}
+	hstsHeader = []string{"max-age=31536000; includeSubDomains"}
+)
 
 // readForm reads a posted form once, up front: a body over the limit then
 // answers 413 with the error page, and a malformed one 400, instead of
