@@ -3,7 +3,11 @@ package views
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/a-h/templ"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
@@ -58,6 +62,26 @@ func TestHXHeadersIsJSON(t *testing.T) {
 		want, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
 		if got := (Chrome{CSRFToken: token}).hxHeaders(); got != string(want) {
 			t.Errorf("hxHeaders(%q) = %s; want %s", token, got, want)
+		}
+	}
+}
+
+// When writes what its template wrote: the time in RFC 3339 and in
+// rolegate's words, escaped as templ escapes them; nothing for the zero
+// time.
+func TestWhenWritesWhatTheTemplateWrote(t *testing.T) {
+	for _, at := range []time.Time{
+		{}, time.Date(2026, 12, 1, 9, 5, 7, 123456789, time.UTC),
+		time.Date(2026, 3, 1, 23, 59, 59, 0, time.FixedZone("CET", 3600)), time.Unix(0, 0),
+	} {
+		var want string
+		if !at.IsZero() {
+			want = `<time datetime="` + templ.EscapeString(at.UTC().Format(time.RFC3339)) + `" title="` + templ.EscapeString(when(at)) +
+				`" data-local>` + templ.EscapeString(when(at)) + `</time>`
+		}
+		var got strings.Builder
+		if err := When(at).Render(t.Context(), &got); err != nil || got.String() != want {
+			t.Errorf("When(%v) = %q, %v; want %q", at, got.String(), err, want)
 		}
 	}
 }

@@ -199,8 +199,18 @@ func FormatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	return t.UTC().Format(timeLayout)
 }
+
+// AppendTime appends FormatTime(t) to b.
+func AppendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return b
+	}
+	return t.UTC().AppendFormat(b, timeLayout)
+}
+
+const timeLayout = "2006-01-02 15:04 UTC"
 
 // Message is a notice in words for one reader: what an email says. Every
 // word of it is chosen here; the email only lays it out.
