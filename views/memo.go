@@ -15,8 +15,8 @@ import (
 // bytes, dropped at random when full. Package state, like a sync.Pool:
 // invisible but for the time it saves.
 var (
-	described = newMemo[rolegate.Description](4096, 4<<20)
-	indented  = newMemo[string](256, 2<<20)
+	described = newMemo[rolegate.Description](4096, 2<<20)
+	indented  = newMemo[string](256, 1<<20)
 )
 
 // describeForTimeline is rolegate.Describe's Did, Detail and Comment of

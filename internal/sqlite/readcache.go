@@ -38,13 +38,14 @@ import "sync"
 // their callers only read.
 
 // The bounds of each cache. A session is a few hundred bytes, a request's
-// record a few kilobytes (a long timeline, tens): at most about 10 MiB in
-// all.
+// record a few kilobytes (a long timeline, tens): about 6 MiB in all at
+// most, counted as the columns' bytes (docs/PERFORMANCE.md: the resident
+// memory's target).
 const (
 	maxCachedSessions     = 4096
 	maxCachedSessionBytes = 2 << 20
 	maxCachedRecords      = 1024
-	maxCachedRecordBytes  = 8 << 20
+	maxCachedRecordBytes  = 4 << 20
 	maxCachedCounts       = 1024
 	maxCachedCountBytes   = 256 << 10
 )
