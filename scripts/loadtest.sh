@@ -8,6 +8,7 @@
 #   scripts/loadtest.sh -events 100000 -duration 5s
 #   scripts/loadtest.sh -ratios              # issue 20: rolegate vs its stack's ceiling, A/B/A/B (about 2 minutes)
 #   scripts/loadtest.sh -ratios -duration 5s -approvals 250
+#   scripts/loadtest.sh -ratios -postgres    # the same on a throwaway PostgreSQL cluster (durable settings)
 #   scripts/loadtest.sh -h                   # every knob
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +20,8 @@ CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$work/rolegate" ./cmd/role
 # The load generator is a module of its own (scripts/loadtest/go.mod).
 (cd scripts/loadtest && go build -o "$work/loadtest" .)
 # The ceilings of -ratios: a bare Echo hello and raw durable commits. They
-# must use the product's Echo and SQLite driver, or the ratio means nothing.
-for m in github.com/labstack/echo/v4 modernc.org/sqlite; do
+# must use the product's Echo and database drivers, or the ratio means nothing.
+for m in github.com/labstack/echo/v4 modernc.org/sqlite github.com/jackc/pgx/v5; do
   product=$(go list -m -f '{{.Version}}' "$m")
   ours=$(cd scripts/loadtest && go list -m -f '{{.Version}}' "$m")
   if [ "$product" != "$ours" ]; then

@@ -106,7 +106,14 @@ type Cluster struct {
 // Start creates a cluster in a new temporary folder and starts it on a
 // free loopback port. It is tuned for tests: no fsync (a crash of the
 // machine loses a throwaway cluster, nothing else).
-func Start() (*Cluster, error) {
+func Start() (*Cluster, error) { return start(false) }
+
+// StartDurable is Start with PostgreSQL's own durability left on (fsync,
+// synchronous commit, full page writes): what a measurement of commits
+// must run against (scripts/loadtest -ratios -postgres).
+func StartDurable() (*Cluster, error) { return start(true) }
+
+func start(durable bool) (*Cluster, error) {
 	bin, err := findBin()
 	if err != nil {
 		return nil, err
@@ -137,12 +144,14 @@ func Start() (*Cluster, error) {
 			os.RemoveAll(c.dir)
 			return nil, err
 		}
-		opts := strings.Join([]string{
+		opts := []string{
 			"-c listen_addresses=127.0.0.1", "-p " + strconv.Itoa(c.port), "-k " + c.dir,
-			"-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
 			"-c max_connections=200", "-c shared_buffers=32MB",
-		}, " ")
-		out, err := c.run("pg_ctl", "-D", c.data, "-o", opts, "-l", filepath.Join(c.dir, "log"), "-w", "-t", "60", "start")
+		}
+		if !durable {
+			opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
+		}
+		out, err := c.run("pg_ctl", "-D", c.data, "-o", strings.Join(opts, " "), "-l", filepath.Join(c.dir, "log"), "-w", "-t", "60", "start")
 		if err == nil {
 			return c, nil
 		}
@@ -264,4 +273,19 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// PID is the server's process id (the postmaster, parent of every backend),
+// read from its postmaster.pid: a load run counts the cluster's CPU by it.
+func (c *Cluster) PID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.data, "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: %w", err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: postmaster.pid: %w", err)
+	}
+	return pid, nil
 }

@@ -52,6 +52,7 @@ type options struct {
 	hello        string
 	rawCommit    string
 	approvalRate int
+	postgres     bool
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.BoolVar(&o.ratios, "ratios", false, "measure the ratios of issue 20 instead: the request page vs a bare Echo hello, submissions vs raw durable commits (A/B/A/B), approvals paced at -approval-rate")
 	flag.StringVar(&o.hello, "hello", "", "with -ratios: the bare Echo hello server (ceiling/hello; scripts/loadtest.sh builds it)")
 	flag.StringVar(&o.rawCommit, "rawcommit", "", "with -ratios: the raw durable commit server (ceiling/rawcommit; scripts/loadtest.sh builds it)")
+	flag.BoolVar(&o.postgres, "postgres", false, "with -ratios: run rolegate, and the raw commits, on a throwaway PostgreSQL cluster with its durability on (internal/pgtest; needs PostgreSQL installed)")
 	flag.IntVar(&o.approvalRate, "approval-rate", 50, "with -ratios: approvals sent per second, each without waiting for the last (1-200)")
 	flag.Parse()
 	if o.bin == "" {
@@ -82,6 +84,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.postgres && !o.ratios {
+		fmt.Fprintln(os.Stderr, "loadtest: -postgres goes with -ratios")
+		os.Exit(2)
+	}
 	do := run
 	if o.ratios {
 		do = runRatios
@@ -297,8 +303,12 @@ func report(m *vegeta.Metrics, use cpuUse, target string) {
 		perReq = use.server / time.Duration(m.Requests)
 	}
 	fmt.Printf("  status %s\n", strings.Join(codes, " "))
-	fmt.Printf("  CPU: %s %s (%s per request), load generator %s, other processes %s\n",
-		use.label, secs(use.server), perReq.Round(time.Microsecond), secs(use.generator), secs(use.others))
+	database := ""
+	if databasePID != 0 {
+		database = ", PostgreSQL " + secs(use.database)
+	}
+	fmt.Printf("  CPU: %s %s (%s per request)%s, load generator %s, other processes %s\n",
+		use.label, secs(use.server), perReq.Round(time.Microsecond), database, secs(use.generator), secs(use.others))
 	for i, e := range m.Errors {
 		if i == 3 {
 			break

@@ -152,20 +152,54 @@ func (p *portal) cpu() time.Duration { return procCPU(p.cmd.Process.Pid) }
 
 // procCPU is the CPU time process pid has used so far (user + system).
 func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
+	f := procStat(pid)
+	if len(f) < 15 {
 		return 0
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	const ticksPerSecond = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
+
+// procStat is /proc/PID/stat's fields after the command name (which is in
+// parentheses and may hold spaces): f[1] is the parent's id, f[11] and
+// f[12] user and system time, f[13] and f[14] those of reaped children.
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+}
+
+// treeCPU is the CPU time of a server made of processes (PostgreSQL: the
+// postmaster and a backend per connection): pid's own, its reaped
+// children's, and its live children's.
+func treeCPU(pid int) time.Duration {
+	f := procStat(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{11, 12, 13, 14} {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += n
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	total := time.Duration(ticks) * time.Second / ticksPerSecond
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cf := procStat(child); len(cf) > 1 && cf[1] == strconv.Itoa(pid) {
+			total += procCPU(child)
+		}
+	}
+	return total
 }
 
 // session is a signed-in dev persona: its cookie and CSRF token.
@@ -267,23 +301,36 @@ func signInMany(base, persona string, n, first int) ([]*session, int, error) {
 type cpuUse struct {
 	label                     string // the server measured
 	server, generator, others time.Duration
+	database                  time.Duration // PostgreSQL's, with -postgres
 }
 
 type cpuMeter struct {
 	pid                       int // the server measured
 	label                     string
 	server, self, machineBusy time.Duration
+	database                  time.Duration
 }
+
+// databasePID is the PostgreSQL server's process with -ratios -postgres (0:
+// none): its CPU, and its backends', is reported apart from the others'.
+var databasePID int
 
 func (p *portal) meter() cpuMeter { return newMeter(p.cmd.Process.Pid, "rolegate") }
 
 func newMeter(pid int, label string) cpuMeter {
-	return cpuMeter{pid: pid, label: label, server: procCPU(pid), self: selfCPU(), machineBusy: machineBusy()}
+	m := cpuMeter{pid: pid, label: label, server: procCPU(pid), self: selfCPU(), machineBusy: machineBusy()}
+	if databasePID != 0 {
+		m.database = treeCPU(databasePID)
+	}
+	return m
 }
 
 func (m cpuMeter) stop() cpuUse {
 	u := cpuUse{label: m.label, server: procCPU(m.pid) - m.server, generator: selfCPU() - m.self}
-	u.others = max(machineBusy()-m.machineBusy-u.server-u.generator, 0)
+	if databasePID != 0 {
+		u.database = max(treeCPU(databasePID)-m.database, 0)
+	}
+	u.others = max(machineBusy()-m.machineBusy-u.server-u.generator-u.database, 0)
 	return u
 }
 

@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/rolegate/rolegate/internal/pgtest"
 )
 
 // The ratios run (issue 20): rolegate against the ceiling of its own stack
@@ -126,8 +129,22 @@ func runRatios(ctx context.Context, o options) error {
 		o.dir = d
 	}
 	printMachine()
-	db := filepath.Join(o.dir, "rolegate.db")
-	if err := seedTrail(ctx, db, 0); err != nil {
+	// rolegate's database and the raw commits' sit side by side: two SQLite
+	// files on one disk, or two databases of one PostgreSQL cluster.
+	db, rawDB := filepath.Join(o.dir, "rolegate.db"), filepath.Join(o.dir, "rawcommit.db")
+	if o.postgres {
+		cluster, err := startDatabaseCluster()
+		if err != nil {
+			return err
+		}
+		defer cluster.Stop()
+		if db, err = cluster.CreateDatabase(ctx, "rolegate"); err != nil {
+			return err
+		}
+		if rawDB, err = cluster.CreateDatabase(ctx, "rawcommit"); err != nil {
+			return err
+		}
+	} else if err := seedTrail(ctx, db, 0); err != nil {
 		return fmt.Errorf("create the database: %w", err)
 	}
 	adminKey := "sk-admin-load-" + randomHex(16)
@@ -146,13 +163,16 @@ func runRatios(ctx context.Context, o options) error {
 		return err
 	}
 	defer hello.kill()
-	// The raw commits go to a file beside rolegate's: the same disk.
-	raw, err := startCeiling(ctx, o.rawCommit, "-db", filepath.Join(o.dir, "rawcommit.db"))
+	raw, err := startCeiling(ctx, o.rawCommit, "-db", rawDB)
 	if err != nil {
 		return err
 	}
 	defer raw.kill()
-	fmt.Printf("  rolegate %s, hello %s, rawcommit %s; databases in %s\n", p.URL, hello.URL, raw.URL, o.dir)
+	where := "databases in " + o.dir
+	if o.postgres {
+		where = "databases on PostgreSQL (pid " + strconv.Itoa(databasePID) + "; its CPU is counted apart)"
+	}
+	fmt.Printf("  rolegate %s, hello %s, rawcommit %s; %s\n", p.URL, hello.URL, raw.URL, where)
 
 	section("Sessions and data")
 	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -218,7 +238,11 @@ func runRatios(ctx context.Context, o options) error {
 		return err
 	}
 	u := m.stop()
-	fmt.Printf("  CPU: rolegate %s, load generator %s, other processes %s\n", secs(u.server), secs(u.generator), secs(u.others))
+	database := ""
+	if databasePID != 0 {
+		database = ", PostgreSQL " + secs(u.database)
+	}
+	fmt.Printf("  CPU: rolegate %s%s, load generator %s, other processes %s\n", secs(u.server), database, secs(u.generator), secs(u.others))
 
 	section("Ratios")
 	fmt.Printf("  %-58s %10s   %s\n", "figure", "measured", "target")
@@ -227,6 +251,22 @@ func runRatios(ctx context.Context, o options) error {
 	fmt.Printf("  %-58s %10s   %s\n", fmt.Sprintf("approving click → upstream create, p99 at %d/s", o.approvalRate), ms(p99), "< 10ms")
 	fmt.Printf("\nload average at the end: %s\n", loadAverage())
 	return nil
+}
+
+// startDatabaseCluster starts a throwaway PostgreSQL cluster with its
+// durability on (fsync, synchronous commit: a ratio of commits means
+// nothing without them) and notes its process for the CPU meters.
+func startDatabaseCluster() (*pgtest.Cluster, error) {
+	cluster, err := pgtest.StartDurable()
+	if err != nil {
+		return nil, fmt.Errorf("-postgres: %w", err)
+	}
+	if databasePID, err = cluster.PID(); err != nil {
+		cluster.Stop()
+		return nil, err
+	}
+	fmt.Printf("  PostgreSQL: a throwaway cluster with fsync and synchronous_commit on\n")
+	return cluster, nil
 }
 
 // timePacedApprovals files n requests, reads each approver page first (for

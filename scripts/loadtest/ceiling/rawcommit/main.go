@@ -6,10 +6,16 @@
 // stack (Echo v4), so that scripts/loadtest -ratios can measure rolegate's
 // submissions against it under the same load, on the same disk.
 //
+// Given a postgres:// URL instead of a file, it commits the same row to
+// PostgreSQL through the product's driver (pgx's pool, 16 connections as
+// internal/postgres opens by default), each in its own transaction with the
+// server's durability as configured: the ceiling of rolegate on PostgreSQL.
+//
 // It prints "listening http://ADDR" on stdout once it accepts connections.
 package main
 
 import (
+	"context"
 	"database/sql"
 	"flag"
 	"fmt"
@@ -18,8 +24,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	_ "modernc.org/sqlite"
 )
@@ -37,15 +45,19 @@ var pragmas = []string{
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
-	path := flag.String("db", "", "the SQLite file to commit to (created; put it on the disk rolegate's database is on)")
+	path := flag.String("db", "", "the SQLite file to commit to (created; put it on the disk rolegate's database is on), or a postgres:// URL")
 	flag.Parse()
+	run := runSQLite
+	if strings.HasPrefix(*path, "postgres://") {
+		run = runPostgres
+	}
 	if err := run(*addr, *path); err != nil {
 		fmt.Fprintln(os.Stderr, "rawcommit:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, path string) error {
+func runSQLite(addr, path string) error {
 	if path == "" {
 		return fmt.Errorf("-db is required")
 	}
@@ -77,6 +89,58 @@ func run(addr, path string) error {
 		return fmt.Errorf("journal_mode=%s synchronous=%d; want wal and 2 (FULL)", journal, synchronous)
 	}
 
+	commit := func(ctx context.Context, body string) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO commits (body, at) VALUES (?, ?)`,
+			body, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	return serve(addr, commit, "journal_mode="+journal+" synchronous=FULL")
+}
+
+// runPostgres commits to PostgreSQL at url, one row per transaction.
+func runPostgres(addr, url string) error {
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = 16
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS commits (id bigserial PRIMARY KEY, body text NOT NULL, at timestamptz NOT NULL)`); err != nil {
+		return err
+	}
+	var fsync, syncCommit string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&fsync, &syncCommit); err != nil {
+		return err
+	}
+	commit := func(ctx context.Context, body string) error {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, `INSERT INTO commits (body, at) VALUES ($1, $2)`, body, time.Now()); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+	return serve(addr, commit, "postgres fsync="+fsync+" synchronous_commit="+syncCommit)
+}
+
+// serve answers POST /commit with one durable commit of its body, and a
+// redirect, as rolegate answers a submission.
+func serve(addr string, commit func(ctx context.Context, body string) error, settings string) error {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.POST("/commit", func(c echo.Context) error {
@@ -84,27 +148,16 @@ func run(addr, path string) error {
 		if err != nil {
 			return err
 		}
-		ctx := c.Request().Context()
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
+		if err := commit(c.Request().Context(), string(body)); err != nil {
 			return err
 		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO commits (body, at) VALUES (?, ?)`,
-			string(body), time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		// rolegate answers a submission with a redirect; so does this.
 		return c.Redirect(http.StatusSeeOther, "/done")
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("listening http://%s (journal_mode=%s synchronous=FULL)\n", ln.Addr(), journal)
+	fmt.Printf("listening http://%s (%s)\n", ln.Addr(), settings)
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	return srv.Serve(ln)
