@@ -17,6 +17,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/config"
+	"github.com/rolegate/rolegate/internal/memory"
 	"github.com/rolegate/rolegate/internal/metrics"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sso"
@@ -119,6 +120,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		removerDone := make(chan struct{})
 		go func() { defer close(removerDone); a.Remover.Run(bg) }()
 		defer func() { <-removerDone }()
+		// The heap a burst left behind goes back to the system once the
+		// portal is quiet again (internal/memory says why).
+		memoryDone := make(chan struct{})
+		go func() { defer close(memoryDone); memory.NewReleaser().Run(bg) }()
+		defer func() { <-memoryDone }()
 		runBackground(bg, cfg, a.Services, a.Store.Audit, a.Store.RunExclusive, a.Provisioner, logger)
 	}()
 

@@ -1,0 +1,90 @@
+// Package memory gives the operating system back the heap a burst of work
+// left behind, once the process goes quiet.
+//
+// After a burst (a load of submissions, a large export) the Go runtime
+// keeps the freed heap for the next one and returns it only slowly: its
+// scavenger aims at the heap goal of the last collection, and an idle
+// process does not collect, so a portal stayed at twice its idle size for
+// minutes after the load had ended. A portal is idle most of the day;
+// what it holds then is what an operator sizes the machine by.
+package memory
+
+import (
+	"context"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// Defaults for Releaser's thresholds.
+const (
+	DefaultEvery = 5 * time.Second
+	DefaultQuiet = 1 << 20  // allocated in one interval: a page or two, not a burst
+	DefaultSpare = 16 << 20 // free heap not yet returned: worth one collection
+)
+
+// Releaser returns free heap to the operating system when, over one
+// interval, the process allocated less than Quiet and holds more than
+// Spare bytes of free heap. Releasing costs one full collection, so it
+// happens once per quiet spell: afterwards nothing is spare until the next
+// burst.
+type Releaser struct {
+	Every time.Duration
+	Quiet uint64
+	Spare uint64
+
+	read    func() (allocated, free uint64)
+	release func()
+	last    uint64
+	started bool
+}
+
+// NewReleaser watches the runtime's own figures (runtime/metrics) and
+// releases with debug.FreeOSMemory.
+func NewReleaser() *Releaser {
+	return &Releaser{Every: DefaultEvery, Quiet: DefaultQuiet, Spare: DefaultSpare, read: runtimeFigures, release: debug.FreeOSMemory}
+}
+
+// Run samples every r.Every until ctx ends.
+func (r *Releaser) Run(ctx context.Context) {
+	t := time.NewTicker(r.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.Step()
+		}
+	}
+}
+
+// Step takes one sample and releases if the process is quiet and holds
+// spare heap. It reports whether it released.
+func (r *Releaser) Step() bool {
+	allocated, free := r.read()
+	quiet := r.started && allocated-r.last < r.Quiet
+	r.last, r.started = allocated, true
+	if !quiet || free < r.Spare {
+		return false
+	}
+	r.release()
+	return true
+}
+
+var figures = []string{"/gc/heap/allocs:bytes", "/memory/classes/heap/free:bytes"}
+
+// runtimeFigures reads the bytes allocated since the process started and
+// the heap that is free and not yet returned to the operating system.
+func runtimeFigures() (allocated, free uint64) {
+	s := []metrics.Sample{{Name: figures[0]}, {Name: figures[1]}}
+	metrics.Read(s)
+	return value(s[0]), value(s[1])
+}
+
+func value(s metrics.Sample) uint64 {
+	if s.Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s.Value.Uint64()
+}
