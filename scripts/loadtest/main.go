@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -170,7 +171,7 @@ func run(ctx context.Context, o options) error {
 	time.Sleep(2 * time.Second)
 	rss, _ := p.memory()
 	fmt.Printf("  resident after start, idle 2s: %s   target < 40 MiB\n", mib(rss))
-	printGoMemory(p.URL)
+	printGoMemory(p)
 
 	section("Sessions and data")
 	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -236,12 +237,12 @@ func run(ctx context.Context, o options) error {
 	time.Sleep(5 * time.Second)
 	rss, peak := p.memory()
 	fmt.Printf("  resident idle 5s after the load: %s; peak during the run: %s\n", mib(rss), mib(peak))
-	printGoMemory(p.URL)
+	printGoMemory(p)
 	// Go gives freed heap back to the OS gradually (its background scavenger).
 	time.Sleep(55 * time.Second)
 	rss, _ = p.memory()
 	fmt.Printf("  resident idle 60s after the load: %s   target < 40 MiB\n", mib(rss))
-	printGoMemory(p.URL)
+	printGoMemory(p)
 
 	section("Shut-down")
 	took, err := p.stop()
@@ -558,11 +559,13 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// printGoMemory splits the resident memory between Go's runtime (heap
-// and the rest it holds from the OS) and everything else, which in
-// rolegate is mostly SQLite's page caches (modernc's allocator).
-func printGoMemory(base string) {
-	res, err := http.Get(base + "/metrics")
+// printGoMemory splits the resident memory (/proc/PID/status) into the
+// anonymous part, Go's runtime (what it obtained from the system less what
+// it gave back) and the rest (SQLite's page caches: modernc's allocator);
+// the files mapped (mostly the binary's code); and shared memory (SQLite's
+// WAL index).
+func printGoMemory(p *portal) {
+	res, err := http.Get(p.URL + "/metrics")
 	if err != nil {
 		return
 	}
@@ -578,9 +581,19 @@ func printGoMemory(base string) {
 			}
 		}
 	}
-	rss, sys, heap := values["process_resident_memory_bytes"], values["go_memstats_sys_bytes"], values["go_memstats_heap_inuse_bytes"]
-	fmt.Printf("  of which Go holds %s (heap in use %s); outside Go (SQLite's caches): about %s\n",
-		mib(int64(sys)), mib(int64(heap)), mib(int64(max(rss-sys, 0))))
+	status := map[string]int64{}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				status[f[0]] = kb << 10
+			}
+		}
+	}
+	anon, file, shmem := status["RssAnon:"], status["RssFile:"], status["RssShmem:"]
+	goHeld := int64(values["go_memstats_sys_bytes"] - values["go_memstats_heap_released_bytes"])
+	fmt.Printf("  anonymous %s: Go's runtime about %s (heap in use %s), the rest (SQLite's caches) about %s; files mapped %s (the binary's code); shared %s (SQLite's WAL index)\n",
+		mib(anon), mib(min(goHeld, anon)), mib(int64(values["go_memstats_heap_inuse_bytes"])), mib(max(anon-goHeld, 0)), mib(file), mib(shmem))
 }
 
 func fileExists(path string) bool {
