@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -234,6 +235,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	section("Idle memory after the load")
+	client.CloseIdleConnections() // the people have gone (the default transport: the export's too; attack closes its own)
 	time.Sleep(5 * time.Second)
 	rss, peak := p.memory()
 	fmt.Printf("  resident idle 5s after the load: %s; peak during the run: %s\n", mib(rss), mib(peak))
@@ -258,7 +260,14 @@ func run(ctx context.Context, o options) error {
 // attack runs one vegeta phase: workers start at min and grow to max
 // (fixed-rate phases add workers when responses lag).
 func attack(tr vegeta.Targeter, pacer vegeta.Pacer, minWorkers, maxWorkers int, d time.Duration, name string) *vegeta.Metrics {
+	// The attacker's own transport, so that its connections can be closed
+	// when the phase ends: left open, the portal would hold a goroutine
+	// and its buffers for each until its idle timeout, and the memory
+	// "after the load" would be that of open connections.
+	transport := &http.Transport{DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext}
+	defer transport.CloseIdleConnections()
 	a := vegeta.NewAttacker(
+		vegeta.Client(&http.Client{Transport: transport}),
 		vegeta.Workers(uint64(minWorkers)), vegeta.MaxWorkers(uint64(maxWorkers)),
 		vegeta.Connections(maxWorkers), vegeta.MaxConnections(maxWorkers), vegeta.KeepAlive(true),
 		vegeta.Redirects(vegeta.NoFollow), vegeta.Timeout(10*time.Second),
