@@ -3,6 +3,8 @@ package views
 import (
 	"sync"
 
+	"github.com/rolegate/rolegate/internal/bounded"
+
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
@@ -33,51 +35,44 @@ func describeForTimeline(e rolegate.Event) rolegate.Description {
 	return d
 }
 
-// memo is a bounded map from a value's bytes to what was made of them.
+// memo is a bounded map (internal/bounded) from a value's bytes to what
+// was made of them, shared by every request.
 type memo[V any] struct {
-	mu         sync.Mutex
-	entries    map[string]memoEntry[V]
-	bytes      int
-	maxEntries int
-	maxBytes   int
-}
-
-type memoEntry[V any] struct {
-	v    V
-	size int
+	mu      sync.Mutex
+	entries *bounded.Map[string, V]
 }
 
 func newMemo[V any](maxEntries, maxBytes int) *memo[V] {
-	return &memo[V]{entries: map[string]memoEntry[V]{}, maxEntries: maxEntries, maxBytes: maxBytes}
+	return &memo[V]{entries: bounded.New[string, V](maxEntries, maxBytes)}
 }
 
 func (m *memo[V]) get(key []byte) (V, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.entries[string(key)]
-	return e.v, ok
+	return bounded.Lookup(m.entries, key)
 }
 
-// put keeps v for key; size is about what v takes beyond the key. A value
-// over a tenth of the bound is not kept.
+// put keeps v for key; size is about what v takes beyond the key.
 func (m *memo[V]) put(key string, v V, size int) {
 	size += len(key) + 64
-	if size > m.maxBytes/10 {
+	if !m.entries.Fits(size) {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.entries[key]; ok {
-		delete(m.entries, key)
-		m.bytes -= old.size
-	}
-	for drop, e := range m.entries {
-		if len(m.entries) < m.maxEntries && m.bytes+size <= m.maxBytes {
-			break
-		}
-		delete(m.entries, drop)
-		m.bytes -= e.size
-	}
-	m.entries[key] = memoEntry[V]{v: v, size: size}
-	m.bytes += size
+	m.entries.Put(key, v, size)
+}
+
+func (m *memo[V]) clear() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.entries.Clear()
+}
+
+// ForgetWords drops every memo, for when the process goes quiet
+// (internal/memory): what they save is time under load, and what they
+// hold is memory when idle.
+func ForgetWords() {
+	described.clear()
+	indented.clear()
 }

@@ -2,7 +2,6 @@ package views
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -41,17 +40,27 @@ func TestMemoGivesTheFunctionsWords(t *testing.T) {
 	}
 }
 
-func TestMemoBounds(t *testing.T) {
-	m := newMemo[string](3, 2000)
-	for i := range 20 {
-		m.put(fmt.Sprint(i), "value", 100)
-		if len(m.entries) > 3 || m.bytes > 2000 {
-			t.Fatalf("after %d puts: %d entries, %d bytes; want at most 3 and 2000", i+1, len(m.entries), m.bytes)
-		}
+func TestMemosCountTheirKeysAndForgetEverythingWhenAsked(t *testing.T) {
+	m := newMemo[string](10, 2000)
+	m.put("k", "value", 100)
+	if n, b := m.entries.Len(); n != 1 || b != 100+len("k")+64 {
+		t.Fatalf("one value: %d entries, %d bytes; the key and the entry's overhead count too", n, b)
 	}
-	m.put("big", "value", 200)
-	if _, ok := m.get([]byte("big")); ok {
-		t.Error("a value over a tenth of the bound is kept")
+	m.put(strings.Repeat("k", 100), "value", 100)
+	if _, ok := m.get([]byte(strings.Repeat("k", 100))); ok {
+		t.Error("a value over a tenth of the bound, with its key, is kept")
+	}
+
+	PrettyJSON([]byte(`{"name":"kept"}`))
+	if n, _ := indented.entries.Len(); n == 0 {
+		t.Fatal("PrettyJSON kept nothing to forget")
+	}
+	ForgetWords()
+	if n, _ := indented.entries.Len(); n != 0 {
+		t.Fatalf("after ForgetWords, %d payloads are still kept", n)
+	}
+	if got, want := PrettyJSON([]byte(`{"name":"kept"}`)), prettyJSON([]byte(`{"name":"kept"}`)); got != want {
+		t.Errorf("after ForgetWords, PrettyJSON = %q; want %q", got, want)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/sso"
 	"github.com/rolegate/rolegate/static"
+	"github.com/rolegate/rolegate/views"
 	"github.com/rolegate/rolegate/web"
 )
 
@@ -120,10 +121,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		removerDone := make(chan struct{})
 		go func() { defer close(removerDone); a.Remover.Run(bg) }()
 		defer func() { <-removerDone }()
-		// The heap a burst left behind goes back to the system once the
-		// portal is quiet again (internal/memory says why).
+		// What a burst left behind (the heap, the caches that served it)
+		// goes back to the system once the portal is quiet again
+		// (internal/memory says why).
 		memoryDone := make(chan struct{})
-		go func() { defer close(memoryDone); memory.NewReleaser().Run(bg) }()
+		dropCaches := func() {
+			ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+			defer cancel()
+			a.Store.ReleaseMemory(ctx)
+			views.ForgetWords()
+		}
+		go func() { defer close(memoryDone); memory.NewReleaser(dropCaches).Run(bg) }()
 		defer func() { <-memoryDone }()
 		runBackground(bg, cfg, a.Services, a.Store.Audit, a.Store.RunExclusive, a.Provisioner, logger)
 	}()

@@ -38,6 +38,9 @@ type Store struct {
 type database interface {
 	Close() error
 	Ping(ctx context.Context) error
+	// ReleaseMemory drops what only serves bursts (caches), for when the
+	// process goes quiet.
+	ReleaseMemory(ctx context.Context)
 	SetClock(now func() time.Time)
 	OnEventAppended(fn func(action string))
 	SetNotifications(t rolegate.NotificationTargets)

@@ -20,29 +20,37 @@ import (
 const (
 	DefaultEvery = 5 * time.Second
 	DefaultQuiet = 1 << 20  // allocated in one interval: a page or two, not a burst
+	DefaultCalm  = 2        // quiet intervals in a row: a lull between clicks is not the end of a burst
 	DefaultSpare = 16 << 20 // free heap not yet returned: worth one collection
 )
 
-// Releaser returns free heap to the operating system when, over one
-// interval, the process allocated less than Quiet and holds more than
-// Spare bytes of free heap. Releasing costs one full collection, so it
-// happens once per quiet spell: afterwards nothing is spare until the next
-// burst.
+// Releaser releases when Calm intervals in a row are quiet (the process
+// allocated less than Quiet in each) after a burst (an interval that
+// allocated more), or when a quiet process holds more than Spare bytes of
+// free heap: it first runs
+// Also (the caches that serve bursts drop what they keep), then returns
+// the free heap to the operating system. Releasing costs one full
+// collection, so it happens once per quiet spell: afterwards nothing is
+// spare until the next burst.
 type Releaser struct {
 	Every time.Duration
 	Quiet uint64
 	Spare uint64
+	Calm  int
+	Also  []func()
 
 	read    func() (allocated, free uint64)
 	release func()
 	last    uint64
 	started bool
+	burst   bool // an interval since the last release was not quiet
+	calm    int  // quiet intervals in a row
 }
 
-// NewReleaser watches the runtime's own figures (runtime/metrics) and
-// releases with debug.FreeOSMemory.
-func NewReleaser() *Releaser {
-	return &Releaser{Every: DefaultEvery, Quiet: DefaultQuiet, Spare: DefaultSpare, read: runtimeFigures, release: debug.FreeOSMemory}
+// NewReleaser watches the runtime's own figures (runtime/metrics), runs
+// also and releases with debug.FreeOSMemory.
+func NewReleaser(also ...func()) *Releaser {
+	return &Releaser{Every: DefaultEvery, Quiet: DefaultQuiet, Spare: DefaultSpare, Calm: DefaultCalm, Also: also, read: runtimeFigures, release: debug.FreeOSMemory}
 }
 
 // Run samples every r.Every until ctx ends.
@@ -59,16 +67,26 @@ func (r *Releaser) Run(ctx context.Context) {
 	}
 }
 
-// Step takes one sample and releases if the process is quiet and holds
-// spare heap. It reports whether it released.
+// Step takes one sample and releases if the process is quiet after a
+// burst, or quiet and holding spare heap. It reports whether it released.
 func (r *Releaser) Step() bool {
 	allocated, free := r.read()
 	quiet := r.started && allocated-r.last < r.Quiet
+	switch {
+	case quiet:
+		r.calm++
+	case r.started:
+		r.burst, r.calm = true, 0
+	}
 	r.last, r.started = allocated, true
-	if !quiet || free < r.Spare {
+	if !quiet || r.calm < r.Calm || (!r.burst && free < r.Spare) {
 		return false
 	}
+	for _, f := range r.Also {
+		f()
+	}
 	r.release()
+	r.burst = false
 	return true
 }
 

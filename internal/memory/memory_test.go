@@ -14,7 +14,7 @@ type scripted struct {
 
 func newScripted() (*Releaser, *scripted) {
 	s := &scripted{}
-	r := &Releaser{Quiet: DefaultQuiet, Spare: DefaultSpare,
+	r := &Releaser{Quiet: DefaultQuiet, Spare: DefaultSpare, Calm: 1,
 		read:    func() (uint64, uint64) { return s.allocated, s.free },
 		release: func() { s.released++; s.free = 0 }}
 	return r, s
@@ -55,12 +55,65 @@ func TestSpareHeapIsReleasedOnceWhenTheProcessGoesQuiet(t *testing.T) {
 	}
 }
 
+func TestALullShorterThanCalmReleasesNothing(t *testing.T) {
+	r, s := newScripted()
+	r.Calm = 3
+	r.Step()
+	s.allocated += 50 << 20 // a burst
+	r.Step()
+	for lull := range 2 {
+		s.allocated += 10 << 10
+		if r.Step() {
+			t.Fatalf("released after %d quiet intervals; Calm is 3", lull+1)
+		}
+	}
+	s.allocated += 50 << 20 // the burst goes on
+	r.Step()
+	for range 2 {
+		s.allocated += 10 << 10
+		r.Step()
+	}
+	if s.released != 0 {
+		t.Fatal("the quiet intervals before the burst went on counted towards Calm")
+	}
+	s.allocated += 10 << 10
+	if !r.Step() {
+		t.Fatal("three quiet intervals in a row after the burst, and nothing released")
+	}
+}
+
 func TestLittleSpareHeapIsNotWorthACollection(t *testing.T) {
 	r, s := newScripted()
 	s.free = 4 << 20
 	r.Step()
 	if r.Step() {
 		t.Fatal("released 4 MiB: below Spare a full collection costs more than it returns")
+	}
+}
+
+// After a burst the caches that served it hold memory that is not free
+// heap: the quiet spell after it drops them and releases, however little
+// heap is free, once.
+func TestTheCachesAreDroppedOnceWhenABurstEnds(t *testing.T) {
+	r, s := newScripted()
+	dropped := 0
+	r.Also = []func(){func() { dropped++ }}
+	r.Step()
+	s.allocated += 50 << 20 // a burst
+	if r.Step() || dropped != 0 {
+		t.Fatalf("during the burst: dropped %d times, released %d; want neither", dropped, s.released)
+	}
+	s.free = 1 << 20 // the burst left little free heap
+	s.allocated += 10 << 10
+	if !r.Step() || dropped != 1 || s.released != 1 {
+		t.Fatalf("quiet after the burst: dropped %d times, released %d; want once each", dropped, s.released)
+	}
+	for range 5 {
+		s.allocated += 10 << 10
+		r.Step()
+	}
+	if dropped != 1 {
+		t.Fatalf("the caches were dropped %d times over one quiet spell; a page viewed then fills them for nothing", dropped)
 	}
 }
 
@@ -83,7 +136,9 @@ func TestTheRuntimesSpareHeapGoesBackToTheSystem(t *testing.T) {
 	if before < r.Spare {
 		t.Fatalf("only %d bytes of the burst are free and held: the test's burst is too small to show a release", before)
 	}
-	r.Step()
+	for range DefaultCalm {
+		r.Step()
+	}
 	if !r.Step() {
 		t.Fatalf("quiet with %d bytes of free heap, and nothing released", before)
 	}

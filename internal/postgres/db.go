@@ -111,6 +111,11 @@ func (db *DB) SetClock(now func() time.Time) { db.now = now }
 // (metrics). It must be set before the database is shared.
 func (db *DB) OnEventAppended(fn func(action string)) { db.onEvent = fn }
 
+// ReleaseMemory does nothing on PostgreSQL: rolegate keeps no cache of
+// its data there (several nodes share it), and the pool closes the
+// connections idle for long by itself.
+func (db *DB) ReleaseMemory(context.Context) {}
+
 // Ping checks that the database answers a query, for /readyz.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int

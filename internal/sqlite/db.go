@@ -192,6 +192,20 @@ func (db *DB) Path() string { return db.path }
 // SetClock replaces the clock (tests only).
 func (db *DB) SetClock(now func() time.Time) { db.now = now }
 
+// ReleaseMemory gives back what serves bursts, for when the process goes
+// quiet (internal/memory): the read caches and the writer's page cache.
+// What it drops is read again on the next view, which is the point of a
+// cache. The idle readers keep theirs until the pool closes them (30 s):
+// opening a reader again costs the next page a millisecond or two.
+func (db *DB) ReleaseMemory(ctx context.Context) {
+	db.sessions.clear()
+	db.records.clear()
+	db.counts.clear()
+	// The writer holds the one write connection only during a batch; this
+	// waits for the connection as a batch would.
+	db.write.ExecContext(ctx, "PRAGMA shrink_memory") //nolint:errcheck // best effort: nothing is lost if it fails
+}
+
 // Ping checks that the database answers a query, for /readyz.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int

@@ -1,6 +1,10 @@
 package sqlite
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/rolegate/rolegate/internal/bounded"
+)
 
 // The read cache: what a page reads on every view (the session behind its
 // cookie, the request's record, the approver's count of requests waiting),
@@ -51,33 +55,29 @@ const (
 )
 
 // readCache holds values read at a write generation, each served only at
-// its own: at most maxEntries of them and maxBytes in all, those of older
-// generations included until they are dropped to make room (dropping them
-// all at each write would cost a pass over the map on every write).
+// its own: bounded (internal/bounded), those of older generations included
+// until they are dropped to make room (dropping them all at each write
+// would cost a pass over the map on every write).
 type readCache[K comparable, V any] struct {
-	mu         sync.Mutex
-	newest     uint64 // the latest generation a value was kept at
-	entries    map[K]cachedValue[V]
-	bytes      int
-	maxEntries int
-	maxBytes   int
+	mu      sync.Mutex
+	newest  uint64 // the latest generation a value was kept at
+	entries *bounded.Map[K, cachedValue[V]]
 }
 
 type cachedValue[V any] struct {
-	v    V
-	gen  uint64
-	size int
+	v   V
+	gen uint64
 }
 
 func newReadCache[K comparable, V any](maxEntries, maxBytes int) *readCache[K, V] {
-	return &readCache[K, V]{entries: map[K]cachedValue[V]{}, maxEntries: maxEntries, maxBytes: maxBytes}
+	return &readCache[K, V]{entries: bounded.New[K, cachedValue[V]](maxEntries, maxBytes)}
 }
 
 // get returns the value of k read at generation gen, if it is kept.
 func (c *readCache[K, V]) get(gen uint64, k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[k]
+	e, ok := c.entries.Get(k)
 	if !ok || e.gen != gen {
 		var zero V
 		return zero, false
@@ -87,9 +87,8 @@ func (c *readCache[K, V]) get(gen uint64, k K) (V, bool) {
 
 // put keeps v, k's value read at generation gen (loaded before the read),
 // unless a later generation has been seen: then v may be out of date.
-// When full, entries are dropped at random (the map's order) to make room.
 func (c *readCache[K, V]) put(gen uint64, k K, v V, size int) {
-	if size > c.maxBytes/10 {
+	if !c.entries.Fits(size) {
 		return
 	}
 	c.mu.Lock()
@@ -98,24 +97,19 @@ func (c *readCache[K, V]) put(gen uint64, k K, v V, size int) {
 		return
 	}
 	c.newest = gen
-	if old, ok := c.entries[k]; ok {
-		delete(c.entries, k)
-		c.bytes -= old.size
-	}
-	for drop, e := range c.entries {
-		if len(c.entries) < c.maxEntries && c.bytes+size <= c.maxBytes {
-			break
-		}
-		delete(c.entries, drop)
-		c.bytes -= e.size
-	}
-	c.entries[k] = cachedValue[V]{v: v, gen: gen, size: size}
-	c.bytes += size
+	c.entries.Put(k, cachedValue[V]{v: v, gen: gen}, size)
+}
+
+// clear drops every entry (DB.ReleaseMemory).
+func (c *readCache[K, V]) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries.Clear()
 }
 
 // len is how many entries and bytes are kept (tests).
 func (c *readCache[K, V]) len() (entries, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries), c.bytes
+	return c.entries.Len()
 }

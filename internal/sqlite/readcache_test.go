@@ -355,3 +355,27 @@ func TestReadCacheBounds(t *testing.T) {
 		t.Errorf("at generation 3, 8 is %q, %v; want the value read at 3", v, ok)
 	}
 }
+
+// When the portal goes quiet the caches are dropped (internal/memory):
+// nothing is kept, and the next read, from the file, says the same.
+func TestReleaseMemoryDropsTheCachesAndNothingElse(t *testing.T) {
+	db, _ := cacheTestDB(t)
+	ss := NewSessions(db)
+	rita := cachePerson("rita", rolegate.RoleRequester)
+	token := signIn(t, ss, rita, "")
+	before, err := lookup(t, ss, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.ReleaseMemory(context.Background())
+	if n, b := db.sessions.len(); n != 0 || b != 0 {
+		t.Fatalf("after ReleaseMemory the cache keeps %d sessions (%d bytes)", n, b)
+	}
+	after, err := lookup(t, ss, token)
+	if err != nil || fmt.Sprint(*after) != fmt.Sprint(*before) {
+		t.Fatalf("after ReleaseMemory: %v, %v; want the same session as before, %+v", after, err, *before)
+	}
+	if n, _ := db.sessions.len(); n != 1 {
+		t.Fatalf("the session read again is not kept again (%d kept)", n)
+	}
+}
