@@ -5,8 +5,10 @@
 // keeps the freed heap for the next one and returns it only slowly: its
 // scavenger aims at the heap goal of the last collection, and an idle
 // process does not collect, so a portal stayed at twice its idle size for
-// minutes after the load had ended. A portal is idle most of the day;
-// what it holds then is what an operator sizes the machine by.
+// minutes after the load had ended. The caches that served the burst
+// (the store's, the views') hold memory too, and are worth nothing once
+// it is over. A portal is idle most of the day; what it holds then is
+// what an operator sizes the machine by.
 package memory
 
 import (
@@ -27,11 +29,10 @@ const (
 // Releaser releases when Calm intervals in a row are quiet (the process
 // allocated less than Quiet in each) after a burst (an interval that
 // allocated more), or when a quiet process holds more than Spare bytes of
-// free heap: it first runs
-// Also (the caches that serve bursts drop what they keep), then returns
-// the free heap to the operating system. Releasing costs one full
-// collection, so it happens once per quiet spell: afterwards nothing is
-// spare until the next burst.
+// free heap. Releasing first runs Also (the caches that serve bursts drop
+// what they keep), then returns the free heap to the operating system.
+// It costs one full collection, so it happens once per quiet spell:
+// afterwards nothing is spare until the next burst.
 type Releaser struct {
 	Every time.Duration
 	Quiet uint64
