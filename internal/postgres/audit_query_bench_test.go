@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"testing"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/pgtest"
 	"github.com/rolegate/rolegate/internal/rolegate"
 	"github.com/rolegate/rolegate/internal/storetest"
@@ -131,123 +128,12 @@ func seedBenchTrail(ctx context.Context, db *DB, n int) error {
 	return nil
 }
 
-func BenchmarkAuditSearch(b *testing.B) {
-	trail := NewTrail(benchTrail(b))
-	ctx := context.Background()
-	for _, c := range storetest.BenchSearchCases() {
-		b.Run(c.Name, func(b *testing.B) {
-			var got int
-			for b.Loop() {
-				events, _, err := trail.SearchEvents(ctx, c.F)
-				if err != nil {
-					b.Fatal(err)
-				}
-				got = len(events)
-			}
-			b.ReportMetric(float64(got), "events")
-		})
-	}
-}
+// The benchmarks themselves are internal/storetest's, the same on SQLite.
 
-// BenchmarkAuditCount measures the Audit page's count of matches
-// (CountEvents, exact up to 10,000 as web's auditCountMost), and "page",
-// what the Audit page asks of the store: the search and the count.
-func BenchmarkAuditCount(b *testing.B) {
-	trail := NewTrail(benchTrail(b))
-	ctx := context.Background()
-	const most = 10000
-	for _, c := range storetest.BenchCountCases() {
-		var n int
-		var more, declined bool
-		b.Run("count/"+c.Name, func(b *testing.B) {
-			for b.Loop() {
-				var err error
-				n, more, err = trail.CountEvents(ctx, c.F, most)
-				if declined = errors.Is(err, audit.ErrNotCounted); err != nil && !declined {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(n), "matches")
-			if more {
-				b.ReportMetric(1, "more")
-			}
-			if declined {
-				b.ReportMetric(1, "not-counted")
-			}
-		})
-		b.Run("page/"+c.Name, func(b *testing.B) {
-			for b.Loop() {
-				if _, _, err := trail.SearchEvents(ctx, c.F); err != nil {
-					b.Fatal(err)
-				}
-				if _, _, err := trail.CountEvents(ctx, c.F, most); err != nil && !errors.Is(err, audit.ErrNotCounted) {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
+func BenchmarkAuditSearch(b *testing.B) { storetest.BenchSearch(b, NewTrail(benchTrail(b))) }
 
-// BenchmarkAuditExport streams exports as web's export does, with the Go
-// heap's peak: constant however many events stream. "proved" is a
-// filtered JSON export, each line with its inclusion proof.
-func BenchmarkAuditExport(b *testing.B) {
-	trail := NewTrail(benchTrail(b))
-	ctx := context.Background()
-	for _, c := range []struct {
-		Name   string
-		F      rolegate.AuditFilter
-		format string
-		proved bool
-	}{
-		{"all/jsonl", rolegate.AuditFilter{}, "jsonl", false},
-		{"all/csv", rolegate.AuditFilter{}, "csv", false},
-		{"action family/jsonl", rolegate.AuditFilter{Action: "request."}, "jsonl", false},
-		{"action family/jsonl proved", rolegate.AuditFilter{Action: "request."}, "jsonl", true},
-	} {
-		b.Run(c.Name, func(b *testing.B) {
-			var n int
-			peak := storetest.SamplePeakHeap(b)
-			for b.Loop() {
-				n = 0
-				w := audit.NewExportWriter(io.Discard, c.format)
-				var err error
-				if c.proved {
-					err = trail.ExportProvedEvents(ctx, c.F, func(e rolegate.Event, p *audit.Proof) error {
-						n++
-						return w.WriteProved(e, p)
-					})
-				} else {
-					err = trail.ExportEvents(ctx, c.F, func(e rolegate.Event) error {
-						n++
-						return w.Write(e)
-					})
-				}
-				if err == nil {
-					err = w.Flush()
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(n), "events")
-			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
-		})
-	}
-}
+func BenchmarkAuditCount(b *testing.B) { storetest.BenchCount(b, NewTrail(benchTrail(b))) }
 
-func BenchmarkAuditVerify(b *testing.B) {
-	trail := NewTrail(benchTrail(b))
-	ctx := context.Background()
-	for b.Loop() {
-		w := audit.NewWalk()
-		if err := trail.WalkAuditTrail(ctx, w.Add); err != nil {
-			b.Fatal(err)
-		}
-		if head, err := w.Finish(); err != nil || head.Size != storetest.BenchEvents {
-			b.Fatalf("verify = %d, %v; want %d events", head.Size, err, storetest.BenchEvents)
-		}
-	}
-	b.ReportMetric(float64(storetest.BenchEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-}
+func BenchmarkAuditExport(b *testing.B) { storetest.BenchExport(b, NewTrail(benchTrail(b))) }
+
+func BenchmarkAuditVerify(b *testing.B) { storetest.BenchVerify(b, NewTrail(benchTrail(b))) }

@@ -1,9 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -15,10 +18,11 @@ import (
 	"github.com/rolegate/rolegate/internal/rolegate"
 )
 
-// The benchmarks' trail: a plausible portal's life, the same events
-// whichever engine stores them, so that the engines' figures compare
-// (internal/postgres's audit benchmarks; internal/sqlite's generator,
-// buildBenchTrail, makes the same events from the same seed).
+// The audit benchmarks at scale, the same on every engine: each engine's
+// own benchmark file stores BenchTrail's events its own way (SQLite in a
+// file kept between runs, PostgreSQL by COPY) and runs BenchSearch,
+// BenchCount, BenchExport and BenchVerify on it, so that the engines'
+// figures compare.
 
 // BenchEvents is the size of the benchmarks' trail.
 const BenchEvents = 1_000_000
@@ -195,10 +199,10 @@ func BenchTrail(n int, emit func(rolegate.Event) error) error {
 	return nil
 }
 
-// SamplePeakHeap watches the Go heap in use until the benchmark ends; the
+// samplePeakHeap watches the Go heap in use until the benchmark ends; the
 // function returned gives the largest seen. An export in constant memory
 // keeps it flat however many events stream.
-func SamplePeakHeap(b *testing.B) func() uint64 {
+func samplePeakHeap(b *testing.B) func() uint64 {
 	var peak atomic.Uint64
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -223,20 +227,20 @@ func SamplePeakHeap(b *testing.B) func() uint64 {
 	return func() uint64 { return peak.Load() }
 }
 
-// BenchCase is a search the benchmarks measure.
-type BenchCase struct {
-	Name string
-	F    rolegate.AuditFilter
+// benchCase is a search the benchmarks measure.
+type benchCase struct {
+	name string
+	f    rolegate.AuditFilter
 }
 
-// BenchSearchCases are the searches the audit benchmarks measure on the
+// benchSearchCases are the searches the audit benchmarks measure on the
 // benchmarks' trail: each filter alone, common and rare, combinations, and
 // pages deep in the trail.
-func BenchSearchCases() []BenchCase {
+func benchSearchCases() []benchCase {
 	day := BenchTime(0.5).Truncate(24 * time.Hour)
 	year := BenchTime(0.2)
 	n := int64(BenchEvents)
-	return []BenchCase{
+	return []benchCase{
 		{"first page/no filter", rolegate.AuditFilter{}},
 		{"first page/action", rolegate.AuditFilter{Action: rolegate.ActionRequestApproved}},
 		{"first page/rare action", rolegate.AuditFilter{Action: rolegate.ActionAuditExported}},
@@ -269,11 +273,11 @@ func BenchSearchCases() []BenchCase {
 	}
 }
 
-// BenchCountCases are the filters whose count the audit benchmarks measure.
-func BenchCountCases() []BenchCase {
+// benchCountCases are the filters whose count the audit benchmarks measure.
+func benchCountCases() []benchCase {
 	day := BenchTime(0.5).Truncate(24 * time.Hour)
 	year := BenchTime(0.2)
-	return []BenchCase{
+	return []benchCase{
 		{"no filter", rolegate.AuditFilter{}},
 		{"action", rolegate.AuditFilter{Action: rolegate.ActionRequestApproved}},
 		{"rare action", rolegate.AuditFilter{Action: rolegate.ActionAuditExported}},
@@ -293,4 +297,126 @@ func BenchCountCases() []BenchCase {
 		{"actor+text", rolegate.AuditFilter{Actor: "approver0003@example.com", Text: "billing"}},
 		{"rare action+text", rolegate.AuditFilter{Action: rolegate.ActionRequestRejected, Text: "compliance"}},
 	}
+}
+
+// BenchSearch measures the first page of each of the searches, and pages
+// deep in the trail, on a trail of BenchTrail's events.
+func BenchSearch(b *testing.B, trail Trail) {
+	ctx := context.Background()
+	for _, c := range benchSearchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			var got int
+			for b.Loop() {
+				events, _, err := trail.SearchEvents(ctx, c.f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got = len(events)
+			}
+			b.ReportMetric(float64(got), "events")
+		})
+	}
+}
+
+// BenchCount measures the Audit page's count of matches (CountEvents,
+// exact up to 10,000 as web's auditCountMost; "not-counted" where the
+// store declines), and "page", what the Audit page asks of the store: the
+// search and the count.
+func BenchCount(b *testing.B, trail Trail) {
+	ctx := context.Background()
+	const most = 10000
+	for _, c := range benchCountCases() {
+		var n int
+		var more, declined bool
+		b.Run("count/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				var err error
+				n, more, err = trail.CountEvents(ctx, c.f, most)
+				if declined = errors.Is(err, audit.ErrNotCounted); err != nil && !declined {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n), "matches")
+			if more {
+				b.ReportMetric(1, "more")
+			}
+			if declined {
+				b.ReportMetric(1, "not-counted")
+			}
+		})
+		b.Run("page/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := trail.SearchEvents(ctx, c.f); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := trail.CountEvents(ctx, c.f, most); err != nil && !errors.Is(err, audit.ErrNotCounted) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchExport streams exports as web's export does, with the Go heap's
+// peak: constant however many events stream. "proved" is a filtered JSON
+// export, each line with its inclusion proof.
+func BenchExport(b *testing.B, trail Trail) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		f      rolegate.AuditFilter
+		format string
+		proved bool
+	}{
+		{"all/jsonl", rolegate.AuditFilter{}, "jsonl", false},
+		{"all/csv", rolegate.AuditFilter{}, "csv", false},
+		{"action family/jsonl", rolegate.AuditFilter{Action: "request."}, "jsonl", false},
+		{"action family/jsonl proved", rolegate.AuditFilter{Action: "request."}, "jsonl", true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var n int
+			peak := samplePeakHeap(b)
+			for b.Loop() {
+				n = 0
+				w := audit.NewExportWriter(io.Discard, c.format)
+				var err error
+				if c.proved {
+					err = trail.ExportProvedEvents(ctx, c.f, func(e rolegate.Event, p *audit.Proof) error {
+						n++
+						return w.WriteProved(e, p)
+					})
+				} else {
+					err = trail.ExportEvents(ctx, c.f, func(e rolegate.Event) error {
+						n++
+						return w.Write(e)
+					})
+				}
+				if err == nil {
+					err = w.Flush()
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n), "events")
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
+
+// BenchVerify measures rolegate audit verify's walk over a trail of
+// BenchEvents events: every event read back and its chain checked.
+func BenchVerify(b *testing.B, trail Trail) {
+	ctx := context.Background()
+	for b.Loop() {
+		w := audit.NewWalk()
+		if err := trail.WalkAuditTrail(ctx, w.Add); err != nil {
+			b.Fatal(err)
+		}
+		if head, err := w.Finish(); err != nil || head.Size != BenchEvents {
+			b.Fatalf("verify = %d, %v; want %d events", head.Size, err, BenchEvents)
+		}
+	}
+	b.ReportMetric(float64(BenchEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
