@@ -11,6 +11,7 @@ import (
 
 	"github.com/rolegate/rolegate/internal/audit"
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 )
 
 // Audit search sizes.
@@ -74,17 +75,14 @@ func (t *Trail) SearchEvents(ctx context.Context, f rolegate.AuditFilter) ([]rol
 	return events, next, nil
 }
 
-// maxCountCost is the most a count may be expected to cost, in the units
-// of costIndexRow (about a microsecond each): about 50 ms. Beyond it
-// CountEvents does not count. Only free text combined with another filter
-// gets there, on a large trail (docs/PERFORMANCE.md).
-const maxCountCost = 50_000
-
 // CountEvents counts the events matching f (f.BeforeSeq and f.Limit
 // ignored), up to most: beyond it, it says only that there are more
 // (more true), so that a broad search stops after most+1 matches. When
-// the count is expected to cost more than maxCountCost it does not count,
-// and returns audit.ErrNotCounted.
+// the count is expected to cost more than sqlrows.MaxAuditCountCost (about
+// 50 ms; only free text combined with another filter gets there, on a
+// large trail: docs/PERFORMANCE.md) it does not count, and returns
+// audit.ErrNotCounted: the rule PostgreSQL declines by, from the same
+// estimates.
 //
 // A count needs no order, so it walks as a page would if a page were
 // most+1 events long, and also down several runs of an index at once (an
@@ -104,11 +102,10 @@ func (t *Trail) CountEvents(ctx context.Context, f rolegate.AuditFilter, most in
 	if err != nil || p.empty {
 		return 0, false, err
 	}
-	var cost float64
-	p.walk, p.probe, cost = chooseCountWalk(p.cands, float64(p.hi-p.lo), most+1, p.prefix)
-	if cost > maxCountCost && !p.rangeOnly() {
+	if countCost(p.cands, float64(p.hi-p.lo), most+1, p.prefix) > sqlrows.MaxAuditCountCost && !p.rangeOnly() {
 		return 0, false, audit.ErrNotCounted
 	}
+	p.walk, p.probe = chooseCountWalk(p.cands, float64(p.hi-p.lo), most+1, p.prefix)
 	if p.rangeOnly() {
 		n = int(min(p.hi-p.lo, int64(most)+1))
 	} else {
@@ -456,10 +453,21 @@ func chooseWalk(cands []candidate, inRange float64, page int, prefix bool) (walk
 
 // chooseCountWalk is chooseWalk for counting up to page events: no order,
 // so a walk over several runs of an index stops as early as one over a
-// single run. It also returns the walk's expected cost, in the units of
-// costIndexRow.
-func chooseCountWalk(cands []candidate, inRange float64, page int, prefix bool) (walk auditWalk, probe bool, cost float64) {
-	return chooseWalkFor(cands, inRange, page, prefix, false)
+// single run.
+func chooseCountWalk(cands []candidate, inRange float64, page int, prefix bool) (walk auditWalk, probe bool) {
+	walk, probe, _ = chooseWalkFor(cands, inRange, page, prefix, false)
+	return walk, probe
+}
+
+// countCost is the expected cost of counting up to page events: the
+// cheapest walk's, by the rule both engines decline a count by
+// (sqlrows.AuditCountCost, the cost chooseCountWalk's walk has).
+func countCost(cands []candidate, inRange float64, page int, prefix bool) float64 {
+	shared := make([]sqlrows.AuditCandidate, len(cands))
+	for i, c := range cands {
+		shared[i] = sqlrows.AuditCandidate{Text: c.walk == walkText, InRange: c.inRange}
+	}
+	return sqlrows.AuditCountCost(shared, inRange, page, prefix)
 }
 
 func chooseWalkFor(cands []candidate, inRange float64, page int, prefix, ordered bool) (walk auditWalk, probe bool, cost float64) {

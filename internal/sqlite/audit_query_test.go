@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 	"github.com/rolegate/rolegate/internal/storetest"
 )
 
@@ -385,7 +386,7 @@ func TestChooseWalk(t *testing.T) {
 		cands    []candidate
 		prefix   bool
 		wantWalk auditWalk
-		counted  bool // expected to cost at most maxCountCost
+		counted  bool // expected to cost at most sqlrows.MaxAuditCountCost
 	}{
 		{"no filter", nil, false, walkSeq, true},
 		// A count needs no order: a family of actions (or several people)
@@ -403,9 +404,10 @@ func TestChooseWalk(t *testing.T) {
 		{"a prefix and one person", []candidate{{walk: walkText, inRange: all}, {walk: walkActor, inRange: 150}}, true, walkText, false},
 	}
 	for _, c := range countCases {
-		walk, _, cost := chooseCountWalk(c.cands, all, 10_001, c.prefix)
-		if walk != c.wantWalk || (cost <= maxCountCost) != c.counted {
-			t.Errorf("chooseCountWalk(%s) = walk %d at cost %.0f; want walk %d, counted %v (at most %d)", c.name, walk, cost, c.wantWalk, c.counted, maxCountCost)
+		walk, _ := chooseCountWalk(c.cands, all, 10_001, c.prefix)
+		cost := countCost(c.cands, all, 10_001, c.prefix)
+		if walk != c.wantWalk || (cost <= sqlrows.MaxAuditCountCost) != c.counted {
+			t.Errorf("chooseCountWalk(%s) = walk %d at cost %.0f; want walk %d, counted %v (at most %d)", c.name, walk, cost, c.wantWalk, c.counted, sqlrows.MaxAuditCountCost)
 		}
 	}
 	for _, c := range cases {

@@ -2,13 +2,13 @@ package sqlrows
 
 import "math"
 
-// The rule by which an audit count is declined (audit.ErrNotCounted),
-// written for PostgreSQL from SQLite's planner (internal/sqlite's
-// audit_query.go: chooseCountWalk and maxCountCost, the same formula and
-// constants), so that both engines decline the same searches from the same
-// trail: the estimates come from what both stores keep alike (the events
-// of each action and each actor, the seq range, and the share of the
-// newest events holding the text).
+// The rule by which an audit count is declined (audit.ErrNotCounted), on
+// both engines (internal/sqlite's and internal/postgres's CountEvents), so
+// that they decline the same searches from the same trail: the estimates
+// come from what both stores keep alike (the events of each action and
+// each actor, the seq range, and the share of the newest events holding
+// the text). Its costs are those of SQLite's planner (internal/sqlite's
+// audit_query.go), whose walk for a count costs what AuditCountCost says.
 
 // MaxAuditCountCost is the most a count may be expected to cost, in the
 // units of one event read in seq order (about a microsecond on SQLite):

@@ -363,8 +363,8 @@ func testSearch(t *testing.T, e Engine) {
 }
 
 // testCountDeclined: a count the store expects to be slow is declined
-// (audit.ErrNotCounted) by the same rule on every engine (SQLite's
-// planner's estimate; internal/sqlrows' AuditCountCost on PostgreSQL):
+// (audit.ErrNotCounted) by the same rule on every engine (internal/sqlrows'
+// AuditCountCost, from each engine's estimates):
 // free text with another common filter on a large trail. The estimate
 // scales with the trail, so it takes some 30,000 events to get there (the
 // same filters are counted on the small trails above). Appended one by one
