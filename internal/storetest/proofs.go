@@ -16,8 +16,8 @@ import (
 func growTrail(t *testing.T, s *Store, n int) []rolegate.Event {
 	t.Helper()
 	for i := range n {
-		e := rolegate.NewEvent(searchPeople[i%len(searchPeople)], rolegate.OutcomeSuccess,
-			rolegate.RequestCreated{RequiredApprovals: i, Justification: searchWords[i%len(searchWords)]})
+		e := rolegate.NewEvent(SearchPeople[i%len(SearchPeople)], rolegate.OutcomeSuccess,
+			rolegate.RequestCreated{RequiredApprovals: i, Justification: SearchWords[i%len(SearchWords)]})
 		if err := s.Trail.AppendEvent(t.Context(), e); err != nil {
 			t.Fatal(err)
 		}

@@ -18,8 +18,8 @@ import (
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// searchPeople act in the search's test trails.
-var searchPeople = []rolegate.Actor{
+// SearchPeople act in the search's test trails (SearchEvent).
+var SearchPeople = []rolegate.Actor{
 	{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://idp.example.com", Subject: "u-riley", Email: "riley@example.com", Name: "Riley Requester"}, Roles: []rolegate.PortalRole{rolegate.RoleRequester}}, ClientIP: "10.0.0.7"},
 	{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://idp.example.com", Subject: "u-avery", Email: "avery@example.com", Name: "Avery Approver"}, Roles: []rolegate.PortalRole{rolegate.RoleApprover}}, ClientIP: "10.0.0.8"},
 	{Principal: rolegate.Principal{Person: rolegate.Person{Issuer: "https://idp.example.com", Subject: "u-blake", Email: "BLAKE@example.com", Name: "Blake Approver"}, Roles: []rolegate.PortalRole{rolegate.RoleApprover}}, ClientIP: "192.168.1.20"},
@@ -33,10 +33,12 @@ var searchActions = []string{
 	rolegate.ActionSignInSucceeded, rolegate.ActionAccessDenied, "request.approved_extra", // a sibling name: prefixes stop at the dot
 }
 
-var searchWords = []string{"quarterly", "access", "review", "billing", "Zoë", "api.groups.read", "incident"}
+// SearchWords are the words in their details.
+var SearchWords = []string{"quarterly", "access", "review", "billing", "Zoë", "api.groups.read", "incident"}
 
-// fillTrail appends n varied events to s's trail, the clock moving on and
-// sometimes stepping back, and returns them as stored, oldest first.
+// fillTrail appends n varied events (SearchEvent) to s's trail, the clock
+// moving on and sometimes stepping back, and returns them as stored,
+// oldest first.
 func fillTrail(t *testing.T, s *Store, clock *testkit.Clock, n int, seed uint64) []rolegate.Event {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
@@ -46,23 +48,7 @@ func fillTrail(t *testing.T, s *Store, clock *testkit.Clock, n int, seed uint64)
 		} else {
 			clock.Advance(time.Duration(rng.IntN(180)) * time.Minute)
 		}
-		actor := searchPeople[rng.IntN(len(searchPeople))]
-		actor.HTTPRequestID = fmt.Sprintf("req%08x", rng.Uint32())
-		comment := searchWords[rng.IntN(len(searchWords))] + " " + searchWords[rng.IntN(len(searchWords))]
-		e := rolegate.NewEvent(actor, rolegate.OutcomeSuccess, rolegate.RequestRejected{})
-		e.Action = searchActions[rng.IntN(len(searchActions))]
-		d := map[string]any{"comment": comment, "attempt": rng.IntN(3)}
-		switch rng.IntN(4) {
-		case 0:
-			d["scope"] = rolegate.ScopeLabelOrganization
-		case 1:
-			d["scope"] = "proj_a"
-		}
-		e.Details, _ = json.Marshal(d)
-		if r := rng.IntN(12); r > 0 {
-			e.RequestID, e.RoleName = int64(r), fmt.Sprintf("Team Role %d", r)
-		}
-		if err := s.Trail.AppendEvent(t.Context(), e); err != nil {
+		if err := s.Trail.AppendEvent(t.Context(), SearchEvent(rng)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,6 +60,34 @@ func fillTrail(t *testing.T, s *Store, clock *testkit.Clock, n int, seed uint64)
 		t.Fatalf("trail has %d events; want %d", len(events), n)
 	}
 	return events
+}
+
+// SearchEvent is an event of the search's test trails, drawn from rng:
+// one of a few people (two Rileys of two issuers, a name in capitals, the
+// portal itself), actions (with a sibling name a prefix must not reach),
+// words in its details (an accent, a dotted permission), a scope in some
+// and one of a few requests in most. An engine's own tests of its search
+// fill their trails with it too, and search them with SearchFilters.
+func SearchEvent(rng *rand.Rand) rolegate.Event {
+	actor := SearchPeople[rng.IntN(len(SearchPeople))]
+	actor.HTTPRequestID = fmt.Sprintf("req%08x", rng.Uint32())
+	comment := SearchWords[rng.IntN(len(SearchWords))] + " " + SearchWords[rng.IntN(len(SearchWords))]
+	// The trail is searched whatever an event's action and details (even
+	// one this version does not know).
+	e := rolegate.NewEvent(actor, rolegate.OutcomeSuccess, rolegate.RequestRejected{})
+	e.Action = searchActions[rng.IntN(len(searchActions))]
+	d := map[string]any{"comment": comment, "attempt": rng.IntN(3)}
+	switch rng.IntN(4) {
+	case 0:
+		d["scope"] = rolegate.ScopeLabelOrganization
+	case 1:
+		d["scope"] = "proj_a"
+	}
+	e.Details, _ = json.Marshal(d)
+	if r := rng.IntN(12); r > 0 {
+		e.RequestID, e.RoleName = int64(r), fmt.Sprintf("Team Role %d", r)
+	}
+	return e
 }
 
 // Matches is the specification of a filter, written plainly: what every
@@ -170,8 +184,9 @@ func seqsOf(events []rolegate.Event) []int64 {
 	return out
 }
 
-// searchFilters are each filter alone, and combinations.
-func searchFilters(events []rolegate.Event) []rolegate.AuditFilter {
+// SearchFilters are the filters the search is checked with on a trail of
+// SearchEvent's events: each filter alone, and combinations.
+func SearchFilters(events []rolegate.Event) []rolegate.AuditFilter {
 	mid := events[len(events)/2].At
 	late := events[len(events)*3/4].At
 	return []rolegate.AuditFilter{
@@ -235,7 +250,7 @@ func testSearch(t *testing.T, e Engine) {
 		clock := testkit.NewClock(start)
 		s := e.Open(t, clock.Now)
 		events := fillTrail(t, s, clock, 240, 1)
-		for _, f := range searchFilters(events) {
+		for _, f := range SearchFilters(events) {
 			var want []int64
 			for _, ev := range events {
 				if Matches(f, ev) {
@@ -377,9 +392,9 @@ func testCountDeclined(t *testing.T, e Engine) {
 		t.Skip("30,000 appends one by one: run without -race (.ci/run does)")
 	}
 	const n = 33_000
-	busy := searchPeople[0]    // 3 events in 10
-	seldom := searchPeople[1]  // 1 in 100
-	others := searchPeople[2:] // the rest
+	busy := SearchPeople[0]    // 3 events in 10
+	seldom := SearchPeople[1]  // 1 in 100
+	others := SearchPeople[2:] // the rest
 	events := make([]rolegate.Event, n)
 	for i := range events {
 		actor := others[i%len(others)]
