@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,10 +22,7 @@ import (
 // access as its own removal (not as drift) without a second DELETE.
 func TestAccessRemovalAcrossAKill(t *testing.T) {
 	testkit.MultiProcess(t)
-	bin := filepath.Join(t.TempDir(), "rolegate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildRolegate(t)
 	sim := simulator.New(simulator.Options{AdminKey: crashKey, Users: simulator.DevUsers(), Groups: simulator.DevGroups()})
 	up := startCrashUpstreamWith(t, sim)
 	role, err := sim.AddRole("Usage Readers", "", []string{"api.usage.read"})

@@ -31,10 +31,7 @@ import (
 // passes on the database both nodes appended to.
 func TestTwoProcessesOnOnePostgres(t *testing.T) {
 	testkit.MultiProcess(t)
-	bin := filepath.Join(t.TempDir(), "rolegate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildRolegate(t)
 	up := startTaggedUpstream(t, crashKey)
 	// The first create is applied upstream and its answer held until the
 	// caller gives up or dies.
@@ -65,7 +62,7 @@ func TestTwoProcessesOnOnePostgres(t *testing.T) {
 	var ids []int64
 	for i := range 4 {
 		v := []*visitor{requesterA, requesterB}[i%2]
-		ids = append(ids, fileRequest(t, v, fmt.Sprintf("Shared Reader %d", i)))
+		ids = append(ids, fileRequest(t, v, "", fmt.Sprintf("Shared Reader %d", i), "api.groups.read"))
 	}
 	// Approved through both nodes at once, each by the node that did not
 	// file it.
@@ -205,17 +202,4 @@ func (u *taggedUpstream) firstRequest(t *testing.T, ids []int64, v *visitor) int
 	}
 	t.Fatalf("no request shows the first role created, %s", first.ID)
 	return 0
-}
-
-// fileRequest files a request for a new role through v and returns its id.
-func fileRequest(t *testing.T, v *visitor, name string) int64 {
-	t.Helper()
-	code, body, hdr := v.postWithToken("/requests", url.Values{
-		"role_name": {name}, "permissions": {"api.groups.read"}, "justification": {"Needed for the quarterly access review."},
-	})
-	var id int64
-	if _, err := fmt.Sscanf(hdr.Get("Location"), "/requests/%d", &id); code != http.StatusSeeOther || err != nil {
-		t.Fatalf("file %q = %d %q; want 303 to the request\n%s", name, code, hdr.Get("Location"), body)
-	}
-	return id
 }

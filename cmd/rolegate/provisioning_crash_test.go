@@ -28,11 +28,7 @@ import (
 // (OPENAI_BASE_URL), so faults can be injected and the roles counted.
 func TestProvisioningAcrossProcesses(t *testing.T) {
 	testkit.MultiProcess(t)
-	bin := filepath.Join(t.TempDir(), "rolegate")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildRolegate(t)
 
 	kills := []struct {
 		name    string
@@ -249,6 +245,17 @@ type rolegateProcess struct {
 	exited chan struct{}
 }
 
+// buildRolegate builds the binary from this package into the test's
+// temporary folder and returns its path.
+func buildRolegate(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "rolegate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // startRolegate runs the binary with exactly vars as its environment and
 // waits until it serves; the test's end kills it if it still runs.
 func startRolegate(t *testing.T, bin string, vars map[string]string) *rolegateProcess {
@@ -312,14 +319,7 @@ func (r *rolegateProcess) fileAndApprove(roleName string) int64 {
 // project's id), asking for perm.
 func (r *rolegateProcess) fileAndApproveIn(scope, roleName, perm string) int64 {
 	r.t.Helper()
-	requester := r.signIn("requester")
-	code, body, hdr := requester.postWithToken("/requests", url.Values{
-		"scope": {scope}, "role_name": {roleName}, "permissions": {perm}, "justification": {"Needed for the quarterly access review."},
-	})
-	var id int64
-	if _, err := fmt.Sscanf(hdr.Get("Location"), "/requests/%d", &id); code != http.StatusSeeOther || err != nil {
-		r.t.Fatalf("file %q = %d %q; want 303 to the request\n%s", roleName, code, hdr.Get("Location"), body)
-	}
+	id := fileRequest(r.t, r.signIn("requester"), scope, roleName, perm)
 	approver := r.signIn("approver1")
 	_, page := approver.get(fmt.Sprintf("/requests/%d", id))
 	m := crashHash.FindStringSubmatch(page)
@@ -328,6 +328,21 @@ func (r *rolegateProcess) fileAndApproveIn(scope, roleName, perm string) int64 {
 	}
 	if code, body, _ := approver.postWithToken(fmt.Sprintf("/requests/%d/approve", id), url.Values{"payload_hash": {m[1]}}); code != http.StatusSeeOther {
 		r.t.Fatalf("approve %d = %d; want 303\n%s", id, code, body)
+	}
+	return id
+}
+
+// fileRequest files, through v, a request for a new role named name in
+// scope ("": the organization, or a project's id), asking for perm, and
+// returns its id.
+func fileRequest(t *testing.T, v *visitor, scope, name, perm string) int64 {
+	t.Helper()
+	code, body, hdr := v.postWithToken("/requests", url.Values{
+		"scope": {scope}, "role_name": {name}, "permissions": {perm}, "justification": {"Needed for the quarterly access review."},
+	})
+	var id int64
+	if _, err := fmt.Sscanf(hdr.Get("Location"), "/requests/%d", &id); code != http.StatusSeeOther || err != nil {
+		t.Fatalf("file %q = %d %q; want 303 to the request\n%s", name, code, hdr.Get("Location"), body)
 	}
 	return id
 }
