@@ -140,6 +140,36 @@ func openTrail(ctx context.Context, dbFlag string, getenv func(string) string) (
 	return db, nil
 }
 
+// openUnmigrated opens the database for a command that writes to it
+// beside the rolegate serving it (audit checkpoint), without migrating it:
+// a newer binary must not change the schema under an older one serving
+// the file, and this binary must not write into a schema it does not know.
+// A database whose schema is not this binary's is refused, unchanged, with
+// what to do.
+func openUnmigrated(ctx context.Context, cmd string, d database) (*app.Store, error) {
+	db, err := app.OpenStoreNoMigrate(ctx, d.source())
+	if err != nil {
+		return nil, cannotTell("audit %s: %w", cmd, err)
+	}
+	current, target, err := db.SchemaVersion(ctx)
+	switch {
+	case err != nil:
+		err = cannotTell("audit %s: read the schema version of %s: %w", cmd, d, err)
+	case current < target:
+		err = cannotTell("audit %s: the database %s is at schema version %d but this rolegate's is %d, and audit %s never migrates: "+
+			"run it with the rolegate that serves the database, or upgrade the database first: stop that rolegate, then run this one's rolegate migrate",
+			cmd, d, current, target, cmd)
+	case current > target:
+		err = cannotTell("audit %s: the database %s is at schema version %d, newer than this rolegate's %d: run it with the newer rolegate that serves the database",
+			cmd, d, current, target)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // auditVerify checks the trail, two checkpoints or an export:
 //   - with neither two checkpoints nor -export, it walks the whole trail:
 //     every event's hash over its content and its predecessor's hash, seq
@@ -274,7 +304,7 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 	if !d.exists() {
 		return cannotTell("ROLEGATE_DB: no database at %s", d)
 	}
-	db, err := d.open(ctx)
+	db, err := openUnmigrated(ctx, "checkpoint", d)
 	if err != nil {
 		return err
 	}
