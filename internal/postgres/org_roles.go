@@ -13,15 +13,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 )
 
 // The organization's picture on PostgreSQL, as on SQLite (internal/sqlite's
 // org_roles.go): every role upstream as last read completely, with its
 // provenance and, for the roles rolegate created, their drift from what
 // was approved; the organization's projects; the differences found and
-// recorded in the transaction that replaces the picture, so that a
-// difference and its audit event (and the admins' notifications) commit
-// together, once.
+// recorded (by the steps both engines share, sqlrows' picture.go) in the
+// transaction that replaces the picture, so that a difference and its
+// audit event (and the admins' notifications) commit together, once.
 //
 // Several processes may sync at once (each runs its own picture.Picture):
 // a replacement first takes pictureLock, a transaction-level advisory
@@ -43,22 +44,6 @@ var PictureSyncer = rolegate.System("sync")
 // for the rest of its transaction ("rg pict" as a number; the trail's
 // appendLock is another key). It is taken before the trail's, never after.
 const pictureLock int64 = 0x72672070696374
-
-// oldRole is a picture row as the sync compares it.
-type oldRole struct {
-	role          rolegate.UpstreamRole
-	requestID     int64
-	drift         string
-	recordedState string
-	deleted       bool
-}
-
-// provenance is a request that created (or is creating) a role.
-type provenance struct {
-	id          int64
-	shape       rolegate.RoleShape
-	provisioned bool // the approved shape is final: drift is measured against it
-}
 
 // ReplacePicture makes roles, one complete read of scope upstream, the
 // picture, and records each difference found once (see internal/sqlite's
@@ -150,63 +135,21 @@ func (tx *Tx) recordResync(ctx context.Context, requestedBy *rolegate.Actor, res
 }
 
 // replaceScope makes roles the picture of scope (named scopeName, "" for
-// the organization) and counts the differences into res. It reports
-// whether this was the scope's first read (a baseline) and how many roles
-// it holds now.
+// the organization) and counts the differences into res, recording each
+// (sqlrows.ReplaceScope; recorded_state holds its stateDigest). It
+// reports whether this was the scope's first read (a baseline) and how
+// many roles it holds now.
 func (tx *Tx) replaceScope(ctx context.Context, scope, scopeName string, roles []rolegate.UpstreamRole, res *rolegate.SyncResult) (bool, int, error) {
-	baseline := false
-	var synced int64
-	err := tx.QueryRow(ctx, `SELECT synced_at FROM org_picture WHERE scope = $1`, scope).Scan(&synced)
-	if errors.Is(err, pgx.ErrNoRows) {
-		baseline = true
-	} else if err != nil {
-		return false, 0, fmt.Errorf("postgres: read picture state: %w", err)
-	}
-	old, err := tx.pictureRows(ctx, scope)
+	baseline, n, err := sqlrows.ReplaceScope(sqlrows.PictureTx{
+		Tx: tx.shared(ctx), Reader: reader(ctx, tx), RecordedState: stateDigest,
+		Event: func(r rolegate.UpstreamRole, requestID int64, d rolegate.Details, notice *rolegate.Notice) error {
+			return tx.appendPictureEvent(ctx, r, requestID, d, notice)
+		},
+	}, scope, scopeName, roles, res)
 	if err != nil {
-		return false, 0, err
+		return false, 0, fmt.Errorf("postgres: %w", err)
 	}
-	byID, inFlight, err := tx.roleProvenance(ctx)
-	if err != nil {
-		return false, 0, err
-	}
-	seen := make(map[string]bool, len(roles))
-	for _, r := range roles {
-		r = r.Normalize()
-		r.Scope = scope
-		if scope != rolegate.ScopeOrganization {
-			r.ScopeName = scopeName
-		}
-		if r.ID == "" || seen[r.ID] {
-			continue // a role listed twice is one role
-		}
-		seen[r.ID] = true
-		prev, had := old[r.ID]
-		prov, ok := byID[r.ID]
-		if !ok {
-			prov, ok = inFlight[inFlightKey(scope, r.Name)]
-		}
-		if !ok && had && prev.requestID != 0 {
-			ok, prov = true, provenance{id: prev.requestID}
-		}
-		if err := tx.syncRole(ctx, r, prev, had, prov, ok, baseline, res); err != nil {
-			return false, 0, err
-		}
-	}
-	for id, prev := range old {
-		if seen[id] || prev.deleted {
-			continue
-		}
-		if err := tx.roleGone(ctx, prev, res); err != nil {
-			return false, 0, err
-		}
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO org_picture (scope, synced_at, roles) VALUES ($1, $2, $3)
-		ON CONFLICT (scope) DO UPDATE SET synced_at = excluded.synced_at, roles = excluded.roles`,
-		scope, ms(tx.now), len(seen)); err != nil {
-		return false, 0, fmt.Errorf("postgres: save picture state: %w", err)
-	}
-	return baseline, len(seen), nil
+	return baseline, n, nil
 }
 
 // replaceProjects makes projects the picture's projects.
@@ -279,79 +222,6 @@ func (p *Picture) Projects(ctx context.Context) ([]rolegate.Project, error) {
 	return out, nil
 }
 
-// syncRole brings one listed role into the picture. Rows are written only
-// when something changed, so a sync of an unchanged organization writes
-// one row whatever its size.
-func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRole, had bool, prov provenance, created, baseline bool, res *rolegate.SyncResult) error {
-	var requestID int64
-	if created {
-		requestID = prov.id
-	}
-	drift, detail, recorded := "", "", prev.recordedState
-	if created && prov.provisioned {
-		if diffs := rolegate.Compare(prov.shape, r.Shape()); len(diffs) > 0 {
-			raw, _ := json.Marshal(diffs)
-			drift, detail = string(rolegate.DriftChanged), string(raw)
-			if state := stateDigest(r); recorded != state {
-				recorded = state
-				res.Changed++
-				if err := tx.appendPictureEvent(ctx, r, requestID, rolegate.UpstreamRoleChanged{
-					RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: diffs, ComparedWith: "approved request",
-				}, rolegate.DriftNotice(r.ID, diffs, false)); err != nil {
-					return err
-				}
-			}
-		} else {
-			recorded = "" // back to what was approved: a later change is news again
-		}
-	}
-	if had && !created && prev.requestID == 0 && prev.role.State() != r.State() {
-		res.Changed++
-		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleChanged{
-			RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: rolegate.Compare(prev.role.Shape(), r.Shape()),
-			ComparedWith: "previous sync",
-		}, nil); err != nil {
-			return err
-		}
-	}
-	if !had && !created && !baseline {
-		res.Appeared++
-		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleAppeared{
-			RoleID: r.ID, Scope: scopeLabel(r.Scope), Permissions: r.Permissions, Predefined: r.Predefined,
-		}, nil); err != nil {
-			return err
-		}
-	}
-	unchanged := had && !prev.deleted && prev.role.State() == r.State() && prev.role.Predefined == r.Predefined &&
-		prev.role.ResourceType == r.ResourceType && prev.role.ScopeName == r.ScopeName &&
-		prev.requestID == requestID && prev.drift == drift && prev.recordedState == recorded
-	if unchanged {
-		return nil
-	}
-	perms, _ := json.Marshal(r.Permissions)
-	var reqArg *int64
-	if requestID != 0 {
-		reqArg = &requestID
-	}
-	var predefined int64
-	if r.Predefined {
-		predefined = 1
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO org_roles (role_id, scope, scope_name, name, name_key, description,
-			permissions, resource_type, predefined, request_id, first_seen_at, drift, drift_detail, recorded_state, deleted_at, search_text)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15)
-		ON CONFLICT (role_id) DO UPDATE SET scope = excluded.scope, scope_name = excluded.scope_name, name = excluded.name,
-			name_key = excluded.name_key, description = excluded.description, permissions = excluded.permissions,
-			resource_type = excluded.resource_type, predefined = excluded.predefined, request_id = excluded.request_id,
-			drift = excluded.drift, drift_detail = excluded.drift_detail, recorded_state = excluded.recorded_state, deleted_at = 0,
-			search_text = excluded.search_text`,
-		r.ID, r.Scope, r.ScopeName, r.Name, rolegate.RoleNameKey(r.Name), r.Description, string(perms), r.ResourceType,
-		predefined, reqArg, ms(tx.now), drift, detail, recorded, searchText(r)); err != nil {
-		return fmt.Errorf("postgres: save role %s: %w", r.ID, err)
-	}
-	return nil
-}
-
 // stateDigest is how recorded_state holds the state of r whose change was
 // last recorded: the hex SHA-256 of r.State(), which separates its fields
 // with NUL, a character PostgreSQL's text cannot hold (SQLite's column
@@ -359,29 +229,6 @@ func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRol
 func stateDigest(r rolegate.UpstreamRole) string {
 	sum := sha256.Sum256([]byte(r.State()))
 	return hex.EncodeToString(sum[:])
-}
-
-// roleGone handles a role of the picture that the upstream no longer lists.
-// One that rolegate created stays, marked Deleted outside rolegate; any
-// other leaves the picture. Either way the deletion is recorded once.
-func (tx *Tx) roleGone(ctx context.Context, prev oldRole, res *rolegate.SyncResult) error {
-	res.Deleted++
-	if err := tx.appendPictureEvent(ctx, prev.role, prev.requestID, rolegate.UpstreamRoleDeleted{
-		RoleID: prev.role.ID, Scope: scopeLabel(prev.role.Scope), Permissions: prev.role.Permissions,
-	}, rolegate.DriftNotice(prev.role.ID, nil, true)); err != nil {
-		return err
-	}
-	if prev.requestID != 0 {
-		if _, err := tx.Exec(ctx, `UPDATE org_roles SET deleted_at = $1, drift = 'deleted', drift_detail = '' WHERE role_id = $2`,
-			ms(tx.now), prev.role.ID); err != nil {
-			return fmt.Errorf("postgres: mark role %s deleted: %w", prev.role.ID, err)
-		}
-		return nil
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM org_roles WHERE role_id = $1`, prev.role.ID); err != nil {
-		return fmt.Errorf("postgres: remove role %s: %w", prev.role.ID, err)
-	}
-	return nil
 }
 
 // appendPictureEvent records a difference found by a sync; notice (nil:
@@ -402,82 +249,6 @@ func (tx *Tx) appendPictureEvent(ctx context.Context, r rolegate.UpstreamRole, r
 	n, err := rolegate.QueueNotice(ctx, effects{tx}, e, req, notice, *tx.db.notify)
 	tx.queued += n
 	return err
-}
-
-func scopeLabel(scope string) string {
-	if scope == rolegate.ScopeOrganization {
-		return rolegate.ScopeLabelOrganization
-	}
-	return scope
-}
-
-// pictureRows loads the picture of scope, by role id.
-func (tx *Tx) pictureRows(ctx context.Context, scope string) (map[string]oldRole, error) {
-	rows, err := tx.Query(ctx, `SELECT role_id, scope, scope_name, name, description, permissions, resource_type,
-		predefined, COALESCE(request_id, 0), drift, recorded_state, deleted_at FROM org_roles WHERE scope = $1`, scope)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: read picture: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]oldRole{}
-	for rows.Next() {
-		var o oldRole
-		var perms string
-		var predefined, deleted int64
-		if err := rows.Scan(&o.role.ID, &o.role.Scope, &o.role.ScopeName, &o.role.Name, &o.role.Description, &perms,
-			&o.role.ResourceType, &predefined, &o.requestID, &o.drift, &o.recordedState, &deleted); err != nil {
-			return nil, fmt.Errorf("postgres: read picture: %w", err)
-		}
-		if err := json.Unmarshal([]byte(perms), &o.role.Permissions); err != nil {
-			return nil, fmt.Errorf("postgres: role %s permissions: %w", o.role.ID, err)
-		}
-		o.role.Predefined, o.deleted = predefined != 0, deleted != 0
-		out[o.role.ID] = o
-	}
-	return out, rows.Err()
-}
-
-// roleProvenance maps the roles rolegate created (by upstream id) and the
-// ones it is creating right now (by name: the worker may have created one
-// that the request does not name yet) to their request.
-func (tx *Tx) roleProvenance(ctx context.Context) (map[string]provenance, map[string]provenance, error) {
-	rows, err := tx.Query(ctx, `SELECT id, scope, upstream_role_id, role_name, role_name_key, permissions, description, status
-		FROM requests WHERE kind = 'role' AND (upstream_role_id <> '' OR status IN ('approved', 'provisioning'))`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: read role provenance: %w", err)
-	}
-	defer rows.Close()
-	byID, inFlight := map[string]provenance{}, map[string]provenance{}
-	for rows.Next() {
-		var p provenance
-		var scope, roleID, key, perms, status string
-		if err := rows.Scan(&p.id, &scope, &roleID, &p.shape.Name, &key, &perms, &p.shape.Description, &status); err != nil {
-			return nil, nil, fmt.Errorf("postgres: read role provenance: %w", err)
-		}
-		if err := json.Unmarshal([]byte(perms), &p.shape.Permissions); err != nil {
-			return nil, nil, fmt.Errorf("postgres: request %d permissions: %w", p.id, err)
-		}
-		p.provisioned = status == string(rolegate.StatusProvisioned)
-		if roleID != "" {
-			byID[roleID] = p
-		} else {
-			inFlight[inFlightKey(scope, key)] = p
-		}
-	}
-	return byID, inFlight, rows.Err()
-}
-
-// inFlightKey is how a role being created is matched by name: within its
-// scope, whatever the case.
-func inFlightKey(scope, name string) string {
-	return scope + "\x00" + rolegate.RoleNameKey(name)
-}
-
-// searchText is what a search of the picture matches: the name and the
-// permissions, lower case, separated by a character no search can hold.
-func searchText(r rolegate.UpstreamRole) string {
-	parts := append([]string{rolegate.RoleNameKey(r.Name)}, r.Permissions...)
-	return strings.ToLower(strings.Join(parts, "\n"))
 }
 
 // PictureSyncedAt is when scope was last read completely (zero: never).
@@ -542,7 +313,7 @@ func scanPictureRole(row pgx.Row) (rolegate.PictureRole, error) {
 func (p *Picture) ListPictureRoles(ctx context.Context, f rolegate.RoleFilter) (roles []rolegate.PictureRole, total int, err error) {
 	search := strings.TrimSpace(f.Search)
 	if strings.Contains(search, "\n") {
-		return nil, 0, nil // the separator of searchText: it would match across two fields
+		return nil, 0, nil // the separator of the search text (sqlrows): it would match across two fields
 	}
 	err = p.db.snapshot(ctx, func(tx pgx.Tx) error {
 		var args params

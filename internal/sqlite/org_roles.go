@@ -10,14 +10,16 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/rolegate"
+	"github.com/rolegate/rolegate/internal/sqlrows"
 )
 
 // The organization's picture (migration 00007): every role upstream as
 // last read completely, with its provenance and, for the roles rolegate
 // created, their drift from what was approved. internal/picture decides
-// when to read; the differences are found and recorded here, in the
-// transaction that replaces the picture, so that a difference and its
-// audit event (and the admins' notifications) commit together, once.
+// when to read; the differences are found and recorded (by the steps both
+// engines share, sqlrows' picture.go) in the transaction that replaces the
+// picture, so that a difference and its audit event (and the admins'
+// notifications) commit together, once.
 
 // Picture stores the organization's picture (rolegate.PictureStore).
 type Picture struct{ db *DB }
@@ -28,22 +30,6 @@ func NewPicture(db *DB) *Picture { return &Picture{db: db} }
 // PictureSyncer is the system actor that records the differences a sync
 // finds, whoever caused the sync.
 var PictureSyncer = rolegate.System("sync")
-
-// oldRole is a picture row as the sync compares it.
-type oldRole struct {
-	role          rolegate.UpstreamRole
-	requestID     int64
-	drift         string
-	recordedState string
-	deleted       bool
-}
-
-// provenance is a request that created (or is creating) a role.
-type provenance struct {
-	id          int64
-	shape       rolegate.RoleShape
-	provisioned bool // the approved shape is final: drift is measured against it
-}
 
 // ReplacePicture makes roles, one complete read of scope upstream, the
 // picture, and records each difference found once: a role that appeared
@@ -124,63 +110,21 @@ func (tx *Tx) recordResync(ctx context.Context, requestedBy *rolegate.Actor, res
 }
 
 // replaceScope makes roles the picture of scope (named scopeName, "" for
-// the organization) and counts the differences into res. It reports
-// whether this was the scope's first read (a baseline) and how many roles
-// it holds now.
+// the organization) and counts the differences into res, recording each
+// (sqlrows.ReplaceScope; recorded_state holds the state itself). It
+// reports whether this was the scope's first read (a baseline) and how
+// many roles it holds now.
 func (tx *Tx) replaceScope(ctx context.Context, scope, scopeName string, roles []rolegate.UpstreamRole, res *rolegate.SyncResult) (bool, int, error) {
-	baseline := false
-	var synced int64
-	err := tx.QueryRowContext(ctx, `SELECT synced_at FROM org_picture WHERE scope = ?`, scope).Scan(&synced)
-	if errors.Is(err, sql.ErrNoRows) {
-		baseline = true
-	} else if err != nil {
-		return false, 0, fmt.Errorf("sqlite: read picture state: %w", err)
-	}
-	old, err := tx.pictureRows(ctx, scope)
+	baseline, n, err := sqlrows.ReplaceScope(sqlrows.PictureTx{
+		Tx: tx.shared(ctx), Reader: reader(ctx, tx), RecordedState: func(r rolegate.UpstreamRole) string { return r.State() },
+		Event: func(r rolegate.UpstreamRole, requestID int64, d rolegate.Details, notice *rolegate.Notice) error {
+			return tx.appendPictureEvent(ctx, r, requestID, d, notice)
+		},
+	}, scope, scopeName, roles, res)
 	if err != nil {
-		return false, 0, err
+		return false, 0, fmt.Errorf("sqlite: %w", err)
 	}
-	byID, inFlight, err := tx.roleProvenance(ctx)
-	if err != nil {
-		return false, 0, err
-	}
-	seen := make(map[string]bool, len(roles))
-	for _, r := range roles {
-		r = r.Normalize()
-		r.Scope = scope
-		if scope != rolegate.ScopeOrganization {
-			r.ScopeName = scopeName
-		}
-		if r.ID == "" || seen[r.ID] {
-			continue // a role listed twice is one role
-		}
-		seen[r.ID] = true
-		prev, had := old[r.ID]
-		prov, ok := byID[r.ID]
-		if !ok {
-			prov, ok = inFlight[inFlightKey(scope, r.Name)]
-		}
-		if !ok && had && prev.requestID != 0 {
-			ok, prov = true, provenance{id: prev.requestID}
-		}
-		if err := tx.syncRole(ctx, r, prev, had, prov, ok, baseline, res); err != nil {
-			return false, 0, err
-		}
-	}
-	for id, prev := range old {
-		if seen[id] || prev.deleted {
-			continue
-		}
-		if err := tx.roleGone(ctx, prev, res); err != nil {
-			return false, 0, err
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO org_picture (scope, synced_at, roles) VALUES (?, ?, ?)
-		ON CONFLICT (scope) DO UPDATE SET synced_at = excluded.synced_at, roles = excluded.roles`,
-		scope, ms(tx.now), len(seen)); err != nil {
-		return false, 0, fmt.Errorf("sqlite: save picture state: %w", err)
-	}
-	return baseline, len(seen), nil
+	return baseline, n, nil
 }
 
 // replaceProjects makes projects the picture's projects.
@@ -274,98 +218,6 @@ func (p *Picture) Projects(ctx context.Context) ([]rolegate.Project, error) {
 	return out, rows.Err()
 }
 
-// syncRole brings one listed role into the picture. Rows are written only
-// when something changed, so a sync of an unchanged organization writes
-// one row whatever its size.
-func (tx *Tx) syncRole(ctx context.Context, r rolegate.UpstreamRole, prev oldRole, had bool, prov provenance, created, baseline bool, res *rolegate.SyncResult) error {
-	var requestID int64
-	if created {
-		requestID = prov.id
-	}
-	drift, detail, recorded := "", "", prev.recordedState
-	if created && prov.provisioned {
-		if diffs := rolegate.Compare(prov.shape, r.Shape()); len(diffs) > 0 {
-			raw, _ := json.Marshal(diffs)
-			drift, detail = string(rolegate.DriftChanged), string(raw)
-			if recorded != r.State() {
-				recorded = r.State()
-				res.Changed++
-				if err := tx.appendPictureEvent(ctx, r, requestID, rolegate.UpstreamRoleChanged{
-					RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: diffs, ComparedWith: "approved request",
-				}, rolegate.DriftNotice(r.ID, diffs, false)); err != nil {
-					return err
-				}
-			}
-		} else {
-			recorded = "" // back to what was approved: a later change is news again
-		}
-	}
-	if had && !created && prev.requestID == 0 && prev.role.State() != r.State() {
-		res.Changed++
-		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleChanged{
-			RoleID: r.ID, Scope: scopeLabel(r.Scope), Differences: rolegate.Compare(prev.role.Shape(), r.Shape()),
-			ComparedWith: "previous sync",
-		}, nil); err != nil {
-			return err
-		}
-	}
-	if !had && !created && !baseline {
-		res.Appeared++
-		if err := tx.appendPictureEvent(ctx, r, 0, rolegate.UpstreamRoleAppeared{
-			RoleID: r.ID, Scope: scopeLabel(r.Scope), Permissions: r.Permissions, Predefined: r.Predefined,
-		}, nil); err != nil {
-			return err
-		}
-	}
-	unchanged := had && !prev.deleted && prev.role.State() == r.State() && prev.role.Predefined == r.Predefined &&
-		prev.role.ResourceType == r.ResourceType && prev.role.ScopeName == r.ScopeName &&
-		prev.requestID == requestID && prev.drift == drift && prev.recordedState == recorded
-	if unchanged {
-		return nil
-	}
-	perms, _ := json.Marshal(r.Permissions)
-	var reqArg any
-	if requestID != 0 {
-		reqArg = requestID
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO org_roles (role_id, scope, scope_name, name, name_key, description,
-			permissions, resource_type, predefined, request_id, first_seen_at, drift, drift_detail, recorded_state, deleted_at, search_text)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
-		ON CONFLICT (role_id) DO UPDATE SET scope = excluded.scope, scope_name = excluded.scope_name, name = excluded.name,
-			name_key = excluded.name_key, description = excluded.description, permissions = excluded.permissions,
-			resource_type = excluded.resource_type, predefined = excluded.predefined, request_id = excluded.request_id,
-			drift = excluded.drift, drift_detail = excluded.drift_detail, recorded_state = excluded.recorded_state, deleted_at = 0,
-			search_text = excluded.search_text`,
-		r.ID, r.Scope, r.ScopeName, r.Name, rolegate.RoleNameKey(r.Name), r.Description, string(perms), r.ResourceType,
-		r.Predefined, reqArg, ms(tx.now), drift, detail, recorded, searchText(r)); err != nil {
-		return fmt.Errorf("sqlite: save role %s: %w", r.ID, err)
-	}
-	return nil
-}
-
-// roleGone handles a role of the picture that the upstream no longer lists.
-// One that rolegate created stays, marked Deleted outside rolegate; any
-// other leaves the picture. Either way the deletion is recorded once.
-func (tx *Tx) roleGone(ctx context.Context, prev oldRole, res *rolegate.SyncResult) error {
-	res.Deleted++
-	if err := tx.appendPictureEvent(ctx, prev.role, prev.requestID, rolegate.UpstreamRoleDeleted{
-		RoleID: prev.role.ID, Scope: scopeLabel(prev.role.Scope), Permissions: prev.role.Permissions,
-	}, rolegate.DriftNotice(prev.role.ID, nil, true)); err != nil {
-		return err
-	}
-	if prev.requestID != 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE org_roles SET deleted_at = ?, drift = 'deleted', drift_detail = '' WHERE role_id = ?`,
-			ms(tx.now), prev.role.ID); err != nil {
-			return fmt.Errorf("sqlite: mark role %s deleted: %w", prev.role.ID, err)
-		}
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM org_roles WHERE role_id = ?`, prev.role.ID); err != nil {
-		return fmt.Errorf("sqlite: remove role %s: %w", prev.role.ID, err)
-	}
-	return nil
-}
-
 // appendPictureEvent records a difference found by a sync; notice (nil:
 // nobody) is who hears of it, about the request that created the role.
 func (tx *Tx) appendPictureEvent(ctx context.Context, r rolegate.UpstreamRole, requestID int64, d rolegate.Details, notice *rolegate.Notice) error {
@@ -384,83 +236,6 @@ func (tx *Tx) appendPictureEvent(ctx context.Context, r rolegate.UpstreamRole, r
 	n, err := rolegate.QueueNotice(ctx, effects{tx}, e, req, notice, *tx.db.notify)
 	tx.queued += n
 	return err
-}
-
-func scopeLabel(scope string) string {
-	if scope == rolegate.ScopeOrganization {
-		return "organization"
-	}
-	return scope
-}
-
-// pictureRows loads the picture of scope, by role id.
-func (tx *Tx) pictureRows(ctx context.Context, scope string) (map[string]oldRole, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT role_id, scope, scope_name, name, description, permissions, resource_type,
-		predefined, COALESCE(request_id, 0), drift, recorded_state, deleted_at FROM org_roles WHERE scope = ?`, scope)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read picture: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]oldRole{}
-	for rows.Next() {
-		var o oldRole
-		var perms string
-		var deleted int64
-		if err := rows.Scan(&o.role.ID, &o.role.Scope, &o.role.ScopeName, &o.role.Name, &o.role.Description, &perms,
-			&o.role.ResourceType, &o.role.Predefined, &o.requestID, &o.drift, &o.recordedState, &deleted); err != nil {
-			return nil, fmt.Errorf("sqlite: read picture: %w", err)
-		}
-		if err := json.Unmarshal([]byte(perms), &o.role.Permissions); err != nil {
-			return nil, fmt.Errorf("sqlite: role %s permissions: %w", o.role.ID, err)
-		}
-		o.deleted = deleted != 0
-		out[o.role.ID] = o
-	}
-	return out, rows.Err()
-}
-
-// roleProvenance maps the roles rolegate created (by upstream id) and the
-// ones it is creating right now (by name: the worker may have created one
-// that the request does not name yet) to their request.
-func (tx *Tx) roleProvenance(ctx context.Context) (map[string]provenance, map[string]provenance, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, scope, upstream_role_id, role_name, role_name_key, permissions, description, status
-		FROM requests WHERE kind = 'role' AND (upstream_role_id <> '' OR status IN ('approved', 'provisioning'))`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: read role provenance: %w", err)
-	}
-	defer rows.Close()
-	byID, inFlight := map[string]provenance{}, map[string]provenance{}
-	for rows.Next() {
-		var p provenance
-		var scope, roleID, key, perms, status string
-		if err := rows.Scan(&p.id, &scope, &roleID, &p.shape.Name, &key, &perms, &p.shape.Description, &status); err != nil {
-			return nil, nil, fmt.Errorf("sqlite: read role provenance: %w", err)
-		}
-		if err := json.Unmarshal([]byte(perms), &p.shape.Permissions); err != nil {
-			return nil, nil, fmt.Errorf("sqlite: request %d permissions: %w", p.id, err)
-		}
-		p.provisioned = status == string(rolegate.StatusProvisioned)
-		if roleID != "" {
-			byID[roleID] = p
-		} else {
-			inFlight[inFlightKey(scope, key)] = p
-		}
-	}
-	return byID, inFlight, rows.Err()
-}
-
-// inFlightKey is how a role being created is matched by name: within its
-// scope, whatever the case.
-func inFlightKey(scope, name string) string {
-	return scope + "\x00" + rolegate.RoleNameKey(name)
-}
-
-// searchText is what Search matches: the name and the permissions, lower
-// case, separated by a character no search can hold (it is trimmed), so
-// that a search never matches across two of them.
-func searchText(r rolegate.UpstreamRole) string {
-	parts := append([]string{rolegate.RoleNameKey(r.Name)}, r.Permissions...)
-	return strings.ToLower(strings.Join(parts, "\n"))
 }
 
 // PictureSyncedAt is when scope was last read completely (zero: never).
@@ -533,7 +308,7 @@ func listPictureRoles(ctx context.Context, q querier, f rolegate.RoleFilter) ([]
 	cond, args := "", []any{}
 	search := strings.TrimSpace(f.Search)
 	if strings.Contains(search, "\n") {
-		return nil, 0, nil // the separator of searchText: it would match across two fields
+		return nil, 0, nil // the separator of the search text (sqlrows): it would match across two fields
 	}
 	if search != "" {
 		// instr, not LIKE: a plain substring search, with no wildcard to escape.
