@@ -78,6 +78,13 @@ func beneficiary(ctx context.Context, q querier, email string) (rolegate.Benefic
 	return b, nil
 }
 
+// sharedBeneficiary is beneficiary in the transaction of a transition
+// (sqlrows.Transitions), whose tx is always this store's sharedTx.
+func sharedBeneficiary(tx sqlrows.Tx, email string) (rolegate.Beneficiary, error) {
+	t := tx.(sharedTx)
+	return beneficiary(t.ctx, t.tx, email)
+}
+
 // OpenGrant is the open request (pending, approved, provisioning or
 // failed) that already asks for the role roleID of scope for g, if any:
 // the one filing the same grant again would be refused for.

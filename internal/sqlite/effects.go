@@ -36,15 +36,6 @@ func (w effects) MoveRequest(ctx context.Context, req *rolegate.Request, from, t
 	return nil
 }
 
-// touch records that req changed without moving (a partial approval).
-func (tx *Tx) touch(ctx context.Context, req *rolegate.Request) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE requests SET updated_at = ? WHERE id = ?`, ms(tx.now), req.ID); err != nil {
-		return fmt.Errorf("sqlite: touch request %d: %w", req.ID, err)
-	}
-	req.UpdatedAt = tx.now
-	return nil
-}
-
 // EnqueueProvisioning writes the hand-off row for a fully approved request.
 func (w effects) EnqueueProvisioning(ctx context.Context, req *rolegate.Request) error {
 	_, err := w.tx.ExecContext(ctx, `INSERT INTO provisioning_jobs (request_id, state, run_after, created_at, updated_at)

@@ -23,11 +23,14 @@ import (
 type Requests struct {
 	db  *DB
 	cfg rolegate.RequestsConfig
+	sqlrows.Transitions
 }
 
 // NewRequests returns the request service over db.
 func NewRequests(db *DB, cfg rolegate.RequestsConfig) *Requests {
-	return &Requests{db: db, cfg: cfg.WithDefaults()}
+	s := &Requests{db: db, cfg: cfg.WithDefaults()}
+	s.Transitions = sqlrows.Transitions{Transition: s.transition, Beneficiary: sharedBeneficiary, Unique: isUniqueViolation, HandedOff: s.cfg.HandedOff}
+	return s
 }
 
 // Create stores a new pending request with its exact payload, once the
@@ -310,115 +313,6 @@ func listRequests(ctx context.Context, q querier, f rolegate.RequestFilter) ([]*
 	return list, total, nil
 }
 
-// Approve is ApproveWith without a record of re-authentication.
-func (s *Requests) Approve(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string) (*rolegate.Request, error) {
-	return s.ApproveWith(ctx, actor, id, seenHash, comment, rolegate.Reauth{})
-}
-
-// ApproveWith stores an approval (rolegate.Approve says what it causes):
-// the approval row, and when it completes the count the move to approved,
-// the provisioning job, the requester's notice and the hand-off.
-func (s *Requests) ApproveWith(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string, reauth rolegate.Reauth) (*rolegate.Request, error) {
-	var handedOff bool
-	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
-		return rolegate.CheckDecide(actor.Principal, req)
-	}, func(tx *Tx, req *rolegate.Request) error {
-		eff, err := rolegate.ApproveRequest(req, actor, seenHash, comment, reauth, func() (rolegate.Beneficiary, error) {
-			return beneficiary(ctx, tx, actor.Email)
-		}, tx.now)
-		if err != nil {
-			return err
-		}
-		a := eff.Approval
-		if _, err := tx.ExecContext(ctx, `INSERT INTO approvals (request_id, approver_key, approver_email, approver_name, payload_hash, comment, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, a.Approver.Key(), a.Approver.Email, a.Approver.DisplayName(), a.PayloadHash, a.Comment, ms(a.At)); err != nil {
-			if isUniqueViolation(err) {
-				return rolegate.Errorf(rolegate.ECONFLICT, "You have already approved this request.")
-			}
-			return fmt.Errorf("sqlite: insert approval: %w", err)
-		}
-		if err := tx.touch(ctx, req); err != nil {
-			return err
-		}
-		handedOff = eff.Job == rolegate.JobQueued
-		return tx.apply(ctx, req, eff)
-	})
-	if err != nil {
-		return req, err
-	}
-	if handedOff && s.cfg.HandedOff != nil {
-		s.cfg.HandedOff(id)
-	}
-	return req, nil
-}
-
-// Reject ends a pending request (rolegate.Reject).
-func (s *Requests) Reject(ctx context.Context, actor rolegate.Actor, id int64, comment string) (*rolegate.Request, error) {
-	return s.transition(ctx, id, func(req *rolegate.Request) error {
-		return rolegate.CheckDecide(actor.Principal, req)
-	}, func(tx *Tx, req *rolegate.Request) error {
-		eff, err := rolegate.Reject(req, actor, comment)
-		if err != nil {
-			return err
-		}
-		return tx.apply(ctx, req, eff)
-	})
-}
-
-// Cancel withdraws a pending request (rolegate.Cancel).
-func (s *Requests) Cancel(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
-	return s.transition(ctx, id, func(req *rolegate.Request) error {
-		return rolegate.CheckCancel(actor.Principal, req)
-	}, func(tx *Tx, req *rolegate.Request) error {
-		eff, err := rolegate.Cancel(req, actor)
-		if err != nil {
-			return err
-		}
-		return tx.apply(ctx, req, eff)
-	})
-}
-
-// RetryProvisioning puts a failed request back in the provisioning queue
-// (rolegate.RetryProvisioning) and wakes the worker.
-func (s *Requests) RetryProvisioning(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
-	req, err := s.transition(ctx, id, func(req *rolegate.Request) error {
-		return rolegate.CheckRetry(actor.Principal, req)
-	}, func(tx *Tx, req *rolegate.Request) error {
-		eff, err := rolegate.RetryProvisioning(req, actor)
-		if err != nil {
-			return err
-		}
-		return tx.apply(ctx, req, eff)
-	})
-	if err == nil && s.cfg.HandedOff != nil {
-		s.cfg.HandedOff(id)
-	}
-	return req, err
-}
-
-// AbandonProvisioning gives up on a failed request
-// (rolegate.AbandonProvisioning): it is marked abandoned, guarded on still
-// being failed and not abandoned.
-func (s *Requests) AbandonProvisioning(ctx context.Context, actor rolegate.Actor, id int64, reason string) (*rolegate.Request, error) {
-	return s.transition(ctx, id, func(req *rolegate.Request) error {
-		return rolegate.CheckAbandon(actor.Principal, req)
-	}, func(tx *Tx, req *rolegate.Request) error {
-		eff, err := rolegate.AbandonProvisioning(req, actor, reason, tx.now)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET abandoned_at = ?, updated_at = ?
-			WHERE id = ? AND status = 'failed' AND abandoned_at = 0`, ms(req.AbandonedAt), ms(req.UpdatedAt), id)
-		if err != nil {
-			return fmt.Errorf("sqlite: abandon request %d: %w", id, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return rolegate.Errorf(rolegate.ECONFLICT, "This request changed in the meantime; reload it.")
-		}
-		return tx.apply(ctx, req, eff)
-	})
-}
-
 // ExpireDue expires every pending request past its expiry time and returns
 // how many it expired.
 func (s *Requests) ExpireDue(ctx context.Context) (int, error) {
@@ -516,11 +410,8 @@ func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int6
 var errSkip = errors.New("skip")
 
 // transition is the one way a person's action changes a request: in one
-// write transaction it loads the request, asks check whether the actor may
-// act on it, and runs act. A pending request whose deadline has passed (the
-// expiry sweep runs only now and then) is expired there and then instead,
-// and that is committed: nobody acts on a request that should have expired.
-func (s *Requests) transition(ctx context.Context, id int64, check func(req *rolegate.Request) error, act func(tx *Tx, req *rolegate.Request) error) (*rolegate.Request, error) {
+// write transaction it loads the request and runs sqlrows.TransitionIn.
+func (s *Requests) transition(ctx context.Context, id int64, check func(req *rolegate.Request) error, step func(tx sqlrows.Tx, req *rolegate.Request) error) (*rolegate.Request, error) {
 	var req *rolegate.Request
 	var expired bool
 	err := s.db.update(ctx, func(tx *Tx) error {
@@ -528,18 +419,11 @@ func (s *Requests) transition(ctx context.Context, id int64, check func(req *rol
 		if req, err = getRequest(ctx, tx, id); err != nil {
 			return err
 		}
-		if err := check(req); err != nil {
-			return err
-		}
-		if req.Due(tx.now) {
-			expired = true
-			return tx.apply(ctx, req, rolegate.Expire(req))
-		}
-		return act(tx, req)
+		expired, err = sqlrows.TransitionIn(tx.shared(ctx), req, check, step)
+		return err
 	})
 	if err == nil && expired {
-		return req, rolegate.Errorf(rolegate.ECONFLICT, "This request expired at %s without a decision; it can no longer be changed.",
-			rolegate.FormatTime(req.ExpiresAt))
+		return req, sqlrows.ExpiredError(req)
 	}
 	return req, err
 }
