@@ -19,10 +19,17 @@ import (
 // with SKIP LOCKED (two nodes never wait for, nor take, the same one),
 // finishes it only while the lease is its own, and a dead node's removal
 // is taken over when its lease runs out, looking upstream first.
-type Removals struct{ db *DB }
+type Removals struct {
+	db                   *DB
+	sqlrows.RemovalSteps // the steps after the claim, by finish under the grant's row lock
+}
 
 // NewRemovals returns the removal queue over db.
-func NewRemovals(db *DB) *Removals { return &Removals{db: db} }
+func NewRemovals(db *DB) *Removals {
+	s := &Removals{db: db}
+	s.Finish = s.finish
+	return s
+}
 
 // shared is tx as the steps of internal/sqlrows use it: their ?
 // placeholders numbered for PostgreSQL.
@@ -133,33 +140,6 @@ func (s *Removals) ClaimRemoval(ctx context.Context, owner string, lease time.Du
 	return rm, err
 }
 
-// BeforeDelete records, before the DELETE leaves the process, that it may
-// reach the upstream: a process killed after this point is followed by an
-// attempt (on any node) that looks first and, finding the assignment
-// gone, knows it was its own removal and not drift.
-func (s *Removals) BeforeDelete(ctx context.Context, rm *rolegate.Removal) error {
-	return s.finish(ctx, rm, func(tx sqlrows.Tx, _ *rolegate.Request) error { return sqlrows.BeforeDelete(tx, rm) })
-}
-
-// CompleteRemoval: the assignment is gone upstream; the request shows
-// Revoked, with why.
-func (s *Removals) CompleteRemoval(ctx context.Context, rm *rolegate.Removal, drift bool) error {
-	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.CompleteRemoval(tx, req, rm, drift) })
-}
-
-// RetryRemovalLater makes the removal runnable again after delay.
-func (s *Removals) RetryRemovalLater(ctx context.Context, rm *rolegate.Removal, delay time.Duration, reason string) error {
-	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error {
-		return sqlrows.RetryRemovalLater(tx, req, rm, delay, reason)
-	})
-}
-
-// FailRemoval ends the removal's attempts: the grant waits for an admin,
-// and counts as overdue while its end has passed.
-func (s *Removals) FailRemoval(ctx context.Context, rm *rolegate.Removal, message string) error {
-	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.FailRemoval(tx, req, rm, message) })
-}
-
 // finish runs fn only while rm is still leased to its owner, holding the
 // grant's row lock (then its request's, in the order ClaimRemoval takes
 // them): a remover whose lease ran out and was taken over by another node
@@ -171,8 +151,8 @@ func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx 
 		if err != nil {
 			return fmt.Errorf("postgres: read removal %d: %w", rm.RequestID, err)
 		}
-		if state != string(rolegate.GrantRemoving) || owner != rm.Owner {
-			return rolegate.ErrLeaseLost
+		if err := sqlrows.LeaseHeld(rm, owner, state); err != nil {
+			return err
 		}
 		req, err := lockRequest(ctx, tx, rm.RequestID)
 		if err != nil {

@@ -17,10 +17,17 @@ import (
 // like a provisioning job, each step with its audit event in one
 // transaction. The steps are internal/sqlrows', as on PostgreSQL; SQLite's
 // single writer orders them.
-type Removals struct{ db *DB }
+type Removals struct {
+	db                   *DB
+	sqlrows.RemovalSteps // the steps after the claim, by finish in the single writer
+}
 
 // NewRemovals returns the removal queue over db.
-func NewRemovals(db *DB) *Removals { return &Removals{db: db} }
+func NewRemovals(db *DB) *Removals {
+	s := &Removals{db: db}
+	s.Finish = s.finish
+	return s
+}
 
 var _ rolegate.RemovalQueue = (*Removals)(nil)
 
@@ -161,33 +168,6 @@ func (s *Removals) ClaimRemoval(ctx context.Context, owner string, lease time.Du
 	return rm, err
 }
 
-// BeforeDelete records, before the DELETE leaves the process, that it may
-// reach the upstream: a process killed after this point is followed by an
-// attempt that looks first and, finding the assignment gone, knows it was
-// its own removal and not drift.
-func (s *Removals) BeforeDelete(ctx context.Context, rm *rolegate.Removal) error {
-	return s.finish(ctx, rm, func(tx sqlrows.Tx, _ *rolegate.Request) error { return sqlrows.BeforeDelete(tx, rm) })
-}
-
-// CompleteRemoval: the assignment is gone upstream; the request shows
-// Revoked, with why.
-func (s *Removals) CompleteRemoval(ctx context.Context, rm *rolegate.Removal, drift bool) error {
-	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.CompleteRemoval(tx, req, rm, drift) })
-}
-
-// RetryRemovalLater makes the removal runnable again after delay.
-func (s *Removals) RetryRemovalLater(ctx context.Context, rm *rolegate.Removal, delay time.Duration, reason string) error {
-	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error {
-		return sqlrows.RetryRemovalLater(tx, req, rm, delay, reason)
-	})
-}
-
-// FailRemoval ends the removal's attempts: the grant waits for an admin,
-// and counts as overdue while its end has passed.
-func (s *Removals) FailRemoval(ctx context.Context, rm *rolegate.Removal, message string) error {
-	return s.finish(ctx, rm, func(tx sqlrows.Tx, req *rolegate.Request) error { return sqlrows.FailRemoval(tx, req, rm, message) })
-}
-
 // finish runs fn only while rm is still leased to its owner.
 func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx sqlrows.Tx, req *rolegate.Request) error) error {
 	return s.db.update(ctx, func(tx *Tx) error {
@@ -195,8 +175,8 @@ func (s *Removals) finish(ctx context.Context, rm *rolegate.Removal, fn func(tx 
 		if err := tx.QueryRowContext(ctx, `SELECT lease_owner, state FROM access_grants WHERE request_id = ?`, rm.RequestID).Scan(&owner, &state); err != nil {
 			return fmt.Errorf("sqlite: read removal %d: %w", rm.RequestID, err)
 		}
-		if state != string(rolegate.GrantRemoving) || owner != rm.Owner {
-			return rolegate.ErrLeaseLost
+		if err := sqlrows.LeaseHeld(rm, owner, state); err != nil {
+			return err
 		}
 		req, err := getRequest(ctx, tx, rm.RequestID)
 		if err != nil {

@@ -1,6 +1,7 @@
 package sqlrows
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -174,4 +175,50 @@ func EndByDrift(tx Tx, req *rolegate.Request) (bool, error) {
 		return false, nil
 	}
 	return true, tx.Apply(req, rolegate.EndByDrift(req))
+}
+
+// RemovalSteps are the steps of a claimed removal after its claim
+// (BeforeDelete, CompleteRemoval, RetryRemovalLater, FailRemoval of
+// rolegate.RemovalQueue) over the engine's Finish; a store embeds them.
+type RemovalSteps struct {
+	// Finish runs fn in one write transaction on rm's request, only while
+	// rm is still leased to its owner (LeaseHeld), with the grant (then
+	// the request) read, and locked, the engine's way.
+	Finish func(ctx context.Context, rm *rolegate.Removal, fn func(tx Tx, req *rolegate.Request) error) error
+}
+
+// LeaseHeld is nil while rm is still leased to its owner, by the grant's
+// lease owner and state as read under the engine's lock, and
+// rolegate.ErrLeaseLost when not: a remover whose lease ran out and was
+// taken over must not overwrite the new owner.
+func LeaseHeld(rm *rolegate.Removal, owner, state string) error {
+	if state != string(rolegate.GrantRemoving) || owner != rm.Owner {
+		return rolegate.ErrLeaseLost
+	}
+	return nil
+}
+
+// BeforeDelete records, before the DELETE leaves the process, that it may
+// reach the upstream: a process killed after this point is followed by an
+// attempt (on any node) that looks first and, finding the assignment
+// gone, knows it was its own removal and not drift.
+func (s RemovalSteps) BeforeDelete(ctx context.Context, rm *rolegate.Removal) error {
+	return s.Finish(ctx, rm, func(tx Tx, _ *rolegate.Request) error { return BeforeDelete(tx, rm) })
+}
+
+// CompleteRemoval: the assignment is gone upstream; the request shows
+// Revoked, with why.
+func (s RemovalSteps) CompleteRemoval(ctx context.Context, rm *rolegate.Removal, drift bool) error {
+	return s.Finish(ctx, rm, func(tx Tx, req *rolegate.Request) error { return CompleteRemoval(tx, req, rm, drift) })
+}
+
+// RetryRemovalLater makes the removal runnable again after delay.
+func (s RemovalSteps) RetryRemovalLater(ctx context.Context, rm *rolegate.Removal, delay time.Duration, reason string) error {
+	return s.Finish(ctx, rm, func(tx Tx, req *rolegate.Request) error { return RetryRemovalLater(tx, req, rm, delay, reason) })
+}
+
+// FailRemoval ends the removal's attempts: the grant waits for an admin,
+// and counts as overdue while its end has passed.
+func (s RemovalSteps) FailRemoval(ctx context.Context, rm *rolegate.Removal, message string) error {
+	return s.Finish(ctx, rm, func(tx Tx, req *rolegate.Request) error { return FailRemoval(tx, req, rm, message) })
 }
