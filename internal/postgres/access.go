@@ -16,34 +16,6 @@ import (
 // against the picture in the transaction that files them. Two nodes
 // filing the same grant at once: the open-grant index lets one in.
 
-// CreateAccess stores a new pending access request: the role and the
-// grantee are looked up in the picture (never taken from the form), and
-// the same grant may not be open twice.
-func (s *Requests) CreateAccess(ctx context.Context, actor rolegate.Actor, in rolegate.AccessInput, catalog *rolegate.Catalog, acfg rolegate.AccessConfig) (*rolegate.Request, error) {
-	var req *rolegate.Request
-	err := s.db.update(ctx, func(tx *Tx) error {
-		facts, err := sqlrows.AccessFacts(reader(ctx, tx), in)
-		if err != nil {
-			return fmt.Errorf("postgres: %w", err)
-		}
-		var eff rolegate.Effects
-		if req, eff, err = rolegate.SubmitAccess(actor, in, facts, catalog, s.cfg, acfg, tx.now); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, sqlrows.Numbered(sqlrows.InsertAccess), sqlrows.AccessValues(req, actor)...).Scan(&req.ID); err != nil {
-			if isUniqueViolation(err) {
-				return rolegate.GrantAlreadyOpen(req)
-			}
-			return fmt.Errorf("postgres: insert access request: %w", err)
-		}
-		return tx.apply(ctx, req, eff)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
 // reader reads through q for sqlrows' shared reads.
 func reader(ctx context.Context, q querier) sqlrows.Reader {
 	return sqlrows.Reader{
@@ -55,47 +27,17 @@ func reader(ctx context.Context, q querier) sqlrows.Reader {
 				return err
 			}
 			defer rows.Close()
-			for rows.Next() {
-				if err := rows.Scan(dest...); err != nil {
-					return err
-				}
-				if err := fn(); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
+			return sqlrows.ScanEach(rows, dest, fn)
 		},
 	}
 }
 
-// beneficiary is what the directory says of the person signed in with
-// email (sqlrows.Beneficiary), read in q's transaction.
-func beneficiary(ctx context.Context, q querier, email string) (rolegate.Beneficiary, error) {
-	b, err := sqlrows.Beneficiary(reader(ctx, q), email)
-	if err != nil {
-		return b, fmt.Errorf("postgres: %w", err)
-	}
-	return b, nil
-}
-
-// sharedBeneficiary is beneficiary in the transaction of a transition
-// (sqlrows.Transitions), whose tx is always this store's sharedTx.
-func sharedBeneficiary(tx sqlrows.Tx, email string) (rolegate.Beneficiary, error) {
-	t := tx.(sharedTx)
-	return beneficiary(t.ctx, t.tx, email)
-}
-
-// OpenGrant is the open request (pending, approved, provisioning or
-// failed) that already asks for the role roleID of scope for g, if any:
-// the one filing the same grant again would be refused for.
+// OpenGrant is the open request that already asks for the role roleID of
+// scope for g, if any (sqlrows.OpenGrant).
 func (s *Requests) OpenGrant(ctx context.Context, scope, roleID string, g rolegate.Grantee) (int64, bool, error) {
-	var id int64
-	err := s.db.pool.QueryRow(ctx, sqlrows.Numbered(sqlrows.OpenGrantQuery), scope, roleID, string(g.Kind), g.ID).Scan(&id)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return 0, false, nil
-	case err != nil:
-		return 0, false, fmt.Errorf("postgres: look for an open grant: %w", err)
+	id, ok, err := sqlrows.OpenGrant(reader(ctx, s.db.pool), scope, roleID, g)
+	if err != nil {
+		return 0, false, fmt.Errorf("postgres: %w", err)
 	}
-	return id, true, nil
+	return id, ok, nil
 }

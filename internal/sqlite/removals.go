@@ -53,6 +53,8 @@ func (s sharedTx) Row(query string, args ...any) sqlrows.Row {
 
 func (s sharedTx) Now() time.Time { return s.tx.now }
 
+func (s sharedTx) Reader() sqlrows.Reader { return reader(s.ctx, s.tx) }
+
 func (s sharedTx) Apply(req *rolegate.Request, eff rolegate.Effects) error {
 	return s.tx.apply(s.ctx, req, eff)
 }

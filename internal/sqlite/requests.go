@@ -29,7 +29,7 @@ type Requests struct {
 // NewRequests returns the request service over db.
 func NewRequests(db *DB, cfg rolegate.RequestsConfig) *Requests {
 	s := &Requests{db: db, cfg: cfg.WithDefaults()}
-	s.Transitions = sqlrows.Transitions{Transition: s.transition, Beneficiary: sharedBeneficiary, Unique: isUniqueViolation, HandedOff: s.cfg.HandedOff}
+	s.Transitions = sqlrows.Transitions{Update: s.update, Config: s.cfg, Transition: s.transition, Unique: isUniqueViolation}
 	return s
 }
 
@@ -404,6 +404,11 @@ func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int6
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// update runs fn in one write transaction, with tx as sqlrows' steps use it.
+func (s *Requests) update(ctx context.Context, fn func(tx sqlrows.Tx) error) error {
+	return s.db.update(ctx, func(tx *Tx) error { return fn(tx.shared(ctx)) })
 }
 
 // errSkip rolls a transaction back without it being a failure.

@@ -25,6 +25,27 @@ type Reader struct {
 	Each func(query string, args []any, dest []any, fn func() error) error
 }
 
+// Rows are a query's rows, as both drivers return them.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanEach scans each of rows into dest and calls fn after each (a
+// Reader's Each); the caller closes rows.
+func ScanEach(rows Rows, dest []any, fn func() error) error {
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Numbered is query with its ? placeholders numbered $1, $2, … in order
 // (PostgreSQL's). The queries here hold no ? in their text.
 func Numbered(query string) string {
@@ -148,6 +169,21 @@ func ms(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMilli()
+}
+
+// OpenGrant is the open request (pending, approved, provisioning or
+// failed) that already asks for the role roleID of scope for g, if any:
+// the one filing the same grant again would be refused for.
+func OpenGrant(r Reader, scope, roleID string, g rolegate.Grantee) (int64, bool, error) {
+	var id int64
+	err := r.Row(OpenGrantQuery, scope, roleID, string(g.Kind), g.ID).Scan(&id)
+	switch {
+	case r.NoRows(err):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("look for an open grant: %w", err)
+	}
+	return id, true, nil
 }
 
 // OpenGrantQuery finds the open request (pending, approved, provisioning

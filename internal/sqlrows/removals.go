@@ -24,6 +24,8 @@ type Tx interface {
 	Now() time.Time
 	// Apply writes what a transition of req causes (rolegate.ApplyEffects).
 	Apply(req *rolegate.Request, eff rolegate.Effects) error
+	// Reader reads in this transaction.
+	Reader() Reader
 }
 
 // ScheduleDue queues the removal of every active grant whose end has come.

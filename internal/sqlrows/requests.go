@@ -14,19 +14,18 @@ import (
 // lock first).
 
 // Transitions are Approve, Reject, Cancel, RetryProvisioning and
-// AbandonProvisioning over an engine's transition; a store embeds them.
+// AbandonProvisioning over an engine's transition, and CreateAccess; a
+// store embeds them.
 type Transitions struct {
+	// Update runs fn in one write transaction.
+	Update func(ctx context.Context, fn func(tx Tx) error) error
+	// Config is the store's configuration (with its defaults).
+	Config rolegate.RequestsConfig
 	// Transition runs step on request id in one write transaction, on the
 	// request as read (and locked) there, by TransitionIn.
 	Transition func(ctx context.Context, id int64, check func(req *rolegate.Request) error, step func(tx Tx, req *rolegate.Request) error) (*rolegate.Request, error)
-	// Beneficiary is what the directory says of the person signed in with
-	// email, read in tx (Beneficiary).
-	Beneficiary func(tx Tx, email string) (rolegate.Beneficiary, error)
 	// Unique reports the engine's error for a unique index refusing a row.
 	Unique func(err error) bool
-	// HandedOff, when not nil, is told (after commit) that a request was
-	// queued for provisioning.
-	HandedOff func(requestID int64)
 }
 
 // TransitionIn is a transition in tx on req as just read: check says
@@ -51,6 +50,34 @@ func ExpiredError(req *rolegate.Request) error {
 		rolegate.FormatTime(req.ExpiresAt))
 }
 
+// CreateAccess stores a new pending access request: the role and the
+// grantee are looked up in the picture (never taken from the form), and
+// the same grant may not be open twice.
+func (t Transitions) CreateAccess(ctx context.Context, actor rolegate.Actor, in rolegate.AccessInput, catalog *rolegate.Catalog, acfg rolegate.AccessConfig) (*rolegate.Request, error) {
+	var req *rolegate.Request
+	err := t.Update(ctx, func(tx Tx) error {
+		facts, err := AccessFacts(tx.Reader(), in)
+		if err != nil {
+			return err
+		}
+		var eff rolegate.Effects
+		if req, eff, err = rolegate.SubmitAccess(actor, in, facts, catalog, t.Config, acfg, tx.Now()); err != nil {
+			return err
+		}
+		if err := tx.Row(InsertAccess, AccessValues(req, actor)...).Scan(&req.ID); err != nil {
+			if t.Unique(err) {
+				return rolegate.GrantAlreadyOpen(req)
+			}
+			return fmt.Errorf("insert access request: %w", err)
+		}
+		return tx.Apply(req, eff)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 // Approve is ApproveWith without a record of re-authentication.
 func (t Transitions) Approve(ctx context.Context, actor rolegate.Actor, id int64, seenHash, comment string) (*rolegate.Request, error) {
 	return t.ApproveWith(ctx, actor, id, seenHash, comment, rolegate.Reauth{})
@@ -65,7 +92,7 @@ func (t Transitions) ApproveWith(ctx context.Context, actor rolegate.Actor, id i
 		return rolegate.CheckDecide(actor.Principal, req)
 	}, func(tx Tx, req *rolegate.Request) error {
 		eff, err := rolegate.ApproveRequest(req, actor, seenHash, comment, reauth, func() (rolegate.Beneficiary, error) {
-			return t.Beneficiary(tx, actor.Email)
+			return Beneficiary(tx.Reader(), actor.Email)
 		}, tx.Now())
 		if err != nil {
 			return err
@@ -88,8 +115,8 @@ func (t Transitions) ApproveWith(ctx context.Context, actor rolegate.Actor, id i
 	if err != nil {
 		return req, err
 	}
-	if handedOff && t.HandedOff != nil {
-		t.HandedOff(id)
+	if handedOff && t.Config.HandedOff != nil {
+		t.Config.HandedOff(id)
 	}
 	return req, nil
 }
@@ -122,8 +149,8 @@ func (t Transitions) Cancel(ctx context.Context, actor rolegate.Actor, id int64)
 func (t Transitions) RetryProvisioning(ctx context.Context, actor rolegate.Actor, id int64) (*rolegate.Request, error) {
 	req, err := t.move(ctx, id, func(req *rolegate.Request) error { return rolegate.CheckRetry(actor.Principal, req) },
 		func(req *rolegate.Request) (rolegate.Effects, error) { return rolegate.RetryProvisioning(req, actor) })
-	if err == nil && t.HandedOff != nil {
-		t.HandedOff(id)
+	if err == nil && t.Config.HandedOff != nil {
+		t.Config.HandedOff(id)
 	}
 	return req, err
 }
