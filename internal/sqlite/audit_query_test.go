@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -88,6 +90,9 @@ func allWalks(p *auditPlan) []auditWalk {
 	}
 	if p.match != "" {
 		walks = append(walks, walkText)
+	}
+	if p.f.Scope != "" {
+		walks = append(walks, walkScope)
 	}
 	return walks
 }
@@ -304,5 +309,75 @@ func TestChooseWalk(t *testing.T) {
 		if walk != c.wantWalk || probe != c.wantProbe {
 			t.Errorf("chooseWalk(%s) = walk %d, probe %v; want walk %d, probe %v", c.name, walk, probe, c.wantWalk, c.wantProbe)
 		}
+	}
+}
+
+// An event is about a scope when its request is of that scope, though its
+// details do not say so (requests filed before project roles): the Scope
+// filter finds it by every walk, as well as the events whose details name
+// the scope.
+func TestScopeFindsEventsByTheirRequest(t *testing.T) {
+	db := newAuditTestDB(t)
+	ctx := context.Background()
+	events := fillAuditTrail(t, db, 240, 3)
+	requestScope := map[int64]string{1: rolegate.ScopeOrganization, 2: "proj_b"}
+	for id, scope := range requestScope {
+		if _, err := db.write.ExecContext(ctx, `INSERT INTO requests (id, role_name, role_name_key, permissions, justification,
+			payload, payload_hash, status, requester_key, required_approvals, created_at, updated_at, expires_at, scope)
+			VALUES (?, ?, ?, '[]', 'Old request.', x'7b7d', '', 'rejected', 'k', 1, 0, 0, 0, ?)`,
+			id, fmt.Sprint("Team Role ", id), fmt.Sprint("team role ", id), scope); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []rolegate.AuditFilter{
+		{Scope: rolegate.ScopeLabelOrganization}, {Scope: "proj_b"}, {Scope: "proj_a"}, {Scope: "proj_b", Action: "request."},
+	} {
+		named, requested := f.Scope, f.Scope
+		if named == rolegate.ScopeLabelOrganization {
+			requested = rolegate.ScopeOrganization
+		}
+		var want []int64
+		for _, e := range events {
+			var d struct {
+				Scope *string `json:"scope"`
+			}
+			_ = json.Unmarshal(e.Details, &d)
+			scope, ok := requestScope[e.RequestID]
+			if (d.Scope != nil && *d.Scope == named || ok && scope == requested) && storetest.Matches(rolegate.AuditFilter{Action: f.Action}, e) {
+				want = append(want, e.Seq)
+			}
+		}
+		if len(want) == 0 {
+			t.Fatalf("the test trail has no event for %+v", f)
+		}
+		tx, err := db.readPool.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := planAuditQuery(ctx, tx, f, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, walk := range allWalks(p) {
+			p.walk = walk
+			q, args := p.sql(false, 0)
+			rows, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				t.Fatalf("walk %d of %+v: %v\n%s", walk, f, err, q)
+			}
+			var got []int64
+			for rows.Next() {
+				e, err := scanEvent(rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, e.Seq)
+			}
+			rows.Close()
+			if !slices.Equal(got, want) {
+				t.Errorf("walk %d of %+v = %v; want %v", walk, f, got, want)
+			}
+		}
+		tx.Rollback()
 	}
 }
