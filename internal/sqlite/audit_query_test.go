@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -97,6 +98,30 @@ func allWalks(p *auditPlan) []auditWalk {
 	return walks
 }
 
+// walkSeqs runs p's query as it stands (its walk, its probe), every row,
+// and returns the seq of each event found, in the order found.
+func walkSeqs(t *testing.T, tx *sql.Tx, p *auditPlan, newestFirst bool) []int64 {
+	t.Helper()
+	q, args := p.sql(newestFirst, 0)
+	rows, err := tx.QueryContext(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("walk %d (probe %v) of %+v: %v\n%s", p.walk, p.probe, p.f, err, q)
+	}
+	defer rows.Close()
+	var seqs []int64
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, e.Seq)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return seqs
+}
+
 // TestEveryWalkAgreesWithTheSpecification runs every filter through every
 // walk the planner could choose, newest first with a limit and oldest
 // first without, and compares with the plain specification: the planner
@@ -143,20 +168,7 @@ func TestEveryWalkAgreesWithTheSpecification(t *testing.T) {
 		}
 		for _, v := range variants {
 			p.walk, p.probe = v.walk, v.probe
-			q, args := p.sql(v.newestFirst, 0)
-			rows, err := tx.QueryContext(ctx, q, args...)
-			if err != nil {
-				t.Fatalf("walk %+v of %+v: %v\n%s", v, f, err, q)
-			}
-			var got []int64
-			for rows.Next() {
-				e, err := scanEvent(rows)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, e.Seq)
-			}
-			rows.Close()
+			got := walkSeqs(t, tx, p, v.newestFirst)
 			wantOrdered := slices.Clone(want)
 			if v.newestFirst {
 				slices.Reverse(wantOrdered)
@@ -360,21 +372,7 @@ func TestScopeFindsEventsByTheirRequest(t *testing.T) {
 		}
 		for _, walk := range allWalks(p) {
 			p.walk = walk
-			q, args := p.sql(false, 0)
-			rows, err := tx.QueryContext(ctx, q, args...)
-			if err != nil {
-				t.Fatalf("walk %d of %+v: %v\n%s", walk, f, err, q)
-			}
-			var got []int64
-			for rows.Next() {
-				e, err := scanEvent(rows)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, e.Seq)
-			}
-			rows.Close()
-			if !slices.Equal(got, want) {
+			if got := walkSeqs(t, tx, p, false); !slices.Equal(got, want) {
 				t.Errorf("walk %d of %+v = %v; want %v", walk, f, got, want)
 			}
 		}
